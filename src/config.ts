@@ -1,0 +1,72 @@
+// Flags and environment, parsed with zod into one typed Config. Flags win over environment.
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+
+const IN_CLUSTER_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
+
+const configSchema = z.object({
+  sourceNamespace: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a namespace name').max(63),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']),
+  concurrency: z.coerce.number().int().min(1).max(256),
+  kubeApiQps: z.coerce.number().min(0).max(10_000),
+  kubeApiBurst: z.coerce.number().int().min(1).max(20_000),
+  metricsBindAddress: z.string(),
+  healthProbeBindAddress: z.string(),
+  kubeconfig: z.string().optional(),
+  watchIdleTimeoutSeconds: z.coerce.number().min(5).max(3600),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+export const FLAGS: Array<{ flag: string; env: string; key: keyof Config; help: string; fallback?: string }> = [
+  { flag: '--source-namespace', env: 'REGCRED_SOURCE_NAMESPACE', key: 'sourceNamespace', help: 'namespace source Secrets are read from (default: the namespace the operator runs in, else regcred-system)' },
+  { flag: '--log-level', env: 'REGCRED_LOG_LEVEL', key: 'logLevel', help: 'fatal|error|warn|info|debug|trace', fallback: 'info' },
+  { flag: '--concurrency', env: 'REGCRED_CONCURRENCY', key: 'concurrency', help: 'reconcile workers', fallback: '8' },
+  { flag: '--kube-api-qps', env: 'REGCRED_KUBE_API_QPS', key: 'kubeApiQps', help: 'client-side request rate limit (0 = none)', fallback: '50' },
+  { flag: '--kube-api-burst', env: 'REGCRED_KUBE_API_BURST', key: 'kubeApiBurst', help: 'client-side burst', fallback: '100' },
+  { flag: '--metrics-bind-address', env: 'REGCRED_METRICS_BIND_ADDRESS', key: 'metricsBindAddress', help: 'host:port for /metrics ("0" disables)', fallback: ':8080' },
+  { flag: '--health-probe-bind-address', env: 'REGCRED_HEALTH_PROBE_BIND_ADDRESS', key: 'healthProbeBindAddress', help: 'host:port for /healthz and /readyz ("0" disables)', fallback: ':8081' },
+  { flag: '--kubeconfig', env: 'KUBECONFIG', key: 'kubeconfig', help: 'kubeconfig path (default: $KUBECONFIG, ~/.kube/config, or in-cluster)' },
+  { flag: '--watch-idle-timeout-seconds', env: 'REGCRED_WATCH_IDLE_TIMEOUT_SECONDS', key: 'watchIdleTimeoutSeconds', help: 'restart a watch that delivered nothing (not even a bookmark) for this long', fallback: '180' },
+];
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+export function usage(): string {
+  const lines = FLAGS.map((f) => `  ${`${f.flag} <value>`.padEnd(36)} ${f.help}${f.fallback ? ` (default ${f.fallback})` : ''}\n  ${''.padEnd(36)} env: ${f.env}`);
+  return `Usage: regcred-operator [flags]\n\nFlags:\n${lines.join('\n')}\n  --help                               show this help\n`;
+}
+
+function defaultSourceNamespace(env: NodeJS.ProcessEnv): string {
+  if (env.POD_NAMESPACE) return env.POD_NAMESPACE;
+  try {
+    return readFileSync(IN_CLUSTER_NAMESPACE, 'utf8').trim();
+  } catch {
+    return 'regcred-system';
+  }
+}
+
+export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
+  const raw: Record<string, string | undefined> = {};
+  // A blank variable counts as unset (z.coerce would read '' as 0, i.e. "no rate limit").
+  for (const f of FLAGS) raw[f.key] = env[f.env]?.trim() || f.fallback;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const [name, inline] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    const flag = FLAGS.find((f) => f.flag === name);
+    if (!flag) throw new ConfigError(`unknown flag ${name}\n\n${usage()}`);
+    const value = inline ?? argv[++i];
+    if (value === undefined || value.trim() === '') throw new ConfigError(`flag ${name} needs a value`);
+    raw[flag.key] = value;
+  }
+  raw.sourceNamespace ??= defaultSourceNamespace(env);
+  const result = configSchema.safeParse(raw);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const flag = FLAGS.find((f) => f.key === issue.path[0]);
+    throw new ConfigError(`invalid ${flag?.flag ?? String(issue.path[0])} (${flag?.env ?? ''}): ${issue.message}`);
+  }
+  return result.data;
+}

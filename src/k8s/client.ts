@@ -1,0 +1,265 @@
+// A small REST client for the Kubernetes API. Authentication and TLS come from
+// @kubernetes/client-node's KubeConfig (kubeconfig files, in-cluster token refresh, exec plugins);
+// the requests themselves are plain HTTP so that every call gets: a typed error, a client-side
+// rate limit, bounded retries of transient failures that honour Retry-After, a timeout, a
+// per-request metric hook, and no response body of a Secret call in any error message.
+import http from 'node:http';
+import https from 'node:https';
+import { KubeConfig } from '@kubernetes/client-node';
+import { KubeApiError, kubeErrorFromResponse, transportError } from './errors.js';
+import { TokenBucket } from './ratelimit.js';
+import type { Clock } from '../runtime/clock.js';
+
+export type Verb = 'GET' | 'LIST' | 'WATCH' | 'CREATE' | 'UPDATE' | 'PATCH' | 'DELETE';
+
+export interface RequestObserver {
+  (verb: Verb, resource: string, code: number, seconds: number): void;
+}
+
+export interface RequestOptions {
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  path: string;
+  query?: Record<string, string | number | boolean | undefined>;
+  body?: unknown;
+  contentType?: string;
+  /** The request or its response carries secret material: never put the server's text in errors. */
+  sensitive?: boolean;
+  timeoutMs?: number;
+}
+
+export interface KubeClientOptions {
+  clock: Clock;
+  qps?: number;
+  burst?: number;
+  timeoutMs?: number;
+  maxRetries?: number;
+  userAgent?: string;
+  observe?: RequestObserver;
+}
+
+export interface WatchEvent<T> {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+  object: T;
+}
+
+export class KubeClient {
+  private readonly agent: http.Agent;
+  private readonly base: URL;
+  private readonly limiter: TokenBucket;
+  private readonly timeoutMs: number;
+  private readonly maxRetries: number;
+
+  private constructor(
+    private readonly kc: KubeConfig,
+    tls: https.AgentOptions,
+    private readonly opts: KubeClientOptions,
+  ) {
+    const cluster = kc.getCurrentCluster();
+    if (!cluster) throw new Error('kubeconfig has no current cluster');
+    this.base = new URL(cluster.server);
+    const agentOptions = { keepAlive: true, maxSockets: 64, ...tls };
+    this.agent = this.base.protocol === 'https:' ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
+    this.limiter = new TokenBucket(opts.qps ?? 50, opts.burst ?? 100, opts.clock);
+    this.timeoutMs = opts.timeoutMs ?? 30_000;
+    this.maxRetries = opts.maxRetries ?? 3;
+  }
+
+  static async create(kc: KubeConfig, opts: KubeClientOptions): Promise<KubeClient> {
+    const tls: https.RequestOptions = {};
+    await kc.applyToHTTPSOptions(tls);
+    const { ca, cert, key, rejectUnauthorized, servername } = tls;
+    return new KubeClient(kc, { ca, cert, key, rejectUnauthorized, servername }, opts);
+  }
+
+  get server(): string {
+    return this.base.toString();
+  }
+
+  /** Issues a request, retrying transient failures with backoff; returns the parsed JSON body. */
+  async request<T>(req: RequestOptions): Promise<T> {
+    let attempt = 0;
+    for (;;) {
+      try {
+        return await this.once<T>(req);
+      } catch (err) {
+        if (!(err instanceof KubeApiError) || err.kind !== 'Transient' || attempt >= this.maxRetries) throw err;
+        attempt++;
+        const backoff = Math.min(10_000, 200 * 2 ** attempt) * (0.5 + Math.random() / 2);
+        const delay = err.retryAfterSeconds !== undefined ? Math.min(err.retryAfterSeconds * 1000, 30_000) : backoff;
+        await new Promise<void>((resolve) => this.opts.clock.setTimer(delay, resolve));
+      }
+    }
+  }
+
+  private async once<T>(req: RequestOptions): Promise<T> {
+    await this.limiter.take();
+    const verb = verbOf(req);
+    const resource = resourceOf(req.path);
+    const started = performance.now();
+    const what = `${req.method} ${req.path}`;
+    const payload = req.body === undefined ? undefined : Buffer.from(JSON.stringify(req.body));
+    const headers: Record<string, string> = {
+      Accept: 'application/json',
+      'User-Agent': this.opts.userAgent ?? 'regcred-operator',
+    };
+    if (payload) {
+      headers['Content-Type'] = req.contentType ?? 'application/json';
+      headers['Content-Length'] = String(payload.length);
+    }
+    Object.assign(headers, await this.authHeaders());
+    const url = this.urlFor(req.path, req.query);
+    return new Promise<T>((resolve, reject) => {
+      const r = (this.base.protocol === 'https:' ? https : http).request(
+        url,
+        { method: req.method, headers, agent: this.agent, timeout: req.timeoutMs ?? this.timeoutMs },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('error', (e) => reject(transportError(what, e)));
+          res.on('end', () => {
+            const code = res.statusCode ?? 0;
+            this.opts.observe?.(verb, resource, code, (performance.now() - started) / 1000);
+            const text = Buffer.concat(chunks).toString('utf8');
+            if (code >= 200 && code < 300) {
+              try {
+                resolve((text ? JSON.parse(text) : {}) as T);
+              } catch {
+                reject(new KubeApiError('Transient', code, `${what}: unparseable response`));
+              }
+            } else {
+              reject(kubeErrorFromResponse(code, text, what, req.sensitive ?? false, header(res.headers['retry-after'])));
+            }
+          });
+        },
+      );
+      r.on('timeout', () => r.destroy(Object.assign(new Error('request timed out'), { code: 'ETIMEDOUT' })));
+      r.on('error', (e) => {
+        this.opts.observe?.(verb, resource, 0, (performance.now() - started) / 1000);
+        reject(transportError(what, e));
+      });
+      r.end(payload);
+    });
+  }
+
+  /**
+   * Streams a watch. Resolves when the server ends the stream (timeoutSeconds) or `signal` aborts;
+   * rejects on a transport failure or a non-200 answer (a 410 rejects with kind Gone).
+   */
+  async watch<T>(
+    path: string,
+    query: Record<string, string | number | boolean | undefined>,
+    onEvent: (event: WatchEvent<T>) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
+    await this.limiter.take();
+    const headers = { Accept: 'application/json', 'User-Agent': this.opts.userAgent ?? 'regcred-operator', ...(await this.authHeaders()) };
+    const url = this.urlFor(path, { ...query, watch: true });
+    const what = `WATCH ${path}`;
+    const resource = resourceOf(path);
+    return new Promise<void>((resolve, reject) => {
+      if (signal.aborted) return resolve();
+      const r = (this.base.protocol === 'https:' ? https : http).request(url, { method: 'GET', headers, agent: this.agent }, (res) => {
+        const code = res.statusCode ?? 0;
+        this.opts.observe?.('WATCH', resource, code, 0);
+        if (code !== 200) {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => reject(kubeErrorFromResponse(code, Buffer.concat(chunks).toString('utf8'), what, true, header(res.headers['retry-after']))));
+          return;
+        }
+        let buffered = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          buffered += chunk;
+          let nl: number;
+          while ((nl = buffered.indexOf('\n')) >= 0) {
+            const line = buffered.slice(0, nl).trim();
+            buffered = buffered.slice(nl + 1);
+            if (!line) continue;
+            let event: WatchEvent<T>;
+            try {
+              event = JSON.parse(line) as WatchEvent<T>;
+            } catch {
+              r.destroy(new Error('unparseable watch event'));
+              return;
+            }
+            if (event.type === 'ERROR') {
+              const status = event.object as { code?: number };
+              r.destroy();
+              reject(kubeErrorFromResponse(status.code ?? 500, JSON.stringify(event.object), what, true));
+              return;
+            }
+            onEvent(event);
+          }
+        });
+        res.on('end', () => resolve());
+        res.on('error', (e) => (signal.aborted ? resolve() : reject(transportError(what, e))));
+      });
+      const abort = () => r.destroy();
+      signal.addEventListener('abort', abort, { once: true });
+      r.on('error', (e) => (signal.aborted ? resolve() : reject(transportError(what, e))));
+      r.on('close', () => {
+        signal.removeEventListener('abort', abort);
+        if (signal.aborted) resolve();
+      });
+      r.end();
+    });
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+
+  private async authHeaders(): Promise<Record<string, string>> {
+    // Re-evaluated per request: in-cluster tokens and exec plugins rotate credentials.
+    const opts: https.RequestOptions = {};
+    await this.kc.applyToHTTPSOptions(opts);
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries((opts.headers ?? {}) as Record<string, unknown>)) {
+      if (typeof v === 'string') headers[k] = v;
+    }
+    if (opts.auth) headers.Authorization = `Basic ${Buffer.from(opts.auth).toString('base64')}`;
+    return headers;
+  }
+
+  private urlFor(path: string, query?: Record<string, string | number | boolean | undefined>): URL {
+    const url = new URL(this.base.toString().replace(/\/$/, '') + path);
+    for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    return url;
+  }
+}
+
+function header(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function verbOf(req: RequestOptions): Verb {
+  switch (req.method) {
+    case 'POST':
+      return 'CREATE';
+    case 'PUT':
+      return 'UPDATE';
+    case 'PATCH':
+      return 'PATCH';
+    case 'DELETE':
+      return 'DELETE';
+    default:
+      // a GET on a collection path (even segment count after the group/version) is a LIST
+      return isCollection(req.path) ? 'LIST' : 'GET';
+  }
+}
+
+/** The resource a path names: /api/v1/namespaces/x/secrets/y -> secrets. */
+export function resourceOf(path: string): string {
+  const parts = path.split('?')[0]!.split('/').filter(Boolean);
+  const rest = parts[0] === 'api' ? parts.slice(2) : parts.slice(3);
+  if (rest[0] === 'namespaces' && rest.length >= 3) return rest[2]!;
+  return rest[0] ?? '';
+}
+
+function isCollection(path: string): boolean {
+  const parts = path.split('?')[0]!.split('/').filter(Boolean);
+  const rest = parts[0] === 'api' ? parts.slice(2) : parts.slice(3);
+  if (rest[0] === 'namespaces' && rest.length >= 3) return rest.length === 3;
+  return rest.length === 1;
+}

@@ -1,0 +1,34 @@
+// Prometheus metrics (prom-client). Label values are bounded: credential names, resource kinds,
+// verbs, results; never namespaces of targets (unbounded) and never secret material.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly reconciles = new Counter({ name: 'regcred_reconcile_total', help: 'Reconciles by kind of key and result', labelNames: ['kind', 'result'], registers: [this.registry] });
+  readonly reconcileDuration = new Histogram({
+    name: 'regcred_reconcile_duration_seconds',
+    help: 'Reconcile duration by kind of key',
+    labelNames: ['kind'],
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 15],
+    registers: [this.registry],
+  });
+  readonly queueDepth = new Gauge({ name: 'regcred_workqueue_depth', help: 'Keys waiting in the work queue', registers: [this.registry] });
+  readonly managedSecrets = new Gauge({ name: 'regcred_managed_secrets', help: 'Secrets managed by the operator, from its cache', registers: [this.registry] });
+  readonly namespaces = new Gauge({ name: 'regcred_namespaces', help: 'Namespaces per RegistryCredential by state (selected, ready, failed)', labelNames: ['credential', 'state'], registers: [this.registry] });
+  readonly writes = new Counter({ name: 'regcred_writes_total', help: 'Writes issued to the API server by resource and verb', labelNames: ['resource', 'verb'], registers: [this.registry] });
+  readonly apiRequests = new Counter({ name: 'regcred_api_requests_total', help: 'API requests by verb, resource and HTTP code', labelNames: ['verb', 'resource', 'code'], registers: [this.registry] });
+  readonly sourceFailures = new Counter({ name: 'regcred_source_failures_total', help: 'Source resolution failures by reason', labelNames: ['credential', 'reason'], registers: [this.registry] });
+  readonly tokenRenewals = new Counter({ name: 'regcred_token_renewals_total', help: 'Short-lived token renewals by result', labelNames: ['provider', 'result'], registers: [this.registry] });
+  readonly secondsUntilExpiry = new Gauge({ name: 'regcred_credentials_expiry_seconds', help: 'Seconds until the earliest short-lived credential of a RegistryCredential expires', labelNames: ['credential'], registers: [this.registry] });
+  readonly watchRestarts = new Counter({ name: 'regcred_watch_restarts_total', help: 'Watch restarts by informer and reason', labelNames: ['informer', 'reason'], registers: [this.registry] });
+  readonly ready = new Gauge({ name: 'regcred_ready', help: '1 when every cache is synced and every watch is alive', registers: [this.registry] });
+
+  constructor(withDefaults = true) {
+    if (withDefaults) collectDefaultMetrics({ register: this.registry, prefix: 'regcred_' });
+  }
+
+  forgetCredential(name: string): void {
+    for (const state of ['selected', 'ready', 'failed']) this.namespaces.remove({ credential: name, state });
+    this.secondsUntilExpiry.remove({ credential: name });
+  }
+}

@@ -1,0 +1,68 @@
+// Runs reconcile workers over a work queue: each key is processed by one worker at a time; a
+// failure requeues the key with per-key exponential backoff, a success clears its history, and a
+// result may ask for the key again after a delay (time-based work such as token renewal).
+import type { Logger } from 'pino';
+import type { WorkQueue } from './workqueue.js';
+
+export interface ReconcileResult {
+  requeueAfterMs?: number;
+}
+
+export type ReconcileFn = (key: string) => Promise<ReconcileResult | void>;
+
+export interface ManagerOptions {
+  queue: WorkQueue;
+  reconcile: ReconcileFn;
+  workers: number;
+  logger: Logger;
+  /** Called after every reconcile with the key, outcome and duration (metrics). */
+  observe?: (key: string, result: 'success' | 'error', seconds: number) => void;
+}
+
+export class Manager {
+  private workers: Promise<void>[] = [];
+  private active = 0;
+
+  constructor(private readonly opts: ManagerOptions) {}
+
+  start(): void {
+    for (let i = 0; i < this.opts.workers; i++) this.workers.push(this.work());
+  }
+
+  /** Number of reconciles running right now. */
+  busy(): number {
+    return this.active;
+  }
+
+  /** Stops handing out keys and waits (up to `timeoutMs`) for the reconciles in flight. */
+  async stop(timeoutMs = 20_000): Promise<void> {
+    this.opts.queue.shutDown();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+    await Promise.race([Promise.all(this.workers), timeout]);
+    clearTimeout(timer);
+  }
+
+  private async work(): Promise<void> {
+    const { queue, reconcile, logger } = this.opts;
+    for (;;) {
+      const key = await queue.get();
+      if (key === undefined) return;
+      this.active++;
+      const started = performance.now();
+      try {
+        const result = await reconcile(key);
+        queue.forget(key);
+        if (result?.requeueAfterMs !== undefined) queue.addAfter(key, result.requeueAfterMs);
+        this.opts.observe?.(key, 'success', (performance.now() - started) / 1000);
+      } catch (err) {
+        const retryInMs = queue.addRateLimited(key);
+        this.opts.observe?.(key, 'error', (performance.now() - started) / 1000);
+        logger.warn({ key, err: (err as Error).message, retryInMs: Math.round(retryInMs) }, 'reconcile failed; will retry');
+      } finally {
+        this.active--;
+        queue.done(key);
+      }
+    }
+  }
+}
