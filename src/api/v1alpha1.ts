@@ -1,0 +1,152 @@
+// The RegistryCredential API (regcred.io/v1alpha1): names, labels, and the operator-side schema.
+// The CRD (crds/) rejects invalid resources at apply time; this zod schema applies the same
+// defaults and guards the operator against anything that slipped past (e.g. an old CRD).
+import { z } from 'zod';
+
+export const GROUP = 'regcred.io';
+export const VERSION = 'v1alpha1';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+export const KIND = 'RegistryCredential';
+export const PLURAL = 'registrycredentials';
+export const FINALIZER = 'regcred.io/cleanup';
+export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
+export const MANAGED_BY = 'regcred-operator';
+export const LABEL_CREDENTIAL = 'regcred.io/credential';
+/** On a ServiceAccount: JSON map {secretName: credentialName} of the imagePullSecrets entries we added. */
+export const ANNOTATION_INJECTED = 'regcred.io/injected-pull-secrets';
+export const DEFAULT_REFRESH = '6h';
+
+const durationPattern = /^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/;
+
+export function parseDuration(text: string): number {
+  if (!durationPattern.test(text)) throw new Error(`invalid duration ${JSON.stringify(text)}`);
+  const unit: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  let ms = 0;
+  for (const m of text.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)) ms += Number(m[1]) * unit[m[2]!]!;
+  return ms;
+}
+
+const secretRef = z.string().min(1).max(253);
+
+const basicAuth = z.object({
+  secretName: secretRef,
+  usernameKey: z.string().min(1).default('username'),
+  passwordKey: z.string().min(1).default('password'),
+});
+
+const ecr = z.object({
+  region: z.string().optional(),
+  roleArn: z.string().optional(),
+  credentialsSecretName: secretRef.optional(),
+});
+
+const dockerConfig = z.object({ secretName: secretRef });
+
+export const registryEntrySchema = z
+  .object({
+    server: z.string().min(1).optional(),
+    basicAuth: basicAuth.optional(),
+    ecr: ecr.optional(),
+    dockerConfig: dockerConfig.optional(),
+  })
+  .refine((e) => [e.basicAuth, e.ecr, e.dockerConfig].filter(Boolean).length === 1, {
+    message: 'each registry entry must set exactly one of basicAuth, ecr or dockerConfig',
+  })
+  .refine((e) => (e.dockerConfig ? !e.server : !!e.server), {
+    message: 'server is required for basicAuth and ecr, and must not be set with dockerConfig',
+  });
+
+const labelSelectorRequirement = z.object({
+  key: z.string(),
+  operator: z.enum(['In', 'NotIn', 'Exists', 'DoesNotExist']),
+  values: z.array(z.string()).optional(),
+});
+
+export const labelSelectorSchema = z.object({
+  matchLabels: z.record(z.string(), z.string()).optional(),
+  matchExpressions: z.array(labelSelectorRequirement).optional(),
+});
+
+export const specSchema = z.object({
+  registries: z.array(registryEntrySchema).min(1).max(32),
+  secretName: z.string().min(1).max(253).optional(),
+  namespaceSelector: labelSelectorSchema.optional(),
+  excludeNamespaces: z.array(z.string()).default([]),
+  serviceAccounts: z
+    .array(z.string().min(1))
+    .default(['default'])
+    .refine((l) => !l.includes('*') || l.length === 1, { message: '"*" cannot be mixed with ServiceAccount names' }),
+  refreshInterval: z
+    .string()
+    .default(DEFAULT_REFRESH)
+    .refine((d) => durationPattern.test(d), { message: 'refreshInterval must be a duration such as 6h or 90m' }),
+  suspend: z.boolean().default(false),
+});
+
+export type RegistryEntry = z.infer<typeof registryEntrySchema>;
+export type LabelSelector = z.infer<typeof labelSelectorSchema>;
+export type RegistryCredentialSpec = z.infer<typeof specSchema>;
+
+export interface Condition {
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+  observedGeneration?: number;
+  lastTransitionTime: string;
+  reason: string;
+  message: string;
+}
+
+export interface NamespaceFailure {
+  namespace: string;
+  reason: string;
+  message: string;
+}
+
+export interface RegistryCredentialStatus {
+  observedGeneration?: number;
+  conditions?: Condition[];
+  namespaces?: { selected: number; ready: number; failed: number };
+  namespaceSummary?: string;
+  failures?: NamespaceFailure[];
+  credentialsExpireAt?: string;
+  lastRefreshTime?: string;
+}
+
+export interface RegistryCredential {
+  apiVersion?: string;
+  kind?: string;
+  metadata: {
+    name: string;
+    uid: string;
+    generation?: number;
+    resourceVersion?: string;
+    deletionTimestamp?: string;
+    finalizers?: string[];
+    labels?: Record<string, string>;
+  };
+  spec: unknown; // validated with specSchema by the controller
+  status?: RegistryCredentialStatus;
+}
+
+/** Parses a spec; returns the defaulted spec or a one-line reason for the status. */
+export function parseSpec(spec: unknown): { ok: true; spec: RegistryCredentialSpec } | { ok: false; message: string } {
+  const result = specSchema.safeParse(spec);
+  if (result.success) return { ok: true, spec: result.data };
+  const issue = result.error.issues[0]!;
+  return { ok: false, message: `${['spec', ...issue.path].join('.')}: ${issue.message}` };
+}
+
+export function targetSecretName(cred: RegistryCredential, spec: RegistryCredentialSpec): string {
+  return spec.secretName ?? cred.metadata.name;
+}
+
+/** Source Secrets (in the source namespace) a spec reads. */
+export function sourceSecretNames(spec: RegistryCredentialSpec): string[] {
+  const names = new Set<string>();
+  for (const r of spec.registries) {
+    if (r.basicAuth) names.add(r.basicAuth.secretName);
+    if (r.dockerConfig) names.add(r.dockerConfig.secretName);
+    if (r.ecr?.credentialsSecretName) names.add(r.ecr.credentialsSecretName);
+  }
+  return [...names];
+}

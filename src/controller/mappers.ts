@@ -1,0 +1,112 @@
+// Which keys an event on a watched object should wake. Cheap and conservative: when in doubt a key
+// is queued, because a reconcile that finds nothing to do writes nothing.
+import type { V1Namespace, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
+import { ANNOTATION_INJECTED, LABEL_CREDENTIAL, type RegistryCredential, type RegistryCredentialSpec, sourceSecretNames } from '../api/v1alpha1.js';
+import { isServiceAccountSelected } from './desired.js';
+import { credentialKey, namespaceKey } from './keys.js';
+import type { Caches } from './reconciler.js';
+import { injectedBy, injectedFor } from './serviceaccounts.js';
+
+export interface Enqueuer {
+  add(key: string): void;
+  addAfter(key: string, delayMs: number): void;
+}
+
+export interface MapperOptions {
+  caches: Caches;
+  queue: Enqueuer;
+  specOf(credential: string): RegistryCredentialSpec | undefined;
+  /** Delay for credential keys woken only to refresh status counts. */
+  statusDebounceMs?: number;
+}
+
+export function registerMappers(o: MapperOptions): void {
+  const { caches, queue } = o;
+  const debounce = o.statusDebounceMs ?? 500;
+  const credentials = () => caches.credentials.list();
+
+  caches.credentials.on({
+    add: (c) => queue.add(credentialKey(c.metadata.name)),
+    update: (old, c) => {
+      // Our own status writes come back as updates: only spec, deletion and finalizers matter.
+      if (credentialChanged(old, c)) queue.add(credentialKey(c.metadata.name));
+    },
+    delete: (c) => queue.add(credentialKey(c.metadata.name)),
+  });
+
+  const onNamespace = (ns: V1Namespace) => {
+    const name = ns.metadata!.name!;
+    for (const c of credentials()) {
+      queue.add(namespaceKey(c.metadata.name, name));
+      queue.addAfter(credentialKey(c.metadata.name), debounce);
+    }
+  };
+  caches.namespaces.on({
+    add: onNamespace,
+    update: (old, ns) => {
+      if (!sameJson(old.metadata?.labels, ns.metadata?.labels) || old.status?.phase !== ns.status?.phase || old.metadata?.deletionTimestamp !== ns.metadata?.deletionTimestamp) onNamespace(ns);
+    },
+    delete: () => {
+      for (const c of credentials()) queue.addAfter(credentialKey(c.metadata.name), debounce);
+    },
+  });
+
+  const onServiceAccount = (sa: V1ServiceAccount) => {
+    const ns = sa.metadata!.namespace!;
+    for (const c of credentials()) {
+      const spec = o.specOf(c.metadata.name);
+      if (!spec || isServiceAccountSelected(sa.metadata?.name ?? '', spec) || injectedFor(sa, c.metadata.name).length > 0) queue.add(namespaceKey(c.metadata.name, ns));
+    }
+  };
+  caches.serviceAccounts.on({
+    add: onServiceAccount,
+    update: (old, sa) => {
+      if (!sameJson(old.imagePullSecrets, sa.imagePullSecrets) || old.metadata?.annotations?.[ANNOTATION_INJECTED] !== sa.metadata?.annotations?.[ANNOTATION_INJECTED]) onServiceAccount(sa);
+    },
+    delete: onServiceAccount,
+  });
+
+  const onManagedSecret = (s: V1Secret) => {
+    const cred = s.metadata?.labels?.[LABEL_CREDENTIAL];
+    if (cred) queue.add(namespaceKey(cred, s.metadata!.namespace!));
+  };
+  caches.managedSecrets.on({ add: onManagedSecret, update: (_old, s) => onManagedSecret(s), delete: onManagedSecret });
+
+  const onSourceSecret = (s: V1Secret) => {
+    const name = s.metadata?.name ?? '';
+    for (const c of credentials()) {
+      const spec = o.specOf(c.metadata.name);
+      if (!spec || sourceSecretNames(spec).includes(name)) queue.add(credentialKey(c.metadata.name));
+    }
+  };
+  caches.sourceSecrets.on({ add: onSourceSecret, update: (_old, s) => onSourceSecret(s), delete: onSourceSecret });
+}
+
+/** After a restart: every credential, and every namespace holding something of a credential that no longer exists. */
+export function enqueueEverything(caches: Caches, queue: Enqueuer): void {
+  const known = new Set<string>();
+  for (const c of caches.credentials.list()) {
+    known.add(c.metadata.name);
+    queue.add(credentialKey(c.metadata.name));
+  }
+  for (const s of caches.managedSecrets.list()) {
+    const cred = s.metadata?.labels?.[LABEL_CREDENTIAL];
+    if (cred && !known.has(cred)) queue.add(namespaceKey(cred, s.metadata!.namespace!));
+  }
+  for (const sa of caches.serviceAccounts.list()) {
+    for (const cred of new Set(Object.values(injectedBy(sa)))) if (!known.has(cred)) queue.add(namespaceKey(cred, sa.metadata!.namespace!));
+  }
+}
+
+function credentialChanged(old: RegistryCredential, c: RegistryCredential): boolean {
+  return (
+    old.metadata.generation !== c.metadata.generation ||
+    old.metadata.deletionTimestamp !== c.metadata.deletionTimestamp ||
+    !sameJson(old.metadata.finalizers, c.metadata.finalizers) ||
+    old.metadata.uid !== c.metadata.uid
+  );
+}
+
+function sameJson(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+}

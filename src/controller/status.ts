@@ -1,0 +1,95 @@
+// Pure: the status a RegistryCredential should show, from what the last reconcile saw.
+// Conditions carry observedGeneration; lastTransitionTime moves only when a status flips.
+import type { Condition, NamespaceFailure, RegistryCredentialStatus } from '../api/v1alpha1.js';
+
+export const MAX_FAILURES = 20;
+const MAX_MESSAGE = 1024;
+
+export interface StatusInput {
+  generation: number;
+  now: number;
+  /** The spec failed operator-side validation. */
+  specError?: string;
+  suspended: boolean;
+  /** First failing source, if any. */
+  sourceFailure?: { reason: string; message: string };
+  /** A failed source has no last good value: no Secret is created or changed until it is fixed. */
+  sourcesHeld?: boolean;
+  selected: number;
+  ready: number;
+  failures: NamespaceFailure[];
+  credentialsExpireAt?: number;
+  lastRefreshTime?: number;
+}
+
+type ConditionInput = Omit<Condition, 'lastTransitionTime' | 'observedGeneration'>;
+
+/** Sets a condition, keeping lastTransitionTime when the status did not change. */
+export function setCondition(conditions: Condition[], next: ConditionInput, generation: number, now: number): Condition[] {
+  const prev = conditions.find((c) => c.type === next.type);
+  const lastTransitionTime = prev && prev.status === next.status ? prev.lastTransitionTime : iso(now);
+  const message = next.message.length > MAX_MESSAGE ? `${next.message.slice(0, MAX_MESSAGE - 1)}…` : next.message;
+  const condition: Condition = { type: next.type, status: next.status, observedGeneration: generation, lastTransitionTime, reason: next.reason, message };
+  return [...conditions.filter((c) => c.type !== next.type), condition];
+}
+
+export function computeStatus(prev: RegistryCredentialStatus | undefined, input: StatusInput): RegistryCredentialStatus {
+  const { generation, now } = input;
+  const failures = [...input.failures].sort((a, b) => a.namespace.localeCompare(b.namespace));
+  const failed = failures.length;
+  let conditions = prev?.conditions ?? [];
+
+  let sources: ConditionInput;
+  if (input.specError) sources = { type: 'SourcesReady', status: 'False', reason: 'InvalidSpec', message: input.specError };
+  else if (input.sourceFailure) {
+    const held = input.sourcesHeld
+      ? ' Existing Secrets are kept unchanged and none is created until the source is fixed.'
+      : ' The last good value of this source keeps being served.';
+    sources = { type: 'SourcesReady', status: 'False', reason: input.sourceFailure.reason, message: input.sourceFailure.message + held };
+  } else sources = { type: 'SourcesReady', status: 'True', reason: 'Resolved', message: 'every registry source resolved' };
+
+  let propagated: ConditionInput;
+  if (input.specError) propagated = { type: 'Propagated', status: 'False', reason: 'InvalidSpec', message: 'nothing is propagated while the spec is invalid' };
+  else if (failed > 0) {
+    const first = failures[0]!;
+    propagated = { type: 'Propagated', status: 'False', reason: first.reason, message: `${failed} of ${input.selected} namespaces failed; first: ${first.namespace}: ${first.message}` };
+  } else if (input.ready < input.selected) {
+    propagated = { type: 'Propagated', status: 'False', reason: 'Progressing', message: `${input.ready} of ${input.selected} namespaces ready` };
+  } else propagated = { type: 'Propagated', status: 'True', reason: 'AllNamespacesReady', message: `${input.ready} of ${input.selected} namespaces ready` };
+
+  let ready: ConditionInput;
+  if (input.suspended) ready = { type: 'Ready', status: 'False', reason: 'Suspended', message: 'spec.suspend is true: nothing is changed or deleted' };
+  else if (sources.status !== 'True') ready = { type: 'Ready', status: 'False', reason: sources.reason, message: sources.message };
+  else if (propagated.status !== 'True') ready = { type: 'Ready', status: 'False', reason: propagated.reason, message: propagated.message };
+  else ready = { type: 'Ready', status: 'True', reason: 'Ready', message: `pull secret present in ${input.ready} namespaces` };
+
+  for (const c of [ready, sources, propagated]) conditions = setCondition(conditions, c, generation, now);
+  const order = ['Ready', 'SourcesReady', 'Propagated'];
+  conditions.sort((a, b) => order.indexOf(a.type) - order.indexOf(b.type));
+
+  const status: RegistryCredentialStatus = {
+    observedGeneration: generation,
+    conditions,
+    namespaces: { selected: input.selected, ready: input.ready, failed },
+    namespaceSummary: `${input.ready}/${input.selected}`,
+    failures: failures.slice(0, MAX_FAILURES).map((f) => ({ ...f, message: f.message.slice(0, MAX_MESSAGE) })),
+  };
+  if (input.credentialsExpireAt !== undefined) status.credentialsExpireAt = iso(input.credentialsExpireAt);
+  if (input.lastRefreshTime !== undefined) status.lastRefreshTime = iso(input.lastRefreshTime);
+  return status;
+}
+
+/** Kubernetes timestamps have second precision. */
+export function iso(ms: number): string {
+  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+}
+
+export function sameStatus(a: RegistryCredentialStatus | undefined, b: RegistryCredentialStatus): boolean {
+  return canonical(a ?? {}) === canonical(b);
+}
+
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined && !(Array.isArray(x) && x.length === 0)).sort(([x], [y]) => x.localeCompare(y))) : v,
+  );
+}

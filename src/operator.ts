@@ -1,0 +1,151 @@
+// Wiring: the caches, the controller, its workers, probes and metrics, as one startable unit.
+// main.ts adds config, signals and the process around it.
+import type { V1Namespace, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
+import type http from 'node:http';
+import type { Logger } from 'pino';
+import { LABEL_MANAGED_BY, MANAGED_BY, type RegistryCredential } from './api/v1alpha1.js';
+import type { Config } from './config.js';
+import { credentialKey, parseKey } from './controller/keys.js';
+import { enqueueEverything, registerMappers } from './controller/mappers.js';
+import { type Caches, Reconciler } from './controller/reconciler.js';
+import { EventRecorder } from './events.js';
+import { serveMetrics, serveProbes } from './health.js';
+import type { KubeClient } from './k8s/client.js';
+import { paths, Resources } from './k8s/resources.js';
+import type { Metrics } from './metrics.js';
+import type { Clock } from './runtime/clock.js';
+import { Informer, type KubeObject } from './runtime/informer.js';
+import { Manager } from './runtime/manager.js';
+import { WorkQueue } from './runtime/workqueue.js';
+
+export interface OperatorOptions {
+  config: Config;
+  client: KubeClient;
+  clock: Clock;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+/** Caches keep only what the controller reads: no managedFields, and for SAs and namespaces only the fields used. */
+function withoutManagedFields<T extends KubeObject & { metadata?: { managedFields?: unknown } }>(obj: T): T {
+  if (obj.metadata?.managedFields === undefined) return obj;
+  return { ...obj, metadata: { ...obj.metadata, managedFields: undefined } };
+}
+
+function slimNamespace(ns: V1Namespace): V1Namespace {
+  const m = ns.metadata ?? {};
+  return { metadata: { name: m.name, uid: m.uid, resourceVersion: m.resourceVersion, labels: m.labels, deletionTimestamp: m.deletionTimestamp }, status: { phase: ns.status?.phase } };
+}
+
+function slimServiceAccount(sa: V1ServiceAccount): V1ServiceAccount {
+  const m = sa.metadata ?? {};
+  return {
+    metadata: { name: m.name, namespace: m.namespace, uid: m.uid, resourceVersion: m.resourceVersion, annotations: m.annotations },
+    imagePullSecrets: sa.imagePullSecrets,
+  };
+}
+
+export class Operator {
+  readonly caches: Caches;
+  readonly queue: WorkQueue;
+  private readonly reconciler: Reconciler;
+  private readonly manager: Manager;
+  private servers: http.Server[] = [];
+  private readyTimer?: NodeJS.Timeout;
+  private started = false;
+
+  constructor(private readonly o: OperatorOptions) {
+    const { config, client, clock, logger, metrics } = o;
+    const informer = <T extends KubeObject>(name: string, path: string, extra: { labelSelector?: string; transform?: (obj: T) => T } = {}) =>
+      new Informer<T>({
+        name,
+        client,
+        path,
+        clock,
+        logger,
+        idleTimeoutMs: config.watchIdleTimeoutSeconds * 1000,
+        transform: extra.transform ?? withoutManagedFields,
+        labelSelector: extra.labelSelector,
+        onRestart: (informerName, reason) => metrics.watchRestarts.inc({ informer: informerName, reason }),
+      });
+    this.caches = {
+      credentials: informer<RegistryCredential>('registrycredentials', paths.credentials()),
+      namespaces: informer<V1Namespace>('namespaces', paths.namespaces(), { transform: slimNamespace }),
+      serviceAccounts: informer<V1ServiceAccount>('serviceaccounts', paths.serviceAccounts(), { transform: slimServiceAccount }),
+      managedSecrets: informer<V1Secret>('managed-secrets', paths.secrets(), { labelSelector: `${LABEL_MANAGED_BY}=${MANAGED_BY}` }),
+      sourceSecrets: informer<V1Secret>('source-secrets', paths.secrets(config.sourceNamespace)),
+    };
+    this.queue = new WorkQueue({ clock });
+    const resources = new Resources(client);
+    this.reconciler = new Reconciler({
+      resources,
+      caches: this.caches,
+      queue: this.queue,
+      clock,
+      logger,
+      metrics,
+      events: new EventRecorder(resources, clock, logger),
+      sourceNamespace: config.sourceNamespace,
+    });
+    this.manager = new Manager({
+      queue: this.queue,
+      reconcile: this.reconciler.reconcile,
+      workers: config.concurrency,
+      logger,
+      observe: (key, result, seconds) => {
+        const kind = parseKey(key).kind;
+        metrics.reconciles.inc({ kind, result });
+        metrics.reconcileDuration.observe({ kind }, seconds);
+        metrics.queueDepth.set(this.queue.len());
+        metrics.managedSecrets.set(this.caches.managedSecrets.size());
+      },
+    });
+  }
+
+  private informers(): Array<Informer<KubeObject>> {
+    return Object.values(this.caches) as Array<Informer<KubeObject>>;
+  }
+
+  /** Ready = every cache synced and every watch open. */
+  readiness(): { ok: boolean; detail: string } {
+    if (!this.started) return { ok: false, detail: 'starting' };
+    const bad = this.informers().filter((i) => !i.isHealthy()).map((i) => i.name);
+    return bad.length === 0 ? { ok: true, detail: 'ok' } : { ok: false, detail: `watch not healthy: ${bad.join(', ')}` };
+  }
+
+  async start(): Promise<void> {
+    const { config, logger, metrics } = this.o;
+    this.servers = (
+      await Promise.all([
+        serveProbes(config.healthProbeBindAddress, { live: () => true, ready: () => this.readiness() }),
+        serveMetrics(config.metricsBindAddress, metrics.registry),
+      ])
+    ).filter((s): s is http.Server => s !== undefined);
+    for (const i of this.informers()) i.start();
+    await Promise.all(this.informers().map((i) => i.waitForSync()));
+    // Handlers go on after the first list: startup work is queued once, below, not per object.
+    registerMappers({ caches: this.caches, queue: this.queue, specOf: (name) => this.reconciler.specOf(name) });
+    enqueueEverything(this.caches, this.queue);
+    this.manager.start();
+    this.started = true;
+    this.readyTimer = setInterval(() => metrics.ready.set(this.readiness().ok ? 1 : 0), 2000);
+    this.readyTimer.unref();
+    metrics.ready.set(1);
+    logger.info(
+      { sourceNamespace: config.sourceNamespace, concurrency: config.concurrency, credentials: this.caches.credentials.size(), namespaces: this.caches.namespaces.size() },
+      'caches synced; reconciling',
+    );
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.readyTimer);
+    await this.manager.stop();
+    await Promise.all(this.informers().map((i) => i.stop()));
+    await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  }
+
+  /** For tests and tools: queue a credential now. */
+  touch(name: string): void {
+    this.queue.add(credentialKey(name));
+  }
+}

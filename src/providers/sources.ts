@@ -1,0 +1,76 @@
+// Where credentials come from. basicAuth and dockerConfig read Secrets of the source namespace
+// (from the informer cache: no API call per reconcile); ecr will ask AWS for a token.
+// Each registry entry resolves on its own, so one broken source does not hide the others.
+import type { V1Secret } from '@kubernetes/client-node';
+import type { RegistryCredentialSpec, RegistryEntry } from '../api/v1alpha1.js';
+import { authEntry, type Auths, InvalidDockerConfigError, parseDockerConfigSecret } from '../dockerconfig.js';
+
+export type SourceFailureReason = 'SourceSecretNotFound' | 'InvalidSourceSecret' | 'TokenRefreshFailed' | 'UnsupportedSource';
+
+export type EntryResult =
+  | { ok: true; auths: Auths; expiresAt?: number }
+  | { ok: false; reason: SourceFailureReason; message: string };
+
+export interface SourceSecrets {
+  /** A Secret of the source namespace, from the cache. */
+  get(name: string): V1Secret | undefined;
+  namespace: string;
+}
+
+export function resolveEntry(entry: RegistryEntry, secrets: SourceSecrets): EntryResult {
+  if (entry.basicAuth) {
+    const { secretName, usernameKey, passwordKey } = entry.basicAuth;
+    const secret = secrets.get(secretName);
+    if (!secret) return notFound(secretName, secrets.namespace);
+    const username = decodeKey(secret, usernameKey);
+    const password = decodeKey(secret, passwordKey);
+    const missing = [username === undefined ? usernameKey : '', password === undefined ? passwordKey : ''].filter(Boolean);
+    if (missing.length > 0) {
+      return invalid(secretName, secrets.namespace, `has no ${missing.map((k) => JSON.stringify(k)).join(' or ')} key`);
+    }
+    if (!username || !password) return invalid(secretName, secrets.namespace, `has an empty ${!username ? usernameKey : passwordKey}`);
+    return { ok: true, auths: { [entry.server!]: authEntry(username, password) } };
+  }
+  if (entry.dockerConfig) {
+    const { secretName } = entry.dockerConfig;
+    const secret = secrets.get(secretName);
+    if (!secret) return notFound(secretName, secrets.namespace);
+    try {
+      return { ok: true, auths: parseDockerConfigSecret(secret.type, secret.data) };
+    } catch (err) {
+      if (err instanceof InvalidDockerConfigError) return invalid(secretName, secrets.namespace, err.message);
+      throw err;
+    }
+  }
+  return { ok: false, reason: 'UnsupportedSource', message: `registry ${entry.server}: the ecr source is not implemented in this version of the operator` };
+}
+
+/**
+ * Merges per-entry auths into one document. Entries naming a server explicitly (basicAuth, ecr)
+ * win over imported dockerConfig entries for the same server; among imports, the earlier wins.
+ */
+export function mergeAuths(spec: RegistryCredentialSpec, perEntry: Auths[]): Auths {
+  const merged: Auths = {};
+  spec.registries.forEach((entry, i) => {
+    if (!entry.dockerConfig) return;
+    for (const [server, auth] of Object.entries(perEntry[i] ?? {})) if (!(server in merged)) merged[server] = auth;
+  });
+  spec.registries.forEach((entry, i) => {
+    if (entry.dockerConfig) return;
+    Object.assign(merged, perEntry[i] ?? {});
+  });
+  return merged;
+}
+
+function decodeKey(secret: V1Secret, key: string): string | undefined {
+  const v = secret.data?.[key];
+  return v === undefined ? undefined : Buffer.from(v, 'base64').toString('utf8');
+}
+
+function notFound(name: string, namespace: string): EntryResult {
+  return { ok: false, reason: 'SourceSecretNotFound', message: `Secret ${namespace}/${name} not found` };
+}
+
+function invalid(name: string, namespace: string, what: string): EntryResult {
+  return { ok: false, reason: 'InvalidSourceSecret', message: `Secret ${namespace}/${name} ${what}` };
+}
