@@ -1,0 +1,177 @@
+import { jest } from '@jest/globals';
+
+// The default source namespace may come from the in-cluster file: mock it so tests never depend on
+// the machine they run on.
+const IN_CLUSTER_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
+const noFile = (path: string, _encoding: string): string => {
+  throw Object.assign(new Error(`ENOENT: no such file or directory, open '${path}'`), { code: 'ENOENT' });
+};
+const readFileSync = jest.fn(noFile);
+/** What the in-cluster namespace file holds (undefined: there is no such file). */
+const inClusterFile = (content: string | undefined) => readFileSync.mockImplementation(content === undefined ? noFile : () => content);
+jest.unstable_mockModule('node:fs', () => ({ readFileSync, default: { readFileSync } }));
+const { ConfigError, FLAGS, parseConfig, usage } = await import('../../src/config.js');
+type Config = ReturnType<typeof parseConfig>;
+
+// ---- builders ----------------------------------------------------------------------------------
+
+const DEFAULTS: Config = {
+  sourceNamespace: 'pod-ns',
+  logLevel: 'info',
+  concurrency: 8,
+  kubeApiQps: 50,
+  kubeApiBurst: 100,
+  metricsBindAddress: ':8080',
+  healthProbeBindAddress: ':8081',
+  kubeconfig: undefined,
+  watchIdleTimeoutSeconds: 180,
+};
+/** An environment where the operator runs in namespace pod-ns, plus `vars`. */
+const env = (vars: Record<string, string> = {}): NodeJS.ProcessEnv => ({ POD_NAMESPACE: 'pod-ns', ...vars });
+
+function configError(argv: string[], e: NodeJS.ProcessEnv): InstanceType<typeof ConfigError> {
+  try {
+    parseConfig(argv, e);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return err as InstanceType<typeof ConfigError>;
+  }
+  throw new Error('expected parseConfig to throw');
+}
+
+beforeEach(() => {
+  readFileSync.mockClear();
+  inClusterFile(undefined);
+});
+
+// ---- values ------------------------------------------------------------------------------------
+
+describe('parseConfig values', () => {
+  test('defaults', () => {
+    expect(parseConfig([], env())).toEqual(DEFAULTS);
+  });
+
+  // [flag, env var, key, value given, parsed, another valid value]
+  const perFlag: Array<[string, string, keyof Config, string, unknown, string]> = [
+    ['--source-namespace', 'REGCRED_SOURCE_NAMESPACE', 'sourceNamespace', 'creds', 'creds', 'from-env'],
+    ['--log-level', 'REGCRED_LOG_LEVEL', 'logLevel', 'debug', 'debug', 'warn'],
+    ['--concurrency', 'REGCRED_CONCURRENCY', 'concurrency', '16', 16, '4'],
+    ['--kube-api-qps', 'REGCRED_KUBE_API_QPS', 'kubeApiQps', '2.5', 2.5, '9'],
+    ['--kube-api-burst', 'REGCRED_KUBE_API_BURST', 'kubeApiBurst', '7', 7, '9'],
+    ['--metrics-bind-address', 'REGCRED_METRICS_BIND_ADDRESS', 'metricsBindAddress', '0', '0', ':1234'],
+    ['--health-probe-bind-address', 'REGCRED_HEALTH_PROBE_BIND_ADDRESS', 'healthProbeBindAddress', '127.0.0.1:9000', '127.0.0.1:9000', ':1'],
+    ['--kubeconfig', 'KUBECONFIG', 'kubeconfig', '/tmp/kc', '/tmp/kc', '/env/kc'],
+    ['--watch-idle-timeout-seconds', 'REGCRED_WATCH_IDLE_TIMEOUT_SECONDS', 'watchIdleTimeoutSeconds', '30', 30, '60'],
+  ];
+
+  test('the table covers every flag', () => {
+    expect(perFlag.map(([flag, envVar, key]) => ({ flag, env: envVar, key }))).toEqual(FLAGS.map(({ flag, env: envVar, key }) => ({ flag, env: envVar, key })));
+  });
+
+  test.each(perFlag)('%s <value>', (flag, _env, key, value, expected) => {
+    expect(parseConfig([flag, value], env())).toEqual({ ...DEFAULTS, [key]: expected });
+  });
+
+  test.each(perFlag)('%s=<value>', (flag, _env, key, value, expected) => {
+    expect(parseConfig([`${flag}=${value}`], env())).toEqual({ ...DEFAULTS, [key]: expected });
+  });
+
+  test.each(perFlag)('%s from $%s', (_flag, envVar, key, value, expected) => {
+    expect(parseConfig([], env({ [envVar]: value }))).toEqual({ ...DEFAULTS, [key]: expected });
+  });
+
+  test.each(perFlag)('%s wins over $%s', (flag, envVar, key, value, expected, other) => {
+    const e = env({ [envVar]: other });
+    expect(parseConfig([], e)[key]).not.toEqual(expected); // the environment alone gives another value
+    expect(parseConfig([flag, value], e)).toEqual({ ...DEFAULTS, [key]: expected });
+  });
+
+  test.each<[string, string[], NodeJS.ProcessEnv, Partial<Config>]>([
+    ['an empty env var falls back to the default', [], env({ REGCRED_CONCURRENCY: '', REGCRED_LOG_LEVEL: '' }), { concurrency: 8, logLevel: 'info' }],
+    ['the last of a repeated flag wins', ['--concurrency', '2', '--concurrency=3'], env(), { concurrency: 3 }],
+    ['a value may contain "="', ['--kubeconfig=/a=b/config'], env(), { kubeconfig: '/a=b/config' }],
+    ['several flags together', ['--log-level', 'warn', '--concurrency=1', '--kube-api-qps', '0'], env(), { logLevel: 'warn', concurrency: 1, kubeApiQps: 0 }],
+    ['bounds are inclusive (low)', ['--concurrency=1', '--kube-api-burst=1', '--watch-idle-timeout-seconds=5'], env(), { concurrency: 1, kubeApiBurst: 1, watchIdleTimeoutSeconds: 5 }],
+    ['bounds are inclusive (high)', ['--concurrency=256', '--kube-api-qps=10000', '--kube-api-burst=20000', '--watch-idle-timeout-seconds=3600'], env(), { concurrency: 256, kubeApiQps: 10000, kubeApiBurst: 20000, watchIdleTimeoutSeconds: 3600 }],
+  ])('%s', (_name, argv, e, expected) => {
+    expect(parseConfig(argv, e)).toMatchObject(expected);
+  });
+});
+
+// ---- source namespace --------------------------------------------------------------------------
+
+describe('parseConfig source namespace', () => {
+  test.each<[string, string[], NodeJS.ProcessEnv, string | undefined, string]>([
+    ['flag wins over everything', ['--source-namespace', 'flag-ns'], { REGCRED_SOURCE_NAMESPACE: 'env-ns', POD_NAMESPACE: 'pod-ns' }, 'file-ns', 'flag-ns'],
+    ['REGCRED_SOURCE_NAMESPACE wins over POD_NAMESPACE', [], { REGCRED_SOURCE_NAMESPACE: 'env-ns', POD_NAMESPACE: 'pod-ns' }, 'file-ns', 'env-ns'],
+    ['POD_NAMESPACE wins over the in-cluster file', [], { POD_NAMESPACE: 'pod-ns' }, 'file-ns', 'pod-ns'],
+    ['the in-cluster file, trimmed', [], {}, 'file-ns\n', 'file-ns'],
+    ['regcred-system when nothing else is known', [], {}, undefined, 'regcred-system'],
+  ])('%s', (_name, argv, e, file, expected) => {
+    inClusterFile(file);
+    expect(parseConfig(argv, e).sourceNamespace).toBe(expected);
+  });
+
+  test('reads the in-cluster namespace file only when needed', () => {
+    inClusterFile('file-ns');
+    parseConfig([], {});
+    expect(readFileSync).toHaveBeenCalledWith(IN_CLUSTER_NAMESPACE, 'utf8');
+    readFileSync.mockClear();
+    parseConfig([], { POD_NAMESPACE: 'pod-ns' });
+    expect(readFileSync).not.toHaveBeenCalled();
+  });
+});
+
+// ---- errors ------------------------------------------------------------------------------------
+
+describe('parseConfig errors', () => {
+  test.each<[string, string[], NodeJS.ProcessEnv, string]>([
+    ['concurrency 0', ['--concurrency', '0'], env(), 'invalid --concurrency (REGCRED_CONCURRENCY): '],
+    ['concurrency too high', ['--concurrency=257'], env(), 'invalid --concurrency (REGCRED_CONCURRENCY): '],
+    ['concurrency not an integer', ['--concurrency=1.5'], env(), 'invalid --concurrency (REGCRED_CONCURRENCY): '],
+    ['concurrency not a number', ['--concurrency', 'many'], env(), 'invalid --concurrency (REGCRED_CONCURRENCY): '],
+    ['concurrency from the environment', [], env({ REGCRED_CONCURRENCY: 'many' }), 'invalid --concurrency (REGCRED_CONCURRENCY): '],
+    ['log level', ['--log-level', 'verbose'], env(), 'invalid --log-level (REGCRED_LOG_LEVEL): '],
+    ['log level from the environment', [], env({ REGCRED_LOG_LEVEL: 'INFO' }), 'invalid --log-level (REGCRED_LOG_LEVEL): '],
+    ['negative qps', ['--kube-api-qps=-1'], env(), 'invalid --kube-api-qps (REGCRED_KUBE_API_QPS): '],
+    ['qps too high', ['--kube-api-qps=10001'], env(), 'invalid --kube-api-qps (REGCRED_KUBE_API_QPS): '],
+    ['burst 0', ['--kube-api-burst=0'], env(), 'invalid --kube-api-burst (REGCRED_KUBE_API_BURST): '],
+    ['burst not an integer', ['--kube-api-burst=1.5'], env(), 'invalid --kube-api-burst (REGCRED_KUBE_API_BURST): '],
+    ['watch timeout too short', ['--watch-idle-timeout-seconds=4'], env(), 'invalid --watch-idle-timeout-seconds (REGCRED_WATCH_IDLE_TIMEOUT_SECONDS): '],
+    ['watch timeout too long', ['--watch-idle-timeout-seconds=3601'], env(), 'invalid --watch-idle-timeout-seconds (REGCRED_WATCH_IDLE_TIMEOUT_SECONDS): '],
+    ['source namespace with capitals', ['--source-namespace', 'Creds'], env(), 'invalid --source-namespace (REGCRED_SOURCE_NAMESPACE): must be a namespace name'],
+    ['source namespace ending in a dash', ['--source-namespace=creds-'], env(), 'invalid --source-namespace (REGCRED_SOURCE_NAMESPACE): must be a namespace name'],
+    ['source namespace too long', ['--source-namespace', 'a'.repeat(64)], env(), 'invalid --source-namespace (REGCRED_SOURCE_NAMESPACE): '],
+    ['empty source namespace', ['--source-namespace='], env(), 'flag --source-namespace needs a value'],
+    ['blank rate limit (would read as 0 = unlimited)', ['--kube-api-qps', ' '], env(), 'flag --kube-api-qps needs a value'],
+    ['bad POD_NAMESPACE', [], { POD_NAMESPACE: 'Bad_NS' }, 'invalid --source-namespace (REGCRED_SOURCE_NAMESPACE): must be a namespace name'],
+    ['flag without a value', ['--concurrency'], env(), 'flag --concurrency needs a value'],
+    ['last flag without a value', ['--log-level', 'debug', '--kubeconfig'], env(), 'flag --kubeconfig needs a value'],
+    ['unknown flag', ['--nope', '1'], env(), 'unknown flag --nope\n\nUsage: regcred-operator [flags]'],
+    ['unknown flag with a value', ['--nope=1'], env(), 'unknown flag --nope\n\nUsage: regcred-operator [flags]'],
+    ['single-dash flag', ['-concurrency', '1'], env(), 'unknown flag -concurrency\n\n'],
+    ['positional argument', ['run'], env(), 'unknown flag run\n\n'],
+  ])('%s', (_name, argv, e, prefix) => {
+    const err = configError(argv, e);
+    expect(err.name).toBe('ConfigError');
+    expect(err.message.startsWith(prefix)).toBe(true);
+  });
+
+  test('a flag value that is another flag is taken as the value (and then rejected)', () => {
+    expect(configError(['--concurrency', '--log-level'], env()).message).toMatch(/^invalid --concurrency \(REGCRED_CONCURRENCY\): /);
+  });
+});
+
+// ---- usage -------------------------------------------------------------------------------------
+
+describe('usage', () => {
+  const text = usage();
+  test.each(FLAGS.map((f) => [f.flag, f.env, f.fallback] as const))('documents %s and $%s', (flag, envVar, fallback) => {
+    expect(text).toContain(`${flag} <value>`);
+    expect(text).toContain(`env: ${envVar}`);
+    if (fallback) expect(text).toContain(`(default ${fallback})`);
+  });
+  test('documents --help', () => {
+    expect(text).toContain('--help');
+  });
+});

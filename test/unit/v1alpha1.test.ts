@@ -1,0 +1,155 @@
+import {
+  DEFAULT_REFRESH,
+  parseDuration,
+  parseSpec,
+  type RegistryCredential,
+  type RegistryCredentialSpec,
+  sourceSecretNames,
+  targetSecretName,
+} from '../../src/api/v1alpha1.js';
+
+// ---- builders ----------------------------------------------------------------------------------
+
+const harbor = { server: 'harbor.example.com', basicAuth: { secretName: 'harbor-robot' } };
+/** A minimal valid spec with `patch` applied. */
+const raw = (patch: Record<string, unknown> = {}) => ({ registries: [harbor], ...patch });
+
+function parsed(spec: unknown): RegistryCredentialSpec {
+  const r = parseSpec(spec);
+  if (!r.ok) throw new Error(r.message);
+  return r.spec;
+}
+function rejection(spec: unknown): string {
+  const r = parseSpec(spec);
+  if (r.ok) throw new Error('expected the spec to be rejected');
+  return r.message;
+}
+
+// ---- parseDuration -----------------------------------------------------------------------------
+
+describe('parseDuration', () => {
+  test.each<[string, number]>([
+    ['6h', 6 * 3_600_000],
+    ['90m', 90 * 60_000],
+    ['1h30m', 90 * 60_000],
+    ['1.5h', 90 * 60_000],
+    ['45s', 45_000],
+    ['2m30s', 150_000],
+    ['250ms', 250],
+    ['1500us', 1.5],
+    ['1500µs', 1.5],
+    ['2000000ns', 2],
+    ['0s', 0],
+    ['1h1h', 2 * 3_600_000],
+    ['1h0m10s500ms', 3_610_500],
+  ])('%s = %d ms', (text, ms) => {
+    expect(parseDuration(text)).toBeCloseTo(ms, 9);
+  });
+
+  test.each(['', '6', 'h', '1d', '1w', '-1h', '+1h', '1H', ' 1h', '1h ', '1 h', '1.h', '.5h', 'PT1H', '1h-30m'])('rejects %j', (text) => {
+    expect(() => parseDuration(text)).toThrow(`invalid duration ${JSON.stringify(text)}`);
+  });
+
+  test('the default refresh interval parses', () => {
+    expect(parseDuration(DEFAULT_REFRESH)).toBe(6 * 3_600_000);
+  });
+});
+
+// ---- parseSpec: defaults -----------------------------------------------------------------------
+
+describe('parseSpec defaults', () => {
+  test('a minimal spec gets every default', () => {
+    expect(parsed(raw())).toEqual({
+      registries: [{ server: 'harbor.example.com', basicAuth: { secretName: 'harbor-robot', usernameKey: 'username', passwordKey: 'password' } }],
+      excludeNamespaces: [],
+      serviceAccounts: ['default'],
+      refreshInterval: '6h',
+      suspend: false,
+    });
+  });
+
+  test.each<[string, Record<string, unknown>, Partial<RegistryCredentialSpec>]>([
+    ['secretName kept', { secretName: 'pull' }, { secretName: 'pull' }],
+    ['namespaceSelector kept', { namespaceSelector: { matchLabels: { a: 'b' } } }, { namespaceSelector: { matchLabels: { a: 'b' } } }],
+    ['excludeNamespaces kept', { excludeNamespaces: ['kube-system'] }, { excludeNamespaces: ['kube-system'] }],
+    ['serviceAccounts "*"', { serviceAccounts: ['*'] }, { serviceAccounts: ['*'] }],
+    ['serviceAccounts [] stays empty', { serviceAccounts: [] }, { serviceAccounts: [] }],
+    ['refreshInterval kept', { refreshInterval: '90m' }, { refreshInterval: '90m' }],
+    ['suspend kept', { suspend: true }, { suspend: true }],
+    [
+      'custom basicAuth keys kept',
+      { registries: [{ server: 'r.io', basicAuth: { secretName: 's', usernameKey: 'user', passwordKey: 'token' } }] },
+      { registries: [{ server: 'r.io', basicAuth: { secretName: 's', usernameKey: 'user', passwordKey: 'token' } }] },
+    ],
+    ['dockerConfig entry', { registries: [{ dockerConfig: { secretName: 'docker' } }] }, { registries: [{ dockerConfig: { secretName: 'docker' } }] }],
+    ['ecr entry', { registries: [{ server: 'e.io', ecr: { region: 'eu-west-1' } }] }, { registries: [{ server: 'e.io', ecr: { region: 'eu-west-1' } }] }],
+  ])('%s', (_name, patch, expected) => {
+    expect(parsed(raw(patch))).toMatchObject(expected);
+  });
+
+  test('unknown fields are dropped', () => {
+    expect(parsed(raw({ extra: 1 }))).not.toHaveProperty('extra');
+  });
+});
+
+// ---- parseSpec: rejections ---------------------------------------------------------------------
+
+describe('parseSpec rejections', () => {
+  test.each<[string, unknown, string | RegExp]>([
+    ['no registries', {}, /^spec\.registries: /],
+    ['empty registries', { registries: [] }, /^spec\.registries: .*>=1/],
+    ['33 registries', { registries: Array.from({ length: 33 }, (_, i) => ({ server: `r${i}.io`, basicAuth: { secretName: 's' } })) }, /^spec\.registries: .*<=32/],
+    ['entry with no source', raw({ registries: [{ server: 'r.io' }] }), 'spec.registries.0: each registry entry must set exactly one of basicAuth, ecr or dockerConfig'],
+    ['entry with two sources', raw({ registries: [{ server: 'r.io', basicAuth: { secretName: 's' }, ecr: {} }] }), 'spec.registries.0: each registry entry must set exactly one of basicAuth, ecr or dockerConfig'],
+    ['basicAuth without server', raw({ registries: [{ basicAuth: { secretName: 's' } }] }), 'spec.registries.0: server is required for basicAuth and ecr, and must not be set with dockerConfig'],
+    ['ecr without server', raw({ registries: [{ ecr: {} }] }), 'spec.registries.0: server is required for basicAuth and ecr, and must not be set with dockerConfig'],
+    ['dockerConfig with server', raw({ registries: [{ server: 'r.io', dockerConfig: { secretName: 's' } }] }), 'spec.registries.0: server is required for basicAuth and ecr, and must not be set with dockerConfig'],
+    ['the failing entry is named by index', raw({ registries: [harbor, { server: 'r.io' }] }), /^spec\.registries\.1: /],
+    ['empty secretName of a source', raw({ registries: [{ dockerConfig: { secretName: '' } }] }), /^spec\.registries\.0\.dockerConfig\.secretName: /],
+    ['empty usernameKey', raw({ registries: [{ server: 'r.io', basicAuth: { secretName: 's', usernameKey: '' } }] }), /^spec\.registries\.0\.basicAuth\.usernameKey: /],
+    ['empty target secretName', raw({ secretName: '' }), /^spec\.secretName: /],
+    ['"*" mixed with names', raw({ serviceAccounts: ['*', 'default'] }), 'spec.serviceAccounts: "*" cannot be mixed with ServiceAccount names'],
+    ['empty ServiceAccount name', raw({ serviceAccounts: [''] }), /^spec\.serviceAccounts\.0: /],
+    ['refreshInterval in days', raw({ refreshInterval: '1d' }), 'spec.refreshInterval: refreshInterval must be a duration such as 6h or 90m'],
+    ['unknown selector operator', raw({ namespaceSelector: { matchExpressions: [{ key: 'a', operator: 'Gt' }] } }), /^spec\.namespaceSelector\.matchExpressions\.0\.operator: /],
+    ['suspend not a boolean', raw({ suspend: 'yes' }), /^spec\.suspend: /],
+    ['excludeNamespaces not a list', raw({ excludeNamespaces: 'kube-system' }), /^spec\.excludeNamespaces: /],
+  ])('%s', (_name, spec, expected) => {
+    const message = rejection(spec);
+    if (typeof expected === 'string') expect(message).toBe(expected);
+    else expect(message).toMatch(expected);
+  });
+});
+
+// ---- helpers -----------------------------------------------------------------------------------
+
+describe('targetSecretName and sourceSecretNames', () => {
+  const cred: RegistryCredential = { metadata: { name: 'harbor', uid: 'u' }, spec: {} };
+
+  test.each<[string, Record<string, unknown>, string]>([
+    ['the credential name by default', {}, 'harbor'],
+    ['spec.secretName when set', { secretName: 'pull' }, 'pull'],
+  ])('target is %s', (_name, patch, expected) => {
+    expect(targetSecretName(cred, parsed(raw(patch)))).toBe(expected);
+  });
+
+  test.each<[string, unknown[], string[]]>([
+    ['basicAuth', [harbor], ['harbor-robot']],
+    ['dockerConfig', [{ dockerConfig: { secretName: 'docker' } }], ['docker']],
+    ['ecr with credentials', [{ server: 'e.io', ecr: { credentialsSecretName: 'aws' } }], ['aws']],
+    ['ecr without credentials', [{ server: 'e.io', ecr: {} }], []],
+    [
+      'each name once, in order',
+      [harbor, { dockerConfig: { secretName: 'docker' } }, { server: 'q.io', basicAuth: { secretName: 'harbor-robot' } }, { server: 'e.io', ecr: { credentialsSecretName: 'aws' } }],
+      ['harbor-robot', 'docker', 'aws'],
+    ],
+  ])('sources: %s', (_name, registries, expected) => {
+    expect(sourceSecretNames(parsed({ registries }))).toEqual(expected);
+  });
+});
+
+test.each([undefined, null])('a missing spec (%p) is reported at "spec", not "spec."', (spec) => {
+  const result = parseSpec(spec);
+  expect(result.ok).toBe(false);
+  expect(!result.ok && result.message).toMatch(/^spec: /);
+});
