@@ -1,0 +1,45 @@
+// The API server's own audit log (JSON lines, level Metadata, every request): the ground truth
+// for "which requests did the operator make". Writes are create/update/patch/delete.
+import { readFile } from 'node:fs/promises';
+import { testEnv } from './controlplane.js';
+
+export interface AuditEvent {
+  verb: string;
+  stage: string;
+  requestURI: string;
+  user: { username: string };
+  objectRef?: { resource?: string; namespace?: string; name?: string; subresource?: string };
+  responseStatus?: { code?: number };
+  stageTimestamp: string;
+}
+
+const WRITE_VERBS = new Set(['create', 'update', 'patch', 'delete', 'deletecollection']);
+
+export async function auditEvents(): Promise<AuditEvent[]> {
+  const text = await readFile(testEnv().auditLogPath, 'utf8');
+  const out: AuditEvent[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    const e = JSON.parse(line) as AuditEvent;
+    if (e.stage === 'ResponseComplete') out.push(e);
+  }
+  return out;
+}
+
+/** A mark in the audit log: requests after it can be counted. */
+export async function auditMark(): Promise<number> {
+  return (await auditEvents()).length;
+}
+
+/** Requests by `user` since `mark`. */
+export async function requestsSince(mark: number, user: string): Promise<AuditEvent[]> {
+  return (await auditEvents()).slice(mark).filter((e) => e.user.username === user);
+}
+
+export async function writesSince(mark: number, user: string): Promise<AuditEvent[]> {
+  return (await requestsSince(mark, user)).filter((e) => WRITE_VERBS.has(e.verb));
+}
+
+export function describeRequests(events: AuditEvent[]): string[] {
+  return events.map((e) => `${e.verb} ${e.requestURI} -> ${e.responseStatus?.code}`);
+}

@@ -1,0 +1,95 @@
+// The operator under test, run the way users run it: `node dist/main.js` as its own process,
+// with its own client-certificate identity (so the audit log tells its requests apart).
+import { readFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePorts, httpGet, isAlive, kubeconfigFor, kubectl, spawnLogged, stopPid, tailFile, testEnv, waitForProcess } from './controlplane.js';
+
+const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const MAIN = path.join(REPO_ROOT, 'dist', 'main.js');
+
+export interface OperatorProcess {
+  pid: number;
+  user: string;
+  logPath: string;
+  metricsUrl: string;
+  readyzUrl: string;
+  /** SIGTERM and wait for a clean exit. */
+  stop(): Promise<void>;
+  /** SIGKILL, no shutdown. */
+  kill(): Promise<void>;
+  logs(): Promise<string>;
+  metrics(): Promise<string>;
+}
+
+export interface StartOperatorOptions {
+  sourceNamespace: string;
+  /** Client-certificate user name; bound to cluster-admin unless `bindClusterAdmin` is false. */
+  user: string;
+  bindClusterAdmin?: boolean;
+  args?: string[];
+  env?: NodeJS.ProcessEnv;
+  /** Wait for /readyz. Default true. */
+  waitReady?: boolean;
+}
+
+let started = 0;
+
+export async function startOperator(opts: StartOperatorOptions): Promise<OperatorProcess> {
+  const env = testEnv();
+  const kubeconfig = await kubeconfigFor(opts.user);
+  if (opts.bindClusterAdmin ?? true) {
+    const binding = {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRoleBinding',
+      metadata: { name: `test-operator-${opts.user}` },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' },
+      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: opts.user }],
+    };
+    const res = await kubectl(['apply', '-f', '-'], { input: JSON.stringify(binding) });
+    if (res.code !== 0) throw new Error(`cannot bind ${opts.user}: ${res.stderr}`);
+  }
+  const [metricsPort, healthPort] = await freePorts(2);
+  const logPath = path.join(env.dir, `operator-${opts.user}-${++started}.log`);
+  const args = [
+    MAIN,
+    '--kubeconfig',
+    kubeconfig,
+    '--source-namespace',
+    opts.sourceNamespace,
+    '--metrics-bind-address',
+    `127.0.0.1:${metricsPort}`,
+    '--health-probe-bind-address',
+    `127.0.0.1:${healthPort}`,
+    '--log-level',
+    'debug',
+    ...(opts.args ?? []),
+  ];
+  const pid = await spawnLogged(process.execPath, args, logPath, { ...process.env, ...opts.env });
+  const op: OperatorProcess = {
+    pid,
+    user: opts.user,
+    logPath,
+    metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
+    readyzUrl: `http://127.0.0.1:${healthPort}/readyz`,
+    stop: () => stopPid(pid, process.execPath, 30_000),
+    kill: async () => {
+      if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+      await stopPid(pid, process.execPath, 10_000);
+    },
+    logs: () => readFile(logPath, 'utf8'),
+    metrics: async () => (await httpGet(op.metricsUrl)).body,
+  };
+  if (opts.waitReady ?? true) {
+    await waitForProcess(pid, logPath, 'the operator to be ready', 60_000, async () => {
+      try {
+        return (await httpGet(op.readyzUrl)).status === 200;
+      } catch {
+        return false;
+      }
+    });
+  }
+  return op;
+}
+
+export { tailFile };

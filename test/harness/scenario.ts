@@ -1,0 +1,110 @@
+// One test file = one scenario: its own source namespace, its own operator process (with its own
+// identity), namespaces labelled with the scenario's id so its RegistryCredentials select only
+// them, and a cleanup that deletes what it created (waiting for the operator's finalizer).
+import type { V1Secret } from '@kubernetes/client-node';
+import { authsOf, Cluster, type Condition, uniqueSuffix } from './cluster.js';
+import { startOperator, type OperatorProcess } from './operator.js';
+import { waitFor } from './wait.js';
+
+export const TEST_LABEL = 'regcred-test';
+
+export interface Scenario {
+  cluster: Cluster;
+  id: string;
+  sourceNamespace: string;
+  operator: OperatorProcess;
+  /** A selector matching exactly this scenario's namespaces. */
+  selector: { matchLabels: Record<string, string> };
+  /** A selector for this scenario's namespaces that also carry `labels` (one test's own group). */
+  selectorWith(labels: Record<string, string>): { matchLabels: Record<string, string> };
+  /** Creates a namespace labelled for this scenario (plus `labels`), deleted at the end. */
+  namespace(prefix: string, labels?: Record<string, string>): Promise<string>;
+  /** Creates a RegistryCredential, deleted at the end. The name is made unique. */
+  credential(prefix: string, spec: Record<string, unknown>): Promise<string>;
+  restartOperator(): Promise<void>;
+  cleanup(): Promise<void>;
+}
+
+export async function startScenario(name: string): Promise<Scenario> {
+  const cluster = Cluster.admin();
+  const id = `${name}-${uniqueSuffix()}`;
+  const sourceNamespace = `src-${id}`;
+  await cluster.createNamespace(sourceNamespace);
+  const namespaces = [sourceNamespace];
+  const credentials: string[] = [];
+  const user = `regcred-operator-${id}`;
+  const scenario: Scenario = {
+    cluster,
+    id,
+    sourceNamespace,
+    operator: await startOperator({ sourceNamespace, user }),
+    selector: { matchLabels: { [TEST_LABEL]: id } },
+    selectorWith: (labels) => ({ matchLabels: { [TEST_LABEL]: id, ...labels } }),
+    async namespace(prefix, labels = {}) {
+      const ns = `${prefix}-${id}`.slice(0, 63).replace(/-+$/, '');
+      await cluster.createNamespace(ns, { [TEST_LABEL]: id, ...labels });
+      namespaces.push(ns);
+      return ns;
+    },
+    async credential(prefix, spec) {
+      const cred = `${prefix}-${id}`;
+      await cluster.createCredential(cred, spec);
+      credentials.push(cred);
+      return cred;
+    },
+    async restartOperator() {
+      await scenario.operator.stop();
+      scenario.operator = await startOperator({ sourceNamespace, user });
+    },
+    async cleanup() {
+      for (const c of credentials) await cluster.deleteCredential(c);
+      // The operator must still run here: its finalizer releases each credential after cleanup.
+      for (const c of credentials) await waitFor(async () => !(await cluster.getCredential(c)), { timeoutMs: 60_000, what: `RegistryCredential ${c} to be gone` });
+      await scenario.operator.stop();
+      for (const ns of namespaces) await cluster.deleteNamespace(ns);
+    },
+  };
+  return scenario;
+}
+
+/** Waits until a condition of a RegistryCredential matches, returning it. */
+export function waitForCondition(cluster: Cluster, credential: string, type: string, match: Partial<Condition>, timeoutMs = 60_000): Promise<Condition> {
+  return waitFor(
+    async () => {
+      const c = await cluster.condition(credential, type);
+      return c && Object.entries(match).every(([k, v]) => c[k as keyof Condition] === v) ? c : undefined;
+    },
+    { timeoutMs, what: `${credential} condition ${type} ${JSON.stringify(match)}` },
+  );
+}
+
+/** Waits until the Secret exists and `check` holds for it, returning it. */
+export function waitForSecret(cluster: Cluster, namespace: string, name: string, check: (s: V1Secret) => boolean = () => true, timeoutMs = 60_000): Promise<V1Secret> {
+  return waitFor(
+    async () => {
+      const s = await cluster.getSecret(namespace, name);
+      return s && check(s) ? s : undefined;
+    },
+    { timeoutMs, what: `Secret ${namespace}/${name}` },
+  );
+}
+
+export function waitForSecretGone(cluster: Cluster, namespace: string, name: string, timeoutMs = 60_000): Promise<true> {
+  return waitFor(async () => !(await cluster.getSecret(namespace, name)), { timeoutMs, what: `Secret ${namespace}/${name} to be deleted` });
+}
+
+/** Waits until the SA's imagePullSecrets names equal `expected` (in order). */
+export function waitForPullSecrets(cluster: Cluster, namespace: string, sa: string, expected: string[], timeoutMs = 60_000): Promise<string[]> {
+  return waitFor(
+    async () => {
+      const names = await cluster.pullSecretNames(namespace, sa);
+      return names && JSON.stringify(names) === JSON.stringify(expected) ? names : undefined;
+    },
+    { timeoutMs, what: `ServiceAccount ${namespace}/${sa} imagePullSecrets = ${JSON.stringify(expected)}` },
+  );
+}
+
+/** The password stored for `server` in a materialized Secret. */
+export function passwordFor(secret: V1Secret | undefined, server: string): string | undefined {
+  return authsOf(secret)?.[server]?.password;
+}
