@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs everything the tests, the demo and the benchmark need on a fresh Debian machine that has
+# Node.js, npm and Go: the Debian packages (a real registry, skopeo, htpasswd, openssl, setpriv),
+# the npm dependencies, the Kubernetes control-plane binaries (built from the Go module proxy,
+# cached), and the operator itself. Idempotent: a second run only checks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+log() { echo "[setup] $*" >&2; }
+
+need=()
+for pair in docker-registry:docker-registry skopeo:skopeo htpasswd:apache2-utils openssl:openssl setpriv:util-linux python3:python3; do
+  command -v "${pair%%:*}" >/dev/null || need+=("${pair#*:}")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  log "installing Debian packages: ${need[*]}"
+  SUDO=; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq >&2
+  $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  log "installing npm dependencies"
+  npm ci --no-audit --no-fund >&2
+fi
+
+log "control-plane binaries"
+bash hack/build-controlplane.sh >/dev/null
+
+log "building the operator"
+npm run --silent build >&2
+log "done"
