@@ -20,6 +20,19 @@ export interface OperatorProcess {
   kill(): Promise<void>;
   logs(): Promise<string>;
   metrics(): Promise<string>;
+  /** Sum of a counter or gauge over all label sets (0 when absent). */
+  metric(name: string, labels?: Record<string, string>): Promise<number>;
+}
+
+/** Sums the samples of `name` (exact name, any labels matching `labels`) in Prometheus text. */
+export function sumMetric(text: string, name: string, labels: Record<string, string> = {}): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name) || (line[name.length] !== '{' && line[name.length] !== ' ')) continue;
+    if (!Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) continue;
+    sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return sum;
 }
 
 export interface StartOperatorOptions {
@@ -79,6 +92,7 @@ export async function startOperator(opts: StartOperatorOptions): Promise<Operato
     },
     logs: () => readFile(logPath, 'utf8'),
     metrics: async () => (await httpGet(op.metricsUrl)).body,
+    metric: async (name, labels) => sumMetric(await op.metrics(), name, labels),
   };
   if (opts.waitReady ?? true) {
     await waitForProcess(pid, logPath, 'the operator to be ready', 60_000, async () => {
