@@ -26,7 +26,7 @@ export const FLAGS: Array<{ flag: string; env: string; key: keyof Config; help: 
   { flag: '--kube-api-burst', env: 'REGCRED_KUBE_API_BURST', key: 'kubeApiBurst', help: 'client-side burst', fallback: '100' },
   { flag: '--metrics-bind-address', env: 'REGCRED_METRICS_BIND_ADDRESS', key: 'metricsBindAddress', help: 'host:port for /metrics ("0" disables)', fallback: ':8080' },
   { flag: '--health-probe-bind-address', env: 'REGCRED_HEALTH_PROBE_BIND_ADDRESS', key: 'healthProbeBindAddress', help: 'host:port for /healthz and /readyz ("0" disables)', fallback: ':8081' },
-  { flag: '--kubeconfig', env: 'KUBECONFIG', key: 'kubeconfig', help: 'kubeconfig path (default: $KUBECONFIG, ~/.kube/config, or in-cluster)' },
+  { flag: '--kubeconfig', env: 'REGCRED_KUBECONFIG', key: 'kubeconfig', help: 'kubeconfig file (default: $KUBECONFIG, which may list several files, then ~/.kube/config, then in-cluster)' },
   { flag: '--watch-idle-timeout-seconds', env: 'REGCRED_WATCH_IDLE_TIMEOUT_SECONDS', key: 'watchIdleTimeoutSeconds', help: 'restart a watch that delivered nothing (not even a bookmark) for this long', fallback: '180' },
 ];
 
