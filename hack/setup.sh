@@ -20,8 +20,12 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  log "installing npm dependencies"
-  npm ci --no-audit --no-fund >&2
+  log "installing npm dependencies (from package-lock.json)"
+  # `npm install`, not `npm ci`: the registry these machines reach serves only the Linux builds of
+  # jest's optional native resolver (@unrs/resolver-binding-*), so the lock cannot list the other
+  # platforms' ones and `npm ci` rejects it as "out of sync". `npm install` keeps the locked
+  # versions of everything the lock lists.
+  npm install --no-audit --no-fund >&2
 fi
 
 log "control-plane binaries"
