@@ -4,7 +4,7 @@
 # by hack/build-controlplane.sh: cached, a cold build takes 15-25 minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ -d node_modules ] || { echo "[demo] node_modules is missing: run npm ci (or bash hack/setup.sh) first" >&2; exit 1; }
+[ -d node_modules ] || { echo "[demo] node_modules is missing: run bash hack/setup.sh first" >&2; exit 1; }
 echo "[demo] building the operator (dist/)" >&2
 npm run --silent build
 if [ -z "${KUBECONFIG:-}" ]; then

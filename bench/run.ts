@@ -1,0 +1,273 @@
+// `npm run bench`: the operator on a real local control plane (etcd, kube-apiserver,
+// kube-controller-manager), against floors measured in the same run by a tight client of the
+// benchmark doing the same writes. Prints a table and writes JSON to bench/results/.
+//
+// Sizes: BENCH_SIZES (default 500,2000,10000), BENCH_NEW_NAMESPACES (200), BENCH_IDLE_SECONDS (300),
+// BENCH_UNRELATED_SECRETS (25000, created for the largest size only), BENCH_CONCURRENCY (8).
+// `--quick` = sizes 30, 10 new namespaces, 5 s idle, 200 unrelated Secrets: a smoke run for CI.
+import { createReadStream } from 'node:fs';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { KubeConfig } from '@kubernetes/client-node';
+import { KubeClient } from '../src/k8s/client.js';
+import { systemClock } from '../src/runtime/clock.js';
+import { startControlPlane, type ControlPlane } from '../test/harness/controlplane.js';
+import { startOperator, sumMetric, type OperatorProcess } from '../test/harness/operator.js';
+import { waitFor } from '../test/harness/wait.js';
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+const quick = process.argv.includes('--quick');
+const env = (name: string, full: string, small: string) => process.env[name] ?? (quick ? small : full);
+const SIZES = env('BENCH_SIZES', '500,2000,10000', '30').split(',').map(Number);
+const NEW_NAMESPACES = Number(env('BENCH_NEW_NAMESPACES', '200', '10'));
+const IDLE_SECONDS = Number(env('BENCH_IDLE_SECONDS', '300', '5'));
+const UNRELATED = Number(env('BENCH_UNRELATED_SECRETS', '25000', '200'));
+const CONCURRENCY = Number(env('BENCH_CONCURRENCY', '8', '8'));
+const SAS = ['default', 'app', 'ci'];
+const USER = 'regcred-bench-operator';
+const MANAGED = 'app.kubernetes.io/managed-by=regcred-operator';
+
+interface Figure {
+  size: number;
+  figure: string;
+  unit: string;
+  operator: number;
+  floor?: number;
+  ratio?: number;
+  note?: string;
+}
+
+const figures: Figure[] = [];
+function record(f: Omit<Figure, 'ratio'>): void {
+  const ratio = f.floor ? f.operator / f.floor : undefined;
+  figures.push({ ...f, ratio });
+  const r = ratio === undefined ? '' : ` (floor ${fmt(f.floor!)} ${f.unit}, ${ratio.toFixed(2)}x)`;
+  log(`N=${f.size} ${f.figure}: ${fmt(f.operator)} ${f.unit}${r}${f.note ? ` — ${f.note}` : ''}`);
+}
+const fmt = (n: number) => (Number.isInteger(n) ? String(n) : n.toFixed(n < 10 ? 3 : 1));
+const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
+const seconds = (t0: number) => (performance.now() - t0) / 1000;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Runs `fn` over `items` with at most `n` in flight. */
+async function pool<T>(items: T[], n: number, fn: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(n, items.length) }, async () => {
+    while (next < items.length) await fn(items[next++]!);
+  }));
+}
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
+}
+
+// ---- the API server's audit log: requests by user per phase ---------------------------------
+
+interface Audit {
+  verb: string;
+  stage: string;
+  user: { username: string };
+  objectRef?: { resource?: string; subresource?: string };
+}
+
+async function auditOffset(cp: ControlPlane): Promise<number> {
+  return (await stat(cp.auditLogPath)).size;
+}
+
+async function requestsSince(cp: ControlPlane, offset: number, user: string): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  let rest = '';
+  for await (const chunk of createReadStream(cp.auditLogPath, { start: offset, encoding: 'utf8' })) {
+    const lines = (rest + chunk).split('\n');
+    rest = lines.pop()!;
+    for (const line of lines) {
+      if (!line.includes(user)) continue;
+      const e = JSON.parse(line) as Audit;
+      if (e.stage !== 'ResponseComplete' || e.user.username !== user) continue;
+      const key = `${e.verb} ${e.objectRef?.resource ?? '?'}${e.objectRef?.subresource ? `/${e.objectRef.subresource}` : ''}`;
+      counts[key] = (counts[key] ?? 0) + 1;
+    }
+  }
+  return counts;
+}
+
+const WRITES = ['create', 'update', 'patch', 'delete'];
+const total = (c: Record<string, number>, verbs?: string[]) => Object.entries(c).filter(([k]) => !verbs || verbs.includes(k.split(' ')[0]!)).reduce((a, [, v]) => a + v, 0);
+const show = (c: Record<string, number>) => Object.entries(c).sort().map(([k, v]) => `${k}=${v}`).join(', ') || 'none';
+
+// ---- one size ---------------------------------------------------------------------------------
+
+async function runSize(n: number, withUnrelated: boolean): Promise<void> {
+  log(`--- N=${n}: starting a control plane`);
+  const cp = await startControlPlane({ withControllerManager: true });
+  const envFile = path.join(cp.dir, 'test-env.json');
+  await writeFile(envFile, JSON.stringify(cp.env));
+  process.env.REGCRED_TEST_ENV = envFile;
+  let op: OperatorProcess | undefined;
+  const kc = new KubeConfig();
+  kc.loadFromFile(cp.adminKubeconfig);
+  const client = await KubeClient.create(kc, { clock: systemClock, qps: 0, maxRetries: 5 });
+  const req = <T>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', p: string, body?: unknown, contentType?: string) => client.request<T>({ method, path: p, body, contentType, timeoutMs: 120_000 });
+  const merge = 'application/merge-patch+json';
+  try {
+    const crd = await cp.kubectl(['apply', '-f', path.join(ROOT, 'crds')]);
+    if (crd.code !== 0) throw new Error(crd.stderr);
+    await cp.kubectl(['wait', '--for=condition=Established', 'crd/registrycredentials.regcred.io']);
+    const source = 'regcred-bench-system';
+    await req('POST', '/api/v1/namespaces', { metadata: { name: source } });
+    await req('POST', `/api/v1/namespaces/${source}/secrets`, { metadata: { name: 'robot' }, stringData: { username: 'bench', password: 'before' } });
+
+    // Two identical sets of namespaces: f-* for the floor, o-* for the operator.
+    const names = (p: string, count: number) => Array.from({ length: count }, (_, i) => `${p}-${i}`);
+    const floorNs = names('f', n);
+    const opNs = names('o', n);
+    let t0 = performance.now();
+    await pool([...floorNs.map((x) => [x, 'f'] as const), ...opNs.map((x) => [x, 'o'] as const)], 32, ([name, set]) => req('POST', '/api/v1/namespaces', { metadata: { name, labels: { bench: set } } }));
+    await pool([...floorNs, ...opNs], 32, async (ns) => {
+      for (const sa of SAS.slice(1)) await req('POST', `/api/v1/namespaces/${ns}/serviceaccounts`, { metadata: { name: sa } });
+    });
+    await waitFor(async () => (await req<{ items: unknown[] }>('GET', '/api/v1/serviceaccounts?fieldSelector=metadata.name%3Ddefault&labelSelector=')).items.length >= 2 * n, { timeoutMs: 30 * 60_000, intervalMs: 1000, what: 'default ServiceAccounts' });
+    log(`setup: ${2 * n} namespaces with 3 ServiceAccounts each in ${seconds(t0).toFixed(1)} s`);
+    if (withUnrelated) {
+      t0 = performance.now();
+      const blob = 'x'.repeat(2048); // a realistic Opaque Secret: a few keys, ~2-3 KiB
+      await pool(Array.from({ length: UNRELATED }, (_, i) => i), 32, (i) =>
+        req('POST', `/api/v1/namespaces/${opNs[i % n]}/secrets`, { metadata: { name: `unrelated-${i}`, labels: { app: 'other' } }, stringData: { 'config.yaml': blob, token: `t-${i}` } }),
+      );
+      log(`setup: ${UNRELATED} unrelated Secrets in ${seconds(t0).toFixed(1)} s`);
+    }
+    const document = Buffer.from(JSON.stringify({ auths: { 'r.example.com': { username: 'bench', password: 'before', auth: Buffer.from('bench:before').toString('base64') } } })).toString('base64');
+    const secretBody = (ns: string, name = 'pull') => ({ metadata: { name, namespace: ns, labels: { 'bench-floor': 'true' } }, type: 'kubernetes.io/dockerconfigjson', data: { '.dockerconfigjson': document } });
+
+    // 1. Fan-out floor: the same creates and SA updates, issued directly with the same concurrency.
+    t0 = performance.now();
+    await pool(floorNs, CONCURRENCY, async (ns) => {
+      await req('POST', `/api/v1/namespaces/${ns}/secrets`, secretBody(ns));
+      for (const sa of SAS) await req('PATCH', `/api/v1/namespaces/${ns}/serviceaccounts/${sa}`, { imagePullSecrets: [{ name: 'pull' }] }, merge);
+    });
+    const fanoutFloor = seconds(t0);
+
+    // 1. Fan-out: the operator.
+    op = await startOperator({ sourceNamespace: source, user: USER, args: ['--concurrency', String(CONCURRENCY), '--kube-api-qps', '0', '--log-level', 'warn'] });
+    let mark = await auditOffset(cp);
+    t0 = performance.now();
+    await req('POST', '/apis/regcred.io/v1alpha1/registrycredentials', {
+      apiVersion: 'regcred.io/v1alpha1',
+      kind: 'RegistryCredential',
+      metadata: { name: 'bench' },
+      spec: { registries: [{ server: 'r.example.com', basicAuth: { secretName: 'robot' } }], namespaceSelector: { matchLabels: { bench: 'o' } }, serviceAccounts: SAS, secretName: 'pull' },
+    });
+    const ready = async (want: number) => {
+      const c = await req<{ status?: { namespaces?: { ready: number }; conditions?: Array<{ type: string; status: string }> } }>('GET', '/apis/regcred.io/v1alpha1/registrycredentials/bench');
+      return (c.status?.namespaces?.ready ?? 0) >= want && c.status?.conditions?.find((x) => x.type === 'Ready')?.status === 'True';
+    };
+    await waitFor(() => ready(n), { timeoutMs: 60 * 60_000, intervalMs: 100, what: 'fan-out' });
+    const fanout = seconds(t0);
+    const fanoutCalls = await requestsSince(cp, mark, USER);
+    record({ size: n, figure: 'fan-out: apply to every namespace converged', unit: 's', operator: fanout, floor: fanoutFloor });
+    record({ size: n, figure: 'fan-out: writes', unit: 'writes', operator: total(fanoutCalls, WRITES), floor: 4 * n, note: show(fanoutCalls) });
+
+    // 2. New namespaces, one after another: creation -> Secret present and `default` SA patched.
+    const latencies = async (prefix: string, label: string, react?: (ns: string) => void) => {
+      const out: number[] = [];
+      for (let i = 0; i < NEW_NAMESPACES; i++) {
+        const ns = `${prefix}-${i}`;
+        const start = performance.now();
+        await req('POST', '/api/v1/namespaces', { metadata: { name: ns, labels: { bench: label } } });
+        react?.(ns);
+        await waitFor(async () => {
+          const [s, sa] = await Promise.all([
+            req('GET', `/api/v1/namespaces/${ns}/secrets/pull`).then(() => true, () => false),
+            req<{ imagePullSecrets?: Array<{ name: string }> }>('GET', `/api/v1/namespaces/${ns}/serviceaccounts/default`).then((x) => !!x.imagePullSecrets?.some((e) => e.name === 'pull'), () => false),
+          ]);
+          return s && sa;
+        }, { timeoutMs: 120_000, intervalMs: 5, what: `namespace ${ns} converged` });
+        out.push((performance.now() - start) / 1000);
+      }
+      return out;
+    };
+    // Floor: a minimal reactor doing the same two writes as soon as it can (SA: once it exists).
+    const floorReact = (ns: string) => {
+      void (async () => {
+        await req('POST', `/api/v1/namespaces/${ns}/secrets`, secretBody(ns));
+        await waitFor(async () => req('PATCH', `/api/v1/namespaces/${ns}/serviceaccounts/default`, { imagePullSecrets: [{ name: 'pull' }] }, merge).then(() => true, () => false), { timeoutMs: 60_000, intervalMs: 5 });
+      })();
+    };
+    const floorLat = await latencies('fnew', 'fnew', floorReact);
+    const opLat = await latencies('onew', 'o');
+    for (const p of [50, 95, 99]) record({ size: n, figure: `new namespace p${p}`, unit: 's', operator: percentile(opLat, p), floor: percentile(floorLat, p) });
+
+    // 3. Rotation: source changed -> every copy updated. Floor: the same updates issued directly.
+    const copies = n + NEW_NAMESPACES;
+    mark = await auditOffset(cp);
+    t0 = performance.now();
+    await req('PATCH', `/api/v1/namespaces/${source}/secrets/robot`, { stringData: { password: 'after' } }, merge);
+    const newDoc = Buffer.from(JSON.stringify({ auths: { 'r.example.com': { username: 'bench', password: 'after', auth: Buffer.from('bench:after').toString('base64') } } })).toString('base64');
+    await waitFor(async () => {
+      const list = await req<{ items: Array<{ data?: Record<string, string> }> }>('GET', `/api/v1/secrets?labelSelector=${encodeURIComponent(MANAGED)}`);
+      return list.items.filter((s) => s.data?.['.dockerconfigjson'] === newDoc).length >= copies;
+    }, { timeoutMs: 60 * 60_000, intervalMs: 250, what: 'rotation' });
+    const rotation = seconds(t0);
+    const rotationCalls = await requestsSince(cp, mark, USER);
+    t0 = performance.now();
+    await pool([...floorNs, ...Array.from({ length: NEW_NAMESPACES }, (_, i) => `fnew-${i}`)], CONCURRENCY, (ns) => req('PUT', `/api/v1/namespaces/${ns}/secrets/pull`, { ...secretBody(ns), data: { '.dockerconfigjson': newDoc } }));
+    record({ size: n, figure: 'rotation: every copy updated', unit: 's', operator: rotation, floor: seconds(t0) });
+    record({ size: n, figure: 'rotation: writes', unit: 'writes', operator: total(rotationCalls, WRITES), floor: copies, note: show(rotationCalls) });
+
+    // 4. Idle.
+    await waitFor(async () => (await op!.metric('regcred_workqueue_depth')) === 0, { timeoutMs: 60_000 });
+    mark = await auditOffset(cp);
+    await sleep(IDLE_SECONDS * 1000); // a benchmark phase of fixed length, not a test wait
+    const idleCalls = await requestsSince(cp, mark, USER);
+    record({ size: n, figure: `idle ${IDLE_SECONDS} s: writes`, unit: 'writes', operator: total(idleCalls, WRITES), floor: 0 });
+    record({ size: n, figure: `idle ${IDLE_SECONDS} s: lists`, unit: 'lists', operator: total(idleCalls, ['list']), floor: 0, note: show(idleCalls) });
+
+    // 6. Memory (before the restart: the cache is as full as it gets).
+    const rss = Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${op.pid}/status`, 'utf8'))![1]) / 1024;
+    const heap = sumMetric(await op.metrics(), 'regcred_nodejs_heap_size_used_bytes') / 1024 / 1024;
+    record({ size: n, figure: `memory: RSS${withUnrelated ? ` (+${UNRELATED} unrelated Secrets)` : ''}`, unit: 'MiB', operator: rss });
+    record({ size: n, figure: 'memory: heap used', unit: 'MiB', operator: heap });
+
+    // 5. Restart on a converged cluster.
+    await op.stop();
+    mark = await auditOffset(cp);
+    t0 = performance.now();
+    op = await startOperator({ sourceNamespace: source, user: USER, args: ['--concurrency', String(CONCURRENCY), '--kube-api-qps', '0', '--log-level', 'warn'] });
+    const readyAfter = seconds(t0);
+    await waitFor(async () => (await op!.metric('regcred_reconcile_total', { kind: 'credential' })) >= 1 && (await op!.metric('regcred_workqueue_depth')) === 0, { timeoutMs: 600_000 });
+    const restartCalls = await requestsSince(cp, mark, USER);
+    record({ size: n, figure: 'restart: time to ready', unit: 's', operator: readyAfter });
+    record({ size: n, figure: 'restart: writes', unit: 'writes', operator: total(restartCalls, WRITES), floor: 0, note: show(restartCalls) });
+  } finally {
+    await op?.stop().catch(() => undefined);
+    client.close();
+    await cp.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  const started = new Date();
+  const max = Math.max(...SIZES);
+  for (const n of SIZES) await runSize(n, n === max);
+  const lines = [
+    `| N | figure | operator | floor | ratio |`,
+    `|---|---|---|---|---|`,
+    ...figures.map((f) => `| ${f.size} | ${f.figure} | ${fmt(f.operator)} ${f.unit} | ${f.floor === undefined ? '' : `${fmt(f.floor)} ${f.unit}`} | ${f.ratio === undefined ? '' : `${f.ratio.toFixed(2)}x`} |`),
+  ];
+  process.stdout.write(`\nregcred-operator benchmark, ${started.toISOString()}, sizes ${SIZES.join(',')}, ${NEW_NAMESPACES} new namespaces, idle ${IDLE_SECONDS} s, concurrency ${CONCURRENCY}\n\n${lines.join('\n')}\n`);
+  const dir = path.join(ROOT, 'bench', 'results');
+  await mkdir(dir, { recursive: true });
+  const file = path.join(dir, `${started.toISOString().replace(/[:.]/g, '-')}${quick ? '-quick' : ''}.json`);
+  await writeFile(file, JSON.stringify({ started, quick, sizes: SIZES, newNamespaces: NEW_NAMESPACES, idleSeconds: IDLE_SECONDS, unrelated: UNRELATED, concurrency: CONCURRENCY, figures }, null, 2));
+  log(`wrote ${path.relative(ROOT, file)}`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err: Error) => {
+    process.stderr.write(`[bench] FAILED: ${err.stack ?? err.message}\n`);
+    process.exit(1);
+  },
+);
