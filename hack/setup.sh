@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the tests, the demo and the benchmark need on a fresh Debian machine that has
 # Node.js, npm and Go: the Debian packages (a real registry, skopeo, htpasswd, openssl, setpriv),
-# the npm dependencies, the Kubernetes control-plane binaries (built from the Go module proxy,
+# the npm dependencies, moto (PyPI, into .cache/moto-venv), the Kubernetes control-plane binaries (built from the Go module proxy,
 # cached), and the operator itself. Idempotent: a second run only checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +26,19 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   # platforms' ones and `npm ci` rejects it as "out of sync". `npm install` keeps the locked
   # versions of everything the lock lists.
   npm install --no-audit --no-fund >&2
+fi
+
+# moto (ECR + STS emulator for the integration tests) in an ignored virtualenv; keep the
+# requirement in step with test/harness/moto.ts.
+if ! .cache/moto-venv/bin/python -c 'import moto.server, flask' 2>/dev/null; then
+  log "installing moto into .cache/moto-venv"
+  if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
+    SUDO=; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+    $SUDO apt-get update -qq >&2 && $SUDO apt-get install -y -qq --no-install-recommends python3-venv >&2
+  fi
+  mkdir -p .cache
+  python3 -m venv .cache/moto-venv
+  .cache/moto-venv/bin/pip install --quiet --disable-pip-version-check 'moto[server]>=5.1,<6' >&2
 fi
 
 log "control-plane binaries"

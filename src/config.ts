@@ -14,6 +14,8 @@ const configSchema = z.object({
   healthProbeBindAddress: z.string(),
   kubeconfig: z.string().optional(),
   watchIdleTimeoutSeconds: z.coerce.number().min(5).max(3600),
+  awsEndpointUrl: z.url().optional(),
+  awsRequestTimeoutSeconds: z.coerce.number().min(0.1).max(300),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -28,6 +30,8 @@ export const FLAGS: Array<{ flag: string; env: string; key: keyof Config; help: 
   { flag: '--health-probe-bind-address', env: 'REGCRED_HEALTH_PROBE_BIND_ADDRESS', key: 'healthProbeBindAddress', help: 'host:port for /healthz and /readyz ("0" disables)', fallback: ':8081' },
   { flag: '--kubeconfig', env: 'REGCRED_KUBECONFIG', key: 'kubeconfig', help: 'kubeconfig file (default: $KUBECONFIG, which may list several files, then ~/.kube/config, then in-cluster)' },
   { flag: '--watch-idle-timeout-seconds', env: 'REGCRED_WATCH_IDLE_TIMEOUT_SECONDS', key: 'watchIdleTimeoutSeconds', help: 'restart a watch that delivered nothing (not even a bookmark) for this long', fallback: '180' },
+  { flag: '--aws-endpoint-url', env: 'REGCRED_AWS_ENDPOINT_URL', key: 'awsEndpointUrl', help: 'endpoint for the ECR and STS APIs (tests, emulators); default: the AWS SDK\'s own, which honours AWS_ENDPOINT_URL_ECR, AWS_ENDPOINT_URL_STS and AWS_ENDPOINT_URL' },
+  { flag: '--aws-request-timeout-seconds', env: 'REGCRED_AWS_REQUEST_TIMEOUT_SECONDS', key: 'awsRequestTimeoutSeconds', help: 'timeout of one AWS request (a timed-out token renewal is retried with backoff)', fallback: '10' },
 ];
 
 export class ConfigError extends Error {

@@ -12,6 +12,8 @@ import { EventRecorder } from './events.js';
 import { serveMetrics, serveProbes } from './health.js';
 import type { KubeClient } from './k8s/client.js';
 import { paths, Resources } from './k8s/resources.js';
+import { awsEcrFetcher, type EcrContext } from './providers/ecr.js';
+import { TokenCache } from './providers/token-cache.js';
 import type { Metrics } from './metrics.js';
 import type { Clock } from './runtime/clock.js';
 import { Informer, type KubeObject } from './runtime/informer.js';
@@ -77,6 +79,16 @@ export class Operator {
     };
     this.queue = new WorkQueue({ clock });
     const resources = new Resources(client);
+    // One cache for every RegistryCredential: one token request per identity per renewal.
+    const ecrTokens = new TokenCache<EcrContext>({
+      clock,
+      fetch: awsEcrFetcher({ endpoint: config.awsEndpointUrl, requestTimeoutMs: config.awsRequestTimeoutSeconds * 1000 }),
+      onResult: (result, error) => {
+        metrics.tokenRenewals.inc({ provider: 'ecr', result });
+        if (error) logger.warn({ provider: 'ecr', code: error.code, err: error.message }, 'token renewal failed');
+        else logger.info({ provider: 'ecr' }, 'token renewed');
+      },
+    });
     this.reconciler = new Reconciler({
       resources,
       caches: this.caches,
@@ -86,6 +98,7 @@ export class Operator {
       metrics,
       events: new EventRecorder(resources, clock, logger),
       sourceNamespace: config.sourceNamespace,
+      ecrTokens,
     });
     this.manager = new Manager({
       queue: this.queue,

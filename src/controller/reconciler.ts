@@ -13,6 +13,7 @@ import {
   FINALIZER,
   LABEL_CREDENTIAL,
   type NamespaceFailure,
+  parseDuration,
   parseSpec,
   type RegistryCredential,
   type RegistryCredentialSpec,
@@ -24,7 +25,8 @@ import type { EventSink } from '../events.js';
 import { isKubeError, KubeApiError } from '../k8s/errors.js';
 import type { Resources } from '../k8s/resources.js';
 import type { Metrics } from '../metrics.js';
-import { mergeAuths, resolveEntry } from '../providers/sources.js';
+import { type EcrTokenCache, resolveEcrEntry } from '../providers/ecr.js';
+import { type EntryResult, mergeAuths, resolveEntry } from '../providers/sources.js';
 import type { Clock } from '../runtime/clock.js';
 import type { Informer } from '../runtime/informer.js';
 import type { ReconcileResult } from '../runtime/manager.js';
@@ -54,6 +56,8 @@ export interface ReconcilerOptions {
   events: EventSink;
   metrics?: Metrics;
   sourceNamespace: string;
+  /** ECR tokens, shared by every RegistryCredential. */
+  ecrTokens?: EcrTokenCache;
   /** A credential key runs at most this often after namespace work, to batch status writes. */
   statusDebounceMs?: number;
 }
@@ -68,6 +72,9 @@ interface CredentialState {
   /** The rendered .dockerconfigjson, or undefined while a source has no good value yet (held). */
   document?: string;
   sourceFailure?: { reason: string; message: string };
+  sourceWarning?: { reason: string; message: string };
+  /** Short-lived tokens: earliest expiry of those served, oldest refresh, when to look again. */
+  tokens: { expiresAt?: number; refreshedAt?: number; nextCheckAt?: number };
   /** Last good auths per registry entry (keyed by the entry's JSON), served while its source is broken. */
   lastGood: Map<string, Auths>;
   failures: Map<string, NamespaceFailure>;
@@ -108,7 +115,7 @@ export class Reconciler {
 
   // ---- credential keys -------------------------------------------------------------------
 
-  private async reconcileCredential(name: string): Promise<void> {
+  private async reconcileCredential(name: string): Promise<ReconcileResult | void> {
     const { caches, queue } = this.o;
     let cred = caches.credentials.get(name);
     if (!cred) {
@@ -142,7 +149,7 @@ export class Reconciler {
       caches.credentials.noteWritten(cred);
     }
 
-    this.resolveSources(cred, spec, state);
+    await this.resolveSources(cred, spec, state);
 
     const selected: string[] = [];
     let ready = 0;
@@ -183,12 +190,17 @@ export class Reconciler {
     this.o.metrics?.namespaces.set({ credential: name, state: 'ready' }, ready);
     this.o.metrics?.namespaces.set({ credential: name, state: 'failed' }, failures.length);
     await this.writeStatus(cred, state, { selected: selected.length, ready, failures });
+    const now = this.o.clock.now();
+    if (state.tokens.expiresAt !== undefined) this.o.metrics?.secondsUntilExpiry.set({ credential: name }, (state.tokens.expiresAt - now) / 1000);
+    else this.o.metrics?.secondsUntilExpiry.remove({ credential: name });
+    // Time-based work: come back when a token is due for renewal or a failed renewal for a retry.
+    if (state.tokens.nextCheckAt !== undefined && !spec.suspend) return { requeueAfterMs: Math.max(1000, state.tokens.nextCheckAt - now) };
   }
 
   private stateFor(cred: RegistryCredential): CredentialState {
     let state = this.states.get(cred.metadata.name);
     if (!state || state.uid !== cred.metadata.uid) {
-      state = { uid: cred.metadata.uid, generation: -1, secretName: cred.metadata.name, lastGood: new Map(), failures: new Map(), changes: new ChangeLog() };
+      state = { uid: cred.metadata.uid, generation: -1, secretName: cred.metadata.name, tokens: {}, lastGood: new Map(), failures: new Map(), changes: new ChangeLog() };
       this.states.set(cred.metadata.name, state);
     }
     return state;
@@ -199,28 +211,43 @@ export class Reconciler {
    * last good value if it had one; without one, the document is held (undefined): no Secret is
    * created or changed until the source is fixed, and nothing is deleted.
    */
-  private resolveSources(cred: RegistryCredential, spec: RegistryCredentialSpec, state: CredentialState): void {
+  private async resolveSources(cred: RegistryCredential, spec: RegistryCredentialSpec, state: CredentialState): Promise<void> {
     const { sourceSecrets } = this.o.caches;
     const ns = this.o.sourceNamespace;
     const source = { namespace: ns, get: (n: string) => sourceSecrets.getIn(ns, n) };
     const perEntry: Auths[] = [];
     let failure: { reason: string; message: string } | undefined;
+    let warning: { reason: string; message: string } | undefined;
     let held = false;
     const keys = new Set<string>();
-    spec.registries.forEach((entry, i) => {
+    const tokens: CredentialState['tokens'] = {};
+    const earliest = (a: number | undefined, b: number | undefined) => (a === undefined ? b : b === undefined ? a : Math.min(a, b));
+    const refreshIntervalMs = parseDuration(spec.refreshInterval);
+    for (const [i, entry] of spec.registries.entries()) {
       const key = JSON.stringify(entry);
       keys.add(key);
-      const result = resolveEntry(entry, source);
+      let result: EntryResult;
+      if (entry.ecr) {
+        if (!this.o.ecrTokens) throw new Error('the reconciler was built without an ECR token cache');
+        result = await resolveEcrEntry(entry, source, { cache: this.o.ecrTokens, refreshIntervalMs, now: () => this.o.clock.now() });
+      } else result = resolveEntry(entry, source);
+      tokens.expiresAt = earliest(tokens.expiresAt, result.expiresAt);
+      tokens.refreshedAt = earliest(tokens.refreshedAt, result.refreshedAt);
+      tokens.nextCheckAt = earliest(tokens.nextCheckAt, result.nextCheckAt);
       if (result.ok) {
         perEntry[i] = result.auths;
         state.lastGood.set(key, result.auths);
-        return;
+        warning ??= result.warning;
+        continue;
       }
       failure ??= { reason: result.reason, message: result.message };
-      const last = state.lastGood.get(key);
+      const last = result.stale ?? state.lastGood.get(key);
       if (last) perEntry[i] = last;
       else held = true;
-    });
+    }
+    state.tokens = tokens;
+    if (warning && warning.message !== state.sourceWarning?.message) this.o.events.record(cred, 'Warning', warning.reason, warning.message);
+    state.sourceWarning = warning;
     for (const key of [...state.lastGood.keys()]) if (!keys.has(key)) state.lastGood.delete(key);
     state.sourceFailure = failure;
     state.document = held ? undefined : renderDockerConfig(mergeAuths(spec, perEntry));
@@ -256,6 +283,9 @@ export class Reconciler {
       suspended: state.spec?.suspend ?? false,
       sourceFailure: state.sourceFailure,
       sourcesHeld: state.sourceFailure !== undefined && state.document === undefined,
+      sourceWarning: state.sourceWarning,
+      credentialsExpireAt: state.tokens.expiresAt,
+      lastRefreshTime: state.tokens.refreshedAt,
       ...counts,
     });
     if (sameStatus(cred.status, status)) return;

@@ -15,6 +15,8 @@ export interface StatusInput {
   sourceFailure?: { reason: string; message: string };
   /** A failed source has no last good value: no Secret is created or changed until it is fixed. */
   sourcesHeld?: boolean;
+  /** Sources resolved, but something deserves attention (e.g. a token of unknown expiry). */
+  sourceWarning?: { reason: string; message: string };
   selected: number;
   ready: number;
   failures: NamespaceFailure[];
@@ -46,7 +48,8 @@ export function computeStatus(prev: RegistryCredentialStatus | undefined, input:
       ? ' Existing Secrets are kept unchanged and none is created until the source is fixed.'
       : ' The last good value of this source keeps being served.';
     sources = { type: 'SourcesReady', status: 'False', reason: input.sourceFailure.reason, message: input.sourceFailure.message + held };
-  } else sources = { type: 'SourcesReady', status: 'True', reason: 'Resolved', message: 'every registry source resolved' };
+  } else if (input.sourceWarning) sources = { type: 'SourcesReady', status: 'True', reason: input.sourceWarning.reason, message: input.sourceWarning.message };
+  else sources = { type: 'SourcesReady', status: 'True', reason: 'Resolved', message: 'every registry source resolved' };
 
   let propagated: ConditionInput;
   if (input.specError) propagated = { type: 'Propagated', status: 'False', reason: 'InvalidSpec', message: 'nothing is propagated while the spec is invalid' };

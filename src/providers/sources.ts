@@ -1,15 +1,22 @@
 // Where credentials come from. basicAuth and dockerConfig read Secrets of the source namespace
-// (from the informer cache: no API call per reconcile); ecr will ask AWS for a token.
+// (from the informer cache: no API call per reconcile); ecr asks AWS for a token (ecr.ts).
 // Each registry entry resolves on its own, so one broken source does not hide the others.
 import type { V1Secret } from '@kubernetes/client-node';
 import type { RegistryCredentialSpec, RegistryEntry } from '../api/v1alpha1.js';
 import { authEntry, type Auths, InvalidDockerConfigError, parseDockerConfigSecret } from '../dockerconfig.js';
 
-export type SourceFailureReason = 'SourceSecretNotFound' | 'InvalidSourceSecret' | 'TokenRefreshFailed' | 'UnsupportedSource';
+export type SourceFailureReason = 'SourceSecretNotFound' | 'InvalidSourceSecret' | 'TokenRefreshFailed' | 'InvalidEcrEntry';
+
+/** For short-lived tokens: when the one served expires (if known), when it was obtained, when to look again. */
+export interface TokenTiming {
+  expiresAt?: number;
+  refreshedAt?: number;
+  nextCheckAt?: number;
+}
 
 export type EntryResult =
-  | { ok: true; auths: Auths; expiresAt?: number }
-  | { ok: false; reason: SourceFailureReason; message: string };
+  | ({ ok: true; auths: Auths; warning?: { reason: string; message: string } } & TokenTiming)
+  | ({ ok: false; reason: SourceFailureReason; message: string; /** The last good value, still served. */ stale?: Auths } & TokenTiming);
 
 export interface SourceSecrets {
   /** A Secret of the source namespace, from the cache. */
@@ -17,6 +24,7 @@ export interface SourceSecrets {
   namespace: string;
 }
 
+/** Resolves a basicAuth or dockerConfig entry (ecr entries go through resolveEcrEntry). */
 export function resolveEntry(entry: RegistryEntry, secrets: SourceSecrets): EntryResult {
   if (entry.basicAuth) {
     const { secretName, usernameKey, passwordKey } = entry.basicAuth;
@@ -42,7 +50,7 @@ export function resolveEntry(entry: RegistryEntry, secrets: SourceSecrets): Entr
       throw err;
     }
   }
-  return { ok: false, reason: 'UnsupportedSource', message: `registry ${entry.server}: the ecr source is not implemented in this version of the operator` };
+  throw new Error(`registry ${entry.server}: ecr entries are resolved by resolveEcrEntry (providers/ecr.ts)`);
 }
 
 /**

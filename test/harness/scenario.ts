@@ -25,7 +25,13 @@ export interface Scenario {
   cleanup(): Promise<void>;
 }
 
-export async function startScenario(name: string): Promise<Scenario> {
+export interface ScenarioOptions {
+  /** Extra environment of the operator process (e.g. AWS_* for the ECR tests). */
+  operatorEnv?: NodeJS.ProcessEnv;
+  operatorArgs?: string[];
+}
+
+export async function startScenario(name: string, opts: ScenarioOptions = {}): Promise<Scenario> {
   const cluster = Cluster.admin();
   const id = `${name}-${uniqueSuffix()}`;
   const sourceNamespace = `src-${id}`;
@@ -37,7 +43,7 @@ export async function startScenario(name: string): Promise<Scenario> {
     cluster,
     id,
     sourceNamespace,
-    operator: await startOperator({ sourceNamespace, user }),
+    operator: await startOperator({ sourceNamespace, user, env: opts.operatorEnv, args: opts.operatorArgs }),
     selector: { matchLabels: { [TEST_LABEL]: id } },
     selectorWith: (labels) => ({ matchLabels: { [TEST_LABEL]: id, ...labels } }),
     async namespace(prefix, labels = {}) {
@@ -54,7 +60,7 @@ export async function startScenario(name: string): Promise<Scenario> {
     },
     async restartOperator() {
       await scenario.operator.stop();
-      scenario.operator = await startOperator({ sourceNamespace, user });
+      scenario.operator = await startOperator({ sourceNamespace, user, env: opts.operatorEnv, args: opts.operatorArgs });
     },
     async cleanup() {
       for (const c of credentials) await cluster.deleteCredential(c);

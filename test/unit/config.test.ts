@@ -25,6 +25,8 @@ const DEFAULTS: Config = {
   healthProbeBindAddress: ':8081',
   kubeconfig: undefined,
   watchIdleTimeoutSeconds: 180,
+  awsEndpointUrl: undefined,
+  awsRequestTimeoutSeconds: 10,
 };
 /** An environment where the operator runs in namespace pod-ns, plus `vars`. */
 const env = (vars: Record<string, string> = {}): NodeJS.ProcessEnv => ({ POD_NAMESPACE: 'pod-ns', ...vars });
@@ -62,6 +64,8 @@ describe('parseConfig values', () => {
     ['--health-probe-bind-address', 'REGCRED_HEALTH_PROBE_BIND_ADDRESS', 'healthProbeBindAddress', '127.0.0.1:9000', '127.0.0.1:9000', ':1'],
     ['--kubeconfig', 'REGCRED_KUBECONFIG', 'kubeconfig', '/tmp/kc', '/tmp/kc', '/env/kc'],
     ['--watch-idle-timeout-seconds', 'REGCRED_WATCH_IDLE_TIMEOUT_SECONDS', 'watchIdleTimeoutSeconds', '30', 30, '60'],
+    ['--aws-endpoint-url', 'REGCRED_AWS_ENDPOINT_URL', 'awsEndpointUrl', 'http://127.0.0.1:5000', 'http://127.0.0.1:5000', 'https://ecr.example.com'],
+    ['--aws-request-timeout-seconds', 'REGCRED_AWS_REQUEST_TIMEOUT_SECONDS', 'awsRequestTimeoutSeconds', '2.5', 2.5, '30'],
   ];
 
   test('the table covers every flag', () => {

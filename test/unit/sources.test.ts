@@ -99,13 +99,9 @@ describe('resolveEntry dockerConfig', () => {
 });
 
 describe('resolveEntry ecr', () => {
-  test('is reported as unsupported, without reading any Secret', () => {
+  test('is not resolved here (ecr entries go through resolveEcrEntry), without reading any Secret', () => {
     const src = source({});
-    expect(resolveEntry(entryOf(ecr('123456789012.dkr.ecr.eu-west-1.amazonaws.com')), src)).toEqual({
-      ok: false,
-      reason: 'UnsupportedSource',
-      message: 'registry 123456789012.dkr.ecr.eu-west-1.amazonaws.com: the ecr source is not implemented in this version of the operator',
-    });
+    expect(() => resolveEntry(entryOf(ecr('123456789012.dkr.ecr.eu-west-1.amazonaws.com')), src)).toThrow(/resolveEcrEntry/);
     expect(src.asked).toEqual([]);
   });
 });
