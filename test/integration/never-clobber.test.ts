@@ -31,7 +31,8 @@ test('an unowned Secret with the same name is never touched and SecretConflict i
   const after = (await s.cluster.getSecret(taken, name))!;
   expect(after.metadata?.resourceVersion).toBe(foreign.metadata?.resourceVersion);
   expect(after.type).toBe('Opaque');
-  // not wired into the SA either: it is not our Secret
+  // not wired into the SA either: it is not our Secret (the SA may appear a moment after its namespace)
+  await waitFor(() => s.cluster.getServiceAccount(taken, 'default'), { what: `ServiceAccount ${taken}/default` });
   expect(await s.cluster.pullSecretNames(taken, 'default')).not.toContain(name);
 
   // The owner removes theirs: the namespace converges (the failure is retried with backoff).
