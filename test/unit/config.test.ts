@@ -62,7 +62,7 @@ describe('parseConfig values', () => {
     ['--kube-api-burst', 'REGCRED_KUBE_API_BURST', 'kubeApiBurst', '7', 7, '9'],
     ['--metrics-bind-address', 'REGCRED_METRICS_BIND_ADDRESS', 'metricsBindAddress', '0', '0', ':1234'],
     ['--health-probe-bind-address', 'REGCRED_HEALTH_PROBE_BIND_ADDRESS', 'healthProbeBindAddress', '127.0.0.1:9000', '127.0.0.1:9000', ':1'],
-    ['--kubeconfig', 'REGCRED_KUBECONFIG', 'kubeconfig', '/tmp/kc', '/tmp/kc', '/env/kc'],
+    ['--kubeconfig', 'REGCRED_KUBECONFIG', 'kubeconfig', 'kc/flag.yaml', 'kc/flag.yaml', '/env/kc'],
     ['--watch-idle-timeout-seconds', 'REGCRED_WATCH_IDLE_TIMEOUT_SECONDS', 'watchIdleTimeoutSeconds', '30', 30, '60'],
     ['--aws-endpoint-url', 'REGCRED_AWS_ENDPOINT_URL', 'awsEndpointUrl', 'http://127.0.0.1:5000', 'http://127.0.0.1:5000', 'https://ecr.example.com'],
     ['--aws-request-timeout-seconds', 'REGCRED_AWS_REQUEST_TIMEOUT_SECONDS', 'awsRequestTimeoutSeconds', '2.5', 2.5, '30'],
