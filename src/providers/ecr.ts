@@ -161,10 +161,22 @@ export function awsEcrFetcher(o: AwsFetcherOptions): (context: EcrContext) => Pr
 
   return async (c) => {
     let out;
+    // A hard deadline over the whole call (credential resolution and STS included): a request that
+    // never answers must not hold a reconcile worker.
+    const abort = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => {
+        abort.abort();
+        reject(new TokenRefreshError('TimeoutError', `no answer within ${o.requestTimeoutMs} ms`));
+      }, o.requestTimeoutMs);
+    });
     try {
-      out = await clientFor(c).send(new GetAuthorizationTokenCommand({}));
+      out = await Promise.race([clientFor(c).send(new GetAuthorizationTokenCommand({}), { abortSignal: abort.signal }), deadline]);
     } catch (err) {
-      throw toTokenRefreshError(err);
+      throw err instanceof TokenRefreshError ? err : toTokenRefreshError(err);
+    } finally {
+      clearTimeout(timer);
     }
     const data = out.authorizationData?.[0];
     if (!data?.authorizationToken) throw new TokenRefreshError('EmptyAuthorizationData', 'GetAuthorizationToken returned no authorization data');
