@@ -25,7 +25,7 @@ export class WorkQueue {
 
   constructor(opts: WorkQueueOptions) {
     this.clock = opts.clock;
-    this.baseBackoffMs = opts.baseBackoffMs ?? 500;
+    this.baseBackoffMs = opts.baseBackoffMs ?? 50; // 50 ms, 100 ms, ... 5 min: a blip (e.g. an API server restart) costs little
     this.maxBackoffMs = opts.maxBackoffMs ?? 5 * 60_000;
   }
 

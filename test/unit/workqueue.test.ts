@@ -221,7 +221,7 @@ describe('WorkQueue addAfter', () => {
 
 describe('WorkQueue addRateLimited', () => {
   test.each<[string, { baseBackoffMs?: number; maxBackoffMs?: number }, number[]]>([
-    ['defaults: 500ms doubling, capped at 5 minutes', {}, [500, 1000, 2000, 4000, 8000, 16000, 32000, 64000, 128000, 256000, 300000, 300000]],
+    ['defaults: 50ms doubling, capped at 5 minutes', {}, [50, 100, 200, 400, 800, 1600, 3200, 6400, 12800, 25600, 51200, 102400, 204800, 300000, 300000]],
     ['custom base and cap', { baseBackoffMs: 100, maxBackoffMs: 1000 }, [100, 200, 400, 800, 1000, 1000]],
     ['cap below the base', { baseBackoffMs: 100, maxBackoffMs: 50 }, [50, 50]],
   ])('%s', (_name, opts, expected) => {
