@@ -5,7 +5,7 @@ import type http from 'node:http';
 import type { Logger } from 'pino';
 import { LABEL_MANAGED_BY, MANAGED_BY, type RegistryCredential } from './api/v1alpha1.js';
 import type { Config } from './config.js';
-import { credentialKey, parseKey } from './controller/keys.js';
+import { parseKey } from './controller/keys.js';
 import { enqueueEverything, registerMappers } from './controller/mappers.js';
 import { type Caches, Reconciler } from './controller/reconciler.js';
 import { EventRecorder } from './events.js';
@@ -155,10 +155,5 @@ export class Operator {
     await this.manager.stop();
     await Promise.all(this.informers().map((i) => i.stop()));
     await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
-  }
-
-  /** For tests and tools: queue a credential now. */
-  touch(name: string): void {
-    this.queue.add(credentialKey(name));
   }
 }

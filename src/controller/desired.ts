@@ -108,7 +108,7 @@ export function secretUpdate(existing: V1Secret, desired: V1Secret): V1Secret | 
   };
 }
 
-/** The payload of an owned Secret, decoded (used to keep serving the last good document). */
+/** The decoded .dockerconfigjson of a Secret (for checks and tests; never logged). */
 export function documentOf(secret: V1Secret | undefined): string | undefined {
   const v = secret?.data?.[DOCKERCONFIG_KEY];
   return v ? Buffer.from(v, 'base64').toString('utf8') : undefined;

@@ -17,7 +17,6 @@ import {
   parseSpec,
   type RegistryCredential,
   type RegistryCredentialSpec,
-  sourceSecretNames,
   targetSecretName,
 } from '../api/v1alpha1.js';
 import { type Auths, renderDockerConfig } from '../dockerconfig.js';
@@ -306,9 +305,9 @@ export class Reconciler {
   private namespacesWithLeftovers(cred: { metadata: { name: string; uid: string } }): Set<string> {
     const found = new Set<string>();
     const name = cred.metadata.name;
-    for (const s of this.o.caches.managedSecrets.list()) {
-      if (s.metadata?.labels?.[LABEL_CREDENTIAL] === name || isOwnedBy(s, cred)) found.add(s.metadata!.namespace!);
-    }
+    // Every cached Secret carries our managed-by label, so isOwnedBy's label test also covers a
+    // credential that is gone (uid unknown).
+    for (const s of this.o.caches.managedSecrets.list()) if (isOwnedBy(s, cred)) found.add(s.metadata!.namespace!);
     for (const sa of this.o.caches.serviceAccounts.list()) if (injectedFor(sa, name).length > 0) found.add(sa.metadata!.namespace!);
     return found;
   }
@@ -437,7 +436,7 @@ export class Reconciler {
     const owner = { metadata: { name: credName, uid } };
     let wrote = false;
     for (const secret of [...this.o.caches.managedSecrets.listIn(ns)]) {
-      if (secret.metadata?.labels?.[LABEL_CREDENTIAL] === credName || isOwnedBy(secret, owner)) wrote = (await this.deleteSecret(credName, secret, state)) || wrote;
+      if (isOwnedBy(secret, owner)) wrote = (await this.deleteSecret(credName, secret, state)) || wrote;
     }
     for (const sa of [...this.o.caches.serviceAccounts.listIn(ns)]) wrote = (await this.applyServiceAccount(sa, credName, undefined, state)) || wrote;
     state?.failures.delete(ns);
@@ -486,9 +485,4 @@ function failureOf(namespace: string, err: unknown): NamespaceFailure {
   if (err instanceof NamespaceFailureError) return { namespace, reason: err.reason, message: err.message };
   if (err instanceof KubeApiError) return { namespace, reason: `API${err.kind}`, message: err.message };
   return { namespace, reason: 'Error', message: (err as Error).message ?? String(err) };
-}
-
-/** Source Secret names of every credential whose spec reads `secretName` (for the mappers). */
-export function readsSource(spec: RegistryCredentialSpec, secretName: string): boolean {
-  return sourceSecretNames(spec).includes(secretName);
 }

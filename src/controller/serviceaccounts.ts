@@ -60,9 +60,6 @@ export function injectedFor(sa: V1ServiceAccount, credentialName: string): strin
   return Object.keys(injected).filter((s) => injected[s] === credentialName);
 }
 
-export function hasPullSecret(sa: V1ServiceAccount, secretName: string): boolean {
-  return (sa.imagePullSecrets ?? []).some((e) => e.name === secretName);
-}
 
 /**
  * The one edit that brings an SA in line for this credential: our entry named `wanted` (or none

@@ -1,5 +1,5 @@
 // The API calls the operator makes, typed. Writes use optimistic concurrency (resourceVersion).
-import type { CoreV1Event, V1Namespace, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
+import type { CoreV1Event, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
 import { ANNOTATION_INJECTED, GROUP, PLURAL, type RegistryCredential, type RegistryCredentialStatus, VERSION } from '../api/v1alpha1.js';
 import type { KubeClient } from './client.js';
 
@@ -64,9 +64,6 @@ export class Resources {
     });
   }
 
-  getCredential(name: string): Promise<RegistryCredential> {
-    return this.client.request({ method: 'GET', path: paths.credential(name) });
-  }
 
   /** Sets the finalizer list, guarded by resourceVersion. */
   setFinalizers(cred: RegistryCredential, finalizers: string[]): Promise<RegistryCredential> {
@@ -92,9 +89,6 @@ export class Resources {
     return this.client.request({ method: 'POST', path: paths.events(event.metadata!.namespace!), body: event });
   }
 
-  listNamespaces(): Promise<{ items: V1Namespace[] }> {
-    return this.client.request({ method: 'GET', path: paths.namespaces() });
-  }
 }
 
 /** Merge-patch nulls for every top-level status field, so fields we no longer set are removed. */

@@ -21,17 +21,11 @@ export interface ManagerOptions {
 
 export class Manager {
   private workers: Promise<void>[] = [];
-  private active = 0;
 
   constructor(private readonly opts: ManagerOptions) {}
 
   start(): void {
     for (let i = 0; i < this.opts.workers; i++) this.workers.push(this.work());
-  }
-
-  /** Number of reconciles running right now. */
-  busy(): number {
-    return this.active;
   }
 
   /** Stops handing out keys and waits (up to `timeoutMs`) for the reconciles in flight. */
@@ -48,7 +42,6 @@ export class Manager {
     for (;;) {
       const key = await queue.get();
       if (key === undefined) return;
-      this.active++;
       const started = performance.now();
       try {
         const result = await reconcile(key);
@@ -60,7 +53,6 @@ export class Manager {
         this.opts.observe?.(key, 'error', (performance.now() - started) / 1000);
         logger.warn({ key, err: (err as Error).message, retryInMs: Math.round(retryInMs) }, 'reconcile failed; will retry');
       } finally {
-        this.active--;
         queue.done(key);
       }
     }

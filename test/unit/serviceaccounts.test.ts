@@ -2,7 +2,6 @@ import type { V1ServiceAccount } from '@kubernetes/client-node';
 import { ANNOTATION_INJECTED } from '../../src/api/v1alpha1.js';
 import {
   applyEdit,
-  hasPullSecret,
   injectedBy,
   injectedFor,
   type PullSecretsEdit,
@@ -54,13 +53,6 @@ describe('injectedBy', () => {
     expect(injectedFor(sa([], '{oops'), 'harbor')).toEqual([]);
   });
 
-  test.each<[string, string[] | undefined, string, boolean]>([
-    ['listed', ['a', 'b'], 'b', true],
-    ['not listed', ['a'], 'b', false],
-    ['no imagePullSecrets', undefined, 'a', false],
-  ])('hasPullSecret: %s', (_name, list, secret, expected) => {
-    expect(hasPullSecret(sa(list), secret)).toBe(expected);
-  });
 });
 
 // ---- withPullSecret ----------------------------------------------------------------------------
