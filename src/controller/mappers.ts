@@ -16,13 +16,13 @@ export interface MapperOptions {
   caches: Caches;
   queue: Enqueuer;
   specOf(credential: string): RegistryCredentialSpec | undefined;
-  /** Delay for credential keys woken only to refresh status counts. */
-  statusDebounceMs?: number;
+  /** Delay for credential keys woken only to refresh status counts (default 500 ms). */
+  statusDelay?(credential: string): number;
 }
 
 export function registerMappers(o: MapperOptions): void {
   const { caches, queue } = o;
-  const debounce = o.statusDebounceMs ?? 500;
+  const delay = (credential: string) => o.statusDelay?.(credential) ?? 500;
   const credentials = () => caches.credentials.list();
 
   caches.credentials.on({
@@ -38,7 +38,7 @@ export function registerMappers(o: MapperOptions): void {
     const name = ns.metadata!.name!;
     for (const c of credentials()) {
       queue.add(namespaceKey(c.metadata.name, name));
-      queue.addAfter(credentialKey(c.metadata.name), debounce);
+      queue.addAfter(credentialKey(c.metadata.name), delay(c.metadata.name));
     }
   };
   caches.namespaces.on({
@@ -47,7 +47,7 @@ export function registerMappers(o: MapperOptions): void {
       if (!sameJson(old.metadata?.labels, ns.metadata?.labels) || old.status?.phase !== ns.status?.phase || old.metadata?.deletionTimestamp !== ns.metadata?.deletionTimestamp) onNamespace(ns);
     },
     delete: () => {
-      for (const c of credentials()) queue.addAfter(credentialKey(c.metadata.name), debounce);
+      for (const c of credentials()) queue.addAfter(credentialKey(c.metadata.name), delay(c.metadata.name));
     },
   });
 

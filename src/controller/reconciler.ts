@@ -35,6 +35,7 @@ import { credentialKey, namespaceKey, parseKey } from './keys.js';
 import { ChangeLog } from './changes.js';
 import { injectedFor, serviceAccountEdit } from './serviceaccounts.js';
 import { computeStatus, sameStatus } from './status.js';
+import { statusDelayMs } from './timing.js';
 
 export interface Caches {
   credentials: Informer<RegistryCredential>;
@@ -96,6 +97,8 @@ const MAX_CONFLICT_RETRIES = 5;
 export class Reconciler {
   private readonly states = new Map<string, CredentialState>();
   private readonly debounceMs: number;
+  /** How long the last credential reconcile took, per credential (ms). */
+  private readonly lastRunMs = new Map<string, number>();
 
   constructor(private readonly o: ReconcilerOptions) {
     this.debounceMs = o.statusDebounceMs ?? 500;
@@ -103,9 +106,19 @@ export class Reconciler {
 
   reconcile = async (key: string): Promise<ReconcileResult | void> => {
     const k = parseKey(key);
-    if (k.kind === 'credential') return this.reconcileCredential(k.credential);
-    return this.reconcileNamespace(k.credential, k.namespace);
+    if (k.kind === 'namespace') return this.reconcileNamespace(k.credential, k.namespace);
+    const started = this.o.clock.now();
+    try {
+      return await this.reconcileCredential(k.credential);
+    } finally {
+      this.lastRunMs.set(k.credential, this.o.clock.now() - started);
+    }
   };
+
+  /** The delay before a credential key woken by namespace work runs (timing.ts, statusDelayMs). */
+  statusDelay(credential: string): number {
+    return statusDelayMs(this.debounceMs, this.lastRunMs.get(credential));
+  }
 
   /** The parsed spec of a credential as of its last reconcile (for the event mappers). */
   specOf(credential: string): RegistryCredentialSpec | undefined {
@@ -120,6 +133,7 @@ export class Reconciler {
     if (!cred) {
       // Gone without our finalizer running (or already released): remove whatever is left.
       this.states.delete(name);
+      this.lastRunMs.delete(name);
       this.o.metrics?.forgetCredential(name);
       for (const ns of this.namespacesWithLeftovers({ metadata: { name, uid: '' } })) queue.add(namespaceKey(name, ns));
       return;
@@ -326,13 +340,13 @@ export class Reconciler {
     const state = this.states.get(credName);
     if (!namespace || isTerminating(namespace)) {
       // Namespaces being deleted are left alone; their content goes with them.
-      if (state?.failures.delete(ns) || cred?.metadata.deletionTimestamp) queue.addAfter(credentialKey(credName), this.debounceMs);
+      if (state?.failures.delete(ns) || cred?.metadata.deletionTimestamp) queue.addAfter(credentialKey(credName), this.statusDelay(credName));
       return;
     }
     if (!cred || cred.metadata.deletionTimestamp) {
       // Cleanup runs even when suspended: deleting the RegistryCredential is an explicit request.
       await this.cleanNamespace(credName, cred?.metadata.uid ?? '', ns, state);
-      if (cred) queue.addAfter(credentialKey(credName), this.debounceMs);
+      if (cred) queue.addAfter(credentialKey(credName), this.statusDelay(credName));
       return;
     }
     if (!state || state.uid !== cred.metadata.uid || state.generation !== (cred.metadata.generation ?? 0)) {
@@ -351,12 +365,12 @@ export class Reconciler {
       state.failures.set(ns, failure);
       if (hadFailure?.reason !== failure.reason || hadFailure.message !== failure.message) {
         this.o.events.record(cred, 'Warning', failure.reason, `namespace ${ns}: ${failure.message}`);
-        queue.addAfter(credentialKey(credName), this.debounceMs);
+        queue.addAfter(credentialKey(credName), this.statusDelay(credName));
       }
       throw err;
     }
     state.failures.delete(ns);
-    if (wrote || hadFailure) queue.addAfter(credentialKey(credName), this.debounceMs);
+    if (wrote || hadFailure) queue.addAfter(credentialKey(credName), this.statusDelay(credName));
   }
 
   /** Makes the namespace hold the desired Secret and SA entries. Returns whether anything was written. */
