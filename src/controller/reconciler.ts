@@ -115,6 +115,17 @@ export class Reconciler {
     }
   };
 
+  /**
+   * After namespace work: the credential key recounts and writes status. While other keys wait
+   * (a fan-out), it waits statusDelay so it runs a bounded share of the time; when this was the
+   * last key in flight, it runs at once, so the final status is not held back by the pause.
+   */
+  private wakeCredential(credName: string): void {
+    const { queue } = this.o;
+    if (queue.len() === 0 && queue.inProgress() <= 1) queue.add(credentialKey(credName));
+    else queue.addAfter(credentialKey(credName), this.statusDelay(credName));
+  }
+
   /** The delay before a credential key woken by namespace work runs (timing.ts, statusDelayMs). */
   statusDelay(credential: string): number {
     return statusDelayMs(this.debounceMs, this.lastRunMs.get(credential));
@@ -340,13 +351,13 @@ export class Reconciler {
     const state = this.states.get(credName);
     if (!namespace || isTerminating(namespace)) {
       // Namespaces being deleted are left alone; their content goes with them.
-      if (state?.failures.delete(ns) || cred?.metadata.deletionTimestamp) queue.addAfter(credentialKey(credName), this.statusDelay(credName));
+      if (state?.failures.delete(ns) || cred?.metadata.deletionTimestamp) this.wakeCredential(credName);
       return;
     }
     if (!cred || cred.metadata.deletionTimestamp) {
       // Cleanup runs even when suspended: deleting the RegistryCredential is an explicit request.
       await this.cleanNamespace(credName, cred?.metadata.uid ?? '', ns, state);
-      if (cred) queue.addAfter(credentialKey(credName), this.statusDelay(credName));
+      if (cred) this.wakeCredential(credName);
       return;
     }
     if (!state || state.uid !== cred.metadata.uid || state.generation !== (cred.metadata.generation ?? 0)) {
@@ -365,12 +376,12 @@ export class Reconciler {
       state.failures.set(ns, failure);
       if (hadFailure?.reason !== failure.reason || hadFailure.message !== failure.message) {
         this.o.events.record(cred, 'Warning', failure.reason, `namespace ${ns}: ${failure.message}`);
-        queue.addAfter(credentialKey(credName), this.statusDelay(credName));
+        this.wakeCredential(credName);
       }
       throw err;
     }
     state.failures.delete(ns);
-    if (wrote || hadFailure) queue.addAfter(credentialKey(credName), this.statusDelay(credName));
+    if (wrote || hadFailure) this.wakeCredential(credName);
   }
 
   /** Makes the namespace hold the desired Secret and SA entries. Returns whether anything was written. */
