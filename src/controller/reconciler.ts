@@ -14,12 +14,13 @@ import {
   LABEL_CREDENTIAL,
   type NamespaceFailure,
   parseDuration,
+  credentialNameProblem,
   parseSpec,
   type RegistryCredential,
   type RegistryCredentialSpec,
   targetSecretName,
 } from '../api/v1alpha1.js';
-import { type Auths, renderDockerConfig } from '../dockerconfig.js';
+import { type Auths, documentSizeProblem, renderDockerConfig } from '../dockerconfig.js';
 import type { EventSink } from '../events.js';
 import { isKubeError, KubeApiError } from '../k8s/errors.js';
 import type { Resources } from '../k8s/resources.js';
@@ -152,7 +153,8 @@ export class Reconciler {
     if (cred.metadata.deletionTimestamp) return this.finalize(cred);
 
     const state = this.stateFor(cred);
-    const parsed = parseSpec(cred.spec);
+    const nameProblem = credentialNameProblem(cred.metadata.name);
+    const parsed = nameProblem ? { ok: false as const, message: nameProblem } : parseSpec(cred.spec);
     if (!parsed.ok) {
       // Nothing is written or deleted on an invalid spec; the status says why.
       state.spec = undefined;
@@ -273,8 +275,15 @@ export class Reconciler {
     if (warning && warning.message !== state.sourceWarning?.message) this.o.events.record(cred, 'Warning', warning.reason, warning.message);
     state.sourceWarning = warning;
     for (const key of [...state.lastGood.keys()]) if (!keys.has(key)) state.lastGood.delete(key);
+    let document = held ? undefined : renderDockerConfig(mergeAuths(spec, perEntry));
+    const tooLarge = document === undefined ? undefined : documentSizeProblem(document);
+    if (tooLarge) {
+      // No partial or truncated write: every existing copy stays as it is, none is created.
+      failure ??= { reason: 'SecretTooLarge', message: `${tooLarge}; use fewer or smaller credentials` };
+      document = undefined;
+    }
     state.sourceFailure = failure;
-    state.document = held ? undefined : renderDockerConfig(mergeAuths(spec, perEntry));
+    state.document = document;
     if (failure) this.o.logger.warn({ registryCredential: cred.metadata.name, reason: state.sourceFailure!.reason, held }, 'registry source failed');
   }
 
