@@ -119,8 +119,8 @@ test.each<[string, string[], (docs: Doc[]) => void]>([
     expect(spec.tolerations).toEqual([{ key: 'dedicated', operator: 'Exists' }]);
     expect(spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0]).toEqual({ key: 'zone', operator: 'Exists' });
   }],
-  ['podSecurityContext', ['podSecurityContext.fsGroup=65532'], (docs) => {
-    expect(podSpec(docs).securityContext).toMatchObject({ fsGroup: 65532, runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+  ['podSecurityContext', ['podSecurityContext.fsGroup=2000'], (docs) => {
+    expect(podSpec(docs).securityContext).toMatchObject({ fsGroup: 2000, runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
   }],
   ['an existing ServiceAccount', ['serviceAccount.create=false', 'serviceAccount.name=mine'], (docs) => {
     expect(docs.some((d) => d.kind === 'ServiceAccount')).toBe(false);
@@ -129,6 +129,16 @@ test.each<[string, string[], (docs: Doc[]) => void]>([
   }],
 ])('knob: %s', async (_name, set, check) => {
   check(await template(...set));
+});
+
+test.each<[string, string, string]>([
+  ['log level', 'logLevel=verbose', "at '/logLevel'"],
+  ['replicas', 'replicas=two', "at '/replicas'"],
+  ['Lease name', 'leaderElection.leaseName=Not_A_Name', "at '/leaderElection/leaseName'"],
+])('values.schema.json rejects a bad %s', async (_name, set, message) => {
+  const res = await helm(['template', 'r', CHART, '--set', set]);
+  expect(res.code).not.toBe(0);
+  expect(res.stderr).toContain(message);
 });
 
 test('two replicas without leader election are refused (both would write)', async () => {
