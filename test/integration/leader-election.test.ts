@@ -1,11 +1,17 @@
 // Leader election: several operator processes on one Lease; only the leader writes. Killing the
 // leader (SIGKILL: no release) lets a standby take over once the Lease expires, and a change made
 // after the kill converges; stopping a leader normally (SIGTERM) releases the Lease for the next.
-// The API server's audit log tells each process's requests apart (one client certificate each).
+// A leader cut off from the API server exits (after the 10 s renew deadline, before its 15 s
+// Lease can expire: the ordering itself is unit-tested with a fake clock). The API server's audit
+// log tells each process's requests apart (one client certificate each).
 import { CoordinationV1Api, KubeConfig } from '@kubernetes/client-node';
 import { auditMark, describeRequests, requestsSince, writesSince } from '../harness/audit.js';
 import { basicAuthSecret, Cluster, uniqueSuffix } from '../harness/cluster.js';
+import { readFile, writeFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import { isAlive, kubeconfigFor, testEnv } from '../harness/controlplane.js';
 import { type OperatorProcess, startOperator } from '../harness/operator.js';
+import { startTcpProxy } from '../harness/tcp-proxy.js';
 import { passwordFor, type Scenario, startScenario, waitForCondition, waitForPullSecrets, waitForSecret } from '../harness/scenario.js';
 import { waitFor } from '../harness/wait.js';
 
@@ -101,4 +107,34 @@ test('SIGTERM the leader: it releases the Lease and the next standby takes over'
   expect((await writesSince(mark, next.user)).some((e) => e.objectRef?.resource === 'secrets' && e.verb === 'create')).toBe(true);
   s.operator = next;
   extra.splice(extra.indexOf(next), 1);
+});
+
+test('a leader cut off from the API server gives up and exits; a standby takes over and converges', async () => {
+  const cred = `le-${s.id}`;
+  // D reaches the API server only through a proxy the test can cut.
+  const proxy = await startTcpProxy(testEnv().server);
+  try {
+    const userD = `${s.operator.user}-d`;
+    const direct = JSON.parse(await readFile(await kubeconfigFor(userD), 'utf8')) as { clusters: Array<{ cluster: { server: string } }> };
+    direct.clusters[0]!.cluster.server = proxy.url;
+    const viaProxy = path.join(testEnv().dir, `${userD}-via-proxy.kubeconfig`);
+    await writeFile(viaProxy, JSON.stringify(direct), { mode: 0o600 });
+    const d = await startOperator({ sourceNamespace: s.sourceNamespace, user: userD, kubeconfig: viaProxy, bindClusterAdmin: true, args: electionArgs });
+    extra.push(d);
+    await s.operator.stop(); // releases: D is the only candidate
+    await waitFor(() => isLeader(d), { timeoutMs: 60_000, what: 'D to lead' });
+    const e = await startOperator({ sourceNamespace: s.sourceNamespace, user: `${s.operator.user}-e`, args: electionArgs });
+    extra.push(e);
+
+    proxy.down();
+    await waitFor(() => !isAlive(d.pid), { timeoutMs: 60_000, what: 'the cut-off leader to exit' });
+    expect(await d.logs()).toContain('leader election: lost the lock');
+    const gone = await s.namespace('gone');
+    await waitFor(() => isLeader(e), { timeoutMs: 60_000, what: 'the standby to take over' });
+    await waitForSecret(s.cluster, gone, cred);
+    s.operator = e;
+    extra.splice(extra.indexOf(e), 1);
+  } finally {
+    await proxy.close();
+  }
 });
