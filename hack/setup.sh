@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the tests, the demo and the benchmark need on a fresh Debian machine that has
 # Node.js, npm and Go: the Debian packages (a real registry, skopeo, htpasswd, openssl, setpriv),
-# the npm dependencies, moto (PyPI, into .cache/moto-venv), the Kubernetes control-plane binaries (built from the Go module proxy,
-# cached), and the operator itself. Idempotent: a second run only checks.
+# the npm dependencies, moto (PyPI, into .cache/moto-venv), the Kubernetes control-plane binaries and helm (built from the
+# Go module proxy, cached), and the operator itself. Idempotent: a second run only checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 log() { echo "[setup] $*" >&2; }
@@ -43,6 +43,9 @@ fi
 
 log "control-plane binaries"
 bash hack/build-controlplane.sh >/dev/null
+
+log "helm (for the chart tests)"
+bash hack/build-helm.sh >/dev/null
 
 log "building the operator"
 npm run --silent build >&2

@@ -16,11 +16,15 @@ const configSchema = z.object({
   watchIdleTimeoutSeconds: z.coerce.number().min(5).max(3600),
   awsEndpointUrl: z.url().optional(),
   awsRequestTimeoutSeconds: z.coerce.number().min(0.1).max(300),
+  leaderElect: z.stringbool(),
+  leaderElectionNamespace: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a namespace name').max(63),
+  leaderElectionId: z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be a Lease name').max(253),
 });
 
 export type Config = z.infer<typeof configSchema>;
 
-export const FLAGS: Array<{ flag: string; env: string; key: keyof Config; help: string; fallback?: string }> = [
+/** `boolean` flags take no separate value: `--flag` is true, `--flag=false` is false. */
+export const FLAGS: Array<{ flag: string; env: string; key: keyof Config; help: string; fallback?: string; boolean?: true }> = [
   { flag: '--source-namespace', env: 'REGCRED_SOURCE_NAMESPACE', key: 'sourceNamespace', help: 'namespace source Secrets are read from (default: the namespace the operator runs in, else regcred-system)' },
   { flag: '--log-level', env: 'REGCRED_LOG_LEVEL', key: 'logLevel', help: 'fatal|error|warn|info|debug|trace', fallback: 'info' },
   { flag: '--concurrency', env: 'REGCRED_CONCURRENCY', key: 'concurrency', help: 'reconcile workers', fallback: '8' },
@@ -32,6 +36,9 @@ export const FLAGS: Array<{ flag: string; env: string; key: keyof Config; help: 
   { flag: '--watch-idle-timeout-seconds', env: 'REGCRED_WATCH_IDLE_TIMEOUT_SECONDS', key: 'watchIdleTimeoutSeconds', help: 'restart a watch that delivered nothing (not even a bookmark) for this long', fallback: '180' },
   { flag: '--aws-endpoint-url', env: 'REGCRED_AWS_ENDPOINT_URL', key: 'awsEndpointUrl', help: 'endpoint for the ECR and STS APIs (tests, emulators); default: the AWS SDK\'s own, which honours AWS_ENDPOINT_URL_ECR, AWS_ENDPOINT_URL_STS and AWS_ENDPOINT_URL' },
   { flag: '--aws-request-timeout-seconds', env: 'REGCRED_AWS_REQUEST_TIMEOUT_SECONDS', key: 'awsRequestTimeoutSeconds', help: 'timeout of one AWS request (a timed-out token renewal is retried with backoff)', fallback: '10' },
+  { flag: '--leader-elect', env: 'REGCRED_LEADER_ELECT', key: 'leaderElect', help: 'hold a Lease while reconciling, so that only one replica writes', fallback: 'false', boolean: true },
+  { flag: '--leader-election-namespace', env: 'REGCRED_LEADER_ELECTION_NAMESPACE', key: 'leaderElectionNamespace', help: 'namespace of the leader-election Lease (default: the namespace the operator runs in, else regcred-system)' },
+  { flag: '--leader-election-id', env: 'REGCRED_LEADER_ELECTION_ID', key: 'leaderElectionId', help: 'name of the leader-election Lease', fallback: 'regcred-operator' },
 ];
 
 export class ConfigError extends Error {
@@ -39,7 +46,7 @@ export class ConfigError extends Error {
 }
 
 export function usage(): string {
-  const lines = FLAGS.map((f) => `  ${`${f.flag} <value>`.padEnd(36)} ${f.help}${f.fallback ? ` (default ${f.fallback})` : ''}\n  ${''.padEnd(36)} env: ${f.env}`);
+  const lines = FLAGS.map((f) => `  ${`${f.flag}${f.boolean ? '[=true|false]' : ' <value>'}`.padEnd(36)} ${f.help}${f.fallback ? ` (default ${f.fallback})` : ''}\n  ${''.padEnd(36)} env: ${f.env}`);
   return `Usage: regcred-operator [flags]\n\nFlags:\n${lines.join('\n')}\n  --help                               show this help\n`;
 }
 
@@ -61,11 +68,14 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     const [name, inline] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
     const flag = FLAGS.find((f) => f.flag === name);
     if (!flag) throw new ConfigError(`unknown flag ${name}\n\n${usage()}`);
-    const value = inline ?? argv[++i];
+    const value = inline ?? (flag.boolean ? 'true' : argv[++i]);
     if (value === undefined || value.trim() === '') throw new ConfigError(`flag ${name} needs a value`);
     raw[flag.key] = value;
   }
-  raw.sourceNamespace ??= defaultSourceNamespace(env);
+  let ownNamespace: string | undefined;
+  const own = () => (ownNamespace ??= defaultSourceNamespace(env));
+  raw.sourceNamespace ??= own();
+  raw.leaderElectionNamespace ??= own();
   const result = configSchema.safeParse(raw);
   if (!result.success) {
     const issue = result.error.issues[0]!;

@@ -22,6 +22,7 @@ export class Metrics {
   readonly secondsUntilExpiry = new Gauge({ name: 'regcred_credentials_expiry_seconds', help: 'Seconds until the earliest short-lived credential of a RegistryCredential expires', labelNames: ['credential'], registers: [this.registry] });
   readonly watchRestarts = new Counter({ name: 'regcred_watch_restarts_total', help: 'Watch restarts by informer and reason', labelNames: ['informer', 'reason'], registers: [this.registry] });
   readonly ready = new Gauge({ name: 'regcred_ready', help: '1 when every cache is synced and every watch is alive', registers: [this.registry] });
+  readonly leader = new Gauge({ name: 'regcred_leader', help: '1 while this process may write: it holds the leader-election Lease, or leader election is off', registers: [this.registry] });
 
   constructor(withDefaults = true) {
     if (withDefaults) collectDefaultMetrics({ register: this.registry, prefix: 'regcred_' });

@@ -26,6 +26,8 @@ export interface OperatorOptions {
   clock: Clock;
   logger: Logger;
   metrics: Metrics;
+  /** Leader election: start() syncs the caches and queues work, but the workers (every write) wait for startWorkers(). */
+  deferWorkers?: boolean;
 }
 
 /** Caches keep only what the controller reads: no managedFields, and for SAs and namespaces only the fields used. */
@@ -55,6 +57,7 @@ export class Operator {
   private servers: http.Server[] = [];
   private readyTimer?: NodeJS.Timeout;
   private started = false;
+  private workersStarted = false;
 
   constructor(private readonly o: OperatorOptions) {
     const { config, client, clock, logger, metrics } = o;
@@ -139,15 +142,25 @@ export class Operator {
     // Handlers go on after the first list: startup work is queued once, below, not per object.
     registerMappers({ caches: this.caches, queue: this.queue, specOf: (name) => this.reconciler.specOf(name), statusDelay: (name) => this.reconciler.statusDelay(name) });
     enqueueEverything(this.caches, this.queue);
-    this.manager.start();
+    if (!this.o.deferWorkers) this.startWorkers();
     this.started = true;
-    this.readyTimer = setInterval(() => metrics.ready.set(this.readiness().ok ? 1 : 0), 2000);
+    this.readyTimer = setInterval(() => {
+      metrics.ready.set(this.readiness().ok ? 1 : 0);
+      metrics.queueDepth.set(this.queue.len()); // also while no worker runs (a standby replica)
+    }, 2000);
     this.readyTimer.unref();
     metrics.ready.set(1);
     logger.info(
       { sourceNamespace: config.sourceNamespace, concurrency: config.concurrency, credentials: this.caches.credentials.size(), namespaces: this.caches.namespaces.size() },
       'caches synced; reconciling',
     );
+  }
+
+  /** Starts the reconcile workers (once); with deferWorkers, when this process becomes the leader. */
+  startWorkers(): void {
+    if (this.workersStarted) return;
+    this.workersStarted = true;
+    this.manager.start();
   }
 
   async stop(): Promise<void> {

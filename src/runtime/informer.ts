@@ -80,7 +80,7 @@ export class Informer<T extends KubeObject> {
     return this.synced;
   }
 
-  /** True while a watch stream is open (or the initial list is under way). */
+  /** True once synced and while a watch stream is open (accepted by the server). */
   isHealthy(): boolean {
     return !this.stopped && this.synced && this.watching;
   }
@@ -223,7 +223,6 @@ export class Informer<T extends KubeObject> {
       });
     };
     arm();
-    this.watching = true;
     try {
       await this.opts.client.watch<T>(
         this.opts.path,
@@ -236,6 +235,9 @@ export class Informer<T extends KubeObject> {
         },
         (event) => this.apply(event),
         abort.signal,
+        // Healthy only once the server accepted the watch: while the API server cannot be
+        // reached, each retry must not count as an open watch (readiness would flicker).
+        () => (this.watching = true),
       );
     } finally {
       this.watchdog?.cancel();

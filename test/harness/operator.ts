@@ -44,14 +44,18 @@ export interface StartOperatorOptions {
   env?: NodeJS.ProcessEnv;
   /** Wait for /readyz. Default true. */
   waitReady?: boolean;
+  /** Run as this kubeconfig's identity instead of a client certificate for `user` (`user` must then be that identity's user name, for the audit log). */
+  kubeconfig?: string;
+  /** The entry point to run; default dist/main.js of this checkout. */
+  main?: string;
 }
 
 let started = 0;
 
 export async function startOperator(opts: StartOperatorOptions): Promise<OperatorProcess> {
   const env = testEnv();
-  const kubeconfig = await kubeconfigFor(opts.user);
-  if (opts.bindClusterAdmin ?? true) {
+  const kubeconfig = opts.kubeconfig ?? (await kubeconfigFor(opts.user));
+  if (opts.bindClusterAdmin ?? !opts.kubeconfig) {
     const binding = {
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'ClusterRoleBinding',
@@ -63,9 +67,9 @@ export async function startOperator(opts: StartOperatorOptions): Promise<Operato
     if (res.code !== 0) throw new Error(`cannot bind ${opts.user}: ${res.stderr}`);
   }
   const [metricsPort, healthPort] = await freePorts(2);
-  const logPath = path.join(env.dir, `operator-${opts.user}-${++started}.log`);
+  const logPath = path.join(env.dir, `operator-${opts.user.replace(/[^A-Za-z0-9_.-]/g, '_')}-${++started}.log`);
   const args = [
-    MAIN,
+    opts.main ?? MAIN,
     '--kubeconfig',
     kubeconfig,
     '--source-namespace',

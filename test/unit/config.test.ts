@@ -27,6 +27,9 @@ const DEFAULTS: Config = {
   watchIdleTimeoutSeconds: 180,
   awsEndpointUrl: undefined,
   awsRequestTimeoutSeconds: 10,
+  leaderElect: false,
+  leaderElectionNamespace: 'pod-ns',
+  leaderElectionId: 'regcred-operator',
 };
 /** An environment where the operator runs in namespace pod-ns, plus `vars`. */
 const env = (vars: Record<string, string> = {}): NodeJS.ProcessEnv => ({ POD_NAMESPACE: 'pod-ns', ...vars });
@@ -66,10 +69,14 @@ describe('parseConfig values', () => {
     ['--watch-idle-timeout-seconds', 'REGCRED_WATCH_IDLE_TIMEOUT_SECONDS', 'watchIdleTimeoutSeconds', '30', 30, '60'],
     ['--aws-endpoint-url', 'REGCRED_AWS_ENDPOINT_URL', 'awsEndpointUrl', 'http://127.0.0.1:5000', 'http://127.0.0.1:5000', 'https://ecr.example.com'],
     ['--aws-request-timeout-seconds', 'REGCRED_AWS_REQUEST_TIMEOUT_SECONDS', 'awsRequestTimeoutSeconds', '2.5', 2.5, '30'],
+    ['--leader-election-namespace', 'REGCRED_LEADER_ELECTION_NAMESPACE', 'leaderElectionNamespace', 'regcred-system', 'regcred-system', 'other'],
+    ['--leader-election-id', 'REGCRED_LEADER_ELECTION_ID', 'leaderElectionId', 'my-lease', 'my-lease', 'other.lease'],
   ];
 
-  test('the table covers every flag', () => {
-    expect(perFlag.map(([flag, envVar, key]) => ({ flag, env: envVar, key }))).toEqual(FLAGS.map(({ flag, env: envVar, key }) => ({ flag, env: envVar, key })));
+  test('the tables cover every flag', () => {
+    const byFlag = (a: { flag: string }, b: { flag: string }) => a.flag.localeCompare(b.flag);
+    const all = [...perFlag, ...booleanFlags].map(([flag, envVar, key]) => ({ flag, env: envVar, key }));
+    expect(all.sort(byFlag)).toEqual(FLAGS.map(({ flag, env: envVar, key }) => ({ flag, env: envVar, key })).sort(byFlag));
   });
 
   test.each(perFlag)('%s <value>', (flag, _env, key, value, expected) => {
@@ -90,7 +97,21 @@ describe('parseConfig values', () => {
     expect(parseConfig([flag, value], e)).toEqual({ ...DEFAULTS, [key]: expected });
   });
 
+  // [flag, env var, key]: `--flag` is true, `--flag=false` false, the env var takes true/false
+  const booleanFlags: Array<[string, string, keyof Config]> = [['--leader-elect', 'REGCRED_LEADER_ELECT', 'leaderElect']];
+
+  test.each(booleanFlags)('%s, %s=false, $%s', (flag, envVar, key) => {
+    expect(parseConfig([flag], env())).toEqual({ ...DEFAULTS, [key]: true });
+    expect(parseConfig([`${flag}=false`], env())).toEqual({ ...DEFAULTS, [key]: false });
+    expect(parseConfig([], env({ [envVar]: 'true' }))).toEqual({ ...DEFAULTS, [key]: true });
+  });
+
   test.each<[string, string[], NodeJS.ProcessEnv, Partial<Config>]>([
+    ['a boolean flag alone is true', ['--leader-elect'], env(), { leaderElect: true }],
+    ['a boolean flag takes no separate value', ['--leader-elect', '--concurrency', '2'], env(), { leaderElect: true, concurrency: 2 }],
+    ['a boolean flag =false', ['--leader-elect=false'], env({ REGCRED_LEADER_ELECT: 'true' }), { leaderElect: false }],
+    ['a boolean from the environment', [], env({ REGCRED_LEADER_ELECT: 'true' }), { leaderElect: true }],
+    ['the Lease lives in the own namespace, not the source namespace', ['--source-namespace', 'creds'], env(), { sourceNamespace: 'creds', leaderElectionNamespace: 'pod-ns' }],
     ['an empty env var falls back to the default', [], env({ REGCRED_CONCURRENCY: '', REGCRED_LOG_LEVEL: '' }), { concurrency: 8, logLevel: 'info' }],
     ['the last of a repeated flag wins', ['--concurrency', '2', '--concurrency=3'], env(), { concurrency: 3 }],
     ['a value may contain "="', ['--kubeconfig=/a=b/config'], env(), { kubeconfig: '/a=b/config' }],
@@ -155,6 +176,9 @@ describe('parseConfig errors', () => {
     ['unknown flag with a value', ['--nope=1'], env(), 'unknown flag --nope\n\nUsage: regcred-operator [flags]'],
     ['single-dash flag', ['-concurrency', '1'], env(), 'unknown flag -concurrency\n\n'],
     ['positional argument', ['run'], env(), 'unknown flag run\n\n'],
+    ['boolean flag with a non-boolean value', ['--leader-elect=sometimes'], env(), 'invalid --leader-elect (REGCRED_LEADER_ELECT): '],
+    ['boolean flag with an empty value', ['--leader-elect='], env(), 'flag --leader-elect needs a value'],
+    ['bad Lease name', ['--leader-election-id', 'Lease_1'], env(), 'invalid --leader-election-id (REGCRED_LEADER_ELECTION_ID): must be a Lease name'],
   ])('%s', (_name, argv, e, prefix) => {
     const err = configError(argv, e);
     expect(err.name).toBe('ConfigError');
@@ -170,8 +194,8 @@ describe('parseConfig errors', () => {
 
 describe('usage', () => {
   const text = usage();
-  test.each(FLAGS.map((f) => [f.flag, f.env, f.fallback] as const))('documents %s and $%s', (flag, envVar, fallback) => {
-    expect(text).toContain(`${flag} <value>`);
+  test.each(FLAGS.map((f) => [f.flag, f.env, f.fallback, f.boolean] as const))('documents %s and $%s', (flag, envVar, fallback, isBoolean) => {
+    expect(text).toContain(isBoolean ? `${flag}[=true|false]` : `${flag} <value>`);
     expect(text).toContain(`env: ${envVar}`);
     if (fallback) expect(text).toContain(`(default ${fallback})`);
   });
