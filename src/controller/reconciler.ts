@@ -122,9 +122,14 @@ export class Reconciler {
    * last key in flight, it runs at once, so the final status is not held back by the pause.
    */
   private wakeCredential(credName: string): void {
-    const { queue } = this.o;
-    if (queue.len() === 0 && queue.inProgress() <= 1) queue.add(credentialKey(credName));
-    else queue.addAfter(credentialKey(credName), this.statusDelay(credName));
+    const key = credentialKey(credName);
+    if (!this.lastInFlight()) this.o.queue.addAfter(key, this.statusDelay(credName));
+    else if (!this.o.queue.expedite(key)) this.o.queue.add(key);
+  }
+
+  /** No other key is queued or being worked on: a burst of namespace work has just ended. */
+  private lastInFlight(): boolean {
+    return this.o.queue.len() === 0 && this.o.queue.inProgress() <= 1;
   }
 
   /** The delay before a credential key woken by namespace work runs (timing.ts, statusDelayMs). */
@@ -391,6 +396,8 @@ export class Reconciler {
     }
     state.failures.delete(ns);
     if (wrote || hadFailure) this.wakeCredential(credName);
+    // A key re-run by the echo of our own write ends the burst: a status pause still pending runs now.
+    else if (this.lastInFlight()) this.o.queue.expedite(credentialKey(credName));
   }
 
   /** Makes the namespace hold the desired Secret and SA entries. Returns whether anything was written. */

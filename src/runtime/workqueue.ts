@@ -58,6 +58,16 @@ export class WorkQueue {
     this.waiting.set(key, { at, timer });
   }
 
+  /** Turns a pending delayed add of the key into an add now. Returns whether there was one. */
+  expedite(key: string): boolean {
+    const pending = this.waiting.get(key);
+    if (!pending) return false;
+    pending.timer.cancel();
+    this.waiting.delete(key);
+    this.add(key);
+    return true;
+  }
+
   /** Re-adds a failed key with exponential backoff: base * 2^(failures-1), capped. */
   addRateLimited(key: string): number {
     const n = (this.failures.get(key) ?? 0) + 1;

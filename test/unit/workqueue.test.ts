@@ -330,3 +330,20 @@ describe('WorkQueue shutDown', () => {
     expect([queue.len(), queue.inProgress()]).toEqual([0, 0]);
   });
 });
+
+describe('WorkQueue expedite', () => {
+  test('a pending delayed add becomes an add now, once', async () => {
+    const { clock, queue } = setup();
+    queue.addAfter('c/a', 500);
+    expect(queue.expedite('c/a')).toBe(true);
+    expect(await drain(queue)).toEqual(['c/a']);
+    expect(queue.delayed()).toBe(0);
+    clock.advance(1000);
+    expect(await drain(queue)).toEqual([]); // the cancelled timer adds nothing later
+  });
+  test('without a pending delayed add nothing happens', async () => {
+    const { queue } = setup();
+    expect(queue.expedite('c/a')).toBe(false);
+    expect(await drain(queue)).toEqual([]);
+  });
+});
