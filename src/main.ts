@@ -31,6 +31,7 @@ async function main(argv: string[]): Promise<number> {
     clock: systemClock,
     qps: config.kubeApiQps,
     burst: config.kubeApiBurst,
+    timeoutMs: config.kubeApiTimeoutSeconds * 1000,
     observe: (verb, resource, code, _seconds) => {
       metrics.apiRequests.inc({ verb, resource, code: String(code) });
       if (code >= 200 && code < 300 && (verb === 'CREATE' || verb === 'UPDATE' || verb === 'PATCH' || verb === 'DELETE')) metrics.writes.inc({ resource, verb });

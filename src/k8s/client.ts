@@ -143,13 +143,15 @@ export class KubeClient {
 
   /**
    * Streams a watch. Resolves when the server ends the stream (timeoutSeconds) or `signal` aborts;
-   * rejects on a transport failure or a non-200 answer (a 410 rejects with kind Gone).
+   * rejects on a transport failure or a non-200 answer (a 410 rejects with kind Gone). `onOpen`
+   * runs when the server has answered 200, i.e. the stream is established.
    */
   async watch<T>(
     path: string,
     query: Record<string, string | number | boolean | undefined>,
     onEvent: (event: WatchEvent<T>) => void,
     signal: AbortSignal,
+    onOpen?: () => void,
   ): Promise<void> {
     await this.limiter.take();
     const headers = { Accept: 'application/json', 'User-Agent': this.opts.userAgent ?? 'regcred-operator', ...(await this.authHeaders()) };
@@ -167,6 +169,7 @@ export class KubeClient {
           res.on('end', () => reject(kubeErrorFromResponse(code, Buffer.concat(chunks).toString('utf8'), what, true, header(res.headers['retry-after']))));
           return;
         }
+        onOpen?.();
         let buffered = '';
         res.setEncoding('utf8');
         res.on('data', (chunk: string) => {
