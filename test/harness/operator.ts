@@ -44,13 +44,16 @@ export interface StartOperatorOptions {
   env?: NodeJS.ProcessEnv;
   /** Wait for /readyz. Default true. */
   waitReady?: boolean;
+  /** Turns the user's kubeconfig into the one the operator gets (e.g. one pointing at a fault proxy). */
+  wrapKubeconfig?: (kubeconfig: string) => Promise<string>;
 }
 
 let started = 0;
 
 export async function startOperator(opts: StartOperatorOptions): Promise<OperatorProcess> {
   const env = testEnv();
-  const kubeconfig = await kubeconfigFor(opts.user);
+  const userKubeconfig = await kubeconfigFor(opts.user);
+  const kubeconfig = opts.wrapKubeconfig ? await opts.wrapKubeconfig(userKubeconfig) : userKubeconfig;
   if (opts.bindClusterAdmin ?? true) {
     const binding = {
       apiVersion: 'rbac.authorization.k8s.io/v1',
