@@ -83,7 +83,12 @@ export async function startApiProxy(seed: number): Promise<ApiProxy> {
   const watches = new Set<{ down: http.ServerResponse; up?: http.ClientRequest; upRes?: http.IncomingMessage }>();
   const held = new Set<http.ServerResponse>();
 
+  // After setFaults, each kind with a share is injected once first (so every kind really happens,
+  // whatever the seed), then at random by share.
+  let firsts: FaultKind[] = [];
   const pick = (): FaultKind | undefined => {
+    const first = firsts.shift();
+    if (first) return first;
     let r = random();
     for (const k of ['tooManyRequests', 'internalError', 'unavailable', 'timeout', 'reset'] as FaultKind[]) {
       const share = shares[k] ?? 0;
@@ -137,6 +142,7 @@ export async function startApiProxy(seed: number): Promise<ApiProxy> {
         w.up = forward(req, body, (upRes) => {
           w.upRes = upRes;
           res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+          res.flushHeaders(); // the API server answered the watch: the operator must see that now, not with the first event
           upRes.on('data', (c: Buffer) => {
             if (!stalled) res.write(c);
           });
@@ -204,6 +210,7 @@ export async function startApiProxy(seed: number): Promise<ApiProxy> {
     },
     setFaults(s, opts = {}) {
       shares = s;
+      firsts = (Object.keys(s) as FaultKind[]).filter((k) => (s[k] ?? 0) > 0);
       retryAfter = opts.retryAfterSeconds ?? 1;
       only = opts.only;
     },
