@@ -63,11 +63,15 @@ test('cut, 410 on resume and silent watches: detected, re-listed or resumed, con
   // 3. silent watches: open streams stop delivering and new watch requests get no answer
   for (let round = 0; round < STALLS; round++) {
     const idleBefore = await restarts('Idle');
+    const stalledBefore = proxy.counts().watchStalled ?? 0;
     proxy.stallWatches(true);
     const quiet = await s.namespace(`stall${round}`);
     // the watchdog notices (no event or bookmark for 5 s) and the operator reports not ready
     await waitFor(async () => (await restarts('Idle')) > idleBefore, { timeoutMs: 60_000, what: 'the watchdog to restart a silent watch' });
     await waitFor(async () => (await readyz()) === 503, { timeoutMs: 60_000, what: '/readyz 503 while the watches are dead' });
+    // the restarted watches are not answered either: still not ready
+    await waitFor(() => (proxy.counts().watchStalled ?? 0) > stalledBefore, { what: 'a new watch request held unanswered' });
+    expect(await readyz()).toBe(503);
     // nothing reached the operator meanwhile: the new namespace is not served
     expect(await s.cluster.getSecret(quiet, cred)).toBeUndefined();
     proxy.stallWatches(false);

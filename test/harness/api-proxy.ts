@@ -9,7 +9,8 @@
 //     being forwarded; timed out (forwarded, the answer never sent: the write may have happened);
 //     or reset (socket destroyed, half of them after the request was forwarded);
 //   - watches: cut mid-stream (both sockets destroyed), stalled (open streams stop delivering and
-//     new watch requests are never answered, while the connection stays open), and 410 Gone
+//     new watch requests are never answered, while the connection stays open; nothing is lost:
+//     held data is delivered when the stall ends), and 410 Gone
 //     answered to watch requests that resume from a resourceVersion.
 import { readFile, writeFile } from 'node:fs/promises';
 import * as http from 'node:http';
@@ -80,7 +81,10 @@ export async function startApiProxy(seed: number): Promise<ApiProxy> {
   let goneBudget = 0;
   const counts: Record<string, number> = {};
   const count = (k: string) => (counts[k] = (counts[k] ?? 0) + 1);
-  const watches = new Set<{ down: http.ServerResponse; up?: http.ClientRequest; upRes?: http.IncomingMessage }>();
+  // A stalled stream holds what the API server sends (like a stuck network, it loses nothing) and
+  // delivers it when the stall ends, unless the operator gave up on it first.
+  type Watch = { down: http.ServerResponse; up?: http.ClientRequest; upRes?: http.IncomingMessage; held: Buffer[] };
+  const watches = new Set<Watch>();
   const held = new Set<http.ServerResponse>();
 
   // After setFaults, each kind with a share is injected once first (so every kind really happens,
@@ -133,7 +137,7 @@ export async function startApiProxy(seed: number): Promise<ApiProxy> {
           hold(res);
           return;
         }
-        const w: { down: http.ServerResponse; up?: http.ClientRequest; upRes?: http.IncomingMessage } = { down: res };
+        const w: Watch = { down: res, held: [] };
         watches.add(w);
         res.on('close', () => {
           watches.delete(w);
@@ -144,9 +148,13 @@ export async function startApiProxy(seed: number): Promise<ApiProxy> {
           res.writeHead(upRes.statusCode ?? 502, upRes.headers);
           res.flushHeaders(); // the API server answered the watch: the operator must see that now, not with the first event
           upRes.on('data', (c: Buffer) => {
-            if (!stalled) res.write(c);
+            if (stalled) w.held.push(c);
+            else res.write(c);
           });
-          upRes.on('end', () => res.end());
+          upRes.on('end', () => {
+            for (const c of w.held.splice(0)) res.write(c);
+            res.end();
+          });
           upRes.on('error', () => res.destroy());
         }, () => res.destroy());
         return;
@@ -227,7 +235,9 @@ export async function startApiProxy(seed: number): Promise<ApiProxy> {
     },
     stallWatches(on) {
       stalled = on;
-      if (!on) for (const res of [...held]) res.socket?.destroy();
+      if (on) return;
+      for (const res of [...held]) res.socket?.destroy();
+      for (const w of watches) for (const c of w.held.splice(0)) w.down.write(c);
     },
     goneOnResume(n) {
       goneBudget = n;
