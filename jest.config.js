@@ -1,6 +1,6 @@
 // Three projects: fast unit tests of pure logic, the integration suite on a real control plane, and
 // the fault suite (test/faults/: crashes, API server restarts, dropped and stale watches, API
-// faults, concurrent editors; bad-input catalogue to be added) on a control plane of its own,
+// faults, concurrent editors, the bad-input catalogue) on a control plane of its own,
 // sized by REGCRED_FAULTS_SIZE (quick in npm test, full with npm run test:faults).
 const common = {
   preset: 'ts-jest/presets/default-esm',

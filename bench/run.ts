@@ -93,6 +93,27 @@ async function requestsSince(cp: ControlPlane, offset: number, user: string): Pr
   return counts;
 }
 
+// ---- the API server's own /metrics: apiserver_request_total by verb and resource --------------
+
+const WATCHED = new Set(['secrets', 'serviceaccounts', 'registrycredentials']);
+/** apiserver_request_total for the resources the operator touches, keyed "VERB resource[/sub]". */
+async function apiserverRequests(cp: ControlPlane): Promise<Record<string, number>> {
+  const r = await cp.kubectl(['get', '--raw', '/metrics']);
+  if (r.code !== 0) throw new Error(`kubectl get --raw /metrics: ${r.stderr}`);
+  const counts: Record<string, number> = {};
+  for (const line of r.stdout.split('\n')) {
+    if (!line.startsWith('apiserver_request_total{')) continue;
+    const label = (name: string) => new RegExp(`[{,]${name}="([^"]*)"`).exec(line)?.[1] ?? '';
+    if (!WATCHED.has(label('resource'))) continue;
+    const key = `${label('verb')} ${label('resource')}${label('subresource') ? `/${label('subresource')}` : ''}`;
+    counts[key] = (counts[key] ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return counts;
+}
+const delta = (after: Record<string, number>, before: Record<string, number>) =>
+  Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]).filter(([, v]) => (v as number) > 0)) as Record<string, number>;
+const API_WRITES = ['POST', 'PUT', 'PATCH', 'DELETE', 'APPLY'];
+
 const WRITES = ['create', 'update', 'patch', 'delete'];
 const total = (c: Record<string, number>, verbs?: string[]) => Object.entries(c).filter(([k]) => !verbs || verbs.includes(k.split(' ')[0]!)).reduce((a, [, v]) => a + v, 0);
 const show = (c: Record<string, number>) => Object.entries(c).sort().map(([k, v]) => `${k}=${v}`).join(', ') || 'none';
@@ -152,6 +173,7 @@ async function runSize(n: number, withUnrelated: boolean): Promise<void> {
     // 1. Fan-out: the operator.
     op = await startOperator({ sourceNamespace: source, user: USER, args: ['--concurrency', String(CONCURRENCY), '--kube-api-qps', '0', '--log-level', 'warn'] });
     let mark = await auditOffset(cp);
+    let api = await apiserverRequests(cp);
     t0 = performance.now();
     await req('POST', '/apis/regcred.io/v1alpha1/registrycredentials', {
       apiVersion: 'regcred.io/v1alpha1',
@@ -168,6 +190,9 @@ async function runSize(n: number, withUnrelated: boolean): Promise<void> {
     const fanoutCalls = await requestsSince(cp, mark, USER);
     record({ size: n, figure: 'fan-out: apply to every namespace converged', unit: 's', operator: fanout, floor: fanoutFloor });
     record({ size: n, figure: 'fan-out: writes', unit: 'writes', operator: total(fanoutCalls, WRITES), floor: 4 * n, note: show(fanoutCalls) });
+    // The bench's own create of the RegistryCredential is in this window: the minimum is 4n + 1.
+    const fanoutApi = delta(await apiserverRequests(cp), api);
+    record({ size: n, figure: 'fan-out: apiserver_request_total writes', unit: 'writes', operator: total(fanoutApi, API_WRITES), floor: 4 * n + 1, note: show(fanoutApi) });
 
     // 2. New namespaces, one after another: creation -> Secret present and `default` SA patched.
     const latencies = async (prefix: string, label: string, react?: (ns: string) => void) => {
@@ -202,6 +227,7 @@ async function runSize(n: number, withUnrelated: boolean): Promise<void> {
     // 3. Rotation: source changed -> every copy updated. Floor: the same updates issued directly.
     const copies = n + NEW_NAMESPACES;
     mark = await auditOffset(cp);
+    api = await apiserverRequests(cp);
     t0 = performance.now();
     await req('PATCH', `/api/v1/namespaces/${source}/secrets/robot`, { stringData: { password: 'after' } }, merge);
     const newDoc = Buffer.from(JSON.stringify({ auths: { 'r.example.com': { username: 'bench', password: 'after', auth: Buffer.from('bench:after').toString('base64') } } })).toString('base64');
@@ -211,16 +237,21 @@ async function runSize(n: number, withUnrelated: boolean): Promise<void> {
     }, { timeoutMs: 60 * 60_000, intervalMs: 250, what: 'rotation' });
     const rotation = seconds(t0);
     const rotationCalls = await requestsSince(cp, mark, USER);
+    const rotationApi = delta(await apiserverRequests(cp), api);
     t0 = performance.now();
     await pool([...floorNs, ...Array.from({ length: NEW_NAMESPACES }, (_, i) => `fnew-${i}`)], CONCURRENCY, (ns) => req('PUT', `/api/v1/namespaces/${ns}/secrets/pull`, { ...secretBody(ns), data: { '.dockerconfigjson': newDoc } }));
     record({ size: n, figure: 'rotation: every copy updated', unit: 's', operator: rotation, floor: seconds(t0) });
     record({ size: n, figure: 'rotation: writes', unit: 'writes', operator: total(rotationCalls, WRITES), floor: copies, note: show(rotationCalls) });
+    record({ size: n, figure: 'rotation: apiserver_request_total writes', unit: 'writes', operator: total(rotationApi, API_WRITES), floor: copies + 1, note: `${show(rotationApi)} (the minimum counts the bench's own PATCH of the source)` });
 
     // 4. Idle.
     await waitFor(async () => (await op!.metric('regcred_workqueue_depth')) === 0, { timeoutMs: 60_000 });
     mark = await auditOffset(cp);
+    api = await apiserverRequests(cp);
     await sleep(IDLE_SECONDS * 1000); // a benchmark phase of fixed length, not a test wait
     const idleCalls = await requestsSince(cp, mark, USER);
+    const idleApi = delta(await apiserverRequests(cp), api);
+    record({ size: n, figure: `idle ${IDLE_SECONDS} s: apiserver_request_total writes+lists`, unit: 'requests', operator: total(idleApi, [...API_WRITES, 'LIST']), floor: 0, note: show(idleApi) });
     record({ size: n, figure: `idle ${IDLE_SECONDS} s: writes`, unit: 'writes', operator: total(idleCalls, WRITES), floor: 0 });
     record({ size: n, figure: `idle ${IDLE_SECONDS} s: lists`, unit: 'lists', operator: total(idleCalls, ['list']), floor: 0, note: show(idleCalls) });
 
@@ -233,6 +264,7 @@ async function runSize(n: number, withUnrelated: boolean): Promise<void> {
     // 5. Restart on a converged cluster.
     await op.stop();
     mark = await auditOffset(cp);
+    api = await apiserverRequests(cp);
     t0 = performance.now();
     op = await startOperator({ sourceNamespace: source, user: USER, args: ['--concurrency', String(CONCURRENCY), '--kube-api-qps', '0', '--log-level', 'warn'] });
     const readyAfter = seconds(t0);
@@ -240,6 +272,8 @@ async function runSize(n: number, withUnrelated: boolean): Promise<void> {
     const restartCalls = await requestsSince(cp, mark, USER);
     record({ size: n, figure: 'restart: time to ready', unit: 's', operator: readyAfter });
     record({ size: n, figure: 'restart: writes', unit: 'writes', operator: total(restartCalls, WRITES), floor: 0, note: show(restartCalls) });
+    const restartApi = delta(await apiserverRequests(cp), api);
+    record({ size: n, figure: 'restart: apiserver_request_total writes', unit: 'writes', operator: total(restartApi, API_WRITES), floor: 0, note: show(restartApi) });
   } finally {
     await op?.stop().catch(() => undefined);
     client.close();

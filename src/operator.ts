@@ -137,7 +137,7 @@ export class Operator {
     for (const i of this.informers()) i.start();
     await Promise.all(this.informers().map((i) => i.waitForSync()));
     // Handlers go on after the first list: startup work is queued once, below, not per object.
-    registerMappers({ caches: this.caches, queue: this.queue, specOf: (name) => this.reconciler.specOf(name) });
+    registerMappers({ caches: this.caches, queue: this.queue, specOf: (name) => this.reconciler.specOf(name), statusDelay: (name) => this.reconciler.statusDelay(name) });
     enqueueEverything(this.caches, this.queue);
     this.manager.start();
     this.started = true;

@@ -128,6 +128,19 @@ export interface RegistryCredential {
   status?: RegistryCredentialStatus;
 }
 
+/** Label values hold at most 63 characters. */
+export const MAX_CREDENTIAL_NAME = 63;
+
+/**
+ * Why a RegistryCredential name cannot be served, or undefined: the name is the value of the
+ * regcred.io/credential label on everything it creates. The CRD rejects such names at apply time;
+ * this guards against an older CRD.
+ */
+export function credentialNameProblem(name: string): string | undefined {
+  if (name.length <= MAX_CREDENTIAL_NAME) return undefined;
+  return `metadata.name has ${name.length} characters; at most ${MAX_CREDENTIAL_NAME} are allowed because it is the value of the label ${LABEL_CREDENTIAL} on every Secret it creates`;
+}
+
 /** Parses a spec; returns the defaulted spec or a one-line reason for the status. */
 export function parseSpec(spec: unknown): { ok: true; spec: RegistryCredentialSpec } | { ok: false; message: string } {
   const result = specSchema.safeParse(spec);

@@ -16,13 +16,13 @@ export interface MapperOptions {
   caches: Caches;
   queue: Enqueuer;
   specOf(credential: string): RegistryCredentialSpec | undefined;
-  /** Delay for credential keys woken only to refresh status counts. */
-  statusDebounceMs?: number;
+  /** Delay for credential keys woken only to refresh status counts (default 500 ms). */
+  statusDelay?(credential: string): number;
 }
 
 export function registerMappers(o: MapperOptions): void {
   const { caches, queue } = o;
-  const debounce = o.statusDebounceMs ?? 500;
+  const delay = (credential: string) => o.statusDelay?.(credential) ?? 500;
   const credentials = () => caches.credentials.list();
 
   caches.credentials.on({
@@ -38,13 +38,13 @@ export function registerMappers(o: MapperOptions): void {
     const name = ns.metadata!.name!;
     for (const c of credentials()) {
       queue.add(namespaceKey(c.metadata.name, name));
-      // Counts are refreshed in batches (debounced), except when a namespace joins the selection of
-      // a credential that shows Ready=True: that status just became wrong (it does not count the
-      // namespace, which may be served before a debounced write would say so), so it is
-      // corrected at once; later changes batch again since Ready is then False (Progressing).
+      // Counts are refreshed after a pause (statusDelay), except when a namespace joins the
+      // selection of a credential that shows Ready=True: that status just became wrong (it does
+      // not count the namespace, which may be served long before the pause ends), so it is
+      // corrected at once; later changes wait again since Ready is then False (Progressing).
       const spec = o.specOf(c.metadata.name);
       if (spec && isNamespaceSelected(ns, spec) && isReady(c)) queue.add(credentialKey(c.metadata.name));
-      else queue.addAfter(credentialKey(c.metadata.name), debounce);
+      else queue.addAfter(credentialKey(c.metadata.name), delay(c.metadata.name));
     }
   };
   caches.namespaces.on({
@@ -53,7 +53,7 @@ export function registerMappers(o: MapperOptions): void {
       if (!sameJson(old.metadata?.labels, ns.metadata?.labels) || old.status?.phase !== ns.status?.phase || old.metadata?.deletionTimestamp !== ns.metadata?.deletionTimestamp) onNamespace(ns);
     },
     delete: () => {
-      for (const c of credentials()) queue.addAfter(credentialKey(c.metadata.name), debounce);
+      for (const c of credentials()) queue.addAfter(credentialKey(c.metadata.name), delay(c.metadata.name));
     },
   });
 

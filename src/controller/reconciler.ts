@@ -14,12 +14,13 @@ import {
   LABEL_CREDENTIAL,
   type NamespaceFailure,
   parseDuration,
+  credentialNameProblem,
   parseSpec,
   type RegistryCredential,
   type RegistryCredentialSpec,
   targetSecretName,
 } from '../api/v1alpha1.js';
-import { type Auths, renderDockerConfig } from '../dockerconfig.js';
+import { type Auths, documentSizeProblem, renderDockerConfig } from '../dockerconfig.js';
 import type { EventSink } from '../events.js';
 import { isKubeError, KubeApiError } from '../k8s/errors.js';
 import type { Resources } from '../k8s/resources.js';
@@ -35,6 +36,7 @@ import { credentialKey, namespaceKey, parseKey } from './keys.js';
 import { ChangeLog } from './changes.js';
 import { injectedFor, serviceAccountEdit } from './serviceaccounts.js';
 import { computeStatus, sameStatus } from './status.js';
+import { statusDelayMs } from './timing.js';
 
 export interface Caches {
   credentials: Informer<RegistryCredential>;
@@ -96,6 +98,8 @@ const MAX_CONFLICT_RETRIES = 5;
 export class Reconciler {
   private readonly states = new Map<string, CredentialState>();
   private readonly debounceMs: number;
+  /** How long the last credential reconcile took, per credential (ms). */
+  private readonly lastRunMs = new Map<string, number>();
 
   constructor(private readonly o: ReconcilerOptions) {
     this.debounceMs = o.statusDebounceMs ?? 500;
@@ -103,9 +107,30 @@ export class Reconciler {
 
   reconcile = async (key: string): Promise<ReconcileResult | void> => {
     const k = parseKey(key);
-    if (k.kind === 'credential') return this.reconcileCredential(k.credential);
-    return this.reconcileNamespace(k.credential, k.namespace);
+    if (k.kind === 'namespace') return this.reconcileNamespace(k.credential, k.namespace);
+    const started = this.o.clock.now();
+    try {
+      return await this.reconcileCredential(k.credential);
+    } finally {
+      this.lastRunMs.set(k.credential, this.o.clock.now() - started);
+    }
   };
+
+  /**
+   * After namespace work: the credential key recounts and writes status. While other keys wait
+   * (a fan-out), it waits statusDelay so it runs a bounded share of the time; when this was the
+   * last key in flight, it runs at once, so the final status is not held back by the pause.
+   */
+  private wakeCredential(credName: string): void {
+    const { queue } = this.o;
+    if (queue.len() === 0 && queue.inProgress() <= 1) queue.add(credentialKey(credName));
+    else queue.addAfter(credentialKey(credName), this.statusDelay(credName));
+  }
+
+  /** The delay before a credential key woken by namespace work runs (timing.ts, statusDelayMs). */
+  statusDelay(credential: string): number {
+    return statusDelayMs(this.debounceMs, this.lastRunMs.get(credential));
+  }
 
   /** The parsed spec of a credential as of its last reconcile (for the event mappers). */
   specOf(credential: string): RegistryCredentialSpec | undefined {
@@ -120,6 +145,7 @@ export class Reconciler {
     if (!cred) {
       // Gone without our finalizer running (or already released): remove whatever is left.
       this.states.delete(name);
+      this.lastRunMs.delete(name);
       this.o.metrics?.forgetCredential(name);
       for (const ns of this.namespacesWithLeftovers({ metadata: { name, uid: '' } })) queue.add(namespaceKey(name, ns));
       return;
@@ -127,7 +153,8 @@ export class Reconciler {
     if (cred.metadata.deletionTimestamp) return this.finalize(cred);
 
     const state = this.stateFor(cred);
-    const parsed = parseSpec(cred.spec);
+    const nameProblem = credentialNameProblem(cred.metadata.name);
+    const parsed = nameProblem ? { ok: false as const, message: nameProblem } : parseSpec(cred.spec);
     if (!parsed.ok) {
       // Nothing is written or deleted on an invalid spec; the status says why.
       state.spec = undefined;
@@ -248,8 +275,15 @@ export class Reconciler {
     if (warning && warning.message !== state.sourceWarning?.message) this.o.events.record(cred, 'Warning', warning.reason, warning.message);
     state.sourceWarning = warning;
     for (const key of [...state.lastGood.keys()]) if (!keys.has(key)) state.lastGood.delete(key);
+    let document = held ? undefined : renderDockerConfig(mergeAuths(spec, perEntry));
+    const tooLarge = document === undefined ? undefined : documentSizeProblem(document);
+    if (tooLarge) {
+      // No partial or truncated write: every existing copy stays as it is, none is created.
+      failure ??= { reason: 'SecretTooLarge', message: `${tooLarge}; use fewer or smaller credentials` };
+      document = undefined;
+    }
     state.sourceFailure = failure;
-    state.document = held ? undefined : renderDockerConfig(mergeAuths(spec, perEntry));
+    state.document = document;
     if (failure) this.o.logger.warn({ registryCredential: cred.metadata.name, reason: state.sourceFailure!.reason, held }, 'registry source failed');
   }
 
@@ -327,13 +361,13 @@ export class Reconciler {
     const state = this.states.get(credName);
     if (!namespace || isTerminating(namespace)) {
       // Namespaces being deleted are left alone; their content goes with them.
-      if (state?.failures.delete(ns) || cred?.metadata.deletionTimestamp) queue.addAfter(credentialKey(credName), this.debounceMs);
+      if (state?.failures.delete(ns) || cred?.metadata.deletionTimestamp) this.wakeCredential(credName);
       return;
     }
     if (!cred || cred.metadata.deletionTimestamp) {
       // Cleanup runs even when suspended: deleting the RegistryCredential is an explicit request.
       await this.cleanNamespace(credName, cred?.metadata.uid ?? '', ns, state);
-      if (cred) queue.addAfter(credentialKey(credName), this.debounceMs);
+      if (cred) this.wakeCredential(credName);
       return;
     }
     if (!state || state.uid !== cred.metadata.uid || state.generation !== (cred.metadata.generation ?? 0)) {
@@ -352,12 +386,12 @@ export class Reconciler {
       state.failures.set(ns, failure);
       if (hadFailure?.reason !== failure.reason || hadFailure.message !== failure.message) {
         this.o.events.record(cred, 'Warning', failure.reason, `namespace ${ns}: ${failure.message}`);
-        queue.addAfter(credentialKey(credName), this.debounceMs);
+        this.wakeCredential(credName);
       }
       throw err;
     }
     state.failures.delete(ns);
-    if (wrote || hadFailure) queue.addAfter(credentialKey(credName), this.debounceMs);
+    if (wrote || hadFailure) this.wakeCredential(credName);
   }
 
   /** Makes the namespace hold the desired Secret and SA entries. Returns whether anything was written. */

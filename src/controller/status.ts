@@ -64,7 +64,10 @@ export function computeStatus(prev: RegistryCredentialStatus | undefined, input:
   if (input.suspended) ready = { type: 'Ready', status: 'False', reason: 'Suspended', message: 'spec.suspend is true: nothing is changed or deleted' };
   else if (sources.status !== 'True') ready = { type: 'Ready', status: 'False', reason: sources.reason, message: sources.message };
   else if (propagated.status !== 'True') ready = { type: 'Ready', status: 'False', reason: propagated.reason, message: propagated.message };
-  else ready = { type: 'Ready', status: 'True', reason: 'Ready', message: `pull secret present in ${input.ready} namespaces` };
+  else if (input.selected === 0) {
+    // Vacuously converged (a selector for namespaces still to come is legitimate), but say so: a typo looks the same.
+    ready = { type: 'Ready', status: 'True', reason: 'Ready', message: 'no namespace is selected: namespaceSelector and excludeNamespaces match no namespace (yet)' };
+  } else ready = { type: 'Ready', status: 'True', reason: 'Ready', message: `pull secret present in ${input.ready} namespaces` };
 
   for (const c of [ready, sources, propagated]) conditions = setCondition(conditions, c, generation, now);
   const order = ['Ready', 'SourcesReady', 'Propagated'];

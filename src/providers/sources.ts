@@ -3,9 +3,9 @@
 // Each registry entry resolves on its own, so one broken source does not hide the others.
 import type { V1Secret } from '@kubernetes/client-node';
 import type { RegistryCredentialSpec, RegistryEntry } from '../api/v1alpha1.js';
-import { authEntry, type Auths, InvalidDockerConfigError, parseDockerConfigSecret } from '../dockerconfig.js';
+import { authEntry, type Auths, credentialProblem, decodeUtf8, InvalidDockerConfigError, parseDockerConfigSecret } from '../dockerconfig.js';
 
-export type SourceFailureReason = 'SourceSecretNotFound' | 'InvalidSourceSecret' | 'TokenRefreshFailed' | 'InvalidEcrEntry';
+export type SourceFailureReason = 'SourceSecretNotFound' | 'InvalidSourceSecret' | 'TokenRefreshFailed' | 'InvalidEcrEntry' | 'SecretTooLarge';
 
 /** For short-lived tokens: when the one served expires (if known), when it was obtained, when to look again. */
 export interface TokenTiming {
@@ -37,6 +37,13 @@ export function resolveEntry(entry: RegistryEntry, secrets: SourceSecrets): Entr
       return invalid(secretName, secrets.namespace, `has no ${missing.map((k) => JSON.stringify(k)).join(' or ')} key`);
     }
     if (!username || !password) return invalid(secretName, secrets.namespace, `has an empty ${!username ? usernameKey : passwordKey}`);
+    if (username === NOT_UTF8 || password === NOT_UTF8) {
+      return invalid(secretName, secrets.namespace, `key ${JSON.stringify(username === NOT_UTF8 ? usernameKey : passwordKey)} is not valid UTF-8 text`);
+    }
+    for (const [field, key, value] of [['username', usernameKey, username], ['password', passwordKey, password]] as const) {
+      const problem = credentialProblem(field, value);
+      if (problem) return invalid(secretName, secrets.namespace, `key ${JSON.stringify(key)} holds ${problem}`);
+    }
     return { ok: true, auths: { [entry.server!]: authEntry(username, password) } };
   }
   if (entry.dockerConfig) {
@@ -58,10 +65,10 @@ export function resolveEntry(entry: RegistryEntry, secrets: SourceSecrets): Entr
  * win over imported dockerConfig entries for the same server; among imports, the earlier wins.
  */
 export function mergeAuths(spec: RegistryCredentialSpec, perEntry: Auths[]): Auths {
-  const merged: Auths = {};
+  const merged: Auths = Object.create(null) as Auths; // no prototype: any server key is an ordinary key
   spec.registries.forEach((entry, i) => {
     if (!entry.dockerConfig) return;
-    for (const [server, auth] of Object.entries(perEntry[i] ?? {})) if (!(server in merged)) merged[server] = auth;
+    for (const [server, auth] of Object.entries(perEntry[i] ?? {})) if (!Object.hasOwn(merged, server)) merged[server] = auth;
   });
   spec.registries.forEach((entry, i) => {
     if (entry.dockerConfig) return;
@@ -70,9 +77,12 @@ export function mergeAuths(spec: RegistryCredentialSpec, perEntry: Auths[]): Aut
   return merged;
 }
 
-function decodeKey(secret: V1Secret, key: string): string | undefined {
+/** Stands for a value whose bytes are not UTF-8 (a binary file, a wrong encoding): never replaced silently. */
+const NOT_UTF8 = Symbol('not UTF-8');
+
+function decodeKey(secret: V1Secret, key: string): string | typeof NOT_UTF8 | undefined {
   const v = secret.data?.[key];
-  return v === undefined ? undefined : Buffer.from(v, 'base64').toString('utf8');
+  return v === undefined ? undefined : (decodeUtf8(v) ?? NOT_UTF8);
 }
 
 function notFound(name: string, namespace: string): EntryResult {

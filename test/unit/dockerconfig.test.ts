@@ -2,7 +2,11 @@ import {
   type AuthEntry,
   authEntry,
   type Auths,
+  credentialProblem,
+  decodeUtf8,
+  documentSizeProblem,
   InvalidDockerConfigError,
+  MAX_SECRET_DATA_BYTES,
   parseDockerConfigSecret,
   renderDockerConfig,
   serversOf,
@@ -157,10 +161,82 @@ describe('parseDockerConfigSecret', () => {
     ['auth not base64 though it decodes with a colon', JSON_TYPE, jsonData({ auths: { 'r.io': { auth: `robot:${PASSWORD}` } } }), 'entry "r.io" has an "auth" that is not base64 of username:password'],
     ['a bad entry next to a good one', JSON_TYPE, jsonData({ auths: { 'a.io': creds, 'b.io': { auth: '%%' } } }), 'entry "b.io" has an "auth" that is not base64 of username:password'],
     ['password only, dockercfg', CFG_TYPE, cfgData({ 'r.io': { password: PASSWORD } }), 'entry "r.io" has neither username/password nor auth'],
+    // issue 6, bad input catalogue: credentials docker or the kubelet would mangle
+    ['auth of bytes that are not UTF-8', JSON_TYPE, jsonData({ auths: { 'r.io': { auth: Buffer.concat([Buffer.from(`robot:${PASSWORD}`), Buffer.from([0xc3, 0x28])]).toString('base64') } } }), 'entry "r.io" has an "auth" that is not base64 of username:password'],
+    ['document that is not UTF-8', JSON_TYPE, { '.dockerconfigjson': Buffer.from([0x7b, 0xff, 0x7d]).toString('base64') }, 'key .dockerconfigjson is not valid UTF-8'],
+    ['auth with an empty username', JSON_TYPE, jsonData({ auths: { 'r.io': { auth: b64(`:${PASSWORD}`) } } }), 'entry "r.io" has an empty username'],
+    ['empty username and password fields', JSON_TYPE, jsonData({ auths: { 'r.io': { username: '', password: '' } } }), 'entry "r.io" has an empty username'],
+    ['empty password field', JSON_TYPE, jsonData({ auths: { 'r.io': { username: 'robot', password: '' } } }), 'entry "r.io" has an empty password'],
+    ['identity token beside a password-less auth', JSON_TYPE, jsonData({ auths: { 'r.io': { auth: b64('robot:'), identitytoken: PASSWORD } } }), 'entry "r.io" has an empty password (identity and registry tokens are not supported: the kubelet cannot use them)'],
+    ['registry token only', JSON_TYPE, jsonData({ auths: { 'r.io': { username: 'robot', password: '', registrytoken: PASSWORD } } }), 'entry "r.io" has an empty password (identity and registry tokens are not supported: the kubelet cannot use them)'],
+    ['username with a colon', JSON_TYPE, jsonData({ auths: { 'r.io': { username: 'robot:ci', password: PASSWORD } } }), 'entry "r.io" has a username containing ":", which basic auth cannot carry (the auth field splits at the first ":")'],
+    ['password with a trailing newline', JSON_TYPE, jsonData({ auths: { 'r.io': { username: 'robot', password: `${PASSWORD}\n` } } }), 'entry "r.io" has a password containing a control character (a trailing newline from echo or a file?)'],
+    ['auth whose password has a NUL', CFG_TYPE, cfgData({ 'r.io': { auth: b64(`robot:${PASSWORD}\u0000`) } }), 'entry "r.io" has a password containing a control character (a trailing newline from echo or a file?)'],
   ])('throws for %s', (_name, type, data, message) => {
     const err = parseError(type, data);
     expect(err.name).toBe('InvalidDockerConfigError');
     expect(err.message).toBe(message);
     for (const secret of [PASSWORD, b64(PASSWORD), b64(`robot:${PASSWORD}`), 'S3cr3t']) expect(err.message).not.toContain(secret);
+  });
+});
+
+// ---- what may go into an entry, and how much fits into a Secret (issue 6) -----------------------
+
+describe('credentialProblem', () => {
+  test.each<[string, 'username' | 'password', string, string | undefined]>([
+    ['plain username', 'username', 'robot$ci+pull', undefined],
+    ['plain password with colons (split at the first colon, so fine)', 'password', 'pa:ss:word', undefined],
+    ['unicode username', 'username', 'jürgen-Ω-😀', undefined],
+    ['unicode password', 'password', 'pässwörd-日本', undefined],
+    ['spaces are printable', 'password', 'correct horse battery staple', undefined],
+    ['empty username', 'username', '', 'an empty username'],
+    ['empty password', 'password', '', 'an empty password'],
+    ['colon in a username', 'username', 'robot:ci', 'a username containing ":", which basic auth cannot carry (the auth field splits at the first ":")'],
+    ['trailing newline', 'password', 'secret\n', 'a password containing a control character (a trailing newline from echo or a file?)'],
+    ['carriage return', 'username', 'robot\r', 'a username containing a control character (a trailing newline from echo or a file?)'],
+    ['tab', 'password', 'a\tb', 'a password containing a control character (a trailing newline from echo or a file?)'],
+    ['DEL', 'password', 'a\u007f', 'a password containing a control character (a trailing newline from echo or a file?)'],
+  ])('%s', (_name, field, value, expected) => {
+    expect(credentialProblem(field, value)).toBe(expected);
+  });
+});
+
+describe('decodeUtf8', () => {
+  test.each<[string, string, string | undefined]>([
+    ['ASCII', b64('robot'), 'robot'],
+    ['UTF-8', b64('jürgen-😀'), 'jürgen-😀'],
+    ['empty', '', ''],
+    ['a lone continuation byte', Buffer.from([0x80]).toString('base64'), undefined],
+    ['a truncated sequence', Buffer.from([0xe6, 0x97]).toString('base64'), undefined],
+    ['Latin-1 bytes', Buffer.from('jürgen', 'latin1').toString('base64'), undefined],
+    ['a byte order mark is kept, not swallowed', Buffer.from([0xef, 0xbb, 0xbf, 0x61]).toString('base64'), '\ufeffa'],
+  ])('%s', (_name, encoded, expected) => {
+    expect(decodeUtf8(encoded)).toBe(expected);
+  });
+});
+
+describe('documentSizeProblem', () => {
+  test.each<[string, number, boolean]>([
+    ['small', 100, false],
+    ['exactly the limit', MAX_SECRET_DATA_BYTES, false],
+    ['one byte over', MAX_SECRET_DATA_BYTES + 1, true],
+  ])('%s', (_name, bytes, tooLarge) => {
+    const problem = documentSizeProblem('x'.repeat(bytes));
+    expect(problem === undefined).toBe(!tooLarge);
+    if (tooLarge) expect(problem).toBe(`the merged .dockerconfigjson would be ${bytes} bytes, more than the 1048576 bytes a Secret can hold`);
+  });
+
+  test('counts UTF-8 bytes, not characters', () => {
+    expect(documentSizeProblem('é'.repeat(MAX_SECRET_DATA_BYTES / 2))).toBeUndefined();
+    expect(documentSizeProblem('é'.repeat(MAX_SECRET_DATA_BYTES / 2 + 1))).toContain(`${MAX_SECRET_DATA_BYTES + 2} bytes`);
+  });
+});
+
+describe('server keys that are also Object.prototype names', () => {
+  test.each(['__proto__', 'constructor', 'toString'])('%s is an ordinary registry key', (server) => {
+    const data = { '.dockerconfigjson': b64(`{"auths":{${JSON.stringify(server)}:{"auth":"${b64('u:p')}"}}}`) };
+    const auths = parseDockerConfigSecret(JSON_TYPE, data);
+    expect(Object.keys(auths)).toEqual([server]);
+    expect(JSON.parse(renderDockerConfig(auths))).toEqual(JSON.parse(`{"auths":{${JSON.stringify(server)}:${JSON.stringify(entry('u', 'p'))}}}`));
   });
 });

@@ -24,7 +24,7 @@ function setup(ready: boolean) {
   const now: string[] = [];
   const later: Array<[string, number]> = [];
   const spec = { namespaceSelector: { matchLabels: { team: 'a' } }, excludeNamespaces: [], serviceAccounts: ['default'] } as unknown as RegistryCredentialSpec;
-  registerMappers({ caches, queue: { add: (k) => now.push(k), addAfter: (k, d) => later.push([k, d]) }, specOf: () => spec, statusDebounceMs: 500 });
+  registerMappers({ caches, queue: { add: (k) => now.push(k), addAfter: (k, d) => later.push([k, d]) }, specOf: () => spec, statusDelay: () => 500 });
   return { handlers, now, later };
 }
 

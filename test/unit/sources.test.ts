@@ -57,6 +57,11 @@ describe('resolveEntry basicAuth', () => {
     ['empty password', basic('r.io', 'robot'), { robot: opaque({ username: 'u', password: '' }) }, { ok: false, reason: 'InvalidSourceSecret', message: `Secret ${NS}/robot has an empty password` }],
     ['both empty: username named first', basic('r.io', 'robot'), { robot: opaque({ username: '', password: '' }) }, { ok: false, reason: 'InvalidSourceSecret', message: `Secret ${NS}/robot has an empty username` }],
     ['empty custom key', basic('r.io', 'robot', { passwordKey: 'token' }), { robot: opaque({ username: 'u', token: '' }) }, { ok: false, reason: 'InvalidSourceSecret', message: `Secret ${NS}/robot has an empty token` }],
+    // issue 6, bad input catalogue
+    ['colon in the username', basic('r.io', 'robot'), { robot: opaque({ username: 'robot:ci', password: PASSWORD }) }, { ok: false, reason: 'InvalidSourceSecret', message: `Secret ${NS}/robot key "username" holds a username containing ":", which basic auth cannot carry (the auth field splits at the first ":")` }],
+    ['trailing newline in the password', basic('r.io', 'robot', { passwordKey: 'token' }), { robot: opaque({ username: 'u', token: `${PASSWORD}\n` }) }, { ok: false, reason: 'InvalidSourceSecret', message: `Secret ${NS}/robot key "token" holds a password containing a control character (a trailing newline from echo or a file?)` }],
+    ['password not UTF-8', basic('r.io', 'robot'), { robot: { type: 'Opaque', data: { username: b64('u'), password: Buffer.concat([Buffer.from(PASSWORD), Buffer.from([0xff])]).toString('base64') } } }, { ok: false, reason: 'InvalidSourceSecret', message: `Secret ${NS}/robot key "password" is not valid UTF-8 text` }],
+    ['username not UTF-8', basic('r.io', 'robot', { usernameKey: 'user' }), { robot: { type: 'Opaque', data: { user: Buffer.from('jürgen', 'latin1').toString('base64'), password: b64(PASSWORD) } } }, { ok: false, reason: 'InvalidSourceSecret', message: `Secret ${NS}/robot key "user" is not valid UTF-8 text` }],
   ])('fails with %s', (_name, e, secrets, expected) => {
     const result = resolveEntry(entryOf(e), source(secrets));
     expect(result).toEqual(expected);
@@ -130,6 +135,7 @@ describe('mergeAuths', () => {
     ['a held import lets the next import win', spec(imported('d1'), imported('d2')), [undefined, { 'r.io': C }], { 'r.io': C }],
     ['fewer results than entries', spec(basic('a.io', 's'), imported('d')), [{ 'a.io': A }], { 'a.io': A }],
     ['nothing resolved', spec(basic('a.io', 's')), [], {}],
+    ['a server named like an Object.prototype member is an ordinary key', spec(imported('d1'), imported('d2')), [{ constructor: B }, { constructor: C, toString: C }], { constructor: B, toString: C }],
   ])('%s', (_name, s, perEntry, expected) => {
     const merged = mergeAuths(s, perEntry as Auths[]);
     expect(merged).toEqual(expected);

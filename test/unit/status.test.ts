@@ -48,6 +48,7 @@ describe('computeStatus conditions', () => {
 
   test.each<[string, Partial<StatusInput>, string, string]>([
     ['Ready when all ready', {}, 'Ready', 'pull secret present in 3 namespaces'],
+    ['Ready says when nothing is selected (a typo looks the same)', { selected: 0, ready: 0 }, 'Ready', 'no namespace is selected: namespaceSelector and excludeNamespaces match no namespace (yet)'],
     ['SourcesReady when resolved', {}, 'SourcesReady', 'every registry source resolved'],
     ['Propagated when all ready', {}, 'Propagated', '3 of 3 namespaces ready'],
     ['Propagated while progressing', { ready: 1 }, 'Propagated', '1 of 3 namespaces ready'],

@@ -1,4 +1,4 @@
-import { MIN_RENEWAL_MS, RETRY_BASE_MS, RETRY_MAX_MS, hasReliableExpiry, renewalDueAt, retryDelayMs, UNRELIABLE_EXPIRY_RENEWAL_MS } from '../../src/controller/timing.js';
+import { MIN_RENEWAL_MS, RETRY_BASE_MS, RETRY_MAX_MS, hasReliableExpiry, renewalDueAt, retryDelayMs, STATUS_COST_FACTOR, STATUS_DELAY_MAX_MS, statusDelayMs, UNRELIABLE_EXPIRY_RENEWAL_MS } from '../../src/controller/timing.js';
 
 const H = 3_600_000;
 const M = 60_000;
@@ -66,5 +66,19 @@ describe('retryDelayMs', () => {
       expect(d).toBeLessThanOrEqual(RETRY_MAX_MS);
       prev = d;
     }
+  });
+});
+
+describe('statusDelayMs', () => {
+  test.each<[string, number, number | undefined, number]>([
+    // [case, base, last credential run (ms), expected delay]
+    ['never ran: the base', 500, undefined, 500],
+    ['a cheap run: the base', 500, 3, 500],
+    ['a run of 25 ms (base / factor): still the base', 500, 500 / STATUS_COST_FACTOR, 500],
+    ['a 100 ms run: factor times the cost', 500, 100, 100 * STATUS_COST_FACTOR],
+    ['a pathological run: capped', 500, 60_000, STATUS_DELAY_MAX_MS],
+    ['a fake clock (0 ms runs): the base', 500, 0, 500],
+  ])('%s', (_case, base, last, expected) => {
+    expect(statusDelayMs(base, last)).toBe(expected);
   });
 });

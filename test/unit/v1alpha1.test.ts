@@ -1,4 +1,5 @@
 import {
+  credentialNameProblem,
   DEFAULT_REFRESH,
   parseDuration,
   parseSpec,
@@ -152,4 +153,16 @@ test.each([undefined, null])('a missing spec (%p) is reported at "spec", not "sp
   const result = parseSpec(spec);
   expect(result.ok).toBe(false);
   expect(!result.ok && result.message).toMatch(/^spec: /);
+});
+
+describe('credentialNameProblem', () => {
+  test.each<[string, string | undefined]>([
+    ['team-registries', undefined],
+    ['a'.repeat(63), undefined],
+    ['a.b.c', undefined],
+    ['a'.repeat(64), 'metadata.name has 64 characters; at most 63 are allowed because it is the value of the label regcred.io/credential on every Secret it creates'],
+    ['a'.repeat(253), 'metadata.name has 253 characters; at most 63 are allowed because it is the value of the label regcred.io/credential on every Secret it creates'],
+  ])('%s', (name, expected) => {
+    expect(credentialNameProblem(name)).toBe(expected);
+  });
 });
