@@ -1,4 +1,7 @@
-// Two projects: fast unit tests of pure logic, and the integration suite on a real control plane.
+// Three projects: fast unit tests of pure logic, the integration suite on a real control plane, and
+// the fault suite (test/faults/: crashes, API server restarts, dropped and stale watches, API
+// faults, concurrent editors, the bad-input catalogue) on a control plane of its own,
+// sized by REGCRED_FAULTS_SIZE (quick in npm test, full with npm run test:faults).
 const common = {
   preset: 'ts-jest/presets/default-esm',
   extensionsToTreatAsEsm: ['.ts'],
@@ -14,6 +17,13 @@ export default {
       ...common,
       displayName: 'integration',
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/harness/global-setup.ts',
+      globalTeardown: '<rootDir>/test/harness/global-teardown.ts',
+    },
+    {
+      ...common,
+      displayName: 'faults',
+      testMatch: ['<rootDir>/test/faults/**/*.test.ts'],
       globalSetup: '<rootDir>/test/harness/global-setup.ts',
       globalTeardown: '<rootDir>/test/harness/global-teardown.ts',
     },

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command: sets up what is missing (hack/setup.sh), type-checks, then runs the unit tests,
-# the integration suite on a real local control plane, and the benchmark at its quick size.
+# the integration suite on a real local control plane, the fault suite and the benchmark at their quick size.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 started=$(date +%s)
@@ -8,6 +8,8 @@ bash hack/setup.sh
 npm run --silent typecheck
 npm run --silent test:unit -- --ci
 npm run --silent test:integration -- --ci --runInBand
+# The fault suite (test/faults/) at its quick size; `npm run test:faults` runs the full size.
+REGCRED_FAULTS_SIZE=quick npm run --silent test:faults -- --ci
 # The benchmark at its quick size: a smoke test that it still runs end to end, not a timing check.
 node --import ./hack/ts-loader.mjs bench/run.ts --quick
 echo "[test] all green in $(( $(date +%s) - started )) s" >&2

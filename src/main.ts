@@ -35,7 +35,7 @@ async function main(argv: string[]): Promise<number> {
     metrics.apiRequests.inc({ verb, resource, code: String(code) });
     if (code >= 200 && code < 300 && (verb === 'CREATE' || verb === 'UPDATE' || verb === 'PATCH' || verb === 'DELETE')) metrics.writes.inc({ resource, verb });
   };
-  const client = await KubeClient.create(kc, { clock: systemClock, qps: config.kubeApiQps, burst: config.kubeApiBurst, observe });
+  const client = await KubeClient.create(kc, { clock: systemClock, qps: config.kubeApiQps, burst: config.kubeApiBurst, timeoutMs: config.kubeApiTimeoutSeconds * 1000, observe });
   logger.info({ server: client.server, sourceNamespace: config.sourceNamespace }, 'starting regcred-operator');
   const operator = new Operator({ config, client, clock: systemClock, logger, metrics, deferWorkers: config.leaderElect });
   let stopping = false;

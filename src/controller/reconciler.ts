@@ -330,6 +330,7 @@ export class Reconciler {
     try {
       const updated = await this.o.resources.updateStatus(cred, status);
       this.o.caches.credentials.noteWritten(updated);
+      this.o.logger.debug({ registryCredential: cred.metadata.name, namespaces: status.namespaces, resourceVersion: updated.metadata.resourceVersion }, 'status written');
     } catch (err) {
       if (!isKubeError(err, 'NotFound')) throw err;
     }

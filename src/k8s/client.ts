@@ -144,7 +144,7 @@ export class KubeClient {
   /**
    * Streams a watch. Resolves when the server ends the stream (timeoutSeconds) or `signal` aborts;
    * rejects on a transport failure or a non-200 answer (a 410 rejects with kind Gone). `onOpen`
-   * runs once the server accepted the watch (HTTP 200).
+   * runs when the server has answered 200, i.e. the stream is established.
    */
   async watch<T>(
     path: string,

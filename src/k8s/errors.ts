@@ -53,10 +53,28 @@ export function kubeErrorFromResponse(
     // not a Status object (e.g. a proxy's HTML page): fall back to the HTTP status
   }
   const reason = parsed.reason ?? '';
-  const retryAfter = Number(retryAfterHeader ?? parsed.details?.retryAfterSeconds);
+  const retryAfter = parseRetryAfter(retryAfterHeader) ?? parsed.details?.retryAfterSeconds;
   const serverMessage = redact ? '' : (parsed.message ?? '').slice(0, 500);
   const message = `${what}: HTTP ${status}${reason ? ` ${reason}` : ''}${serverMessage ? `: ${serverMessage}` : ''}`;
-  return new KubeApiError(kindOf(status, reason), status, message, reason, Number.isFinite(retryAfter) ? retryAfter : undefined);
+  return new KubeApiError(kindOf(status, reason), status, message, reason, typeof retryAfter === 'number' && Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter : undefined);
+}
+
+/**
+ * A Retry-After header in seconds: delay-seconds ("3") or an HTTP date (RFC 9110 10.2.3), counted
+ * from `now`. Undefined when absent or unreadable.
+ */
+export function parseRetryAfter(header: string | undefined, now: number = Date.now()): number | undefined {
+  const v = header?.trim();
+  if (!v) return undefined;
+  if (/^\d+$/.test(v)) return Number(v);
+  const at = Date.parse(v);
+  if (!Number.isFinite(at) || !/[a-z]/i.test(v)) return undefined;
+  return Math.max(0, Math.ceil((at - now) / 1000));
+}
+
+/** How long the server asked us to wait before trying again (ms), if it did. */
+export function retryAfterMs(err: unknown): number | undefined {
+  return err instanceof KubeApiError && err.retryAfterSeconds !== undefined ? err.retryAfterSeconds * 1000 : undefined;
 }
 
 function kindOf(status: number, reason: string): KubeErrorKind {

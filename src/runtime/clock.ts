@@ -51,6 +51,12 @@ export class FakeClock implements Clock {
     this.current = target;
   }
 
+  /** When the earliest pending timer falls due (undefined when none is pending). */
+  nextTimerAt(): number | undefined {
+    const pending = this.timers.filter((t) => !t.cancelled).map((t) => t.at);
+    return pending.length ? Math.min(...pending) : undefined;
+  }
+
   pendingTimers(): number {
     return this.timers.filter((t) => !t.cancelled).length;
   }

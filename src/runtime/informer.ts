@@ -5,7 +5,7 @@
 // but delivers nothing (not even a bookmark) for too long.
 import type { Logger } from 'pino';
 import type { KubeClient, WatchEvent } from '../k8s/client.js';
-import { isKubeError } from '../k8s/errors.js';
+import { isKubeError, retryAfterMs } from '../k8s/errors.js';
 import type { Clock, Timer } from './clock.js';
 
 export interface KubeObject {
@@ -80,9 +80,17 @@ export class Informer<T extends KubeObject> {
     return this.synced;
   }
 
-  /** True once synced and while a watch stream is open (accepted by the server). */
+  /**
+   * True while a watch stream is established (the server answered it). False during a restart's
+   * backoff, while a re-list or a new watch request is under way (a server that never answers
+   * keeps it false), and from the moment the watchdog finds a stream silent for too long.
+   */
   isHealthy(): boolean {
     return !this.stopped && this.synced && this.watching;
+  }
+
+  private idleMs(): number {
+    return this.opts.idleTimeoutMs ?? 3 * 60_000;
   }
 
   waitForSync(): Promise<void> {
@@ -157,8 +165,12 @@ export class Informer<T extends KubeObject> {
         const gone = isKubeError(err, 'Gone');
         if (gone) needList = true;
         this.failures++;
-        const delay = gone ? 0 : Math.min(30_000, 250 * 2 ** Math.min(this.failures, 8)) * (0.5 + Math.random() / 2);
-        const reason = gone ? 'Gone' : isKubeError(err) ? err.kind : 'StreamError';
+        // The backoff grows only while nothing works: a watch that was established, or a re-list
+        // that succeeded, resets it (watchOnce / relist set failures to 0). A server's Retry-After
+        // is a floor.
+        const backoff = gone ? 0 : Math.min(30_000, 250 * 2 ** Math.min(this.failures, 8)) * (0.5 + Math.random() / 2);
+        const delay = Math.max(backoff, Math.min(retryAfterMs(err) ?? 0, 30_000));
+        const reason = gone ? 'Gone' : (err as { idle?: boolean }).idle ? 'Idle' : isKubeError(err) ? err.kind : 'StreamError';
         this.opts.onRestart?.(this.opts.name, reason);
         this.opts.logger.warn({ informer: this.opts.name, reason, err: (err as Error).message, retryInMs: Math.round(delay) }, 'watch failed; restarting');
         if (delay > 0) await new Promise<void>((resolve) => this.opts.clock.setTimer(delay, resolve));
@@ -199,6 +211,7 @@ export class Informer<T extends KubeObject> {
       this.emit((h) => (old ? h.update?.(old, obj) : h.add?.(obj)));
     }
     this.resourceVersion = rv;
+    this.failures = 0;
     if (!this.synced) {
       this.synced = true;
       for (const w of this.syncWaiters.splice(0)) w();
@@ -210,14 +223,15 @@ export class Informer<T extends KubeObject> {
     this.abort = abort;
     const base = this.opts.watchTimeoutSeconds ?? 300;
     const timeoutSeconds = Math.floor(base + Math.random() * base);
-    const idle = this.opts.idleTimeoutMs ?? 3 * 60_000;
-    this.lastEventAt = this.opts.clock.now();
+    const idle = this.idleMs();
     let idleFired = false;
+    this.lastEventAt = this.opts.clock.now();
     const arm = () => {
       this.watchdog = this.opts.clock.setTimer(idle, () => {
         const quietFor = this.opts.clock.now() - this.lastEventAt;
         if (quietFor >= idle) {
           idleFired = true;
+          this.watching = false;
           abort.abort();
         } else arm();
       });
@@ -235,9 +249,11 @@ export class Informer<T extends KubeObject> {
         },
         (event) => this.apply(event),
         abort.signal,
-        // Healthy only once the server accepted the watch: while the API server cannot be
-        // reached, each retry must not count as an open watch (readiness would flicker).
-        () => (this.watching = true),
+        () => {
+          // Established: the server answered. A stream that then delivers nothing is the watchdog's job.
+          this.watching = true;
+          this.failures = 0;
+        },
       );
     } finally {
       this.watchdog?.cancel();

@@ -4,6 +4,12 @@
 import type { Logger } from 'pino';
 import type { WorkQueue } from './workqueue.js';
 
+/** Errors may say how long to wait (e.g. a 429's Retry-After); the backoff is then at least that. */
+function retryAfterOf(err: unknown): number {
+  const ms = (err as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds;
+  return typeof ms === 'number' && Number.isFinite(ms) ? ms * 1000 : 0;
+}
+
 export interface ReconcileResult {
   requeueAfterMs?: number;
 }
@@ -49,7 +55,7 @@ export class Manager {
         if (result?.requeueAfterMs !== undefined) queue.addAfter(key, result.requeueAfterMs);
         this.opts.observe?.(key, 'success', (performance.now() - started) / 1000);
       } catch (err) {
-        const retryInMs = queue.addRateLimited(key);
+        const retryInMs = queue.addRateLimited(key, retryAfterOf(err));
         this.opts.observe?.(key, 'error', (performance.now() - started) / 1000);
         logger.warn({ key, err: (err as Error).message, retryInMs: Math.round(retryInMs) }, 'reconcile failed; will retry');
       } finally {

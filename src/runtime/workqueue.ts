@@ -68,11 +68,14 @@ export class WorkQueue {
     return true;
   }
 
-  /** Re-adds a failed key with exponential backoff: base * 2^(failures-1), capped. */
-  addRateLimited(key: string): number {
+  /**
+   * Re-adds a failed key with exponential backoff: base * 2^(failures-1), capped; never sooner than
+   * `atLeastMs` (a server's Retry-After).
+   */
+  addRateLimited(key: string, atLeastMs = 0): number {
     const n = (this.failures.get(key) ?? 0) + 1;
     this.failures.set(key, n);
-    const delay = Math.min(this.maxBackoffMs, this.baseBackoffMs * 2 ** Math.min(n - 1, 30));
+    const delay = Math.max(Math.min(this.maxBackoffMs, this.baseBackoffMs * 2 ** Math.min(n - 1, 30)), Math.min(atLeastMs, this.maxBackoffMs));
     this.addAfter(key, delay);
     return delay;
   }

@@ -48,13 +48,16 @@ export interface StartOperatorOptions {
   kubeconfig?: string;
   /** The entry point to run; default dist/main.js of this checkout. */
   main?: string;
+  /** Turns the user's kubeconfig into the one the operator gets (e.g. one pointing at a fault proxy). */
+  wrapKubeconfig?: (kubeconfig: string) => Promise<string>;
 }
 
 let started = 0;
 
 export async function startOperator(opts: StartOperatorOptions): Promise<OperatorProcess> {
   const env = testEnv();
-  const kubeconfig = opts.kubeconfig ?? (await kubeconfigFor(opts.user));
+  const userKubeconfig = opts.kubeconfig ?? (await kubeconfigFor(opts.user));
+  const kubeconfig = opts.wrapKubeconfig ? await opts.wrapKubeconfig(userKubeconfig) : userKubeconfig;
   if (opts.bindClusterAdmin ?? !opts.kubeconfig) {
     const binding = {
       apiVersion: 'rbac.authorization.k8s.io/v1',

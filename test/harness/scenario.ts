@@ -29,6 +29,8 @@ export interface ScenarioOptions {
   /** Extra environment of the operator process (e.g. AWS_* for the ECR tests). */
   operatorEnv?: NodeJS.ProcessEnv;
   operatorArgs?: string[];
+  /** Turns the operator's kubeconfig into another (e.g. one through test/harness/api-proxy.ts). */
+  wrapKubeconfig?: (kubeconfig: string) => Promise<string>;
 }
 
 export async function startScenario(name: string, opts: ScenarioOptions = {}): Promise<Scenario> {
@@ -43,7 +45,7 @@ export async function startScenario(name: string, opts: ScenarioOptions = {}): P
     cluster,
     id,
     sourceNamespace,
-    operator: await startOperator({ sourceNamespace, user, env: opts.operatorEnv, args: opts.operatorArgs }),
+    operator: await startOperator({ sourceNamespace, user, env: opts.operatorEnv, args: opts.operatorArgs, wrapKubeconfig: opts.wrapKubeconfig }),
     selector: { matchLabels: { [TEST_LABEL]: id } },
     selectorWith: (labels) => ({ matchLabels: { [TEST_LABEL]: id, ...labels } }),
     async namespace(prefix, labels = {}) {
@@ -60,7 +62,7 @@ export async function startScenario(name: string, opts: ScenarioOptions = {}): P
     },
     async restartOperator() {
       await scenario.operator.stop();
-      scenario.operator = await startOperator({ sourceNamespace, user, env: opts.operatorEnv, args: opts.operatorArgs });
+      scenario.operator = await startOperator({ sourceNamespace, user, env: opts.operatorEnv, args: opts.operatorArgs, wrapKubeconfig: opts.wrapKubeconfig });
     },
     async cleanup() {
       for (const c of credentials) await cluster.deleteCredential(c);

@@ -220,6 +220,26 @@ describe('WorkQueue addAfter', () => {
 // ---- addRateLimited / forget -------------------------------------------------------------------
 
 describe('WorkQueue addRateLimited', () => {
+  test.each<[string, number[], number[]]>([
+    // [Retry-After floor per failure] -> delays: the floor wins when it is longer than the backoff
+    ['no floor', [0, 0, 0], [50, 100, 200]],
+    ['a floor above the backoff', [1000, 1000, 1000], [1000, 1000, 1000]],
+    ['a floor below the backoff changes nothing', [10, 10, 10], [50, 100, 200]],
+    ['the floor is capped at the maximum backoff', [3_600_000], [300_000]],
+  ])('Retry-After as a floor: %s', (_name, floors, expected) => {
+    const { queue } = setup();
+    expect(floors.map((f) => queue.addRateLimited('k', f))).toEqual(expected);
+  });
+
+  test('a Retry-After floor delays the key that long', async () => {
+    const { clock, queue } = setup();
+    queue.addRateLimited('k', 2000);
+    clock.advance(1999);
+    expect(queue.len()).toBe(0);
+    clock.advance(1);
+    expect(await drain(queue)).toEqual(['k']);
+  });
+
   test.each<[string, { baseBackoffMs?: number; maxBackoffMs?: number }, number[]]>([
     ['defaults: 50ms doubling, capped at 5 minutes', {}, [50, 100, 200, 400, 800, 1600, 3200, 6400, 12800, 25600, 51200, 102400, 204800, 300000, 300000]],
     ['custom base and cap', { baseBackoffMs: 100, maxBackoffMs: 1000 }, [100, 200, 400, 800, 1000, 1000]],

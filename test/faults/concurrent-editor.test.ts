@@ -3,6 +3,7 @@
 import { basicAuthSecret } from '../harness/cluster.js';
 import { type Scenario, startScenario } from '../harness/scenario.js';
 import { auditMark, requestsSince } from '../harness/audit.js';
+import { waitForInvariants } from '../harness/invariants.js';
 import { waitFor } from '../harness/wait.js';
 
 let s: Scenario;
@@ -63,6 +64,8 @@ test('concurrent editors of the same ServiceAccounts lose nothing', async () => 
     expect(names.filter((n) => n !== cred)).toEqual(added.get(ns));
     expect(names.filter((n) => n === cred)).toHaveLength(1);
   }
+  // and the shared checks: exactly one copy per namespace, every editor entry kept, status exact
+  await waitForInvariants(s.cluster, { credential: cred, secretName: cred, selected: nss, deselected: [], serviceAccounts: [{ name: 'shared', foreign: (ns) => added.get(ns)! }] });
   const operatorConflicts = (await requestsSince(mark, s.operator.user)).filter((e) => e.verb === 'patch' && e.responseStatus?.code === 409).length;
   process.stderr.write(`[concurrent-editor] editor entries ${[...added.values()].flat().length}, editor conflicts ${editorConflicts}, operator conflicts ${operatorConflicts}\n`);
   expect([...added.values()].flat().length).toBeGreaterThan(nss.length);

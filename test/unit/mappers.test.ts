@@ -1,0 +1,44 @@
+// Which keys a namespace event queues, and when (the status-count refresh rule).
+import type { V1Namespace } from '@kubernetes/client-node';
+import type { RegistryCredential, RegistryCredentialSpec } from '../../src/api/v1alpha1.js';
+import { registerMappers } from '../../src/controller/mappers.js';
+import type { Caches } from '../../src/controller/reconciler.js';
+
+type Handlers = { add?: (o: unknown) => void; update?: (a: unknown, b: unknown) => void; delete?: (o: unknown) => void };
+
+function setup(ready: boolean) {
+  const handlers = new Map<string, Handlers>();
+  const cred = {
+    metadata: { name: 'c', uid: 'u', generation: 1 },
+    spec: {},
+    status: { conditions: [{ type: 'Ready', status: ready ? 'True' : 'False', reason: 'x', message: '', lastTransitionTime: '' }] },
+  } as unknown as RegistryCredential;
+  const cache = (name: string, items: unknown[] = []) => ({ on: (h: Handlers) => handlers.set(name, h), list: () => items.values() });
+  const caches = {
+    credentials: cache('credentials', [cred]),
+    namespaces: cache('namespaces'),
+    serviceAccounts: cache('serviceAccounts'),
+    managedSecrets: cache('managedSecrets'),
+    sourceSecrets: cache('sourceSecrets'),
+  } as unknown as Caches;
+  const now: string[] = [];
+  const later: Array<[string, number]> = [];
+  const spec = { namespaceSelector: { matchLabels: { team: 'a' } }, excludeNamespaces: [], serviceAccounts: ['default'] } as unknown as RegistryCredentialSpec;
+  registerMappers({ caches, queue: { add: (k) => now.push(k), addAfter: (k, d) => later.push([k, d]) }, specOf: () => spec, statusDelay: () => 500 });
+  return { handlers, now, later };
+}
+
+const ns = (name: string, labels: Record<string, string>): V1Namespace => ({ metadata: { name, labels }, status: { phase: 'Active' } });
+
+describe('namespace events', () => {
+  test.each<[string, boolean, V1Namespace, string[], Array<[string, number]>]>([
+    ['joins the selection of a Ready credential: status corrected at once', true, ns('x', { team: 'a' }), ['n/c/x', 'c/c'], []],
+    ['joins the selection while not Ready: counts batched', false, ns('x', { team: 'a' }), ['n/c/x'], [['c/c', 500]]],
+    ['not selected: counts batched', true, ns('x', { team: 'b' }), ['n/c/x'], [['c/c', 500]]],
+  ])('%s', (_name, ready, namespace, now, later) => {
+    const t = setup(ready);
+    t.handlers.get('namespaces')!.add!(namespace);
+    expect(t.now).toEqual(now);
+    expect(t.later).toEqual(later);
+  });
+});
