@@ -4,6 +4,7 @@
 //
 // Sizes: BENCH_SIZES (default 500,2000,10000), BENCH_NEW_NAMESPACES (200), BENCH_IDLE_SECONDS (300),
 // BENCH_UNRELATED_SECRETS (25000, created for the largest size only), BENCH_CONCURRENCY (8).
+// BENCH_WATCHED_FLOOR=1 adds a fan-out floor whose client also keeps an operator's watches open.
 // `--quick` = sizes 30, 10 new namespaces, 5 s idle, 200 unrelated Secrets: a smoke run for CI.
 import { createReadStream } from 'node:fs';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
@@ -25,6 +26,9 @@ const IDLE_SECONDS = Number(env('BENCH_IDLE_SECONDS', '300', '5'));
 const UNRELATED = Number(env('BENCH_UNRELATED_SECRETS', '25000', '200'));
 const CONCURRENCY = Number(env('BENCH_CONCURRENCY', '8', '8'));
 const SAS = ['default', 'app', 'ci'];
+// Opt-in: a second fan-out floor whose client also keeps the watches an operator needs open
+// (namespaces, ServiceAccounts, its Secrets), to show what watching costs on this machine.
+const WATCHED_FLOOR = process.env.BENCH_WATCHED_FLOOR === '1';
 const USER = 'regcred-bench-operator';
 const MANAGED = 'app.kubernetes.io/managed-by=regcred-operator';
 
@@ -132,6 +136,27 @@ async function runSize(n: number, withUnrelated: boolean): Promise<void> {
   const client = await KubeClient.create(kc, { clock: systemClock, qps: 0, maxRetries: 5 });
   const req = <T>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', p: string, body?: unknown, contentType?: string) => client.request<T>({ method, path: p, body, contentType, timeoutMs: 120_000 });
   const merge = 'application/merge-patch+json';
+  /**
+   * Watches `path` from its current resourceVersion until `seen` has returned true; completion is
+   * observed as it happens (no polling interval, no list load on the API server).
+   */
+  const watchUntil = async <T extends object>(path: string, query: { labelSelector?: string; fieldSelector?: string }, seen: (obj: T) => boolean) => {
+    const q = new URLSearchParams({ limit: '1', ...query }).toString();
+    const rv = (await req<{ metadata: { resourceVersion: string } }>('GET', `${path}?${q}`)).metadata.resourceVersion;
+    const abort = new AbortController();
+    let reached!: () => void;
+    const done = new Promise<void>((resolve) => (reached = resolve));
+    const ended = client.watch<T>(path, { ...query, resourceVersion: rv, allowWatchBookmarks: true, timeoutSeconds: 3600 }, (e) => {
+      if (e.type !== 'BOOKMARK' && seen(e.object)) reached();
+    }, abort.signal);
+    return {
+      done: Promise.race([done, ended.then(() => Promise.reject(new Error(`the watch of ${path} ended first`)))]),
+      stop: async () => {
+        abort.abort();
+        await ended.catch(() => undefined);
+      },
+    };
+  };
   try {
     const crd = await cp.kubectl(['apply', '-f', path.join(ROOT, 'crds')]);
     if (crd.code !== 0) throw new Error(crd.stderr);
@@ -144,13 +169,15 @@ async function runSize(n: number, withUnrelated: boolean): Promise<void> {
     const names = (p: string, count: number) => Array.from({ length: count }, (_, i) => `${p}-${i}`);
     const floorNs = names('f', n);
     const opNs = names('o', n);
+    const watchedNs = WATCHED_FLOOR ? names('w', n) : [];
     let t0 = performance.now();
-    await pool([...floorNs.map((x) => [x, 'f'] as const), ...opNs.map((x) => [x, 'o'] as const)], 32, ([name, set]) => req('POST', '/api/v1/namespaces', { metadata: { name, labels: { bench: set } } }));
-    await pool([...floorNs, ...opNs], 32, async (ns) => {
+    const sets = [...floorNs.map((x) => [x, 'f'] as const), ...opNs.map((x) => [x, 'o'] as const), ...watchedNs.map((x) => [x, 'w'] as const)];
+    await pool(sets, 32, ([name, set]) => req('POST', '/api/v1/namespaces', { metadata: { name, labels: { bench: set } } }));
+    await pool(sets.map(([x]) => x), 32, async (ns) => {
       for (const sa of SAS.slice(1)) await req('POST', `/api/v1/namespaces/${ns}/serviceaccounts`, { metadata: { name: sa } });
     });
-    await waitFor(async () => (await req<{ items: unknown[] }>('GET', '/api/v1/serviceaccounts?fieldSelector=metadata.name%3Ddefault&labelSelector=')).items.length >= 2 * n, { timeoutMs: 30 * 60_000, intervalMs: 1000, what: 'default ServiceAccounts' });
-    log(`setup: ${2 * n} namespaces with 3 ServiceAccounts each in ${seconds(t0).toFixed(1)} s`);
+    await waitFor(async () => (await req<{ items: unknown[] }>('GET', '/api/v1/serviceaccounts?fieldSelector=metadata.name%3Ddefault&labelSelector=')).items.length >= sets.length, { timeoutMs: 30 * 60_000, intervalMs: 1000, what: 'default ServiceAccounts' });
+    log(`setup: ${sets.length} namespaces with 3 ServiceAccounts each in ${seconds(t0).toFixed(1)} s`);
     if (withUnrelated) {
       t0 = performance.now();
       const blob = 'x'.repeat(2048); // a realistic Opaque Secret: a few keys, ~2-3 KiB
@@ -164,16 +191,37 @@ async function runSize(n: number, withUnrelated: boolean): Promise<void> {
 
     // 1. Fan-out floor: the same creates and SA updates, issued directly with the same concurrency.
     t0 = performance.now();
-    await pool(floorNs, CONCURRENCY, async (ns) => {
+    const fanoutWrites = async (ns: string) => {
       await req('POST', `/api/v1/namespaces/${ns}/secrets`, secretBody(ns));
       for (const sa of SAS) await req('PATCH', `/api/v1/namespaces/${ns}/serviceaccounts/${sa}`, { imagePullSecrets: [{ name: 'pull' }] }, merge);
-    });
+    };
+    await pool(floorNs, CONCURRENCY, fanoutWrites);
     const fanoutFloor = seconds(t0);
+    let watchedFloor: { seconds: number; events: number } | undefined;
+    if (WATCHED_FLOOR) {
+      const abort = new AbortController();
+      let events = 0;
+      const streams = await Promise.all(
+        ([['/api/v1/namespaces', undefined], ['/api/v1/serviceaccounts', undefined], ['/api/v1/secrets', 'bench-floor=true']] as const).map(async ([p, labelSelector]) => {
+          const rv = (await req<{ metadata: { resourceVersion: string } }>('GET', `${p}?limit=1${labelSelector ? `&labelSelector=${labelSelector}` : ''}`)).metadata.resourceVersion;
+          // Wrapped: an async function returning the watch's promise would wait for the watch to end.
+          return { ended: client.watch(p, { labelSelector, resourceVersion: rv, allowWatchBookmarks: true, timeoutSeconds: 3600 }, () => events++, abort.signal) };
+        }),
+      );
+      t0 = performance.now();
+      await pool(watchedNs, CONCURRENCY, fanoutWrites);
+      watchedFloor = { seconds: seconds(t0), events };
+      abort.abort();
+      await Promise.allSettled(streams.map((x) => x.ended));
+    }
 
     // 1. Fan-out: the operator.
     op = await startOperator({ sourceNamespace: source, user: USER, args: ['--concurrency', String(CONCURRENCY), '--kube-api-qps', '0', '--log-level', 'warn'] });
     let mark = await auditOffset(cp);
     let api = await apiserverRequests(cp);
+    type Status = { status?: { namespaces?: { ready: number }; conditions?: Array<{ type: string; status: string }> } };
+    const converged = (want: number) => (c: Status) => (c.status?.namespaces?.ready ?? 0) >= want && c.status?.conditions?.find((x) => x.type === 'Ready')?.status === 'True';
+    const credentialWatch = await watchUntil<Status>('/apis/regcred.io/v1alpha1/registrycredentials', { fieldSelector: 'metadata.name=bench' }, converged(n));
     t0 = performance.now();
     await req('POST', '/apis/regcred.io/v1alpha1/registrycredentials', {
       apiVersion: 'regcred.io/v1alpha1',
@@ -181,14 +229,12 @@ async function runSize(n: number, withUnrelated: boolean): Promise<void> {
       metadata: { name: 'bench' },
       spec: { registries: [{ server: 'r.example.com', basicAuth: { secretName: 'robot' } }], namespaceSelector: { matchLabels: { bench: 'o' } }, serviceAccounts: SAS, secretName: 'pull' },
     });
-    const ready = async (want: number) => {
-      const c = await req<{ status?: { namespaces?: { ready: number }; conditions?: Array<{ type: string; status: string }> } }>('GET', '/apis/regcred.io/v1alpha1/registrycredentials/bench');
-      return (c.status?.namespaces?.ready ?? 0) >= want && c.status?.conditions?.find((x) => x.type === 'Ready')?.status === 'True';
-    };
-    await waitFor(() => ready(n), { timeoutMs: 60 * 60_000, intervalMs: 100, what: 'fan-out' });
+    await credentialWatch.done;
     const fanout = seconds(t0);
+    await credentialWatch.stop();
     const fanoutCalls = await requestsSince(cp, mark, USER);
     record({ size: n, figure: 'fan-out: apply to every namespace converged', unit: 's', operator: fanout, floor: fanoutFloor });
+    if (watchedFloor) record({ size: n, figure: 'fan-out: against a floor that also watches', unit: 's', operator: fanout, floor: watchedFloor.seconds, note: `${watchedFloor.events} watch events received by that floor's client` });
     record({ size: n, figure: 'fan-out: writes', unit: 'writes', operator: total(fanoutCalls, WRITES), floor: 4 * n, note: show(fanoutCalls) });
     // The bench's own create of the RegistryCredential is in this window: the minimum is 4n + 1.
     const fanoutApi = delta(await apiserverRequests(cp), api);
@@ -232,27 +278,16 @@ async function runSize(n: number, withUnrelated: boolean): Promise<void> {
     // Completion is seen through a watch of the copies (what the operator itself receives), not by
     // polling lists: a list of every copy every few hundred ms would load the API server during
     // the operator's phase only, and skew the comparison with the floor.
-    const listed = await req<{ metadata: { resourceVersion: string } }>('GET', `/api/v1/secrets?labelSelector=${encodeURIComponent(MANAGED)}&limit=1`);
     const rotated = new Set<string>();
-    const watchAbort = new AbortController();
-    let allRotated!: () => void;
-    const done = new Promise<void>((resolve) => (allRotated = resolve));
-    const watching = client.watch<{ metadata: { namespace: string; name: string }; data?: Record<string, string> }>(
-      '/api/v1/secrets',
-      { labelSelector: MANAGED, resourceVersion: listed.metadata.resourceVersion, allowWatchBookmarks: true, timeoutSeconds: 3600 },
-      (e) => {
-        if (e.type === 'BOOKMARK' || e.object.data?.['.dockerconfigjson'] !== newDoc) return;
-        rotated.add(`${e.object.metadata.namespace}/${e.object.metadata.name}`);
-        if (rotated.size >= copies) allRotated();
-      },
-      watchAbort.signal,
-    );
+    const rotationWatch = await watchUntil<{ metadata: { namespace: string; name: string }; data?: Record<string, string> }>('/api/v1/secrets', { labelSelector: MANAGED }, (x) => {
+      if (x.data?.['.dockerconfigjson'] === newDoc) rotated.add(`${x.metadata.namespace}/${x.metadata.name}`);
+      return rotated.size >= copies;
+    });
     t0 = performance.now();
     await req('PATCH', `/api/v1/namespaces/${source}/secrets/robot`, { stringData: { password: 'after' } }, merge);
-    await Promise.race([done, watching.then(() => Promise.reject(new Error(`the rotation watch ended after ${rotated.size} of ${copies} copies`)))]);
+    await rotationWatch.done;
     const rotation = seconds(t0);
-    watchAbort.abort();
-    await watching.catch(() => undefined);
+    await rotationWatch.stop();
     // Checked once more by a list, outside the timed window.
     const copiesNow = await req<{ items: Array<{ data?: Record<string, string> }> }>('GET', `/api/v1/secrets?labelSelector=${encodeURIComponent(MANAGED)}`);
     if (copiesNow.items.filter((x) => x.data?.['.dockerconfigjson'] === newDoc).length < copies) throw new Error('rotation: a copy is not rotated after the watch saw all of them');
