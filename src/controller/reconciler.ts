@@ -152,7 +152,7 @@ export class Reconciler {
       this.states.delete(name);
       this.lastRunMs.delete(name);
       this.o.metrics?.forgetCredential(name);
-      for (const ns of this.namespacesWithLeftovers({ metadata: { name, uid: '' } })) queue.add(namespaceKey(name, ns));
+      for (const ns of await this.namespacesWithLeftovers({ metadata: { name, uid: '' } })) queue.add(namespaceKey(name, ns));
       return;
     }
     if (cred.metadata.deletionTimestamp) return this.finalize(cred);
@@ -185,7 +185,9 @@ export class Reconciler {
     const selected: string[] = [];
     let ready = 0;
     const desiredTemplate = state.document === undefined ? undefined : desiredSecret(cred, '', state.secretName, state.document);
+    let scanned = 0;
     for (const ns of caches.namespaces.list()) {
+      if (++scanned % SCAN_SLICE === 0) await nextTurn();
       const nsName = ns.metadata!.name!;
       if (!isNamespaceSelected(ns, spec)) {
         state.failures.delete(nsName);
@@ -206,7 +208,7 @@ export class Reconciler {
     if (!spec.suspend) {
       const selectedSet = new Set(selected);
       // Leftovers: namespaces that left the selection, or Secrets under a previous secretName.
-      for (const ns of this.namespacesWithLeftovers(cred)) {
+      for (const ns of await this.namespacesWithLeftovers(cred)) {
         if (!selectedSet.has(ns) || this.hasStaleSecret(cred, state, ns)) queue.add(namespaceKey(name, ns));
       }
     }
@@ -294,7 +296,7 @@ export class Reconciler {
 
   private async finalize(cred: RegistryCredential): Promise<void> {
     if (!(cred.metadata.finalizers ?? []).includes(FINALIZER)) return;
-    const leftovers = this.namespacesWithLeftovers(cred);
+    const leftovers = await this.namespacesWithLeftovers(cred);
     if (leftovers.size > 0) {
       for (const ns of leftovers) this.o.queue.add(namespaceKey(cred.metadata.name, ns));
       return;
@@ -342,13 +344,20 @@ export class Reconciler {
   }
 
   /** Namespaces holding a Secret or an SA entry this credential added. */
-  private namespacesWithLeftovers(cred: { metadata: { name: string; uid: string } }): Set<string> {
+  private async namespacesWithLeftovers(cred: { metadata: { name: string; uid: string } }): Promise<Set<string>> {
     const found = new Set<string>();
     const name = cred.metadata.name;
+    let scanned = 0;
     // Every cached Secret carries our managed-by label, so isOwnedBy's label test also covers a
     // credential that is gone (uid unknown).
-    for (const s of this.o.caches.managedSecrets.list()) if (isOwnedBy(s, cred)) found.add(s.metadata!.namespace!);
-    for (const sa of this.o.caches.serviceAccounts.list()) if (injectedFor(sa, name).length > 0) found.add(sa.metadata!.namespace!);
+    for (const s of this.o.caches.managedSecrets.list()) {
+      if (++scanned % SCAN_SLICE === 0) await nextTurn();
+      if (isOwnedBy(s, cred)) found.add(s.metadata!.namespace!);
+    }
+    for (const sa of this.o.caches.serviceAccounts.list()) {
+      if (++scanned % SCAN_SLICE === 0) await nextTurn();
+      if (injectedFor(sa, name).length > 0) found.add(sa.metadata!.namespace!);
+    }
     return found;
   }
 
@@ -522,6 +531,14 @@ export class Reconciler {
     this.o.logger.info({ registryCredential: credential, namespace, name }, action);
   }
 }
+
+/**
+ * Cache scans of a credential key are O(namespaces + ServiceAccounts): tens of milliseconds at
+ * 10,000 namespaces. Yielding to the event loop every SCAN_SLICE objects lets namespace keys
+ * (a new namespace's writes) go on meanwhile instead of waiting for the whole scan.
+ */
+const SCAN_SLICE = 500;
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 function failureOf(namespace: string, err: unknown): NamespaceFailure {
   if (err instanceof NamespaceFailureError) return { namespace, reason: err.reason, message: err.message };
