@@ -2,7 +2,7 @@
 // is queued, because a reconcile that finds nothing to do writes nothing.
 import type { V1Namespace, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
 import { ANNOTATION_INJECTED, LABEL_CREDENTIAL, type RegistryCredential, type RegistryCredentialSpec, sourceSecretNames } from '../api/v1alpha1.js';
-import { isNamespaceSelected, isServiceAccountSelected } from './desired.js';
+import { isServiceAccountSelected } from './desired.js';
 import { credentialKey, namespaceKey } from './keys.js';
 import type { Caches } from './reconciler.js';
 import { injectedBy, injectedFor } from './serviceaccounts.js';
@@ -38,13 +38,11 @@ export function registerMappers(o: MapperOptions): void {
     const name = ns.metadata!.name!;
     for (const c of credentials()) {
       queue.add(namespaceKey(c.metadata.name, name));
-      // Counts are refreshed after a pause (statusDelay), except when a namespace joins the
-      // selection of a credential that shows Ready=True: that status just became wrong (it does
-      // not count the namespace, which may be served long before the pause ends), so it is
-      // corrected at once; later changes wait again since Ready is then False (Progressing).
-      const spec = o.specOf(c.metadata.name);
-      if (spec && isNamespaceSelected(ns, spec) && isReady(c)) queue.add(credentialKey(c.metadata.name));
-      else queue.addAfter(credentialKey(c.metadata.name), delay(c.metadata.name));
+      // Counts are refreshed after a pause (statusDelay). A namespace joining the selection of a
+      // Ready credential makes its status stale until then, so the namespace key, once it has
+      // served the namespace, runs the recount at once when no other work is queued
+      // (Reconciler.wakeCredential): the recount never competes with the namespace's own writes.
+      queue.addAfter(credentialKey(c.metadata.name), delay(c.metadata.name));
     }
   };
   caches.namespaces.on({
@@ -102,10 +100,6 @@ export function enqueueEverything(caches: Caches, queue: Enqueuer): void {
   for (const sa of caches.serviceAccounts.list()) {
     for (const cred of new Set(Object.values(injectedBy(sa)))) if (!known.has(cred)) queue.add(namespaceKey(cred, sa.metadata!.namespace!));
   }
-}
-
-function isReady(c: RegistryCredential): boolean {
-  return (c.status?.conditions ?? []).some((x) => x.type === 'Ready' && x.status === 'True');
 }
 
 function credentialChanged(old: RegistryCredential, c: RegistryCredential): boolean {

@@ -10,10 +10,28 @@ export interface PullSecretsEdit {
   injected: string | null;
 }
 
-/** {secretName: credentialName} of the entries this operator added to the SA. */
+/** {secretName: credentialName} of the entries this operator added to the SA (a fresh object). */
 export function injectedBy(sa: V1ServiceAccount): Record<string, string> {
   const raw = sa.metadata?.annotations?.[ANNOTATION_INJECTED];
-  if (!raw) return {};
+  return raw ? { ...parsedAnnotation(raw) } : {};
+}
+
+// A credential key's scan reads this annotation on every cached ServiceAccount; clusters hold few
+// distinct values (one per combination of credentials), so each is parsed once. Bounded.
+const parsedAnnotations = new Map<string, Readonly<Record<string, string>>>();
+const MAX_PARSED_ANNOTATIONS = 1024;
+
+function parsedAnnotation(raw: string): Readonly<Record<string, string>> {
+  let parsed = parsedAnnotations.get(raw);
+  if (!parsed) {
+    if (parsedAnnotations.size >= MAX_PARSED_ANNOTATIONS) parsedAnnotations.clear();
+    parsed = Object.freeze(parseAnnotation(raw));
+    parsedAnnotations.set(raw, parsed);
+  }
+  return parsed;
+}
+
+function parseAnnotation(raw: string): Record<string, string> {
   try {
     const parsed = JSON.parse(raw) as unknown;
     if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) {
@@ -56,7 +74,9 @@ export function withoutPullSecret(sa: V1ServiceAccount, credentialName: string, 
 
 /** Secret names this credential added to the SA. */
 export function injectedFor(sa: V1ServiceAccount, credentialName: string): string[] {
-  const injected = injectedBy(sa);
+  const raw = sa.metadata?.annotations?.[ANNOTATION_INJECTED];
+  if (!raw) return [];
+  const injected = parsedAnnotation(raw);
   return Object.keys(injected).filter((s) => injected[s] === credentialName);
 }
 

@@ -32,7 +32,8 @@ const ns = (name: string, labels: Record<string, string>): V1Namespace => ({ met
 
 describe('namespace events', () => {
   test.each<[string, boolean, V1Namespace, string[], Array<[string, number]>]>([
-    ['joins the selection of a Ready credential: status corrected at once', true, ns('x', { team: 'a' }), ['n/c/x', 'c/c'], []],
+    // The recount of a Ready credential is run at once by the namespace key after its writes (reconciler).
+    ['joins the selection of a Ready credential: the namespace first, the recount after the pause', true, ns('x', { team: 'a' }), ['n/c/x'], [['c/c', 500]]],
     ['joins the selection while not Ready: counts batched', false, ns('x', { team: 'a' }), ['n/c/x'], [['c/c', 500]]],
     ['not selected: counts batched', true, ns('x', { team: 'b' }), ['n/c/x'], [['c/c', 500]]],
   ])('%s', (_name, ready, namespace, now, later) => {
