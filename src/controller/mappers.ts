@@ -4,6 +4,7 @@ import type { V1Namespace, V1Secret, V1ServiceAccount } from '@kubernetes/client
 import { ANNOTATION_INJECTED, LABEL_CREDENTIAL, type RegistryCredential, type RegistryCredentialSpec, sourceSecretNames } from '../api/v1alpha1.js';
 import { isServiceAccountSelected } from './desired.js';
 import { credentialKey, namespaceKey } from './keys.js';
+import { STATUS_DELAY_BASE_MS } from './timing.js';
 import type { Caches } from './reconciler.js';
 import { injectedBy, injectedFor } from './serviceaccounts.js';
 
@@ -16,13 +17,13 @@ export interface MapperOptions {
   caches: Caches;
   queue: Enqueuer;
   specOf(credential: string): RegistryCredentialSpec | undefined;
-  /** Delay for credential keys woken only to refresh status counts (default 500 ms). */
+  /** Delay for credential keys woken only to refresh status counts (default STATUS_DELAY_BASE_MS). */
   statusDelay?(credential: string): number;
 }
 
 export function registerMappers(o: MapperOptions): void {
   const { caches, queue } = o;
-  const delay = (credential: string) => o.statusDelay?.(credential) ?? 500;
+  const delay = (credential: string) => o.statusDelay?.(credential) ?? STATUS_DELAY_BASE_MS;
   const credentials = () => caches.credentials.list();
 
   caches.credentials.on({

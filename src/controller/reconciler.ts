@@ -36,7 +36,7 @@ import { credentialKey, namespaceKey, parseKey } from './keys.js';
 import { ChangeLog } from './changes.js';
 import { injectedFor, serviceAccountEdit } from './serviceaccounts.js';
 import { computeStatus, sameStatus } from './status.js';
-import { statusDelayMs } from './timing.js';
+import { STATUS_DELAY_BASE_MS, statusDelayMs } from './timing.js';
 
 export interface Caches {
   credentials: Informer<RegistryCredential>;
@@ -102,7 +102,7 @@ export class Reconciler {
   private readonly lastRunMs = new Map<string, number>();
 
   constructor(private readonly o: ReconcilerOptions) {
-    this.debounceMs = o.statusDebounceMs ?? 500;
+    this.debounceMs = o.statusDebounceMs ?? STATUS_DELAY_BASE_MS;
   }
 
   reconcile = async (key: string): Promise<ReconcileResult | void> => {

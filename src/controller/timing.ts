@@ -58,6 +58,8 @@ export function retryDelayMs(failures: number, random: number): number {
  * nearly every namespace, so the pause grows with what its last run cost: at most about
  * 1/STATUS_COST_FACTOR of the time goes to status refreshes, whatever the cluster size.
  */
+/** The shortest pause (a credential whose scan is cheap). */
+export const STATUS_DELAY_BASE_MS = 500;
 export const STATUS_COST_FACTOR = 20;
 export const STATUS_DELAY_MAX_MS = 10_000;
 

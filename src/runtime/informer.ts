@@ -89,10 +89,6 @@ export class Informer<T extends KubeObject> {
     return !this.stopped && this.synced && this.watching;
   }
 
-  private idleMs(): number {
-    return this.opts.idleTimeoutMs ?? 3 * 60_000;
-  }
-
   waitForSync(): Promise<void> {
     if (this.synced) return Promise.resolve();
     return new Promise((resolve) => this.syncWaiters.push(resolve));
@@ -223,7 +219,7 @@ export class Informer<T extends KubeObject> {
     this.abort = abort;
     const base = this.opts.watchTimeoutSeconds ?? 300;
     const timeoutSeconds = Math.floor(base + Math.random() * base);
-    const idle = this.idleMs();
+    const idle = this.opts.idleTimeoutMs ?? 3 * 60_000;
     let idleFired = false;
     this.lastEventAt = this.opts.clock.now();
     const arm = () => {
