@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build the real Kubernetes control-plane binaries the tests, the demo and the benchmark run:
-# etcd, kube-apiserver, kube-controller-manager (and kubectl when none is on PATH), from the Go
+# etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kubelet (and kubectl when none is on PATH), from the Go
 # module proxy at pinned versions. No git clone, no Docker, no prebuilt downloads.
 #
 # Binaries are cached per version in $REGCRED_CACHE_DIR (default ~/.cache/regcred-operator), outside
@@ -60,7 +60,9 @@ build_kube() { # components...
   ); rm -rf "$w"
 }
 
-components=(kube-apiserver kube-controller-manager)
+# kubelet and kube-scheduler run the real node of the e2e suite (test/e2e); built in the same go build,
+# they add only the ~110 packages the apiserver and controller-manager do not already compile.
+components=(kube-apiserver kube-controller-manager kube-scheduler kubelet)
 # kubectl: the machine's own when there is one (kubectl supports one minor version of skew), else build it
 command -v kubectl >/dev/null || components+=(kubectl)
 build_etcd
