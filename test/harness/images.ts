@@ -145,13 +145,17 @@ export interface Buildah {
   /** `buildah --root R --runroot RR` prefix args: a storage of the run's own, removed with it. */
   args: string[];
   bin: string;
+  root: string;
+  runroot: string;
 }
 
 /** buildah with its image storage under `dir` (not the machine's /var/lib/containers). */
 export async function buildahIn(dir: string): Promise<Buildah> {
   const bin = await findOnPath('buildah');
   if (!bin) throw new Error('building the operator image needs buildah (apt: buildah)');
-  return { bin, args: ['--root', path.join(dir, 'root'), '--runroot', path.join(dir, 'runroot'), '--storage-driver', 'overlay'] };
+  const root = path.join(dir, 'root');
+  const runroot = path.join(dir, 'runroot');
+  return { bin, root, runroot, args: ['--root', root, '--runroot', runroot, '--storage-driver', 'overlay'] };
 }
 
 /**
@@ -162,8 +166,10 @@ export async function buildahIn(dir: string): Promise<Buildah> {
 export async function buildOperatorImage(buildah: Buildah, baseLayout: string, name: string, archive: string): Promise<{ seconds: number; log: string }> {
   const started = Date.now();
   const base = 'localhost/regcred-e2e-node-base:local';
-  const pulled = await runOk(buildah.bin, [...buildah.args, 'pull', '--quiet', `oci:${baseLayout}`], { timeoutMs: 300_000 });
-  await runOk(buildah.bin, [...buildah.args, 'tag', pulled.trim().split('\n').pop()!.trim(), base]);
+  // Into buildah's storage under a name (`buildah pull oci:DIR` would name it after the path).
+  const skopeo = await findOnPath('skopeo');
+  if (!skopeo) throw new Error('loading the base image needs skopeo (apt: skopeo)');
+  await runOk(skopeo, ['--insecure-policy', 'copy', '-q', `oci:${baseLayout}:local`, `containers-storage:[overlay@${buildah.root}+${buildah.runroot}]${base}`], { timeoutMs: 300_000 });
   const build = await run(buildah.bin, [
     ...buildah.args, 'bud', '--isolation', 'chroot', '--network', 'host', '--pull-never', '--layers=false',
     '--build-arg', `NODE_IMAGE=${base}`, '-f', path.join(REPO_ROOT, 'Dockerfile'), '-t', name, REPO_ROOT,

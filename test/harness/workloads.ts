@@ -1,11 +1,12 @@
 // Pods and Deployments on the e2e suite's real node, as a test sees them: through the API server
 // (the kubelet's own Pod status and Events), never through the operator's code.
 import { AppsV1Api, CoreV1Api, CoreV1Event, KubeConfig, type V1Container, type V1Pod } from '@kubernetes/client-node';
-import { mkdir, stat } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { isNotFound } from './cluster.js';
 import { kubectl, type NodeEnv, testEnv } from './controlplane.js';
-import { busyboxRootfs, ociLayoutFromDir } from './images.js';
+import { buildahIn, buildOperatorImage, busyboxRootfs, nodeBaseRootfs, ociLayoutFromDir, removeBuildahStorage } from './images.js';
+import { importImage } from './node.js';
 import { waitFor } from './wait.js';
 
 /** The e2e suite's node (fails when the test runs outside the e2e project). */
@@ -178,4 +179,47 @@ function podSpec(images: string[], serviceAccountName: string): { containers: V1
 function eventTime(e: CoreV1Event): number {
   const t = e.lastTimestamp ?? e.eventTime ?? e.firstTimestamp ?? e.metadata?.creationTimestamp;
   return t ? new Date(t as unknown as string).getTime() : 0;
+}
+
+/** The operator's image as the e2e suite names it on the node. */
+export const OPERATOR_IMAGE = 'localhost/regcred-operator:e2e';
+
+let operatorImage: Promise<{ name: string; buildSeconds: number }> | undefined;
+
+/**
+ * Build the operator's image from the repository's unmodified Dockerfile (buildah, on a base made
+ * from this machine's Node.js: see images.ts) and import it into the node's containerd, once per
+ * test file. Returns its name and how long the build took.
+ */
+export function operatorImageOnNode(): Promise<{ name: string; buildSeconds: number }> {
+  operatorImage ??= (async () => {
+    const node = nodeEnv();
+    const dir = path.join(node.dir, 'images', 'operator');
+    await mkdir(dir, { recursive: true });
+    const archive = path.join(dir, 'operator.tar');
+    const marker = path.join(dir, 'imported');
+    try {
+      return JSON.parse(await readFile(marker, 'utf8')) as { name: string; buildSeconds: number };
+    } catch {
+      // not built on this node yet
+    }
+    await nodeBaseRootfs(path.join(dir, 'base-rootfs'));
+    await ociLayoutFromDir(path.join(dir, 'base-rootfs'), path.join(dir, 'base-oci'), 'local', {
+      cmd: ['node'],
+      env: ['NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt'],
+    });
+    const buildah = await buildahIn(path.join(dir, 'buildah'));
+    let built;
+    try {
+      built = await buildOperatorImage(buildah, path.join(dir, 'base-oci'), OPERATOR_IMAGE, archive);
+    } finally {
+      await removeBuildahStorage(buildah, path.join(dir, 'buildah'));
+    }
+    await importImage(node, archive);
+    const result = { name: OPERATOR_IMAGE, buildSeconds: built.seconds };
+    await writeFile(marker, JSON.stringify(result));
+    await rm(path.join(dir, 'base-rootfs'), { recursive: true, force: true });
+    return result;
+  })();
+  return operatorImage;
 }
