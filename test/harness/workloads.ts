@@ -24,8 +24,8 @@ let appRootfs: Promise<void> | undefined;
  * so images pushed under different names have different digests: containerd reports a Pod's
  * containers by image ID, and identical images would all show the first name pulled.
  */
-export async function appImageLayout(variant = 'app'): Promise<string> {
-  const dir = path.join(nodeEnv().dir, 'images', 'app');
+export async function appImageLayout(variant = 'app', node: NodeEnv = nodeEnv()): Promise<string> {
+  const dir = path.join(node.dir, 'images', 'app');
   const layout = path.join(dir, `oci-${variant.replace(/[^A-Za-z0-9._-]/g, '_')}`);
   try {
     await stat(path.join(layout, 'index.json'));
