@@ -15,7 +15,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { auditEvents, auditMark } from '../harness/audit.js';
 import { basicAuthSecret, Cluster, uniqueSuffix } from '../harness/cluster.js';
-import { httpGet, kubectl, run, runOk } from '../harness/controlplane.js';
+import { httpGet, kubectl, run, runOk, testEnv } from '../harness/controlplane.js';
 import { ctr, trustRegistry } from '../harness/node.js';
 import { type Registry, startRegistry } from '../harness/registry.js';
 import { sumMetric } from '../harness/operator.js';
@@ -78,6 +78,7 @@ describe('installed with deploy/install.yaml (kustomize overlay: the image only)
   }, 300_000);
 
   afterAll(async () => {
+    await saveOperatorLogs(ns);
     // RegistryCredentials first, while the operator runs (its finalizer cleans up), then the
     // install without the CRD (the other e2e files use it).
     await deleteCredentials();
@@ -196,6 +197,7 @@ describe('installed with the Helm chart (--set image.repository/tag)', () => {
   }, 300_000);
 
   afterAll(async () => {
+    await saveOperatorLogs(ns);
     await deleteCredentials();
     if (helm) await run(helm, ['uninstall', release, '--kubeconfig', cluster.kubeconfigPath, '--namespace', ns, '--wait'], { timeoutMs: 120_000 });
     await cluster.deleteNamespace(ns);
@@ -237,6 +239,18 @@ interface ProcessFacts {
   writeApp: string;
   writeTmp: string;
   root: string;
+}
+
+/** The operator Pods' logs (and the killed container's previous one) into the control plane's dir, kept with REGCRED_KEEP_TEST_DIRS=1. */
+async function saveOperatorLogs(ns: string): Promise<void> {
+  const out: string[] = [];
+  for (const pod of await operatorPods(ns, true)) {
+    for (const previous of [true, false]) {
+      const res = await kubectl(['-n', ns, 'logs', pod.metadata!.name!, ...(previous ? ['--previous'] : [])]);
+      if (res.code === 0) out.push(`=== ${pod.metadata!.name}${previous ? ' (previous container)' : ''}\n${res.stdout}`);
+    }
+  }
+  await writeFile(path.join(testEnv().dir, `operator-pods-${ns}.log`), out.join('\n'));
 }
 
 async function kubectlOk(args: string[], input?: string): Promise<string> {
