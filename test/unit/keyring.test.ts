@@ -50,6 +50,8 @@ describe('keyringIndexKey (keyring.go Add: the key the kubelet indexes an auths 
     ['harbor.example.com/', 'harbor.example.com'],
     ['127.0.0.1:5000', '127.0.0.1:5000'],
     ['bad key with spaces', undefined],
+    // Go's url.Parse: "?" starts a query, so a "?" glob in a key cuts the host there
+    ['registry-?.example.com', 'registry-'],
   ])('%s -> %s', (key, expected) => {
     expect(keyringIndexKey(key)).toBe(expected);
   });
