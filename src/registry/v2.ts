@@ -8,8 +8,8 @@
 //   with a repository: GET /v2/REPO/tags/list (pull access to it) or HEAD /v2/REPO/manifests/REF
 //
 // Safety: only HTTPS; a credential is sent to the registry's own host and to a token realm on that
-// same host, never elsewhere (a realm on another host gets no credential and the result is
-// Unknown); redirects are not followed; every request has a deadline. Nothing secret goes into a
+// same host name (any port), never elsewhere (a realm on another host gets no credential and the
+// result is Unknown); redirects are not followed; every request has a deadline. Nothing secret goes into a
 // result: the messages carry status codes, the registry's error codes and host names.
 import * as https from 'node:https';
 import * as tls from 'node:tls';
@@ -105,13 +105,16 @@ type Authorization = { kind: 'none' } | { kind: 'basic' } | { kind: 'bearer'; to
 
 class RegistryClient {
   requests = 0;
+  /** host:port of the registry, and its host name alone. */
   private readonly host: string;
+  private readonly hostname: string;
 
   constructor(
     private readonly endpoint: string,
     private readonly request: CheckRequest,
   ) {
     this.host = new URL(endpoint).host;
+    this.hostname = new URL(endpoint).hostname;
   }
 
   async check(): Promise<CheckResult> {
@@ -156,11 +159,13 @@ class RegistryClient {
     if (realmUrl.protocol !== 'https:') {
       return this.result('Failed', 'InsecureTokenRealm', `the token service ${realmUrl.origin} is not HTTPS: the credential is never sent over plain HTTP`);
     }
-    if (realmUrl.host !== this.host) {
+    // Same host = same host name (a token service on another port of the registry's own host is
+    // fine); anything else gets no credential, and then there is nothing to check.
+    if (realmUrl.hostname !== this.hostname) {
       return this.result(
         'Unknown',
         'TokenRealmOnOtherHost',
-        `${this.host} sends clients to ${realmUrl.host} for tokens; the credential is only ever sent to ${this.host} itself, so it was not checked`,
+        `${this.host} sends clients to ${realmUrl.host} for tokens; the credential is only ever sent to ${this.hostname} itself, so it was not checked`,
       );
     }
     if (parameters.service) realmUrl.searchParams.set('service', parameters.service);
@@ -247,7 +252,7 @@ class RegistryClient {
     this.requests++;
     const headers: Record<string, string> = { 'user-agent': USER_AGENT, ...extraHeaders };
     // The credential goes to the registry's own host only (the realm was checked to be that host).
-    if (authorization.kind === 'basic' && url.host === this.host) {
+    if (authorization.kind === 'basic' && url.protocol === 'https:' && url.hostname === this.hostname) {
       headers.authorization = `Basic ${Buffer.from(`${this.request.username}:${this.request.password}`, 'utf8').toString('base64')}`;
     } else if (authorization.kind === 'bearer') headers.authorization = `Bearer ${authorization.token}`;
     const timeoutMs = this.request.timeoutMs ?? DEFAULT_TIMEOUT_MS;

@@ -65,6 +65,14 @@ export interface StartRegistryOptions {
   /** Users allowed to pull and push; the first one pushes the probe image. At least one. */
   users: RegistryUser[];
   dir?: string;
+  /**
+   * Token authentication instead of htpasswd: called with the registry's TLS certificate and key
+   * (to serve the token realm with the same trust), returns the registry's `auth.token` settings.
+   * The users are then the token server's business; `users[0]` must be allowed to push.
+   */
+  tokenAuth?: (tls: { cert: string; key: string; dir: string }) => Promise<{ realm: string; service: string; issuer: string; rootCertBundle: string }>;
+  /** Extra names and addresses in the certificate (default: IP:127.0.0.1, DNS:localhost). */
+  subjectAltName?: string;
 }
 
 /** A .dockerconfigjson document with a single entry, in the shape kubectl writes (auth included). */
@@ -162,11 +170,12 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Registr
     // TLS: self-signed, with the IP SAN Go clients insist on.
     await runOk('openssl', [
       'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-days', '30', '-subj', '/CN=127.0.0.1',
-      '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost', '-keyout', key, '-out', crt,
+      '-addext', `subjectAltName=${opts.subjectAltName ?? 'IP:127.0.0.1,DNS:localhost'}`, '-keyout', key, '-out', crt,
     ]);
     await copyFile(crt, path.join(certDir, 'ca.crt'));
 
-    await writeHtpasswd(users);
+    const token = opts.tokenAuth ? await opts.tokenAuth({ cert: crt, key, dir }) : undefined;
+    if (!token) await writeHtpasswd(users);
 
     // JSON-quoted scalars are valid YAML and safe for any path.
     const q = JSON.stringify;
@@ -175,7 +184,9 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Registr
       'log: {level: info, fields: {service: registry}}',
       `storage: {filesystem: {rootdirectory: ${q(path.join(dir, 'data'))}}, delete: {enabled: true}}`,
       `http: {addr: ${q(host)}, secret: ${q(randomBytes(16).toString('hex'))}, tls: {certificate: ${q(crt)}, key: ${q(key)}}}`,
-      `auth: {htpasswd: {realm: regcred-test-registry, path: ${q(htpasswdFile)}}}`,
+      token
+        ? `auth: {token: {realm: ${q(token.realm)}, service: ${q(token.service)}, issuer: ${q(token.issuer)}, rootcertbundle: ${q(token.rootCertBundle)}}}`
+        : `auth: {htpasswd: {realm: regcred-test-registry, path: ${q(htpasswdFile)}}}`,
       '',
     ].join('\n'));
 
