@@ -221,17 +221,15 @@ export async function diagnose(facts: DoctorFacts, options: DiagnoseOptions = {}
   }
 
   // 5. what the node said (doctor pod only)
-  if (facts.pod) {
-    const eventsStep = pullEventsStep(facts, reference);
-    steps.push(eventsStep);
-    if (eventsStep.status === 'broken' && !options.live) return done('broken', eventsStep.details[eventsStep.details.length - 1]);
-  }
+  const eventsStep = facts.pod ? pullEventsStep(facts, reference) : undefined;
+  if (eventsStep) steps.push(eventsStep);
 
   // 6. the registry itself, with exactly that credential
   if (!options.live) {
     steps.push({ id: 'live', title: 'Live check', status: 'skipped', details: ['--no-live: the registry was not contacted'] });
-    const brokenEvents = steps.find((s) => s.id === 'events' && s.status === 'broken');
-    return brokenEvents ? done('broken', brokenEvents.details.at(-1)!) : done('unknown', `the kubelet would send the credential of Secret ${chosen.secret}; not checked against the registry (--no-live)`);
+    if (eventsStep?.status === 'broken') return done('broken', eventsStep.details.at(-1)!);
+    if (eventsStep?.status === 'ok') return done('ok', `the node pulled ${reference.normalized}`);
+    return done('unknown', `the kubelet would send the credential of Secret ${chosen.secret}; not checked against the registry (--no-live)`);
   }
   const result = await options.live({
     server: matches[0].key,
@@ -240,18 +238,35 @@ export async function diagnose(facts: DoctorFacts, options: DiagnoseOptions = {}
     repository: reference.path,
     reference: reference.digest ?? reference.tag ?? 'latest',
   });
-  const liveStep: Step = { id: 'live', title: `Live check from here (${result.requests} requests)`, status: result.state === 'Verified' ? 'ok' : result.state === 'Failed' ? 'broken' : 'warning', details: [`${result.reason}: ${result.message}`] };
+  const liveStep: Step = {
+    id: 'live',
+    title: `Live check from here (${result.requests} request${result.requests === 1 ? '' : 's'})`,
+    status: result.state === 'Verified' ? 'ok' : result.state === 'Failed' ? 'broken' : 'warning',
+    details: [`${result.reason}: ${result.message}`],
+  };
   steps.push(liveStep);
-  if (result.state === 'Verified') {
-    const events = steps.find((s) => s.id === 'events');
-    if (events?.status === 'broken') {
-      // The registry accepts it from here, but the node failed: the node's side (trust, network).
-      return done('broken', events.details.at(-1)!);
+  if (eventsStep?.status === 'ok') {
+    // The node pulled it: that is the verdict; a different answer from here is this machine's own view.
+    if (liveStep.status !== 'ok') {
+      liveStep.status = 'warning';
+      liveStep.details.push('the node pulled this image, so this is how the registry looks from here, not from the node');
     }
-    return done('ok', `${reference.normalized} pulls with the credential of Secret ${chosen.secret} (user ${chosen.username})`);
+    return done('ok', `the node pulled ${reference.normalized} with the credential of Secret ${chosen.secret} (user ${chosen.username})`);
   }
-  liveStep.fix = liveFix(result, reference, chosen.secret, owner?.name);
-  if (result.state === 'Failed') return done('broken', `${result.reason}: ${result.message}`);
+  if (result.state === 'Failed') {
+    liveStep.fix = liveFix(result, reference, chosen.secret, owner?.name);
+    // The live check confirms what the node reported: its fix, with the registry's own words, is the one to follow.
+    if (eventsStep?.status === 'broken') {
+      eventsStep.status = 'warning';
+      delete eventsStep.fix;
+    }
+    return done('broken', `${result.reason}: ${result.message}`);
+  }
+  if (eventsStep?.status === 'broken') {
+    // The registry accepts the credential from here, yet the node failed: the node's side (trust, network).
+    return done('broken', eventsStep.details.at(-1)!);
+  }
+  if (result.state === 'Verified') return done('ok', `${reference.normalized} pulls with the credential of Secret ${chosen.secret} (user ${chosen.username})`);
   return done('unknown', `${result.reason}: ${result.message}`);
 }
 
@@ -417,6 +432,12 @@ export function eventCause(message: string, reference: ImageReference): { cause:
   }
   if (/no such host|connection refused|i\/o timeout|dial tcp|network is unreachable|connection reset|context deadline exceeded/i.test(message)) {
     return { cause: `the node cannot reach ${host}`, fix: `Check DNS, firewall and proxy settings between the node and ${host}.` };
+  }
+  if (/\b400 Bad Request\b/.test(message) && /^(localhost|127\.|\[::1\])/.test(host)) {
+    return {
+      cause: `the node spoke plain HTTP to ${host}, which serves HTTPS (containerd uses HTTP for a loopback registry it has no hosts.toml for)`,
+      fix: `Add /etc/containerd/certs.d/${host}/hosts.toml with server = "https://${host}" and the registry's CA as ca.crt.`,
+    };
   }
   if (/http: server gave HTTP response to HTTPS client/i.test(message)) {
     return { cause: `${host} speaks plain HTTP, the node expects HTTPS`, fix: `Serve the registry over TLS, or configure containerd's hosts.toml for ${host}.` };

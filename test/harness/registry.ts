@@ -71,8 +71,12 @@ export interface StartRegistryOptions {
    * The users are then the token server's business; `users[0]` must be allowed to push.
    */
   tokenAuth?: (tls: { cert: string; key: string; dir: string }) => Promise<{ realm: string; service: string; issuer: string; rootCertBundle: string }>;
-  /** Extra names and addresses in the certificate (default: IP:127.0.0.1, DNS:localhost). */
-  subjectAltName?: string;
+  /**
+   * The address to listen on (default 127.0.0.1). containerd talks plain HTTP to a loopback
+   * registry that has no hosts.toml entry, so a registry the node must reach over TLS without
+   * trusting it listens on the node's bridge address instead (the e2e suite's gateway).
+   */
+  address?: string;
 }
 
 /** A .dockerconfigjson document with a single entry, in the shape kubectl writes (auth included). */
@@ -96,7 +100,8 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Registr
   const certDir = path.join(dir, 'client-certs');
   await Promise.all([certs, certDir, path.join(dir, 'data')].map((d) => mkdir(d, { recursive: true })));
   const [port] = await freePorts(1);
-  const host = `127.0.0.1:${port}`;
+  const address = opts.address ?? '127.0.0.1';
+  const host = `${address}:${port}`;
   const image = `${host}/regcred/probe:1`;
   const logPath = path.join(dir, 'registry.log');
   let pid: number | undefined;
@@ -169,8 +174,8 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Registr
   try {
     // TLS: self-signed, with the IP SAN Go clients insist on.
     await runOk('openssl', [
-      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-days', '30', '-subj', '/CN=127.0.0.1',
-      '-addext', `subjectAltName=${opts.subjectAltName ?? 'IP:127.0.0.1,DNS:localhost'}`, '-keyout', key, '-out', crt,
+      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-days', '30', '-subj', `/CN=${address}`,
+      '-addext', `subjectAltName=IP:${address},DNS:localhost`, '-keyout', key, '-out', crt,
     ]);
     await copyFile(crt, path.join(certDir, 'ca.crt'));
 

@@ -71,6 +71,14 @@ const rows: Row[] = [
     'events',
     /Give the node the registry's CA: \/etc\/containerd\/certs\.d\/127\.0\.0\.1:5000\/ca\.crt/,
   ],
+  [
+    // found on the real node: containerd speaks plain HTTP to a loopback registry it has no hosts.toml for
+    'containerd speaking HTTP to a loopback registry that serves HTTPS',
+    { pod: { name: 'app-1', imagePullSecrets: ['pull'], containerState: { waitingReason: 'ErrImagePull' } }, events: [{ reason: 'Failed', type: 'Warning', count: 1, message: `Failed to pull image "${IMAGE}": ... pulling from host ${REGISTRY} failed with status code [manifests 1]: 400 Bad Request` }] },
+    verified,
+    'events',
+    /hosts\.toml with server = "https:\/\/127\.0\.0\.1:5000"/,
+  ],
 ];
 
 test.each(rows)('%s', async (_what, overrides, live, brokenStep, fix) => {
