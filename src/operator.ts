@@ -11,13 +11,14 @@ import { type Caches, Reconciler } from './controller/reconciler.js';
 import { EventRecorder } from './events.js';
 import { serveMetrics, serveProbes } from './health.js';
 import type { KubeClient } from './k8s/client.js';
+import { listWatch } from './k8s/listwatch.js';
 import { paths, Resources } from './k8s/resources.js';
 import { awsEcrFetcher, type EcrContext } from './providers/ecr.js';
 import { TokenCache } from './providers/token-cache.js';
 import type { Metrics } from './metrics.js';
 import type { Clock } from './runtime/clock.js';
 import { Informer, type KubeObject } from './runtime/informer.js';
-import { Manager } from './runtime/manager.js';
+import { WorkerPool } from './runtime/workerpool.js';
 import { WorkQueue } from './runtime/workqueue.js';
 
 export interface OperatorOptions {
@@ -53,7 +54,7 @@ export class Operator {
   readonly caches: Caches;
   readonly queue: WorkQueue;
   private readonly reconciler: Reconciler;
-  private readonly manager: Manager;
+  private readonly workers: WorkerPool;
   private servers: http.Server[] = [];
   private readyTimer?: NodeJS.Timeout;
   private started = false;
@@ -64,13 +65,11 @@ export class Operator {
     const informer = <T extends KubeObject>(name: string, path: string, extra: { labelSelector?: string; transform?: (obj: T) => T } = {}) =>
       new Informer<T>({
         name,
-        client,
-        path,
+        source: listWatch<T>(client, { path, labelSelector: extra.labelSelector }),
         clock,
         logger,
         idleTimeoutMs: config.watchIdleTimeoutSeconds * 1000,
         transform: extra.transform ?? withoutManagedFields,
-        labelSelector: extra.labelSelector,
         onRestart: (informerName, reason) => metrics.watchRestarts.inc({ informer: informerName, reason }),
       });
     this.caches = {
@@ -103,7 +102,7 @@ export class Operator {
       sourceNamespace: config.sourceNamespace,
       ecrTokens,
     });
-    this.manager = new Manager({
+    this.workers = new WorkerPool({
       queue: this.queue,
       reconcile: this.reconciler.reconcile,
       workers: config.concurrency,
@@ -160,12 +159,12 @@ export class Operator {
   startWorkers(): void {
     if (this.workersStarted) return;
     this.workersStarted = true;
-    this.manager.start();
+    this.workers.start();
   }
 
   async stop(): Promise<void> {
     clearInterval(this.readyTimer);
-    await this.manager.stop();
+    await this.workers.stop();
     await Promise.all(this.informers().map((i) => i.stop()));
     await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
   }

@@ -141,6 +141,11 @@ export function credentialNameProblem(name: string): string | undefined {
   return `metadata.name has ${name.length} characters; at most ${MAX_CREDENTIAL_NAME} are allowed because it is the value of the label ${LABEL_CREDENTIAL} on every Secret it creates`;
 }
 
+/** A Kubernetes timestamp (second precision, RFC 3339) for epoch milliseconds. */
+export function iso(ms: number): string {
+  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+}
+
 /** Parses a spec; returns the defaulted spec or a one-line reason for the status. */
 export function parseSpec(spec: unknown): { ok: true; spec: RegistryCredentialSpec } | { ok: false; message: string } {
   const result = specSchema.safeParse(spec);

@@ -29,7 +29,7 @@ import { type EcrTokenCache, resolveEcrEntry } from '../providers/ecr.js';
 import { type EntryResult, mergeAuths, resolveEntry } from '../providers/sources.js';
 import type { Clock } from '../runtime/clock.js';
 import type { Informer } from '../runtime/informer.js';
-import type { ReconcileResult } from '../runtime/manager.js';
+import type { ReconcileResult } from '../runtime/workerpool.js';
 import type { WorkQueue } from '../runtime/workqueue.js';
 import { desiredSecret, isNamespaceConverged, isNamespaceSelected, isOwnedBy, isServiceAccountSelected, isTerminating, secretUpdate } from './desired.js';
 import { credentialKey, namespaceKey, parseKey } from './keys.js';

@@ -1,6 +1,6 @@
 // Pure: the status a RegistryCredential should show, from what the last reconcile saw.
 // Conditions carry observedGeneration; lastTransitionTime moves only when a status flips.
-import type { Condition, NamespaceFailure, RegistryCredentialStatus } from '../api/v1alpha1.js';
+import { type Condition, iso, type NamespaceFailure, type RegistryCredentialStatus } from '../api/v1alpha1.js';
 
 export const MAX_FAILURES = 20;
 const MAX_MESSAGE = 1024;
@@ -83,11 +83,6 @@ export function computeStatus(prev: RegistryCredentialStatus | undefined, input:
   if (input.credentialsExpireAt !== undefined) status.credentialsExpireAt = iso(input.credentialsExpireAt);
   if (input.lastRefreshTime !== undefined) status.lastRefreshTime = iso(input.lastRefreshTime);
   return status;
-}
-
-/** Kubernetes timestamps have second precision. */
-export function iso(ms: number): string {
-  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
 }
 
 export function sameStatus(a: RegistryCredentialStatus | undefined, b: RegistryCredentialStatus): boolean {

@@ -6,9 +6,11 @@
 import http from 'node:http';
 import https from 'node:https';
 import { KubeConfig } from '@kubernetes/client-node';
+import { Backoff } from '../runtime/backoff.js';
+import { type Clock, sleep } from '../runtime/clock.js';
+import type { WatchEvent } from '../runtime/informer.js';
+import { TokenBucket } from '../runtime/ratelimit.js';
 import { KubeApiError, kubeErrorFromResponse, transportError } from './errors.js';
-import { TokenBucket } from './ratelimit.js';
-import type { Clock } from '../runtime/clock.js';
 
 export type Verb = 'GET' | 'LIST' | 'WATCH' | 'CREATE' | 'UPDATE' | 'PATCH' | 'DELETE';
 
@@ -37,17 +39,35 @@ export interface KubeClientOptions {
   observe?: RequestObserver;
 }
 
-export interface WatchEvent<T> {
-  type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
-  object: T;
+export type WatchQuery = Record<string, string | number | boolean | undefined>;
+
+/**
+ * What the rest of the operator needs from the API server: requests and watches. KubeClient talks
+ * HTTP; the in-process tests use an in-memory fake (test/support/fake-kube.ts).
+ */
+export interface KubeApi {
+  /** Issues a request; returns the parsed JSON body or rejects with a KubeApiError. */
+  request<T>(req: RequestOptions): Promise<T>;
+  /**
+   * Streams a watch. Resolves when the server ends the stream or `signal` aborts; rejects on a
+   * transport failure or a non-200 answer (a 410 rejects with kind Gone). `onOpen` runs when the
+   * server has answered 200, i.e. the stream is established.
+   */
+  watch<T>(path: string, query: WatchQuery, onEvent: (event: WatchEvent<T>) => void, signal: AbortSignal, onOpen?: () => void): Promise<void>;
 }
 
-export class KubeClient {
+/** Retries of transient failures: 0.2-0.4 s, 0.4-0.8 s, ... up to 5-10 s (equal jitter). */
+export const CLIENT_RETRY_BACKOFF = { initialMs: 400, maxMs: 10_000, jitter: true };
+/** A server's Retry-After is followed up to this long. */
+const MAX_RETRY_AFTER_MS = 30_000;
+
+export class KubeClient implements KubeApi {
   private readonly agent: http.Agent;
   private readonly base: URL;
   private readonly limiter: TokenBucket;
   private readonly timeoutMs: number;
   private readonly maxRetries: number;
+  private readonly backoff = new Backoff(CLIENT_RETRY_BACKOFF);
 
   private constructor(
     private readonly kc: KubeConfig,
@@ -84,9 +104,9 @@ export class KubeClient {
       } catch (err) {
         if (!(err instanceof KubeApiError) || err.kind !== 'Transient' || attempt >= this.maxRetries) throw err;
         attempt++;
-        const backoff = Math.min(10_000, 200 * 2 ** attempt) * (0.5 + Math.random() / 2);
-        const delay = err.retryAfterSeconds !== undefined ? Math.min(err.retryAfterSeconds * 1000, 30_000) : backoff;
-        await new Promise<void>((resolve) => this.opts.clock.setTimer(delay, resolve));
+        // The server's Retry-After, when it gave one, replaces the backoff.
+        const delay = err.retryAfterSeconds !== undefined ? Math.min(err.retryAfterSeconds * 1000, MAX_RETRY_AFTER_MS) : this.backoff.delayMs(attempt);
+        await sleep(this.opts.clock, delay);
       }
     }
   }
@@ -141,14 +161,9 @@ export class KubeClient {
     });
   }
 
-  /**
-   * Streams a watch. Resolves when the server ends the stream (timeoutSeconds) or `signal` aborts;
-   * rejects on a transport failure or a non-200 answer (a 410 rejects with kind Gone). `onOpen`
-   * runs when the server has answered 200, i.e. the stream is established.
-   */
   async watch<T>(
     path: string,
-    query: Record<string, string | number | boolean | undefined>,
+    query: WatchQuery,
     onEvent: (event: WatchEvent<T>) => void,
     signal: AbortSignal,
     onOpen?: () => void,

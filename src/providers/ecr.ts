@@ -8,10 +8,9 @@ import { createHash } from 'node:crypto';
 import { ECRClient, type ECRClientConfig, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
 import { fromNodeProviderChain, fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import type { V1Secret } from '@kubernetes/client-node';
-import type { RegistryEntry } from '../api/v1alpha1.js';
+import { iso, type RegistryEntry } from '../api/v1alpha1.js';
 import { authEntry } from '../dockerconfig.js';
-import { iso } from '../controller/status.js';
-import { hasReliableExpiry } from '../controller/timing.js';
+import { hasReliableExpiry } from './renewal.js';
 import type { EntryResult, SourceSecrets } from './sources.js';
 import { isExpired, type Token, type TokenCache, TokenRefreshError, type TokenRequest } from './token-cache.js';
 

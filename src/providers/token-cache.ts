@@ -4,8 +4,8 @@
 // flight wait for that same request. A failed renewal keeps the last token (served until it
 // expires) and is retried with exponential backoff and jitter; callers in between get the cached
 // state without a request.
-import { hasReliableExpiry, type IssuedToken, renewalDueAt, retryDelayMs } from '../controller/timing.js';
 import type { Clock } from '../runtime/clock.js';
+import { hasReliableExpiry, type IssuedToken, renewalDueAt, retryDelayMs } from './renewal.js';
 
 export interface Token {
   username: string;

@@ -3,10 +3,12 @@
 // 410 Gone triggers a relist (diffed against the cache, so handlers see only real changes), any
 // other failure restarts with exponential backoff, and a watchdog restarts a watch that stays open
 // but delivers nothing (not even a bookmark) for too long.
+//
+// The informer knows no HTTP: it lists and watches through a ListerWatcher (k8s/listwatch.ts
+// adapts the REST client; the in-process tests use an in-memory fake).
 import type { Logger } from 'pino';
-import type { KubeClient, WatchEvent } from '../k8s/client.js';
-import { isKubeError, retryAfterMs } from '../k8s/errors.js';
-import type { Clock, Timer } from './clock.js';
+import { Backoff, notSoonerThan } from './backoff.js';
+import { type Clock, sleep, type Timer } from './clock.js';
 
 export interface KubeObject {
   metadata?: { name?: string; namespace?: string; resourceVersion?: string };
@@ -18,13 +20,48 @@ export interface InformerHandlers<T> {
   delete?(obj: T): void;
 }
 
+export interface WatchEvent<T> {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+  object: T;
+}
+
+export interface ListPage<T> {
+  items: T[];
+  resourceVersion: string;
+  /** Set when there are more pages. */
+  continue?: string;
+}
+
+export interface WatchOptions {
+  resourceVersion: string;
+  timeoutSeconds: number;
+  allowWatchBookmarks: boolean;
+}
+
+/** How a failed list or watch is handled. */
+export interface FailureKind {
+  /** The resourceVersion is too old (410 Gone): list again. */
+  gone: boolean;
+  /** The server asked to wait this long before trying again. */
+  retryAfterMs?: number;
+  /** A label for logs and the watch-restart metric. */
+  reason: string;
+}
+
+/** One collection (a kind, optionally narrowed by selectors), listed in pages and watched. */
+export interface ListerWatcher<T> {
+  list(options: { limit: number; continue?: string }): Promise<ListPage<T>>;
+  /** Resolves when the stream ends (or `signal` aborts); `onOpen` runs once the server answered. */
+  watch(options: WatchOptions, onEvent: (event: WatchEvent<T>) => void, signal: AbortSignal, onOpen: () => void): Promise<void>;
+  classify(err: unknown): FailureKind;
+}
+
+/** Watch restarts: 0.25-0.5 s, 0.5-1 s, ... up to 15-30 s (equal jitter). */
+export const WATCH_RESTART_BACKOFF = { initialMs: 500, maxMs: 30_000, jitter: true };
+
 export interface InformerOptions<T> {
   name: string;
-  client: KubeClient;
-  /** Collection path, e.g. /api/v1/namespaces or /api/v1/namespaces/ops/secrets. */
-  path: string;
-  labelSelector?: string;
-  fieldSelector?: string;
+  source: ListerWatcher<T>;
   /** Applied to every object before it is cached (e.g. to drop managedFields and save memory). */
   transform?: (obj: T) => T;
   clock: Clock;
@@ -65,6 +102,7 @@ export class Informer<T extends KubeObject> {
   private syncWaiters: Array<() => void> = [];
   private loop?: Promise<void>;
   private watching = false;
+  private readonly backoff = new Backoff(WATCH_RESTART_BACKOFF);
 
   constructor(private readonly opts: InformerOptions<T>) {}
 
@@ -158,18 +196,18 @@ export class Informer<T extends KubeObject> {
       } catch (err) {
         if (this.stopped) break;
         this.watching = false;
-        const gone = isKubeError(err, 'Gone');
-        if (gone) needList = true;
+        const idle = (err as { idle?: boolean }).idle === true;
+        const failure = idle ? { gone: false, reason: 'Idle' } : this.opts.source.classify(err);
+        if (failure.gone) needList = true;
         this.failures++;
         // The backoff grows only while nothing works: a watch that was established, or a re-list
         // that succeeded, resets it (watchOnce / relist set failures to 0). A server's Retry-After
         // is a floor.
-        const backoff = gone ? 0 : Math.min(30_000, 250 * 2 ** Math.min(this.failures, 8)) * (0.5 + Math.random() / 2);
-        const delay = Math.max(backoff, Math.min(retryAfterMs(err) ?? 0, 30_000));
-        const reason = gone ? 'Gone' : (err as { idle?: boolean }).idle ? 'Idle' : isKubeError(err) ? err.kind : 'StreamError';
-        this.opts.onRestart?.(this.opts.name, reason);
-        this.opts.logger.warn({ informer: this.opts.name, reason, err: (err as Error).message, retryInMs: Math.round(delay) }, 'watch failed; restarting');
-        if (delay > 0) await new Promise<void>((resolve) => this.opts.clock.setTimer(delay, resolve));
+        const backoff = failure.gone ? 0 : this.backoff.delayMs(this.failures);
+        const delay = notSoonerThan(backoff, failure.retryAfterMs, WATCH_RESTART_BACKOFF.maxMs);
+        this.opts.onRestart?.(this.opts.name, failure.reason);
+        this.opts.logger.warn({ informer: this.opts.name, reason: failure.reason, err: (err as Error).message, retryInMs: Math.round(delay) }, 'watch failed; restarting');
+        if (delay > 0) await sleep(this.opts.clock, delay);
       }
     }
     this.watching = false;
@@ -180,18 +218,13 @@ export class Informer<T extends KubeObject> {
     let cont: string | undefined;
     let rv = '';
     do {
-      const page = await this.opts.client.request<{ items: T[]; metadata: { resourceVersion: string; continue?: string } }>({
-        method: 'GET',
-        path: this.opts.path,
-        query: { labelSelector: this.opts.labelSelector, fieldSelector: this.opts.fieldSelector, limit: this.opts.pageSize ?? 500, continue: cont },
-        sensitive: true,
-      });
+      const page = await this.opts.source.list({ limit: this.opts.pageSize ?? 500, continue: cont });
       for (const item of page.items) {
         const obj = this.opts.transform ? this.opts.transform(item) : item;
         fresh.set(objectKey(obj), obj);
       }
-      cont = page.metadata.continue || undefined;
-      rv = page.metadata.resourceVersion;
+      cont = page.continue || undefined;
+      rv = page.resourceVersion;
     } while (cont);
     // Replace the cache and tell handlers only what changed since the previous list.
     for (const [key, old] of [...this.store]) {
@@ -234,15 +267,8 @@ export class Informer<T extends KubeObject> {
     };
     arm();
     try {
-      await this.opts.client.watch<T>(
-        this.opts.path,
-        {
-          labelSelector: this.opts.labelSelector,
-          fieldSelector: this.opts.fieldSelector,
-          resourceVersion: this.resourceVersion,
-          allowWatchBookmarks: true,
-          timeoutSeconds,
-        },
+      await this.opts.source.watch(
+        { resourceVersion: this.resourceVersion, allowWatchBookmarks: true, timeoutSeconds },
         (event) => this.apply(event),
         abort.signal,
         () => {

@@ -1,4 +1,4 @@
-import { FakeClock } from '../../src/runtime/clock.js';
+import { FakeClock } from '../support/fake-clock.js';
 import { WorkQueue } from '../../src/runtime/workqueue.js';
 
 // ---- builders ----------------------------------------------------------------------------------

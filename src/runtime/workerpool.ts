@@ -1,5 +1,6 @@
-// Runs reconcile workers over a work queue: each key is processed by one worker at a time; a
-// failure requeues the key with per-key exponential backoff, a success clears its history, and a
+// A pool of reconcile workers over a work queue (the workers of a controller-runtime Controller;
+// what controller-runtime calls a Manager is Operator here). Each key is processed by one worker
+// at a time; a failure requeues the key with per-key exponential backoff, a success clears its history, and a
 // result may ask for the key again after a delay (time-based work such as token renewal).
 import type { Logger } from 'pino';
 import type { WorkQueue } from './workqueue.js';
@@ -16,7 +17,7 @@ export interface ReconcileResult {
 
 export type ReconcileFn = (key: string) => Promise<ReconcileResult | void>;
 
-export interface ManagerOptions {
+export interface WorkerPoolOptions {
   queue: WorkQueue;
   reconcile: ReconcileFn;
   workers: number;
@@ -25,10 +26,10 @@ export interface ManagerOptions {
   observe?: (key: string, result: 'success' | 'error', seconds: number) => void;
 }
 
-export class Manager {
+export class WorkerPool {
   private workers: Promise<void>[] = [];
 
-  constructor(private readonly opts: ManagerOptions) {}
+  constructor(private readonly opts: WorkerPoolOptions) {}
 
   start(): void {
     for (let i = 0; i < this.opts.workers; i++) this.workers.push(this.work());
