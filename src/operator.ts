@@ -79,7 +79,7 @@ export class Operator {
       managedSecrets: informer<V1Secret>('managed-secrets', paths.secrets(), { labelSelector: `${LABEL_MANAGED_BY}=${MANAGED_BY}` }),
       sourceSecrets: informer<V1Secret>('source-secrets', paths.secrets(config.sourceNamespace)),
     };
-    this.queue = new WorkQueue({ clock });
+    this.queue = new WorkQueue({ clock, metrics: metrics.workQueue() });
     const resources = new Resources(client);
     // One cache for every RegistryCredential: one token request per identity per renewal.
     const ecrTokens = new TokenCache<EcrContext>({
@@ -111,7 +111,6 @@ export class Operator {
         const kind = parseKey(key).kind;
         metrics.reconciles.inc({ kind, result });
         metrics.reconcileDuration.observe({ kind }, seconds);
-        metrics.queueDepth.set(this.queue.len());
         metrics.managedSecrets.set(this.caches.managedSecrets.size());
       },
     });
@@ -145,7 +144,6 @@ export class Operator {
     this.started = true;
     this.readyTimer = setInterval(() => {
       metrics.ready.set(this.readiness().ok ? 1 : 0);
-      metrics.queueDepth.set(this.queue.len()); // also while no worker runs (a standby replica)
     }, 2000);
     this.readyTimer.unref();
     metrics.ready.set(1);
