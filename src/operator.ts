@@ -7,7 +7,8 @@ import { LABEL_MANAGED_BY, MANAGED_BY, type RegistryCredential } from './api/v1a
 import type { Config } from './config.js';
 import { parseKey } from './controller/keys.js';
 import { enqueueEverything, registerMappers } from './controller/mappers.js';
-import { type Caches, Reconciler } from './controller/reconciler.js';
+import type { Caches } from './controller/caches.js';
+import { logFieldsOf, Reconciler } from './controller/reconciler.js';
 import { EventRecorder } from './events.js';
 import { serveMetrics, serveProbes } from './health.js';
 import type { KubeClient } from './k8s/client.js';
@@ -107,6 +108,7 @@ export class Operator {
       reconcile: this.reconciler.reconcile,
       workers: config.concurrency,
       logger,
+      logFields: logFieldsOf,
       observe: (key, result, seconds) => {
         const kind = parseKey(key).kind;
         metrics.reconciles.inc({ kind, result });

@@ -5,7 +5,7 @@ import { ANNOTATION_INJECTED, LABEL_CREDENTIAL, type RegistryCredential, type Re
 import { isServiceAccountSelected } from './desired.js';
 import { credentialKey, namespaceKey } from './keys.js';
 import { STATUS_DELAY_BASE_MS } from './timing.js';
-import type { Caches } from './reconciler.js';
+import type { Caches } from './caches.js';
 import { injectedBy, injectedFor } from './serviceaccounts.js';
 
 export interface Enqueuer {
