@@ -11,7 +11,7 @@ import type { Caches } from './controller/caches.js';
 import { logFieldsOf, Reconciler } from './controller/reconciler.js';
 import { EventRecorder } from './events.js';
 import { serveMetrics, serveProbes } from './health.js';
-import type { KubeClient } from './k8s/client.js';
+import type { KubeApi } from './k8s/client.js';
 import { listWatch } from './k8s/listwatch.js';
 import { paths, Resources } from './k8s/resources.js';
 import { awsEcrFetcher, type EcrContext } from './providers/ecr.js';
@@ -24,7 +24,7 @@ import { WorkQueue } from './runtime/workqueue.js';
 
 export interface OperatorOptions {
   config: Config;
-  client: KubeClient;
+  client: KubeApi;
   clock: Clock;
   logger: Logger;
   metrics: Metrics;
