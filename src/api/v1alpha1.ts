@@ -1,6 +1,8 @@
 // The RegistryCredential API (regcred.io/v1alpha1): names, labels, and the operator-side schema.
 // The CRD (crds/) rejects invalid resources at apply time; this zod schema applies the same
 // defaults and guards the operator against anything that slipped past (e.g. an old CRD).
+// test/unit/api-schema.test.ts fails when the two differ in fields, types, required fields,
+// defaults, bounds or enums; the CEL rules live in the CRD only.
 import { z } from 'zod';
 
 export const GROUP = 'regcred.io';
@@ -28,15 +30,17 @@ export function parseDuration(text: string): number {
 
 const secretRef = z.string().min(1).max(253);
 
+const secretKey = z.string().min(1).max(253);
+
 const basicAuth = z.object({
   secretName: secretRef,
-  usernameKey: z.string().min(1).default('username'),
-  passwordKey: z.string().min(1).default('password'),
+  usernameKey: secretKey.default('username'),
+  passwordKey: secretKey.default('password'),
 });
 
 const ecr = z.object({
-  region: z.string().optional(),
-  roleArn: z.string().optional(),
+  region: z.string().max(32).optional(),
+  roleArn: z.string().max(2048).optional(),
   credentialsSecretName: secretRef.optional(),
 });
 
@@ -44,7 +48,7 @@ const dockerConfig = z.object({ secretName: secretRef });
 
 export const registryEntrySchema = z
   .object({
-    server: z.string().min(1).optional(),
+    server: z.string().min(1).max(512).optional(),
     basicAuth: basicAuth.optional(),
     ecr: ecr.optional(),
     dockerConfig: dockerConfig.optional(),
@@ -56,28 +60,38 @@ export const registryEntrySchema = z
     message: 'server is required for basicAuth and ecr, and must not be set with dockerConfig',
   });
 
+const labelValue = z.string().max(63);
+
 const labelSelectorRequirement = z.object({
-  key: z.string(),
+  key: z.string().max(317),
   operator: z.enum(['In', 'NotIn', 'Exists', 'DoesNotExist']),
-  values: z.array(z.string()).optional(),
+  values: z.array(labelValue).max(64).optional(),
 });
 
+const MAX_MATCH_LABELS = 64;
+
 export const labelSelectorSchema = z.object({
-  matchLabels: z.record(z.string(), z.string()).optional(),
-  matchExpressions: z.array(labelSelectorRequirement).optional(),
+  matchLabels: z
+    .record(z.string(), labelValue)
+    .refine((labels) => Object.keys(labels).length <= MAX_MATCH_LABELS, { message: `at most ${MAX_MATCH_LABELS} labels` })
+    .meta({ maxProperties: MAX_MATCH_LABELS }) // the same bound, for the JSON Schema compared with the CRD
+    .optional(),
+  matchExpressions: z.array(labelSelectorRequirement).max(32).optional(),
 });
 
 export const specSchema = z.object({
   registries: z.array(registryEntrySchema).min(1).max(32),
   secretName: z.string().min(1).max(253).optional(),
   namespaceSelector: labelSelectorSchema.optional(),
-  excludeNamespaces: z.array(z.string()).default([]),
+  excludeNamespaces: z.array(z.string().max(63)).max(256).default([]),
   serviceAccounts: z
-    .array(z.string().min(1))
+    .array(z.string().min(1).max(253))
+    .max(256)
     .default(['default'])
     .refine((l) => !l.includes('*') || l.length === 1, { message: '"*" cannot be mixed with ServiceAccount names' }),
   refreshInterval: z
     .string()
+    .max(32)
     .default(DEFAULT_REFRESH)
     .refine((d) => durationPattern.test(d), { message: 'refreshInterval must be a duration such as 6h or 90m' }),
   suspend: z.boolean().default(false),
