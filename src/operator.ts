@@ -61,8 +61,8 @@ export class Operator {
   private started = false;
   private workersStarted = false;
 
-  constructor(private readonly o: OperatorOptions) {
-    const { config, client, clock, logger, metrics } = o;
+  constructor(private readonly options: OperatorOptions) {
+    const { config, client, clock, logger, metrics } = options;
     const informer = <T extends KubeObject>(name: string, path: string, extra: { labelSelector?: string; transform?: (obj: T) => T } = {}) =>
       new Informer<T>({
         name,
@@ -130,7 +130,7 @@ export class Operator {
   }
 
   async start(): Promise<void> {
-    const { config, logger, metrics } = this.o;
+    const { config, logger, metrics } = this.options;
     this.servers = (
       await Promise.all([
         serveProbes(config.healthProbeBindAddress, { live: () => true, ready: () => this.readiness() }),
@@ -142,7 +142,7 @@ export class Operator {
     // Handlers go on after the first list: startup work is queued once, below, not per object.
     registerMappers({ caches: this.caches, queue: this.queue, specOf: (name) => this.reconciler.specOf(name), statusDelay: (name) => this.reconciler.statusDelay(name) });
     enqueueEverything(this.caches, this.queue);
-    if (!this.o.deferWorkers) this.startWorkers();
+    if (!this.options.deferWorkers) this.startWorkers();
     this.started = true;
     this.readyTimer = setInterval(() => {
       metrics.ready.set(this.readiness().ok ? 1 : 0);

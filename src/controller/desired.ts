@@ -77,7 +77,7 @@ export function desiredSecret(cred: RegistryCredential, namespace: string, secre
 export function isOwnedBy(secret: V1Secret, cred: { metadata: { name: string; uid: string } }): boolean {
   const labels = secret.metadata?.labels ?? {};
   if (labels[LABEL_MANAGED_BY] === MANAGED_BY && labels[LABEL_CREDENTIAL] === cred.metadata.name) return true;
-  return (secret.metadata?.ownerReferences ?? []).some((o) => o.uid === cred.metadata.uid);
+  return (secret.metadata?.ownerReferences ?? []).some((owner) => owner.uid === cred.metadata.uid);
 }
 
 /**
@@ -88,7 +88,7 @@ export function secretUpdate(existing: V1Secret, desired: V1Secret): V1Secret | 
   const labels = { ...(existing.metadata?.labels ?? {}), ...desired.metadata!.labels };
   const owners = existing.metadata?.ownerReferences ?? [];
   const ownerRef = desired.metadata!.ownerReferences![0]!;
-  const hasOwner = owners.some((o) => o.uid === ownerRef.uid);
+  const hasOwner = owners.some((owner) => owner.uid === ownerRef.uid);
   const dataSame =
     existing.type === desired.type &&
     Object.keys(existing.data ?? {}).length === 1 &&
@@ -100,7 +100,7 @@ export function secretUpdate(existing: V1Secret, desired: V1Secret): V1Secret | 
     metadata: {
       ...existing.metadata,
       labels,
-      ownerReferences: hasOwner ? owners : [...owners.filter((o) => !(o.kind === KIND && o.apiVersion === API_VERSION)), ownerRef],
+      ownerReferences: hasOwner ? owners : [...owners.filter((owner) => !(owner.kind === KIND && owner.apiVersion === API_VERSION)), ownerRef],
     },
     type: desired.type,
     data: desired.data,

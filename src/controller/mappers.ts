@@ -21,9 +21,9 @@ export interface MapperOptions {
   statusDelay?(credential: string): number;
 }
 
-export function registerMappers(o: MapperOptions): void {
-  const { caches, queue } = o;
-  const delay = (credential: string) => o.statusDelay?.(credential) ?? STATUS_DELAY_BASE_MS;
+export function registerMappers(options: MapperOptions): void {
+  const { caches, queue } = options;
+  const delay = (credential: string) => options.statusDelay?.(credential) ?? STATUS_DELAY_BASE_MS;
   const credentials = () => caches.credentials.list();
 
   caches.credentials.on({
@@ -59,7 +59,7 @@ export function registerMappers(o: MapperOptions): void {
   const onServiceAccount = (sa: V1ServiceAccount) => {
     const ns = sa.metadata!.namespace!;
     for (const c of credentials()) {
-      const spec = o.specOf(c.metadata.name);
+      const spec = options.specOf(c.metadata.name);
       if (!spec || isServiceAccountSelected(sa.metadata?.name ?? '', spec) || injectedFor(sa, c.metadata.name).length > 0) queue.add(namespaceKey(c.metadata.name, ns));
     }
   };
@@ -80,7 +80,7 @@ export function registerMappers(o: MapperOptions): void {
   const onSourceSecret = (s: V1Secret) => {
     const name = s.metadata?.name ?? '';
     for (const c of credentials()) {
-      const spec = o.specOf(c.metadata.name);
+      const spec = options.specOf(c.metadata.name);
       if (!spec || sourceSecretNames(spec).includes(name)) queue.add(credentialKey(c.metadata.name));
     }
   };

@@ -70,25 +70,25 @@ export class KubeClient implements KubeApi {
   private readonly backoff = new Backoff(CLIENT_RETRY_BACKOFF);
 
   private constructor(
-    private readonly kc: KubeConfig,
+    private readonly kubeConfig: KubeConfig,
     tls: https.AgentOptions,
-    private readonly opts: KubeClientOptions,
+    private readonly options: KubeClientOptions,
   ) {
-    const cluster = kc.getCurrentCluster();
+    const cluster = kubeConfig.getCurrentCluster();
     if (!cluster) throw new Error('kubeconfig has no current cluster');
     this.base = new URL(cluster.server);
     const agentOptions = { keepAlive: true, maxSockets: 64, ...tls };
     this.agent = this.base.protocol === 'https:' ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
-    this.limiter = new TokenBucket(opts.qps ?? 50, opts.burst ?? 100, opts.clock);
-    this.timeoutMs = opts.timeoutMs ?? 30_000;
-    this.maxRetries = opts.maxRetries ?? 3;
+    this.limiter = new TokenBucket(options.qps ?? 50, options.burst ?? 100, options.clock);
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.maxRetries = options.maxRetries ?? 3;
   }
 
-  static async create(kc: KubeConfig, opts: KubeClientOptions): Promise<KubeClient> {
+  static async create(kubeConfig: KubeConfig, options: KubeClientOptions): Promise<KubeClient> {
     const tls: https.RequestOptions = {};
-    await kc.applyToHTTPSOptions(tls);
+    await kubeConfig.applyToHTTPSOptions(tls);
     const { ca, cert, key, rejectUnauthorized, servername } = tls;
-    return new KubeClient(kc, { ca, cert, key, rejectUnauthorized, servername }, opts);
+    return new KubeClient(kubeConfig, { ca, cert, key, rejectUnauthorized, servername }, options);
   }
 
   get server(): string {
@@ -106,7 +106,7 @@ export class KubeClient implements KubeApi {
         attempt++;
         // The server's Retry-After, when it gave one, replaces the backoff.
         const delay = err.retryAfterSeconds !== undefined ? Math.min(err.retryAfterSeconds * 1000, MAX_RETRY_AFTER_MS) : this.backoff.delayMs(attempt);
-        await sleep(this.opts.clock, delay);
+        await sleep(this.options.clock, delay);
       }
     }
   }
@@ -120,7 +120,7 @@ export class KubeClient implements KubeApi {
     const payload = req.body === undefined ? undefined : Buffer.from(JSON.stringify(req.body));
     const headers: Record<string, string> = {
       Accept: 'application/json',
-      'User-Agent': this.opts.userAgent ?? 'regcred-operator',
+      'User-Agent': this.options.userAgent ?? 'regcred-operator',
     };
     if (payload) {
       headers['Content-Type'] = req.contentType ?? 'application/json';
@@ -138,7 +138,7 @@ export class KubeClient implements KubeApi {
           res.on('error', (e) => reject(transportError(what, e)));
           res.on('end', () => {
             const code = res.statusCode ?? 0;
-            this.opts.observe?.(verb, resource, code, (performance.now() - started) / 1000);
+            this.options.observe?.(verb, resource, code, (performance.now() - started) / 1000);
             const text = Buffer.concat(chunks).toString('utf8');
             if (code >= 200 && code < 300) {
               try {
@@ -154,7 +154,7 @@ export class KubeClient implements KubeApi {
       );
       r.on('timeout', () => r.destroy(Object.assign(new Error('request timed out'), { code: 'ETIMEDOUT' })));
       r.on('error', (e) => {
-        this.opts.observe?.(verb, resource, 0, (performance.now() - started) / 1000);
+        this.options.observe?.(verb, resource, 0, (performance.now() - started) / 1000);
         reject(transportError(what, e));
       });
       r.end(payload);
@@ -169,7 +169,7 @@ export class KubeClient implements KubeApi {
     onOpen?: () => void,
   ): Promise<void> {
     await this.limiter.take();
-    const headers = { Accept: 'application/json', 'User-Agent': this.opts.userAgent ?? 'regcred-operator', ...(await this.authHeaders()) };
+    const headers = { Accept: 'application/json', 'User-Agent': this.options.userAgent ?? 'regcred-operator', ...(await this.authHeaders()) };
     const url = this.urlFor(path, { ...query, watch: true });
     const what = `WATCH ${path}`;
     const resource = resourceOf(path);
@@ -177,7 +177,7 @@ export class KubeClient implements KubeApi {
       if (signal.aborted) return resolve();
       const r = (this.base.protocol === 'https:' ? https : http).request(url, { method: 'GET', headers, agent: this.agent }, (res) => {
         const code = res.statusCode ?? 0;
-        this.opts.observe?.('WATCH', resource, code, 0);
+        this.options.observe?.('WATCH', resource, code, 0);
         if (code !== 200) {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
@@ -230,13 +230,13 @@ export class KubeClient implements KubeApi {
 
   private async authHeaders(): Promise<Record<string, string>> {
     // Re-evaluated per request: in-cluster tokens and exec plugins rotate credentials.
-    const opts: https.RequestOptions = {};
-    await this.kc.applyToHTTPSOptions(opts);
+    const requestOptions: https.RequestOptions = {};
+    await this.kubeConfig.applyToHTTPSOptions(requestOptions);
     const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries((opts.headers ?? {}) as Record<string, unknown>)) {
+    for (const [k, v] of Object.entries((requestOptions.headers ?? {}) as Record<string, unknown>)) {
       if (typeof v === 'string') headers[k] = v;
     }
-    if (opts.auth) headers.Authorization = `Basic ${Buffer.from(opts.auth).toString('base64')}`;
+    if (requestOptions.auth) headers.Authorization = `Basic ${Buffer.from(requestOptions.auth).toString('base64')}`;
     return headers;
   }
 

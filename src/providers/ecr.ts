@@ -64,7 +64,7 @@ export interface EcrResolveOptions {
 }
 
 /** Resolves one ecr registry entry through the shared token cache. */
-export async function resolveEcrEntry(entry: RegistryEntry, secrets: SourceSecrets, o: EcrResolveOptions): Promise<EntryResult> {
+export async function resolveEcrEntry(entry: RegistryEntry, secrets: SourceSecrets, options: EcrResolveOptions): Promise<EntryResult> {
   const server = entry.server!;
   const ecr = entry.ecr!;
   const region = ecr.region ?? parseEcrServer(server)?.region;
@@ -87,8 +87,8 @@ export async function resolveEcrEntry(entry: RegistryEntry, secrets: SourceSecre
     identity = keysIdentity(name, accessKeyId);
   }
   const request: TokenRequest<EcrContext> = { key: ecrTokenKey(region, identity, ecr.roleArn), context: { region, roleArn: ecr.roleArn, keys } };
-  const { token, error, nextCheckAt } = await o.cache.get(request, o.refreshIntervalMs);
-  const now = o.now();
+  const { token, error, nextCheckAt } = await options.cache.get(request, options.refreshIntervalMs);
+  const now = options.now();
   const reliable = token && hasReliableExpiry(token);
   const timing = { expiresAt: reliable ? token.expiresAt : undefined, refreshedAt: token?.issuedAt, nextCheckAt };
   const auths = token ? { [server]: authEntry(token.username, token.password) } : undefined;
@@ -133,10 +133,10 @@ export interface AwsFetcherOptions {
  * own STS/IRSA credentials) per (region, identity, role); the SDK retries nothing itself
  * (maxAttempts 1): the token cache owns retries and their backoff.
  */
-export function awsEcrFetcher(o: AwsFetcherOptions): (context: EcrContext) => Promise<Token> {
+export function awsEcrFetcher(options: AwsFetcherOptions): (context: EcrContext) => Promise<Token> {
   const clients = new Map<string, { client: ECRClient; fingerprint: string }>();
-  const requestHandler = { requestTimeout: o.requestTimeoutMs, connectionTimeout: o.requestTimeoutMs };
-  const common = { maxAttempts: 1, requestHandler, ...(o.endpoint ? { endpoint: o.endpoint } : {}) };
+  const requestHandler = { requestTimeout: options.requestTimeoutMs, connectionTimeout: options.requestTimeoutMs };
+  const common = { maxAttempts: 1, requestHandler, ...(options.endpoint ? { endpoint: options.endpoint } : {}) };
 
   const clientFor = (c: EcrContext): ECRClient => {
     const id = `${c.region}|${c.keys?.accessKeyId ?? ''}|${c.roleArn ?? ''}`;
@@ -167,8 +167,8 @@ export function awsEcrFetcher(o: AwsFetcherOptions): (context: EcrContext) => Pr
     const deadline = new Promise<never>((_resolve, reject) => {
       timer = setTimeout(() => {
         abort.abort();
-        reject(new TokenRefreshError('TimeoutError', `no answer within ${o.requestTimeoutMs} ms`));
-      }, o.requestTimeoutMs);
+        reject(new TokenRefreshError('TimeoutError', `no answer within ${options.requestTimeoutMs} ms`));
+      }, options.requestTimeoutMs);
     });
     try {
       out = await Promise.race([clientFor(c).send(new GetAuthorizationTokenCommand({}), { abortSignal: abort.signal }), deadline]);

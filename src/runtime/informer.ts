@@ -104,14 +104,14 @@ export class Informer<T extends KubeObject> {
   private watching = false;
   private readonly backoff = new Backoff(WATCH_RESTART_BACKOFF);
 
-  constructor(private readonly opts: InformerOptions<T>) {}
+  constructor(private readonly options: InformerOptions<T>) {}
 
   on(handlers: InformerHandlers<T>): void {
     this.handlers.push(handlers);
   }
 
   get name(): string {
-    return this.opts.name;
+    return this.options.name;
   }
 
   hasSynced(): boolean {
@@ -158,7 +158,7 @@ export class Informer<T extends KubeObject> {
    * handlers are not called (the writer already knows) and the later watch event is a no-op.
    */
   noteWritten(obj: T): void {
-    const transformed = this.opts.transform ? this.opts.transform(obj) : obj;
+    const transformed = this.options.transform ? this.options.transform(obj) : obj;
     const key = objectKey(transformed);
     const current = this.store.get(key);
     if (!current || isNewer(transformed.metadata?.resourceVersion, current.metadata?.resourceVersion)) this.put(key, transformed);
@@ -197,7 +197,7 @@ export class Informer<T extends KubeObject> {
         if (this.stopped) break;
         this.watching = false;
         const idle = (err as { idle?: boolean }).idle === true;
-        const failure = idle ? { gone: false, reason: 'Idle' } : this.opts.source.classify(err);
+        const failure = idle ? { gone: false, reason: 'Idle' } : this.options.source.classify(err);
         if (failure.gone) needList = true;
         this.failures++;
         // The backoff grows only while nothing works: a watch that was established, or a re-list
@@ -205,9 +205,9 @@ export class Informer<T extends KubeObject> {
         // is a floor.
         const backoff = failure.gone ? 0 : this.backoff.delayMs(this.failures);
         const delay = notSoonerThan(backoff, failure.retryAfterMs, WATCH_RESTART_BACKOFF.maxMs);
-        this.opts.onRestart?.(this.opts.name, failure.reason);
-        this.opts.logger.warn({ informer: this.opts.name, reason: failure.reason, err: (err as Error).message, retryInMs: Math.round(delay) }, 'watch failed; restarting');
-        if (delay > 0) await sleep(this.opts.clock, delay);
+        this.options.onRestart?.(this.options.name, failure.reason);
+        this.options.logger.warn({ informer: this.options.name, reason: failure.reason, err: (err as Error).message, retryInMs: Math.round(delay) }, 'watch failed; restarting');
+        if (delay > 0) await sleep(this.options.clock, delay);
       }
     }
     this.watching = false;
@@ -218,9 +218,9 @@ export class Informer<T extends KubeObject> {
     let cont: string | undefined;
     let rv = '';
     do {
-      const page = await this.opts.source.list({ limit: this.opts.pageSize ?? 500, continue: cont });
+      const page = await this.options.source.list({ limit: this.options.pageSize ?? 500, continue: cont });
       for (const item of page.items) {
-        const obj = this.opts.transform ? this.opts.transform(item) : item;
+        const obj = this.options.transform ? this.options.transform(item) : item;
         fresh.set(objectKey(obj), obj);
       }
       cont = page.continue || undefined;
@@ -250,14 +250,14 @@ export class Informer<T extends KubeObject> {
   private async watchOnce(): Promise<void> {
     const abort = new AbortController();
     this.abort = abort;
-    const base = this.opts.watchTimeoutSeconds ?? 300;
+    const base = this.options.watchTimeoutSeconds ?? 300;
     const timeoutSeconds = Math.floor(base + Math.random() * base);
-    const idle = this.opts.idleTimeoutMs ?? 3 * 60_000;
+    const idle = this.options.idleTimeoutMs ?? 3 * 60_000;
     let idleFired = false;
-    this.lastEventAt = this.opts.clock.now();
+    this.lastEventAt = this.options.clock.now();
     const arm = () => {
-      this.watchdog = this.opts.clock.setTimer(idle, () => {
-        const quietFor = this.opts.clock.now() - this.lastEventAt;
+      this.watchdog = this.options.clock.setTimer(idle, () => {
+        const quietFor = this.options.clock.now() - this.lastEventAt;
         if (quietFor >= idle) {
           idleFired = true;
           this.watching = false;
@@ -267,7 +267,7 @@ export class Informer<T extends KubeObject> {
     };
     arm();
     try {
-      await this.opts.source.watch(
+      await this.options.source.watch(
         { resourceVersion: this.resourceVersion, allowWatchBookmarks: true, timeoutSeconds },
         (event) => this.apply(event),
         abort.signal,
@@ -284,13 +284,13 @@ export class Informer<T extends KubeObject> {
   }
 
   private apply(event: WatchEvent<T>): void {
-    this.lastEventAt = this.opts.clock.now();
+    this.lastEventAt = this.options.clock.now();
     const rv = event.object.metadata?.resourceVersion;
     if (event.type === 'BOOKMARK') {
       if (rv) this.resourceVersion = rv;
       return;
     }
-    const obj = this.opts.transform ? this.opts.transform(event.object) : event.object;
+    const obj = this.options.transform ? this.options.transform(event.object) : event.object;
     const key = objectKey(obj);
     const old = this.store.get(key);
     if (event.type === 'DELETED') {
@@ -328,7 +328,7 @@ export class Informer<T extends KubeObject> {
       try {
         fn(h);
       } catch (err) {
-        this.opts.logger.error({ informer: this.opts.name, err: (err as Error).message }, 'event handler failed');
+        this.options.logger.error({ informer: this.options.name, err: (err as Error).message }, 'event handler failed');
       }
     }
   }

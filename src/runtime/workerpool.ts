@@ -38,15 +38,15 @@ export interface WorkerPoolOptions {
 export class WorkerPool {
   private workers: Promise<void>[] = [];
 
-  constructor(private readonly opts: WorkerPoolOptions) {}
+  constructor(private readonly options: WorkerPoolOptions) {}
 
   start(): void {
-    for (let i = 0; i < this.opts.workers; i++) this.workers.push(this.work());
+    for (let i = 0; i < this.options.workers; i++) this.workers.push(this.work());
   }
 
   /** Stops handing out keys and waits (up to `timeoutMs`) for the reconciles in flight. */
   async stop(timeoutMs = 20_000): Promise<void> {
-    this.opts.queue.shutDown();
+    this.options.queue.shutDown();
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
     await Promise.race([Promise.all(this.workers), timeout]);
@@ -54,21 +54,21 @@ export class WorkerPool {
   }
 
   private async work(): Promise<void> {
-    const { queue, reconcile } = this.opts;
+    const { queue, reconcile } = this.options;
     for (;;) {
       const key = await queue.get();
       if (key === undefined) return;
       const started = performance.now();
       // As controller-runtime: every reconcile logs with its own id, so its lines can be told apart.
-      const logger = this.opts.logger.child({ reconcileId: randomUUID(), ...(this.opts.logFields?.(key) ?? { key }) });
+      const logger = this.options.logger.child({ reconcileId: randomUUID(), ...(this.options.logFields?.(key) ?? { key }) });
       try {
         const result = await reconcile(key, { logger });
         queue.forget(key);
         if (result?.requeueAfterMs !== undefined) queue.addAfter(key, result.requeueAfterMs);
-        this.opts.observe?.(key, 'success', (performance.now() - started) / 1000);
+        this.options.observe?.(key, 'success', (performance.now() - started) / 1000);
       } catch (err) {
         const retryInMs = queue.addRateLimited(key, retryAfterOf(err));
-        this.opts.observe?.(key, 'error', (performance.now() - started) / 1000);
+        this.options.observe?.(key, 'error', (performance.now() - started) / 1000);
         logger.warn({ err: (err as Error).message, retryInMs: Math.round(retryInMs) }, 'reconcile failed; will retry');
       } finally {
         queue.done(key);
