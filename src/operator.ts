@@ -39,14 +39,14 @@ function withoutManagedFields<T extends KubeObject & { metadata?: { managedField
 }
 
 function slimNamespace(ns: V1Namespace): V1Namespace {
-  const m = ns.metadata ?? {};
-  return { metadata: { name: m.name, uid: m.uid, resourceVersion: m.resourceVersion, labels: m.labels, deletionTimestamp: m.deletionTimestamp }, status: { phase: ns.status?.phase } };
+  const meta = ns.metadata ?? {};
+  return { metadata: { name: meta.name, uid: meta.uid, resourceVersion: meta.resourceVersion, labels: meta.labels, deletionTimestamp: meta.deletionTimestamp }, status: { phase: ns.status?.phase } };
 }
 
 function slimServiceAccount(sa: V1ServiceAccount): V1ServiceAccount {
-  const m = sa.metadata ?? {};
+  const meta = sa.metadata ?? {};
   return {
-    metadata: { name: m.name, namespace: m.namespace, uid: m.uid, resourceVersion: m.resourceVersion, annotations: m.annotations },
+    metadata: { name: meta.name, namespace: meta.namespace, uid: meta.uid, resourceVersion: meta.resourceVersion, annotations: meta.annotations },
     imagePullSecrets: sa.imagePullSecrets,
   };
 }
@@ -136,7 +136,7 @@ export class Operator {
         serveProbes(config.healthProbeBindAddress, { live: () => true, ready: () => this.readiness() }),
         serveMetrics(config.metricsBindAddress, metrics.registry),
       ])
-    ).filter((s): s is http.Server => s !== undefined);
+    ).filter((server): server is http.Server => server !== undefined);
     for (const i of this.informers()) i.start();
     await Promise.all(this.informers().map((i) => i.waitForSync()));
     // Handlers go on after the first list: startup work is queued once, below, not per object.
@@ -166,6 +166,6 @@ export class Operator {
     clearInterval(this.readyTimer);
     await this.workers.stop();
     await Promise.all(this.informers().map((i) => i.stop()));
-    await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    await Promise.all(this.servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
   }
 }

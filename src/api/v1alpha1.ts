@@ -24,7 +24,7 @@ export function parseDuration(text: string): number {
   if (!durationPattern.test(text)) throw new Error(`invalid duration ${JSON.stringify(text)}`);
   const unit: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
   let ms = 0;
-  for (const m of text.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)) ms += Number(m[1]) * unit[m[2]!]!;
+  for (const match of text.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)) ms += Number(match[1]) * unit[match[2]!]!;
   return ms;
 }
 
@@ -53,10 +53,10 @@ export const registryEntrySchema = z
     ecr: ecr.optional(),
     dockerConfig: dockerConfig.optional(),
   })
-  .refine((e) => [e.basicAuth, e.ecr, e.dockerConfig].filter(Boolean).length === 1, {
+  .refine((entry) => [entry.basicAuth, entry.ecr, entry.dockerConfig].filter(Boolean).length === 1, {
     message: 'each registry entry must set exactly one of basicAuth, ecr or dockerConfig',
   })
-  .refine((e) => (e.dockerConfig ? !e.server : !!e.server), {
+  .refine((entry) => (entry.dockerConfig ? !entry.server : !!entry.server), {
     message: 'server is required for basicAuth and ecr, and must not be set with dockerConfig',
   });
 
@@ -88,12 +88,12 @@ export const specSchema = z.object({
     .array(z.string().min(1).max(253))
     .max(256)
     .default(['default'])
-    .refine((l) => !l.includes('*') || l.length === 1, { message: '"*" cannot be mixed with ServiceAccount names' }),
+    .refine((names) => !names.includes('*') || names.length === 1, { message: '"*" cannot be mixed with ServiceAccount names' }),
   refreshInterval: z
     .string()
     .max(32)
     .default(DEFAULT_REFRESH)
-    .refine((d) => durationPattern.test(d), { message: 'refreshInterval must be a duration such as 6h or 90m' }),
+    .refine((duration) => durationPattern.test(duration), { message: 'refreshInterval must be a duration such as 6h or 90m' }),
   suspend: z.boolean().default(false),
 });
 
@@ -175,10 +175,10 @@ export function targetSecretName(cred: RegistryCredential, spec: RegistryCredent
 /** Source Secrets (in the source namespace) a spec reads. */
 export function sourceSecretNames(spec: RegistryCredentialSpec): string[] {
   const names = new Set<string>();
-  for (const r of spec.registries) {
-    if (r.basicAuth) names.add(r.basicAuth.secretName);
-    if (r.dockerConfig) names.add(r.dockerConfig.secretName);
-    if (r.ecr?.credentialsSecretName) names.add(r.ecr.credentialsSecretName);
+  for (const registry of spec.registries) {
+    if (registry.basicAuth) names.add(registry.basicAuth.secretName);
+    if (registry.dockerConfig) names.add(registry.dockerConfig.secretName);
+    if (registry.ecr?.credentialsSecretName) names.add(registry.ecr.credentialsSecretName);
   }
   return [...names];
 }

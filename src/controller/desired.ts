@@ -17,17 +17,17 @@ export const DOCKERCONFIG_KEY = '.dockerconfigjson';
 
 export function matchesSelector(labels: Record<string, string> | undefined, selector: LabelSelector | undefined): boolean {
   if (!selector) return true;
-  const l = labels ?? {};
-  for (const [k, v] of Object.entries(selector.matchLabels ?? {})) if (l[k] !== v) return false;
+  const actual = labels ?? {};
+  for (const [key, value] of Object.entries(selector.matchLabels ?? {})) if (actual[key] !== value) return false;
   for (const req of selector.matchExpressions ?? []) {
-    const has = Object.prototype.hasOwnProperty.call(l, req.key);
+    const has = Object.prototype.hasOwnProperty.call(actual, req.key);
     const values = req.values ?? [];
     switch (req.operator) {
       case 'In':
-        if (!has || !values.includes(l[req.key]!)) return false;
+        if (!has || !values.includes(actual[req.key]!)) return false;
         break;
       case 'NotIn':
-        if (has && values.includes(l[req.key]!)) return false;
+        if (has && values.includes(actual[req.key]!)) return false;
         break;
       case 'Exists':
         if (!has) return false;
@@ -93,7 +93,7 @@ export function secretUpdate(existing: V1Secret, desired: V1Secret): V1Secret | 
     existing.type === desired.type &&
     Object.keys(existing.data ?? {}).length === 1 &&
     existing.data?.[DOCKERCONFIG_KEY] === desired.data![DOCKERCONFIG_KEY];
-  const labelsSame = Object.entries(desired.metadata!.labels!).every(([k, v]) => existing.metadata?.labels?.[k] === v);
+  const labelsSame = Object.entries(desired.metadata!.labels!).every(([key, value]) => existing.metadata?.labels?.[key] === value);
   if (dataSame && labelsSame && hasOwner) return undefined;
   return {
     ...existing,
@@ -110,8 +110,8 @@ export function secretUpdate(existing: V1Secret, desired: V1Secret): V1Secret | 
 
 /** The decoded .dockerconfigjson of a Secret (for checks and tests; never logged). */
 export function documentOf(secret: V1Secret | undefined): string | undefined {
-  const v = secret?.data?.[DOCKERCONFIG_KEY];
-  return v ? Buffer.from(v, 'base64').toString('utf8') : undefined;
+  const encoded = secret?.data?.[DOCKERCONFIG_KEY];
+  return encoded ? Buffer.from(encoded, 'base64').toString('utf8') : undefined;
 }
 
 export interface NamespaceView {

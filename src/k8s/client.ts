@@ -129,13 +129,13 @@ export class KubeClient implements KubeApi {
     Object.assign(headers, await this.authHeaders());
     const url = this.urlFor(req.path, req.query);
     return new Promise<T>((resolve, reject) => {
-      const r = (this.base.protocol === 'https:' ? https : http).request(
+      const request = (this.base.protocol === 'https:' ? https : http).request(
         url,
         { method: req.method, headers, agent: this.agent, timeout: req.timeoutMs ?? this.timeoutMs },
         (res) => {
           const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('error', (e) => reject(transportError(what, e)));
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('error', (error) => reject(transportError(what, error)));
           res.on('end', () => {
             const code = res.statusCode ?? 0;
             this.options.observe?.(verb, resource, code, (performance.now() - started) / 1000);
@@ -152,12 +152,12 @@ export class KubeClient implements KubeApi {
           });
         },
       );
-      r.on('timeout', () => r.destroy(Object.assign(new Error('request timed out'), { code: 'ETIMEDOUT' })));
-      r.on('error', (e) => {
+      request.on('timeout', () => request.destroy(Object.assign(new Error('request timed out'), { code: 'ETIMEDOUT' })));
+      request.on('error', (error) => {
         this.options.observe?.(verb, resource, 0, (performance.now() - started) / 1000);
-        reject(transportError(what, e));
+        reject(transportError(what, error));
       });
-      r.end(payload);
+      request.end(payload);
     });
   }
 
@@ -175,12 +175,12 @@ export class KubeClient implements KubeApi {
     const resource = resourceOf(path);
     return new Promise<void>((resolve, reject) => {
       if (signal.aborted) return resolve();
-      const r = (this.base.protocol === 'https:' ? https : http).request(url, { method: 'GET', headers, agent: this.agent }, (res) => {
+      const request = (this.base.protocol === 'https:' ? https : http).request(url, { method: 'GET', headers, agent: this.agent }, (res) => {
         const code = res.statusCode ?? 0;
         this.options.observe?.('WATCH', resource, code, 0);
         if (code !== 200) {
           const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
           res.on('end', () => reject(kubeErrorFromResponse(code, Buffer.concat(chunks).toString('utf8'), what, true, header(res.headers['retry-after']))));
           return;
         }
@@ -198,12 +198,12 @@ export class KubeClient implements KubeApi {
             try {
               event = JSON.parse(line) as WatchEvent<T>;
             } catch {
-              r.destroy(new Error('unparseable watch event'));
+              request.destroy(new Error('unparseable watch event'));
               return;
             }
             if (event.type === 'ERROR') {
               const status = event.object as { code?: number };
-              r.destroy();
+              request.destroy();
               reject(kubeErrorFromResponse(status.code ?? 500, JSON.stringify(event.object), what, true));
               return;
             }
@@ -211,16 +211,16 @@ export class KubeClient implements KubeApi {
           }
         });
         res.on('end', () => resolve());
-        res.on('error', (e) => (signal.aborted ? resolve() : reject(transportError(what, e))));
+        res.on('error', (error) => (signal.aborted ? resolve() : reject(transportError(what, error))));
       });
-      const abort = () => r.destroy();
+      const abort = () => request.destroy();
       signal.addEventListener('abort', abort, { once: true });
-      r.on('error', (e) => (signal.aborted ? resolve() : reject(transportError(what, e))));
-      r.on('close', () => {
+      request.on('error', (error) => (signal.aborted ? resolve() : reject(transportError(what, error))));
+      request.on('close', () => {
         signal.removeEventListener('abort', abort);
         if (signal.aborted) resolve();
       });
-      r.end();
+      request.end();
     });
   }
 
@@ -233,8 +233,8 @@ export class KubeClient implements KubeApi {
     const requestOptions: https.RequestOptions = {};
     await this.kubeConfig.applyToHTTPSOptions(requestOptions);
     const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries((requestOptions.headers ?? {}) as Record<string, unknown>)) {
-      if (typeof v === 'string') headers[k] = v;
+    for (const [name, value] of Object.entries((requestOptions.headers ?? {}) as Record<string, unknown>)) {
+      if (typeof value === 'string') headers[name] = value;
     }
     if (requestOptions.auth) headers.Authorization = `Basic ${Buffer.from(requestOptions.auth).toString('base64')}`;
     return headers;
@@ -242,13 +242,13 @@ export class KubeClient implements KubeApi {
 
   private urlFor(path: string, query?: Record<string, string | number | boolean | undefined>): URL {
     const url = new URL(this.base.toString().replace(/\/$/, '') + path);
-    for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    for (const [name, value] of Object.entries(query ?? {})) if (value !== undefined) url.searchParams.set(name, String(value));
     return url;
   }
 }
 
-function header(v: string | string[] | undefined): string | undefined {
-  return Array.isArray(v) ? v[0] : v;
+function header(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
 }
 
 function verbOf(req: RequestOptions): Verb {

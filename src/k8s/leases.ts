@@ -28,8 +28,8 @@ export function toMicroTime(ms: number): string {
 }
 
 function fromTime(value: string | undefined): number {
-  const t = value ? Date.parse(value) : NaN;
-  return Number.isFinite(t) ? t : 0;
+  const time = value ? Date.parse(value) : NaN;
+  return Number.isFinite(time) ? time : 0;
 }
 
 export function recordOf(lease: Lease): StoredRecord {

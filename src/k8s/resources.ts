@@ -93,5 +93,5 @@ export class Resources {
 
 /** Merge-patch nulls for every top-level status field, so fields we no longer set are removed. */
 function nullsFor(status: RegistryCredentialStatus | undefined): Record<string, null> {
-  return Object.fromEntries(Object.keys(status ?? {}).map((k) => [k, null]));
+  return Object.fromEntries(Object.keys(status ?? {}).map((field) => [field, null]));
 }

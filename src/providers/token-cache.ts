@@ -91,9 +91,9 @@ export class TokenCache<C> {
     entry.lastUsed = now;
     if (entry.inFlight) await entry.inFlight;
     else if (this.isDue(entry, refreshIntervalMs, now)) {
-      const e = entry;
-      e.inFlight = this.renew(e, request).finally(() => (e.inFlight = undefined));
-      await e.inFlight;
+      const pending = entry;
+      pending.inFlight = this.renew(pending, request).finally(() => (pending.inFlight = undefined));
+      await pending.inFlight;
     }
     return this.lookup(entry, refreshIntervalMs);
   }
@@ -134,7 +134,7 @@ export class TokenCache<C> {
 
   private prune(now: number): void {
     const ttl = this.options.idleTtlMs ?? 48 * 3_600_000;
-    for (const [key, e] of this.entries) if (!e.inFlight && now - e.lastUsed > ttl) this.entries.delete(key);
+    for (const [key, entry] of this.entries) if (!entry.inFlight && now - entry.lastUsed > ttl) this.entries.delete(key);
   }
 }
 

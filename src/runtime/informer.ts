@@ -230,20 +230,20 @@ export class Informer<T extends KubeObject> {
     for (const [key, old] of [...this.store]) {
       if (!fresh.has(key)) {
         this.remove(key, old);
-        this.emit((h) => h.delete?.(old));
+        this.emit((handler) => handler.delete?.(old));
       }
     }
     for (const [key, obj] of fresh) {
       const old = this.store.get(key);
       if (old && old.metadata?.resourceVersion === obj.metadata?.resourceVersion) continue;
       this.put(key, obj);
-      this.emit((h) => (old ? h.update?.(old, obj) : h.add?.(obj)));
+      this.emit((handler) => (old ? handler.update?.(old, obj) : handler.add?.(obj)));
     }
     this.resourceVersion = rv;
     this.failures = 0;
     if (!this.synced) {
       this.synced = true;
-      for (const w of this.syncWaiters.splice(0)) w();
+      for (const waiter of this.syncWaiters.splice(0)) waiter();
     }
   }
 
@@ -295,14 +295,14 @@ export class Informer<T extends KubeObject> {
     const old = this.store.get(key);
     if (event.type === 'DELETED') {
       if (old) this.remove(key, old);
-      this.emit((h) => h.delete?.(old ?? obj));
+      this.emit((handler) => handler.delete?.(old ?? obj));
     } else if (old && old.metadata?.resourceVersion === rv) {
       // already known (our own write-through, or a replay): nothing changed
     } else if (old && isNewer(old.metadata?.resourceVersion, rv)) {
       // an event older than what we already wrote through: ignore it
     } else {
       this.put(key, obj);
-      this.emit((h) => (old ? h.update?.(old, obj) : h.add?.(obj)));
+      this.emit((handler) => (old ? handler.update?.(old, obj) : handler.add?.(obj)));
     }
     if (rv) this.resourceVersion = rv;
   }
@@ -324,9 +324,9 @@ export class Informer<T extends KubeObject> {
   }
 
   private emit(fn: (h: InformerHandlers<T>) => void): void {
-    for (const h of this.handlers) {
+    for (const handler of this.handlers) {
       try {
-        fn(h);
+        fn(handler);
       } catch (err) {
         this.options.logger.error({ informer: this.options.name, err: (err as Error).message }, 'event handler failed');
       }
