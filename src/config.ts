@@ -48,7 +48,7 @@ export class ConfigError extends Error {
 }
 
 export function usage(): string {
-  const lines = FLAGS.map((f) => `  ${`${f.flag}${f.boolean ? '[=true|false]' : ' <value>'}`.padEnd(36)} ${f.help}${f.fallback ? ` (default ${f.fallback})` : ''}\n  ${''.padEnd(36)} env: ${f.env}`);
+  const lines = FLAGS.map((definition) => `  ${`${definition.flag}${definition.boolean ? '[=true|false]' : ' <value>'}`.padEnd(36)} ${definition.help}${definition.fallback ? ` (default ${definition.fallback})` : ''}\n  ${''.padEnd(36)} env: ${definition.env}`);
   return `Usage: regcred-operator [flags]\n\nFlags:\n${lines.join('\n')}\n  --help                               show this help\n`;
 }
 
@@ -64,11 +64,11 @@ function defaultSourceNamespace(env: NodeJS.ProcessEnv): string {
 export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
   const raw: Record<string, string | undefined> = {};
   // A blank variable counts as unset (z.coerce would read '' as 0, i.e. "no rate limit").
-  for (const f of FLAGS) raw[f.key] = env[f.env]?.trim() || f.fallback;
+  for (const definition of FLAGS) raw[definition.key] = env[definition.env]?.trim() || definition.fallback;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const [name, inline] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
-    const flag = FLAGS.find((f) => f.flag === name);
+    const flag = FLAGS.find((known) => known.flag === name);
     if (!flag) throw new ConfigError(`unknown flag ${name}\n\n${usage()}`);
     const value = inline ?? (flag.boolean ? 'true' : argv[++i]);
     if (value === undefined || value.trim() === '') throw new ConfigError(`flag ${name} needs a value`);
@@ -81,7 +81,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
   const result = configSchema.safeParse(raw);
   if (!result.success) {
     const issue = result.error.issues[0]!;
-    const flag = FLAGS.find((f) => f.key === issue.path[0]);
+    const flag = FLAGS.find((known) => known.key === issue.path[0]);
     throw new ConfigError(`invalid ${flag?.flag ?? String(issue.path[0])} (${flag?.env ?? ''}): ${issue.message}`);
   }
   return result.data;

@@ -55,8 +55,8 @@ export function authEntry(username: string, password: string): AuthEntry {
 export function renderDockerConfig(auths: Auths): string {
   const sorted: Auths = Object.create(null) as Auths;
   for (const server of Object.keys(auths).sort()) {
-    const e = auths[server]!;
-    sorted[server] = { username: e.username, password: e.password, auth: e.auth, ...(e.email ? { email: e.email } : {}) };
+    const entry = auths[server]!;
+    sorted[server] = { username: entry.username, password: entry.password, auth: entry.auth, ...(entry.email ? { email: entry.email } : {}) };
   }
   return JSON.stringify({ auths: sorted });
 }
@@ -105,7 +105,7 @@ export function parseDockerConfigSecret(type: string | undefined, data: Record<s
 
 function normalizeEntry(server: string, raw: RawEntry): AuthEntry {
   if (!raw || typeof raw !== 'object') throw new InvalidDockerConfigError(`entry ${JSON.stringify(server)} is not an object`);
-  const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  const str = (value: unknown) => (typeof value === 'string' ? value : undefined);
   let username = str(raw.username);
   let password = str(raw.password);
   const auth = str(raw.auth);

@@ -53,6 +53,6 @@ export class EventRecorder implements EventSink {
   }
 
   private prune(now: number): void {
-    for (const [k, t] of this.recent) if (now - t >= this.dedupWindowMs) this.recent.delete(k);
+    for (const [key, recordedAt] of this.recent) if (now - recordedAt >= this.dedupWindowMs) this.recent.delete(key);
   }
 }

@@ -18,8 +18,8 @@ export function serveProbes(address: string, probes: Probes): Promise<http.Serve
   return serve(address, (req, res) => {
     if (req.url === '/healthz') return reply(res, probes.live() ? 200 : 500, probes.live() ? 'ok' : 'unhealthy');
     if (req.url === '/readyz') {
-      const r = probes.ready();
-      return reply(res, r.ok ? 200 : 503, r.detail);
+      const readiness = probes.ready();
+      return reply(res, readiness.ok ? 200 : 503, readiness.detail);
     }
     reply(res, 404, 'not found');
   });

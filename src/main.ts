@@ -27,20 +27,20 @@ async function main(argv: string[]): Promise<number> {
     throw err;
   }
   const logger = createLogger(config.logLevel);
-  const kc = new KubeConfig();
-  if (config.kubeconfig) kc.loadFromFile(config.kubeconfig);
-  else kc.loadFromDefault();
+  const kubeConfig = new KubeConfig();
+  if (config.kubeconfig) kubeConfig.loadFromFile(config.kubeconfig);
+  else kubeConfig.loadFromDefault();
   const metrics = new Metrics();
   const observe: RequestObserver = (verb, resource, code, _seconds) => {
     metrics.apiRequests.inc({ verb, resource, code: String(code) });
     if (code >= 200 && code < 300 && (verb === 'CREATE' || verb === 'UPDATE' || verb === 'PATCH' || verb === 'DELETE')) metrics.writes.inc({ resource, verb });
   };
-  const client = await KubeClient.create(kc, { clock: systemClock, qps: config.kubeApiQps, burst: config.kubeApiBurst, timeoutMs: config.kubeApiTimeoutSeconds * 1000, observe });
+  const client = await KubeClient.create(kubeConfig, { clock: systemClock, qps: config.kubeApiQps, burst: config.kubeApiBurst, timeoutMs: config.kubeApiTimeoutSeconds * 1000, observe });
   logger.info({ server: client.server, sourceNamespace: config.sourceNamespace }, 'starting regcred-operator');
   const operator = new Operator({ config, client, clock: systemClock, logger, metrics, deferWorkers: config.leaderElect });
   let stopping = false;
   // Leader election has its own client: renewals must not queue behind a fan-out's rate limit.
-  const electionClient = config.leaderElect ? await KubeClient.create(kc, { clock: systemClock, qps: 0, maxRetries: 0, userAgent: 'regcred-operator/leader-election', observe }) : undefined;
+  const electionClient = config.leaderElect ? await KubeClient.create(kubeConfig, { clock: systemClock, qps: 0, maxRetries: 0, userAgent: 'regcred-operator/leader-election', observe }) : undefined;
   const elector = electionClient
     ? new LeaderElector({
         store: new LeaseStore(electionClient, config.leaderElectionNamespace, config.leaderElectionId),

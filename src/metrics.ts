@@ -1,6 +1,10 @@
 // Prometheus metrics (prom-client). Label values are bounded: credential names, resource kinds,
 // verbs, results; never namespaces of targets (unbounded) and never secret material.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { WorkQueueMetrics } from './runtime/workqueue.js';
+
+/** controller-runtime's buckets for the work queue's latencies: 10 ns to 1000 s, ×10. */
+const QUEUE_BUCKETS = [1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1, 10, 100, 1000];
 
 export class Metrics {
   readonly registry = new Registry();
@@ -13,6 +17,20 @@ export class Metrics {
     registers: [this.registry],
   });
   readonly queueDepth = new Gauge({ name: 'regcred_workqueue_depth', help: 'Keys waiting in the work queue', registers: [this.registry] });
+  readonly queueAdds = new Counter({ name: 'regcred_workqueue_adds_total', help: 'Keys added to the work queue (not counting adds of a key already waiting)', registers: [this.registry] });
+  readonly queueLatency = new Histogram({
+    name: 'regcred_workqueue_queue_duration_seconds',
+    help: 'How long a key waits in the work queue before a worker takes it',
+    buckets: QUEUE_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly queueWorkDuration = new Histogram({
+    name: 'regcred_workqueue_work_duration_seconds',
+    help: 'How long a worker holds a key of the work queue',
+    buckets: QUEUE_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly queueRetries = new Counter({ name: 'regcred_workqueue_retries_total', help: 'Failed keys re-added to the work queue with backoff', registers: [this.registry] });
   readonly managedSecrets = new Gauge({ name: 'regcred_managed_secrets', help: 'Secrets managed by the operator, from its cache', registers: [this.registry] });
   readonly namespaces = new Gauge({ name: 'regcred_namespaces', help: 'Namespaces per RegistryCredential by state (selected, ready, failed)', labelNames: ['credential', 'state'], registers: [this.registry] });
   readonly writes = new Counter({ name: 'regcred_writes_total', help: 'Writes issued to the API server by resource and verb', labelNames: ['resource', 'verb'], registers: [this.registry] });
@@ -26,6 +44,17 @@ export class Metrics {
 
   constructor(withDefaults = true) {
     if (withDefaults) collectDefaultMetrics({ register: this.registry, prefix: 'regcred_' });
+  }
+
+  /** The work queue's series (client-go's workqueue metrics). */
+  workQueue(): WorkQueueMetrics {
+    return {
+      added: () => this.queueAdds.inc(),
+      depth: (keys) => this.queueDepth.set(keys),
+      queued: (seconds) => this.queueLatency.observe(seconds),
+      worked: (seconds) => this.queueWorkDuration.observe(seconds),
+      retried: () => this.queueRetries.inc(),
+    };
   }
 
   forgetCredential(name: string): void {

@@ -7,22 +7,24 @@ import { LABEL_MANAGED_BY, MANAGED_BY, type RegistryCredential } from './api/v1a
 import type { Config } from './config.js';
 import { parseKey } from './controller/keys.js';
 import { enqueueEverything, registerMappers } from './controller/mappers.js';
-import { type Caches, Reconciler } from './controller/reconciler.js';
+import type { Caches } from './controller/caches.js';
+import { logFieldsOf, Reconciler } from './controller/reconciler.js';
 import { EventRecorder } from './events.js';
 import { serveMetrics, serveProbes } from './health.js';
-import type { KubeClient } from './k8s/client.js';
+import type { KubeApi } from './k8s/client.js';
+import { listWatch } from './k8s/listwatch.js';
 import { paths, Resources } from './k8s/resources.js';
 import { awsEcrFetcher, type EcrContext } from './providers/ecr.js';
 import { TokenCache } from './providers/token-cache.js';
 import type { Metrics } from './metrics.js';
 import type { Clock } from './runtime/clock.js';
 import { Informer, type KubeObject } from './runtime/informer.js';
-import { Manager } from './runtime/manager.js';
+import { WorkerPool } from './runtime/workerpool.js';
 import { WorkQueue } from './runtime/workqueue.js';
 
 export interface OperatorOptions {
   config: Config;
-  client: KubeClient;
+  client: KubeApi;
   clock: Clock;
   logger: Logger;
   metrics: Metrics;
@@ -37,14 +39,14 @@ function withoutManagedFields<T extends KubeObject & { metadata?: { managedField
 }
 
 function slimNamespace(ns: V1Namespace): V1Namespace {
-  const m = ns.metadata ?? {};
-  return { metadata: { name: m.name, uid: m.uid, resourceVersion: m.resourceVersion, labels: m.labels, deletionTimestamp: m.deletionTimestamp }, status: { phase: ns.status?.phase } };
+  const meta = ns.metadata ?? {};
+  return { metadata: { name: meta.name, uid: meta.uid, resourceVersion: meta.resourceVersion, labels: meta.labels, deletionTimestamp: meta.deletionTimestamp }, status: { phase: ns.status?.phase } };
 }
 
 function slimServiceAccount(sa: V1ServiceAccount): V1ServiceAccount {
-  const m = sa.metadata ?? {};
+  const meta = sa.metadata ?? {};
   return {
-    metadata: { name: m.name, namespace: m.namespace, uid: m.uid, resourceVersion: m.resourceVersion, annotations: m.annotations },
+    metadata: { name: meta.name, namespace: meta.namespace, uid: meta.uid, resourceVersion: meta.resourceVersion, annotations: meta.annotations },
     imagePullSecrets: sa.imagePullSecrets,
   };
 }
@@ -53,24 +55,22 @@ export class Operator {
   readonly caches: Caches;
   readonly queue: WorkQueue;
   private readonly reconciler: Reconciler;
-  private readonly manager: Manager;
+  private readonly workers: WorkerPool;
   private servers: http.Server[] = [];
   private readyTimer?: NodeJS.Timeout;
   private started = false;
   private workersStarted = false;
 
-  constructor(private readonly o: OperatorOptions) {
-    const { config, client, clock, logger, metrics } = o;
+  constructor(private readonly options: OperatorOptions) {
+    const { config, client, clock, logger, metrics } = options;
     const informer = <T extends KubeObject>(name: string, path: string, extra: { labelSelector?: string; transform?: (obj: T) => T } = {}) =>
       new Informer<T>({
         name,
-        client,
-        path,
+        source: listWatch<T>(client, { path, labelSelector: extra.labelSelector }),
         clock,
         logger,
         idleTimeoutMs: config.watchIdleTimeoutSeconds * 1000,
         transform: extra.transform ?? withoutManagedFields,
-        labelSelector: extra.labelSelector,
         onRestart: (informerName, reason) => metrics.watchRestarts.inc({ informer: informerName, reason }),
       });
     this.caches = {
@@ -80,7 +80,7 @@ export class Operator {
       managedSecrets: informer<V1Secret>('managed-secrets', paths.secrets(), { labelSelector: `${LABEL_MANAGED_BY}=${MANAGED_BY}` }),
       sourceSecrets: informer<V1Secret>('source-secrets', paths.secrets(config.sourceNamespace)),
     };
-    this.queue = new WorkQueue({ clock });
+    this.queue = new WorkQueue({ clock, metrics: metrics.workQueue() });
     const resources = new Resources(client);
     // One cache for every RegistryCredential: one token request per identity per renewal.
     const ecrTokens = new TokenCache<EcrContext>({
@@ -103,16 +103,16 @@ export class Operator {
       sourceNamespace: config.sourceNamespace,
       ecrTokens,
     });
-    this.manager = new Manager({
+    this.workers = new WorkerPool({
       queue: this.queue,
       reconcile: this.reconciler.reconcile,
       workers: config.concurrency,
       logger,
+      logFields: logFieldsOf,
       observe: (key, result, seconds) => {
         const kind = parseKey(key).kind;
         metrics.reconciles.inc({ kind, result });
         metrics.reconcileDuration.observe({ kind }, seconds);
-        metrics.queueDepth.set(this.queue.len());
         metrics.managedSecrets.set(this.caches.managedSecrets.size());
       },
     });
@@ -130,23 +130,22 @@ export class Operator {
   }
 
   async start(): Promise<void> {
-    const { config, logger, metrics } = this.o;
+    const { config, logger, metrics } = this.options;
     this.servers = (
       await Promise.all([
         serveProbes(config.healthProbeBindAddress, { live: () => true, ready: () => this.readiness() }),
         serveMetrics(config.metricsBindAddress, metrics.registry),
       ])
-    ).filter((s): s is http.Server => s !== undefined);
+    ).filter((server): server is http.Server => server !== undefined);
     for (const i of this.informers()) i.start();
     await Promise.all(this.informers().map((i) => i.waitForSync()));
     // Handlers go on after the first list: startup work is queued once, below, not per object.
     registerMappers({ caches: this.caches, queue: this.queue, specOf: (name) => this.reconciler.specOf(name), statusDelay: (name) => this.reconciler.statusDelay(name) });
     enqueueEverything(this.caches, this.queue);
-    if (!this.o.deferWorkers) this.startWorkers();
+    if (!this.options.deferWorkers) this.startWorkers();
     this.started = true;
     this.readyTimer = setInterval(() => {
       metrics.ready.set(this.readiness().ok ? 1 : 0);
-      metrics.queueDepth.set(this.queue.len()); // also while no worker runs (a standby replica)
     }, 2000);
     this.readyTimer.unref();
     metrics.ready.set(1);
@@ -160,13 +159,13 @@ export class Operator {
   startWorkers(): void {
     if (this.workersStarted) return;
     this.workersStarted = true;
-    this.manager.start();
+    this.workers.start();
   }
 
   async stop(): Promise<void> {
     clearInterval(this.readyTimer);
-    await this.manager.stop();
+    await this.workers.stop();
     await Promise.all(this.informers().map((i) => i.stop()));
-    await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    await Promise.all(this.servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
   }
 }

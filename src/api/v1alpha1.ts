@@ -1,6 +1,8 @@
 // The RegistryCredential API (regcred.io/v1alpha1): names, labels, and the operator-side schema.
 // The CRD (crds/) rejects invalid resources at apply time; this zod schema applies the same
 // defaults and guards the operator against anything that slipped past (e.g. an old CRD).
+// test/unit/api-schema.test.ts fails when the two differ in fields, types, required fields,
+// defaults, bounds or enums; the CEL rules live in the CRD only.
 import { z } from 'zod';
 
 export const GROUP = 'regcred.io';
@@ -22,21 +24,23 @@ export function parseDuration(text: string): number {
   if (!durationPattern.test(text)) throw new Error(`invalid duration ${JSON.stringify(text)}`);
   const unit: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
   let ms = 0;
-  for (const m of text.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)) ms += Number(m[1]) * unit[m[2]!]!;
+  for (const match of text.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)) ms += Number(match[1]) * unit[match[2]!]!;
   return ms;
 }
 
 const secretRef = z.string().min(1).max(253);
 
+const secretKey = z.string().min(1).max(253);
+
 const basicAuth = z.object({
   secretName: secretRef,
-  usernameKey: z.string().min(1).default('username'),
-  passwordKey: z.string().min(1).default('password'),
+  usernameKey: secretKey.default('username'),
+  passwordKey: secretKey.default('password'),
 });
 
 const ecr = z.object({
-  region: z.string().optional(),
-  roleArn: z.string().optional(),
+  region: z.string().max(32).optional(),
+  roleArn: z.string().max(2048).optional(),
   credentialsSecretName: secretRef.optional(),
 });
 
@@ -44,42 +48,52 @@ const dockerConfig = z.object({ secretName: secretRef });
 
 export const registryEntrySchema = z
   .object({
-    server: z.string().min(1).optional(),
+    server: z.string().min(1).max(512).optional(),
     basicAuth: basicAuth.optional(),
     ecr: ecr.optional(),
     dockerConfig: dockerConfig.optional(),
   })
-  .refine((e) => [e.basicAuth, e.ecr, e.dockerConfig].filter(Boolean).length === 1, {
+  .refine((entry) => [entry.basicAuth, entry.ecr, entry.dockerConfig].filter(Boolean).length === 1, {
     message: 'each registry entry must set exactly one of basicAuth, ecr or dockerConfig',
   })
-  .refine((e) => (e.dockerConfig ? !e.server : !!e.server), {
+  .refine((entry) => (entry.dockerConfig ? !entry.server : !!entry.server), {
     message: 'server is required for basicAuth and ecr, and must not be set with dockerConfig',
   });
 
+const labelValue = z.string().max(63);
+
 const labelSelectorRequirement = z.object({
-  key: z.string(),
+  key: z.string().max(317),
   operator: z.enum(['In', 'NotIn', 'Exists', 'DoesNotExist']),
-  values: z.array(z.string()).optional(),
+  values: z.array(labelValue).max(64).optional(),
 });
 
+const MAX_MATCH_LABELS = 64;
+
 export const labelSelectorSchema = z.object({
-  matchLabels: z.record(z.string(), z.string()).optional(),
-  matchExpressions: z.array(labelSelectorRequirement).optional(),
+  matchLabels: z
+    .record(z.string(), labelValue)
+    .refine((labels) => Object.keys(labels).length <= MAX_MATCH_LABELS, { message: `at most ${MAX_MATCH_LABELS} labels` })
+    .meta({ maxProperties: MAX_MATCH_LABELS }) // the same bound, for the JSON Schema compared with the CRD
+    .optional(),
+  matchExpressions: z.array(labelSelectorRequirement).max(32).optional(),
 });
 
 export const specSchema = z.object({
   registries: z.array(registryEntrySchema).min(1).max(32),
   secretName: z.string().min(1).max(253).optional(),
   namespaceSelector: labelSelectorSchema.optional(),
-  excludeNamespaces: z.array(z.string()).default([]),
+  excludeNamespaces: z.array(z.string().max(63)).max(256).default([]),
   serviceAccounts: z
-    .array(z.string().min(1))
+    .array(z.string().min(1).max(253))
+    .max(256)
     .default(['default'])
-    .refine((l) => !l.includes('*') || l.length === 1, { message: '"*" cannot be mixed with ServiceAccount names' }),
+    .refine((names) => !names.includes('*') || names.length === 1, { message: '"*" cannot be mixed with ServiceAccount names' }),
   refreshInterval: z
     .string()
+    .max(32)
     .default(DEFAULT_REFRESH)
-    .refine((d) => durationPattern.test(d), { message: 'refreshInterval must be a duration such as 6h or 90m' }),
+    .refine((duration) => durationPattern.test(duration), { message: 'refreshInterval must be a duration such as 6h or 90m' }),
   suspend: z.boolean().default(false),
 });
 
@@ -141,6 +155,11 @@ export function credentialNameProblem(name: string): string | undefined {
   return `metadata.name has ${name.length} characters; at most ${MAX_CREDENTIAL_NAME} are allowed because it is the value of the label ${LABEL_CREDENTIAL} on every Secret it creates`;
 }
 
+/** A Kubernetes timestamp (second precision, RFC 3339) for epoch milliseconds. */
+export function iso(ms: number): string {
+  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+}
+
 /** Parses a spec; returns the defaulted spec or a one-line reason for the status. */
 export function parseSpec(spec: unknown): { ok: true; spec: RegistryCredentialSpec } | { ok: false; message: string } {
   const result = specSchema.safeParse(spec);
@@ -156,10 +175,10 @@ export function targetSecretName(cred: RegistryCredential, spec: RegistryCredent
 /** Source Secrets (in the source namespace) a spec reads. */
 export function sourceSecretNames(spec: RegistryCredentialSpec): string[] {
   const names = new Set<string>();
-  for (const r of spec.registries) {
-    if (r.basicAuth) names.add(r.basicAuth.secretName);
-    if (r.dockerConfig) names.add(r.dockerConfig.secretName);
-    if (r.ecr?.credentialsSecretName) names.add(r.ecr.credentialsSecretName);
+  for (const registry of spec.registries) {
+    if (registry.basicAuth) names.add(registry.basicAuth.secretName);
+    if (registry.dockerConfig) names.add(registry.dockerConfig.secretName);
+    if (registry.ecr?.credentialsSecretName) names.add(registry.ecr.credentialsSecretName);
   }
   return [...names];
 }

@@ -17,17 +17,17 @@ export const DOCKERCONFIG_KEY = '.dockerconfigjson';
 
 export function matchesSelector(labels: Record<string, string> | undefined, selector: LabelSelector | undefined): boolean {
   if (!selector) return true;
-  const l = labels ?? {};
-  for (const [k, v] of Object.entries(selector.matchLabels ?? {})) if (l[k] !== v) return false;
+  const actual = labels ?? {};
+  for (const [key, value] of Object.entries(selector.matchLabels ?? {})) if (actual[key] !== value) return false;
   for (const req of selector.matchExpressions ?? []) {
-    const has = Object.prototype.hasOwnProperty.call(l, req.key);
+    const has = Object.prototype.hasOwnProperty.call(actual, req.key);
     const values = req.values ?? [];
     switch (req.operator) {
       case 'In':
-        if (!has || !values.includes(l[req.key]!)) return false;
+        if (!has || !values.includes(actual[req.key]!)) return false;
         break;
       case 'NotIn':
-        if (has && values.includes(l[req.key]!)) return false;
+        if (has && values.includes(actual[req.key]!)) return false;
         break;
       case 'Exists':
         if (!has) return false;
@@ -77,7 +77,7 @@ export function desiredSecret(cred: RegistryCredential, namespace: string, secre
 export function isOwnedBy(secret: V1Secret, cred: { metadata: { name: string; uid: string } }): boolean {
   const labels = secret.metadata?.labels ?? {};
   if (labels[LABEL_MANAGED_BY] === MANAGED_BY && labels[LABEL_CREDENTIAL] === cred.metadata.name) return true;
-  return (secret.metadata?.ownerReferences ?? []).some((o) => o.uid === cred.metadata.uid);
+  return (secret.metadata?.ownerReferences ?? []).some((owner) => owner.uid === cred.metadata.uid);
 }
 
 /**
@@ -88,19 +88,19 @@ export function secretUpdate(existing: V1Secret, desired: V1Secret): V1Secret | 
   const labels = { ...(existing.metadata?.labels ?? {}), ...desired.metadata!.labels };
   const owners = existing.metadata?.ownerReferences ?? [];
   const ownerRef = desired.metadata!.ownerReferences![0]!;
-  const hasOwner = owners.some((o) => o.uid === ownerRef.uid);
+  const hasOwner = owners.some((owner) => owner.uid === ownerRef.uid);
   const dataSame =
     existing.type === desired.type &&
     Object.keys(existing.data ?? {}).length === 1 &&
     existing.data?.[DOCKERCONFIG_KEY] === desired.data![DOCKERCONFIG_KEY];
-  const labelsSame = Object.entries(desired.metadata!.labels!).every(([k, v]) => existing.metadata?.labels?.[k] === v);
+  const labelsSame = Object.entries(desired.metadata!.labels!).every(([key, value]) => existing.metadata?.labels?.[key] === value);
   if (dataSame && labelsSame && hasOwner) return undefined;
   return {
     ...existing,
     metadata: {
       ...existing.metadata,
       labels,
-      ownerReferences: hasOwner ? owners : [...owners.filter((o) => !(o.kind === KIND && o.apiVersion === API_VERSION)), ownerRef],
+      ownerReferences: hasOwner ? owners : [...owners.filter((owner) => !(owner.kind === KIND && owner.apiVersion === API_VERSION)), ownerRef],
     },
     type: desired.type,
     data: desired.data,
@@ -110,8 +110,8 @@ export function secretUpdate(existing: V1Secret, desired: V1Secret): V1Secret | 
 
 /** The decoded .dockerconfigjson of a Secret (for checks and tests; never logged). */
 export function documentOf(secret: V1Secret | undefined): string | undefined {
-  const v = secret?.data?.[DOCKERCONFIG_KEY];
-  return v ? Buffer.from(v, 'base64').toString('utf8') : undefined;
+  const encoded = secret?.data?.[DOCKERCONFIG_KEY];
+  return encoded ? Buffer.from(encoded, 'base64').toString('utf8') : undefined;
 }
 
 export interface NamespaceView {

@@ -5,7 +5,7 @@ import { ANNOTATION_INJECTED, LABEL_CREDENTIAL, type RegistryCredential, type Re
 import { isServiceAccountSelected } from './desired.js';
 import { credentialKey, namespaceKey } from './keys.js';
 import { STATUS_DELAY_BASE_MS } from './timing.js';
-import type { Caches } from './reconciler.js';
+import type { Caches } from './caches.js';
 import { injectedBy, injectedFor } from './serviceaccounts.js';
 
 export interface Enqueuer {
@@ -21,29 +21,29 @@ export interface MapperOptions {
   statusDelay?(credential: string): number;
 }
 
-export function registerMappers(o: MapperOptions): void {
-  const { caches, queue } = o;
-  const delay = (credential: string) => o.statusDelay?.(credential) ?? STATUS_DELAY_BASE_MS;
+export function registerMappers(options: MapperOptions): void {
+  const { caches, queue } = options;
+  const delay = (credential: string) => options.statusDelay?.(credential) ?? STATUS_DELAY_BASE_MS;
   const credentials = () => caches.credentials.list();
 
   caches.credentials.on({
-    add: (c) => queue.add(credentialKey(c.metadata.name)),
-    update: (old, c) => {
+    add: (cred) => queue.add(credentialKey(cred.metadata.name)),
+    update: (old, cred) => {
       // Our own status writes come back as updates: only spec, deletion and finalizers matter.
-      if (credentialChanged(old, c)) queue.add(credentialKey(c.metadata.name));
+      if (credentialChanged(old, cred)) queue.add(credentialKey(cred.metadata.name));
     },
-    delete: (c) => queue.add(credentialKey(c.metadata.name)),
+    delete: (cred) => queue.add(credentialKey(cred.metadata.name)),
   });
 
   const onNamespace = (ns: V1Namespace) => {
     const name = ns.metadata!.name!;
-    for (const c of credentials()) {
-      queue.add(namespaceKey(c.metadata.name, name));
+    for (const cred of credentials()) {
+      queue.add(namespaceKey(cred.metadata.name, name));
       // Counts are refreshed after a pause (statusDelay). A namespace joining the selection of a
       // Ready credential makes its status stale until then, so the namespace key, once it has
       // served the namespace, runs the recount at once when no other work is queued
       // (Reconciler.wakeCredential): the recount never competes with the namespace's own writes.
-      queue.addAfter(credentialKey(c.metadata.name), delay(c.metadata.name));
+      queue.addAfter(credentialKey(cred.metadata.name), delay(cred.metadata.name));
     }
   };
   caches.namespaces.on({
@@ -52,15 +52,15 @@ export function registerMappers(o: MapperOptions): void {
       if (!sameJson(old.metadata?.labels, ns.metadata?.labels) || old.status?.phase !== ns.status?.phase || old.metadata?.deletionTimestamp !== ns.metadata?.deletionTimestamp) onNamespace(ns);
     },
     delete: () => {
-      for (const c of credentials()) queue.addAfter(credentialKey(c.metadata.name), delay(c.metadata.name));
+      for (const cred of credentials()) queue.addAfter(credentialKey(cred.metadata.name), delay(cred.metadata.name));
     },
   });
 
   const onServiceAccount = (sa: V1ServiceAccount) => {
     const ns = sa.metadata!.namespace!;
-    for (const c of credentials()) {
-      const spec = o.specOf(c.metadata.name);
-      if (!spec || isServiceAccountSelected(sa.metadata?.name ?? '', spec) || injectedFor(sa, c.metadata.name).length > 0) queue.add(namespaceKey(c.metadata.name, ns));
+    for (const cred of credentials()) {
+      const spec = options.specOf(cred.metadata.name);
+      if (!spec || isServiceAccountSelected(sa.metadata?.name ?? '', spec) || injectedFor(sa, cred.metadata.name).length > 0) queue.add(namespaceKey(cred.metadata.name, ns));
     }
   };
   caches.serviceAccounts.on({
@@ -71,44 +71,44 @@ export function registerMappers(o: MapperOptions): void {
     delete: onServiceAccount,
   });
 
-  const onManagedSecret = (s: V1Secret) => {
-    const cred = s.metadata?.labels?.[LABEL_CREDENTIAL];
-    if (cred) queue.add(namespaceKey(cred, s.metadata!.namespace!));
+  const onManagedSecret = (secret: V1Secret) => {
+    const cred = secret.metadata?.labels?.[LABEL_CREDENTIAL];
+    if (cred) queue.add(namespaceKey(cred, secret.metadata!.namespace!));
   };
-  caches.managedSecrets.on({ add: onManagedSecret, update: (_old, s) => onManagedSecret(s), delete: onManagedSecret });
+  caches.managedSecrets.on({ add: onManagedSecret, update: (_old, secret) => onManagedSecret(secret), delete: onManagedSecret });
 
-  const onSourceSecret = (s: V1Secret) => {
-    const name = s.metadata?.name ?? '';
-    for (const c of credentials()) {
-      const spec = o.specOf(c.metadata.name);
-      if (!spec || sourceSecretNames(spec).includes(name)) queue.add(credentialKey(c.metadata.name));
+  const onSourceSecret = (secret: V1Secret) => {
+    const name = secret.metadata?.name ?? '';
+    for (const cred of credentials()) {
+      const spec = options.specOf(cred.metadata.name);
+      if (!spec || sourceSecretNames(spec).includes(name)) queue.add(credentialKey(cred.metadata.name));
     }
   };
-  caches.sourceSecrets.on({ add: onSourceSecret, update: (_old, s) => onSourceSecret(s), delete: onSourceSecret });
+  caches.sourceSecrets.on({ add: onSourceSecret, update: (_old, secret) => onSourceSecret(secret), delete: onSourceSecret });
 }
 
 /** After a restart: every credential, and every namespace holding something of a credential that no longer exists. */
 export function enqueueEverything(caches: Caches, queue: Enqueuer): void {
   const known = new Set<string>();
-  for (const c of caches.credentials.list()) {
-    known.add(c.metadata.name);
-    queue.add(credentialKey(c.metadata.name));
+  for (const cred of caches.credentials.list()) {
+    known.add(cred.metadata.name);
+    queue.add(credentialKey(cred.metadata.name));
   }
-  for (const s of caches.managedSecrets.list()) {
-    const cred = s.metadata?.labels?.[LABEL_CREDENTIAL];
-    if (cred && !known.has(cred)) queue.add(namespaceKey(cred, s.metadata!.namespace!));
+  for (const secret of caches.managedSecrets.list()) {
+    const cred = secret.metadata?.labels?.[LABEL_CREDENTIAL];
+    if (cred && !known.has(cred)) queue.add(namespaceKey(cred, secret.metadata!.namespace!));
   }
   for (const sa of caches.serviceAccounts.list()) {
     for (const cred of new Set(Object.values(injectedBy(sa)))) if (!known.has(cred)) queue.add(namespaceKey(cred, sa.metadata!.namespace!));
   }
 }
 
-function credentialChanged(old: RegistryCredential, c: RegistryCredential): boolean {
+function credentialChanged(old: RegistryCredential, current: RegistryCredential): boolean {
   return (
-    old.metadata.generation !== c.metadata.generation ||
-    old.metadata.deletionTimestamp !== c.metadata.deletionTimestamp ||
-    !sameJson(old.metadata.finalizers, c.metadata.finalizers) ||
-    old.metadata.uid !== c.metadata.uid
+    old.metadata.generation !== current.metadata.generation ||
+    old.metadata.deletionTimestamp !== current.metadata.deletionTimestamp ||
+    !sameJson(old.metadata.finalizers, current.metadata.finalizers) ||
+    old.metadata.uid !== current.metadata.uid
   );
 }
 

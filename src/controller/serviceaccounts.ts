@@ -35,7 +35,7 @@ function parseAnnotation(raw: string): Record<string, string> {
   try {
     const parsed = JSON.parse(raw) as unknown;
     if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) {
-      return Object.fromEntries(Object.entries(parsed as Record<string, unknown>).filter(([, v]) => typeof v === 'string')) as Record<string, string>;
+      return Object.fromEntries(Object.entries(parsed as Record<string, unknown>).filter(([, value]) => typeof value === 'string')) as Record<string, string>;
     }
   } catch {
     // an annotation someone mangled: treat as "we added nothing" (never remove foreign entries)
@@ -45,14 +45,14 @@ function parseAnnotation(raw: string): Record<string, string> {
 
 function serialize(injected: Record<string, string>): string | null {
   const keys = Object.keys(injected).sort();
-  return keys.length === 0 ? null : JSON.stringify(Object.fromEntries(keys.map((k) => [k, injected[k]])));
+  return keys.length === 0 ? null : JSON.stringify(Object.fromEntries(keys.map((key) => [key, injected[key]])));
 }
 
 /** Adds {name: secretName} once. Returns undefined when nothing has to change. */
 export function withPullSecret(sa: V1ServiceAccount, secretName: string, credentialName: string): PullSecretsEdit | undefined {
   const list = sa.imagePullSecrets ?? [];
   const injected = injectedBy(sa);
-  const present = list.some((e) => e.name === secretName);
+  const present = list.some((entry) => entry.name === secretName);
   if (present) {
     // Already there: if we put it there, make sure the record names us; if someone else did, it is theirs.
     if (injected[secretName] === undefined || injected[secretName] === credentialName) return undefined;
@@ -64,12 +64,12 @@ export function withPullSecret(sa: V1ServiceAccount, secretName: string, credent
 /** Removes the entries this credential added (and only those). Undefined when nothing has to change. */
 export function withoutPullSecret(sa: V1ServiceAccount, credentialName: string, onlySecretName?: string): PullSecretsEdit | undefined {
   const injected = injectedBy(sa);
-  const ours = Object.keys(injected).filter((s) => injected[s] === credentialName && (onlySecretName === undefined || s === onlySecretName));
+  const ours = Object.keys(injected).filter((secretName) => injected[secretName] === credentialName && (onlySecretName === undefined || secretName === onlySecretName));
   if (ours.length === 0) return undefined;
   const list = sa.imagePullSecrets ?? [];
   const rest = { ...injected };
-  for (const s of ours) delete rest[s];
-  return { imagePullSecrets: list.filter((e) => !ours.includes(e.name ?? '')), injected: serialize(rest) };
+  for (const secretName of ours) delete rest[secretName];
+  return { imagePullSecrets: list.filter((entry) => !ours.includes(entry.name ?? '')), injected: serialize(rest) };
 }
 
 /** Secret names this credential added to the SA. */
@@ -77,7 +77,7 @@ export function injectedFor(sa: V1ServiceAccount, credentialName: string): strin
   const raw = sa.metadata?.annotations?.[ANNOTATION_INJECTED];
   if (!raw) return [];
   const injected = parsedAnnotation(raw);
-  return Object.keys(injected).filter((s) => injected[s] === credentialName);
+  return Object.keys(injected).filter((secretName) => injected[secretName] === credentialName);
 }
 
 

@@ -1,6 +1,6 @@
 // Pure: the status a RegistryCredential should show, from what the last reconcile saw.
 // Conditions carry observedGeneration; lastTransitionTime moves only when a status flips.
-import type { Condition, NamespaceFailure, RegistryCredentialStatus } from '../api/v1alpha1.js';
+import { type Condition, iso, type NamespaceFailure, type RegistryCredentialStatus } from '../api/v1alpha1.js';
 
 export const MAX_FAILURES = 20;
 const MAX_MESSAGE = 1024;
@@ -28,11 +28,11 @@ type ConditionInput = Omit<Condition, 'lastTransitionTime' | 'observedGeneration
 
 /** Sets a condition, keeping lastTransitionTime when the status did not change. */
 export function setCondition(conditions: Condition[], next: ConditionInput, generation: number, now: number): Condition[] {
-  const prev = conditions.find((c) => c.type === next.type);
+  const prev = conditions.find((existing) => existing.type === next.type);
   const lastTransitionTime = prev && prev.status === next.status ? prev.lastTransitionTime : iso(now);
   const message = next.message.length > MAX_MESSAGE ? `${next.message.slice(0, MAX_MESSAGE - 1)}…` : next.message;
   const condition: Condition = { type: next.type, status: next.status, observedGeneration: generation, lastTransitionTime, reason: next.reason, message };
-  return [...conditions.filter((c) => c.type !== next.type), condition];
+  return [...conditions.filter((existing) => existing.type !== next.type), condition];
 }
 
 export function computeStatus(prev: RegistryCredentialStatus | undefined, input: StatusInput): RegistryCredentialStatus {
@@ -69,7 +69,7 @@ export function computeStatus(prev: RegistryCredentialStatus | undefined, input:
     ready = { type: 'Ready', status: 'True', reason: 'Ready', message: 'no namespace is selected: namespaceSelector and excludeNamespaces match no namespace (yet)' };
   } else ready = { type: 'Ready', status: 'True', reason: 'Ready', message: `pull secret present in ${input.ready} namespaces` };
 
-  for (const c of [ready, sources, propagated]) conditions = setCondition(conditions, c, generation, now);
+  for (const condition of [ready, sources, propagated]) conditions = setCondition(conditions, condition, generation, now);
   const order = ['Ready', 'SourcesReady', 'Propagated'];
   conditions.sort((a, b) => order.indexOf(a.type) - order.indexOf(b.type));
 
@@ -78,16 +78,11 @@ export function computeStatus(prev: RegistryCredentialStatus | undefined, input:
     conditions,
     namespaces: { selected: input.selected, ready: input.ready, failed },
     namespaceSummary: `${input.ready}/${input.selected}`,
-    failures: failures.slice(0, MAX_FAILURES).map((f) => ({ ...f, message: f.message.slice(0, MAX_MESSAGE) })),
+    failures: failures.slice(0, MAX_FAILURES).map((failure) => ({ ...failure, message: failure.message.slice(0, MAX_MESSAGE) })),
   };
   if (input.credentialsExpireAt !== undefined) status.credentialsExpireAt = iso(input.credentialsExpireAt);
   if (input.lastRefreshTime !== undefined) status.lastRefreshTime = iso(input.lastRefreshTime);
   return status;
-}
-
-/** Kubernetes timestamps have second precision. */
-export function iso(ms: number): string {
-  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
 }
 
 export function sameStatus(a: RegistryCredentialStatus | undefined, b: RegistryCredentialStatus): boolean {
@@ -95,7 +90,7 @@ export function sameStatus(a: RegistryCredentialStatus | undefined, b: RegistryC
 }
 
 function canonical(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined && !(Array.isArray(x) && x.length === 0)).sort(([x], [y]) => x.localeCompare(y))) : v,
+  return JSON.stringify(value, (_k, node: unknown) =>
+    node && typeof node === 'object' && !Array.isArray(node) ? Object.fromEntries(Object.entries(node as Record<string, unknown>).filter(([, fieldValue]) => fieldValue !== undefined && !(Array.isArray(fieldValue) && fieldValue.length === 0)).sort(([left], [right]) => left.localeCompare(right))) : node,
   );
 }

@@ -6,9 +6,11 @@
 import http from 'node:http';
 import https from 'node:https';
 import { KubeConfig } from '@kubernetes/client-node';
+import { Backoff } from '../runtime/backoff.js';
+import { type Clock, sleep } from '../runtime/clock.js';
+import type { WatchEvent } from '../runtime/informer.js';
+import { TokenBucket } from '../runtime/ratelimit.js';
 import { KubeApiError, kubeErrorFromResponse, transportError } from './errors.js';
-import { TokenBucket } from './ratelimit.js';
-import type { Clock } from '../runtime/clock.js';
 
 export type Verb = 'GET' | 'LIST' | 'WATCH' | 'CREATE' | 'UPDATE' | 'PATCH' | 'DELETE';
 
@@ -37,38 +39,56 @@ export interface KubeClientOptions {
   observe?: RequestObserver;
 }
 
-export interface WatchEvent<T> {
-  type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
-  object: T;
+export type WatchQuery = Record<string, string | number | boolean | undefined>;
+
+/**
+ * What the rest of the operator needs from the API server: requests and watches. KubeClient talks
+ * HTTP; the in-process tests use an in-memory fake (test/support/fake-kube.ts).
+ */
+export interface KubeApi {
+  /** Issues a request; returns the parsed JSON body or rejects with a KubeApiError. */
+  request<T>(req: RequestOptions): Promise<T>;
+  /**
+   * Streams a watch. Resolves when the server ends the stream or `signal` aborts; rejects on a
+   * transport failure or a non-200 answer (a 410 rejects with kind Gone). `onOpen` runs when the
+   * server has answered 200, i.e. the stream is established.
+   */
+  watch<T>(path: string, query: WatchQuery, onEvent: (event: WatchEvent<T>) => void, signal: AbortSignal, onOpen?: () => void): Promise<void>;
 }
 
-export class KubeClient {
+/** Retries of transient failures: 0.2-0.4 s, 0.4-0.8 s, ... up to 5-10 s (equal jitter). */
+export const CLIENT_RETRY_BACKOFF = { initialMs: 400, maxMs: 10_000, jitter: true };
+/** A server's Retry-After is followed up to this long. */
+const MAX_RETRY_AFTER_MS = 30_000;
+
+export class KubeClient implements KubeApi {
   private readonly agent: http.Agent;
   private readonly base: URL;
   private readonly limiter: TokenBucket;
   private readonly timeoutMs: number;
   private readonly maxRetries: number;
+  private readonly backoff = new Backoff(CLIENT_RETRY_BACKOFF);
 
   private constructor(
-    private readonly kc: KubeConfig,
+    private readonly kubeConfig: KubeConfig,
     tls: https.AgentOptions,
-    private readonly opts: KubeClientOptions,
+    private readonly options: KubeClientOptions,
   ) {
-    const cluster = kc.getCurrentCluster();
+    const cluster = kubeConfig.getCurrentCluster();
     if (!cluster) throw new Error('kubeconfig has no current cluster');
     this.base = new URL(cluster.server);
     const agentOptions = { keepAlive: true, maxSockets: 64, ...tls };
     this.agent = this.base.protocol === 'https:' ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
-    this.limiter = new TokenBucket(opts.qps ?? 50, opts.burst ?? 100, opts.clock);
-    this.timeoutMs = opts.timeoutMs ?? 30_000;
-    this.maxRetries = opts.maxRetries ?? 3;
+    this.limiter = new TokenBucket(options.qps ?? 50, options.burst ?? 100, options.clock);
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.maxRetries = options.maxRetries ?? 3;
   }
 
-  static async create(kc: KubeConfig, opts: KubeClientOptions): Promise<KubeClient> {
+  static async create(kubeConfig: KubeConfig, options: KubeClientOptions): Promise<KubeClient> {
     const tls: https.RequestOptions = {};
-    await kc.applyToHTTPSOptions(tls);
+    await kubeConfig.applyToHTTPSOptions(tls);
     const { ca, cert, key, rejectUnauthorized, servername } = tls;
-    return new KubeClient(kc, { ca, cert, key, rejectUnauthorized, servername }, opts);
+    return new KubeClient(kubeConfig, { ca, cert, key, rejectUnauthorized, servername }, options);
   }
 
   get server(): string {
@@ -84,9 +104,9 @@ export class KubeClient {
       } catch (err) {
         if (!(err instanceof KubeApiError) || err.kind !== 'Transient' || attempt >= this.maxRetries) throw err;
         attempt++;
-        const backoff = Math.min(10_000, 200 * 2 ** attempt) * (0.5 + Math.random() / 2);
-        const delay = err.retryAfterSeconds !== undefined ? Math.min(err.retryAfterSeconds * 1000, 30_000) : backoff;
-        await new Promise<void>((resolve) => this.opts.clock.setTimer(delay, resolve));
+        // The server's Retry-After, when it gave one, replaces the backoff.
+        const delay = err.retryAfterSeconds !== undefined ? Math.min(err.retryAfterSeconds * 1000, MAX_RETRY_AFTER_MS) : this.backoff.delayMs(attempt);
+        await sleep(this.options.clock, delay);
       }
     }
   }
@@ -100,7 +120,7 @@ export class KubeClient {
     const payload = req.body === undefined ? undefined : Buffer.from(JSON.stringify(req.body));
     const headers: Record<string, string> = {
       Accept: 'application/json',
-      'User-Agent': this.opts.userAgent ?? 'regcred-operator',
+      'User-Agent': this.options.userAgent ?? 'regcred-operator',
     };
     if (payload) {
       headers['Content-Type'] = req.contentType ?? 'application/json';
@@ -109,16 +129,16 @@ export class KubeClient {
     Object.assign(headers, await this.authHeaders());
     const url = this.urlFor(req.path, req.query);
     return new Promise<T>((resolve, reject) => {
-      const r = (this.base.protocol === 'https:' ? https : http).request(
+      const request = (this.base.protocol === 'https:' ? https : http).request(
         url,
         { method: req.method, headers, agent: this.agent, timeout: req.timeoutMs ?? this.timeoutMs },
         (res) => {
           const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('error', (e) => reject(transportError(what, e)));
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('error', (error) => reject(transportError(what, error)));
           res.on('end', () => {
             const code = res.statusCode ?? 0;
-            this.opts.observe?.(verb, resource, code, (performance.now() - started) / 1000);
+            this.options.observe?.(verb, resource, code, (performance.now() - started) / 1000);
             const text = Buffer.concat(chunks).toString('utf8');
             if (code >= 200 && code < 300) {
               try {
@@ -132,40 +152,35 @@ export class KubeClient {
           });
         },
       );
-      r.on('timeout', () => r.destroy(Object.assign(new Error('request timed out'), { code: 'ETIMEDOUT' })));
-      r.on('error', (e) => {
-        this.opts.observe?.(verb, resource, 0, (performance.now() - started) / 1000);
-        reject(transportError(what, e));
+      request.on('timeout', () => request.destroy(Object.assign(new Error('request timed out'), { code: 'ETIMEDOUT' })));
+      request.on('error', (error) => {
+        this.options.observe?.(verb, resource, 0, (performance.now() - started) / 1000);
+        reject(transportError(what, error));
       });
-      r.end(payload);
+      request.end(payload);
     });
   }
 
-  /**
-   * Streams a watch. Resolves when the server ends the stream (timeoutSeconds) or `signal` aborts;
-   * rejects on a transport failure or a non-200 answer (a 410 rejects with kind Gone). `onOpen`
-   * runs when the server has answered 200, i.e. the stream is established.
-   */
   async watch<T>(
     path: string,
-    query: Record<string, string | number | boolean | undefined>,
+    query: WatchQuery,
     onEvent: (event: WatchEvent<T>) => void,
     signal: AbortSignal,
     onOpen?: () => void,
   ): Promise<void> {
     await this.limiter.take();
-    const headers = { Accept: 'application/json', 'User-Agent': this.opts.userAgent ?? 'regcred-operator', ...(await this.authHeaders()) };
+    const headers = { Accept: 'application/json', 'User-Agent': this.options.userAgent ?? 'regcred-operator', ...(await this.authHeaders()) };
     const url = this.urlFor(path, { ...query, watch: true });
     const what = `WATCH ${path}`;
     const resource = resourceOf(path);
     return new Promise<void>((resolve, reject) => {
       if (signal.aborted) return resolve();
-      const r = (this.base.protocol === 'https:' ? https : http).request(url, { method: 'GET', headers, agent: this.agent }, (res) => {
+      const request = (this.base.protocol === 'https:' ? https : http).request(url, { method: 'GET', headers, agent: this.agent }, (res) => {
         const code = res.statusCode ?? 0;
-        this.opts.observe?.('WATCH', resource, code, 0);
+        this.options.observe?.('WATCH', resource, code, 0);
         if (code !== 200) {
           const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
           res.on('end', () => reject(kubeErrorFromResponse(code, Buffer.concat(chunks).toString('utf8'), what, true, header(res.headers['retry-after']))));
           return;
         }
@@ -183,12 +198,12 @@ export class KubeClient {
             try {
               event = JSON.parse(line) as WatchEvent<T>;
             } catch {
-              r.destroy(new Error('unparseable watch event'));
+              request.destroy(new Error('unparseable watch event'));
               return;
             }
             if (event.type === 'ERROR') {
               const status = event.object as { code?: number };
-              r.destroy();
+              request.destroy();
               reject(kubeErrorFromResponse(status.code ?? 500, JSON.stringify(event.object), what, true));
               return;
             }
@@ -196,16 +211,16 @@ export class KubeClient {
           }
         });
         res.on('end', () => resolve());
-        res.on('error', (e) => (signal.aborted ? resolve() : reject(transportError(what, e))));
+        res.on('error', (error) => (signal.aborted ? resolve() : reject(transportError(what, error))));
       });
-      const abort = () => r.destroy();
+      const abort = () => request.destroy();
       signal.addEventListener('abort', abort, { once: true });
-      r.on('error', (e) => (signal.aborted ? resolve() : reject(transportError(what, e))));
-      r.on('close', () => {
+      request.on('error', (error) => (signal.aborted ? resolve() : reject(transportError(what, error))));
+      request.on('close', () => {
         signal.removeEventListener('abort', abort);
         if (signal.aborted) resolve();
       });
-      r.end();
+      request.end();
     });
   }
 
@@ -215,25 +230,25 @@ export class KubeClient {
 
   private async authHeaders(): Promise<Record<string, string>> {
     // Re-evaluated per request: in-cluster tokens and exec plugins rotate credentials.
-    const opts: https.RequestOptions = {};
-    await this.kc.applyToHTTPSOptions(opts);
+    const requestOptions: https.RequestOptions = {};
+    await this.kubeConfig.applyToHTTPSOptions(requestOptions);
     const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries((opts.headers ?? {}) as Record<string, unknown>)) {
-      if (typeof v === 'string') headers[k] = v;
+    for (const [name, value] of Object.entries((requestOptions.headers ?? {}) as Record<string, unknown>)) {
+      if (typeof value === 'string') headers[name] = value;
     }
-    if (opts.auth) headers.Authorization = `Basic ${Buffer.from(opts.auth).toString('base64')}`;
+    if (requestOptions.auth) headers.Authorization = `Basic ${Buffer.from(requestOptions.auth).toString('base64')}`;
     return headers;
   }
 
   private urlFor(path: string, query?: Record<string, string | number | boolean | undefined>): URL {
     const url = new URL(this.base.toString().replace(/\/$/, '') + path);
-    for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    for (const [name, value] of Object.entries(query ?? {})) if (value !== undefined) url.searchParams.set(name, String(value));
     return url;
   }
 }
 
-function header(v: string | string[] | undefined): string | undefined {
-  return Array.isArray(v) ? v[0] : v;
+function header(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
 }
 
 function verbOf(req: RequestOptions): Verb {

@@ -64,11 +64,11 @@ export function kubeErrorFromResponse(
  * from `now`. Undefined when absent or unreadable.
  */
 export function parseRetryAfter(header: string | undefined, now: number = Date.now()): number | undefined {
-  const v = header?.trim();
-  if (!v) return undefined;
-  if (/^\d+$/.test(v)) return Number(v);
-  const at = Date.parse(v);
-  if (!Number.isFinite(at) || !/[a-z]/i.test(v)) return undefined;
+  const text = header?.trim();
+  if (!text) return undefined;
+  if (/^\d+$/.test(text)) return Number(text);
+  const at = Date.parse(text);
+  if (!Number.isFinite(at) || !/[a-z]/i.test(text)) return undefined;
   return Math.max(0, Math.ceil((at - now) / 1000));
 }
 

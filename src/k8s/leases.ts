@@ -1,7 +1,7 @@
 // The leader-election lock as a coordination.k8s.io/v1 Lease: get, create, and update guarded by
 // resourceVersion (a concurrent writer makes the update fail with Conflict).
 import type { LockRecord, LockStore, StoredRecord } from '../runtime/leaderelection.js';
-import type { KubeClient } from './client.js';
+import type { KubeApi } from './client.js';
 import { isKubeError } from './errors.js';
 
 interface Lease {
@@ -28,8 +28,8 @@ export function toMicroTime(ms: number): string {
 }
 
 function fromTime(value: string | undefined): number {
-  const t = value ? Date.parse(value) : NaN;
-  return Number.isFinite(t) ? t : 0;
+  const time = value ? Date.parse(value) : NaN;
+  return Number.isFinite(time) ? time : 0;
 }
 
 export function recordOf(lease: Lease): StoredRecord {
@@ -50,7 +50,7 @@ export class LeaseStore implements LockStore {
   readonly description: string;
 
   constructor(
-    private readonly client: KubeClient,
+    private readonly client: KubeApi,
     private readonly namespace: string,
     private readonly name: string,
     /** Per request: a hung request must not outlive the renew deadline by much. */

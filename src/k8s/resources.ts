@@ -1,7 +1,7 @@
 // The API calls the operator makes, typed. Writes use optimistic concurrency (resourceVersion).
 import type { CoreV1Event, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
 import { ANNOTATION_INJECTED, GROUP, PLURAL, type RegistryCredential, type RegistryCredentialStatus, VERSION } from '../api/v1alpha1.js';
-import type { KubeClient } from './client.js';
+import type { KubeApi } from './client.js';
 
 const MERGE_PATCH = 'application/merge-patch+json';
 
@@ -17,7 +17,7 @@ export const paths = {
 };
 
 export class Resources {
-  constructor(readonly client: KubeClient) {}
+  constructor(readonly client: KubeApi) {}
 
   getSecret(ns: string, name: string): Promise<V1Secret> {
     return this.client.request({ method: 'GET', path: paths.secret(ns, name), sensitive: true });
@@ -93,5 +93,5 @@ export class Resources {
 
 /** Merge-patch nulls for every top-level status field, so fields we no longer set are removed. */
 function nullsFor(status: RegistryCredentialStatus | undefined): Record<string, null> {
-  return Object.fromEntries(Object.keys(status ?? {}).map((k) => [k, null]));
+  return Object.fromEntries(Object.keys(status ?? {}).map((field) => [field, null]));
 }

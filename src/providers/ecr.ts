@@ -8,10 +8,9 @@ import { createHash } from 'node:crypto';
 import { ECRClient, type ECRClientConfig, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
 import { fromNodeProviderChain, fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import type { V1Secret } from '@kubernetes/client-node';
-import type { RegistryEntry } from '../api/v1alpha1.js';
+import { iso, type RegistryEntry } from '../api/v1alpha1.js';
 import { authEntry } from '../dockerconfig.js';
-import { iso } from '../controller/status.js';
-import { hasReliableExpiry } from '../controller/timing.js';
+import { hasReliableExpiry } from './renewal.js';
 import type { EntryResult, SourceSecrets } from './sources.js';
 import { isExpired, type Token, type TokenCache, TokenRefreshError, type TokenRequest } from './token-cache.js';
 
@@ -21,8 +20,8 @@ export const ROLE_SESSION_NAME = 'regcred-operator';
 const ECR_HOST = /^(\d{12})\.dkr\.ecr(-fips)?\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?(:\d+)?(\/.*)?$/;
 
 export function parseEcrServer(server: string): { account: string; region: string; fips: boolean } | undefined {
-  const m = ECR_HOST.exec(server.replace(/^https?:\/\//, ''));
-  return m ? { account: m[1]!, region: m[3]!, fips: !!m[2] } : undefined;
+  const match = ECR_HOST.exec(server.replace(/^https?:\/\//, ''));
+  return match ? { account: match[1]!, region: match[3]!, fips: !!match[2] } : undefined;
 }
 
 /** What the fetcher needs for one token. Holds credentials: never log it. */
@@ -65,7 +64,7 @@ export interface EcrResolveOptions {
 }
 
 /** Resolves one ecr registry entry through the shared token cache. */
-export async function resolveEcrEntry(entry: RegistryEntry, secrets: SourceSecrets, o: EcrResolveOptions): Promise<EntryResult> {
+export async function resolveEcrEntry(entry: RegistryEntry, secrets: SourceSecrets, options: EcrResolveOptions): Promise<EntryResult> {
   const server = entry.server!;
   const ecr = entry.ecr!;
   const region = ecr.region ?? parseEcrServer(server)?.region;
@@ -88,8 +87,8 @@ export async function resolveEcrEntry(entry: RegistryEntry, secrets: SourceSecre
     identity = keysIdentity(name, accessKeyId);
   }
   const request: TokenRequest<EcrContext> = { key: ecrTokenKey(region, identity, ecr.roleArn), context: { region, roleArn: ecr.roleArn, keys } };
-  const { token, error, nextCheckAt } = await o.cache.get(request, o.refreshIntervalMs);
-  const now = o.now();
+  const { token, error, nextCheckAt } = await options.cache.get(request, options.refreshIntervalMs);
+  const now = options.now();
   const reliable = token && hasReliableExpiry(token);
   const timing = { expiresAt: reliable ? token.expiresAt : undefined, refreshedAt: token?.issuedAt, nextCheckAt };
   const auths = token ? { [server]: authEntry(token.username, token.password) } : undefined;
@@ -116,8 +115,8 @@ export async function resolveEcrEntry(entry: RegistryEntry, secrets: SourceSecre
 }
 
 function decodeKey(secret: V1Secret, key: string): string | undefined {
-  const v = secret.data?.[key];
-  return v === undefined ? undefined : Buffer.from(v, 'base64').toString('utf8').trim();
+  const encoded = secret.data?.[key];
+  return encoded === undefined ? undefined : Buffer.from(encoded, 'base64').toString('utf8').trim();
 }
 
 // ---- the real AWS fetcher ------------------------------------------------------------------------
@@ -134,32 +133,32 @@ export interface AwsFetcherOptions {
  * own STS/IRSA credentials) per (region, identity, role); the SDK retries nothing itself
  * (maxAttempts 1): the token cache owns retries and their backoff.
  */
-export function awsEcrFetcher(o: AwsFetcherOptions): (context: EcrContext) => Promise<Token> {
+export function awsEcrFetcher(options: AwsFetcherOptions): (context: EcrContext) => Promise<Token> {
   const clients = new Map<string, { client: ECRClient; fingerprint: string }>();
-  const requestHandler = { requestTimeout: o.requestTimeoutMs, connectionTimeout: o.requestTimeoutMs };
-  const common = { maxAttempts: 1, requestHandler, ...(o.endpoint ? { endpoint: o.endpoint } : {}) };
+  const requestHandler = { requestTimeout: options.requestTimeoutMs, connectionTimeout: options.requestTimeoutMs };
+  const common = { maxAttempts: 1, requestHandler, ...(options.endpoint ? { endpoint: options.endpoint } : {}) };
 
-  const clientFor = (c: EcrContext): ECRClient => {
-    const id = `${c.region}|${c.keys?.accessKeyId ?? ''}|${c.roleArn ?? ''}`;
+  const clientFor = (context: EcrContext): ECRClient => {
+    const id = `${context.region}|${context.keys?.accessKeyId ?? ''}|${context.roleArn ?? ''}`;
     // A changed secret key or session token under the same key id gets a fresh client.
-    const fingerprint = createHash('sha256').update(`${c.keys?.secretAccessKey ?? ''}\0${c.keys?.sessionToken ?? ''}`).digest('hex');
+    const fingerprint = createHash('sha256').update(`${context.keys?.secretAccessKey ?? ''}\0${context.keys?.sessionToken ?? ''}`).digest('hex');
     const cached = clients.get(id);
     if (cached && cached.fingerprint === fingerprint) return cached.client;
     cached?.client.destroy();
-    let credentials: ECRClientConfig['credentials'] = c.keys ?? fromNodeProviderChain();
-    if (c.roleArn) {
+    let credentials: ECRClientConfig['credentials'] = context.keys ?? fromNodeProviderChain();
+    if (context.roleArn) {
       credentials = fromTemporaryCredentials({
-        params: { RoleArn: c.roleArn, RoleSessionName: ROLE_SESSION_NAME },
+        params: { RoleArn: context.roleArn, RoleSessionName: ROLE_SESSION_NAME },
         masterCredentials: credentials,
-        clientConfig: { region: c.region, ...common },
+        clientConfig: { region: context.region, ...common },
       });
     }
-    const client = new ECRClient({ region: c.region, credentials, ...common });
+    const client = new ECRClient({ region: context.region, credentials, ...common });
     clients.set(id, { client, fingerprint });
     return client;
   };
 
-  return async (c) => {
+  return async (context) => {
     let out;
     // A hard deadline over the whole call (credential resolution and STS included): a request that
     // never answers must not hold a reconcile worker.
@@ -168,11 +167,11 @@ export function awsEcrFetcher(o: AwsFetcherOptions): (context: EcrContext) => Pr
     const deadline = new Promise<never>((_resolve, reject) => {
       timer = setTimeout(() => {
         abort.abort();
-        reject(new TokenRefreshError('TimeoutError', `no answer within ${o.requestTimeoutMs} ms`));
-      }, o.requestTimeoutMs);
+        reject(new TokenRefreshError('TimeoutError', `no answer within ${options.requestTimeoutMs} ms`));
+      }, options.requestTimeoutMs);
     });
     try {
-      out = await Promise.race([clientFor(c).send(new GetAuthorizationTokenCommand({}), { abortSignal: abort.signal }), deadline]);
+      out = await Promise.race([clientFor(context).send(new GetAuthorizationTokenCommand({}), { abortSignal: abort.signal }), deadline]);
     } catch (err) {
       throw err instanceof TokenRefreshError ? err : toTokenRefreshError(err);
     } finally {
@@ -190,11 +189,11 @@ const ACCESS_KEY_ID = /\b(AKIA|ASIA|AIDA|AROA)[A-Z0-9]{12,}\b/g;
 
 /** An SDK error as code + short message, without credentials. */
 export function toTokenRefreshError(err: unknown): TokenRefreshError {
-  const e = err as { name?: string; Code?: string; code?: string; message?: string; $metadata?: { httpStatusCode?: number } };
-  let code = e?.Code ?? (e?.name && e.name !== 'Error' ? e.name : (e?.code ?? e?.name ?? 'Error'));
-  const status = e?.$metadata?.httpStatusCode;
+  const details = err as { name?: string; Code?: string; code?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+  let code = details?.Code ?? (details?.name && details.name !== 'Error' ? details.name : (details?.code ?? details?.name ?? 'Error'));
+  const status = details?.$metadata?.httpStatusCode;
   if ((code === 'Error' || code === 'Unknown' || code === 'UnknownError') && status) code = `HTTP${status}`;
-  let message = String(e?.message ?? err).replace(ACCESS_KEY_ID, '<access key id>');
+  let message = String(details?.message ?? err).replace(ACCESS_KEY_ID, '<access key id>');
   if (status && !message.includes(String(status))) message = `${message} (HTTP ${status})`;
   return new TokenRefreshError(code, message.length > 300 ? `${message.slice(0, 299)}…` : message);
 }

@@ -34,7 +34,7 @@ export function resolveEntry(entry: RegistryEntry, secrets: SourceSecrets): Entr
     const password = decodeKey(secret, passwordKey);
     const missing = [username === undefined ? usernameKey : '', password === undefined ? passwordKey : ''].filter(Boolean);
     if (missing.length > 0) {
-      return invalid(secretName, secrets.namespace, `has no ${missing.map((k) => JSON.stringify(k)).join(' or ')} key`);
+      return invalid(secretName, secrets.namespace, `has no ${missing.map((key) => JSON.stringify(key)).join(' or ')} key`);
     }
     if (!username || !password) return invalid(secretName, secrets.namespace, `has an empty ${!username ? usernameKey : passwordKey}`);
     if (username === NOT_UTF8 || password === NOT_UTF8) {
@@ -81,8 +81,8 @@ export function mergeAuths(spec: RegistryCredentialSpec, perEntry: Auths[]): Aut
 const NOT_UTF8 = Symbol('not UTF-8');
 
 function decodeKey(secret: V1Secret, key: string): string | typeof NOT_UTF8 | undefined {
-  const v = secret.data?.[key];
-  return v === undefined ? undefined : (decodeUtf8(v) ?? NOT_UTF8);
+  const encoded = secret.data?.[key];
+  return encoded === undefined ? undefined : (decodeUtf8(encoded) ?? NOT_UTF8);
 }
 
 function notFound(name: string, namespace: string): EntryResult {

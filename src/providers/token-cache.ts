@@ -4,8 +4,8 @@
 // flight wait for that same request. A failed renewal keeps the last token (served until it
 // expires) and is retried with exponential backoff and jitter; callers in between get the cached
 // state without a request.
-import { hasReliableExpiry, type IssuedToken, renewalDueAt, retryDelayMs } from '../controller/timing.js';
 import type { Clock } from '../runtime/clock.js';
+import { hasReliableExpiry, type IssuedToken, renewalDueAt, retryDelayMs } from './renewal.js';
 
 export interface Token {
   username: string;
@@ -72,8 +72,8 @@ export class TokenCache<C> {
   /** Requests sent to the provider, by key (for tests and debugging). */
   readonly requests = new Map<string, number>();
 
-  constructor(private readonly o: TokenCacheOptions<C>) {
-    this.random = o.random ?? Math.random;
+  constructor(private readonly options: TokenCacheOptions<C>) {
+    this.random = options.random ?? Math.random;
   }
 
   /**
@@ -81,7 +81,7 @@ export class TokenCache<C> {
    * `refreshIntervalMs`, or if a retry after a failure is due.
    */
   async get(request: TokenRequest<C>, refreshIntervalMs: number): Promise<TokenLookup> {
-    const now = this.o.clock.now();
+    const now = this.options.clock.now();
     this.prune(now);
     let entry = this.entries.get(request.key);
     if (!entry) {
@@ -91,9 +91,9 @@ export class TokenCache<C> {
     entry.lastUsed = now;
     if (entry.inFlight) await entry.inFlight;
     else if (this.isDue(entry, refreshIntervalMs, now)) {
-      const e = entry;
-      e.inFlight = this.renew(e, request).finally(() => (e.inFlight = undefined));
-      await e.inFlight;
+      const pending = entry;
+      pending.inFlight = this.renew(pending, request).finally(() => (pending.inFlight = undefined));
+      await pending.inFlight;
     }
     return this.lookup(entry, refreshIntervalMs);
   }
@@ -109,32 +109,32 @@ export class TokenCache<C> {
   }
 
   private lookup(entry: Entry, refreshIntervalMs: number): TokenLookup {
-    const nextCheckAt = entry.retryAt ?? (entry.token ? renewalDueAt(entry.token, refreshIntervalMs) : this.o.clock.now());
+    const nextCheckAt = entry.retryAt ?? (entry.token ? renewalDueAt(entry.token, refreshIntervalMs) : this.options.clock.now());
     return { token: entry.token, error: entry.error, nextCheckAt };
   }
 
   private async renew(entry: Entry, request: TokenRequest<C>): Promise<void> {
-    const issuedAt = this.o.clock.now();
+    const issuedAt = this.options.clock.now();
     this.requests.set(request.key, (this.requests.get(request.key) ?? 0) + 1);
     try {
-      const token = await this.o.fetch(request.context);
+      const token = await this.options.fetch(request.context);
       entry.token = { ...token, issuedAt, jitter: this.random() };
       entry.error = undefined;
       entry.failures = 0;
       entry.retryAt = undefined;
-      this.o.onResult?.('success');
+      this.options.onResult?.('success');
     } catch (err) {
       const error = err instanceof TokenRefreshError ? err : new TokenRefreshError('Error', (err as Error)?.message ?? String(err));
       entry.error = error;
       entry.failures++;
-      entry.retryAt = this.o.clock.now() + retryDelayMs(entry.failures, this.random());
-      this.o.onResult?.('failure', error);
+      entry.retryAt = this.options.clock.now() + retryDelayMs(entry.failures, this.random());
+      this.options.onResult?.('failure', error);
     }
   }
 
   private prune(now: number): void {
-    const ttl = this.o.idleTtlMs ?? 48 * 3_600_000;
-    for (const [key, e] of this.entries) if (!e.inFlight && now - e.lastUsed > ttl) this.entries.delete(key);
+    const ttl = this.options.idleTtlMs ?? 48 * 3_600_000;
+    for (const [key, entry] of this.entries) if (!entry.inFlight && now - entry.lastUsed > ttl) this.entries.delete(key);
   }
 }
 

@@ -3,10 +3,12 @@
 // 410 Gone triggers a relist (diffed against the cache, so handlers see only real changes), any
 // other failure restarts with exponential backoff, and a watchdog restarts a watch that stays open
 // but delivers nothing (not even a bookmark) for too long.
+//
+// The informer knows no HTTP: it lists and watches through a ListerWatcher (k8s/listwatch.ts
+// adapts the REST client; the in-process tests use an in-memory fake).
 import type { Logger } from 'pino';
-import type { KubeClient, WatchEvent } from '../k8s/client.js';
-import { isKubeError, retryAfterMs } from '../k8s/errors.js';
-import type { Clock, Timer } from './clock.js';
+import { Backoff, notSoonerThan } from './backoff.js';
+import { type Clock, sleep, type Timer } from './clock.js';
 
 export interface KubeObject {
   metadata?: { name?: string; namespace?: string; resourceVersion?: string };
@@ -18,13 +20,48 @@ export interface InformerHandlers<T> {
   delete?(obj: T): void;
 }
 
+export interface WatchEvent<T> {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+  object: T;
+}
+
+export interface ListPage<T> {
+  items: T[];
+  resourceVersion: string;
+  /** Set when there are more pages. */
+  continue?: string;
+}
+
+export interface WatchOptions {
+  resourceVersion: string;
+  timeoutSeconds: number;
+  allowWatchBookmarks: boolean;
+}
+
+/** How a failed list or watch is handled. */
+export interface FailureKind {
+  /** The resourceVersion is too old (410 Gone): list again. */
+  gone: boolean;
+  /** The server asked to wait this long before trying again. */
+  retryAfterMs?: number;
+  /** A label for logs and the watch-restart metric. */
+  reason: string;
+}
+
+/** One collection (a kind, optionally narrowed by selectors), listed in pages and watched. */
+export interface ListerWatcher<T> {
+  list(options: { limit: number; continue?: string }): Promise<ListPage<T>>;
+  /** Resolves when the stream ends (or `signal` aborts); `onOpen` runs once the server answered. */
+  watch(options: WatchOptions, onEvent: (event: WatchEvent<T>) => void, signal: AbortSignal, onOpen: () => void): Promise<void>;
+  classify(err: unknown): FailureKind;
+}
+
+/** Watch restarts: 0.25-0.5 s, 0.5-1 s, ... up to 15-30 s (equal jitter). */
+export const WATCH_RESTART_BACKOFF = { initialMs: 500, maxMs: 30_000, jitter: true };
+
 export interface InformerOptions<T> {
   name: string;
-  client: KubeClient;
-  /** Collection path, e.g. /api/v1/namespaces or /api/v1/namespaces/ops/secrets. */
-  path: string;
-  labelSelector?: string;
-  fieldSelector?: string;
+  source: ListerWatcher<T>;
   /** Applied to every object before it is cached (e.g. to drop managedFields and save memory). */
   transform?: (obj: T) => T;
   clock: Clock;
@@ -65,15 +102,16 @@ export class Informer<T extends KubeObject> {
   private syncWaiters: Array<() => void> = [];
   private loop?: Promise<void>;
   private watching = false;
+  private readonly backoff = new Backoff(WATCH_RESTART_BACKOFF);
 
-  constructor(private readonly opts: InformerOptions<T>) {}
+  constructor(private readonly options: InformerOptions<T>) {}
 
   on(handlers: InformerHandlers<T>): void {
     this.handlers.push(handlers);
   }
 
   get name(): string {
-    return this.opts.name;
+    return this.options.name;
   }
 
   hasSynced(): boolean {
@@ -120,7 +158,7 @@ export class Informer<T extends KubeObject> {
    * handlers are not called (the writer already knows) and the later watch event is a no-op.
    */
   noteWritten(obj: T): void {
-    const transformed = this.opts.transform ? this.opts.transform(obj) : obj;
+    const transformed = this.options.transform ? this.options.transform(obj) : obj;
     const key = objectKey(transformed);
     const current = this.store.get(key);
     if (!current || isNewer(transformed.metadata?.resourceVersion, current.metadata?.resourceVersion)) this.put(key, transformed);
@@ -158,18 +196,18 @@ export class Informer<T extends KubeObject> {
       } catch (err) {
         if (this.stopped) break;
         this.watching = false;
-        const gone = isKubeError(err, 'Gone');
-        if (gone) needList = true;
+        const idle = (err as { idle?: boolean }).idle === true;
+        const failure = idle ? { gone: false, reason: 'Idle' } : this.options.source.classify(err);
+        if (failure.gone) needList = true;
         this.failures++;
         // The backoff grows only while nothing works: a watch that was established, or a re-list
         // that succeeded, resets it (watchOnce / relist set failures to 0). A server's Retry-After
         // is a floor.
-        const backoff = gone ? 0 : Math.min(30_000, 250 * 2 ** Math.min(this.failures, 8)) * (0.5 + Math.random() / 2);
-        const delay = Math.max(backoff, Math.min(retryAfterMs(err) ?? 0, 30_000));
-        const reason = gone ? 'Gone' : (err as { idle?: boolean }).idle ? 'Idle' : isKubeError(err) ? err.kind : 'StreamError';
-        this.opts.onRestart?.(this.opts.name, reason);
-        this.opts.logger.warn({ informer: this.opts.name, reason, err: (err as Error).message, retryInMs: Math.round(delay) }, 'watch failed; restarting');
-        if (delay > 0) await new Promise<void>((resolve) => this.opts.clock.setTimer(delay, resolve));
+        const backoff = failure.gone ? 0 : this.backoff.delayMs(this.failures);
+        const delay = notSoonerThan(backoff, failure.retryAfterMs, WATCH_RESTART_BACKOFF.maxMs);
+        this.options.onRestart?.(this.options.name, failure.reason);
+        this.options.logger.warn({ informer: this.options.name, reason: failure.reason, err: (err as Error).message, retryInMs: Math.round(delay) }, 'watch failed; restarting');
+        if (delay > 0) await sleep(this.options.clock, delay);
       }
     }
     this.watching = false;
@@ -180,51 +218,46 @@ export class Informer<T extends KubeObject> {
     let cont: string | undefined;
     let rv = '';
     do {
-      const page = await this.opts.client.request<{ items: T[]; metadata: { resourceVersion: string; continue?: string } }>({
-        method: 'GET',
-        path: this.opts.path,
-        query: { labelSelector: this.opts.labelSelector, fieldSelector: this.opts.fieldSelector, limit: this.opts.pageSize ?? 500, continue: cont },
-        sensitive: true,
-      });
+      const page = await this.options.source.list({ limit: this.options.pageSize ?? 500, continue: cont });
       for (const item of page.items) {
-        const obj = this.opts.transform ? this.opts.transform(item) : item;
+        const obj = this.options.transform ? this.options.transform(item) : item;
         fresh.set(objectKey(obj), obj);
       }
-      cont = page.metadata.continue || undefined;
-      rv = page.metadata.resourceVersion;
+      cont = page.continue || undefined;
+      rv = page.resourceVersion;
     } while (cont);
     // Replace the cache and tell handlers only what changed since the previous list.
     for (const [key, old] of [...this.store]) {
       if (!fresh.has(key)) {
         this.remove(key, old);
-        this.emit((h) => h.delete?.(old));
+        this.emit((handler) => handler.delete?.(old));
       }
     }
     for (const [key, obj] of fresh) {
       const old = this.store.get(key);
       if (old && old.metadata?.resourceVersion === obj.metadata?.resourceVersion) continue;
       this.put(key, obj);
-      this.emit((h) => (old ? h.update?.(old, obj) : h.add?.(obj)));
+      this.emit((handler) => (old ? handler.update?.(old, obj) : handler.add?.(obj)));
     }
     this.resourceVersion = rv;
     this.failures = 0;
     if (!this.synced) {
       this.synced = true;
-      for (const w of this.syncWaiters.splice(0)) w();
+      for (const waiter of this.syncWaiters.splice(0)) waiter();
     }
   }
 
   private async watchOnce(): Promise<void> {
     const abort = new AbortController();
     this.abort = abort;
-    const base = this.opts.watchTimeoutSeconds ?? 300;
+    const base = this.options.watchTimeoutSeconds ?? 300;
     const timeoutSeconds = Math.floor(base + Math.random() * base);
-    const idle = this.opts.idleTimeoutMs ?? 3 * 60_000;
+    const idle = this.options.idleTimeoutMs ?? 3 * 60_000;
     let idleFired = false;
-    this.lastEventAt = this.opts.clock.now();
+    this.lastEventAt = this.options.clock.now();
     const arm = () => {
-      this.watchdog = this.opts.clock.setTimer(idle, () => {
-        const quietFor = this.opts.clock.now() - this.lastEventAt;
+      this.watchdog = this.options.clock.setTimer(idle, () => {
+        const quietFor = this.options.clock.now() - this.lastEventAt;
         if (quietFor >= idle) {
           idleFired = true;
           this.watching = false;
@@ -234,15 +267,8 @@ export class Informer<T extends KubeObject> {
     };
     arm();
     try {
-      await this.opts.client.watch<T>(
-        this.opts.path,
-        {
-          labelSelector: this.opts.labelSelector,
-          fieldSelector: this.opts.fieldSelector,
-          resourceVersion: this.resourceVersion,
-          allowWatchBookmarks: true,
-          timeoutSeconds,
-        },
+      await this.options.source.watch(
+        { resourceVersion: this.resourceVersion, allowWatchBookmarks: true, timeoutSeconds },
         (event) => this.apply(event),
         abort.signal,
         () => {
@@ -258,25 +284,25 @@ export class Informer<T extends KubeObject> {
   }
 
   private apply(event: WatchEvent<T>): void {
-    this.lastEventAt = this.opts.clock.now();
+    this.lastEventAt = this.options.clock.now();
     const rv = event.object.metadata?.resourceVersion;
     if (event.type === 'BOOKMARK') {
       if (rv) this.resourceVersion = rv;
       return;
     }
-    const obj = this.opts.transform ? this.opts.transform(event.object) : event.object;
+    const obj = this.options.transform ? this.options.transform(event.object) : event.object;
     const key = objectKey(obj);
     const old = this.store.get(key);
     if (event.type === 'DELETED') {
       if (old) this.remove(key, old);
-      this.emit((h) => h.delete?.(old ?? obj));
+      this.emit((handler) => handler.delete?.(old ?? obj));
     } else if (old && old.metadata?.resourceVersion === rv) {
       // already known (our own write-through, or a replay): nothing changed
     } else if (old && isNewer(old.metadata?.resourceVersion, rv)) {
       // an event older than what we already wrote through: ignore it
     } else {
       this.put(key, obj);
-      this.emit((h) => (old ? h.update?.(old, obj) : h.add?.(obj)));
+      this.emit((handler) => (old ? handler.update?.(old, obj) : handler.add?.(obj)));
     }
     if (rv) this.resourceVersion = rv;
   }
@@ -298,11 +324,11 @@ export class Informer<T extends KubeObject> {
   }
 
   private emit(fn: (h: InformerHandlers<T>) => void): void {
-    for (const h of this.handlers) {
+    for (const handler of this.handlers) {
       try {
-        fn(h);
+        fn(handler);
       } catch (err) {
-        this.opts.logger.error({ informer: this.opts.name, err: (err as Error).message }, 'event handler failed');
+        this.options.logger.error({ informer: this.options.name, err: (err as Error).message }, 'event handler failed');
       }
     }
   }

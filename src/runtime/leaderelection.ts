@@ -76,9 +76,9 @@ export class LeaderElector {
   private inFlight: Promise<unknown> = Promise.resolve();
   private reportedLeader?: string;
 
-  constructor(private readonly o: LeaderElectorOptions) {
-    if (!(o.renewDeadlineMs < o.leaseDurationMs)) throw new Error('renew deadline must be shorter than the lease duration');
-    if (!(o.retryPeriodMs < o.renewDeadlineMs)) throw new Error('retry period must be shorter than the renew deadline');
+  constructor(private readonly options: LeaderElectorOptions) {
+    if (!(options.renewDeadlineMs < options.leaseDurationMs)) throw new Error('renew deadline must be shorter than the lease duration');
+    if (!(options.retryPeriodMs < options.renewDeadlineMs)) throw new Error('retry period must be shorter than the renew deadline');
   }
 
   get current(): ElectorState {
@@ -93,7 +93,7 @@ export class LeaderElector {
   run(): void {
     if (this.state !== 'idle') return;
     this.state = 'candidate';
-    this.o.logger.info({ lock: this.o.store.description, identity: this.o.identity }, 'leader election: waiting to acquire the lock');
+    this.options.logger.info({ lock: this.options.store.description, identity: this.options.identity }, 'leader election: waiting to acquire the lock');
     this.attempt();
   }
 
@@ -111,13 +111,13 @@ export class LeaderElector {
     await this.inFlight.catch(() => undefined);
     // The last record seen says whether this process holds the lock (a try in flight may just have taken it).
     const observed = this.observed;
-    if (!observed || observed.record.holderIdentity !== this.o.identity) return;
-    const now = this.o.clock.now();
+    if (!observed || observed.record.holderIdentity !== this.options.identity) return;
+    const now = this.options.clock.now();
     try {
-      await this.o.store.update({ ...observed.record, holderIdentity: '', leaseDurationSeconds: 1, acquireTime: now, renewTime: now }, observed.version);
-      this.o.logger.info({ lock: this.o.store.description }, 'leader election: released the lock');
+      await this.options.store.update({ ...observed.record, holderIdentity: '', leaseDurationSeconds: 1, acquireTime: now, renewTime: now }, observed.version);
+      this.options.logger.info({ lock: this.options.store.description }, 'leader election: released the lock');
     } catch (err) {
-      this.o.logger.warn({ lock: this.o.store.description, err: (err as Error).message }, 'leader election: could not release the lock; a standby takes over when it expires');
+      this.options.logger.warn({ lock: this.options.store.description, err: (err as Error).message }, 'leader election: could not release the lock; a standby takes over when it expires');
     }
   }
 
@@ -126,7 +126,7 @@ export class LeaderElector {
     const run = this.tryAcquireOrRenew().then(
       (ok) => this.afterTry(ok),
       (err: Error) => {
-        this.o.logger.warn({ lock: this.o.store.description, err: err.message }, this.state === 'leading' ? 'leader election: renewal failed' : 'leader election: could not read or take the lock');
+        this.options.logger.warn({ lock: this.options.store.description, err: err.message }, this.state === 'leading' ? 'leader election: renewal failed' : 'leader election: could not read or take the lock');
         this.afterTry(false);
       },
     );
@@ -135,56 +135,56 @@ export class LeaderElector {
 
   private afterTry(ok: boolean): void {
     if (this.state === 'stopped' || this.state === 'lost') return;
-    const now = this.o.clock.now();
+    const now = this.options.clock.now();
     if (ok) {
       this.lastRenewAt = now;
       if (this.state === 'candidate') {
         this.state = 'leading';
-        this.o.logger.info({ lock: this.o.store.description, identity: this.o.identity }, 'leader election: acquired the lock; leading');
-        this.o.onStartedLeading();
+        this.options.logger.info({ lock: this.options.store.description, identity: this.options.identity }, 'leader election: acquired the lock; leading');
+        this.options.onStartedLeading();
       }
       this.armDeadline();
-      this.schedule(this.o.retryPeriodMs);
+      this.schedule(this.options.retryPeriodMs);
       return;
     }
     if (this.state === 'leading') {
-      const other = this.observed && this.observed.record.holderIdentity !== this.o.identity && this.observed.record.holderIdentity !== '';
+      const other = this.observed && this.observed.record.holderIdentity !== this.options.identity && this.observed.record.holderIdentity !== '';
       if (other) return this.lose(`the lock is held by ${this.observed!.record.holderIdentity}`);
-      if (now - this.lastRenewAt >= this.o.renewDeadlineMs) return this.lose('no renewal within the renew deadline');
-      this.schedule(this.o.retryPeriodMs);
+      if (now - this.lastRenewAt >= this.options.renewDeadlineMs) return this.lose('no renewal within the renew deadline');
+      this.schedule(this.options.retryPeriodMs);
       return;
     }
-    const random = this.o.random ?? Math.random;
-    this.schedule(this.o.retryPeriodMs * (1 + random() * JITTER_FACTOR));
+    const random = this.options.random ?? Math.random;
+    this.schedule(this.options.retryPeriodMs * (1 + random() * JITTER_FACTOR));
   }
 
   /** The leader gives up when the renew deadline passes without a renewal, even if a try hangs. */
   private armDeadline(): void {
     this.deadlineTimer?.cancel();
-    const due = this.lastRenewAt + this.o.renewDeadlineMs - this.o.clock.now();
-    this.deadlineTimer = this.o.clock.setTimer(due, () => {
+    const due = this.lastRenewAt + this.options.renewDeadlineMs - this.options.clock.now();
+    this.deadlineTimer = this.options.clock.setTimer(due, () => {
       if (this.state === 'leading') this.lose('no renewal within the renew deadline');
     });
   }
 
   private schedule(delayMs: number): void {
     this.retryTimer?.cancel();
-    this.retryTimer = this.o.clock.setTimer(delayMs, () => this.attempt());
+    this.retryTimer = this.options.clock.setTimer(delayMs, () => this.attempt());
   }
 
   private lose(why: string): void {
     this.state = 'lost';
     this.retryTimer?.cancel();
     this.deadlineTimer?.cancel();
-    this.o.logger.error({ lock: this.o.store.description, identity: this.o.identity, why }, 'leader election: lost the lock');
-    this.o.onStoppedLeading();
+    this.options.logger.error({ lock: this.options.store.description, identity: this.options.identity, why }, 'leader election: lost the lock');
+    this.options.onStoppedLeading();
   }
 
   /** One try, as client-go's tryAcquireOrRenew: true when this process holds the lock now. */
   private async tryAcquireOrRenew(): Promise<boolean> {
-    const { store, identity, clock } = this.o;
+    const { store, identity, clock } = this.options;
     const now = clock.now();
-    const mine: LockRecord = { holderIdentity: identity, leaseDurationSeconds: this.o.leaseDurationMs / 1000, acquireTime: now, renewTime: now, leaseTransitions: 0 };
+    const mine: LockRecord = { holderIdentity: identity, leaseDurationSeconds: this.options.leaseDurationMs / 1000, acquireTime: now, renewTime: now, leaseTransitions: 0 };
     const current = await store.get();
     if (this.state === 'stopped') return false;
     if (!current) {
@@ -193,7 +193,7 @@ export class LeaderElector {
     }
     if (!this.observed || this.observed.version !== current.version) this.observe(current);
     const held = current.record.holderIdentity;
-    const durationMs = (current.record.leaseDurationSeconds || this.o.leaseDurationMs / 1000) * 1000;
+    const durationMs = (current.record.leaseDurationSeconds || this.options.leaseDurationMs / 1000) * 1000;
     if (held !== '' && held !== identity && this.observedAt + durationMs > clock.now()) return false; // someone else's, not expired
     const next: LockRecord =
       held === identity
@@ -205,11 +205,11 @@ export class LeaderElector {
 
   private observe(stored: StoredRecord): void {
     this.observed = stored;
-    this.observedAt = this.o.clock.now();
+    this.observedAt = this.options.clock.now();
     const holder = stored.record.holderIdentity;
     if (holder !== '' && holder !== this.reportedLeader) {
       this.reportedLeader = holder;
-      this.o.onNewLeader?.(holder);
+      this.options.onNewLeader?.(holder);
     }
   }
 }

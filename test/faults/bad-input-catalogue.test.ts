@@ -10,7 +10,16 @@
 import type { V1Secret } from '@kubernetes/client-node';
 import { authsOf, basicAuthSecret, type Condition, dockerConfigSecret } from '../harness/cluster.js';
 import { freePorts, isAlive, kubectl } from '../harness/controlplane.js';
-import { passwordFor, type Scenario, startScenario, waitForCondition, waitForPullSecrets, waitForSecret } from '../harness/scenario.js';
+import {
+  passwordFor,
+  type Scenario,
+  startScenario,
+  waitForCondition,
+  waitForCounts,
+  waitForPullSecrets,
+  waitForSecret,
+  waitForServiceAccount,
+} from '../harness/scenario.js';
 import { waitFor } from '../harness/wait.js';
 
 /** Every secret value in this file contains it: it must never appear in a status, an Event or a log line. */
@@ -479,10 +488,11 @@ const statusRows: StatusRow[] = [
     check: async (c) => {
       const name = `pull-${c.s.id}`;
       await waitForSecret(c.s.cluster, c.ns[1]!, name, (x) => passwordFor(x, server) === `pw-${CANARY}`);
-      const status = (await c.s.cluster.getCredential(c.cred))!.status!;
+      // the other namespace's default SA may still be due to be patched: wait for the counts
+      const status = await waitForCounts(c.s.cluster, c.cred, { selected: 2, ready: 1, failed: 1 });
       expect(status.namespaces).toEqual({ selected: 2, ready: 1, failed: 1 });
       expect(status.failures).toEqual([{ namespace: c.ns[0], reason: 'SecretConflict', message: expect.stringContaining('is left untouched') }]);
-      await waitFor(() => c.s.cluster.getServiceAccount(c.ns[0]!, 'default'), { what: `ServiceAccount ${c.ns[0]}/default` });
+      await waitForServiceAccount(c.s.cluster, c.ns[0]!, 'default');
       expect(await c.s.cluster.pullSecretNames(c.ns[0]!, 'default')).not.toContain(name);
     },
   },
@@ -495,7 +505,8 @@ const statusRows: StatusRow[] = [
     expect: { type: 'Propagated', status: 'False', reason: 'SecretConflict', message: '' },
     event: 'SecretConflict',
     check: async (c) => {
-      const status = (await c.s.cluster.getCredential(c.cred))!.status!;
+      // Propagated=False comes with the first failed namespace; the second may be counted later
+      const status = await waitForCounts(c.s.cluster, c.cred, { selected: 2, ready: 0, failed: 2 });
       expect(status.namespaces).toEqual({ selected: 2, ready: 0, failed: 2 });
       expect(status.failures?.map((f) => f.namespace)).toEqual([...c.healthy.ns].sort());
       // Whether the conflict was seen in the cache or on create, the message names no secret and says whose it is or that it is left alone.

@@ -2,7 +2,7 @@
 // identity), namespaces labelled with the scenario's id so its RegistryCredentials select only
 // them, and a cleanup that deletes what it created (waiting for the operator's finalizer).
 import type { V1Secret } from '@kubernetes/client-node';
-import { authsOf, Cluster, type Condition, uniqueSuffix } from './cluster.js';
+import { authsOf, Cluster, type Condition, type CredentialObject, uniqueSuffix } from './cluster.js';
 import { startOperator, type OperatorProcess } from './operator.js';
 import { waitFor } from './wait.js';
 
@@ -84,6 +84,29 @@ export function waitForCondition(cluster: Cluster, credential: string, type: str
     },
     { timeoutMs, what: `${credential} condition ${type} ${JSON.stringify(match)}` },
   );
+}
+
+type Counts = { selected: number; ready: number; failed: number };
+
+/**
+ * Waits until status.namespaces equals `counts`, returning that status. Counts follow the
+ * namespaces a moment later than a condition may (a namespace's default ServiceAccount, created
+ * by kube-controller-manager after the namespace, is patched after the Secret): a test asserting
+ * counts waits for them, never reads them once right after another condition.
+ */
+export function waitForCounts(cluster: Cluster, credential: string, counts: Counts, timeoutMs = 60_000): Promise<NonNullable<CredentialObject['status']>> {
+  return waitFor(
+    async () => {
+      const status = (await cluster.getCredential(credential))?.status;
+      return status && JSON.stringify(status.namespaces) === JSON.stringify(counts) ? status : undefined;
+    },
+    { timeoutMs, what: `${credential} status.namespaces = ${JSON.stringify(counts)}` },
+  );
+}
+
+/** Waits until a ServiceAccount exists (kube-controller-manager creates `default` a moment after its namespace). */
+export function waitForServiceAccount(cluster: Cluster, namespace: string, name: string, timeoutMs = 60_000): Promise<unknown> {
+  return waitFor(() => cluster.getServiceAccount(namespace, name), { timeoutMs, what: `ServiceAccount ${namespace}/${name}` });
 }
 
 /** Waits until the Secret exists and `check` holds for it, returning it. */

@@ -24,6 +24,9 @@ test('a namespace relabelled out of the selector is cleaned up, foreign entries 
   app.imagePullSecrets = [...app.imagePullSecrets!, { name: 'last' }];
   await s.cluster.replaceServiceAccount(app);
   await waitForPullSecrets(s.cluster, ns, 'default', [cred]);
+  // `stays` converged too before the change (its default SA may appear after the other namespace's)
+  await waitForSecret(s.cluster, stays, cred);
+  await waitForPullSecrets(s.cluster, stays, 'default', [cred]);
 
   await s.cluster.labelNamespace(ns, { case: 'elsewhere' });
   await waitForSecretGone(s.cluster, ns, cred);
@@ -51,10 +54,13 @@ test('deleting the RegistryCredential removes its Secrets and SA entries, and no
   for (const ns of nss) {
     await s.cluster.createServiceAccount(ns, 'app', ['foreign-1']);
     await s.cluster.createSecret(ns, { metadata: { name: 'unrelated' }, type: 'Opaque', stringData: { a: 'b' } });
-    await waitFor(async () => {
-      const names = await s.cluster.pullSecretNames(ns, 'app');
-      return names?.includes(cred) && names.includes(other);
-    }, { what: `${ns}/app to list both credentials` });
+    for (const sa of ['app', 'default']) {
+      // `default` is created by kube-controller-manager, maybe after `app`: both must list both before the deletion
+      await waitFor(async () => {
+        const names = await s.cluster.pullSecretNames(ns, sa);
+        return names?.includes(cred) && names.includes(other);
+      }, { what: `${ns}/${sa} to list both credentials` });
+    }
     const app = (await s.cluster.getServiceAccount(ns, 'app'))!;
     app.imagePullSecrets = [...app.imagePullSecrets!, { name: 'foreign-2' }];
     await s.cluster.replaceServiceAccount(app);

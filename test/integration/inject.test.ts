@@ -2,7 +2,14 @@
 // every foreign entry keeps its place, ServiceAccounts created later are handled, "*" means every
 // SA, [] means Secret only, and an SA that leaves the list loses exactly our entry.
 import { basicAuthSecret } from '../harness/cluster.js';
-import { type Scenario, startScenario, waitForCondition, waitForPullSecrets, waitForSecret } from '../harness/scenario.js';
+import {
+  type Scenario,
+  startScenario,
+  waitForCondition,
+  waitForPullSecrets,
+  waitForSecret,
+  waitForServiceAccount,
+} from '../harness/scenario.js';
 
 let s: Scenario;
 beforeAll(async () => {
@@ -68,5 +75,7 @@ test('serviceAccounts [] materializes the Secret only', async () => {
   await waitForSecret(s.cluster, ns, cred);
   await waitForCondition(s.cluster, cred, 'Ready', { status: 'True' });
   expect(await s.cluster.pullSecretNames(ns, 'a')).toEqual(['keep']);
+  // kube-controller-manager creates `default` a moment after its namespace; until then there is nothing to check
+  await waitForServiceAccount(s.cluster, ns, 'default');
   expect(await s.cluster.pullSecretNames(ns, 'default')).not.toContain(cred);
 });

@@ -3,7 +3,15 @@
 // includes namespaces created after the RegistryCredential, whose `default` SA only appears a
 // moment later (created by kube-controller-manager).
 import { authsOf } from '../harness/cluster.js';
-import { type Scenario, startScenario, waitForCondition, waitForPullSecrets, waitForSecret } from '../harness/scenario.js';
+import {
+  type Scenario,
+  startScenario,
+  waitForCondition,
+  waitForCounts,
+  waitForPullSecrets,
+  waitForSecret,
+  waitForServiceAccount,
+} from '../harness/scenario.js';
 import { basicAuthSecret } from '../harness/cluster.js';
 import { waitFor } from '../harness/wait.js';
 
@@ -35,9 +43,13 @@ test('a Secret in every selected namespace, the default SA patched, status Ready
     await waitForPullSecrets(s.cluster, ns, 'default', [cred]);
   }
   expect(await s.cluster.getSecret(excluded, cred)).toBeUndefined();
+  // kube-controller-manager creates the SA a moment after its namespace; until then there is nothing to check
+  await waitForServiceAccount(s.cluster, excluded, 'default');
   expect(await s.cluster.pullSecretNames(excluded, 'default')).not.toContain(cred);
 
   const ready = await waitForCondition(s.cluster, cred, 'Ready', { status: 'True' });
+  // Ready=True may still be the status counted before `after` joined: wait for the counts.
+  await waitForCounts(s.cluster, cred, { selected: 2, ready: 2, failed: 0 });
   const obj = (await s.cluster.getCredential(cred))!;
   expect(ready.observedGeneration).toBe(obj.metadata.generation);
   expect(obj.status?.namespaces).toEqual({ selected: 2, ready: 2, failed: 0 });

@@ -2,7 +2,15 @@
 // own is never modified or deleted; that namespace reports SecretConflict (status + Event), and the
 // other namespaces are served. Once the foreign Secret is gone, the namespace converges.
 import { basicAuthSecret } from '../harness/cluster.js';
-import { type Scenario, startScenario, waitForCondition, waitForPullSecrets, waitForSecret } from '../harness/scenario.js';
+import {
+  type Scenario,
+  startScenario,
+  waitForCondition,
+  waitForCounts,
+  waitForPullSecrets,
+  waitForSecret,
+  waitForServiceAccount,
+} from '../harness/scenario.js';
 import { waitFor } from '../harness/wait.js';
 
 let s: Scenario;
@@ -22,7 +30,9 @@ test('an unowned Secret with the same name is never touched and SecretConflict i
   await waitForSecret(s.cluster, free, name);
   const propagated = await waitForCondition(s.cluster, cred, 'Propagated', { status: 'False', reason: 'SecretConflict' });
   expect(propagated.message).toContain(taken);
-  const status = (await s.cluster.getCredential(cred))!.status!;
+  // Propagated=False can be written while the free namespace's default SA (created a moment after
+  // its namespace) is still to be patched: wait for the counts, do not read them once.
+  const status = await waitForCounts(s.cluster, cred, { selected: 2, ready: 1, failed: 1 });
   expect(status.namespaces).toEqual({ selected: 2, ready: 1, failed: 1 });
   expect(status.failures).toEqual([{ namespace: taken, reason: 'SecretConflict', message: expect.stringContaining('not managed by this RegistryCredential') }]);
   expect(await s.cluster.condition(cred, 'Ready')).toMatchObject({ status: 'False', reason: 'SecretConflict' });
@@ -32,7 +42,7 @@ test('an unowned Secret with the same name is never touched and SecretConflict i
   expect(after.metadata?.resourceVersion).toBe(foreign.metadata?.resourceVersion);
   expect(after.type).toBe('Opaque');
   // not wired into the SA either: it is not our Secret (the SA may appear a moment after its namespace)
-  await waitFor(() => s.cluster.getServiceAccount(taken, 'default'), { what: `ServiceAccount ${taken}/default` });
+  await waitForServiceAccount(s.cluster, taken, 'default');
   expect(await s.cluster.pullSecretNames(taken, 'default')).not.toContain(name);
 
   // The owner removes theirs: the namespace converges (the failure is retried with backoff).

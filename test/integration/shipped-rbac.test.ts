@@ -117,7 +117,7 @@ let op: OperatorProcess;
 let mark: number;
 let requests: Request[];
 let grants: Grant[];
-let statusSeen: CredentialObject[] = [];
+const statusSeen: CredentialObject[] = [];
 let metricsText = '';
 let scenarioError: Error | undefined;
 

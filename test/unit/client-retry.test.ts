@@ -5,8 +5,8 @@ import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import { KubeClient } from '../../src/k8s/client.js';
 import { KubeApiError } from '../../src/k8s/errors.js';
-import { FakeClock } from '../../src/runtime/clock.js';
-import { Manager } from '../../src/runtime/manager.js';
+import { FakeClock } from '../support/fake-clock.js';
+import { WorkerPool } from '../../src/runtime/workerpool.js';
 import { WorkQueue } from '../../src/runtime/workqueue.js';
 import pino from 'pino';
 
@@ -80,12 +80,12 @@ describe('KubeClient retries', () => {
   });
 });
 
-describe('Manager honours Retry-After', () => {
+describe('WorkerPool honours Retry-After', () => {
   test('a failed reconcile whose error carries Retry-After is retried no sooner', async () => {
     const clock = new FakeClock(0);
     const queue = new WorkQueue({ clock });
     const calls: number[] = [];
-    const manager = new Manager({
+    const pool = new WorkerPool({
       queue,
       workers: 1,
       logger: pino({ level: 'silent' }),
@@ -94,7 +94,7 @@ describe('Manager honours Retry-After', () => {
         if (calls.length === 1) throw new KubeApiError('Transient', 429, 'throttled', 'TooManyRequests', 5);
       },
     });
-    manager.start();
+    pool.start();
     queue.add('k');
     const settle = async () => { for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r)); };
     await settle();
@@ -104,6 +104,6 @@ describe('Manager honours Retry-After', () => {
     clock.advance(1);
     await settle();
     expect(calls).toEqual([0, 5000]);
-    await manager.stop(0);
+    await pool.stop(0);
   });
 });

@@ -1,4 +1,5 @@
-import { FakeClock, type Timer } from '../../src/runtime/clock.js';
+import type { Timer } from '../../src/runtime/clock.js';
+import { FakeClock } from '../support/fake-clock.js';
 
 const START = Date.UTC(2026, 10, 22, 0, 0, 0);
 

@@ -3,8 +3,8 @@ import { parseSpec, type RegistryEntry } from '../../src/api/v1alpha1.js';
 import { decodeAuthorizationToken, type EcrContext, ecrTokenKey, parseEcrServer, resolveEcrEntry, toTokenRefreshError } from '../../src/providers/ecr.js';
 import type { EntryResult, SourceSecrets } from '../../src/providers/sources.js';
 import { type Token, TokenCache, TokenRefreshError } from '../../src/providers/token-cache.js';
-import { RETRY_MAX_MS } from '../../src/controller/timing.js';
-import { FakeClock } from '../../src/runtime/clock.js';
+import { RETRY_MAX_MS } from '../../src/providers/renewal.js';
+import { FakeClock } from '../support/fake-clock.js';
 
 const H = 3_600_000;
 const M = 60_000;

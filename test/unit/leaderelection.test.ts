@@ -1,5 +1,5 @@
 import { pino } from 'pino';
-import { FakeClock } from '../../src/runtime/clock.js';
+import { FakeClock } from '../support/fake-clock.js';
 import { DEFAULT_TIMING, LeaderElector, type LockRecord, type LockStore, type StoredRecord } from '../../src/runtime/leaderelection.js';
 
 // ---- builders ----------------------------------------------------------------------------------

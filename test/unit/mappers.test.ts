@@ -2,7 +2,7 @@
 import type { V1Namespace } from '@kubernetes/client-node';
 import type { RegistryCredential, RegistryCredentialSpec } from '../../src/api/v1alpha1.js';
 import { registerMappers } from '../../src/controller/mappers.js';
-import type { Caches } from '../../src/controller/reconciler.js';
+import type { Caches } from '../../src/controller/caches.js';
 
 type Handlers = { add?: (o: unknown) => void; update?: (a: unknown, b: unknown) => void; delete?: (o: unknown) => void };
 

@@ -1,5 +1,6 @@
 import type { Condition, NamespaceFailure, RegistryCredentialStatus } from '../../src/api/v1alpha1.js';
-import { computeStatus, iso, MAX_FAILURES, sameStatus, setCondition, type StatusInput } from '../../src/controller/status.js';
+import { iso } from '../../src/api/v1alpha1.js';
+import { computeStatus, MAX_FAILURES, sameStatus, setCondition, type StatusInput } from '../../src/controller/status.js';
 
 // ---- builders ----------------------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-import { MIN_RENEWAL_MS, RETRY_BASE_MS, RETRY_MAX_MS, hasReliableExpiry, renewalDueAt, retryDelayMs, STATUS_COST_FACTOR, STATUS_DELAY_MAX_MS, statusDelayMs, UNRELIABLE_EXPIRY_RENEWAL_MS } from '../../src/controller/timing.js';
+import { STATUS_COST_FACTOR, STATUS_DELAY_MAX_MS, statusDelayMs } from '../../src/controller/timing.js';
+import { MIN_RENEWAL_MS, RETRY_BASE_MS, RETRY_MAX_MS, hasReliableExpiry, renewalDueAt, retryDelayMs, UNRELIABLE_EXPIRY_RENEWAL_MS } from '../../src/providers/renewal.js';
 
 const H = 3_600_000;
 const M = 60_000;

@@ -1,4 +1,4 @@
-import { FakeClock } from '../../src/runtime/clock.js';
+import { FakeClock } from '../support/fake-clock.js';
 import { WorkQueue } from '../../src/runtime/workqueue.js';
 
 // ---- builders ----------------------------------------------------------------------------------
@@ -365,5 +365,95 @@ describe('WorkQueue expedite', () => {
     const { queue } = setup();
     expect(queue.expedite('c/a')).toBe(false);
     expect(await drain(queue)).toEqual([]);
+  });
+});
+
+// ---- the overall retry bucket (client-go's DefaultControllerRateLimiter) -------------------------
+
+describe('WorkQueue overall retry bucket', () => {
+  test('many keys failing at once: the burst goes at the per-key backoff, the rest at the bucket rate', () => {
+    const clock = new FakeClock(0);
+    const queue = new WorkQueue({ clock, retryQps: 10, retryBurst: 3 });
+    const delays = ['a', 'b', 'c', 'd', 'e'].map((key) => queue.addRateLimited(key));
+    expect(delays).toEqual([50, 50, 50, 100, 200]);
+  });
+
+  test('the bucket refills with time', () => {
+    const clock = new FakeClock(0);
+    const queue = new WorkQueue({ clock, retryQps: 10, retryBurst: 1 });
+    expect(queue.addRateLimited('a')).toBe(50);
+    clock.advance(100);
+    expect(queue.addRateLimited('b')).toBe(50);
+  });
+
+  test('defaults: 100 retries of distinct keys at the per-key backoff, then 10 per second', () => {
+    const { queue } = setup();
+    const delays = Array.from({ length: 120 }, (_, i) => queue.addRateLimited(`k${i}`));
+    expect(delays.slice(0, 100).every((d) => d === 50)).toBe(true);
+    expect(delays.slice(100, 103)).toEqual([100, 200, 300]);
+  });
+});
+
+// ---- metrics -----------------------------------------------------------------------------------
+
+describe('WorkQueue metrics', () => {
+  function withMetrics() {
+    const clock = new FakeClock(0);
+    const seen = { added: 0, depth: [] as number[], queued: [] as number[], worked: [] as number[], retried: 0 };
+    const queue = new WorkQueue({
+      clock,
+      metrics: {
+        added: () => seen.added++,
+        depth: (keys) => seen.depth.push(keys),
+        queued: (seconds) => seen.queued.push(seconds),
+        worked: (seconds) => seen.worked.push(seconds),
+        retried: () => seen.retried++,
+      },
+    });
+    return { clock, queue, seen };
+  }
+
+  test('adds count keys, not duplicate events; depth follows the queue', async () => {
+    const { queue, seen } = withMetrics();
+    queue.add('a');
+    queue.add('a');
+    queue.add('b');
+    expect(seen.added).toBe(2);
+    expect(seen.depth).toEqual([1, 2]);
+    await drain(queue);
+    expect(seen.depth).toEqual([1, 2, 1, 0]);
+  });
+
+  test('queue latency is add to get, work duration is get to done', async () => {
+    const { clock, queue, seen } = withMetrics();
+    queue.add('a');
+    clock.advance(250);
+    const key = (await queue.get())!;
+    clock.advance(1500);
+    queue.done(key);
+    expect(seen.queued).toEqual([0.25]);
+    expect(seen.worked).toEqual([1.5]);
+  });
+
+  test('a key added while in progress counts once and waits from its add', async () => {
+    const { clock, queue, seen } = withMetrics();
+    queue.add('a');
+    const key = (await queue.get())!;
+    clock.advance(100);
+    queue.add('a');
+    queue.add('a');
+    clock.advance(100);
+    queue.done(key);
+    clock.advance(300);
+    await queue.get();
+    expect(seen.added).toBe(2);
+    expect(seen.queued).toEqual([0, 0.4]);
+  });
+
+  test('retries are counted', () => {
+    const { queue, seen } = withMetrics();
+    queue.addRateLimited('a');
+    queue.addRateLimited('a');
+    expect(seen.retried).toBe(2);
   });
 });

@@ -1,0 +1,65 @@
+// When a credential key runs again to recount status after namespace work: the status side of
+// the controller, kept apart from the namespace keys that do the writes (cert-manager splits a
+// certificate's controllers the same way: a trigger, the issuing, and the readiness that reports).
+//
+// - After a namespace key wrote, the recount waits a pause that grows with what the last recount
+//   cost (timing.ts), so during a fan-out recounts take a bounded share of the time.
+// - When that namespace key was the last key in flight (a burst has just ended), the recount runs
+//   at once: the final status is not held back by the pause.
+// - A namespace key that ended a burst without writing (the echo of our own write) runs a pending
+//   pause at once.
+import { credentialKey } from './keys.js';
+import { STATUS_DELAY_BASE_MS, statusDelayMs } from './timing.js';
+
+/** The part of the work queue the pacing uses. */
+export interface PacedQueue {
+  add(key: string): void;
+  addAfter(key: string, delayMs: number): void;
+  /** Turns a pending delayed add into an add now; returns whether there was one. */
+  expedite(key: string): boolean;
+  /** Keys waiting for a worker. */
+  len(): number;
+  /** Keys being worked on. */
+  inProgress(): number;
+}
+
+export class StatusPacer {
+  /** How long the last credential reconcile took, per credential (ms). */
+  private readonly lastRunMs = new Map<string, number>();
+
+  constructor(
+    private readonly queue: PacedQueue,
+    private readonly baseDelayMs: number = STATUS_DELAY_BASE_MS,
+  ) {}
+
+  /** The pause before a credential key woken by namespace work runs (also used by the mappers). */
+  delayFor(credential: string): number {
+    return statusDelayMs(this.baseDelayMs, this.lastRunMs.get(credential));
+  }
+
+  /** A credential key finished after `ms`: the next pause follows its cost. */
+  ran(credential: string, ms: number): void {
+    this.lastRunMs.set(credential, ms);
+  }
+
+  forget(credential: string): void {
+    this.lastRunMs.delete(credential);
+  }
+
+  /** A namespace key changed something the status counts (a write, a failure that came or went). */
+  namespaceChanged(credential: string): void {
+    const key = credentialKey(credential);
+    if (!this.lastInFlight()) this.queue.addAfter(key, this.delayFor(credential));
+    else if (!this.queue.expedite(key)) this.queue.add(key);
+  }
+
+  /** A namespace key found nothing to do: if it ended a burst, a pending pause runs now. */
+  namespaceUnchanged(credential: string): void {
+    if (this.lastInFlight()) this.queue.expedite(credentialKey(credential));
+  }
+
+  /** No other key is queued or being worked on: a burst of namespace work has just ended. */
+  private lastInFlight(): boolean {
+    return this.queue.len() === 0 && this.queue.inProgress() <= 1;
+  }
+}

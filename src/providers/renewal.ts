@@ -1,0 +1,57 @@
+// Pure: when a short-lived token is renewed, and how long to wait after a failed renewal.
+//
+// The schedule (README, "ECR: when tokens are renewed"):
+//   renew at  issuedAt + min(refreshInterval, lifetime / 2) * (1 - JITTER * r)
+//   and never later than expiresAt - margin (margin = min(30 min, lifetime / 4)),
+//   and never sooner than MIN_RENEWAL_MS after the token was issued (no hot loop).
+// r is drawn once per token, in [0, 1): jitter only moves a renewal earlier, never later, and the
+// same token is due at the same time for every RegistryCredential that shares it.
+// A token whose reported expiry is missing or not after its issue time is renewed after
+// min(refreshInterval, UNRELIABLE_EXPIRY_RENEWAL_MS): we cannot know when it lapses, so renew
+// often, but on a floor, never in a loop.
+
+import { Backoff } from '../runtime/backoff.js';
+
+export const JITTER = 0.1;
+export const MIN_RENEWAL_MS = 10_000;
+export const MAX_EXPIRY_MARGIN_MS = 30 * 60_000;
+export const UNRELIABLE_EXPIRY_RENEWAL_MS = 10 * 60_000;
+export const RETRY_BASE_MS = 5_000;
+export const RETRY_MAX_MS = 10 * 60_000;
+
+export interface IssuedToken {
+  issuedAt: number;
+  /** As reported by the provider; undefined when it reported none. */
+  expiresAt?: number;
+  /** Drawn once per token in [0, 1). */
+  jitter: number;
+}
+
+/** Whether the reported expiry can be trusted: present, and after the token was issued. */
+export function hasReliableExpiry(token: Pick<IssuedToken, 'issuedAt' | 'expiresAt'>): token is { issuedAt: number; expiresAt: number } {
+  return token.expiresAt !== undefined && Number.isFinite(token.expiresAt) && token.expiresAt > token.issuedAt;
+}
+
+/** When `token` must be renewed for a consumer that wants renewals every `refreshIntervalMs`. */
+export function renewalDueAt(token: IssuedToken, refreshIntervalMs: number): number {
+  const interval = Math.max(MIN_RENEWAL_MS, refreshIntervalMs);
+  if (!hasReliableExpiry(token)) {
+    return token.issuedAt + Math.max(MIN_RENEWAL_MS, Math.min(interval, UNRELIABLE_EXPIRY_RENEWAL_MS) * (1 - JITTER * token.jitter));
+  }
+  const lifetime = token.expiresAt - token.issuedAt;
+  const margin = Math.min(MAX_EXPIRY_MARGIN_MS, lifetime / 4);
+  const jittered = token.issuedAt + Math.min(interval, lifetime / 2) * (1 - JITTER * token.jitter);
+  return Math.max(token.issuedAt + MIN_RENEWAL_MS, Math.min(jittered, token.expiresAt - margin));
+}
+
+const retryBackoff = new Backoff({ initialMs: RETRY_BASE_MS, maxMs: RETRY_MAX_MS, jitter: true });
+
+/**
+ * Delay before retry number `failures` (1 = after the first failure): exponential from
+ * RETRY_BASE_MS, capped at RETRY_MAX_MS, with "equal jitter" (between half and all of it), so
+ * many operators retrying the same outage do not hit AWS in lock-step.
+ */
+export function retryDelayMs(failures: number, random: number): number {
+  return Math.max(1000, retryBackoff.delayMs(failures, random));
+}
+

@@ -1,0 +1,114 @@
+// Folders depend on each other in one direction only. Every import in src/ goes to its own area or
+// to an area of a lower layer; an import the other way (runtime/ importing k8s/, providers/
+// importing controller/, ...) fails here, naming the file and the import.
+import { readdirSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const SRC = fileURLToPath(new URL('../../src/', import.meta.url));
+
+/**
+ * Lowest first. An area is a folder of src/ or a file at its top. Areas of one layer do not import
+ * each other.
+ *   api, dockerconfig   the API's names and schema; the pull-secret format (pure)
+ *   runtime             the generic controller runtime: clock, backoff, rate limit, work queue,
+ *                       worker pool, informer, leader election (knows no HTTP and no domain)
+ *   k8s                 the API server: REST client, typed errors, resources, list+watch, leases
+ *   providers           where credentials come from
+ *   config ... events   the process's services
+ *   controller          the RegistryCredential controller
+ *   operator            wiring: caches, controller, workers, probes
+ *   main                the process
+ */
+const LAYERS: string[][] = [
+  ['api', 'dockerconfig.ts'],
+  ['runtime'],
+  ['k8s'],
+  ['providers'],
+  ['config.ts', 'logger.ts', 'metrics.ts', 'health.ts', 'events.ts'],
+  ['controller'],
+  ['operator.ts'],
+  ['main.ts'],
+];
+
+function areaOf(file: string): string {
+  return path.relative(SRC, file).split(path.sep)[0]!;
+}
+
+function layerOf(area: string): number {
+  const layer = LAYERS.findIndex((areas) => areas.includes(area));
+  if (layer < 0) throw new Error(`src/${area} is in no layer of test/unit/layers.test.ts: add it where it belongs`);
+  return layer;
+}
+
+/** Why `from` may not import `to` (both paths under src/), or undefined when it may. */
+export function violation(from: string, to: string): string | undefined {
+  const fromArea = areaOf(from);
+  const toArea = areaOf(to);
+  if (fromArea === toArea) return undefined;
+  const fromLayer = layerOf(fromArea);
+  const toLayer = layerOf(toArea);
+  if (toLayer < fromLayer) return undefined;
+  const why = toLayer === fromLayer ? 'in the same layer as' : 'in a higher layer than';
+  return `${path.relative(SRC, from)} imports ${path.relative(SRC, to)}: ${toArea} is ${why} ${fromArea}`;
+}
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) return sourceFiles(full);
+    return entry.name.endsWith('.ts') ? [full] : [];
+  });
+}
+
+/** Relative module specifiers of `import ... from`, `export ... from`, `import '...'` and `import('...')`. */
+export function importsOf(text: string): string[] {
+  const specifiers: string[] = [];
+  const pattern = /(?:\bfrom\s*|\bimport\s*\(?\s*)['"](\.{1,2}\/[^'"]+)['"]/g;
+  for (const match of text.matchAll(pattern)) specifiers.push(match[1]!);
+  return specifiers;
+}
+
+function resolve(from: string, specifier: string): string {
+  return path.resolve(path.dirname(from), specifier.replace(/\.js$/, '.ts'));
+}
+
+describe('import directions in src/', () => {
+  const files = sourceFiles(SRC);
+
+  test('every file of src/ belongs to a layer', () => {
+    for (const file of files) expect(() => layerOf(areaOf(file))).not.toThrow();
+  });
+
+  test('no import goes against the layers', () => {
+    const problems = files.flatMap((file) =>
+      importsOf(readFileSync(file, 'utf8')).flatMap((specifier) => violation(file, resolve(file, specifier)) ?? []),
+    );
+    expect(problems).toEqual([]);
+  });
+
+  test.each<[string, string, string, boolean]>([
+    ['the REST client uses the runtime clock', 'k8s/client.ts', 'runtime/clock.ts', true],
+    ['the informer may not use the REST client', 'runtime/informer.ts', 'k8s/client.ts', false],
+    ['the runtime may not use the metrics', 'runtime/workqueue.ts', 'metrics.ts', false],
+    ['a provider may not use the controller', 'providers/ecr.ts', 'controller/status.ts', false],
+    ['the controller uses providers', 'controller/reconciler.ts', 'providers/sources.ts', true],
+    ['files of one area import each other', 'controller/mappers.ts', 'controller/keys.ts', true],
+    ['two areas of one layer do not', 'api/v1alpha1.ts', 'dockerconfig.ts', false],
+    ['wiring uses everything', 'operator.ts', 'controller/reconciler.ts', true],
+  ])('the checker itself: %s', (_name, from, to, allowed) => {
+    expect(violation(path.join(SRC, from), path.join(SRC, to)) === undefined).toBe(allowed);
+  });
+
+  test.each<[string, string[]]>([
+    ["import { a } from './a.js';", ['./a.js']],
+    ["import type { B } from '../b/b.js';", ['../b/b.js']],
+    ["export { c } from './c.js';", ['./c.js']],
+    ["import './side-effect.js';", ['./side-effect.js']],
+    ["const m = await import('../dynamic.js');", ['../dynamic.js']],
+    ["import { pino } from 'pino';", []],
+    ['import {\n  a,\n  b,\n} from "./multi.js";', ['./multi.js']],
+  ])('the import scanner reads %j', (text, expected) => {
+    expect(importsOf(text)).toEqual(expected);
+  });
+});

@@ -1,0 +1,298 @@
+// The controller in process (test/support/in-process.ts): the real Operator wiring, informers,
+// work queue, workers and Reconciler on the in-memory API and a fake clock. Each row starts from
+// two selected namespaces (team-a, team-b, each with a `default` ServiceAccount that already
+// lists a foreign entry) and a basicAuth source, acts, and compares what a user would see:
+// copies, ServiceAccount entries, status and Events. The integration suite checks the same
+// behaviours on a real control plane; these rows reach the corners deterministically.
+import { ANNOTATION_INJECTED } from '../../src/api/v1alpha1.js';
+import { MAX_CONFLICT_RETRIES } from '../../src/controller/apply.js';
+import { apiError, type FakeKube } from '../support/fake-kube.js';
+import {
+  basicAuthSource,
+  conditionOf,
+  credential,
+  eventReasons,
+  type InProcess,
+  injectedAnnotation,
+  namespace,
+  ownedCopy,
+  passwordIn,
+  pullSecretsOf,
+  serviceAccount,
+  SOURCE_NAMESPACE,
+  startInProcess,
+  statusOf,
+} from '../support/in-process.js';
+
+const SERVER = 'registry.example.com';
+const NAME = 'team';
+const NAMESPACES = ['team-a', 'team-b'];
+const SELECTOR = { matchLabels: { team: 'x' } };
+
+function spec(extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { registries: [{ server: SERVER, basicAuth: { secretName: 'robot' } }], namespaceSelector: SELECTOR, ...extra };
+}
+
+function world(kube: FakeKube, options: { source?: boolean } = {}): void {
+  if (options.source ?? true) kube.put('secrets', basicAuthSource('robot', 'u', 'p1'));
+  for (const name of NAMESPACES) {
+    kube.put('namespaces', namespace(name, { team: 'x' }));
+    kube.put('serviceaccounts', serviceAccount(name, 'default', ['theirs']));
+  }
+}
+
+/** What a user sees, for one credential and secretName. */
+function observe(kube: FakeKube, credentialName = NAME, secretName = NAME) {
+  const status = statusOf(kube, credentialName);
+  return {
+    copies: Object.fromEntries(NAMESPACES.map((ns) => [ns, passwordIn(kube.get('secrets', ns, secretName), SERVER) ?? 'none'])),
+    pullSecrets: Object.fromEntries(NAMESPACES.map((ns) => [ns, pullSecretsOf(kube, ns, 'default')])),
+    ready: conditionOf(kube, credentialName, 'Ready'),
+    sources: conditionOf(kube, credentialName, 'SourcesReady'),
+    propagated: conditionOf(kube, credentialName, 'Propagated'),
+    counts: status?.namespaces,
+  };
+}
+
+type Observation = ReturnType<typeof observe>;
+
+const converged: Partial<Observation> = {
+  copies: { 'team-a': 'p1', 'team-b': 'p1' },
+  pullSecrets: { 'team-a': ['theirs', NAME], 'team-b': ['theirs', NAME] },
+  ready: 'True/Ready',
+  counts: { selected: 2, ready: 2, failed: 0 },
+};
+
+interface Row {
+  name: string;
+  /** Objects that exist before the operator starts (besides the world). */
+  seed?: (kube: FakeKube) => void;
+  /** The world without the source Secret. */
+  noSource?: boolean;
+  spec: Record<string, unknown>;
+  /** Runs after the first convergence; the operator then settles again. */
+  act?: (system: InProcess) => void | Promise<void>;
+  expected: Partial<Observation>;
+  /** Event reasons that must have been recorded. */
+  events?: string[];
+  check?: (system: InProcess) => void;
+}
+
+const rows: Row[] = [
+  { name: 'converges: a copy and an entry after the foreign one in every selected namespace', spec: spec(), expected: converged, events: ['SecretCreated', 'PullSecretAdded'] },
+
+  // ---- suspend ----
+  {
+    name: 'suspend: a suspended credential writes nothing and says so',
+    spec: spec({ suspend: true }),
+    expected: { copies: { 'team-a': 'none', 'team-b': 'none' }, pullSecrets: { 'team-a': ['theirs'], 'team-b': ['theirs'] }, ready: 'False/Suspended', counts: { selected: 2, ready: 0, failed: 0 } },
+  },
+  {
+    name: 'suspend after converging: source changes and deselection are not acted on, nothing is deleted',
+    spec: spec(),
+    act: ({ kube }) => {
+      kube.put('registrycredentials', credential(NAME, spec({ suspend: true })));
+      kube.put('secrets', basicAuthSource('robot', 'u', 'p2'));
+      kube.put('namespaces', namespace('team-b', {}));
+    },
+    // team-a's copy still has p1 while p2 is wanted: selected but not ready
+    expected: { ...converged, ready: 'False/Suspended', counts: { selected: 1, ready: 0, failed: 0 } },
+  },
+  {
+    name: 'suspend lifted: the pending changes are made',
+    spec: spec({ suspend: true }),
+    act: ({ kube }) => {
+      kube.put('secrets', basicAuthSource('robot', 'u', 'p2'));
+      kube.put('registrycredentials', credential(NAME, spec()));
+    },
+    expected: { ...converged, copies: { 'team-a': 'p2', 'team-b': 'p2' } },
+  },
+
+  // ---- held document ----
+  {
+    name: 'held document: a missing source creates nothing anywhere',
+    noSource: true,
+    spec: spec(),
+    expected: {
+      copies: { 'team-a': 'none', 'team-b': 'none' },
+      pullSecrets: { 'team-a': ['theirs'], 'team-b': ['theirs'] },
+      ready: 'False/SourceSecretNotFound',
+      sources: 'False/SourceSecretNotFound',
+    },
+    events: ['SourceSecretNotFound'],
+  },
+  {
+    name: 'held document: an existing copy of ours stays byte-for-byte, and SAs still point at it',
+    noSource: true,
+    seed: (kube) => kube.put('secrets', ownedCopy('team-a', NAME, NAME, JSON.stringify({ auths: { [SERVER]: { username: 'u', password: 'old', auth: 'dTpvbGQ=' } } }))),
+    spec: spec(),
+    expected: { copies: { 'team-a': 'old', 'team-b': 'none' }, pullSecrets: { 'team-a': ['theirs', NAME], 'team-b': ['theirs'] }, sources: 'False/SourceSecretNotFound' },
+    check: ({ kube }) => expect(kube.requests.filter((r) => r.method === 'PUT' && r.target.resource === 'secrets')).toEqual([]),
+  },
+  {
+    name: 'a source that breaks after converging: its last good value keeps being served',
+    spec: spec(),
+    act: ({ kube }) => kube.remove('secrets', SOURCE_NAMESPACE, 'robot'),
+    expected: { ...converged, ready: 'False/SourceSecretNotFound', sources: 'False/SourceSecretNotFound', counts: { selected: 2, ready: 2, failed: 0 } },
+  },
+  {
+    name: 'held document, then the source appears: the copies are made',
+    noSource: true,
+    spec: spec(),
+    act: ({ kube }) => void kube.put('secrets', basicAuthSource('robot', 'u', 'p1')),
+    expected: { ...converged, sources: 'True/Resolved' },
+  },
+
+  // ---- SecretConflict ----
+  {
+    name: 'SecretConflict: a foreign Secret of that name is never touched; the other namespace is served',
+    seed: (kube) => kube.put('secrets', { metadata: { name: NAME, namespace: 'team-a', labels: { owner: 'someone' } }, type: 'Opaque', data: { keep: 'bWU=' } }),
+    spec: spec(),
+    expected: {
+      copies: { 'team-a': 'foreign', 'team-b': 'p1' },
+      pullSecrets: { 'team-a': ['theirs'], 'team-b': ['theirs', NAME] },
+      ready: 'False/SecretConflict',
+      propagated: 'False/SecretConflict',
+      counts: { selected: 2, ready: 1, failed: 1 },
+    },
+    events: ['SecretConflict'],
+    check: ({ kube }) => {
+      // Creates are refused (AlreadyExists); nothing ever updates or deletes the foreign Secret.
+      const writes = kube.requests.filter((r) => ['PUT', 'PATCH', 'DELETE'].includes(r.method) && r.target.resource === 'secrets' && r.target.namespace === 'team-a');
+      expect(writes).toEqual([]);
+      expect(kube.get('secrets', 'team-a', NAME)?.metadata.labels).toEqual({ owner: 'someone' });
+      expect(statusOf(kube, NAME)?.failures).toEqual([{ namespace: 'team-a', reason: 'SecretConflict', message: expect.stringContaining('not managed by this RegistryCredential') }]);
+    },
+  },
+  {
+    name: 'SecretConflict cleared: once the foreign Secret is gone, the namespace converges (after backoff)',
+    seed: (kube) => kube.put('secrets', { metadata: { name: NAME, namespace: 'team-a' }, type: 'Opaque', data: {} }),
+    spec: spec(),
+    act: ({ kube }) => kube.remove('secrets', 'team-a', NAME),
+    expected: converged,
+  },
+  {
+    name: 'SecretConflict between two RegistryCredentials with one secretName: the second reports it',
+    spec: spec(),
+    act: ({ kube }) => void kube.put('registrycredentials', credential('second', spec({ secretName: NAME }))),
+    expected: converged,
+    check: ({ kube }) => {
+      expect(conditionOf(kube, 'second', 'Propagated')).toBe('False/SecretConflict');
+      expect(statusOf(kube, 'second')?.failures?.[0]?.message).toContain(`belongs to RegistryCredential ${NAME}`);
+    },
+  },
+
+  // ---- renamed secretName ----
+  {
+    name: 'renamed secretName: the new Secret replaces the old one, our entry is replaced in place after the foreign one',
+    spec: spec(),
+    act: ({ kube }) => void kube.put('registrycredentials', credential(NAME, spec({ secretName: 'renamed' }))),
+    expected: { copies: { 'team-a': 'none', 'team-b': 'none' }, pullSecrets: { 'team-a': ['theirs', 'renamed'], 'team-b': ['theirs', 'renamed'] }, ready: 'True/Ready' },
+    events: ['SecretDeleted'],
+    check: ({ kube }) => {
+      for (const ns of NAMESPACES) expect(passwordIn(kube.get('secrets', ns, 'renamed'), SERVER)).toBe('p1');
+      expect(injectedAnnotation(kube, 'team-a', 'default')).toBe(JSON.stringify({ renamed: NAME }));
+    },
+  },
+
+  // ---- leftover cleanup ----
+  {
+    name: 'a namespace leaving the selection: exactly what was added there goes',
+    spec: spec(),
+    act: ({ kube }) => void kube.put('namespaces', namespace('team-b', {})),
+    expected: { copies: { 'team-a': 'p1', 'team-b': 'none' }, pullSecrets: { 'team-a': ['theirs', NAME], 'team-b': ['theirs'] }, counts: { selected: 1, ready: 1, failed: 0 } },
+    check: ({ kube }) => expect(injectedAnnotation(kube, 'team-b', 'default')).toBeUndefined(),
+  },
+  {
+    name: 'an SA leaving the list: its entry goes, the Secret stays',
+    spec: spec(),
+    act: ({ kube }) => void kube.put('registrycredentials', credential(NAME, spec({ serviceAccounts: [] }))),
+    expected: { copies: { 'team-a': 'p1', 'team-b': 'p1' }, pullSecrets: { 'team-a': ['theirs'], 'team-b': ['theirs'] }, ready: 'True/Ready' },
+  },
+  {
+    name: 'the RegistryCredential deleted: everything it added goes, then the finalizer is released',
+    spec: spec(),
+    act: ({ kube }) => kube.remove('registrycredentials', undefined, NAME),
+    expected: { copies: { 'team-a': 'none', 'team-b': 'none' }, pullSecrets: { 'team-a': ['theirs'], 'team-b': ['theirs'] } },
+    events: ['CleanedUp'],
+    check: ({ kube }) => expect(kube.get('registrycredentials', undefined, NAME)).toBeUndefined(),
+  },
+  {
+    name: 'leftovers of a RegistryCredential gone while the operator was down are removed at start',
+    seed: (kube) => {
+      kube.put('secrets', ownedCopy('team-a', 'ghost', 'ghost', '{"auths":{}}'));
+      kube.put('serviceaccounts', serviceAccount('team-a', 'default', ['theirs', 'ghost'], { [ANNOTATION_INJECTED]: JSON.stringify({ ghost: 'ghost' }) }));
+    },
+    spec: spec(),
+    expected: converged,
+    check: ({ kube }) => {
+      expect(kube.get('secrets', 'team-a', 'ghost')).toBeUndefined();
+      expect(injectedAnnotation(kube, 'team-a', 'default')).toBe(JSON.stringify({ [NAME]: NAME }));
+    },
+  },
+
+  // ---- ServiceAccount conflicts ----
+  {
+    name: 'SA conflict: another client edits the SA just before our patch; it is read again and both entries stay',
+    spec: spec(),
+    seed: (kube) => {
+      let edited = false;
+      kube.beforeRequest = (request) => {
+        if (edited || request.method !== 'PATCH' || request.target.resource !== 'serviceaccounts' || request.target.namespace !== 'team-a') return;
+        edited = true;
+        kube.put('serviceaccounts', serviceAccount('team-a', 'default', ['theirs', 'editor']));
+      };
+    },
+    expected: { ...converged, pullSecrets: { 'team-a': ['theirs', 'editor', NAME], 'team-b': ['theirs', NAME] } },
+    check: ({ kube }) => {
+      const onSa = kube.requests.filter((r) => r.target.resource === 'serviceaccounts' && r.target.namespace === 'team-a' && r.target.name === 'default');
+      expect(onSa.map((r) => r.method)).toEqual(['PATCH', 'GET', 'PATCH']);
+    },
+  },
+  {
+    name: 'SA conflict on every try: the namespace fails (APIConflict), then converges on a later retry',
+    spec: spec(),
+    seed: (kube) =>
+      kube.failNext(
+        (request) => request.method === 'PATCH' && request.target.resource === 'serviceaccounts' && request.target.namespace === 'team-a',
+        () => apiError(409, 'Conflict'),
+        MAX_CONFLICT_RETRIES + 1,
+      ),
+    expected: converged,
+    events: ['APIConflict'],
+  },
+];
+
+describe('Reconciler in process', () => {
+  let system: InProcess | undefined;
+  afterEach(async () => {
+    await system?.stop();
+    system = undefined;
+  });
+
+  test.each(rows.map((row) => [row.name, row] as const))('%s', async (_name, row) => {
+    system = await startInProcess((kube) => {
+      world(kube, { source: !row.noSource });
+      row.seed?.(kube);
+      kube.put('registrycredentials', credential(NAME, row.spec));
+    });
+    if (row.act) {
+      await row.act(system);
+      await system.settle(120_000); // far enough for retries with backoff
+    }
+    expect(observe(system.kube)).toMatchObject(row.expected);
+    for (const reason of row.events ?? []) expect(eventReasons(system.kube, NAME)).toContain(reason);
+    row.check?.(system);
+  });
+
+  test('a converged operator makes no write when nothing changes', async () => {
+    system = await startInProcess((kube) => {
+      world(kube);
+      kube.put('registrycredentials', credential(NAME, spec()));
+    });
+    const before = system.kube.requests.length;
+    system.clock.advance(60_000);
+    await system.settle();
+    expect(system.kube.requests.slice(before).filter((r) => r.method !== 'GET' && r.method !== 'WATCH')).toEqual([]);
+  });
+});
