@@ -71,7 +71,9 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Registr
   const skopeo = await findOnPath('skopeo');
   const htpasswd = await findOnPath('htpasswd');
   if (!registryBin || !skopeo || !htpasswd) {
-    throw new Error('startRegistry needs docker-registry, skopeo and htpasswd (apt: docker-registry skopeo apache2-utils)');
+    throw new Error(
+      'startRegistry needs docker-registry, skopeo and htpasswd (apt: docker-registry skopeo apache2-utils)',
+    );
   }
 
   const dir = opts.dir ?? (await mkdtemp(path.join(os.tmpdir(), 'regcred-registry-')));
@@ -111,8 +113,22 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Registr
     const crt = path.join(certs, 'registry.crt');
     const key = path.join(certs, 'registry.key');
     await runOk('openssl', [
-      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-days', '30', '-subj', '/CN=127.0.0.1',
-      '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost', '-keyout', key, '-out', crt,
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-sha256',
+      '-days',
+      '30',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1,DNS:localhost',
+      '-keyout',
+      key,
+      '-out',
+      crt,
     ]);
     await copyFile(crt, path.join(certDir, 'ca.crt'));
 
@@ -127,14 +143,17 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Registr
     // JSON-quoted scalars are valid YAML and safe for any path.
     const q = JSON.stringify;
     const config = path.join(dir, 'config.yml');
-    await writeFile(config, [
-      'version: 0.1',
-      'log: {level: info, fields: {service: registry}}',
-      `storage: {filesystem: {rootdirectory: ${q(path.join(dir, 'data'))}}, delete: {enabled: true}}`,
-      `http: {addr: ${q(host)}, secret: ${q(randomBytes(16).toString('hex'))}, tls: {certificate: ${q(crt)}, key: ${q(key)}}}`,
-      `auth: {htpasswd: {realm: regcred-test-registry, path: ${q(htpasswdFile)}}}`,
-      '',
-    ].join('\n'));
+    await writeFile(
+      config,
+      [
+        'version: 0.1',
+        'log: {level: info, fields: {service: registry}}',
+        `storage: {filesystem: {rootdirectory: ${q(path.join(dir, 'data'))}}, delete: {enabled: true}}`,
+        `http: {addr: ${q(host)}, secret: ${q(randomBytes(16).toString('hex'))}, tls: {certificate: ${q(crt)}, key: ${q(key)}}}`,
+        `auth: {htpasswd: {realm: regcred-test-registry, path: ${q(htpasswdFile)}}}`,
+        '',
+      ].join('\n'),
+    );
 
     pid = await spawnLogged(registryBin, ['serve', config], logPath);
     const ca = await readFile(crt);
@@ -149,11 +168,24 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Registr
     const pushAuth = path.join(dir, 'push-auth.json');
     const first = opts.users[0];
     await writeFile(pushAuth, dockerConfigJson(host, first.username, first.password), { mode: 0o600 });
-    await runOk(skopeo, [
-      // The probe image is unsigned and local: skip /etc/containers/policy.json entirely.
-      '--insecure-policy', '--command-timeout', '60s',
-      'copy', '-q', '--dest-authfile', pushAuth, '--dest-cert-dir', certDir, `oci:${layout}:1`, `docker://${image}`,
-    ], { timeoutMs: 90_000 });
+    await runOk(
+      skopeo,
+      [
+        // The probe image is unsigned and local: skip /etc/containers/policy.json entirely.
+        '--insecure-policy',
+        '--command-timeout',
+        '60s',
+        'copy',
+        '-q',
+        '--dest-authfile',
+        pushAuth,
+        '--dest-cert-dir',
+        certDir,
+        `oci:${layout}:1`,
+        `docker://${image}`,
+      ],
+      { timeoutMs: 90_000 },
+    );
     await rm(pushAuth, { force: true });
   } catch (err) {
     await stop().catch(() => undefined);
@@ -180,27 +212,40 @@ async function writeProbeImageLayout(dir: string): Promise<string> {
 
   const tar = tarOneFile('hello.txt', Buffer.from('hello from regcred-operator tests\n'));
   const layer = await putBlob(gzipSync(tar));
-  const config = await putBlob(Buffer.from(JSON.stringify({
-    architecture: 'amd64',
-    os: 'linux',
-    config: {},
-    rootfs: { type: 'layers', diff_ids: [`sha256:${sha(tar)}`] },
-  })));
-  const manifest = await putBlob(Buffer.from(JSON.stringify({
-    schemaVersion: 2,
-    mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
-    layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', ...layer }],
-  })));
+  const config = await putBlob(
+    Buffer.from(
+      JSON.stringify({
+        architecture: 'amd64',
+        os: 'linux',
+        config: {},
+        rootfs: { type: 'layers', diff_ids: [`sha256:${sha(tar)}`] },
+      }),
+    ),
+  );
+  const manifest = await putBlob(
+    Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
+        layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', ...layer }],
+      }),
+    ),
+  );
   await writeFile(path.join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-  await writeFile(path.join(dir, 'index.json'), JSON.stringify({
-    schemaVersion: 2,
-    manifests: [{
-      mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      ...manifest,
-      annotations: { 'org.opencontainers.image.ref.name': '1' },
-    }],
-  }));
+  await writeFile(
+    path.join(dir, 'index.json'),
+    JSON.stringify({
+      schemaVersion: 2,
+      manifests: [
+        {
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          ...manifest,
+          annotations: { 'org.opencontainers.image.ref.name': '1' },
+        },
+      ],
+    }),
+  );
   return dir;
 }
 
