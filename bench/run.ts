@@ -63,9 +63,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Runs `fn` over `items` with at most `n` in flight. */
 async function pool<T>(items: T[], n: number, fn: (item: T) => Promise<unknown>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: Math.min(n, items.length) }, async () => {
-    while (next < items.length) await fn(items[next++]!);
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(n, items.length) }, async () => {
+      while (next < items.length) await fn(items[next++]!);
+    }),
+  );
 }
 
 function percentile(values: number[], p: number): number {
@@ -121,12 +123,23 @@ async function apiserverRequests(cp: ControlPlane): Promise<Record<string, numbe
   return counts;
 }
 const delta = (after: Record<string, number>, before: Record<string, number>) =>
-  Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]).filter(([, v]) => (v as number) > 0)) as Record<string, number>;
+  Object.fromEntries(
+    Object.entries(after)
+      .map(([k, v]) => [k, v - (before[k] ?? 0)])
+      .filter(([, v]) => (v as number) > 0),
+  ) as Record<string, number>;
 const API_WRITES = ['POST', 'PUT', 'PATCH', 'DELETE', 'APPLY'];
 
 const WRITES = ['create', 'update', 'patch', 'delete'];
-const total = (c: Record<string, number>, verbs?: string[]) => Object.entries(c).filter(([k]) => !verbs || verbs.includes(k.split(' ')[0]!)).reduce((a, [, v]) => a + v, 0);
-const show = (c: Record<string, number>) => Object.entries(c).sort().map(([k, v]) => `${k}=${v}`).join(', ') || 'none';
+const total = (c: Record<string, number>, verbs?: string[]) =>
+  Object.entries(c)
+    .filter(([k]) => !verbs || verbs.includes(k.split(' ')[0]!))
+    .reduce((a, [, v]) => a + v, 0);
+const show = (c: Record<string, number>) =>
+  Object.entries(c)
+    .sort()
+    .map(([k, v]) => `${k}=${v}`)
+    .join(', ') || 'none';
 
 // ---- one size ---------------------------------------------------------------------------------
 
@@ -140,21 +153,35 @@ async function runSize(n: number, withUnrelated: boolean): Promise<void> {
   const kc = new KubeConfig();
   kc.loadFromFile(cp.adminKubeconfig);
   const client = await KubeClient.create(kc, { clock: systemClock, qps: 0, maxRetries: 5 });
-  const req = <T>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', p: string, body?: unknown, contentType?: string) => client.request<T>({ method, path: p, body, contentType, timeoutMs: 120_000 });
+  const req = <T>(
+    method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
+    p: string,
+    body?: unknown,
+    contentType?: string,
+  ) => client.request<T>({ method, path: p, body, contentType, timeoutMs: 120_000 });
   const merge = 'application/merge-patch+json';
   /**
    * Watches `path` from its current resourceVersion until `seen` has returned true; completion is
    * observed as it happens (no polling interval, no list load on the API server).
    */
-  const watchUntil = async <T extends object>(path: string, query: { labelSelector?: string; fieldSelector?: string }, seen: (obj: T) => boolean) => {
+  const watchUntil = async <T extends object>(
+    path: string,
+    query: { labelSelector?: string; fieldSelector?: string },
+    seen: (obj: T) => boolean,
+  ) => {
     const q = new URLSearchParams({ limit: '1', ...query }).toString();
     const rv = (await req<{ metadata: { resourceVersion: string } }>('GET', `${path}?${q}`)).metadata.resourceVersion;
     const abort = new AbortController();
     let reached!: () => void;
     const done = new Promise<void>((resolve) => (reached = resolve));
-    const ended = client.watch<T>(path, { ...query, resourceVersion: rv, allowWatchBookmarks: true, timeoutSeconds: 3600 }, (e) => {
-      if (e.type !== 'BOOKMARK' && seen(e.object)) reached();
-    }, abort.signal);
+    const ended = client.watch<T>(
+      path,
+      { ...query, resourceVersion: rv, allowWatchBookmarks: true, timeoutSeconds: 3600 },
+      (e) => {
+        if (e.type !== 'BOOKMARK' && seen(e.object)) reached();
+      },
+      abort.signal,
+    );
     return {
       done: Promise.race([done, ended.then(() => Promise.reject(new Error(`the watch of ${path} ended first`)))]),
       stop: async () => {
@@ -169,7 +196,10 @@ async function runSize(n: number, withUnrelated: boolean): Promise<void> {
     await cp.kubectl(['wait', '--for=condition=Established', 'crd/registrycredentials.regcred.io']);
     const source = 'regcred-bench-system';
     await req('POST', '/api/v1/namespaces', { metadata: { name: source } });
-    await req('POST', `/api/v1/namespaces/${source}/secrets`, { metadata: { name: 'robot' }, stringData: { username: 'bench', password: 'before' } });
+    await req('POST', `/api/v1/namespaces/${source}/secrets`, {
+      metadata: { name: 'robot' },
+      stringData: { username: 'bench', password: 'before' },
+    });
 
     // Two identical sets of namespaces: f-* for the floor, o-* for the operator.
     const names = (p: string, count: number) => Array.from({ length: count }, (_, i) => `${p}-${i}`);
@@ -178,29 +208,76 @@ async function runSize(n: number, withUnrelated: boolean): Promise<void> {
     const watchedNs = WATCHED_FLOOR ? names('w', n) : [];
     const warmNs = names('warm', WARMUP);
     let t0 = performance.now();
-    const sets = [...floorNs.map((x) => [x, 'f'] as const), ...opNs.map((x) => [x, 'o'] as const), ...watchedNs.map((x) => [x, 'w'] as const), ...warmNs.map((x) => [x, 'warm'] as const)];
-    await pool(sets, 32, ([name, set]) => req('POST', '/api/v1/namespaces', { metadata: { name, labels: { bench: set } } }));
-    await pool(sets.map(([x]) => x), 32, async (ns) => {
-      for (const sa of SAS.slice(1)) await req('POST', `/api/v1/namespaces/${ns}/serviceaccounts`, { metadata: { name: sa } });
-    });
-    await waitFor(async () => (await req<{ items: unknown[] }>('GET', '/api/v1/serviceaccounts?fieldSelector=metadata.name%3Ddefault&labelSelector=')).items.length >= sets.length, { timeoutMs: 30 * 60_000, intervalMs: 1000, what: 'default ServiceAccounts' });
+    const sets = [
+      ...floorNs.map((x) => [x, 'f'] as const),
+      ...opNs.map((x) => [x, 'o'] as const),
+      ...watchedNs.map((x) => [x, 'w'] as const),
+      ...warmNs.map((x) => [x, 'warm'] as const),
+    ];
+    await pool(sets, 32, ([name, set]) =>
+      req('POST', '/api/v1/namespaces', { metadata: { name, labels: { bench: set } } }),
+    );
+    await pool(
+      sets.map(([x]) => x),
+      32,
+      async (ns) => {
+        for (const sa of SAS.slice(1))
+          await req('POST', `/api/v1/namespaces/${ns}/serviceaccounts`, { metadata: { name: sa } });
+      },
+    );
+    await waitFor(
+      async () =>
+        (
+          await req<{ items: unknown[] }>(
+            'GET',
+            '/api/v1/serviceaccounts?fieldSelector=metadata.name%3Ddefault&labelSelector=',
+          )
+        ).items.length >= sets.length,
+      { timeoutMs: 30 * 60_000, intervalMs: 1000, what: 'default ServiceAccounts' },
+    );
     log(`setup: ${sets.length} namespaces with 3 ServiceAccounts each in ${seconds(t0).toFixed(1)} s`);
     if (withUnrelated) {
       t0 = performance.now();
       const blob = 'x'.repeat(2048); // a realistic Opaque Secret: a few keys, ~2-3 KiB
-      await pool(Array.from({ length: UNRELATED }, (_, i) => i), 32, (i) =>
-        req('POST', `/api/v1/namespaces/${opNs[i % n]}/secrets`, { metadata: { name: `unrelated-${i}`, labels: { app: 'other' } }, stringData: { 'config.yaml': blob, token: `t-${i}` } }),
+      await pool(
+        Array.from({ length: UNRELATED }, (_, i) => i),
+        32,
+        (i) =>
+          req('POST', `/api/v1/namespaces/${opNs[i % n]}/secrets`, {
+            metadata: { name: `unrelated-${i}`, labels: { app: 'other' } },
+            stringData: { 'config.yaml': blob, token: `t-${i}` },
+          }),
       );
       log(`setup: ${UNRELATED} unrelated Secrets in ${seconds(t0).toFixed(1)} s`);
     }
-    const document = Buffer.from(JSON.stringify({ auths: { 'r.example.com': { username: 'bench', password: 'before', auth: Buffer.from('bench:before').toString('base64') } } })).toString('base64');
-    const secretBody = (ns: string, name = 'pull') => ({ metadata: { name, namespace: ns, labels: { 'bench-floor': 'true' } }, type: 'kubernetes.io/dockerconfigjson', data: { '.dockerconfigjson': document } });
+    const document = Buffer.from(
+      JSON.stringify({
+        auths: {
+          'r.example.com': {
+            username: 'bench',
+            password: 'before',
+            auth: Buffer.from('bench:before').toString('base64'),
+          },
+        },
+      }),
+    ).toString('base64');
+    const secretBody = (ns: string, name = 'pull') => ({
+      metadata: { name, namespace: ns, labels: { 'bench-floor': 'true' } },
+      type: 'kubernetes.io/dockerconfigjson',
+      data: { '.dockerconfigjson': document },
+    });
 
     // 1. Fan-out floor: the same creates and SA updates, issued directly with the same concurrency.
     t0 = performance.now();
     const fanoutWrites = async (ns: string) => {
       await req('POST', `/api/v1/namespaces/${ns}/secrets`, secretBody(ns));
-      for (const sa of SAS) await req('PATCH', `/api/v1/namespaces/${ns}/serviceaccounts/${sa}`, { imagePullSecrets: [{ name: 'pull' }] }, merge);
+      for (const sa of SAS)
+        await req(
+          'PATCH',
+          `/api/v1/namespaces/${ns}/serviceaccounts/${sa}`,
+          { imagePullSecrets: [{ name: 'pull' }] },
+          merge,
+        );
     };
     await pool(floorNs, CONCURRENCY, fanoutWrites);
     const fanoutFloor = seconds(t0);
@@ -209,10 +286,28 @@ async function runSize(n: number, withUnrelated: boolean): Promise<void> {
       const abort = new AbortController();
       let events = 0;
       const streams = await Promise.all(
-        ([['/api/v1/namespaces', undefined], ['/api/v1/serviceaccounts', undefined], ['/api/v1/secrets', 'bench-floor=true']] as const).map(async ([p, labelSelector]) => {
-          const rv = (await req<{ metadata: { resourceVersion: string } }>('GET', `${p}?limit=1${labelSelector ? `&labelSelector=${labelSelector}` : ''}`)).metadata.resourceVersion;
+        (
+          [
+            ['/api/v1/namespaces', undefined],
+            ['/api/v1/serviceaccounts', undefined],
+            ['/api/v1/secrets', 'bench-floor=true'],
+          ] as const
+        ).map(async ([p, labelSelector]) => {
+          const rv = (
+            await req<{ metadata: { resourceVersion: string } }>(
+              'GET',
+              `${p}?limit=1${labelSelector ? `&labelSelector=${labelSelector}` : ''}`,
+            )
+          ).metadata.resourceVersion;
           // Wrapped: an async function returning the watch's promise would wait for the watch to end.
-          return { ended: client.watch(p, { labelSelector, resourceVersion: rv, allowWatchBookmarks: true, timeoutSeconds: 3600 }, () => events++, abort.signal) };
+          return {
+            ended: client.watch(
+              p,
+              { labelSelector, resourceVersion: rv, allowWatchBookmarks: true, timeoutSeconds: 3600 },
+              () => events++,
+              abort.signal,
+            ),
+          };
         }),
       );
       t0 = performance.now();
@@ -223,41 +318,91 @@ async function runSize(n: number, withUnrelated: boolean): Promise<void> {
     }
 
     // 1. Fan-out: the operator.
-    op = await startOperator({ sourceNamespace: source, user: USER, args: ['--concurrency', String(CONCURRENCY), '--kube-api-qps', '0', '--log-level', 'warn'] });
+    op = await startOperator({
+      sourceNamespace: source,
+      user: USER,
+      args: ['--concurrency', String(CONCURRENCY), '--kube-api-qps', '0', '--log-level', 'warn'],
+    });
     const CREDENTIALS = '/apis/regcred.io/v1alpha1/registrycredentials';
     const credential = (name: string, label: string) => ({
       apiVersion: 'regcred.io/v1alpha1',
       kind: 'RegistryCredential',
       metadata: { name },
-      spec: { registries: [{ server: 'r.example.com', basicAuth: { secretName: 'robot' } }], namespaceSelector: { matchLabels: { bench: label } }, serviceAccounts: SAS, secretName: 'pull' },
+      spec: {
+        registries: [{ server: 'r.example.com', basicAuth: { secretName: 'robot' } }],
+        namespaceSelector: { matchLabels: { bench: label } },
+        serviceAccounts: SAS,
+        secretName: 'pull',
+      },
     });
     type Status = { status?: { namespaces?: { ready: number }; conditions?: Array<{ type: string; status: string }> } };
-    const converged = (want: number) => (c: Status) => (c.status?.namespaces?.ready ?? 0) >= want && c.status?.conditions?.find((x) => x.type === 'Ready')?.status === 'True';
+    const converged = (want: number) => (c: Status) =>
+      (c.status?.namespaces?.ready ?? 0) >= want &&
+      c.status?.conditions?.find((x) => x.type === 'Ready')?.status === 'True';
     if (WARMUP > 0) {
       const warm = await watchUntil<Status>(CREDENTIALS, { fieldSelector: 'metadata.name=warmup' }, converged(WARMUP));
       await req('POST', CREDENTIALS, credential('warmup', 'warm'));
       await warm.done;
       await warm.stop();
       await req('DELETE', `${CREDENTIALS}/warmup`);
-      await waitFor(() => req('GET', `${CREDENTIALS}/warmup`).then(() => false, () => true), { timeoutMs: 600_000, what: 'the warm-up RegistryCredential cleaned up' });
+      await waitFor(
+        () =>
+          req('GET', `${CREDENTIALS}/warmup`).then(
+            () => false,
+            () => true,
+          ),
+        { timeoutMs: 600_000, what: 'the warm-up RegistryCredential cleaned up' },
+      );
       await waitFor(async () => (await op!.metric('regcred_workqueue_depth')) === 0, { timeoutMs: 60_000 });
       log(`warm-up: the operator served and cleaned up ${WARMUP} namespaces`);
     }
     let mark = await auditOffset(cp);
     let api = await apiserverRequests(cp);
-    const credentialWatch = await watchUntil<Status>(CREDENTIALS, { fieldSelector: 'metadata.name=bench' }, converged(n));
+    const credentialWatch = await watchUntil<Status>(
+      CREDENTIALS,
+      { fieldSelector: 'metadata.name=bench' },
+      converged(n),
+    );
     t0 = performance.now();
     await req('POST', CREDENTIALS, credential('bench', 'o'));
     await credentialWatch.done;
     const fanout = seconds(t0);
     await credentialWatch.stop();
     const fanoutCalls = await requestsSince(cp, mark, USER);
-    record({ size: n, figure: 'fan-out: apply to every namespace converged', unit: 's', operator: fanout, floor: fanoutFloor });
-    if (watchedFloor) record({ size: n, figure: 'fan-out: against a floor that also watches', unit: 's', operator: fanout, floor: watchedFloor.seconds, note: `${watchedFloor.events} watch events received by that floor's client` });
-    record({ size: n, figure: 'fan-out: writes', unit: 'writes', operator: total(fanoutCalls, WRITES), floor: 4 * n, note: show(fanoutCalls) });
+    record({
+      size: n,
+      figure: 'fan-out: apply to every namespace converged',
+      unit: 's',
+      operator: fanout,
+      floor: fanoutFloor,
+    });
+    if (watchedFloor)
+      record({
+        size: n,
+        figure: 'fan-out: against a floor that also watches',
+        unit: 's',
+        operator: fanout,
+        floor: watchedFloor.seconds,
+        note: `${watchedFloor.events} watch events received by that floor's client`,
+      });
+    record({
+      size: n,
+      figure: 'fan-out: writes',
+      unit: 'writes',
+      operator: total(fanoutCalls, WRITES),
+      floor: 4 * n,
+      note: show(fanoutCalls),
+    });
     // The bench's own create of the RegistryCredential is in this window: the minimum is 4n + 1.
     const fanoutApi = delta(await apiserverRequests(cp), api);
-    record({ size: n, figure: 'fan-out: apiserver_request_total writes', unit: 'writes', operator: total(fanoutApi, API_WRITES), floor: 4 * n + 1, note: show(fanoutApi) });
+    record({
+      size: n,
+      figure: 'fan-out: apiserver_request_total writes',
+      unit: 'writes',
+      operator: total(fanoutApi, API_WRITES),
+      floor: 4 * n + 1,
+      note: show(fanoutApi),
+    });
 
     // 2. New namespaces, one after another: creation -> Secret present and `default` SA patched.
     const latencies = async (prefix: string, label: string, react?: (ns: string) => void) => {
@@ -267,13 +412,25 @@ async function runSize(n: number, withUnrelated: boolean): Promise<void> {
         const start = performance.now();
         await req('POST', '/api/v1/namespaces', { metadata: { name: ns, labels: { bench: label } } });
         react?.(ns);
-        await waitFor(async () => {
-          const [s, sa] = await Promise.all([
-            req('GET', `/api/v1/namespaces/${ns}/secrets/pull`).then(() => true, () => false),
-            req<{ imagePullSecrets?: Array<{ name: string }> }>('GET', `/api/v1/namespaces/${ns}/serviceaccounts/default`).then((x) => !!x.imagePullSecrets?.some((e) => e.name === 'pull'), () => false),
-          ]);
-          return s && sa;
-        }, { timeoutMs: 120_000, intervalMs: 5, what: `namespace ${ns} converged` });
+        await waitFor(
+          async () => {
+            const [s, sa] = await Promise.all([
+              req('GET', `/api/v1/namespaces/${ns}/secrets/pull`).then(
+                () => true,
+                () => false,
+              ),
+              req<{ imagePullSecrets?: Array<{ name: string }> }>(
+                'GET',
+                `/api/v1/namespaces/${ns}/serviceaccounts/default`,
+              ).then(
+                (x) => !!x.imagePullSecrets?.some((e) => e.name === 'pull'),
+                () => false,
+              ),
+            ]);
+            return s && sa;
+          },
+          { timeoutMs: 120_000, intervalMs: 5, what: `namespace ${ns} converged` },
+        );
         out.push((performance.now() - start) / 1000);
       }
       return out;
@@ -282,23 +439,55 @@ async function runSize(n: number, withUnrelated: boolean): Promise<void> {
     const floorReact = (ns: string) => {
       void (async () => {
         await req('POST', `/api/v1/namespaces/${ns}/secrets`, secretBody(ns));
-        await waitFor(async () => req('PATCH', `/api/v1/namespaces/${ns}/serviceaccounts/default`, { imagePullSecrets: [{ name: 'pull' }] }, merge).then(() => true, () => false), { timeoutMs: 60_000, intervalMs: 5 });
+        await waitFor(
+          async () =>
+            req(
+              'PATCH',
+              `/api/v1/namespaces/${ns}/serviceaccounts/default`,
+              { imagePullSecrets: [{ name: 'pull' }] },
+              merge,
+            ).then(
+              () => true,
+              () => false,
+            ),
+          { timeoutMs: 60_000, intervalMs: 5 },
+        );
       })();
     };
     const floorLat = await latencies('fnew', 'fnew', floorReact);
     const opLat = await latencies('onew', 'o');
-    for (const p of [50, 95, 99]) record({ size: n, figure: `new namespace p${p}`, unit: 's', operator: percentile(opLat, p), floor: percentile(floorLat, p) });
+    for (const p of [50, 95, 99])
+      record({
+        size: n,
+        figure: `new namespace p${p}`,
+        unit: 's',
+        operator: percentile(opLat, p),
+        floor: percentile(floorLat, p),
+      });
 
     // 3. Rotation: source changed -> every copy updated. Floor: the same updates issued directly.
     const copies = n + NEW_NAMESPACES;
     mark = await auditOffset(cp);
     api = await apiserverRequests(cp);
-    const newDoc = Buffer.from(JSON.stringify({ auths: { 'r.example.com': { username: 'bench', password: 'after', auth: Buffer.from('bench:after').toString('base64') } } })).toString('base64');
+    const newDoc = Buffer.from(
+      JSON.stringify({
+        auths: {
+          'r.example.com': {
+            username: 'bench',
+            password: 'after',
+            auth: Buffer.from('bench:after').toString('base64'),
+          },
+        },
+      }),
+    ).toString('base64');
     // Completion is seen through a watch of the copies (what the operator itself receives), not by
     // polling lists: a list of every copy every few hundred ms would load the API server during
     // the operator's phase only, and skew the comparison with the floor.
     const rotated = new Set<string>();
-    const rotationWatch = await watchUntil<{ metadata: { namespace: string; name: string }; data?: Record<string, string> }>('/api/v1/secrets', { labelSelector: MANAGED }, (x) => {
+    const rotationWatch = await watchUntil<{
+      metadata: { namespace: string; name: string };
+      data?: Record<string, string>;
+    }>('/api/v1/secrets', { labelSelector: MANAGED }, (x) => {
       if (x.data?.['.dockerconfigjson'] === newDoc) rotated.add(`${x.metadata.namespace}/${x.metadata.name}`);
       return rotated.size >= copies;
     });
@@ -308,15 +497,35 @@ async function runSize(n: number, withUnrelated: boolean): Promise<void> {
     const rotation = seconds(t0);
     await rotationWatch.stop();
     // Checked once more by a list, outside the timed window.
-    const copiesNow = await req<{ items: Array<{ data?: Record<string, string> }> }>('GET', `/api/v1/secrets?labelSelector=${encodeURIComponent(MANAGED)}`);
-    if (copiesNow.items.filter((x) => x.data?.['.dockerconfigjson'] === newDoc).length < copies) throw new Error('rotation: a copy is not rotated after the watch saw all of them');
+    const copiesNow = await req<{ items: Array<{ data?: Record<string, string> }> }>(
+      'GET',
+      `/api/v1/secrets?labelSelector=${encodeURIComponent(MANAGED)}`,
+    );
+    if (copiesNow.items.filter((x) => x.data?.['.dockerconfigjson'] === newDoc).length < copies)
+      throw new Error('rotation: a copy is not rotated after the watch saw all of them');
     const rotationCalls = await requestsSince(cp, mark, USER);
     const rotationApi = delta(await apiserverRequests(cp), api);
     t0 = performance.now();
-    await pool([...floorNs, ...Array.from({ length: NEW_NAMESPACES }, (_, i) => `fnew-${i}`)], CONCURRENCY, (ns) => req('PUT', `/api/v1/namespaces/${ns}/secrets/pull`, { ...secretBody(ns), data: { '.dockerconfigjson': newDoc } }));
+    await pool([...floorNs, ...Array.from({ length: NEW_NAMESPACES }, (_, i) => `fnew-${i}`)], CONCURRENCY, (ns) =>
+      req('PUT', `/api/v1/namespaces/${ns}/secrets/pull`, { ...secretBody(ns), data: { '.dockerconfigjson': newDoc } }),
+    );
     record({ size: n, figure: 'rotation: every copy updated', unit: 's', operator: rotation, floor: seconds(t0) });
-    record({ size: n, figure: 'rotation: writes', unit: 'writes', operator: total(rotationCalls, WRITES), floor: copies, note: show(rotationCalls) });
-    record({ size: n, figure: 'rotation: apiserver_request_total writes', unit: 'writes', operator: total(rotationApi, API_WRITES), floor: copies + 1, note: `${show(rotationApi)} (the minimum counts the bench's own PATCH of the source)` });
+    record({
+      size: n,
+      figure: 'rotation: writes',
+      unit: 'writes',
+      operator: total(rotationCalls, WRITES),
+      floor: copies,
+      note: show(rotationCalls),
+    });
+    record({
+      size: n,
+      figure: 'rotation: apiserver_request_total writes',
+      unit: 'writes',
+      operator: total(rotationApi, API_WRITES),
+      floor: copies + 1,
+      note: `${show(rotationApi)} (the minimum counts the bench's own PATCH of the source)`,
+    });
 
     // 4. Idle.
     await waitFor(async () => (await op!.metric('regcred_workqueue_depth')) === 0, { timeoutMs: 60_000 });
@@ -325,14 +534,39 @@ async function runSize(n: number, withUnrelated: boolean): Promise<void> {
     await sleep(IDLE_SECONDS * 1000); // a benchmark phase of fixed length, not a test wait
     const idleCalls = await requestsSince(cp, mark, USER);
     const idleApi = delta(await apiserverRequests(cp), api);
-    record({ size: n, figure: `idle ${IDLE_SECONDS} s: apiserver_request_total writes+lists`, unit: 'requests', operator: total(idleApi, [...API_WRITES, 'LIST']), floor: 0, note: show(idleApi) });
-    record({ size: n, figure: `idle ${IDLE_SECONDS} s: writes`, unit: 'writes', operator: total(idleCalls, WRITES), floor: 0 });
-    record({ size: n, figure: `idle ${IDLE_SECONDS} s: lists`, unit: 'lists', operator: total(idleCalls, ['list']), floor: 0, note: show(idleCalls) });
+    record({
+      size: n,
+      figure: `idle ${IDLE_SECONDS} s: apiserver_request_total writes+lists`,
+      unit: 'requests',
+      operator: total(idleApi, [...API_WRITES, 'LIST']),
+      floor: 0,
+      note: show(idleApi),
+    });
+    record({
+      size: n,
+      figure: `idle ${IDLE_SECONDS} s: writes`,
+      unit: 'writes',
+      operator: total(idleCalls, WRITES),
+      floor: 0,
+    });
+    record({
+      size: n,
+      figure: `idle ${IDLE_SECONDS} s: lists`,
+      unit: 'lists',
+      operator: total(idleCalls, ['list']),
+      floor: 0,
+      note: show(idleCalls),
+    });
 
     // 6. Memory (before the restart: the cache is as full as it gets).
     const rss = Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${op.pid}/status`, 'utf8'))![1]) / 1024;
     const heap = sumMetric(await op.metrics(), 'regcred_nodejs_heap_size_used_bytes') / 1024 / 1024;
-    record({ size: n, figure: `memory: RSS${withUnrelated ? ` (+${UNRELATED} unrelated Secrets)` : ''}`, unit: 'MiB', operator: rss });
+    record({
+      size: n,
+      figure: `memory: RSS${withUnrelated ? ` (+${UNRELATED} unrelated Secrets)` : ''}`,
+      unit: 'MiB',
+      operator: rss,
+    });
     record({ size: n, figure: 'memory: heap used', unit: 'MiB', operator: heap });
 
     // 5. Restart on a converged cluster.
@@ -340,14 +574,37 @@ async function runSize(n: number, withUnrelated: boolean): Promise<void> {
     mark = await auditOffset(cp);
     api = await apiserverRequests(cp);
     t0 = performance.now();
-    op = await startOperator({ sourceNamespace: source, user: USER, args: ['--concurrency', String(CONCURRENCY), '--kube-api-qps', '0', '--log-level', 'warn'] });
+    op = await startOperator({
+      sourceNamespace: source,
+      user: USER,
+      args: ['--concurrency', String(CONCURRENCY), '--kube-api-qps', '0', '--log-level', 'warn'],
+    });
     const readyAfter = seconds(t0);
-    await waitFor(async () => (await op!.metric('regcred_reconcile_total', { kind: 'credential' })) >= 1 && (await op!.metric('regcred_workqueue_depth')) === 0, { timeoutMs: 600_000 });
+    await waitFor(
+      async () =>
+        (await op!.metric('regcred_reconcile_total', { kind: 'credential' })) >= 1 &&
+        (await op!.metric('regcred_workqueue_depth')) === 0,
+      { timeoutMs: 600_000 },
+    );
     const restartCalls = await requestsSince(cp, mark, USER);
     record({ size: n, figure: 'restart: time to ready', unit: 's', operator: readyAfter });
-    record({ size: n, figure: 'restart: writes', unit: 'writes', operator: total(restartCalls, WRITES), floor: 0, note: show(restartCalls) });
+    record({
+      size: n,
+      figure: 'restart: writes',
+      unit: 'writes',
+      operator: total(restartCalls, WRITES),
+      floor: 0,
+      note: show(restartCalls),
+    });
     const restartApi = delta(await apiserverRequests(cp), api);
-    record({ size: n, figure: 'restart: apiserver_request_total writes', unit: 'writes', operator: total(restartApi, API_WRITES), floor: 0, note: show(restartApi) });
+    record({
+      size: n,
+      figure: 'restart: apiserver_request_total writes',
+      unit: 'writes',
+      operator: total(restartApi, API_WRITES),
+      floor: 0,
+      note: show(restartApi),
+    });
   } finally {
     await op?.stop().catch(() => undefined);
     client.close();
@@ -362,13 +619,34 @@ async function main(): Promise<void> {
   const lines = [
     `| N | figure | operator | floor | ratio |`,
     `|---|---|---|---|---|`,
-    ...figures.map((f) => `| ${f.size} | ${f.figure} | ${fmt(f.operator)} ${f.unit} | ${f.floor === undefined ? '' : `${fmt(f.floor)} ${f.unit}`} | ${f.ratio === undefined ? '' : `${f.ratio.toFixed(2)}x`} |`),
+    ...figures.map(
+      (f) =>
+        `| ${f.size} | ${f.figure} | ${fmt(f.operator)} ${f.unit} | ${f.floor === undefined ? '' : `${fmt(f.floor)} ${f.unit}`} | ${f.ratio === undefined ? '' : `${f.ratio.toFixed(2)}x`} |`,
+    ),
   ];
-  process.stdout.write(`\nregcred-operator benchmark, ${started.toISOString()}, sizes ${SIZES.join(',')}, ${NEW_NAMESPACES} new namespaces, idle ${IDLE_SECONDS} s, concurrency ${CONCURRENCY}\n\n${lines.join('\n')}\n`);
+  process.stdout.write(
+    `\nregcred-operator benchmark, ${started.toISOString()}, sizes ${SIZES.join(',')}, ${NEW_NAMESPACES} new namespaces, idle ${IDLE_SECONDS} s, concurrency ${CONCURRENCY}\n\n${lines.join('\n')}\n`,
+  );
   const dir = path.join(ROOT, 'bench', 'results');
   await mkdir(dir, { recursive: true });
   const file = path.join(dir, `${started.toISOString().replace(/[:.]/g, '-')}${quick ? '-quick' : ''}.json`);
-  await writeFile(file, JSON.stringify({ started, quick, sizes: SIZES, newNamespaces: NEW_NAMESPACES, idleSeconds: IDLE_SECONDS, unrelated: UNRELATED, concurrency: CONCURRENCY, figures }, null, 2));
+  await writeFile(
+    file,
+    JSON.stringify(
+      {
+        started,
+        quick,
+        sizes: SIZES,
+        newNamespaces: NEW_NAMESPACES,
+        idleSeconds: IDLE_SECONDS,
+        unrelated: UNRELATED,
+        concurrency: CONCURRENCY,
+        figures,
+      },
+      null,
+      2,
+    ),
+  );
   log(`wrote ${path.relative(ROOT, file)}`);
 }
 

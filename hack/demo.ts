@@ -80,7 +80,12 @@ class DemoError extends Error {
 const started = Date.now();
 const elapsed = (): string => `${((Date.now() - started) / 1000).toFixed(1)} s`;
 const say = (line = ''): void => void process.stdout.write(`${line}\n`);
-const indent = (text: string): string => text.replace(/\n+$/, '').split('\n').map((l) => `    ${l}`).join('\n');
+const indent = (text: string): string =>
+  text
+    .replace(/\n+$/, '')
+    .split('\n')
+    .map((l) => `    ${l}`)
+    .join('\n');
 function step(title: string): void {
   interruption.throwIfAborted();
   say(`\n==> ${title}  [${elapsed()}]`);
@@ -121,12 +126,18 @@ let kube: Kube | undefined;
 
 async function kubectl(args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<KubectlResult> {
   if (!kube) throw new DemoError('no cluster');
-  return run(kube.bin, [`--kubeconfig=${kube.kubeconfig}`, ...args], { input: opts.input, env: kube.env, cwd: REPO_ROOT, timeoutMs: opts.timeoutMs ?? 60_000 });
+  return run(kube.bin, [`--kubeconfig=${kube.kubeconfig}`, ...args], {
+    input: opts.input,
+    env: kube.env,
+    cwd: REPO_ROOT,
+    timeoutMs: opts.timeoutMs ?? 60_000,
+  });
 }
 
 async function kubectlOk(args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<string> {
   const res = await kubectl(args, opts);
-  if (res.code !== 0) throw new DemoError(`kubectl ${args.join(' ')} failed (exit ${res.code}): ${(res.stderr || res.stdout).trim()}`);
+  if (res.code !== 0)
+    throw new DemoError(`kubectl ${args.join(' ')} failed (exit ${res.code}): ${(res.stderr || res.stdout).trim()}`);
   return res.stdout;
 }
 
@@ -170,7 +181,8 @@ async function connect(state: State): Promise<void> {
     // One self-contained file for the current context (KUBECONFIG may list several files, which
     // the operator's --kubeconfig does not take). It holds credentials: private work dir, 0600.
     const flat = await run(bin, ['config', 'view', '--flatten', '--minify', '--raw'], { timeoutMs: 30_000 });
-    if (flat.code !== 0 || !flat.stdout.trim()) throw new DemoError(`cannot read KUBECONFIG=${external}: ${flat.stderr.trim() || 'empty config'}`);
+    if (flat.code !== 0 || !flat.stdout.trim())
+      throw new DemoError(`cannot read KUBECONFIG=${external}: ${flat.stderr.trim() || 'empty config'}`);
     const kubeconfig = path.join(state.workDir, 'kubeconfig');
     await writeFile(kubeconfig, flat.stdout, { mode: 0o600 });
     kube = { bin, kubeconfig, env: process.env };
@@ -189,7 +201,11 @@ async function connect(state: State): Promise<void> {
     state.cp = await startControlPlane({ binDir, withControllerManager: true, ...(state.noNode ? {} : { forNode: { nodeName: NODE_NAME } }) });
     const bin = (await findOnPath('kubectl')) ?? path.join(binDir, 'kubectl');
     // A private discovery cache: the default one (~/.kube/cache) is keyed by host:port, and ports are reused.
-    kube = { bin, kubeconfig: state.cp.adminKubeconfig, env: { ...process.env, KUBECACHEDIR: path.join(state.cp.dir, 'kube-cache') } };
+    kube = {
+      bin,
+      kubeconfig: state.cp.adminKubeconfig,
+      env: { ...process.env, KUBECACHEDIR: path.join(state.cp.dir, 'kube-cache') },
+    };
     say(`  etcd + kube-apiserver + kube-controller-manager at ${state.cp.server} (work dir ${state.cp.dir})`);
     say(`  kubectl here: kubectl --kubeconfig ${state.cp.adminKubeconfig} ...`);
     if (!state.noNode) {
@@ -202,7 +218,9 @@ async function connect(state: State): Promise<void> {
 
 async function setUp(state: State): Promise<void> {
   // On a real cluster, never adopt (and later delete) objects someone else made.
-  const leftovers = (await kubectlOk(['get', 'namespaces', '-o', 'name', '--ignore-not-found', ...ALL_NAMESPACES])).trim();
+  const leftovers = (
+    await kubectlOk(['get', 'namespaces', '-o', 'name', '--ignore-not-found', ...ALL_NAMESPACES])
+  ).trim();
   if (leftovers) {
     throw new DemoError(
       `these namespaces already exist (left over from an interrupted demo?); delete them first:\n  kubectl delete ${leftovers.split('\n').join(' ')}`,
@@ -214,7 +232,9 @@ async function setUp(state: State): Promise<void> {
   await show(['wait', '--for=condition=Established', '--timeout=60s', `crd/${CRD_NAME}`]);
 
   if ((await kubectlOk(['get', 'registrycredential', CREDENTIAL, '-o', 'name', '--ignore-not-found'])).trim()) {
-    throw new DemoError(`RegistryCredential ${CREDENTIAL} already exists; delete it first: kubectl delete registrycredential ${CREDENTIAL}`);
+    throw new DemoError(
+      `RegistryCredential ${CREDENTIAL} already exists; delete it first: kubectl delete registrycredential ${CREDENTIAL}`,
+    );
   }
 
   step(`Source namespace ${SOURCE_NAMESPACE} with the Harbor robot account (fake) in Secret ${SOURCE_SECRET}`);
@@ -228,7 +248,9 @@ async function setUp(state: State): Promise<void> {
     type: 'kubernetes.io/basic-auth',
     stringData: { username: 'robot$demo+pull', password: randomBytes(24).toString('base64url') },
   };
-  say(`  $ kubectl apply -f -    # Secret ${SOURCE_SECRET}: username ${robot.stringData.username}, a random password (not shown)`);
+  say(
+    `  $ kubectl apply -f -    # Secret ${SOURCE_SECRET}: username ${robot.stringData.username}, a random password (not shown)`,
+  );
   say(indent(await kubectlOk(['apply', '-f', '-'], { input: JSON.stringify(robot) })));
   await show(['get', 'secret', SOURCE_SECRET, '-n', SOURCE_NAMESPACE]);
 
@@ -253,10 +275,14 @@ async function startOperator(state: State): Promise<void> {
   const [metricsPort, healthPort] = await freePorts(2);
   const args = [
     OPERATOR_MAIN,
-    '--source-namespace', SOURCE_NAMESPACE,
-    '--kubeconfig', kube!.kubeconfig,
-    '--metrics-bind-address', `127.0.0.1:${metricsPort}`,
-    '--health-probe-bind-address', `127.0.0.1:${healthPort}`,
+    '--source-namespace',
+    SOURCE_NAMESPACE,
+    '--kubeconfig',
+    kube!.kubeconfig,
+    '--metrics-bind-address',
+    `127.0.0.1:${metricsPort}`,
+    '--health-probe-bind-address',
+    `127.0.0.1:${healthPort}`,
   ];
   say(`  $ node dist/main.js --source-namespace ${SOURCE_NAMESPACE} --kubeconfig <kubeconfig> \\`);
   say(`      --metrics-bind-address 127.0.0.1:${metricsPort} --health-probe-bind-address 127.0.0.1:${healthPort}`);
@@ -271,7 +297,12 @@ async function startOperator(state: State): Promise<void> {
 }
 
 /** Poll `probe` while the operator runs; fails at once if it exits, with the end of its log. */
-async function whileOperatorRuns<T>(state: State, what: string, probe: () => Promise<T | undefined | false>, last: () => string = () => ''): Promise<T> {
+async function whileOperatorRuns<T>(
+  state: State,
+  what: string,
+  probe: () => Promise<T | undefined | false>,
+  last: () => string = () => '',
+): Promise<T> {
   const op = state.operator!;
   let value: T | undefined;
   try {
@@ -319,20 +350,32 @@ async function describePullSecret(ns: string): Promise<string> {
     data?: Record<string, string>;
   };
   const raw = secret.data?.['.dockerconfigjson'];
-  const auths = raw ? (JSON.parse(Buffer.from(raw, 'base64').toString('utf8')) as { auths?: Record<string, Record<string, unknown>> }).auths ?? {} : {};
-  const servers = Object.entries(auths).map(([server, entry]) => `${server} (${Object.keys(entry).sort().join(', ')}: not shown)`);
+  const auths = raw
+    ? ((JSON.parse(Buffer.from(raw, 'base64').toString('utf8')) as { auths?: Record<string, Record<string, unknown>> })
+        .auths ?? {})
+    : {};
+  const servers = Object.entries(auths).map(
+    ([server, entry]) => `${server} (${Object.keys(entry).sort().join(', ')}: not shown)`,
+  );
   return `${ns}/${PULL_SECRET}: type ${secret.type}, registries ${servers.join('; ') || 'none'}`;
 }
 
 async function demonstrate(state: State): Promise<void> {
   step(`Wait for RegistryCredential ${CREDENTIAL} to be Ready`);
   let last: Condition | undefined;
-  await whileOperatorRuns(state, `RegistryCredential ${CREDENTIAL} condition Ready=True`, async () => {
-    last = await readyCondition();
-    return last?.status === 'True';
-  }, () => (last ? `Ready=${last.status} reason ${last.reason ?? ''}: ${last.message ?? ''}` : 'no Ready condition yet'));
+  await whileOperatorRuns(
+    state,
+    `RegistryCredential ${CREDENTIAL} condition Ready=True`,
+    async () => {
+      last = await readyCondition();
+      return last?.status === 'True';
+    },
+    () => (last ? `Ready=${last.status} reason ${last.reason ?? ''}: ${last.message ?? ''}` : 'no Ready condition yet'),
+  );
   for (const ns of SELECTED) {
-    await whileOperatorRuns(state, `ServiceAccount ${ns}/default to list ${PULL_SECRET}`, async () => (await pullSecretsOf(ns))?.includes(PULL_SECRET));
+    await whileOperatorRuns(state, `ServiceAccount ${ns}/default to list ${PULL_SECRET}`, async () =>
+      (await pullSecretsOf(ns))?.includes(PULL_SECRET),
+    );
   }
   await show(['get', 'registrycredentials']);
 
@@ -342,20 +385,41 @@ async function demonstrate(state: State): Promise<void> {
 
   step('The default ServiceAccount of each namespace');
   for (const ns of [...SELECTED, UNSELECTED]) {
-    await show(['get', 'serviceaccount', 'default', '-n', ns, '-o', 'jsonpath={.imagePullSecrets}'], '(no imagePullSecrets)');
+    await show(
+      ['get', 'serviceaccount', 'default', '-n', ns, '-o', 'jsonpath={.imagePullSecrets}'],
+      '(no imagePullSecrets)',
+    );
   }
-  if ((await managedSecretsIn(UNSELECTED)).length > 0) throw new DemoError(`the unlabelled namespace ${UNSELECTED} got a pull Secret`);
+  if ((await managedSecretsIn(UNSELECTED)).length > 0)
+    throw new DemoError(`the unlabelled namespace ${UNSELECTED} got a pull Secret`);
 
   step(`A namespace created while the operator runs: ${LATE}`);
   const t0 = Date.now();
   await createNamespace(state, LATE, DEMO_LABEL);
-  await whileOperatorRuns(state, `Secret ${LATE}/${PULL_SECRET}`, async () => (await managedSecretsIn(LATE)).length > 0);
-  await whileOperatorRuns(state, `ServiceAccount ${LATE}/default to list ${PULL_SECRET}`, async () => (await pullSecretsOf(LATE))?.includes(PULL_SECRET));
-  say(`  Secret created and added to the default ServiceAccount ${((Date.now() - t0) / 1000).toFixed(1)} s after the namespace`);
+  await whileOperatorRuns(
+    state,
+    `Secret ${LATE}/${PULL_SECRET}`,
+    async () => (await managedSecretsIn(LATE)).length > 0,
+  );
+  await whileOperatorRuns(state, `ServiceAccount ${LATE}/default to list ${PULL_SECRET}`, async () =>
+    (await pullSecretsOf(LATE))?.includes(PULL_SECRET),
+  );
+  say(
+    `  Secret created and added to the default ServiceAccount ${((Date.now() - t0) / 1000).toFixed(1)} s after the namespace`,
+  );
   await show(['get', 'secrets', '-n', LATE, '-l', MANAGED]);
-  await show(['get', 'serviceaccount', 'default', '-n', LATE, '-o', 'jsonpath={.imagePullSecrets}'], '(no imagePullSecrets)');
-  await whileOperatorRuns(state, `status 3/3`, async () =>
-    (await kubectlOk(['get', 'registrycredential', CREDENTIAL, '-o', 'jsonpath={.status.namespaceSummary}'])).trim() === '3/3');
+  await show(
+    ['get', 'serviceaccount', 'default', '-n', LATE, '-o', 'jsonpath={.imagePullSecrets}'],
+    '(no imagePullSecrets)',
+  );
+  await whileOperatorRuns(
+    state,
+    `status 3/3`,
+    async () =>
+      (
+        await kubectlOk(['get', 'registrycredential', CREDENTIAL, '-o', 'jsonpath={.status.namespaceSummary}'])
+      ).trim() === '3/3',
+  );
   await show(['get', 'registrycredentials']);
 }
 
@@ -456,7 +520,9 @@ async function cleanUp(state: State, demoFailed: boolean): Promise<string[]> {
     });
   }
   if (kube && state.credentialCreated && !clusterGone) {
-    say(`\n==> Clean up: delete RegistryCredential ${CREDENTIAL}; its finalizer makes the operator remove the Secrets  [${elapsed()}]`);
+    say(
+      `\n==> Clean up: delete RegistryCredential ${CREDENTIAL}; its finalizer makes the operator remove the Secrets  [${elapsed()}]`,
+    );
     await attempt(`delete RegistryCredential ${CREDENTIAL}`, async () => {
       const res = await kubectl(['delete', 'registrycredential', CREDENTIAL, '--ignore-not-found', '--wait=false']);
       say(`  $ kubectl delete registrycredential ${CREDENTIAL}\n${indent(res.stdout || res.stderr)}`);
@@ -471,7 +537,14 @@ async function cleanUp(state: State, demoFailed: boolean): Promise<string[]> {
       } catch (err) {
         // Do not leave an undeletable object behind: drop the finalizer ourselves, then the
         // Secrets' ownerReferences let the garbage collector delete them.
-        await kubectl(['patch', 'registrycredential', CREDENTIAL, '--type=merge', '-p', '{"metadata":{"finalizers":null}}']);
+        await kubectl([
+          'patch',
+          'registrycredential',
+          CREDENTIAL,
+          '--type=merge',
+          '-p',
+          '{"metadata":{"finalizers":null}}',
+        ]);
         throw err;
       }
     });
@@ -481,7 +554,10 @@ async function cleanUp(state: State, demoFailed: boolean): Promise<string[]> {
         const left = await managedSecretsIn();
         if (left.length > 0) throw new DemoError(`Secrets left behind: ${left.join(', ')}`);
         for (const ns of [...SELECTED, LATE]) {
-          await show(['get', 'serviceaccount', 'default', '-n', ns, '-o', 'jsonpath={.imagePullSecrets}'], '(no imagePullSecrets)');
+          await show(
+            ['get', 'serviceaccount', 'default', '-n', ns, '-o', 'jsonpath={.imagePullSecrets}'],
+            '(no imagePullSecrets)',
+          );
         }
       });
     }
@@ -503,7 +579,16 @@ async function cleanUp(state: State, demoFailed: boolean): Promise<string[]> {
     say(`\n==> Clean up: delete the demo namespaces  [${elapsed()}]`);
     await attempt('delete the demo namespaces', async () => {
       // On a real cluster, wait so that the next run starts clean; the local one is thrown away next.
-      await show(['delete', 'namespace', '--ignore-not-found', ...(local ? ['--wait=false'] : ['--timeout=120s']), ...state.namespaces], '');
+      await show(
+        [
+          'delete',
+          'namespace',
+          '--ignore-not-found',
+          ...(local ? ['--wait=false'] : ['--timeout=120s']),
+          ...state.namespaces,
+        ],
+        '',
+      );
     });
   }
 
@@ -516,7 +601,9 @@ async function cleanUp(state: State, demoFailed: boolean): Promise<string[]> {
     say(`\n==> Clean up: stop the local control plane  [${elapsed()}]`);
     await attempt('stop the local control plane', async () => {
       await state.cp!.stop();
-      say(`  stopped; ${process.env.REGCRED_KEEP_TEST_DIRS === '1' ? `kept ${state.cp!.dir}` : `removed ${state.cp!.dir}`}`);
+      say(
+        `  stopped; ${process.env.REGCRED_KEEP_TEST_DIRS === '1' ? `kept ${state.cp!.dir}` : `removed ${state.cp!.dir}`}`,
+      );
     });
   }
   if (state.workDir) await rm(state.workDir, { recursive: true, force: true }).catch(() => undefined);

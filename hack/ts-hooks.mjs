@@ -21,8 +21,12 @@ export async function resolve(specifier, context, next) {
   try {
     return await next(specifier, context);
   } catch (err) {
-    if (err?.code === 'ERR_MODULE_NOT_FOUND' && /^\.\.?\//.test(specifier) && specifier.endsWith('.js')
-        && context.parentURL?.endsWith('.ts')) {
+    if (
+      err?.code === 'ERR_MODULE_NOT_FOUND' &&
+      /^\.\.?\//.test(specifier) &&
+      specifier.endsWith('.js') &&
+      context.parentURL?.endsWith('.ts')
+    ) {
       return next(specifier.slice(0, -3) + '.ts', context);
     }
     throw err;

@@ -5,7 +5,10 @@ import { z } from 'zod';
 const IN_CLUSTER_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 
 const configSchema = z.object({
-  sourceNamespace: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a namespace name').max(63),
+  sourceNamespace: z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a namespace name')
+    .max(63),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']),
   concurrency: z.coerce.number().int().min(1).max(256),
   kubeApiQps: z.coerce.number().min(0).max(10_000),
@@ -18,29 +21,123 @@ const configSchema = z.object({
   awsEndpointUrl: z.url().optional(),
   awsRequestTimeoutSeconds: z.coerce.number().min(0.1).max(300),
   leaderElect: z.stringbool(),
-  leaderElectionNamespace: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a namespace name').max(63),
-  leaderElectionId: z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be a Lease name').max(253),
+  leaderElectionNamespace: z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a namespace name')
+    .max(63),
+  leaderElectionId: z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be a Lease name')
+    .max(253),
 });
 
 export type Config = z.infer<typeof configSchema>;
 
 /** `boolean` flags take no separate value: `--flag` is true, `--flag=false` is false. */
-export const FLAGS: Array<{ flag: string; env: string; key: keyof Config; help: string; fallback?: string; boolean?: true }> = [
-  { flag: '--source-namespace', env: 'REGCRED_SOURCE_NAMESPACE', key: 'sourceNamespace', help: 'namespace source Secrets are read from (default: the namespace the operator runs in, else regcred-system)' },
-  { flag: '--log-level', env: 'REGCRED_LOG_LEVEL', key: 'logLevel', help: 'fatal|error|warn|info|debug|trace', fallback: 'info' },
+export const FLAGS: Array<{
+  flag: string;
+  env: string;
+  key: keyof Config;
+  help: string;
+  fallback?: string;
+  boolean?: true;
+}> = [
+  {
+    flag: '--source-namespace',
+    env: 'REGCRED_SOURCE_NAMESPACE',
+    key: 'sourceNamespace',
+    help: 'namespace source Secrets are read from (default: the namespace the operator runs in, else regcred-system)',
+  },
+  {
+    flag: '--log-level',
+    env: 'REGCRED_LOG_LEVEL',
+    key: 'logLevel',
+    help: 'fatal|error|warn|info|debug|trace',
+    fallback: 'info',
+  },
   { flag: '--concurrency', env: 'REGCRED_CONCURRENCY', key: 'concurrency', help: 'reconcile workers', fallback: '8' },
-  { flag: '--kube-api-qps', env: 'REGCRED_KUBE_API_QPS', key: 'kubeApiQps', help: 'client-side request rate limit (0 = none)', fallback: '50' },
-  { flag: '--kube-api-burst', env: 'REGCRED_KUBE_API_BURST', key: 'kubeApiBurst', help: 'client-side burst', fallback: '100' },
-  { flag: '--kube-api-timeout-seconds', env: 'REGCRED_KUBE_API_TIMEOUT_SECONDS', key: 'kubeApiTimeoutSeconds', help: 'timeout of one API request that is not a watch (a timed-out request is retried with backoff)', fallback: '30' },
-  { flag: '--metrics-bind-address', env: 'REGCRED_METRICS_BIND_ADDRESS', key: 'metricsBindAddress', help: 'host:port for /metrics ("0" disables)', fallback: ':8080' },
-  { flag: '--health-probe-bind-address', env: 'REGCRED_HEALTH_PROBE_BIND_ADDRESS', key: 'healthProbeBindAddress', help: 'host:port for /healthz and /readyz ("0" disables)', fallback: ':8081' },
-  { flag: '--kubeconfig', env: 'REGCRED_KUBECONFIG', key: 'kubeconfig', help: 'kubeconfig file (default: $KUBECONFIG, which may list several files, then ~/.kube/config, then in-cluster)' },
-  { flag: '--watch-idle-timeout-seconds', env: 'REGCRED_WATCH_IDLE_TIMEOUT_SECONDS', key: 'watchIdleTimeoutSeconds', help: 'restart a watch that delivered nothing (not even a bookmark) for this long', fallback: '180' },
-  { flag: '--aws-endpoint-url', env: 'REGCRED_AWS_ENDPOINT_URL', key: 'awsEndpointUrl', help: 'endpoint for the ECR and STS APIs (tests, emulators); default: the AWS SDK\'s own, which honours AWS_ENDPOINT_URL_ECR, AWS_ENDPOINT_URL_STS and AWS_ENDPOINT_URL' },
-  { flag: '--aws-request-timeout-seconds', env: 'REGCRED_AWS_REQUEST_TIMEOUT_SECONDS', key: 'awsRequestTimeoutSeconds', help: 'timeout of one AWS request (a timed-out token renewal is retried with backoff)', fallback: '10' },
-  { flag: '--leader-elect', env: 'REGCRED_LEADER_ELECT', key: 'leaderElect', help: 'hold a Lease while reconciling, so that only one replica writes', fallback: 'false', boolean: true },
-  { flag: '--leader-election-namespace', env: 'REGCRED_LEADER_ELECTION_NAMESPACE', key: 'leaderElectionNamespace', help: 'namespace of the leader-election Lease (default: the namespace the operator runs in, else regcred-system)' },
-  { flag: '--leader-election-id', env: 'REGCRED_LEADER_ELECTION_ID', key: 'leaderElectionId', help: 'name of the leader-election Lease', fallback: 'regcred-operator' },
+  {
+    flag: '--kube-api-qps',
+    env: 'REGCRED_KUBE_API_QPS',
+    key: 'kubeApiQps',
+    help: 'client-side request rate limit (0 = none)',
+    fallback: '50',
+  },
+  {
+    flag: '--kube-api-burst',
+    env: 'REGCRED_KUBE_API_BURST',
+    key: 'kubeApiBurst',
+    help: 'client-side burst',
+    fallback: '100',
+  },
+  {
+    flag: '--kube-api-timeout-seconds',
+    env: 'REGCRED_KUBE_API_TIMEOUT_SECONDS',
+    key: 'kubeApiTimeoutSeconds',
+    help: 'timeout of one API request that is not a watch (a timed-out request is retried with backoff)',
+    fallback: '30',
+  },
+  {
+    flag: '--metrics-bind-address',
+    env: 'REGCRED_METRICS_BIND_ADDRESS',
+    key: 'metricsBindAddress',
+    help: 'host:port for /metrics ("0" disables)',
+    fallback: ':8080',
+  },
+  {
+    flag: '--health-probe-bind-address',
+    env: 'REGCRED_HEALTH_PROBE_BIND_ADDRESS',
+    key: 'healthProbeBindAddress',
+    help: 'host:port for /healthz and /readyz ("0" disables)',
+    fallback: ':8081',
+  },
+  {
+    flag: '--kubeconfig',
+    env: 'REGCRED_KUBECONFIG',
+    key: 'kubeconfig',
+    help: 'kubeconfig file (default: $KUBECONFIG, which may list several files, then ~/.kube/config, then in-cluster)',
+  },
+  {
+    flag: '--watch-idle-timeout-seconds',
+    env: 'REGCRED_WATCH_IDLE_TIMEOUT_SECONDS',
+    key: 'watchIdleTimeoutSeconds',
+    help: 'restart a watch that delivered nothing (not even a bookmark) for this long',
+    fallback: '180',
+  },
+  {
+    flag: '--aws-endpoint-url',
+    env: 'REGCRED_AWS_ENDPOINT_URL',
+    key: 'awsEndpointUrl',
+    help: "endpoint for the ECR and STS APIs (tests, emulators); default: the AWS SDK's own, which honours AWS_ENDPOINT_URL_ECR, AWS_ENDPOINT_URL_STS and AWS_ENDPOINT_URL",
+  },
+  {
+    flag: '--aws-request-timeout-seconds',
+    env: 'REGCRED_AWS_REQUEST_TIMEOUT_SECONDS',
+    key: 'awsRequestTimeoutSeconds',
+    help: 'timeout of one AWS request (a timed-out token renewal is retried with backoff)',
+    fallback: '10',
+  },
+  {
+    flag: '--leader-elect',
+    env: 'REGCRED_LEADER_ELECT',
+    key: 'leaderElect',
+    help: 'hold a Lease while reconciling, so that only one replica writes',
+    fallback: 'false',
+    boolean: true,
+  },
+  {
+    flag: '--leader-election-namespace',
+    env: 'REGCRED_LEADER_ELECTION_NAMESPACE',
+    key: 'leaderElectionNamespace',
+    help: 'namespace of the leader-election Lease (default: the namespace the operator runs in, else regcred-system)',
+  },
+  {
+    flag: '--leader-election-id',
+    env: 'REGCRED_LEADER_ELECTION_ID',
+    key: 'leaderElectionId',
+    help: 'name of the leader-election Lease',
+    fallback: 'regcred-operator',
+  },
 ];
 
 export class ConfigError extends Error {
@@ -48,7 +145,10 @@ export class ConfigError extends Error {
 }
 
 export function usage(): string {
-  const lines = FLAGS.map((definition) => `  ${`${definition.flag}${definition.boolean ? '[=true|false]' : ' <value>'}`.padEnd(36)} ${definition.help}${definition.fallback ? ` (default ${definition.fallback})` : ''}\n  ${''.padEnd(36)} env: ${definition.env}`);
+  const lines = FLAGS.map(
+    (definition) =>
+      `  ${`${definition.flag}${definition.boolean ? '[=true|false]' : ' <value>'}`.padEnd(36)} ${definition.help}${definition.fallback ? ` (default ${definition.fallback})` : ''}\n  ${''.padEnd(36)} env: ${definition.env}`,
+  );
   return `Usage: regcred-operator [flags]\n\nFlags:\n${lines.join('\n')}\n  --help                               show this help\n`;
 }
 
@@ -67,7 +167,9 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
   for (const definition of FLAGS) raw[definition.key] = env[definition.env]?.trim() || definition.fallback;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
-    const [name, inline] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    const [name, inline] = arg.includes('=')
+      ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)]
+      : [arg, undefined];
     const flag = FLAGS.find((known) => known.flag === name);
     if (!flag) throw new ConfigError(`unknown flag ${name}\n\n${usage()}`);
     const value = inline ?? (flag.boolean ? 'true' : argv[++i]);

@@ -25,9 +25,11 @@ export const MAX_SECRET_DATA_BYTES = 1024 * 1024;
  */
 export function credentialProblem(field: 'username' | 'password', value: string): string | undefined {
   if (value === '') return `an empty ${field}`;
-  if (field === 'username' && value.includes(':')) return 'a username containing ":", which basic auth cannot carry (the auth field splits at the first ":")';
+  if (field === 'username' && value.includes(':'))
+    return 'a username containing ":", which basic auth cannot carry (the auth field splits at the first ":")';
   // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(value)) return `a ${field} containing a control character (a trailing newline from echo or a file?)`;
+  if (/[\u0000-\u001f\u007f]/.test(value))
+    return `a ${field} containing a control character (a trailing newline from echo or a file?)`;
   return undefined;
 }
 
@@ -56,7 +58,12 @@ export function renderDockerConfig(auths: Auths): string {
   const sorted: Auths = Object.create(null) as Auths;
   for (const server of Object.keys(auths).sort()) {
     const entry = auths[server]!;
-    sorted[server] = { username: entry.username, password: entry.password, auth: entry.auth, ...(entry.email ? { email: entry.email } : {}) };
+    sorted[server] = {
+      username: entry.username,
+      password: entry.password,
+      auth: entry.auth,
+      ...(entry.email ? { email: entry.email } : {}),
+    };
   }
   return JSON.stringify({ auths: sorted });
 }
@@ -79,7 +86,10 @@ export function parseDockerConfigSecret(type: string | undefined, data: Record<s
   let key: string;
   if (type === 'kubernetes.io/dockerconfigjson') key = '.dockerconfigjson';
   else if (type === 'kubernetes.io/dockercfg') key = '.dockercfg';
-  else throw new InvalidDockerConfigError(`type is ${JSON.stringify(type ?? '')}, expected kubernetes.io/dockerconfigjson or kubernetes.io/dockercfg`);
+  else
+    throw new InvalidDockerConfigError(
+      `type is ${JSON.stringify(type ?? '')}, expected kubernetes.io/dockerconfigjson or kubernetes.io/dockercfg`,
+    );
   const encoded = data?.[key];
   if (!encoded) throw new InvalidDockerConfigError(`key ${key} is missing or empty`);
   const text = decodeUtf8(encoded);
@@ -92,7 +102,11 @@ export function parseDockerConfigSecret(type: string | undefined, data: Record<s
   }
   const auths = key === '.dockerconfigjson' ? (doc as { auths?: unknown } | null)?.auths : doc;
   if (!auths || typeof auths !== 'object' || Array.isArray(auths)) {
-    throw new InvalidDockerConfigError(key === '.dockerconfigjson' ? 'key .dockerconfigjson has no "auths" object' : 'key .dockercfg is not an object of registries');
+    throw new InvalidDockerConfigError(
+      key === '.dockerconfigjson'
+        ? 'key .dockerconfigjson has no "auths" object'
+        : 'key .dockercfg is not an object of registries',
+    );
   }
   // No prototype: a server key such as "__proto__" or "constructor" is an ordinary key here.
   const result: Auths = Object.create(null) as Auths;
@@ -104,7 +118,8 @@ export function parseDockerConfigSecret(type: string | undefined, data: Record<s
 }
 
 function normalizeEntry(server: string, raw: RawEntry): AuthEntry {
-  if (!raw || typeof raw !== 'object') throw new InvalidDockerConfigError(`entry ${JSON.stringify(server)} is not an object`);
+  if (!raw || typeof raw !== 'object')
+    throw new InvalidDockerConfigError(`entry ${JSON.stringify(server)} is not an object`);
   const str = (value: unknown) => (typeof value === 'string' ? value : undefined);
   let username = str(raw.username);
   let password = str(raw.password);
@@ -113,7 +128,9 @@ function normalizeEntry(server: string, raw: RawEntry): AuthEntry {
     const decoded = /^[A-Za-z0-9+/=\s]*$/.test(auth) ? decodeUtf8(auth) : undefined;
     const colon = decoded?.indexOf(':') ?? -1;
     if (decoded === undefined || colon < 0) {
-      throw new InvalidDockerConfigError(`entry ${JSON.stringify(server)} has an "auth" that is not base64 of username:password`);
+      throw new InvalidDockerConfigError(
+        `entry ${JSON.stringify(server)} has an "auth" that is not base64 of username:password`,
+      );
     }
     username = decoded.slice(0, colon);
     password = decoded.slice(colon + 1);
@@ -124,7 +141,10 @@ function normalizeEntry(server: string, raw: RawEntry): AuthEntry {
   const problem = credentialProblem('username', username) ?? credentialProblem('password', password);
   if (problem) {
     // docker stores identity tokens (OAuth refresh tokens) beside an auth without a password; the kubelet cannot use them.
-    const identity = 'identitytoken' in raw || 'registrytoken' in raw ? ' (identity and registry tokens are not supported: the kubelet cannot use them)' : '';
+    const identity =
+      'identitytoken' in raw || 'registrytoken' in raw
+        ? ' (identity and registry tokens are not supported: the kubelet cannot use them)'
+        : '';
     throw new InvalidDockerConfigError(`entry ${JSON.stringify(server)} has ${problem}${identity}`);
   }
   const entry = authEntry(username, password);

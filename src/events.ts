@@ -38,7 +38,13 @@ export class EventRecorder implements EventSink {
       apiVersion: 'v1',
       kind: 'Event',
       metadata: { generateName: `${target.metadata.name}.`, namespace: this.namespace },
-      involvedObject: { apiVersion: API_VERSION, kind: KIND, name: target.metadata.name, uid: target.metadata.uid, resourceVersion: target.metadata.resourceVersion },
+      involvedObject: {
+        apiVersion: API_VERSION,
+        kind: KIND,
+        name: target.metadata.name,
+        uid: target.metadata.uid,
+        resourceVersion: target.metadata.resourceVersion,
+      },
       type,
       reason,
       message: message.slice(0, 1024),
@@ -49,7 +55,9 @@ export class EventRecorder implements EventSink {
       lastTimestamp: time,
       count: 1,
     };
-    this.resources.createEvent(event as never).catch((err: Error) => this.logger.warn({ err: err.message, reason }, 'could not record event'));
+    this.resources
+      .createEvent(event as never)
+      .catch((err: Error) => this.logger.warn({ err: err.message, reason }, 'could not record event'));
   }
 
   private prune(now: number): void {

@@ -33,14 +33,36 @@ async function main(argv: string[]): Promise<number> {
   const metrics = new Metrics();
   const observe: RequestObserver = (verb, resource, code, _seconds) => {
     metrics.apiRequests.inc({ verb, resource, code: String(code) });
-    if (code >= 200 && code < 300 && (verb === 'CREATE' || verb === 'UPDATE' || verb === 'PATCH' || verb === 'DELETE')) metrics.writes.inc({ resource, verb });
+    if (code >= 200 && code < 300 && (verb === 'CREATE' || verb === 'UPDATE' || verb === 'PATCH' || verb === 'DELETE'))
+      metrics.writes.inc({ resource, verb });
   };
-  const client = await KubeClient.create(kubeConfig, { clock: systemClock, qps: config.kubeApiQps, burst: config.kubeApiBurst, timeoutMs: config.kubeApiTimeoutSeconds * 1000, observe });
+  const client = await KubeClient.create(kubeConfig, {
+    clock: systemClock,
+    qps: config.kubeApiQps,
+    burst: config.kubeApiBurst,
+    timeoutMs: config.kubeApiTimeoutSeconds * 1000,
+    observe,
+  });
   logger.info({ server: client.server, sourceNamespace: config.sourceNamespace }, 'starting regcred-operator');
-  const operator = new Operator({ config, client, clock: systemClock, logger, metrics, deferWorkers: config.leaderElect });
+  const operator = new Operator({
+    config,
+    client,
+    clock: systemClock,
+    logger,
+    metrics,
+    deferWorkers: config.leaderElect,
+  });
   let stopping = false;
   // Leader election has its own client: renewals must not queue behind a fan-out's rate limit.
-  const electionClient = config.leaderElect ? await KubeClient.create(kubeConfig, { clock: systemClock, qps: 0, maxRetries: 0, userAgent: 'regcred-operator/leader-election', observe }) : undefined;
+  const electionClient = config.leaderElect
+    ? await KubeClient.create(kubeConfig, {
+        clock: systemClock,
+        qps: 0,
+        maxRetries: 0,
+        userAgent: 'regcred-operator/leader-election',
+        observe,
+      })
+    : undefined;
   const elector = electionClient
     ? new LeaderElector({
         store: new LeaseStore(electionClient, config.leaderElectionNamespace, config.leaderElectionId),

@@ -8,7 +8,12 @@ const QUEUE_BUCKETS = [1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1, 10, 10
 
 export class Metrics {
   readonly registry = new Registry();
-  readonly reconciles = new Counter({ name: 'regcred_reconcile_total', help: 'Reconciles by kind of key and result', labelNames: ['kind', 'result'], registers: [this.registry] });
+  readonly reconciles = new Counter({
+    name: 'regcred_reconcile_total',
+    help: 'Reconciles by kind of key and result',
+    labelNames: ['kind', 'result'],
+    registers: [this.registry],
+  });
   readonly reconcileDuration = new Histogram({
     name: 'regcred_reconcile_duration_seconds',
     help: 'Reconcile duration by kind of key',
@@ -16,8 +21,16 @@ export class Metrics {
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 15],
     registers: [this.registry],
   });
-  readonly queueDepth = new Gauge({ name: 'regcred_workqueue_depth', help: 'Keys waiting in the work queue', registers: [this.registry] });
-  readonly queueAdds = new Counter({ name: 'regcred_workqueue_adds_total', help: 'Keys added to the work queue (not counting adds of a key already waiting)', registers: [this.registry] });
+  readonly queueDepth = new Gauge({
+    name: 'regcred_workqueue_depth',
+    help: 'Keys waiting in the work queue',
+    registers: [this.registry],
+  });
+  readonly queueAdds = new Counter({
+    name: 'regcred_workqueue_adds_total',
+    help: 'Keys added to the work queue (not counting adds of a key already waiting)',
+    registers: [this.registry],
+  });
   readonly queueLatency = new Histogram({
     name: 'regcred_workqueue_queue_duration_seconds',
     help: 'How long a key waits in the work queue before a worker takes it',
@@ -30,17 +43,68 @@ export class Metrics {
     buckets: QUEUE_BUCKETS,
     registers: [this.registry],
   });
-  readonly queueRetries = new Counter({ name: 'regcred_workqueue_retries_total', help: 'Failed keys re-added to the work queue with backoff', registers: [this.registry] });
-  readonly managedSecrets = new Gauge({ name: 'regcred_managed_secrets', help: 'Secrets managed by the operator, from its cache', registers: [this.registry] });
-  readonly namespaces = new Gauge({ name: 'regcred_namespaces', help: 'Namespaces per RegistryCredential by state (selected, ready, failed)', labelNames: ['credential', 'state'], registers: [this.registry] });
-  readonly writes = new Counter({ name: 'regcred_writes_total', help: 'Writes issued to the API server by resource and verb', labelNames: ['resource', 'verb'], registers: [this.registry] });
-  readonly apiRequests = new Counter({ name: 'regcred_api_requests_total', help: 'API requests by verb, resource and HTTP code', labelNames: ['verb', 'resource', 'code'], registers: [this.registry] });
-  readonly sourceFailures = new Counter({ name: 'regcred_source_failures_total', help: 'Source resolution failures by reason', labelNames: ['credential', 'reason'], registers: [this.registry] });
-  readonly tokenRenewals = new Counter({ name: 'regcred_token_renewals_total', help: 'Short-lived token renewals by result', labelNames: ['provider', 'result'], registers: [this.registry] });
-  readonly secondsUntilExpiry = new Gauge({ name: 'regcred_credentials_expiry_seconds', help: 'Seconds until the earliest short-lived credential of a RegistryCredential expires', labelNames: ['credential'], registers: [this.registry] });
-  readonly watchRestarts = new Counter({ name: 'regcred_watch_restarts_total', help: 'Watch restarts by informer and reason', labelNames: ['informer', 'reason'], registers: [this.registry] });
-  readonly ready = new Gauge({ name: 'regcred_ready', help: '1 when every cache is synced and every watch is alive', registers: [this.registry] });
-  readonly leader = new Gauge({ name: 'regcred_leader', help: '1 while this process may write: it holds the leader-election Lease, or leader election is off', registers: [this.registry] });
+  readonly queueRetries = new Counter({
+    name: 'regcred_workqueue_retries_total',
+    help: 'Failed keys re-added to the work queue with backoff',
+    registers: [this.registry],
+  });
+  readonly managedSecrets = new Gauge({
+    name: 'regcred_managed_secrets',
+    help: 'Secrets managed by the operator, from its cache',
+    registers: [this.registry],
+  });
+  readonly namespaces = new Gauge({
+    name: 'regcred_namespaces',
+    help: 'Namespaces per RegistryCredential by state (selected, ready, failed)',
+    labelNames: ['credential', 'state'],
+    registers: [this.registry],
+  });
+  readonly writes = new Counter({
+    name: 'regcred_writes_total',
+    help: 'Writes issued to the API server by resource and verb',
+    labelNames: ['resource', 'verb'],
+    registers: [this.registry],
+  });
+  readonly apiRequests = new Counter({
+    name: 'regcred_api_requests_total',
+    help: 'API requests by verb, resource and HTTP code',
+    labelNames: ['verb', 'resource', 'code'],
+    registers: [this.registry],
+  });
+  readonly sourceFailures = new Counter({
+    name: 'regcred_source_failures_total',
+    help: 'Source resolution failures by reason',
+    labelNames: ['credential', 'reason'],
+    registers: [this.registry],
+  });
+  readonly tokenRenewals = new Counter({
+    name: 'regcred_token_renewals_total',
+    help: 'Short-lived token renewals by result',
+    labelNames: ['provider', 'result'],
+    registers: [this.registry],
+  });
+  readonly secondsUntilExpiry = new Gauge({
+    name: 'regcred_credentials_expiry_seconds',
+    help: 'Seconds until the earliest short-lived credential of a RegistryCredential expires',
+    labelNames: ['credential'],
+    registers: [this.registry],
+  });
+  readonly watchRestarts = new Counter({
+    name: 'regcred_watch_restarts_total',
+    help: 'Watch restarts by informer and reason',
+    labelNames: ['informer', 'reason'],
+    registers: [this.registry],
+  });
+  readonly ready = new Gauge({
+    name: 'regcred_ready',
+    help: '1 when every cache is synced and every watch is alive',
+    registers: [this.registry],
+  });
+  readonly leader = new Gauge({
+    name: 'regcred_leader',
+    help: '1 while this process may write: it holds the leader-election Lease, or leader election is off',
+    registers: [this.registry],
+  });
 
   constructor(withDefaults = true) {
     if (withDefaults) collectDefaultMetrics({ register: this.registry, prefix: 'regcred_' });

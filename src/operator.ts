@@ -40,13 +40,28 @@ function withoutManagedFields<T extends KubeObject & { metadata?: { managedField
 
 function slimNamespace(ns: V1Namespace): V1Namespace {
   const meta = ns.metadata ?? {};
-  return { metadata: { name: meta.name, uid: meta.uid, resourceVersion: meta.resourceVersion, labels: meta.labels, deletionTimestamp: meta.deletionTimestamp }, status: { phase: ns.status?.phase } };
+  return {
+    metadata: {
+      name: meta.name,
+      uid: meta.uid,
+      resourceVersion: meta.resourceVersion,
+      labels: meta.labels,
+      deletionTimestamp: meta.deletionTimestamp,
+    },
+    status: { phase: ns.status?.phase },
+  };
 }
 
 function slimServiceAccount(sa: V1ServiceAccount): V1ServiceAccount {
   const meta = sa.metadata ?? {};
   return {
-    metadata: { name: meta.name, namespace: meta.namespace, uid: meta.uid, resourceVersion: meta.resourceVersion, annotations: meta.annotations },
+    metadata: {
+      name: meta.name,
+      namespace: meta.namespace,
+      uid: meta.uid,
+      resourceVersion: meta.resourceVersion,
+      annotations: meta.annotations,
+    },
     imagePullSecrets: sa.imagePullSecrets,
   };
 }
@@ -63,7 +78,11 @@ export class Operator {
 
   constructor(private readonly options: OperatorOptions) {
     const { config, client, clock, logger, metrics } = options;
-    const informer = <T extends KubeObject>(name: string, path: string, extra: { labelSelector?: string; transform?: (obj: T) => T } = {}) =>
+    const informer = <T extends KubeObject>(
+      name: string,
+      path: string,
+      extra: { labelSelector?: string; transform?: (obj: T) => T } = {},
+    ) =>
       new Informer<T>({
         name,
         source: listWatch<T>(client, { path, labelSelector: extra.labelSelector }),
@@ -76,8 +95,12 @@ export class Operator {
     this.caches = {
       credentials: informer<RegistryCredential>('registrycredentials', paths.credentials()),
       namespaces: informer<V1Namespace>('namespaces', paths.namespaces(), { transform: slimNamespace }),
-      serviceAccounts: informer<V1ServiceAccount>('serviceaccounts', paths.serviceAccounts(), { transform: slimServiceAccount }),
-      managedSecrets: informer<V1Secret>('managed-secrets', paths.secrets(), { labelSelector: `${LABEL_MANAGED_BY}=${MANAGED_BY}` }),
+      serviceAccounts: informer<V1ServiceAccount>('serviceaccounts', paths.serviceAccounts(), {
+        transform: slimServiceAccount,
+      }),
+      managedSecrets: informer<V1Secret>('managed-secrets', paths.secrets(), {
+        labelSelector: `${LABEL_MANAGED_BY}=${MANAGED_BY}`,
+      }),
       sourceSecrets: informer<V1Secret>('source-secrets', paths.secrets(config.sourceNamespace)),
     };
     this.queue = new WorkQueue({ clock, metrics: metrics.workQueue() });
@@ -85,7 +108,10 @@ export class Operator {
     // One cache for every RegistryCredential: one token request per identity per renewal.
     const ecrTokens = new TokenCache<EcrContext>({
       clock,
-      fetch: awsEcrFetcher({ endpoint: config.awsEndpointUrl, requestTimeoutMs: config.awsRequestTimeoutSeconds * 1000 }),
+      fetch: awsEcrFetcher({
+        endpoint: config.awsEndpointUrl,
+        requestTimeoutMs: config.awsRequestTimeoutSeconds * 1000,
+      }),
       onResult: (result, error) => {
         metrics.tokenRenewals.inc({ provider: 'ecr', result });
         if (error) logger.warn({ provider: 'ecr', code: error.code, err: error.message }, 'token renewal failed');
@@ -125,8 +151,12 @@ export class Operator {
   /** Ready = every cache synced and every watch open. */
   readiness(): { ok: boolean; detail: string } {
     if (!this.started) return { ok: false, detail: 'starting' };
-    const bad = this.informers().filter((i) => !i.isHealthy()).map((i) => i.name);
-    return bad.length === 0 ? { ok: true, detail: 'ok' } : { ok: false, detail: `watch not healthy: ${bad.join(', ')}` };
+    const bad = this.informers()
+      .filter((i) => !i.isHealthy())
+      .map((i) => i.name);
+    return bad.length === 0
+      ? { ok: true, detail: 'ok' }
+      : { ok: false, detail: `watch not healthy: ${bad.join(', ')}` };
   }
 
   async start(): Promise<void> {
@@ -140,7 +170,12 @@ export class Operator {
     for (const i of this.informers()) i.start();
     await Promise.all(this.informers().map((i) => i.waitForSync()));
     // Handlers go on after the first list: startup work is queued once, below, not per object.
-    registerMappers({ caches: this.caches, queue: this.queue, specOf: (name) => this.reconciler.specOf(name), statusDelay: (name) => this.reconciler.statusDelay(name) });
+    registerMappers({
+      caches: this.caches,
+      queue: this.queue,
+      specOf: (name) => this.reconciler.specOf(name),
+      statusDelay: (name) => this.reconciler.statusDelay(name),
+    });
     enqueueEverything(this.caches, this.queue);
     if (!this.options.deferWorkers) this.startWorkers();
     this.started = true;
@@ -150,7 +185,12 @@ export class Operator {
     this.readyTimer.unref();
     metrics.ready.set(1);
     logger.info(
-      { sourceNamespace: config.sourceNamespace, concurrency: config.concurrency, credentials: this.caches.credentials.size(), namespaces: this.caches.namespaces.size() },
+      {
+        sourceNamespace: config.sourceNamespace,
+        concurrency: config.concurrency,
+        credentials: this.caches.credentials.size(),
+        namespaces: this.caches.namespaces.size(),
+      },
       'caches synced; reconciling',
     );
   }

@@ -73,7 +73,9 @@ const MAX_MATCH_LABELS = 64;
 export const labelSelectorSchema = z.object({
   matchLabels: z
     .record(z.string(), labelValue)
-    .refine((labels) => Object.keys(labels).length <= MAX_MATCH_LABELS, { message: `at most ${MAX_MATCH_LABELS} labels` })
+    .refine((labels) => Object.keys(labels).length <= MAX_MATCH_LABELS, {
+      message: `at most ${MAX_MATCH_LABELS} labels`,
+    })
     .meta({ maxProperties: MAX_MATCH_LABELS }) // the same bound, for the JSON Schema compared with the CRD
     .optional(),
   matchExpressions: z.array(labelSelectorRequirement).max(32).optional(),
@@ -88,12 +90,16 @@ export const specSchema = z.object({
     .array(z.string().min(1).max(253))
     .max(256)
     .default(['default'])
-    .refine((names) => !names.includes('*') || names.length === 1, { message: '"*" cannot be mixed with ServiceAccount names' }),
+    .refine((names) => !names.includes('*') || names.length === 1, {
+      message: '"*" cannot be mixed with ServiceAccount names',
+    }),
   refreshInterval: z
     .string()
     .max(32)
     .default(DEFAULT_REFRESH)
-    .refine((duration) => durationPattern.test(duration), { message: 'refreshInterval must be a duration such as 6h or 90m' }),
+    .refine((duration) => durationPattern.test(duration), {
+      message: 'refreshInterval must be a duration such as 6h or 90m',
+    }),
   suspend: z.boolean().default(false),
 });
 

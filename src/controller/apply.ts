@@ -38,7 +38,12 @@ export class NamespaceWriter {
   ) {}
 
   /** Creates the desired Secret, or updates ours to match it. */
-  async ensureSecret(cred: RegistryCredential, desired: V1Secret, cached: V1Secret | undefined, context: WriteContext): Promise<{ secret: V1Secret; wrote: boolean }> {
+  async ensureSecret(
+    cred: RegistryCredential,
+    desired: V1Secret,
+    cached: V1Secret | undefined,
+    context: WriteContext,
+  ): Promise<{ secret: V1Secret; wrote: boolean }> {
     const { resources, caches } = this;
     const namespace = desired.metadata!.namespace!;
     const name = desired.metadata!.name!;
@@ -55,7 +60,10 @@ export class NamespaceWriter {
         // Not in our cache: either someone else's Secret, or ours with its labels edited away.
         existing = await resources.getSecret(namespace, name);
         if (!isOwnedBy(existing, cred)) {
-          throw new NamespaceFailureError('SecretConflict', `Secret ${name} already exists and is not managed by this RegistryCredential; it is left untouched`);
+          throw new NamespaceFailureError(
+            'SecretConflict',
+            `Secret ${name} already exists and is not managed by this RegistryCredential; it is left untouched`,
+          );
         }
       }
     }
@@ -101,7 +109,12 @@ export class NamespaceWriter {
    * Read-modify-write guarded by resourceVersion. On a conflict (someone else edited the SA
    * meanwhile) the SA is read again and the edit recomputed, so their change stays.
    */
-  async applyServiceAccount(serviceAccount: V1ServiceAccount, credential: string, wanted: string | undefined, context: WriteContext): Promise<boolean> {
+  async applyServiceAccount(
+    serviceAccount: V1ServiceAccount,
+    credential: string,
+    wanted: string | undefined,
+    context: WriteContext,
+  ): Promise<boolean> {
     const { resources, caches } = this;
     const namespace = serviceAccount.metadata!.namespace!;
     const name = serviceAccount.metadata!.name!;
@@ -113,7 +126,10 @@ export class NamespaceWriter {
         const updated = await resources.patchServiceAccountPullSecrets(current, edit.imagePullSecrets, edit.injected);
         caches.serviceAccounts.noteWritten(updated);
         const removed = wanted === undefined;
-        context.logger.info({ serviceAccount: name }, removed ? 'removed pull secret from ServiceAccount' : 'added pull secret to ServiceAccount');
+        context.logger.info(
+          { serviceAccount: name },
+          removed ? 'removed pull secret from ServiceAccount' : 'added pull secret to ServiceAccount',
+        );
         context.changes?.recordChange(removed ? 'PullSecretRemoved' : 'PullSecretAdded', `${namespace}/${name}`);
         return true;
       } catch (err) {

@@ -15,7 +15,10 @@ import { serviceAccountEdit } from './serviceaccounts.js';
 export const DOCKERCONFIG_TYPE = 'kubernetes.io/dockerconfigjson';
 export const DOCKERCONFIG_KEY = '.dockerconfigjson';
 
-export function matchesSelector(labels: Record<string, string> | undefined, selector: LabelSelector | undefined): boolean {
+export function matchesSelector(
+  labels: Record<string, string> | undefined,
+  selector: LabelSelector | undefined,
+): boolean {
   if (!selector) return true;
   const actual = labels ?? {};
   for (const [key, value] of Object.entries(selector.matchLabels ?? {})) if (actual[key] !== value) return false;
@@ -60,14 +63,31 @@ export function managedLabels(credentialName: string): Record<string, string> {
 }
 
 export function ownerReferenceFor(cred: RegistryCredential): V1OwnerReference {
-  return { apiVersion: API_VERSION, kind: KIND, name: cred.metadata.name, uid: cred.metadata.uid, controller: true, blockOwnerDeletion: false };
+  return {
+    apiVersion: API_VERSION,
+    kind: KIND,
+    name: cred.metadata.name,
+    uid: cred.metadata.uid,
+    controller: true,
+    blockOwnerDeletion: false,
+  };
 }
 
-export function desiredSecret(cred: RegistryCredential, namespace: string, secretName: string, document: string): V1Secret {
+export function desiredSecret(
+  cred: RegistryCredential,
+  namespace: string,
+  secretName: string,
+  document: string,
+): V1Secret {
   return {
     apiVersion: 'v1',
     kind: 'Secret',
-    metadata: { name: secretName, namespace, labels: managedLabels(cred.metadata.name), ownerReferences: [ownerReferenceFor(cred)] },
+    metadata: {
+      name: secretName,
+      namespace,
+      labels: managedLabels(cred.metadata.name),
+      ownerReferences: [ownerReferenceFor(cred)],
+    },
     type: DOCKERCONFIG_TYPE,
     data: { [DOCKERCONFIG_KEY]: Buffer.from(document, 'utf8').toString('base64') },
   };
@@ -93,14 +113,18 @@ export function secretUpdate(existing: V1Secret, desired: V1Secret): V1Secret | 
     existing.type === desired.type &&
     Object.keys(existing.data ?? {}).length === 1 &&
     existing.data?.[DOCKERCONFIG_KEY] === desired.data![DOCKERCONFIG_KEY];
-  const labelsSame = Object.entries(desired.metadata!.labels!).every(([key, value]) => existing.metadata?.labels?.[key] === value);
+  const labelsSame = Object.entries(desired.metadata!.labels!).every(
+    ([key, value]) => existing.metadata?.labels?.[key] === value,
+  );
   if (dataSame && labelsSame && hasOwner) return undefined;
   return {
     ...existing,
     metadata: {
       ...existing.metadata,
       labels,
-      ownerReferences: hasOwner ? owners : [...owners.filter((owner) => !(owner.kind === KIND && owner.apiVersion === API_VERSION)), ownerRef],
+      ownerReferences: hasOwner
+        ? owners
+        : [...owners.filter((owner) => !(owner.kind === KIND && owner.apiVersion === API_VERSION)), ownerRef],
     },
     type: desired.type,
     data: desired.data,
@@ -126,7 +150,12 @@ export interface NamespaceView {
  * our entries under another name. Missing ServiceAccounts do not count: they are handled when
  * they appear.
  */
-export function isNamespaceConverged(view: NamespaceView, cred: RegistryCredential, spec: RegistryCredentialSpec, desired: V1Secret | undefined): boolean {
+export function isNamespaceConverged(
+  view: NamespaceView,
+  cred: RegistryCredential,
+  spec: RegistryCredentialSpec,
+  desired: V1Secret | undefined,
+): boolean {
   const secretName = desired?.metadata?.name ?? spec.secretName ?? cred.metadata.name;
   const secret = view.secret;
   if (!secret || secret.metadata?.name !== secretName || !isOwnedBy(secret, cred)) return false;

@@ -1,7 +1,8 @@
 // Work-queue keys. A credential key resolves sources and decides which namespaces need work; a
 // namespace key converges one (credential, namespace) pair. Names cannot contain "/".
 
-export type Key = { kind: 'credential'; credential: string } | { kind: 'namespace'; credential: string; namespace: string };
+export type Key =
+  { kind: 'credential'; credential: string } | { kind: 'namespace'; credential: string; namespace: string };
 
 export const credentialKey = (credential: string): string => `c/${credential}`;
 export const namespaceKey = (credential: string, namespace: string): string => `n/${credential}/${namespace}`;

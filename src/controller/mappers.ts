@@ -1,7 +1,13 @@
 // Which keys an event on a watched object should wake. Cheap and conservative: when in doubt a key
 // is queued, because a reconcile that finds nothing to do writes nothing.
 import type { V1Namespace, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
-import { ANNOTATION_INJECTED, LABEL_CREDENTIAL, type RegistryCredential, type RegistryCredentialSpec, sourceSecretNames } from '../api/v1alpha1.js';
+import {
+  ANNOTATION_INJECTED,
+  LABEL_CREDENTIAL,
+  type RegistryCredential,
+  type RegistryCredentialSpec,
+  sourceSecretNames,
+} from '../api/v1alpha1.js';
 import { isServiceAccountSelected } from './desired.js';
 import { credentialKey, namespaceKey } from './keys.js';
 import { STATUS_DELAY_BASE_MS } from './timing.js';
@@ -49,7 +55,12 @@ export function registerMappers(options: MapperOptions): void {
   caches.namespaces.on({
     add: onNamespace,
     update: (old, ns) => {
-      if (!sameJson(old.metadata?.labels, ns.metadata?.labels) || old.status?.phase !== ns.status?.phase || old.metadata?.deletionTimestamp !== ns.metadata?.deletionTimestamp) onNamespace(ns);
+      if (
+        !sameJson(old.metadata?.labels, ns.metadata?.labels) ||
+        old.status?.phase !== ns.status?.phase ||
+        old.metadata?.deletionTimestamp !== ns.metadata?.deletionTimestamp
+      )
+        onNamespace(ns);
     },
     delete: () => {
       for (const cred of credentials()) queue.addAfter(credentialKey(cred.metadata.name), delay(cred.metadata.name));
@@ -60,13 +71,22 @@ export function registerMappers(options: MapperOptions): void {
     const ns = sa.metadata!.namespace!;
     for (const cred of credentials()) {
       const spec = options.specOf(cred.metadata.name);
-      if (!spec || isServiceAccountSelected(sa.metadata?.name ?? '', spec) || injectedFor(sa, cred.metadata.name).length > 0) queue.add(namespaceKey(cred.metadata.name, ns));
+      if (
+        !spec ||
+        isServiceAccountSelected(sa.metadata?.name ?? '', spec) ||
+        injectedFor(sa, cred.metadata.name).length > 0
+      )
+        queue.add(namespaceKey(cred.metadata.name, ns));
     }
   };
   caches.serviceAccounts.on({
     add: onServiceAccount,
     update: (old, sa) => {
-      if (!sameJson(old.imagePullSecrets, sa.imagePullSecrets) || old.metadata?.annotations?.[ANNOTATION_INJECTED] !== sa.metadata?.annotations?.[ANNOTATION_INJECTED]) onServiceAccount(sa);
+      if (
+        !sameJson(old.imagePullSecrets, sa.imagePullSecrets) ||
+        old.metadata?.annotations?.[ANNOTATION_INJECTED] !== sa.metadata?.annotations?.[ANNOTATION_INJECTED]
+      )
+        onServiceAccount(sa);
     },
     delete: onServiceAccount,
   });
@@ -75,7 +95,11 @@ export function registerMappers(options: MapperOptions): void {
     const cred = secret.metadata?.labels?.[LABEL_CREDENTIAL];
     if (cred) queue.add(namespaceKey(cred, secret.metadata!.namespace!));
   };
-  caches.managedSecrets.on({ add: onManagedSecret, update: (_old, secret) => onManagedSecret(secret), delete: onManagedSecret });
+  caches.managedSecrets.on({
+    add: onManagedSecret,
+    update: (_old, secret) => onManagedSecret(secret),
+    delete: onManagedSecret,
+  });
 
   const onSourceSecret = (secret: V1Secret) => {
     const name = secret.metadata?.name ?? '';
@@ -84,7 +108,11 @@ export function registerMappers(options: MapperOptions): void {
       if (!spec || sourceSecretNames(spec).includes(name)) queue.add(credentialKey(cred.metadata.name));
     }
   };
-  caches.sourceSecrets.on({ add: onSourceSecret, update: (_old, secret) => onSourceSecret(secret), delete: onSourceSecret });
+  caches.sourceSecrets.on({
+    add: onSourceSecret,
+    update: (_old, secret) => onSourceSecret(secret),
+    delete: onSourceSecret,
+  });
 }
 
 /** After a restart: every credential, and every namespace holding something of a credential that no longer exists. */
@@ -99,7 +127,8 @@ export function enqueueEverything(caches: Caches, queue: Enqueuer): void {
     if (cred && !known.has(cred)) queue.add(namespaceKey(cred, secret.metadata!.namespace!));
   }
   for (const sa of caches.serviceAccounts.list()) {
-    for (const cred of new Set(Object.values(injectedBy(sa)))) if (!known.has(cred)) queue.add(namespaceKey(cred, sa.metadata!.namespace!));
+    for (const cred of new Set(Object.values(injectedBy(sa))))
+      if (!known.has(cred)) queue.add(namespaceKey(cred, sa.metadata!.namespace!));
   }
 }
 

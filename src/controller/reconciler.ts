@@ -30,7 +30,14 @@ import type { ReconcileContext, ReconcileResult } from '../runtime/workerpool.js
 import { NamespaceFailureError, NamespaceWriter, type WriteContext } from './apply.js';
 import type { Caches } from './caches.js';
 import { type CredentialState, CredentialStates } from './credentialstate.js';
-import { desiredSecret, isNamespaceConverged, isNamespaceSelected, isOwnedBy, isServiceAccountSelected, isTerminating } from './desired.js';
+import {
+  desiredSecret,
+  isNamespaceConverged,
+  isNamespaceSelected,
+  isOwnedBy,
+  isServiceAccountSelected,
+  isTerminating,
+} from './desired.js';
 import { credentialKey, namespaceKey, parseKey } from './keys.js';
 import { resolveSources } from './resolve.js';
 import { injectedFor } from './serviceaccounts.js';
@@ -94,7 +101,8 @@ export class Reconciler {
       this.states.forget(name);
       this.pacer.forget(name);
       metrics?.forgetCredential(name);
-      for (const namespace of await this.namespacesWithLeftovers({ metadata: { name, uid: '' } })) queue.add(namespaceKey(name, namespace));
+      for (const namespace of await this.namespacesWithLeftovers({ metadata: { name, uid: '' } }))
+        queue.add(namespaceKey(name, namespace));
       return;
     }
     if (cred.metadata.deletionTimestamp) return this.finalize(cred, logger);
@@ -134,9 +142,15 @@ export class Reconciler {
         continue;
       }
       selected.push(namespaceName);
-      const desired = desiredTemplate && { ...desiredTemplate, metadata: { ...desiredTemplate.metadata, namespace: namespaceName } };
+      const desired = desiredTemplate && {
+        ...desiredTemplate,
+        metadata: { ...desiredTemplate.metadata, namespace: namespaceName },
+      };
       const converged = isNamespaceConverged(
-        { secret: caches.managedSecrets.getIn(namespaceName, state.secretName), serviceAccounts: caches.serviceAccounts.listIn(namespaceName) },
+        {
+          secret: caches.managedSecrets.getIn(namespaceName, state.secretName),
+          serviceAccounts: caches.serviceAccounts.listIn(namespaceName),
+        },
         cred,
         spec,
         desired,
@@ -150,7 +164,8 @@ export class Reconciler {
       const selectedSet = new Set(selected);
       // Leftovers: namespaces that left the selection, or Secrets under a previous secretName.
       for (const namespace of await this.namespacesWithLeftovers(cred)) {
-        if (!selectedSet.has(namespace) || this.hasStaleSecret(cred, state, namespace)) queue.add(namespaceKey(name, namespace));
+        if (!selectedSet.has(namespace) || this.hasStaleSecret(cred, state, namespace))
+          queue.add(namespaceKey(name, namespace));
       }
     }
 
@@ -168,13 +183,20 @@ export class Reconciler {
     await this.writeStatus(cred, state, { selected: selected.length, ready, failures }, logger);
     const now = this.options.clock.now();
     const tokens = state.sources.tokens;
-    if (tokens.expiresAt !== undefined) metrics?.secondsUntilExpiry.set({ credential: name }, (tokens.expiresAt - now) / 1000);
+    if (tokens.expiresAt !== undefined)
+      metrics?.secondsUntilExpiry.set({ credential: name }, (tokens.expiresAt - now) / 1000);
     else metrics?.secondsUntilExpiry.remove({ credential: name });
     // Time-based work: come back when a token is due for renewal or a failed renewal for a retry.
-    if (tokens.nextCheckAt !== undefined && !spec.suspend) return { requeueAfterMs: Math.max(1000, tokens.nextCheckAt - now) };
+    if (tokens.nextCheckAt !== undefined && !spec.suspend)
+      return { requeueAfterMs: Math.max(1000, tokens.nextCheckAt - now) };
   }
 
-  private async resolveSourcesOf(cred: RegistryCredential, spec: RegistryCredentialSpec, state: CredentialState, logger: Logger): Promise<void> {
+  private async resolveSourcesOf(
+    cred: RegistryCredential,
+    spec: RegistryCredentialSpec,
+    state: CredentialState,
+    logger: Logger,
+  ): Promise<void> {
     const { sourceSecrets } = this.options.caches;
     const sourceNamespace = this.options.sourceNamespace;
     const previousWarning = state.sources.warning;
@@ -185,7 +207,8 @@ export class Reconciler {
       now: () => this.options.clock.now(),
     });
     const { warning, failure } = resolution;
-    if (warning && warning.message !== previousWarning?.message) this.options.events.record(cred, 'Warning', warning.reason, warning.message);
+    if (warning && warning.message !== previousWarning?.message)
+      this.options.events.record(cred, 'Warning', warning.reason, warning.message);
     state.setSources(resolution);
     if (failure) logger.warn({ reason: failure.reason, held }, 'registry source failed');
   }
@@ -199,9 +222,17 @@ export class Reconciler {
     }
     const state = this.states.get(cred.metadata.name);
     if (state) this.flushChanges(cred, state);
-    this.options.events.record(cred, 'Normal', 'CleanedUp', 'removed every Secret and ServiceAccount entry this RegistryCredential added');
+    this.options.events.record(
+      cred,
+      'Normal',
+      'CleanedUp',
+      'removed every Secret and ServiceAccount entry this RegistryCredential added',
+    );
     try {
-      const updated = await this.options.resources.setFinalizers(cred, (cred.metadata.finalizers ?? []).filter((finalizer) => finalizer !== FINALIZER));
+      const updated = await this.options.resources.setFinalizers(
+        cred,
+        (cred.metadata.finalizers ?? []).filter((finalizer) => finalizer !== FINALIZER),
+      );
       this.options.caches.credentials.noteWritten(updated);
     } catch (err) {
       if (!isKubeError(err, 'NotFound')) throw err;
@@ -234,7 +265,10 @@ export class Reconciler {
     try {
       const updated = await this.options.resources.updateStatus(cred, status);
       this.options.caches.credentials.noteWritten(updated);
-      logger.debug({ namespaces: status.namespaces, resourceVersion: updated.metadata.resourceVersion }, 'status written');
+      logger.debug(
+        { namespaces: status.namespaces, resourceVersion: updated.metadata.resourceVersion },
+        'status written',
+      );
     } catch (err) {
       if (!isKubeError(err, 'NotFound')) throw err;
     }
@@ -280,7 +314,8 @@ export class Reconciler {
     const context: WriteContext = { logger, changes: state };
     if (!namespace || isTerminating(namespace)) {
       // Namespaces being deleted are left alone; their content goes with them.
-      if (state?.clearFailure(namespaceName) || cred?.metadata.deletionTimestamp) this.pacer.namespaceChanged(credentialName);
+      if (state?.clearFailure(namespaceName) || cred?.metadata.deletionTimestamp)
+        this.pacer.namespaceChanged(credentialName);
       return;
     }
     if (!cred || cred.metadata.deletionTimestamp) {
@@ -319,7 +354,13 @@ export class Reconciler {
   }
 
   /** Makes the namespace hold the desired Secret and SA entries. Returns whether anything was written. */
-  private async convergeNamespace(cred: RegistryCredential, spec: RegistryCredentialSpec, state: CredentialState, namespace: string, context: WriteContext): Promise<boolean> {
+  private async convergeNamespace(
+    cred: RegistryCredential,
+    spec: RegistryCredentialSpec,
+    state: CredentialState,
+    namespace: string,
+    context: WriteContext,
+  ): Promise<boolean> {
     const { caches } = this.options;
     const name = state.secretName;
     let wrote = false;
@@ -329,14 +370,18 @@ export class Reconciler {
       const desired = desiredSecret(cred, namespace, name, document);
       if (secret && !isOwnedBy(secret, cred)) {
         const owner = secret.metadata?.labels?.[LABEL_CREDENTIAL] ?? '?';
-        throw new NamespaceFailureError('SecretConflict', `Secret ${name} belongs to RegistryCredential ${owner}; choose another spec.secretName`);
+        throw new NamespaceFailureError(
+          'SecretConflict',
+          `Secret ${name} belongs to RegistryCredential ${owner}; choose another spec.secretName`,
+        );
       }
       const result = await this.writer.ensureSecret(cred, desired, secret, context);
       secret = result.secret;
       wrote = result.wrote;
       // Secrets of ours under a previous secretName go once the new one is in place.
       for (const stale of [...caches.managedSecrets.listIn(namespace)]) {
-        if (stale.metadata?.name !== name && isOwnedBy(stale, cred)) wrote = (await this.writer.deleteSecret(stale, context)) || wrote;
+        if (stale.metadata?.name !== name && isOwnedBy(stale, cred))
+          wrote = (await this.writer.deleteSecret(stale, context)) || wrote;
       }
     } else if (!secret || !isOwnedBy(secret, cred)) {
       return false; // held: nothing to inject until a first good document exists
@@ -352,7 +397,9 @@ export class Reconciler {
 /** The log fields of a key: the RegistryCredential, and the namespace of a namespace key. */
 export function logFieldsOf(key: string): Record<string, string> {
   const parsed = parseKey(key);
-  return parsed.kind === 'namespace' ? { registryCredential: parsed.credential, namespace: parsed.namespace } : { registryCredential: parsed.credential };
+  return parsed.kind === 'namespace'
+    ? { registryCredential: parsed.credential, namespace: parsed.namespace }
+    : { registryCredential: parsed.credential };
 }
 
 /**

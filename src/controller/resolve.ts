@@ -19,7 +19,10 @@ export interface ResolveOptions {
 }
 
 /** The resolution, and whether an entry without a last good value held the document back. */
-export async function resolveSources(spec: RegistryCredentialSpec, options: ResolveOptions): Promise<{ resolution: SourceResolution; held: boolean }> {
+export async function resolveSources(
+  spec: RegistryCredentialSpec,
+  options: ResolveOptions,
+): Promise<{ resolution: SourceResolution; held: boolean }> {
   const { source, lastGood } = options;
   const perEntry: Auths[] = [];
   let failure: SourceProblem | undefined;

@@ -35,7 +35,9 @@ function parseAnnotation(raw: string): Record<string, string> {
   try {
     const parsed = JSON.parse(raw) as unknown;
     if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) {
-      return Object.fromEntries(Object.entries(parsed as Record<string, unknown>).filter(([, value]) => typeof value === 'string')) as Record<string, string>;
+      return Object.fromEntries(
+        Object.entries(parsed as Record<string, unknown>).filter(([, value]) => typeof value === 'string'),
+      ) as Record<string, string>;
     }
   } catch {
     // an annotation someone mangled: treat as "we added nothing" (never remove foreign entries)
@@ -49,7 +51,11 @@ function serialize(injected: Record<string, string>): string | null {
 }
 
 /** Adds {name: secretName} once. Returns undefined when nothing has to change. */
-export function withPullSecret(sa: V1ServiceAccount, secretName: string, credentialName: string): PullSecretsEdit | undefined {
+export function withPullSecret(
+  sa: V1ServiceAccount,
+  secretName: string,
+  credentialName: string,
+): PullSecretsEdit | undefined {
   const list = sa.imagePullSecrets ?? [];
   const injected = injectedBy(sa);
   const present = list.some((entry) => entry.name === secretName);
@@ -58,13 +64,23 @@ export function withPullSecret(sa: V1ServiceAccount, secretName: string, credent
     if (injected[secretName] === undefined || injected[secretName] === credentialName) return undefined;
     return { imagePullSecrets: list, injected: serialize({ ...injected, [secretName]: credentialName }) };
   }
-  return { imagePullSecrets: [...list, { name: secretName }], injected: serialize({ ...injected, [secretName]: credentialName }) };
+  return {
+    imagePullSecrets: [...list, { name: secretName }],
+    injected: serialize({ ...injected, [secretName]: credentialName }),
+  };
 }
 
 /** Removes the entries this credential added (and only those). Undefined when nothing has to change. */
-export function withoutPullSecret(sa: V1ServiceAccount, credentialName: string, onlySecretName?: string): PullSecretsEdit | undefined {
+export function withoutPullSecret(
+  sa: V1ServiceAccount,
+  credentialName: string,
+  onlySecretName?: string,
+): PullSecretsEdit | undefined {
   const injected = injectedBy(sa);
-  const ours = Object.keys(injected).filter((secretName) => injected[secretName] === credentialName && (onlySecretName === undefined || secretName === onlySecretName));
+  const ours = Object.keys(injected).filter(
+    (secretName) =>
+      injected[secretName] === credentialName && (onlySecretName === undefined || secretName === onlySecretName),
+  );
   if (ours.length === 0) return undefined;
   const list = sa.imagePullSecrets ?? [];
   const rest = { ...injected };
@@ -80,13 +96,16 @@ export function injectedFor(sa: V1ServiceAccount, credentialName: string): strin
   return Object.keys(injected).filter((secretName) => injected[secretName] === credentialName);
 }
 
-
 /**
  * The one edit that brings an SA in line for this credential: our entry named `wanted` (or none
  * when the SA is no longer selected), and none of ours under any other name (a renamed
  * secretName). Undefined when the SA is already right.
  */
-export function serviceAccountEdit(sa: V1ServiceAccount, credentialName: string, wanted: string | undefined): PullSecretsEdit | undefined {
+export function serviceAccountEdit(
+  sa: V1ServiceAccount,
+  credentialName: string,
+  wanted: string | undefined,
+): PullSecretsEdit | undefined {
   let current: V1ServiceAccount = sa;
   let edit: PullSecretsEdit | undefined;
   for (const stale of injectedFor(sa, credentialName)) {

@@ -27,49 +27,119 @@ export interface StatusInput {
 type ConditionInput = Omit<Condition, 'lastTransitionTime' | 'observedGeneration'>;
 
 /** Sets a condition, keeping lastTransitionTime when the status did not change. */
-export function setCondition(conditions: Condition[], next: ConditionInput, generation: number, now: number): Condition[] {
+export function setCondition(
+  conditions: Condition[],
+  next: ConditionInput,
+  generation: number,
+  now: number,
+): Condition[] {
   const prev = conditions.find((existing) => existing.type === next.type);
   const lastTransitionTime = prev && prev.status === next.status ? prev.lastTransitionTime : iso(now);
   const message = next.message.length > MAX_MESSAGE ? `${next.message.slice(0, MAX_MESSAGE - 1)}…` : next.message;
-  const condition: Condition = { type: next.type, status: next.status, observedGeneration: generation, lastTransitionTime, reason: next.reason, message };
+  const condition: Condition = {
+    type: next.type,
+    status: next.status,
+    observedGeneration: generation,
+    lastTransitionTime,
+    reason: next.reason,
+    message,
+  };
   return [...conditions.filter((existing) => existing.type !== next.type), condition];
 }
 
-export function computeStatus(prev: RegistryCredentialStatus | undefined, input: StatusInput): RegistryCredentialStatus {
+export function computeStatus(
+  prev: RegistryCredentialStatus | undefined,
+  input: StatusInput,
+): RegistryCredentialStatus {
   const { generation, now } = input;
   const failures = [...input.failures].sort((a, b) => a.namespace.localeCompare(b.namespace));
   const failed = failures.length;
   let conditions = prev?.conditions ?? [];
 
   let sources: ConditionInput;
-  if (input.specError) sources = { type: 'SourcesReady', status: 'False', reason: 'InvalidSpec', message: input.specError };
+  if (input.specError)
+    sources = { type: 'SourcesReady', status: 'False', reason: 'InvalidSpec', message: input.specError };
   else if (input.sourceFailure) {
     const held = input.sourcesHeld
       ? ' Existing Secrets are kept unchanged and none is created until the source is fixed.'
       : ' The last good value of this source keeps being served.';
-    sources = { type: 'SourcesReady', status: 'False', reason: input.sourceFailure.reason, message: input.sourceFailure.message + held };
-  } else if (input.sourceWarning) sources = { type: 'SourcesReady', status: 'True', reason: input.sourceWarning.reason, message: input.sourceWarning.message };
-  else sources = { type: 'SourcesReady', status: 'True', reason: 'Resolved', message: 'every registry source resolved' };
+    sources = {
+      type: 'SourcesReady',
+      status: 'False',
+      reason: input.sourceFailure.reason,
+      message: input.sourceFailure.message + held,
+    };
+  } else if (input.sourceWarning)
+    sources = {
+      type: 'SourcesReady',
+      status: 'True',
+      reason: input.sourceWarning.reason,
+      message: input.sourceWarning.message,
+    };
+  else
+    sources = { type: 'SourcesReady', status: 'True', reason: 'Resolved', message: 'every registry source resolved' };
 
   let propagated: ConditionInput;
-  if (input.specError) propagated = { type: 'Propagated', status: 'False', reason: 'InvalidSpec', message: 'nothing is propagated while the spec is invalid' };
+  if (input.specError)
+    propagated = {
+      type: 'Propagated',
+      status: 'False',
+      reason: 'InvalidSpec',
+      message: 'nothing is propagated while the spec is invalid',
+    };
   else if (failed > 0) {
     const first = failures[0]!;
-    propagated = { type: 'Propagated', status: 'False', reason: first.reason, message: `${failed} of ${input.selected} namespaces failed; first: ${first.namespace}: ${first.message}` };
+    propagated = {
+      type: 'Propagated',
+      status: 'False',
+      reason: first.reason,
+      message: `${failed} of ${input.selected} namespaces failed; first: ${first.namespace}: ${first.message}`,
+    };
   } else if (input.ready < input.selected) {
-    propagated = { type: 'Propagated', status: 'False', reason: 'Progressing', message: `${input.ready} of ${input.selected} namespaces ready` };
-  } else propagated = { type: 'Propagated', status: 'True', reason: 'AllNamespacesReady', message: `${input.ready} of ${input.selected} namespaces ready` };
+    propagated = {
+      type: 'Propagated',
+      status: 'False',
+      reason: 'Progressing',
+      message: `${input.ready} of ${input.selected} namespaces ready`,
+    };
+  } else
+    propagated = {
+      type: 'Propagated',
+      status: 'True',
+      reason: 'AllNamespacesReady',
+      message: `${input.ready} of ${input.selected} namespaces ready`,
+    };
 
   let ready: ConditionInput;
-  if (input.suspended) ready = { type: 'Ready', status: 'False', reason: 'Suspended', message: 'spec.suspend is true: nothing is changed or deleted' };
-  else if (sources.status !== 'True') ready = { type: 'Ready', status: 'False', reason: sources.reason, message: sources.message };
-  else if (propagated.status !== 'True') ready = { type: 'Ready', status: 'False', reason: propagated.reason, message: propagated.message };
+  if (input.suspended)
+    ready = {
+      type: 'Ready',
+      status: 'False',
+      reason: 'Suspended',
+      message: 'spec.suspend is true: nothing is changed or deleted',
+    };
+  else if (sources.status !== 'True')
+    ready = { type: 'Ready', status: 'False', reason: sources.reason, message: sources.message };
+  else if (propagated.status !== 'True')
+    ready = { type: 'Ready', status: 'False', reason: propagated.reason, message: propagated.message };
   else if (input.selected === 0) {
     // Vacuously converged (a selector for namespaces still to come is legitimate), but say so: a typo looks the same.
-    ready = { type: 'Ready', status: 'True', reason: 'Ready', message: 'no namespace is selected: namespaceSelector and excludeNamespaces match no namespace (yet)' };
-  } else ready = { type: 'Ready', status: 'True', reason: 'Ready', message: `pull secret present in ${input.ready} namespaces` };
+    ready = {
+      type: 'Ready',
+      status: 'True',
+      reason: 'Ready',
+      message: 'no namespace is selected: namespaceSelector and excludeNamespaces match no namespace (yet)',
+    };
+  } else
+    ready = {
+      type: 'Ready',
+      status: 'True',
+      reason: 'Ready',
+      message: `pull secret present in ${input.ready} namespaces`,
+    };
 
-  for (const condition of [ready, sources, propagated]) conditions = setCondition(conditions, condition, generation, now);
+  for (const condition of [ready, sources, propagated])
+    conditions = setCondition(conditions, condition, generation, now);
   const order = ['Ready', 'SourcesReady', 'Propagated'];
   conditions.sort((a, b) => order.indexOf(a.type) - order.indexOf(b.type));
 
@@ -78,7 +148,9 @@ export function computeStatus(prev: RegistryCredentialStatus | undefined, input:
     conditions,
     namespaces: { selected: input.selected, ready: input.ready, failed },
     namespaceSummary: `${input.ready}/${input.selected}`,
-    failures: failures.slice(0, MAX_FAILURES).map((failure) => ({ ...failure, message: failure.message.slice(0, MAX_MESSAGE) })),
+    failures: failures
+      .slice(0, MAX_FAILURES)
+      .map((failure) => ({ ...failure, message: failure.message.slice(0, MAX_MESSAGE) })),
   };
   if (input.credentialsExpireAt !== undefined) status.credentialsExpireAt = iso(input.credentialsExpireAt);
   if (input.lastRefreshTime !== undefined) status.lastRefreshTime = iso(input.lastRefreshTime);
@@ -91,6 +163,14 @@ export function sameStatus(a: RegistryCredentialStatus | undefined, b: RegistryC
 
 function canonical(value: unknown): string {
   return JSON.stringify(value, (_k, node: unknown) =>
-    node && typeof node === 'object' && !Array.isArray(node) ? Object.fromEntries(Object.entries(node as Record<string, unknown>).filter(([, fieldValue]) => fieldValue !== undefined && !(Array.isArray(fieldValue) && fieldValue.length === 0)).sort(([left], [right]) => left.localeCompare(right))) : node,
+    node && typeof node === 'object' && !Array.isArray(node)
+      ? Object.fromEntries(
+          Object.entries(node as Record<string, unknown>)
+            .filter(
+              ([, fieldValue]) => fieldValue !== undefined && !(Array.isArray(fieldValue) && fieldValue.length === 0),
+            )
+            .sort(([left], [right]) => left.localeCompare(right)),
+        )
+      : node,
   );
 }

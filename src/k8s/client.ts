@@ -53,7 +53,13 @@ export interface KubeApi {
    * transport failure or a non-200 answer (a 410 rejects with kind Gone). `onOpen` runs when the
    * server has answered 200, i.e. the stream is established.
    */
-  watch<T>(path: string, query: WatchQuery, onEvent: (event: WatchEvent<T>) => void, signal: AbortSignal, onOpen?: () => void): Promise<void>;
+  watch<T>(
+    path: string,
+    query: WatchQuery,
+    onEvent: (event: WatchEvent<T>) => void,
+    signal: AbortSignal,
+    onOpen?: () => void,
+  ): Promise<void>;
 }
 
 /** Retries of transient failures: 0.2-0.4 s, 0.4-0.8 s, ... up to 5-10 s (equal jitter). */
@@ -105,7 +111,10 @@ export class KubeClient implements KubeApi {
         if (!(err instanceof KubeApiError) || err.kind !== 'Transient' || attempt >= this.maxRetries) throw err;
         attempt++;
         // The server's Retry-After, when it gave one, replaces the backoff.
-        const delay = err.retryAfterSeconds !== undefined ? Math.min(err.retryAfterSeconds * 1000, MAX_RETRY_AFTER_MS) : this.backoff.delayMs(attempt);
+        const delay =
+          err.retryAfterSeconds !== undefined
+            ? Math.min(err.retryAfterSeconds * 1000, MAX_RETRY_AFTER_MS)
+            : this.backoff.delayMs(attempt);
         await sleep(this.options.clock, delay);
       }
     }
@@ -147,12 +156,16 @@ export class KubeClient implements KubeApi {
                 reject(new KubeApiError('Transient', code, `${what}: unparseable response`));
               }
             } else {
-              reject(kubeErrorFromResponse(code, text, what, req.sensitive ?? false, header(res.headers['retry-after'])));
+              reject(
+                kubeErrorFromResponse(code, text, what, req.sensitive ?? false, header(res.headers['retry-after'])),
+              );
             }
           });
         },
       );
-      request.on('timeout', () => request.destroy(Object.assign(new Error('request timed out'), { code: 'ETIMEDOUT' })));
+      request.on('timeout', () =>
+        request.destroy(Object.assign(new Error('request timed out'), { code: 'ETIMEDOUT' })),
+      );
       request.on('error', (error) => {
         this.options.observe?.(verb, resource, 0, (performance.now() - started) / 1000);
         reject(transportError(what, error));
@@ -169,50 +182,68 @@ export class KubeClient implements KubeApi {
     onOpen?: () => void,
   ): Promise<void> {
     await this.limiter.take();
-    const headers = { Accept: 'application/json', 'User-Agent': this.options.userAgent ?? 'regcred-operator', ...(await this.authHeaders()) };
+    const headers = {
+      Accept: 'application/json',
+      'User-Agent': this.options.userAgent ?? 'regcred-operator',
+      ...(await this.authHeaders()),
+    };
     const url = this.urlFor(path, { ...query, watch: true });
     const what = `WATCH ${path}`;
     const resource = resourceOf(path);
     return new Promise<void>((resolve, reject) => {
       if (signal.aborted) return resolve();
-      const request = (this.base.protocol === 'https:' ? https : http).request(url, { method: 'GET', headers, agent: this.agent }, (res) => {
-        const code = res.statusCode ?? 0;
-        this.options.observe?.('WATCH', resource, code, 0);
-        if (code !== 200) {
-          const chunks: Buffer[] = [];
-          res.on('data', (chunk: Buffer) => chunks.push(chunk));
-          res.on('end', () => reject(kubeErrorFromResponse(code, Buffer.concat(chunks).toString('utf8'), what, true, header(res.headers['retry-after']))));
-          return;
-        }
-        onOpen?.();
-        let buffered = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          buffered += chunk;
-          let nl: number;
-          while ((nl = buffered.indexOf('\n')) >= 0) {
-            const line = buffered.slice(0, nl).trim();
-            buffered = buffered.slice(nl + 1);
-            if (!line) continue;
-            let event: WatchEvent<T>;
-            try {
-              event = JSON.parse(line) as WatchEvent<T>;
-            } catch {
-              request.destroy(new Error('unparseable watch event'));
-              return;
-            }
-            if (event.type === 'ERROR') {
-              const status = event.object as { code?: number };
-              request.destroy();
-              reject(kubeErrorFromResponse(status.code ?? 500, JSON.stringify(event.object), what, true));
-              return;
-            }
-            onEvent(event);
+      const request = (this.base.protocol === 'https:' ? https : http).request(
+        url,
+        { method: 'GET', headers, agent: this.agent },
+        (res) => {
+          const code = res.statusCode ?? 0;
+          this.options.observe?.('WATCH', resource, code, 0);
+          if (code !== 200) {
+            const chunks: Buffer[] = [];
+            res.on('data', (chunk: Buffer) => chunks.push(chunk));
+            res.on('end', () =>
+              reject(
+                kubeErrorFromResponse(
+                  code,
+                  Buffer.concat(chunks).toString('utf8'),
+                  what,
+                  true,
+                  header(res.headers['retry-after']),
+                ),
+              ),
+            );
+            return;
           }
-        });
-        res.on('end', () => resolve());
-        res.on('error', (error) => (signal.aborted ? resolve() : reject(transportError(what, error))));
-      });
+          onOpen?.();
+          let buffered = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => {
+            buffered += chunk;
+            let nl: number;
+            while ((nl = buffered.indexOf('\n')) >= 0) {
+              const line = buffered.slice(0, nl).trim();
+              buffered = buffered.slice(nl + 1);
+              if (!line) continue;
+              let event: WatchEvent<T>;
+              try {
+                event = JSON.parse(line) as WatchEvent<T>;
+              } catch {
+                request.destroy(new Error('unparseable watch event'));
+                return;
+              }
+              if (event.type === 'ERROR') {
+                const status = event.object as { code?: number };
+                request.destroy();
+                reject(kubeErrorFromResponse(status.code ?? 500, JSON.stringify(event.object), what, true));
+                return;
+              }
+              onEvent(event);
+            }
+          });
+          res.on('end', () => resolve());
+          res.on('error', (error) => (signal.aborted ? resolve() : reject(transportError(what, error))));
+        },
+      );
       const abort = () => request.destroy();
       signal.addEventListener('abort', abort, { once: true });
       request.on('error', (error) => (signal.aborted ? resolve() : reject(transportError(what, error))));
@@ -242,7 +273,8 @@ export class KubeClient implements KubeApi {
 
   private urlFor(path: string, query?: Record<string, string | number | boolean | undefined>): URL {
     const url = new URL(this.base.toString().replace(/\/$/, '') + path);
-    for (const [name, value] of Object.entries(query ?? {})) if (value !== undefined) url.searchParams.set(name, String(value));
+    for (const [name, value] of Object.entries(query ?? {}))
+      if (value !== undefined) url.searchParams.set(name, String(value));
     return url;
   }
 }

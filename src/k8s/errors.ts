@@ -56,7 +56,13 @@ export function kubeErrorFromResponse(
   const retryAfter = parseRetryAfter(retryAfterHeader) ?? parsed.details?.retryAfterSeconds;
   const serverMessage = redact ? '' : (parsed.message ?? '').slice(0, 500);
   const message = `${what}: HTTP ${status}${reason ? ` ${reason}` : ''}${serverMessage ? `: ${serverMessage}` : ''}`;
-  return new KubeApiError(kindOf(status, reason), status, message, reason, typeof retryAfter === 'number' && Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter : undefined);
+  return new KubeApiError(
+    kindOf(status, reason),
+    status,
+    message,
+    reason,
+    typeof retryAfter === 'number' && Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter : undefined,
+  );
 }
 
 /**

@@ -19,7 +19,8 @@ interface Lease {
 
 export const leasePaths = {
   leases: (ns: string) => `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases`,
-  lease: (ns: string, name: string) => `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases/${encodeURIComponent(name)}`,
+  lease: (ns: string, name: string) =>
+    `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases/${encodeURIComponent(name)}`,
 };
 
 /** MicroTime wants exactly six fractional digits (RFC3339Micro); Date gives three. */
@@ -61,7 +62,13 @@ export class LeaseStore implements LockStore {
 
   async get(): Promise<StoredRecord | undefined> {
     try {
-      return recordOf(await this.client.request<Lease>({ method: 'GET', path: leasePaths.lease(this.namespace, this.name), timeoutMs: this.timeoutMs }));
+      return recordOf(
+        await this.client.request<Lease>({
+          method: 'GET',
+          path: leasePaths.lease(this.namespace, this.name),
+          timeoutMs: this.timeoutMs,
+        }),
+      );
     } catch (err) {
       if (isKubeError(err, 'NotFound')) return undefined;
       throw err;
@@ -70,12 +77,26 @@ export class LeaseStore implements LockStore {
 
   async create(record: LockRecord): Promise<StoredRecord> {
     const body = this.lease(record);
-    return recordOf(await this.client.request<Lease>({ method: 'POST', path: leasePaths.leases(this.namespace), body, timeoutMs: this.timeoutMs }));
+    return recordOf(
+      await this.client.request<Lease>({
+        method: 'POST',
+        path: leasePaths.leases(this.namespace),
+        body,
+        timeoutMs: this.timeoutMs,
+      }),
+    );
   }
 
   async update(record: LockRecord, version: string): Promise<StoredRecord> {
     const body = this.lease(record, version);
-    return recordOf(await this.client.request<Lease>({ method: 'PUT', path: leasePaths.lease(this.namespace, this.name), body, timeoutMs: this.timeoutMs }));
+    return recordOf(
+      await this.client.request<Lease>({
+        method: 'PUT',
+        path: leasePaths.lease(this.namespace, this.name),
+        body,
+        timeoutMs: this.timeoutMs,
+      }),
+    );
   }
 
   private lease(record: LockRecord, resourceVersion?: string): Lease {

@@ -1,6 +1,13 @@
 // The API calls the operator makes, typed. Writes use optimistic concurrency (resourceVersion).
 import type { CoreV1Event, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
-import { ANNOTATION_INJECTED, GROUP, PLURAL, type RegistryCredential, type RegistryCredentialStatus, VERSION } from '../api/v1alpha1.js';
+import {
+  ANNOTATION_INJECTED,
+  GROUP,
+  PLURAL,
+  type RegistryCredential,
+  type RegistryCredentialStatus,
+  VERSION,
+} from '../api/v1alpha1.js';
 import type { KubeApi } from './client.js';
 
 const MERGE_PATCH = 'application/merge-patch+json';
@@ -24,12 +31,22 @@ export class Resources {
   }
 
   createSecret(secret: V1Secret): Promise<V1Secret> {
-    return this.client.request({ method: 'POST', path: paths.secrets(secret.metadata!.namespace!), body: secret, sensitive: true });
+    return this.client.request({
+      method: 'POST',
+      path: paths.secrets(secret.metadata!.namespace!),
+      body: secret,
+      sensitive: true,
+    });
   }
 
   /** Replaces the Secret; fails with Conflict if it changed since `secret.metadata.resourceVersion`. */
   updateSecret(secret: V1Secret): Promise<V1Secret> {
-    return this.client.request({ method: 'PUT', path: paths.secret(secret.metadata!.namespace!, secret.metadata!.name!), body: secret, sensitive: true });
+    return this.client.request({
+      method: 'PUT',
+      path: paths.secret(secret.metadata!.namespace!, secret.metadata!.name!),
+      body: secret,
+      sensitive: true,
+    });
   }
 
   /** Deletes the Secret only if it is still the one we saw (precondition on uid and resourceVersion). */
@@ -52,7 +69,11 @@ export class Resources {
    * annotation, guarded by resourceVersion: a concurrent edit makes this fail with Conflict
    * instead of being overwritten.
    */
-  patchServiceAccountPullSecrets(sa: V1ServiceAccount, imagePullSecrets: Array<{ name?: string }>, injected: string | null): Promise<V1ServiceAccount> {
+  patchServiceAccountPullSecrets(
+    sa: V1ServiceAccount,
+    imagePullSecrets: Array<{ name?: string }>,
+    injected: string | null,
+  ): Promise<V1ServiceAccount> {
     return this.client.request({
       method: 'PATCH',
       path: paths.serviceAccount(sa.metadata!.namespace!, sa.metadata!.name!),
@@ -63,7 +84,6 @@ export class Resources {
       },
     });
   }
-
 
   /** Sets the finalizer list, guarded by resourceVersion. */
   setFinalizers(cred: RegistryCredential, finalizers: string[]): Promise<RegistryCredential> {
@@ -88,7 +108,6 @@ export class Resources {
   createEvent(event: CoreV1Event): Promise<CoreV1Event> {
     return this.client.request({ method: 'POST', path: paths.events(event.metadata!.namespace!), body: event });
   }
-
 }
 
 /** Merge-patch nulls for every top-level status field, so fields we no longer set are removed. */

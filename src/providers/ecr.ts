@@ -53,7 +53,11 @@ function keysIdentity(secretName: string, accessKeyId: string): string {
 export function decodeAuthorizationToken(token: string): { username: string; password: string } {
   const decoded = Buffer.from(token, 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
-  if (colon <= 0) throw new TokenRefreshError('InvalidAuthorizationToken', 'the authorization token is not of the form user:password');
+  if (colon <= 0)
+    throw new TokenRefreshError(
+      'InvalidAuthorizationToken',
+      'the authorization token is not of the form user:password',
+    );
   return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
 }
 
@@ -64,29 +68,45 @@ export interface EcrResolveOptions {
 }
 
 /** Resolves one ecr registry entry through the shared token cache. */
-export async function resolveEcrEntry(entry: RegistryEntry, secrets: SourceSecrets, options: EcrResolveOptions): Promise<EntryResult> {
+export async function resolveEcrEntry(
+  entry: RegistryEntry,
+  secrets: SourceSecrets,
+  options: EcrResolveOptions,
+): Promise<EntryResult> {
   const server = entry.server!;
   const ecr = entry.ecr!;
   const region = ecr.region ?? parseEcrServer(server)?.region;
   if (!region) {
-    return { ok: false, reason: 'InvalidEcrEntry', message: `registry ${server}: no ecr.region given and none can be read from the server (expected <account>.dkr.ecr.<region>.amazonaws.com)` };
+    return {
+      ok: false,
+      reason: 'InvalidEcrEntry',
+      message: `registry ${server}: no ecr.region given and none can be read from the server (expected <account>.dkr.ecr.<region>.amazonaws.com)`,
+    };
   }
   let identity = 'default-chain';
   let keys: AwsKeys | undefined;
   if (ecr.credentialsSecretName) {
     const name = ecr.credentialsSecretName;
     const secret = secrets.get(name);
-    if (!secret) return { ok: false, reason: 'SourceSecretNotFound', message: `Secret ${secrets.namespace}/${name} not found` };
+    if (!secret)
+      return { ok: false, reason: 'SourceSecretNotFound', message: `Secret ${secrets.namespace}/${name} not found` };
     const accessKeyId = decodeKey(secret, 'aws_access_key_id');
     const secretAccessKey = decodeKey(secret, 'aws_secret_access_key');
     const sessionToken = decodeKey(secret, 'aws_session_token');
     if (!accessKeyId || !secretAccessKey) {
-      return { ok: false, reason: 'InvalidSourceSecret', message: `Secret ${secrets.namespace}/${name} needs non-empty keys "aws_access_key_id" and "aws_secret_access_key"` };
+      return {
+        ok: false,
+        reason: 'InvalidSourceSecret',
+        message: `Secret ${secrets.namespace}/${name} needs non-empty keys "aws_access_key_id" and "aws_secret_access_key"`,
+      };
     }
     keys = { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) };
     identity = keysIdentity(name, accessKeyId);
   }
-  const request: TokenRequest<EcrContext> = { key: ecrTokenKey(region, identity, ecr.roleArn), context: { region, roleArn: ecr.roleArn, keys } };
+  const request: TokenRequest<EcrContext> = {
+    key: ecrTokenKey(region, identity, ecr.roleArn),
+    context: { region, roleArn: ecr.roleArn, keys },
+  };
   const { token, error, nextCheckAt } = await options.cache.get(request, options.refreshIntervalMs);
   const now = options.now();
   const reliable = token && hasReliableExpiry(token);
@@ -95,7 +115,8 @@ export async function resolveEcrEntry(entry: RegistryEntry, secrets: SourceSecre
   if (error) {
     let served: string;
     if (!token) served = 'no token has been obtained yet';
-    else if (isExpired(token, now)) served = `the last token expired at ${iso(token.expiresAt!)} and stays in the Secrets until a renewal succeeds`;
+    else if (isExpired(token, now))
+      served = `the last token expired at ${iso(token.expiresAt!)} and stays in the Secrets until a renewal succeeds`;
     else if (reliable) served = `the last token is served until it expires at ${iso(token.expiresAt!)}`;
     else served = 'the last token (of unknown expiry) keeps being served';
     return {
@@ -108,8 +129,14 @@ export async function resolveEcrEntry(entry: RegistryEntry, secrets: SourceSecre
   }
   const result: EntryResult = { ok: true, auths: auths!, ...timing };
   if (!reliable) {
-    const reported = token!.expiresAt === undefined ? 'no expiry' : `expiry ${iso(token!.expiresAt)}, not after the time it was issued`;
-    result.warning = { reason: 'TokenExpiryUnknown', message: `registry ${server}: ECR reported ${reported}; the token is served and renewed on a short fixed interval` };
+    const reported =
+      token!.expiresAt === undefined
+        ? 'no expiry'
+        : `expiry ${iso(token!.expiresAt)}, not after the time it was issued`;
+    result.warning = {
+      reason: 'TokenExpiryUnknown',
+      message: `registry ${server}: ECR reported ${reported}; the token is served and renewed on a short fixed interval`,
+    };
   }
   return result;
 }
@@ -141,7 +168,9 @@ export function awsEcrFetcher(options: AwsFetcherOptions): (context: EcrContext)
   const clientFor = (context: EcrContext): ECRClient => {
     const id = `${context.region}|${context.keys?.accessKeyId ?? ''}|${context.roleArn ?? ''}`;
     // A changed secret key or session token under the same key id gets a fresh client.
-    const fingerprint = createHash('sha256').update(`${context.keys?.secretAccessKey ?? ''}\0${context.keys?.sessionToken ?? ''}`).digest('hex');
+    const fingerprint = createHash('sha256')
+      .update(`${context.keys?.secretAccessKey ?? ''}\0${context.keys?.sessionToken ?? ''}`)
+      .digest('hex');
     const cached = clients.get(id);
     if (cached && cached.fingerprint === fingerprint) return cached.client;
     cached?.client.destroy();
@@ -171,14 +200,18 @@ export function awsEcrFetcher(options: AwsFetcherOptions): (context: EcrContext)
       }, options.requestTimeoutMs);
     });
     try {
-      out = await Promise.race([clientFor(context).send(new GetAuthorizationTokenCommand({}), { abortSignal: abort.signal }), deadline]);
+      out = await Promise.race([
+        clientFor(context).send(new GetAuthorizationTokenCommand({}), { abortSignal: abort.signal }),
+        deadline,
+      ]);
     } catch (err) {
       throw err instanceof TokenRefreshError ? err : toTokenRefreshError(err);
     } finally {
       clearTimeout(timer);
     }
     const data = out.authorizationData?.[0];
-    if (!data?.authorizationToken) throw new TokenRefreshError('EmptyAuthorizationData', 'GetAuthorizationToken returned no authorization data');
+    if (!data?.authorizationToken)
+      throw new TokenRefreshError('EmptyAuthorizationData', 'GetAuthorizationToken returned no authorization data');
     const { username, password } = decodeAuthorizationToken(data.authorizationToken);
     return { username, password, expiresAt: data.expiresAt ? data.expiresAt.getTime() : undefined };
   };
@@ -189,8 +222,16 @@ const ACCESS_KEY_ID = /\b(AKIA|ASIA|AIDA|AROA)[A-Z0-9]{12,}\b/g;
 
 /** An SDK error as code + short message, without credentials. */
 export function toTokenRefreshError(err: unknown): TokenRefreshError {
-  const details = err as { name?: string; Code?: string; code?: string; message?: string; $metadata?: { httpStatusCode?: number } };
-  let code = details?.Code ?? (details?.name && details.name !== 'Error' ? details.name : (details?.code ?? details?.name ?? 'Error'));
+  const details = err as {
+    name?: string;
+    Code?: string;
+    code?: string;
+    message?: string;
+    $metadata?: { httpStatusCode?: number };
+  };
+  let code =
+    details?.Code ??
+    (details?.name && details.name !== 'Error' ? details.name : (details?.code ?? details?.name ?? 'Error'));
   const status = details?.$metadata?.httpStatusCode;
   if ((code === 'Error' || code === 'Unknown' || code === 'UnknownError') && status) code = `HTTP${status}`;
   let message = String(details?.message ?? err).replace(ACCESS_KEY_ID, '<access key id>');

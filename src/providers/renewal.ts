@@ -28,7 +28,9 @@ export interface IssuedToken {
 }
 
 /** Whether the reported expiry can be trusted: present, and after the token was issued. */
-export function hasReliableExpiry(token: Pick<IssuedToken, 'issuedAt' | 'expiresAt'>): token is { issuedAt: number; expiresAt: number } {
+export function hasReliableExpiry(
+  token: Pick<IssuedToken, 'issuedAt' | 'expiresAt'>,
+): token is { issuedAt: number; expiresAt: number } {
   return token.expiresAt !== undefined && Number.isFinite(token.expiresAt) && token.expiresAt > token.issuedAt;
 }
 
@@ -36,7 +38,10 @@ export function hasReliableExpiry(token: Pick<IssuedToken, 'issuedAt' | 'expires
 export function renewalDueAt(token: IssuedToken, refreshIntervalMs: number): number {
   const interval = Math.max(MIN_RENEWAL_MS, refreshIntervalMs);
   if (!hasReliableExpiry(token)) {
-    return token.issuedAt + Math.max(MIN_RENEWAL_MS, Math.min(interval, UNRELIABLE_EXPIRY_RENEWAL_MS) * (1 - JITTER * token.jitter));
+    return (
+      token.issuedAt +
+      Math.max(MIN_RENEWAL_MS, Math.min(interval, UNRELIABLE_EXPIRY_RENEWAL_MS) * (1 - JITTER * token.jitter))
+    );
   }
   const lifetime = token.expiresAt - token.issuedAt;
   const margin = Math.min(MAX_EXPIRY_MARGIN_MS, lifetime / 4);
@@ -54,4 +59,3 @@ const retryBackoff = new Backoff({ initialMs: RETRY_BASE_MS, maxMs: RETRY_MAX_MS
 export function retryDelayMs(failures: number, random: number): number {
   return Math.max(1000, retryBackoff.delayMs(failures, random));
 }
-

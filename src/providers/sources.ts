@@ -3,9 +3,17 @@
 // Each registry entry resolves on its own, so one broken source does not hide the others.
 import type { V1Secret } from '@kubernetes/client-node';
 import type { RegistryCredentialSpec, RegistryEntry } from '../api/v1alpha1.js';
-import { authEntry, type Auths, credentialProblem, decodeUtf8, InvalidDockerConfigError, parseDockerConfigSecret } from '../dockerconfig.js';
+import {
+  authEntry,
+  type Auths,
+  credentialProblem,
+  decodeUtf8,
+  InvalidDockerConfigError,
+  parseDockerConfigSecret,
+} from '../dockerconfig.js';
 
-export type SourceFailureReason = 'SourceSecretNotFound' | 'InvalidSourceSecret' | 'TokenRefreshFailed' | 'InvalidEcrEntry' | 'SecretTooLarge';
+export type SourceFailureReason =
+  'SourceSecretNotFound' | 'InvalidSourceSecret' | 'TokenRefreshFailed' | 'InvalidEcrEntry' | 'SecretTooLarge';
 
 /** For short-lived tokens: when the one served expires (if known), when it was obtained, when to look again. */
 export interface TokenTiming {
@@ -16,7 +24,12 @@ export interface TokenTiming {
 
 export type EntryResult =
   | ({ ok: true; auths: Auths; warning?: { reason: string; message: string } } & TokenTiming)
-  | ({ ok: false; reason: SourceFailureReason; message: string; /** The last good value, still served. */ stale?: Auths } & TokenTiming);
+  | ({
+      ok: false;
+      reason: SourceFailureReason;
+      message: string;
+      /** The last good value, still served. */ stale?: Auths;
+    } & TokenTiming);
 
 export interface SourceSecrets {
   /** A Secret of the source namespace, from the cache. */
@@ -32,15 +45,29 @@ export function resolveEntry(entry: RegistryEntry, secrets: SourceSecrets): Entr
     if (!secret) return notFound(secretName, secrets.namespace);
     const username = decodeKey(secret, usernameKey);
     const password = decodeKey(secret, passwordKey);
-    const missing = [username === undefined ? usernameKey : '', password === undefined ? passwordKey : ''].filter(Boolean);
+    const missing = [username === undefined ? usernameKey : '', password === undefined ? passwordKey : ''].filter(
+      Boolean,
+    );
     if (missing.length > 0) {
-      return invalid(secretName, secrets.namespace, `has no ${missing.map((key) => JSON.stringify(key)).join(' or ')} key`);
+      return invalid(
+        secretName,
+        secrets.namespace,
+        `has no ${missing.map((key) => JSON.stringify(key)).join(' or ')} key`,
+      );
     }
-    if (!username || !password) return invalid(secretName, secrets.namespace, `has an empty ${!username ? usernameKey : passwordKey}`);
+    if (!username || !password)
+      return invalid(secretName, secrets.namespace, `has an empty ${!username ? usernameKey : passwordKey}`);
     if (username === NOT_UTF8 || password === NOT_UTF8) {
-      return invalid(secretName, secrets.namespace, `key ${JSON.stringify(username === NOT_UTF8 ? usernameKey : passwordKey)} is not valid UTF-8 text`);
+      return invalid(
+        secretName,
+        secrets.namespace,
+        `key ${JSON.stringify(username === NOT_UTF8 ? usernameKey : passwordKey)} is not valid UTF-8 text`,
+      );
     }
-    for (const [field, key, value] of [['username', usernameKey, username], ['password', passwordKey, password]] as const) {
+    for (const [field, key, value] of [
+      ['username', usernameKey, username],
+      ['password', passwordKey, password],
+    ] as const) {
       const problem = credentialProblem(field, value);
       if (problem) return invalid(secretName, secrets.namespace, `key ${JSON.stringify(key)} holds ${problem}`);
     }
@@ -68,7 +95,8 @@ export function mergeAuths(spec: RegistryCredentialSpec, perEntry: Auths[]): Aut
   const merged: Auths = Object.create(null) as Auths; // no prototype: any server key is an ordinary key
   spec.registries.forEach((entry, i) => {
     if (!entry.dockerConfig) return;
-    for (const [server, auth] of Object.entries(perEntry[i] ?? {})) if (!Object.hasOwn(merged, server)) merged[server] = auth;
+    for (const [server, auth] of Object.entries(perEntry[i] ?? {}))
+      if (!Object.hasOwn(merged, server)) merged[server] = auth;
   });
   spec.registries.forEach((entry, i) => {
     if (entry.dockerConfig) return;

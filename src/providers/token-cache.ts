@@ -109,7 +109,8 @@ export class TokenCache<C> {
   }
 
   private lookup(entry: Entry, refreshIntervalMs: number): TokenLookup {
-    const nextCheckAt = entry.retryAt ?? (entry.token ? renewalDueAt(entry.token, refreshIntervalMs) : this.options.clock.now());
+    const nextCheckAt =
+      entry.retryAt ?? (entry.token ? renewalDueAt(entry.token, refreshIntervalMs) : this.options.clock.now());
     return { token: entry.token, error: entry.error, nextCheckAt };
   }
 
@@ -124,7 +125,8 @@ export class TokenCache<C> {
       entry.retryAt = undefined;
       this.options.onResult?.('success');
     } catch (err) {
-      const error = err instanceof TokenRefreshError ? err : new TokenRefreshError('Error', (err as Error)?.message ?? String(err));
+      const error =
+        err instanceof TokenRefreshError ? err : new TokenRefreshError('Error', (err as Error)?.message ?? String(err));
       entry.error = error;
       entry.failures++;
       entry.retryAt = this.options.clock.now() + retryDelayMs(entry.failures, this.random());
@@ -134,7 +136,8 @@ export class TokenCache<C> {
 
   private prune(now: number): void {
     const ttl = this.options.idleTtlMs ?? 48 * 3_600_000;
-    for (const [key, entry] of this.entries) if (!entry.inFlight && now - entry.lastUsed > ttl) this.entries.delete(key);
+    for (const [key, entry] of this.entries)
+      if (!entry.inFlight && now - entry.lastUsed > ttl) this.entries.delete(key);
   }
 }
 

@@ -52,7 +52,12 @@ export interface FailureKind {
 export interface ListerWatcher<T> {
   list(options: { limit: number; continue?: string }): Promise<ListPage<T>>;
   /** Resolves when the stream ends (or `signal` aborts); `onOpen` runs once the server answered. */
-  watch(options: WatchOptions, onEvent: (event: WatchEvent<T>) => void, signal: AbortSignal, onOpen: () => void): Promise<void>;
+  watch(
+    options: WatchOptions,
+    onEvent: (event: WatchEvent<T>) => void,
+    signal: AbortSignal,
+    onOpen: () => void,
+  ): Promise<void>;
   classify(err: unknown): FailureKind;
 }
 
@@ -161,7 +166,8 @@ export class Informer<T extends KubeObject> {
     const transformed = this.options.transform ? this.options.transform(obj) : obj;
     const key = objectKey(transformed);
     const current = this.store.get(key);
-    if (!current || isNewer(transformed.metadata?.resourceVersion, current.metadata?.resourceVersion)) this.put(key, transformed);
+    if (!current || isNewer(transformed.metadata?.resourceVersion, current.metadata?.resourceVersion))
+      this.put(key, transformed);
   }
 
   /** Removes an object we just deleted; the watch's DELETED event then finds nothing to do. */
@@ -206,7 +212,15 @@ export class Informer<T extends KubeObject> {
         const backoff = failure.gone ? 0 : this.backoff.delayMs(this.failures);
         const delay = notSoonerThan(backoff, failure.retryAfterMs, WATCH_RESTART_BACKOFF.maxMs);
         this.options.onRestart?.(this.options.name, failure.reason);
-        this.options.logger.warn({ informer: this.options.name, reason: failure.reason, err: (err as Error).message, retryInMs: Math.round(delay) }, 'watch failed; restarting');
+        this.options.logger.warn(
+          {
+            informer: this.options.name,
+            reason: failure.reason,
+            err: (err as Error).message,
+            retryInMs: Math.round(delay),
+          },
+          'watch failed; restarting',
+        );
         if (delay > 0) await sleep(this.options.clock, delay);
       }
     }

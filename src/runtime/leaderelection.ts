@@ -77,8 +77,10 @@ export class LeaderElector {
   private reportedLeader?: string;
 
   constructor(private readonly options: LeaderElectorOptions) {
-    if (!(options.renewDeadlineMs < options.leaseDurationMs)) throw new Error('renew deadline must be shorter than the lease duration');
-    if (!(options.retryPeriodMs < options.renewDeadlineMs)) throw new Error('retry period must be shorter than the renew deadline');
+    if (!(options.renewDeadlineMs < options.leaseDurationMs))
+      throw new Error('renew deadline must be shorter than the lease duration');
+    if (!(options.retryPeriodMs < options.renewDeadlineMs))
+      throw new Error('retry period must be shorter than the renew deadline');
   }
 
   get current(): ElectorState {
@@ -93,7 +95,10 @@ export class LeaderElector {
   run(): void {
     if (this.state !== 'idle') return;
     this.state = 'candidate';
-    this.options.logger.info({ lock: this.options.store.description, identity: this.options.identity }, 'leader election: waiting to acquire the lock');
+    this.options.logger.info(
+      { lock: this.options.store.description, identity: this.options.identity },
+      'leader election: waiting to acquire the lock',
+    );
     this.attempt();
   }
 
@@ -114,10 +119,16 @@ export class LeaderElector {
     if (!observed || observed.record.holderIdentity !== this.options.identity) return;
     const now = this.options.clock.now();
     try {
-      await this.options.store.update({ ...observed.record, holderIdentity: '', leaseDurationSeconds: 1, acquireTime: now, renewTime: now }, observed.version);
+      await this.options.store.update(
+        { ...observed.record, holderIdentity: '', leaseDurationSeconds: 1, acquireTime: now, renewTime: now },
+        observed.version,
+      );
       this.options.logger.info({ lock: this.options.store.description }, 'leader election: released the lock');
     } catch (err) {
-      this.options.logger.warn({ lock: this.options.store.description, err: (err as Error).message }, 'leader election: could not release the lock; a standby takes over when it expires');
+      this.options.logger.warn(
+        { lock: this.options.store.description, err: (err as Error).message },
+        'leader election: could not release the lock; a standby takes over when it expires',
+      );
     }
   }
 
@@ -126,7 +137,12 @@ export class LeaderElector {
     const run = this.tryAcquireOrRenew().then(
       (ok) => this.afterTry(ok),
       (err: Error) => {
-        this.options.logger.warn({ lock: this.options.store.description, err: err.message }, this.state === 'leading' ? 'leader election: renewal failed' : 'leader election: could not read or take the lock');
+        this.options.logger.warn(
+          { lock: this.options.store.description, err: err.message },
+          this.state === 'leading'
+            ? 'leader election: renewal failed'
+            : 'leader election: could not read or take the lock',
+        );
         this.afterTry(false);
       },
     );
@@ -140,7 +156,10 @@ export class LeaderElector {
       this.lastRenewAt = now;
       if (this.state === 'candidate') {
         this.state = 'leading';
-        this.options.logger.info({ lock: this.options.store.description, identity: this.options.identity }, 'leader election: acquired the lock; leading');
+        this.options.logger.info(
+          { lock: this.options.store.description, identity: this.options.identity },
+          'leader election: acquired the lock; leading',
+        );
         this.options.onStartedLeading();
       }
       this.armDeadline();
@@ -148,9 +167,13 @@ export class LeaderElector {
       return;
     }
     if (this.state === 'leading') {
-      const other = this.observed && this.observed.record.holderIdentity !== this.options.identity && this.observed.record.holderIdentity !== '';
+      const other =
+        this.observed &&
+        this.observed.record.holderIdentity !== this.options.identity &&
+        this.observed.record.holderIdentity !== '';
       if (other) return this.lose(`the lock is held by ${this.observed!.record.holderIdentity}`);
-      if (now - this.lastRenewAt >= this.options.renewDeadlineMs) return this.lose('no renewal within the renew deadline');
+      if (now - this.lastRenewAt >= this.options.renewDeadlineMs)
+        return this.lose('no renewal within the renew deadline');
       this.schedule(this.options.retryPeriodMs);
       return;
     }
@@ -176,7 +199,10 @@ export class LeaderElector {
     this.state = 'lost';
     this.retryTimer?.cancel();
     this.deadlineTimer?.cancel();
-    this.options.logger.error({ lock: this.options.store.description, identity: this.options.identity, why }, 'leader election: lost the lock');
+    this.options.logger.error(
+      { lock: this.options.store.description, identity: this.options.identity, why },
+      'leader election: lost the lock',
+    );
     this.options.onStoppedLeading();
   }
 
@@ -184,7 +210,13 @@ export class LeaderElector {
   private async tryAcquireOrRenew(): Promise<boolean> {
     const { store, identity, clock } = this.options;
     const now = clock.now();
-    const mine: LockRecord = { holderIdentity: identity, leaseDurationSeconds: this.options.leaseDurationMs / 1000, acquireTime: now, renewTime: now, leaseTransitions: 0 };
+    const mine: LockRecord = {
+      holderIdentity: identity,
+      leaseDurationSeconds: this.options.leaseDurationMs / 1000,
+      acquireTime: now,
+      renewTime: now,
+      leaseTransitions: 0,
+    };
     const current = await store.get();
     if (this.state === 'stopped') return false;
     if (!current) {

@@ -60,7 +60,10 @@ export class WorkerPool {
       if (key === undefined) return;
       const started = performance.now();
       // As controller-runtime: every reconcile logs with its own id, so its lines can be told apart.
-      const logger = this.options.logger.child({ reconcileId: randomUUID(), ...(this.options.logFields?.(key) ?? { key }) });
+      const logger = this.options.logger.child({
+        reconcileId: randomUUID(),
+        ...(this.options.logFields?.(key) ?? { key }),
+      });
       try {
         const result = await reconcile(key, { logger });
         queue.forget(key);

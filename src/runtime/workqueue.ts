@@ -103,7 +103,11 @@ export class WorkQueue {
     const failures = (this.failures.get(key) ?? 0) + 1;
     this.failures.set(key, failures);
     const maxMs = this.backoff.policy.maxMs;
-    const delay = Math.max(this.backoff.delayMs(failures), Math.min(this.retryBucket.reserve(), maxMs), Math.min(atLeastMs, maxMs));
+    const delay = Math.max(
+      this.backoff.delayMs(failures),
+      Math.min(this.retryBucket.reserve(), maxMs),
+      Math.min(atLeastMs, maxMs),
+    );
     this.metrics?.retried();
     this.addAfter(key, delay);
     return delay;

@@ -39,15 +39,37 @@ test(`a share of 429/500/503/timeouts/resets on every phase: nothing duplicated 
     await s.cluster.createServiceAccount(ns, 'app', ['foreign-a', 'foreign-b']);
     nss.push(ns);
   }
-  const foreign = await s.cluster.createSecret(nss[0]!, { metadata: { name: 'not-ours' }, type: 'Opaque', stringData: { k: 'v' } });
-  const foreignSecrets = [{ namespace: nss[0]!, name: 'not-ours', resourceVersion: foreign.metadata!.resourceVersion! }];
-  const serviceAccounts = [{ name: 'default', foreign: [] }, { name: 'app', foreign: ['foreign-a', 'foreign-b'] }];
+  const foreign = await s.cluster.createSecret(nss[0]!, {
+    metadata: { name: 'not-ours' },
+    type: 'Opaque',
+    stringData: { k: 'v' },
+  });
+  const foreignSecrets = [
+    { namespace: nss[0]!, name: 'not-ours', resourceVersion: foreign.metadata!.resourceVersion! },
+  ];
+  const serviceAccounts = [
+    { name: 'default', foreign: [] },
+    { name: 'app', foreign: ['foreign-a', 'foreign-b'] },
+  ];
   const forwardedBefore = proxy.counts().forwarded ?? 0;
   proxy.setFaults(SHARES, { retryAfterSeconds: 1 });
 
   // fan-out
-  const cred = await s.credential('c', { registries: [{ server: 'r.example.com', basicAuth: { secretName: 'robot' } }], namespaceSelector: s.selectorWith({ group: 'in' }), serviceAccounts: ['default', 'app'], secretName: 'pull' });
-  const expected = { credential: cred, secretName: 'pull', selected: nss, deselected: [] as string[], serviceAccounts, foreignSecrets, passwords: { 'r.example.com': 'v1' } };
+  const cred = await s.credential('c', {
+    registries: [{ server: 'r.example.com', basicAuth: { secretName: 'robot' } }],
+    namespaceSelector: s.selectorWith({ group: 'in' }),
+    serviceAccounts: ['default', 'app'],
+    secretName: 'pull',
+  });
+  const expected = {
+    credential: cred,
+    secretName: 'pull',
+    selected: nss,
+    deselected: [] as string[],
+    serviceAccounts,
+    foreignSecrets,
+    passwords: { 'r.example.com': 'v1' },
+  };
   await waitForInvariants(s.cluster, expected, 240_000);
 
   // rotation
@@ -59,16 +81,26 @@ test(`a share of 429/500/503/timeouts/resets on every phase: nothing duplicated 
   // deselection of half
   const out = nss.slice(NAMESPACES / 2);
   for (const ns of out) await s.cluster.labelNamespace(ns, { group: 'out' });
-  await waitForInvariants(s.cluster, { ...expected, selected: nss.slice(0, NAMESPACES / 2), deselected: out, passwords: { 'r.example.com': 'v2' } }, 240_000);
+  await waitForInvariants(
+    s.cluster,
+    { ...expected, selected: nss.slice(0, NAMESPACES / 2), deselected: out, passwords: { 'r.example.com': 'v2' } },
+    240_000,
+  );
 
   // deletion
   await s.cluster.deleteCredential(cred);
-  await waitForInvariants(s.cluster, { ...expected, selected: [], deselected: nss, deleted: true, passwords: {} }, 240_000);
+  await waitForInvariants(
+    s.cluster,
+    { ...expected, selected: [], deselected: nss, deleted: true, passwords: {} },
+    240_000,
+  );
 
   const counts = proxy.counts();
   proxy.setFaults({});
   const injected = ['tooManyRequests', 'internalError', 'unavailable', 'timeout', 'reset'].map((k) => counts[k] ?? 0);
-  process.stderr.write(`[api-faults] seed ${SEED}: ${(counts.forwarded ?? 0) - forwardedBefore} requests forwarded; injected 429 ${injected[0]}, 500 ${injected[1]}, 503 ${injected[2]}, timeouts ${injected[3]}, resets ${injected[4]}; invariants held\n`);
+  process.stderr.write(
+    `[api-faults] seed ${SEED}: ${(counts.forwarded ?? 0) - forwardedBefore} requests forwarded; injected 429 ${injected[0]}, 500 ${injected[1]}, 503 ${injected[2]}, timeouts ${injected[3]}, resets ${injected[4]}; invariants held\n`,
+  );
   // the faults really happened, each kind at least once
   for (const n of injected) expect(n).toBeGreaterThan(0);
   // retried writes: the operator saw failures and got past them (its own metric of API answers)

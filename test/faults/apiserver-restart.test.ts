@@ -20,7 +20,11 @@ beforeAll(async () => {
 afterAll(async () => s?.cleanup());
 
 test(`${RESTARTS} API server restarts during namespace creation: watches recover, everything converges`, async () => {
-  const cred = await s.credential('r', { registries: [{ server: 'r.example.com', basicAuth: { secretName: 'robot' } }], namespaceSelector: s.selector, serviceAccounts: ['default', 'app'] });
+  const cred = await s.credential('r', {
+    registries: [{ server: 'r.example.com', basicAuth: { secretName: 'robot' } }],
+    namespaceSelector: s.selector,
+    serviceAccounts: ['default', 'app'],
+  });
   const pid = s.operator.pid;
   const created: string[] = [];
   const addNamespace = async (prefix: string) => {
@@ -33,8 +37,17 @@ test(`${RESTARTS} API server restarts during namespace creation: watches recover
     for (let i = 0; i < PER_ROUND; i++) await addNamespace(`r${round}-${i}`);
     await restartApiServer();
     // created right after the restart, while the operator's watches are re-established and RBAC warms up
-    const ns = await waitFor(() => s.namespace(`after${round}`).catch(() => undefined), { what: 'the API server to accept writes again' });
-    await waitFor(() => s.cluster.createServiceAccount(ns, 'app', ['foreign-a']).then(() => true, () => false), { what: `ServiceAccount ${ns}/app created` });
+    const ns = await waitFor(() => s.namespace(`after${round}`).catch(() => undefined), {
+      what: 'the API server to accept writes again',
+    });
+    await waitFor(
+      () =>
+        s.cluster.createServiceAccount(ns, 'app', ['foreign-a']).then(
+          () => true,
+          () => false,
+        ),
+      { what: `ServiceAccount ${ns}/app created` },
+    );
     created.push(ns);
   }
   await waitForInvariants(s.cluster, {
@@ -42,7 +55,10 @@ test(`${RESTARTS} API server restarts during namespace creation: watches recover
     secretName: cred,
     selected: created,
     deselected: [],
-    serviceAccounts: [{ name: 'default', foreign: [] }, { name: 'app', foreign: ['foreign-a'] }],
+    serviceAccounts: [
+      { name: 'default', foreign: [] },
+      { name: 'app', foreign: ['foreign-a'] },
+    ],
     passwords: { 'r.example.com': 'p' },
   });
   expect(s.operator.pid).toBe(pid);
@@ -50,6 +66,10 @@ test(`${RESTARTS} API server restarts during namespace creation: watches recover
   const restarts = (await s.operator.metric('regcred_watch_restarts_total')) - restartsBefore;
   // every restart cuts all five watches
   expect(restarts).toBeGreaterThanOrEqual(5 * RESTARTS);
-  await waitFor(async () => (await fetch(s.operator.readyzUrl)).status === 200, { what: 'readiness back after the restarts' });
-  process.stderr.write(`[apiserver-restart] ${RESTARTS} restarts, ${created.length} namespaces, ${restarts} watch restarts, invariants held\n`);
+  await waitFor(async () => (await fetch(s.operator.readyzUrl)).status === 200, {
+    what: 'readiness back after the restarts',
+  });
+  process.stderr.write(
+    `[apiserver-restart] ${RESTARTS} restarts, ${created.length} namespaces, ${restarts} watch restarts, invariants held\n`,
+  );
 }, 600_000);

@@ -38,19 +38,32 @@ interface ApplyRow {
   message: string;
 }
 
-const secretObject = (name: string, type: string, data: Record<string, string>) => (namespace: string) => ({ apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace }, type, data });
-const credentialObject = (name: string, spec: Record<string, unknown> = { registries: [{ server: 'r.example.com', basicAuth: { secretName: 'robot' } }] }) => () => ({
-  apiVersion: 'regcred.io/v1alpha1',
-  kind: 'RegistryCredential',
-  metadata: { name },
-  spec,
+const secretObject = (name: string, type: string, data: Record<string, string>) => (namespace: string) => ({
+  apiVersion: 'v1',
+  kind: 'Secret',
+  metadata: { name, namespace },
+  type,
+  data,
 });
+const credentialObject =
+  (
+    name: string,
+    spec: Record<string, unknown> = { registries: [{ server: 'r.example.com', basicAuth: { secretName: 'robot' } }] },
+  ) =>
+  () => ({
+    apiVersion: 'regcred.io/v1alpha1',
+    kind: 'RegistryCredential',
+    metadata: { name },
+    spec,
+  });
 
 const applyTime: ApplyRow[] = [
   {
     name: 'dockerconfigjson-malformed-json',
     why: 'the API server parses .dockerconfigjson of a kubernetes.io/dockerconfigjson Secret',
-    object: secretObject('malformed', 'kubernetes.io/dockerconfigjson', { '.dockerconfigjson': b64(`{"auths":{"r.example.com":{"auth":"${CANARY}"}`) }),
+    object: secretObject('malformed', 'kubernetes.io/dockerconfigjson', {
+      '.dockerconfigjson': b64(`{"auths":{"r.example.com":{"auth":"${CANARY}"}`),
+    }),
     message: 'data[.dockerconfigjson]: Invalid value: "<secret contents redacted>": unexpected end of JSON input',
   },
   {
@@ -122,7 +135,10 @@ const applyTime: ApplyRow[] = [
   {
     name: 'credential-unknown-field',
     why: 'a misspelt namespaceSelector would otherwise be pruned and select every namespace',
-    object: credentialObject('typo', { registries: [{ server: 'r.example.com', basicAuth: { secretName: 'robot' } }], namespaceSelecter: { matchLabels: { team: 'a' } } }),
+    object: credentialObject('typo', {
+      registries: [{ server: 'r.example.com', basicAuth: { secretName: 'robot' } }],
+      namespaceSelecter: { matchLabels: { team: 'a' } },
+    }),
     message: 'unknown field "spec.namespaceSelecter"',
   },
   {
@@ -170,18 +186,34 @@ interface StatusRow {
 }
 
 const server = 'r.example.com';
-const basic = (c: Context, keys: Record<string, string> = {}) => ({ registries: [{ server, basicAuth: { secretName: c.source, ...keys } }] });
+const basic = (c: Context, keys: Record<string, string> = {}) => ({
+  registries: [{ server, basicAuth: { secretName: c.source, ...keys } }],
+});
 const imported = (c: Context) => ({ registries: [{ dockerConfig: { secretName: c.source } }] });
-const opaque = (name: string, data: Record<string, string | Buffer>): V1Secret => ({ metadata: { name }, type: 'Opaque', data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, b64(v)])) });
-const dockerJson = (doc: unknown) => (name: string) => dockerConfigSecret(name, typeof doc === 'string' ? doc : JSON.stringify(doc));
-const sourceFailure = (reason: string, message: string) => ({ type: 'SourcesReady' as const, status: 'False' as const, reason, message });
+const opaque = (name: string, data: Record<string, string | Buffer>): V1Secret => ({
+  metadata: { name },
+  type: 'Opaque',
+  data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, b64(v)])),
+});
+const dockerJson = (doc: unknown) => (name: string) =>
+  dockerConfigSecret(name, typeof doc === 'string' ? doc : JSON.stringify(doc));
+const sourceFailure = (reason: string, message: string) => ({
+  type: 'SourcesReady' as const,
+  status: 'False' as const,
+  reason,
+  message,
+});
 const held = 'Existing Secrets are kept unchanged and none is created until the source is fixed.';
 const noCopy = async (c: Context) => {
   for (const ns of c.ns) expect(await c.s.cluster.getSecret(ns, c.cred)).toBeUndefined();
 };
 
 /** Filled in beforeAll: resourceVersions and objects that must not change. */
-const before: { rv: Map<string, string>; foreignByRow: Map<string, V1Secret>; goodCopies: Map<string, V1Secret> } = { rv: new Map(), foreignByRow: new Map(), goodCopies: new Map() };
+const before: { rv: Map<string, string>; foreignByRow: Map<string, V1Secret>; goodCopies: Map<string, V1Secret> } = {
+  rv: new Map(),
+  foreignByRow: new Map(),
+  goodCopies: new Map(),
+};
 
 const statusRows: StatusRow[] = [
   // --- basicAuth sources ---
@@ -266,7 +298,11 @@ const statusRows: StatusRow[] = [
   {
     name: 'not-utf8',
     why: 'bytes that are not UTF-8 would be silently replaced: reported instead',
-    source: (n) => opaque(n, { username: 'robot', password: Buffer.concat([Buffer.from(`pw-${CANARY}`), Buffer.from([0xff, 0xfe, 0x80])]) }),
+    source: (n) =>
+      opaque(n, {
+        username: 'robot',
+        password: Buffer.concat([Buffer.from(`pw-${CANARY}`), Buffer.from([0xff, 0xfe, 0x80])]),
+      }),
     spec: basic,
     expect: sourceFailure('InvalidSourceSecret', 'key "password" is not valid UTF-8 text'),
     event: 'InvalidSourceSecret',
@@ -292,13 +328,20 @@ const statusRows: StatusRow[] = [
     why: 'dockerConfig needs a pull secret; an Opaque Secret with a malformed .dockerconfigjson key is not one',
     source: (n) => opaque(n, { '.dockerconfigjson': `{"auths":{"${server}":{"auth":"${CANARY}"}` }),
     spec: imported,
-    expect: sourceFailure('InvalidSourceSecret', 'type is "Opaque", expected kubernetes.io/dockerconfigjson or kubernetes.io/dockercfg'),
+    expect: sourceFailure(
+      'InvalidSourceSecret',
+      'type is "Opaque", expected kubernetes.io/dockerconfigjson or kubernetes.io/dockercfg',
+    ),
     event: 'InvalidSourceSecret',
   },
   {
     name: 'basic-auth-type',
     why: 'a kubernetes.io/basic-auth Secret is not a pull secret',
-    source: (n) => ({ metadata: { name: n }, type: 'kubernetes.io/basic-auth', stringData: { username: 'robot', password: `pw-${CANARY}` } }),
+    source: (n) => ({
+      metadata: { name: n },
+      type: 'kubernetes.io/basic-auth',
+      stringData: { username: 'robot', password: `pw-${CANARY}` },
+    }),
     spec: imported,
     expect: sourceFailure('InvalidSourceSecret', 'type is "kubernetes.io/basic-auth"'),
     event: 'InvalidSourceSecret',
@@ -340,7 +383,10 @@ const statusRows: StatusRow[] = [
     why: '"auth" is not base64',
     source: dockerJson({ auths: { [server]: { auth: `robot:${CANARY}!` } } }),
     spec: imported,
-    expect: sourceFailure('InvalidSourceSecret', `entry "${server}" has an "auth" that is not base64 of username:password`),
+    expect: sourceFailure(
+      'InvalidSourceSecret',
+      `entry "${server}" has an "auth" that is not base64 of username:password`,
+    ),
     event: 'InvalidSourceSecret',
   },
   {
@@ -348,15 +394,23 @@ const statusRows: StatusRow[] = [
     why: '"auth" is base64 of something without a colon',
     source: dockerJson({ auths: { [server]: { auth: b64(`token-${CANARY}`) } } }),
     spec: imported,
-    expect: sourceFailure('InvalidSourceSecret', `entry "${server}" has an "auth" that is not base64 of username:password`),
+    expect: sourceFailure(
+      'InvalidSourceSecret',
+      `entry "${server}" has an "auth" that is not base64 of username:password`,
+    ),
     event: 'InvalidSourceSecret',
   },
   {
     name: 'auth-not-utf8',
     why: '"auth" is base64 of bytes that are not UTF-8',
-    source: dockerJson({ auths: { [server]: { auth: b64(Buffer.concat([Buffer.from(`robot:${CANARY}`), Buffer.from([0xc3, 0x28])])) } } }),
+    source: dockerJson({
+      auths: { [server]: { auth: b64(Buffer.concat([Buffer.from(`robot:${CANARY}`), Buffer.from([0xc3, 0x28])])) } },
+    }),
     spec: imported,
-    expect: sourceFailure('InvalidSourceSecret', `entry "${server}" has an "auth" that is not base64 of username:password`),
+    expect: sourceFailure(
+      'InvalidSourceSecret',
+      `entry "${server}" has an "auth" that is not base64 of username:password`,
+    ),
     event: 'InvalidSourceSecret',
   },
   {
@@ -373,7 +427,10 @@ const statusRows: StatusRow[] = [
     why: 'docker login with an identity token stores "user:" plus identitytoken, which the kubelet cannot use',
     source: dockerJson({ auths: { [server]: { auth: b64('robot:'), identitytoken: `tok-${CANARY}` } } }),
     spec: imported,
-    expect: sourceFailure('InvalidSourceSecret', `entry "${server}" has an empty password (identity and registry tokens are not supported`),
+    expect: sourceFailure(
+      'InvalidSourceSecret',
+      `entry "${server}" has an empty password (identity and registry tokens are not supported`,
+    ),
     event: 'InvalidSourceSecret',
   },
   {
@@ -395,7 +452,11 @@ const statusRows: StatusRow[] = [
   {
     name: 'dockercfg-entry',
     why: 'a legacy kubernetes.io/dockercfg Secret whose entry is a number',
-    source: (n) => ({ metadata: { name: n }, type: 'kubernetes.io/dockercfg', data: { '.dockercfg': b64(JSON.stringify({ [server]: 42 })) } }),
+    source: (n) => ({
+      metadata: { name: n },
+      type: 'kubernetes.io/dockercfg',
+      data: { '.dockercfg': b64(JSON.stringify({ [server]: 42 })) },
+    }),
     spec: imported,
     expect: sourceFailure('InvalidSourceSecret', `entry "${server}" is not an object`),
     event: 'InvalidSourceSecret',
@@ -425,10 +486,19 @@ const statusRows: StatusRow[] = [
     name: 'too-large-merge',
     why: 'three sources of 400 KiB each merge into more than 1 MiB',
     prepare: async (c) => {
-      for (const i of [1, 2]) await c.s.cluster.createSecret(c.s.sourceNamespace, opaque(`${c.source}-${i}`, { username: 'robot', password: CANARY + 't'.repeat(400 * 1024) }));
+      for (const i of [1, 2])
+        await c.s.cluster.createSecret(
+          c.s.sourceNamespace,
+          opaque(`${c.source}-${i}`, { username: 'robot', password: CANARY + 't'.repeat(400 * 1024) }),
+        );
     },
     source: (n) => opaque(n, { username: 'robot', password: CANARY + 't'.repeat(400 * 1024) }),
-    spec: (c) => ({ registries: ['', '-1', '-2'].map((suffix, i) => ({ server: `r${i}.example.com`, basicAuth: { secretName: `${c.source}${suffix}` } })) }),
+    spec: (c) => ({
+      registries: ['', '-1', '-2'].map((suffix, i) => ({
+        server: `r${i}.example.com`,
+        basicAuth: { secretName: `${c.source}${suffix}` },
+      })),
+    }),
     expect: sourceFailure('SecretTooLarge', 'bytes a Secret can hold'),
     event: 'SecretTooLarge',
     check: noCopy,
@@ -451,7 +521,11 @@ const statusRows: StatusRow[] = [
   {
     name: 'ecr-no-keys-secret',
     why: 'ecr.credentialsSecretName names a Secret that does not exist',
-    spec: (c) => ({ registries: [{ server: '123456789012.dkr.ecr.eu-west-1.amazonaws.com', ecr: { credentialsSecretName: c.source } }] }),
+    spec: (c) => ({
+      registries: [
+        { server: '123456789012.dkr.ecr.eu-west-1.amazonaws.com', ecr: { credentialsSecretName: c.source } },
+      ],
+    }),
     expect: sourceFailure('SourceSecretNotFound', 'not found'),
     event: 'SourceSecretNotFound',
   },
@@ -459,15 +533,29 @@ const statusRows: StatusRow[] = [
     name: 'ecr-keys-missing',
     why: 'the AWS keys Secret lacks aws_secret_access_key',
     source: (n) => opaque(n, { aws_access_key_id: 'AKIAIOSFODNN7EXAMPLE', aws_session_token: `tok-${CANARY}` }),
-    spec: (c) => ({ registries: [{ server: '123456789012.dkr.ecr.eu-west-1.amazonaws.com', ecr: { credentialsSecretName: c.source } }] }),
-    expect: sourceFailure('InvalidSourceSecret', 'needs non-empty keys "aws_access_key_id" and "aws_secret_access_key"'),
+    spec: (c) => ({
+      registries: [
+        { server: '123456789012.dkr.ecr.eu-west-1.amazonaws.com', ecr: { credentialsSecretName: c.source } },
+      ],
+    }),
+    expect: sourceFailure(
+      'InvalidSourceSecret',
+      'needs non-empty keys "aws_access_key_id" and "aws_secret_access_key"',
+    ),
     event: 'InvalidSourceSecret',
   },
   {
     name: 'ecr-unknown-region',
     why: 'a region the CRD accepts (well-formed) but AWS does not serve: the request fails, the status names the region',
     source: (n) => opaque(n, { aws_access_key_id: 'AKIAIOSFODNN7EXAMPLE', aws_secret_access_key: `sk-${CANARY}` }),
-    spec: (c) => ({ registries: [{ server: 'registry.zz-nowhere-9.example.com', ecr: { region: 'zz-nowhere-9', credentialsSecretName: c.source } }] }),
+    spec: (c) => ({
+      registries: [
+        {
+          server: 'registry.zz-nowhere-9.example.com',
+          ecr: { region: 'zz-nowhere-9', credentialsSecretName: c.source },
+        },
+      ],
+    }),
     expect: sourceFailure('TokenRefreshFailed', 'GetAuthorizationToken in zz-nowhere-9 failed'),
     event: 'TokenRefreshFailed',
     check: noCopy,
@@ -479,11 +567,20 @@ const statusRows: StatusRow[] = [
     namespaces: 2,
     source: (n) => basicAuthSecret(n, 'robot', `pw-${CANARY}`),
     prepare: async (c) => {
-      const foreign = await c.s.cluster.createSecret(c.ns[0]!, { metadata: { name: `pull-${c.s.id}`, labels: { owner: 'someone-else' } }, type: 'kubernetes.io/dockerconfigjson', data: { '.dockerconfigjson': b64('{"auths":{}}') } });
+      const foreign = await c.s.cluster.createSecret(c.ns[0]!, {
+        metadata: { name: `pull-${c.s.id}`, labels: { owner: 'someone-else' } },
+        type: 'kubernetes.io/dockerconfigjson',
+        data: { '.dockerconfigjson': b64('{"auths":{}}') },
+      });
       before.foreignByRow.set('foreign-secret', foreign);
     },
     spec: (c) => ({ ...basic(c), secretName: `pull-${c.s.id}` }),
-    expect: { type: 'Propagated', status: 'False', reason: 'SecretConflict', message: 'already exists and is not managed by this RegistryCredential' },
+    expect: {
+      type: 'Propagated',
+      status: 'False',
+      reason: 'SecretConflict',
+      message: 'already exists and is not managed by this RegistryCredential',
+    },
     event: 'SecretConflict',
     check: async (c) => {
       const name = `pull-${c.s.id}`;
@@ -491,7 +588,9 @@ const statusRows: StatusRow[] = [
       // the other namespace's default SA may still be due to be patched: wait for the counts
       const status = await waitForCounts(c.s.cluster, c.cred, { selected: 2, ready: 1, failed: 1 });
       expect(status.namespaces).toEqual({ selected: 2, ready: 1, failed: 1 });
-      expect(status.failures).toEqual([{ namespace: c.ns[0], reason: 'SecretConflict', message: expect.stringContaining('is left untouched') }]);
+      expect(status.failures).toEqual([
+        { namespace: c.ns[0], reason: 'SecretConflict', message: expect.stringContaining('is left untouched') },
+      ]);
       await waitForServiceAccount(c.s.cluster, c.ns[0]!, 'default');
       expect(await c.s.cluster.pullSecretNames(c.ns[0]!, 'default')).not.toContain(name);
     },
@@ -501,7 +600,11 @@ const statusRows: StatusRow[] = [
     why: "secretName equals another RegistryCredential's, in its namespaces: the first owner keeps them",
     namespaces: 0,
     source: (n) => basicAuthSecret(n, 'intruder', `pw-${CANARY}`),
-    spec: (c) => ({ ...basic(c), secretName: c.healthy.secretName, namespaceSelector: c.s.selectorWith({ row: 'healthy' }) }),
+    spec: (c) => ({
+      ...basic(c),
+      secretName: c.healthy.secretName,
+      namespaceSelector: c.s.selectorWith({ row: 'healthy' }),
+    }),
     expect: { type: 'Propagated', status: 'False', reason: 'SecretConflict', message: '' },
     event: 'SecretConflict',
     check: async (c) => {
@@ -510,8 +613,10 @@ const statusRows: StatusRow[] = [
       expect(status.namespaces).toEqual({ selected: 2, ready: 0, failed: 2 });
       expect(status.failures?.map((f) => f.namespace)).toEqual([...c.healthy.ns].sort());
       // Whether the conflict was seen in the cache or on create, the message names no secret and says whose it is or that it is left alone.
-      for (const f of status.failures ?? []) expect(f.message).toMatch(new RegExp(`belongs to RegistryCredential ${c.healthy.cred}|is left untouched`));
-      for (const ns of c.healthy.ns) expect(passwordFor(await c.s.cluster.getSecret(ns, c.healthy.secretName), server)).toBe(`pw1-${CANARY}`);
+      for (const f of status.failures ?? [])
+        expect(f.message).toMatch(new RegExp(`belongs to RegistryCredential ${c.healthy.cred}|is left untouched`));
+      for (const ns of c.healthy.ns)
+        expect(passwordFor(await c.s.cluster.getSecret(ns, c.healthy.secretName), server)).toBe(`pw1-${CANARY}`);
     },
   },
   {
@@ -519,8 +624,17 @@ const statusRows: StatusRow[] = [
     why: 'secretName names a source Secret in the source namespace, which it selects: the source is never overwritten',
     namespaces: 0,
     source: (n) => basicAuthSecret(n, 'robot', `pw-${CANARY}`),
-    spec: (c) => ({ ...basic(c), secretName: c.healthy.source, namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': c.s.sourceNamespace } } }),
-    expect: { type: 'Propagated', status: 'False', reason: 'SecretConflict', message: 'is not managed by this RegistryCredential' },
+    spec: (c) => ({
+      ...basic(c),
+      secretName: c.healthy.source,
+      namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': c.s.sourceNamespace } },
+    }),
+    expect: {
+      type: 'Propagated',
+      status: 'False',
+      reason: 'SecretConflict',
+      message: 'is not managed by this RegistryCredential',
+    },
     event: 'SecretConflict',
   },
   {
@@ -531,7 +645,11 @@ const statusRows: StatusRow[] = [
     spec: (c) => ({ ...basic(c), namespaceSelector: c.s.selectorWith({ row: 'no-such-row' }) }),
     expect: { type: 'Ready', status: 'True', reason: 'Ready', message: 'no namespace is selected' },
     check: async (c) => {
-      expect((await c.s.cluster.getCredential(c.cred))!.status!.namespaces).toEqual({ selected: 0, ready: 0, failed: 0 });
+      expect((await c.s.cluster.getCredential(c.cred))!.status!.namespaces).toEqual({
+        selected: 0,
+        ready: 0,
+        failed: 0,
+      });
     },
   },
   {
@@ -573,14 +691,22 @@ beforeAll(async () => {
 
   // The healthy RegistryCredential, converged before any bad input exists.
   const source = 'healthy-robot';
-  const sourceSecret = await s.cluster.createSecret(s.sourceNamespace, basicAuthSecret(source, 'robot', `pw1-${CANARY}`));
+  const sourceSecret = await s.cluster.createSecret(
+    s.sourceNamespace,
+    basicAuthSecret(source, 'robot', `pw1-${CANARY}`),
+  );
   const ns = [await s.namespace('healthy-a', { row: 'healthy' }), await s.namespace('healthy-b', { row: 'healthy' })];
-  const cred = await s.credential('healthy', { registries: [{ server, basicAuth: { secretName: source } }], namespaceSelector: s.selectorWith({ row: 'healthy' }), secretName: 'team-pull' });
+  const cred = await s.credential('healthy', {
+    registries: [{ server, basicAuth: { secretName: source } }],
+    namespaceSelector: s.selectorWith({ row: 'healthy' }),
+    secretName: 'team-pull',
+  });
   healthy = { cred, secretName: 'team-pull', source, ns };
   for (const n of ns) await waitForPullSecrets(s.cluster, n, 'default', ['team-pull']);
   healthyReady = await waitForCondition(s.cluster, cred, 'Ready', { status: 'True' });
   before.rv.set(`${s.sourceNamespace}/${source}`, sourceSecret.metadata!.resourceVersion!);
-  for (const n of ns) before.rv.set(`${n}/team-pull`, (await s.cluster.getSecret(n, 'team-pull'))!.metadata!.resourceVersion!);
+  for (const n of ns)
+    before.rv.set(`${n}/team-pull`, (await s.cluster.getSecret(n, 'team-pull'))!.metadata!.resourceVersion!);
 
   // Rows that converge first with a good source.
   for (const row of statusRows.filter((r) => r.goodSourceFirst)) {
@@ -602,8 +728,13 @@ beforeAll(async () => {
       await s.cluster.replaceSecret({ ...current, data: secret.data, stringData: secret.stringData });
     } else await s.cluster.createSecret(s.sourceNamespace, secret);
   }
-  for (const [k, v] of before.foreignByRow) before.rv.set(`${v.metadata!.namespace}/${v.metadata!.name} (${k})`, v.metadata!.resourceVersion!);
-  await Promise.all(statusRows.filter((r) => !r.goodSourceFirst).map((row) => s.credential(row.name, withSelector(row, contexts.get(row.name)!))));
+  for (const [k, v] of before.foreignByRow)
+    before.rv.set(`${v.metadata!.namespace}/${v.metadata!.name} (${k})`, v.metadata!.resourceVersion!);
+  await Promise.all(
+    statusRows
+      .filter((r) => !r.goodSourceFirst)
+      .map((row) => s.credential(row.name, withSelector(row, contexts.get(row.name)!))),
+  );
 }, 300_000);
 afterAll(async () => s?.cleanup());
 
@@ -622,7 +753,9 @@ function withSelector(row: StatusRow, c: Context): Record<string, unknown> {
 describe('rejected at apply time by the API server, with a clear message', () => {
   test.each(applyTime.map((r) => [r.name, r] as const))('%s', async (_name, row) => {
     // create, not apply: apply would also store the object in an annotation (with its own size limit).
-    const res = await kubectl(['create', '--dry-run=server', '-f', '-'], { input: JSON.stringify(row.object(s.sourceNamespace)) });
+    const res = await kubectl(['create', '--dry-run=server', '-f', '-'], {
+      input: JSON.stringify(row.object(s.sourceNamespace)),
+    });
     expect(res.code).not.toBe(0);
     expect(res.stdout).not.toContain('created');
     expect(res.stderr).toContain(row.message);
@@ -634,13 +767,22 @@ describe('seen by the operator: reported in status with a reason, all at once, o
   test.each(statusRows.map((r) => [r.name, r] as const))('%s', async (_name, row) => {
     const c = contexts.get(row.name)!;
     const want = row.expect;
-    const cond = await waitForCondition(s.cluster, c.cred, want.type, { status: want.status, reason: want.reason }, 90_000);
+    const cond = await waitForCondition(
+      s.cluster,
+      c.cred,
+      want.type,
+      { status: want.status, reason: want.reason },
+      90_000,
+    );
     expect(cond.message).toContain(want.message);
     expect(cond.observedGeneration).toBe((await s.cluster.getCredential(c.cred))!.metadata.generation);
     const ready = (await s.cluster.condition(c.cred, 'Ready'))!;
     expect({ status: ready.status, reason: ready.reason }).toEqual({ status: want.status, reason: want.reason });
     if (row.event) {
-      const event = await waitFor(async () => (await s.cluster.eventsFor(c.cred)).find((e) => e.type === 'Warning' && e.reason === row.event), { what: `a ${row.event} Warning Event for ${c.cred}` });
+      const event = await waitFor(
+        async () => (await s.cluster.eventsFor(c.cred)).find((e) => e.type === 'Warning' && e.reason === row.event),
+        { what: `a ${row.event} Warning Event for ${c.cred}` },
+      );
       expect(event.message).not.toContain(CANARY);
     }
     await row.check?.(c);
@@ -659,7 +801,11 @@ describe('one bad RegistryCredential never hurts the others', () => {
 
   test('the healthy RegistryCredential stayed Ready throughout (no transition) and converged', async () => {
     const ready = (await s.cluster.condition(healthy.cred, 'Ready'))!;
-    expect(ready).toMatchObject({ status: 'True', reason: 'Ready', lastTransitionTime: healthyReady.lastTransitionTime });
+    expect(ready).toMatchObject({
+      status: 'True',
+      reason: 'Ready',
+      lastTransitionTime: healthyReady.lastTransitionTime,
+    });
     for (const ns of healthy.ns) expect(await s.cluster.pullSecretNames(ns, 'default')).toEqual(['team-pull']);
   });
 
@@ -677,7 +823,9 @@ describe('one bad RegistryCredential never hurts the others', () => {
     await s.cluster.deleteCredential(loser);
     await waitFor(async () => !(await s.cluster.getCredential(loser)), { what: `${loser} to be gone` });
     for (const ns of healthy.ns) {
-      expect((await s.cluster.getSecret(ns, 'team-pull'))?.metadata?.resourceVersion).toBe(before.rv.get(`${ns}/team-pull`));
+      expect((await s.cluster.getSecret(ns, 'team-pull'))?.metadata?.resourceVersion).toBe(
+        before.rv.get(`${ns}/team-pull`),
+      );
       expect(await s.cluster.pullSecretNames(ns, 'default')).toEqual(['team-pull']);
     }
   });
@@ -685,7 +833,8 @@ describe('one bad RegistryCredential never hurts the others', () => {
   test('the healthy RegistryCredential still follows a source change made after all the bad input (no stall)', async () => {
     const src = (await s.cluster.getSecret(s.sourceNamespace, healthy.source))!;
     await s.cluster.replaceSecret({ ...src, data: { ...src.data, password: b64(`pw2-${CANARY}`) } });
-    for (const ns of healthy.ns) await waitForSecret(s.cluster, ns, 'team-pull', (x) => passwordFor(x, server) === `pw2-${CANARY}`);
+    for (const ns of healthy.ns)
+      await waitForSecret(s.cluster, ns, 'team-pull', (x) => passwordFor(x, server) === `pw2-${CANARY}`);
     await waitForCondition(s.cluster, healthy.cred, 'Ready', { status: 'True' });
   });
 

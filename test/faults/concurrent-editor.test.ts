@@ -43,9 +43,16 @@ test('concurrent editors of the same ServiceAccounts lose nothing', async () => 
   };
   const editors = Promise.all([0, 1, 2, 3].map(editor));
 
-  const spec = { registries: [{ server: 'r.example.com', basicAuth: { secretName: 'robot' } }], namespaceSelector: s.selector, serviceAccounts: ['shared'] };
+  const spec = {
+    registries: [{ server: 'r.example.com', basicAuth: { secretName: 'robot' } }],
+    namespaceSelector: s.selector,
+    serviceAccounts: ['shared'],
+  };
   const cred = await s.credential('editor', spec);
-  const has = (ns: string, want: boolean) => waitFor(async () => (await s.cluster.pullSecretNames(ns, 'shared'))?.includes(cred) === want, { what: `${ns}/shared ${want ? 'to list' : 'to lose'} ${cred}` });
+  const has = (ns: string, want: boolean) =>
+    waitFor(async () => (await s.cluster.pullSecretNames(ns, 'shared'))?.includes(cred) === want, {
+      what: `${ns}/shared ${want ? 'to list' : 'to lose'} ${cred}`,
+    });
   for (const round of [1, 2]) {
     for (const ns of nss) await has(ns, true);
     await s.cluster.patchCredentialSpec(cred, { serviceAccounts: [] });
@@ -65,8 +72,18 @@ test('concurrent editors of the same ServiceAccounts lose nothing', async () => 
     expect(names.filter((n) => n === cred)).toHaveLength(1);
   }
   // and the shared checks: exactly one copy per namespace, every editor entry kept, status exact
-  await waitForInvariants(s.cluster, { credential: cred, secretName: cred, selected: nss, deselected: [], serviceAccounts: [{ name: 'shared', foreign: (ns) => added.get(ns)! }] });
-  const operatorConflicts = (await requestsSince(mark, s.operator.user)).filter((e) => e.verb === 'patch' && e.responseStatus?.code === 409).length;
-  process.stderr.write(`[concurrent-editor] editor entries ${[...added.values()].flat().length}, editor conflicts ${editorConflicts}, operator conflicts ${operatorConflicts}\n`);
+  await waitForInvariants(s.cluster, {
+    credential: cred,
+    secretName: cred,
+    selected: nss,
+    deselected: [],
+    serviceAccounts: [{ name: 'shared', foreign: (ns) => added.get(ns)! }],
+  });
+  const operatorConflicts = (await requestsSince(mark, s.operator.user)).filter(
+    (e) => e.verb === 'patch' && e.responseStatus?.code === 409,
+  ).length;
+  process.stderr.write(
+    `[concurrent-editor] editor entries ${[...added.values()].flat().length}, editor conflicts ${editorConflicts}, operator conflicts ${operatorConflicts}\n`,
+  );
   expect([...added.values()].flat().length).toBeGreaterThan(nss.length);
 });

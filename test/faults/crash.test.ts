@@ -17,7 +17,9 @@ const NAMESPACES = FULL ? 200 : 12;
 
 let s: Scenario;
 beforeAll(async () => {
-  process.stderr.write(`[crash] size ${faultsSize()}, seed ${SEED}, ${NAMESPACES} namespaces, ${KILLS_PER_PHASE} kills per phase (replay with REGCRED_CRASH_SEED=${SEED})\n`);
+  process.stderr.write(
+    `[crash] size ${faultsSize()}, seed ${SEED}, ${NAMESPACES} namespaces, ${KILLS_PER_PHASE} kills per phase (replay with REGCRED_CRASH_SEED=${SEED})\n`,
+  );
   s = await startScenario('crash');
   await s.cluster.createSecret(s.sourceNamespace, basicAuthSecret('robot', 'u', 'v1'));
 });
@@ -31,7 +33,11 @@ test(`SIGKILL at random writes during fan-out, rotation, deselection and deletio
     await s.cluster.createServiceAccount(ns, 'app', ['foreign-a', 'foreign-b']);
     nss.push(ns);
   }
-  const foreign = await s.cluster.createSecret(nss[0]!, { metadata: { name: 'not-ours' }, type: 'Opaque', stringData: { k: 'v' } });
+  const foreign = await s.cluster.createSecret(nss[0]!, {
+    metadata: { name: 'not-ours' },
+    type: 'Opaque',
+    stringData: { k: 'v' },
+  });
   let kills = 0;
 
   /** Starts `action`, SIGKILLs the operator after a random number of its writes, restarts it; KILLS_PER_PHASE times. */
@@ -41,14 +47,24 @@ test(`SIGKILL at random writes during fan-out, rotation, deselection and deletio
       const mark = await auditMark();
       const after = 1 + Math.floor(random() * NAMESPACES);
       // Kill once it has made `after` writes, or when it has gone quiet (already converged).
-      await waitFor(async () => (await writesSince(mark, s.operator.user)).length >= after || (await s.operator.metric('regcred_workqueue_depth').catch(() => 0)) === 0, { intervalMs: 20, what: `${phase}: ${after} writes` });
+      await waitFor(
+        async () =>
+          (await writesSince(mark, s.operator.user)).length >= after ||
+          (await s.operator.metric('regcred_workqueue_depth').catch(() => 0)) === 0,
+        { intervalMs: 20, what: `${phase}: ${after} writes` },
+      );
       await s.operator.kill();
       kills++;
       await s.restartOperator();
     }
   };
 
-  const spec = { registries: [{ server: 'r.example.com', basicAuth: { secretName: 'robot' } }], namespaceSelector: s.selectorWith({ group: 'in' }), serviceAccounts: ['default', 'app'], secretName: 'pull' };
+  const spec = {
+    registries: [{ server: 'r.example.com', basicAuth: { secretName: 'robot' } }],
+    namespaceSelector: s.selectorWith({ group: 'in' }),
+    serviceAccounts: ['default', 'app'],
+    secretName: 'pull',
+  };
   const cred = await (async () => {
     let name = '';
     await withCrashes('fan-out', async () => (name = await s.credential('c', spec)));
@@ -63,20 +79,29 @@ test(`SIGKILL at random writes during fan-out, rotation, deselection and deletio
   await withCrashes('deselection', async () => {
     for (const ns of out) await s.cluster.labelNamespace(ns, { group: 'out' });
   });
-  const foreignSecrets = [{ namespace: nss[0]!, name: 'not-ours', resourceVersion: foreign.metadata!.resourceVersion! }];
+  const foreignSecrets = [
+    { namespace: nss[0]!, name: 'not-ours', resourceVersion: foreign.metadata!.resourceVersion! },
+  ];
   const expected = {
     credential: cred,
     secretName: 'pull',
     selected: nss.slice(0, NAMESPACES / 2),
     deselected: out,
-    serviceAccounts: [{ name: 'default', foreign: [] }, { name: 'app', foreign: ['foreign-a', 'foreign-b'] }],
+    serviceAccounts: [
+      { name: 'default', foreign: [] },
+      { name: 'app', foreign: ['foreign-a', 'foreign-b'] },
+    ],
     foreignSecrets,
     passwords: { 'r.example.com': 'v2' },
   };
   await waitForInvariants(s.cluster, expected, 300_000);
 
   await withCrashes('deletion', async () => s.cluster.deleteCredential(cred));
-  await waitForInvariants(s.cluster, { ...expected, selected: [], deselected: nss, deleted: true, passwords: {} }, 300_000);
+  await waitForInvariants(
+    s.cluster,
+    { ...expected, selected: [], deselected: nss, deleted: true, passwords: {} },
+    300_000,
+  );
   process.stderr.write(`[crash] seed ${SEED}: ${kills} SIGKILLs, invariants held\n`);
   expect(kills).toBe(4 * KILLS_PER_PHASE);
 }, 3_600_000);

@@ -21,7 +21,10 @@ let proxy: ApiProxy;
 let s: Scenario;
 beforeAll(async () => {
   proxy = await startApiProxy(SEED);
-  s = await startScenario('watchfaults', { wrapKubeconfig: (kc) => proxy.kubeconfigFor(kc), operatorArgs: ['--watch-idle-timeout-seconds', '5'] });
+  s = await startScenario('watchfaults', {
+    wrapKubeconfig: (kc) => proxy.kubeconfigFor(kc),
+    operatorArgs: ['--watch-idle-timeout-seconds', '5'],
+  });
   await s.cluster.createSecret(s.sourceNamespace, basicAuthSecret('robot', 'u', 'p'));
 });
 afterAll(async () => {
@@ -34,9 +37,18 @@ const restarts = (reason?: string) => s.operator.metric('regcred_watch_restarts_
 const readyz = async () => (await fetch(s.operator.readyzUrl)).status;
 
 test('cut, 410 on resume and silent watches: detected, re-listed or resumed, converged', async () => {
-  const cred = await s.credential('w', { registries: [{ server: 'r.example.com', basicAuth: { secretName: 'robot' } }], namespaceSelector: s.selector });
+  const cred = await s.credential('w', {
+    registries: [{ server: 'r.example.com', basicAuth: { secretName: 'robot' } }],
+    namespaceSelector: s.selector,
+  });
   const nss: string[] = [];
-  const expected = () => ({ credential: cred, secretName: cred, selected: nss, deselected: [], serviceAccounts: [{ name: 'default', foreign: [] }] });
+  const expected = () => ({
+    credential: cred,
+    secretName: cred,
+    selected: nss,
+    deselected: [],
+    serviceAccounts: [{ name: 'default', foreign: [] }],
+  });
 
   // 1. streams cut mid-way while namespaces are created
   const cutRestartsBefore = await restarts();
@@ -56,7 +68,9 @@ test('cut, 410 on resume and silent watches: detected, re-listed or resumed, con
     proxy.goneOnResume(INFORMERS);
     proxy.cutWatches();
     nss.push(await s.namespace(`gone${round}`));
-    await waitFor(async () => (await restarts('Gone')) >= goneBefore + INFORMERS * (round + 1), { what: `round ${round}: every informer re-listed after 410` });
+    await waitFor(async () => (await restarts('Gone')) >= goneBefore + INFORMERS * (round + 1), {
+      what: `round ${round}: every informer re-listed after 410`,
+    });
   }
   await waitForInvariants(s.cluster, expected());
 
@@ -67,10 +81,18 @@ test('cut, 410 on resume and silent watches: detected, re-listed or resumed, con
     proxy.stallWatches(true);
     const quiet = await s.namespace(`stall${round}`);
     // the watchdog notices (no event or bookmark for 5 s) and the operator reports not ready
-    await waitFor(async () => (await restarts('Idle')) > idleBefore, { timeoutMs: 60_000, what: 'the watchdog to restart a silent watch' });
-    await waitFor(async () => (await readyz()) === 503, { timeoutMs: 60_000, what: '/readyz 503 while the watches are dead' });
+    await waitFor(async () => (await restarts('Idle')) > idleBefore, {
+      timeoutMs: 60_000,
+      what: 'the watchdog to restart a silent watch',
+    });
+    await waitFor(async () => (await readyz()) === 503, {
+      timeoutMs: 60_000,
+      what: '/readyz 503 while the watches are dead',
+    });
     // the restarted watches are not answered either: still not ready
-    await waitFor(() => (proxy.counts().watchStalled ?? 0) > stalledBefore, { what: 'a new watch request held unanswered' });
+    await waitFor(() => (proxy.counts().watchStalled ?? 0) > stalledBefore, {
+      what: 'a new watch request held unanswered',
+    });
     expect(await readyz()).toBe(503);
     // nothing reached the operator meanwhile: the new namespace is not served
     expect(await s.cluster.getSecret(quiet, cred)).toBeUndefined();
@@ -80,6 +102,10 @@ test('cut, 410 on resume and silent watches: detected, re-listed or resumed, con
     await waitFor(async () => (await readyz()) === 200, { what: '/readyz 200 once the watches deliver again' });
   }
 
-  const byReason = Object.fromEntries(await Promise.all(['Transient', 'StreamError', 'Gone', 'Idle'].map(async (r) => [r, await restarts(r)] as const)));
-  process.stderr.write(`[watch-faults] seed ${SEED}: ${cut} streams cut, ${GONE_ROUNDS} rounds of 410 on resume, ${STALLS} stalls; watch restarts by reason ${JSON.stringify(byReason)}; proxy ${JSON.stringify(proxy.counts())}; invariants held\n`);
+  const byReason = Object.fromEntries(
+    await Promise.all(['Transient', 'StreamError', 'Gone', 'Idle'].map(async (r) => [r, await restarts(r)] as const)),
+  );
+  process.stderr.write(
+    `[watch-faults] seed ${SEED}: ${cut} streams cut, ${GONE_ROUNDS} rounds of 410 on resume, ${STALLS} stalls; watch restarts by reason ${JSON.stringify(byReason)}; proxy ${JSON.stringify(proxy.counts())}; invariants held\n`,
+  );
 }, 900_000);

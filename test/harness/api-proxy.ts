@@ -28,7 +28,10 @@ export interface ApiProxy {
   url: string;
   /** A kubeconfig for the identity of `userKubeconfig` that goes through this proxy. */
   kubeconfigFor(userKubeconfig: string): Promise<string>;
-  setFaults(shares: FaultShares, opts?: { retryAfterSeconds?: number; only?: (method: string, path: string) => boolean }): void;
+  setFaults(
+    shares: FaultShares,
+    opts?: { retryAfterSeconds?: number; only?: (method: string, path: string) => boolean },
+  ): void;
   /** Destroys every open watch stream; returns how many. */
   cutWatches(): number;
   /** Stalled: open watch streams stop delivering, new watch requests get no answer. */
@@ -59,7 +62,15 @@ export function prng(seed: number): () => number {
 }
 
 const statusBody = (code: number, reason: string, message: string, retryAfterSeconds?: number): string =>
-  JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', code, reason, message: `${message} (fault-proxy)`, details: retryAfterSeconds === undefined ? undefined : { retryAfterSeconds } });
+  JSON.stringify({
+    kind: 'Status',
+    apiVersion: 'v1',
+    status: 'Failure',
+    code,
+    reason,
+    message: `${message} (fault-proxy)`,
+    details: retryAfterSeconds === undefined ? undefined : { retryAfterSeconds },
+  });
 
 function isWatch(url: URL): boolean {
   const w = url.searchParams.get('watch');
@@ -71,7 +82,9 @@ export async function startApiProxy(seed: number): Promise<ApiProxy> {
   const random = prng(seed);
   const upstream = new URL(env.server);
   const pki = path.join(env.dir, 'pki');
-  const [cert, key, ca] = await Promise.all(['apiserver.crt', 'apiserver.key', 'ca.crt'].map((f) => readFile(path.join(pki, f))));
+  const [cert, key, ca] = await Promise.all(
+    ['apiserver.crt', 'apiserver.key', 'ca.crt'].map((f) => readFile(path.join(pki, f))),
+  );
   let identity: { cert: Buffer; key: Buffer } | undefined;
   let agent: https.Agent | undefined;
   let shares: FaultShares = {};
@@ -102,10 +115,18 @@ export async function startApiProxy(seed: number): Promise<ApiProxy> {
     return undefined;
   };
 
-  const forward = (req: http.IncomingMessage, body: Buffer, onResponse: (upRes: http.IncomingMessage, up: http.ClientRequest) => void, onError: (err: Error) => void): http.ClientRequest => {
+  const forward = (
+    req: http.IncomingMessage,
+    body: Buffer,
+    onResponse: (upRes: http.IncomingMessage, up: http.ClientRequest) => void,
+    onError: (err: Error) => void,
+  ): http.ClientRequest => {
     const headers = { ...req.headers, host: upstream.host };
     delete headers.connection;
-    const up = https.request({ hostname: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers, agent, ca }, (upRes) => onResponse(upRes, up));
+    const up = https.request(
+      { hostname: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers, agent, ca },
+      (upRes) => onResponse(upRes, up),
+    );
     up.on('error', onError);
     up.end(body);
     count('forwarded');
@@ -143,20 +164,25 @@ export async function startApiProxy(seed: number): Promise<ApiProxy> {
           watches.delete(w);
           w.up?.destroy();
         });
-        w.up = forward(req, body, (upRes) => {
-          w.upRes = upRes;
-          res.writeHead(upRes.statusCode ?? 502, upRes.headers);
-          res.flushHeaders(); // the API server answered the watch: the operator must see that now, not with the first event
-          upRes.on('data', (c: Buffer) => {
-            if (stalled) w.held.push(c);
-            else res.write(c);
-          });
-          upRes.on('end', () => {
-            for (const c of w.held.splice(0)) res.write(c);
-            res.end();
-          });
-          upRes.on('error', () => res.destroy());
-        }, () => res.destroy());
+        w.up = forward(
+          req,
+          body,
+          (upRes) => {
+            w.upRes = upRes;
+            res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+            res.flushHeaders(); // the API server answered the watch: the operator must see that now, not with the first event
+            upRes.on('data', (c: Buffer) => {
+              if (stalled) w.held.push(c);
+              else res.write(c);
+            });
+            upRes.on('end', () => {
+              for (const c of w.held.splice(0)) res.write(c);
+              res.end();
+            });
+            upRes.on('error', () => res.destroy());
+          },
+          () => res.destroy(),
+        );
         return;
       }
       const fault = only && !only(req.method ?? 'GET', url.pathname) ? undefined : pick();
@@ -180,23 +206,38 @@ export async function startApiProxy(seed: number): Promise<ApiProxy> {
             return;
           }
           // forwarded, then the answer is lost: the request may well have been applied
-          forward(req, body, (upRes) => {
-            upRes.resume();
-            req.socket.destroy();
-          }, () => req.socket.destroy());
+          forward(
+            req,
+            body,
+            (upRes) => {
+              upRes.resume();
+              req.socket.destroy();
+            },
+            () => req.socket.destroy(),
+          );
           return;
         case 'timeout':
-          forward(req, body, (upRes) => upRes.resume(), () => undefined);
+          forward(
+            req,
+            body,
+            (upRes) => upRes.resume(),
+            () => undefined,
+          );
           hold(res);
           return;
         default:
-          forward(req, body, (upRes) => {
-            res.writeHead(upRes.statusCode ?? 502, upRes.headers);
-            upRes.pipe(res);
-          }, (err) => {
-            if (!res.headersSent) res.writeHead(502, { 'content-type': 'application/json' });
-            res.end(statusBody(502, 'BadGateway', `upstream failed: ${err.message}`));
-          });
+          forward(
+            req,
+            body,
+            (upRes) => {
+              res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+              upRes.pipe(res);
+            },
+            (err) => {
+              if (!res.headersSent) res.writeHead(502, { 'content-type': 'application/json' });
+              res.end(statusBody(502, 'BadGateway', `upstream failed: ${err.message}`));
+            },
+          );
       }
     });
   });
@@ -206,9 +247,14 @@ export async function startApiProxy(seed: number): Promise<ApiProxy> {
   return {
     url,
     async kubeconfigFor(userKubeconfig) {
-      const kc = JSON.parse(await readFile(userKubeconfig, 'utf8')) as Kubeconfig & { clusters: Array<{ cluster: { server: string } }> };
+      const kc = JSON.parse(await readFile(userKubeconfig, 'utf8')) as Kubeconfig & {
+        clusters: Array<{ cluster: { server: string } }>;
+      };
       const u = kc.users[0]!.user;
-      identity = { cert: Buffer.from(u['client-certificate-data'], 'base64'), key: Buffer.from(u['client-key-data'], 'base64') };
+      identity = {
+        cert: Buffer.from(u['client-certificate-data'], 'base64'),
+        key: Buffer.from(u['client-key-data'], 'base64'),
+      };
       agent?.destroy();
       agent = new https.Agent({ keepAlive: true, maxSockets: 128, ca, cert: identity.cert, key: identity.key });
       for (const c of kc.clusters) c.cluster.server = url;

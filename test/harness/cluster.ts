@@ -2,7 +2,16 @@
 // tests never observe the cluster through the operator's own code), plus builders for the objects
 // the tests create.
 import { randomBytes } from 'node:crypto';
-import { ApiException, CoreV1Api, CustomObjectsApi, KubeConfig, setHeaderOptions, type V1Namespace, type V1Secret, type V1ServiceAccount } from '@kubernetes/client-node';
+import {
+  ApiException,
+  CoreV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+  setHeaderOptions,
+  type V1Namespace,
+  type V1Secret,
+  type V1ServiceAccount,
+} from '@kubernetes/client-node';
 import { testEnv } from './controlplane.js';
 
 export const GROUP = 'regcred.io';
@@ -20,7 +29,14 @@ export interface Condition {
 }
 
 export interface CredentialObject {
-  metadata: { name: string; uid: string; generation: number; finalizers?: string[]; resourceVersion: string; deletionTimestamp?: string };
+  metadata: {
+    name: string;
+    uid: string;
+    generation: number;
+    finalizers?: string[];
+    resourceVersion: string;
+    deletionTimestamp?: string;
+  };
   spec: Record<string, unknown>;
   status?: {
     observedGeneration?: number;
@@ -83,11 +99,18 @@ export class Cluster {
   }
 
   createSecret(namespace: string, secret: V1Secret): Promise<V1Secret> {
-    return this.core.createNamespacedSecret({ namespace, body: { ...secret, metadata: { ...secret.metadata, namespace } } });
+    return this.core.createNamespacedSecret({
+      namespace,
+      body: { ...secret, metadata: { ...secret.metadata, namespace } },
+    });
   }
 
   replaceSecret(secret: V1Secret): Promise<V1Secret> {
-    return this.core.replaceNamespacedSecret({ namespace: secret.metadata!.namespace!, name: secret.metadata!.name!, body: secret });
+    return this.core.replaceNamespacedSecret({
+      namespace: secret.metadata!.namespace!,
+      name: secret.metadata!.name!,
+      body: secret,
+    });
   }
 
   async deleteSecret(namespace: string, name: string): Promise<void> {
@@ -101,12 +124,19 @@ export class Cluster {
   createServiceAccount(namespace: string, name: string, imagePullSecrets: string[] = []): Promise<V1ServiceAccount> {
     return this.core.createNamespacedServiceAccount({
       namespace,
-      body: { metadata: { name }, imagePullSecrets: imagePullSecrets.length ? imagePullSecrets.map((n) => ({ name: n })) : undefined },
+      body: {
+        metadata: { name },
+        imagePullSecrets: imagePullSecrets.length ? imagePullSecrets.map((n) => ({ name: n })) : undefined,
+      },
     });
   }
 
   replaceServiceAccount(sa: V1ServiceAccount): Promise<V1ServiceAccount> {
-    return this.core.replaceNamespacedServiceAccount({ namespace: sa.metadata!.namespace!, name: sa.metadata!.name!, body: sa });
+    return this.core.replaceNamespacedServiceAccount({
+      namespace: sa.metadata!.namespace!,
+      name: sa.metadata!.name!,
+      body: sa,
+    });
   }
 
   async pullSecretNames(namespace: string, sa: string): Promise<string[] | undefined> {
@@ -115,11 +145,19 @@ export class Cluster {
   }
 
   createCredential(name: string, spec: Record<string, unknown>): Promise<CredentialObject> {
-    return this.custom.createClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'RegistryCredential', metadata: { name }, spec } });
+    return this.custom.createClusterCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: PLURAL,
+      body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'RegistryCredential', metadata: { name }, spec },
+    });
   }
 
   patchCredentialSpec(name: string, spec: Record<string, unknown>): Promise<CredentialObject> {
-    return this.custom.patchClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, name, body: { spec } }, MERGE);
+    return this.custom.patchClusterCustomObject(
+      { group: GROUP, version: VERSION, plural: PLURAL, name, body: { spec } },
+      MERGE,
+    );
   }
 
   getCredential(name: string): Promise<CredentialObject | undefined> {
@@ -135,7 +173,10 @@ export class Cluster {
   }
 
   async eventsFor(name: string): Promise<Array<{ type?: string; reason?: string; message?: string }>> {
-    const list = await this.core.listNamespacedEvent({ namespace: 'default', fieldSelector: `involvedObject.name=${name},involvedObject.kind=RegistryCredential` });
+    const list = await this.core.listNamespacedEvent({
+      namespace: 'default',
+      fieldSelector: `involvedObject.name=${name},involvedObject.kind=RegistryCredential`,
+    });
     return list.items.map((e) => ({ type: e.type, reason: e.reason, message: e.message }));
   }
 }
@@ -147,11 +188,23 @@ export function basicAuthSecret(name: string, username: string, password: string
 
 /** A kubernetes.io/dockerconfigjson Secret holding `document`. */
 export function dockerConfigSecret(name: string, document: string): V1Secret {
-  return { metadata: { name }, type: 'kubernetes.io/dockerconfigjson', data: { '.dockerconfigjson': Buffer.from(document).toString('base64') } };
+  return {
+    metadata: { name },
+    type: 'kubernetes.io/dockerconfigjson',
+    data: { '.dockerconfigjson': Buffer.from(document).toString('base64') },
+  };
 }
 
 /** The decoded .dockerconfigjson of a Secret. */
-export function authsOf(secret: V1Secret | undefined): Record<string, { username: string; password: string; auth: string }> | undefined {
+export function authsOf(
+  secret: V1Secret | undefined,
+): Record<string, { username: string; password: string; auth: string }> | undefined {
   const raw = secret?.data?.['.dockerconfigjson'];
-  return raw ? (JSON.parse(Buffer.from(raw, 'base64').toString('utf8')) as { auths: Record<string, { username: string; password: string; auth: string }> }).auths : undefined;
+  return raw
+    ? (
+        JSON.parse(Buffer.from(raw, 'base64').toString('utf8')) as {
+          auths: Record<string, { username: string; password: string; auth: string }>;
+        }
+      ).auths
+    : undefined;
 }

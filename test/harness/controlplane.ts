@@ -162,18 +162,22 @@ export async function startControlPlane(opts: StartControlPlaneOptions = {}): Pr
     // --- etcd ------------------------------------------------------------------------------
     const etcdBin = path.join(binDir, 'etcd');
     const etcdLog = path.join(dir, 'etcd.log');
-    state.pids.etcd = await spawnLogged(etcdBin, [
-      '--name=default',
-      `--data-dir=${path.join(dir, 'etcd-data')}`,
-      `--listen-client-urls=http://127.0.0.1:${etcdPort}`,
-      `--advertise-client-urls=http://127.0.0.1:${etcdPort}`,
-      `--listen-peer-urls=http://127.0.0.1:${peerPort}`,
-      `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
-      `--initial-cluster=default=http://127.0.0.1:${peerPort}`,
-      '--log-level=warn',
-      // Test data is throw-away: skipping fsync makes every write much cheaper (envtest does the same).
-      '--unsafe-no-fsync=true',
-    ], etcdLog);
+    state.pids.etcd = await spawnLogged(
+      etcdBin,
+      [
+        '--name=default',
+        `--data-dir=${path.join(dir, 'etcd-data')}`,
+        `--listen-client-urls=http://127.0.0.1:${etcdPort}`,
+        `--advertise-client-urls=http://127.0.0.1:${etcdPort}`,
+        `--listen-peer-urls=http://127.0.0.1:${peerPort}`,
+        `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
+        `--initial-cluster=default=http://127.0.0.1:${peerPort}`,
+        '--log-level=warn',
+        // Test data is throw-away: skipping fsync makes every write much cheaper (envtest does the same).
+        '--unsafe-no-fsync=true',
+      ],
+      etcdLog,
+    );
     await writeState(state);
     await waitForProcess(state.pids.etcd, etcdLog, 'etcd /health', 30_000, async () => {
       const res = await httpGet(`http://127.0.0.1:${etcdPort}/health`);
@@ -314,7 +318,10 @@ export async function kubeconfigFor(user: string, groups: string[] = [], env: Te
   const pki = pkiPaths(env.dir);
   const usersDir = path.join(env.dir, 'users');
   await mkdir(usersDir, { recursive: true });
-  const id = createHash('sha256').update(JSON.stringify([user, [...groups].sort()])).digest('hex').slice(0, 12);
+  const id = createHash('sha256')
+    .update(JSON.stringify([user, [...groups].sort()]))
+    .digest('hex')
+    .slice(0, 12);
   const base = path.join(usersDir, `${user.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 60)}-${id}`);
   const kubeconfig = `${base}.kubeconfig`;
   if (await exists(kubeconfig)) return kubeconfig;
@@ -324,7 +331,11 @@ export async function kubeconfigFor(user: string, groups: string[] = [], env: Te
 }
 
 /** Run kubectl against the control plane. Resolves with the exit code; never throws on failure. */
-export async function kubectl(args: string[], opts: KubectlOptions = {}, env: TestEnv = testEnv()): Promise<KubectlResult> {
+export async function kubectl(
+  args: string[],
+  opts: KubectlOptions = {},
+  env: TestEnv = testEnv(),
+): Promise<KubectlResult> {
   const bin = (await findOnPath('kubectl')) ?? path.join(env.binDir, 'kubectl');
   const fullArgs = [`--kubeconfig=${opts.kubeconfig ?? env.adminKubeconfig}`, ...args];
   // A private discovery cache: the default (~/.kube/cache) is keyed by host:port, and ports are reused.
@@ -377,7 +388,12 @@ let setprivPath: string | null | undefined;
  * `setpriv --pdeathsig KILL`, so the kernel kills it when its parent dies. setpriv execs the binary,
  * so the pid is the binary's own.
  */
-export async function spawnLogged(bin: string, args: string[], logPath: string, env?: NodeJS.ProcessEnv): Promise<number> {
+export async function spawnLogged(
+  bin: string,
+  args: string[],
+  logPath: string,
+  env?: NodeJS.ProcessEnv,
+): Promise<number> {
   installExitHandler();
   if (setprivPath === undefined) setprivPath = await findOnPath('setpriv');
   const [cmd, cmdArgs] = setprivPath ? [setprivPath, ['--pdeathsig', 'KILL', '--', bin, ...args]] : [bin, args];
@@ -418,10 +434,18 @@ export async function stopPid(pid: number, bin: string, graceMs = 30_000): Promi
   if (!isAlive(pid) || !runsBinary(pid, bin)) return;
   signal(pid, 'SIGTERM');
   try {
-    await waitFor(() => !isAlive(pid), { timeoutMs: graceMs, intervalMs: 50, what: `${path.basename(bin)} (pid ${pid}) to exit` });
+    await waitFor(() => !isAlive(pid), {
+      timeoutMs: graceMs,
+      intervalMs: 50,
+      what: `${path.basename(bin)} (pid ${pid}) to exit`,
+    });
   } catch {
     signal(pid, 'SIGKILL');
-    await waitFor(() => !isAlive(pid), { timeoutMs: 10_000, intervalMs: 50, what: `${path.basename(bin)} (pid ${pid}) to die` });
+    await waitFor(() => !isAlive(pid), {
+      timeoutMs: 10_000,
+      intervalMs: 50,
+      what: `${path.basename(bin)} (pid ${pid}) to die`,
+    });
   }
   liveChildren.delete(pid);
 }
@@ -463,11 +487,15 @@ export async function waitForProcess(
 /** Free TCP ports on 127.0.0.1 (bound to port 0 together, so they are distinct, then released). */
 export async function freePorts(n: number): Promise<number[]> {
   const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise<net.Server>((resolve, reject) => {
-      const srv = net.createServer();
-      srv.once('error', reject);
-      srv.listen(0, '127.0.0.1', () => resolve(srv));
-    })),
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<net.Server>((resolve, reject) => {
+          const srv = net.createServer();
+          srv.once('error', reject);
+          srv.listen(0, '127.0.0.1', () => resolve(srv));
+        }),
+    ),
   );
   const ports = servers.map((srv) => (srv.address() as net.AddressInfo).port);
   await Promise.all(servers.map((srv) => new Promise<void>((resolve) => srv.close(() => resolve()))));
@@ -646,32 +674,53 @@ async function generatePki(dir: string): Promise<void> {
   const pki = pkiPaths(dir);
   await mkdir(pki.dir, { recursive: true });
   await runOk('openssl', [
-    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-days', '3650', '-subj', '/CN=regcred-test-ca',
-    '-addext', 'basicConstraints=critical,CA:TRUE',
-    '-addext', 'keyUsage=critical,keyCertSign,cRLSign,digitalSignature',
-    '-keyout', pki.caKey, '-out', pki.ca,
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-sha256',
+    '-days',
+    '3650',
+    '-subj',
+    '/CN=regcred-test-ca',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign,digitalSignature',
+    '-keyout',
+    pki.caKey,
+    '-out',
+    pki.ca,
   ]);
   // 10.0.0.1 is the first IP of --service-cluster-ip-range, i.e. the in-cluster `kubernetes` Service.
   const serverExt = path.join(pki.dir, 'apiserver.ext');
-  await writeFile(serverExt, [
-    'basicConstraints=CA:FALSE',
-    'keyUsage=critical,digitalSignature,keyEncipherment',
-    'extendedKeyUsage=serverAuth',
-    'subjectAltName=IP:127.0.0.1,IP:10.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,' +
-      'DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local',
-    '',
-  ].join('\n'));
-  await writeFile(pki.clientExt, [
-    'basicConstraints=CA:FALSE',
-    'keyUsage=critical,digitalSignature,keyEncipherment',
-    'extendedKeyUsage=clientAuth',
-    '',
-  ].join('\n'));
+  await writeFile(
+    serverExt,
+    [
+      'basicConstraints=CA:FALSE',
+      'keyUsage=critical,digitalSignature,keyEncipherment',
+      'extendedKeyUsage=serverAuth',
+      'subjectAltName=IP:127.0.0.1,IP:10.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,' +
+        'DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local',
+      '',
+    ].join('\n'),
+  );
+  await writeFile(
+    pki.clientExt,
+    [
+      'basicConstraints=CA:FALSE',
+      'keyUsage=critical,digitalSignature,keyEncipherment',
+      'extendedKeyUsage=clientAuth',
+      '',
+    ].join('\n'),
+  );
   await Promise.all([
     signCert(pki, path.join(pki.dir, 'apiserver'), '/CN=kube-apiserver', serverExt),
     issueClientCert(pki, path.join(pki.dir, 'admin'), 'test-admin', ['system:masters']),
     runOk('openssl', ['genrsa', '-out', pki.saKey, '2048']).then(() =>
-      runOk('openssl', ['rsa', '-in', pki.saKey, '-pubout', '-out', pki.saPub])),
+      runOk('openssl', ['rsa', '-in', pki.saKey, '-pubout', '-out', pki.saPub]),
+    ),
   ]);
 }
 
@@ -689,13 +738,37 @@ async function signCert(pki: PkiPaths, base: string, subj: string, extFile: stri
   const tmp = `${base}.${randomBytes(4).toString('hex')}`;
   try {
     await runOk('openssl', [
-      'req', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-utf8', '-subj', subj,
-      '-keyout', `${tmp}.key`, '-out', `${tmp}.csr`,
+      'req',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-sha256',
+      '-utf8',
+      '-subj',
+      subj,
+      '-keyout',
+      `${tmp}.key`,
+      '-out',
+      `${tmp}.csr`,
     ]);
     await runOk('openssl', [
-      'x509', '-req', '-in', `${tmp}.csr`, '-CA', pki.ca, '-CAkey', pki.caKey,
-      '-set_serial', `0x${randomBytes(16).toString('hex')}`,
-      '-days', '3650', '-sha256', '-extfile', extFile, '-out', `${tmp}.crt`,
+      'x509',
+      '-req',
+      '-in',
+      `${tmp}.csr`,
+      '-CA',
+      pki.ca,
+      '-CAkey',
+      pki.caKey,
+      '-set_serial',
+      `0x${randomBytes(16).toString('hex')}`,
+      '-days',
+      '3650',
+      '-sha256',
+      '-extfile',
+      extFile,
+      '-out',
+      `${tmp}.crt`,
     ]);
     await rename(`${tmp}.key`, `${base}.key`);
     await rename(`${tmp}.crt`, `${base}.crt`);
@@ -713,7 +786,9 @@ export async function writeKubeconfig(file: string, server: string, caFile: stri
     apiVersion: 'v1',
     kind: 'Config',
     clusters: [{ name: 'regcred-test', cluster: { server, 'certificate-authority-data': await b64(caFile) } }],
-    users: [{ name: user, user: { 'client-certificate-data': await b64(crtFile), 'client-key-data': await b64(keyFile) } }],
+    users: [
+      { name: user, user: { 'client-certificate-data': await b64(crtFile), 'client-key-data': await b64(keyFile) } },
+    ],
     contexts: [{ name: 'regcred-test', context: { cluster: 'regcred-test', user, namespace: 'default' } }],
     'current-context': 'regcred-test',
   };

@@ -22,7 +22,11 @@ export const FAULTS = {
   serverError: awsError(500, 'ServerException', 'An internal error occurred'),
   unavailable: { kind: 'error', status: 503, body: 'Service Unavailable', contentType: 'text/plain' } as Fault,
   expiredCredentials: awsError(400, 'ExpiredTokenException', 'The security token included in the request is expired'),
-  accessDenied: awsError(400, 'AccessDeniedException', 'User: arn:aws:iam::123456789012:user/puller is not authorized to perform: ecr:GetAuthorizationToken on resource: * because no identity-based policy allows the ecr:GetAuthorizationToken action'),
+  accessDenied: awsError(
+    400,
+    'AccessDeniedException',
+    'User: arn:aws:iam::123456789012:user/puller is not authorized to perform: ecr:GetAuthorizationToken on resource: * because no identity-based policy allows the ecr:GetAuthorizationToken action',
+  ),
   timeout: { kind: 'hang' } as Fault,
 } satisfies Record<string, Fault>;
 
@@ -63,27 +67,38 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
         return;
       }
       if (fault) {
-        res.writeHead(fault.status, { 'content-type': fault.contentType ?? 'application/json', 'x-amzn-requestid': 'fault-proxy' });
+        res.writeHead(fault.status, {
+          'content-type': fault.contentType ?? 'application/json',
+          'x-amzn-requestid': 'fault-proxy',
+        });
         res.end(fault.body);
         return;
       }
       const headers = { ...req.headers, host: target.host };
-      const up = http.request({ hostname: target.hostname, port: target.port, path: req.url, method: req.method, headers }, (upRes) => {
-        const parts: Buffer[] = [];
-        upRes.on('data', (c: Buffer) => parts.push(c));
-        upRes.on('end', () => {
-          let out = Buffer.concat(parts);
-          if (isEcr && String(req.headers['x-amz-target']).endsWith('GetAuthorizationToken') && upRes.statusCode === 200) {
-            const doc = JSON.parse(out.toString('utf8')) as { authorizationData?: Array<{ expiresAt?: number }> };
-            for (const d of doc.authorizationData ?? []) d.expiresAt = Date.now() / 1000 + (lifetimes.get(key) ?? 12 * 3600);
-            out = Buffer.from(JSON.stringify(doc));
-          }
-          const h = { ...upRes.headers, 'content-length': String(out.length) };
-          delete h['transfer-encoding'];
-          res.writeHead(upRes.statusCode ?? 502, h);
-          res.end(out);
-        });
-      });
+      const up = http.request(
+        { hostname: target.hostname, port: target.port, path: req.url, method: req.method, headers },
+        (upRes) => {
+          const parts: Buffer[] = [];
+          upRes.on('data', (c: Buffer) => parts.push(c));
+          upRes.on('end', () => {
+            let out = Buffer.concat(parts);
+            if (
+              isEcr &&
+              String(req.headers['x-amz-target']).endsWith('GetAuthorizationToken') &&
+              upRes.statusCode === 200
+            ) {
+              const doc = JSON.parse(out.toString('utf8')) as { authorizationData?: Array<{ expiresAt?: number }> };
+              for (const d of doc.authorizationData ?? [])
+                d.expiresAt = Date.now() / 1000 + (lifetimes.get(key) ?? 12 * 3600);
+              out = Buffer.from(JSON.stringify(doc));
+            }
+            const h = { ...upRes.headers, 'content-length': String(out.length) };
+            delete h['transfer-encoding'];
+            res.writeHead(upRes.statusCode ?? 502, h);
+            res.end(out);
+          });
+        },
+      );
       up.on('error', (err) => {
         res.writeHead(502, { 'content-type': 'text/plain' });
         res.end(`fault-proxy: upstream failed: ${err.message}`);

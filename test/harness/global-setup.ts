@@ -22,7 +22,11 @@ export default async function globalSetup(): Promise<void> {
   const { ensureControlPlaneBinaries, startControlPlane, kubectl, runOk } = await import('./controlplane.js');
   // The operator runs as `node dist/main.js`: build it from the current sources first.
   const repoRoot = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
-  await runOk(process.execPath, [createRequire(import.meta.url).resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: repoRoot });
+  await runOk(
+    process.execPath,
+    [createRequire(import.meta.url).resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'],
+    { cwd: repoRoot },
+  );
 
   const binDir = await ensureControlPlaneBinaries();
   const started = Date.now();
@@ -39,7 +43,10 @@ export default async function globalSetup(): Promise<void> {
   await writeFile(envFile, JSON.stringify(env, null, 2));
   process.env.REGCRED_TEST_ENV = envFile;
   // Install the CRD the way users do, with the real kubectl.
-  for (const args of [['apply', '-f', path.join(repoRoot, 'crds')], ['wait', '--for=condition=Established', '--timeout=60s', 'crd/registrycredentials.regcred.io']]) {
+  for (const args of [
+    ['apply', '-f', path.join(repoRoot, 'crds')],
+    ['wait', '--for=condition=Established', '--timeout=60s', 'crd/registrycredentials.regcred.io'],
+  ]) {
     const res = await kubectl(args, {}, env);
     if (res.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed: ${res.stderr}`);
   }

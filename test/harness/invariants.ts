@@ -33,16 +33,23 @@ export interface Expected {
 
 export async function checkInvariants(cluster: Cluster, e: Expected): Promise<string[]> {
   const bad: string[] = [];
-  const ours = async (ns: string) => (await cluster.core.listNamespacedSecret({ namespace: ns, labelSelector: `${LABEL_CREDENTIAL}=${e.credential}` })).items;
+  const ours = async (ns: string) =>
+    (await cluster.core.listNamespacedSecret({ namespace: ns, labelSelector: `${LABEL_CREDENTIAL}=${e.credential}` }))
+      .items;
   const check = async (ns: string, selected: boolean) => {
     const secrets = await ours(ns);
     if (selected) {
-      if (secrets.length !== 1 || secrets[0]!.metadata?.name !== e.secretName) bad.push(`${ns}: Secrets of ${e.credential}: [${secrets.map((s) => s.metadata?.name).join(',')}], want [${e.secretName}]`);
+      if (secrets.length !== 1 || secrets[0]!.metadata?.name !== e.secretName)
+        bad.push(
+          `${ns}: Secrets of ${e.credential}: [${secrets.map((s) => s.metadata?.name).join(',')}], want [${e.secretName}]`,
+        );
       for (const [server, password] of Object.entries(e.passwords ?? {})) {
         const got = authsOf(secrets.find((s) => s.metadata?.name === e.secretName))?.[server]?.password;
-        if (got !== password) bad.push(`${ns}/${e.secretName}: ${server} has ${got === undefined ? 'no entry' : 'another password'}`);
+        if (got !== password)
+          bad.push(`${ns}/${e.secretName}: ${server} has ${got === undefined ? 'no entry' : 'another password'}`);
       }
-    } else if (secrets.length > 0) bad.push(`${ns}: deselected but holds [${secrets.map((s) => s.metadata?.name).join(',')}]`);
+    } else if (secrets.length > 0)
+      bad.push(`${ns}: deselected but holds [${secrets.map((s) => s.metadata?.name).join(',')}]`);
     for (const sa of e.serviceAccounts) {
       const names = await cluster.pullSecretNames(ns, sa.name);
       if (names === undefined) {
@@ -52,14 +59,17 @@ export async function checkInvariants(cluster: Cluster, e: Expected): Promise<st
       const foreign = names.filter((n) => n !== e.secretName);
       const mine = names.length - foreign.length;
       const want = typeof sa.foreign === 'function' ? sa.foreign(ns) : sa.foreign;
-      if (JSON.stringify(foreign) !== JSON.stringify(want)) bad.push(`${ns}/${sa.name}: foreign entries ${JSON.stringify(foreign)}, want ${JSON.stringify(want)}`);
-      if (mine !== (selected ? 1 : 0)) bad.push(`${ns}/${sa.name}: ${mine} entries of ${e.secretName}, want ${selected ? 1 : 0}`);
+      if (JSON.stringify(foreign) !== JSON.stringify(want))
+        bad.push(`${ns}/${sa.name}: foreign entries ${JSON.stringify(foreign)}, want ${JSON.stringify(want)}`);
+      if (mine !== (selected ? 1 : 0))
+        bad.push(`${ns}/${sa.name}: ${mine} entries of ${e.secretName}, want ${selected ? 1 : 0}`);
     }
   };
   await Promise.all([...e.selected.map((ns) => check(ns, true)), ...e.deselected.map((ns) => check(ns, false))]);
   for (const f of e.foreignSecrets ?? []) {
     const s = await cluster.getSecret(f.namespace, f.name);
-    if (s?.metadata?.resourceVersion !== f.resourceVersion) bad.push(`foreign Secret ${f.namespace}/${f.name} ${s ? 'was modified' : 'was deleted'}`);
+    if (s?.metadata?.resourceVersion !== f.resourceVersion)
+      bad.push(`foreign Secret ${f.namespace}/${f.name} ${s ? 'was modified' : 'was deleted'}`);
   }
   const cred = await cluster.getCredential(e.credential);
   if (e.deleted) {
@@ -67,7 +77,8 @@ export async function checkInvariants(cluster: Cluster, e: Expected): Promise<st
   } else {
     const n = cred?.status?.namespaces;
     const want = { selected: e.selected.length, ready: e.selected.length, failed: 0 };
-    if (!n || n.selected !== want.selected || n.ready !== want.ready || n.failed !== want.failed) bad.push(`status.namespaces ${JSON.stringify(n)}, want ${JSON.stringify(want)}`);
+    if (!n || n.selected !== want.selected || n.ready !== want.ready || n.failed !== want.failed)
+      bad.push(`status.namespaces ${JSON.stringify(n)}, want ${JSON.stringify(want)}`);
     const ready = cred?.status?.conditions?.find((c) => c.type === 'Ready');
     if (ready?.status !== 'True') bad.push(`Ready is ${ready?.status} (${ready?.reason}: ${ready?.message})`);
   }
@@ -78,9 +89,15 @@ export async function checkInvariants(cluster: Cluster, e: Expected): Promise<st
 export async function waitForInvariants(cluster: Cluster, e: Expected, timeoutMs = 120_000): Promise<void> {
   let last: string[] = [];
   try {
-    await waitFor(async () => (last = await checkInvariants(cluster, e)).length === 0, { timeoutMs, intervalMs: 250, what: `invariants of ${e.credential}` });
+    await waitFor(async () => (last = await checkInvariants(cluster, e)).length === 0, {
+      timeoutMs,
+      intervalMs: 250,
+      what: `invariants of ${e.credential}`,
+    });
   } catch (err) {
-    throw new Error(`${(err as Error).message}\n  ${last.slice(0, 30).join('\n  ')}${last.length > 30 ? `\n  ... ${last.length - 30} more` : ''}`);
+    throw new Error(
+      `${(err as Error).message}\n  ${last.slice(0, 30).join('\n  ')}${last.length > 30 ? `\n  ... ${last.length - 30} more` : ''}`,
+    );
   }
 }
 
@@ -92,6 +109,8 @@ export function faultsSize(): 'quick' | 'full' {
 /** A seed from REGCRED_FAULTS_SEED (replay) or the clock, printed with `what`. */
 export function faultSeed(what: string): number {
   const seed = Number(process.env.REGCRED_FAULTS_SEED ?? Date.now() % 100_000);
-  process.stderr.write(`[${what}] size ${faultsSize()}, seed ${seed} (replay with REGCRED_FAULTS_SEED=${seed} REGCRED_FAULTS_SIZE=${faultsSize()})\n`);
+  process.stderr.write(
+    `[${what}] size ${faultsSize()}, seed ${seed} (replay with REGCRED_FAULTS_SEED=${seed} REGCRED_FAULTS_SIZE=${faultsSize()})\n`,
+  );
   return seed;
 }

@@ -31,7 +31,9 @@ export async function ensureMoto(): Promise<string> {
   if (installed) return PYTHON;
   await mkdir(path.dirname(VENV), { recursive: true });
   await runOk('python3', ['-m', 'venv', VENV], { timeoutMs: 120_000 });
-  await runOk(path.join(VENV, 'bin', 'pip'), ['install', '--quiet', '--disable-pip-version-check', MOTO_REQUIREMENT], { timeoutMs: 600_000 });
+  await runOk(path.join(VENV, 'bin', 'pip'), ['install', '--quiet', '--disable-pip-version-check', MOTO_REQUIREMENT], {
+    timeoutMs: 600_000,
+  });
   return PYTHON;
 }
 

@@ -3,7 +3,18 @@
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePorts, httpGet, isAlive, kubeconfigFor, kubectl, spawnLogged, stopPid, tailFile, testEnv, waitForProcess } from './controlplane.js';
+import {
+  freePorts,
+  httpGet,
+  isAlive,
+  kubeconfigFor,
+  kubectl,
+  spawnLogged,
+  stopPid,
+  tailFile,
+  testEnv,
+  waitForProcess,
+} from './controlplane.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const MAIN = path.join(REPO_ROOT, 'dist', 'main.js');

@@ -92,7 +92,9 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Registr
   const skopeo = await findOnPath('skopeo');
   const htpasswd = await findOnPath('htpasswd');
   if (!registryBin || !skopeo || !htpasswd) {
-    throw new Error('startRegistry needs docker-registry, skopeo and htpasswd (apt: docker-registry skopeo apache2-utils)');
+    throw new Error(
+      'startRegistry needs docker-registry, skopeo and htpasswd (apt: docker-registry skopeo apache2-utils)',
+    );
   }
 
   const dir = opts.dir ?? (await mkdtemp(path.join(os.tmpdir(), 'regcred-registry-')));
@@ -225,27 +227,40 @@ async function writeProbeImageLayout(dir: string): Promise<string> {
 
   const tar = tarOneFile('hello.txt', Buffer.from('hello from regcred-operator tests\n'));
   const layer = await putBlob(gzipSync(tar));
-  const config = await putBlob(Buffer.from(JSON.stringify({
-    architecture: 'amd64',
-    os: 'linux',
-    config: {},
-    rootfs: { type: 'layers', diff_ids: [`sha256:${sha(tar)}`] },
-  })));
-  const manifest = await putBlob(Buffer.from(JSON.stringify({
-    schemaVersion: 2,
-    mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
-    layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', ...layer }],
-  })));
+  const config = await putBlob(
+    Buffer.from(
+      JSON.stringify({
+        architecture: 'amd64',
+        os: 'linux',
+        config: {},
+        rootfs: { type: 'layers', diff_ids: [`sha256:${sha(tar)}`] },
+      }),
+    ),
+  );
+  const manifest = await putBlob(
+    Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
+        layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', ...layer }],
+      }),
+    ),
+  );
   await writeFile(path.join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-  await writeFile(path.join(dir, 'index.json'), JSON.stringify({
-    schemaVersion: 2,
-    manifests: [{
-      mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      ...manifest,
-      annotations: { 'org.opencontainers.image.ref.name': '1' },
-    }],
-  }));
+  await writeFile(
+    path.join(dir, 'index.json'),
+    JSON.stringify({
+      schemaVersion: 2,
+      manifests: [
+        {
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          ...manifest,
+          annotations: { 'org.opencontainers.image.ref.name': '1' },
+        },
+      ],
+    }),
+  );
   return dir;
 }
 

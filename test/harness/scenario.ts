@@ -45,7 +45,13 @@ export async function startScenario(name: string, opts: ScenarioOptions = {}): P
     cluster,
     id,
     sourceNamespace,
-    operator: await startOperator({ sourceNamespace, user, env: opts.operatorEnv, args: opts.operatorArgs, wrapKubeconfig: opts.wrapKubeconfig }),
+    operator: await startOperator({
+      sourceNamespace,
+      user,
+      env: opts.operatorEnv,
+      args: opts.operatorArgs,
+      wrapKubeconfig: opts.wrapKubeconfig,
+    }),
     selector: { matchLabels: { [TEST_LABEL]: id } },
     selectorWith: (labels) => ({ matchLabels: { [TEST_LABEL]: id, ...labels } }),
     async namespace(prefix, labels = {}) {
@@ -62,12 +68,22 @@ export async function startScenario(name: string, opts: ScenarioOptions = {}): P
     },
     async restartOperator() {
       await scenario.operator.stop();
-      scenario.operator = await startOperator({ sourceNamespace, user, env: opts.operatorEnv, args: opts.operatorArgs, wrapKubeconfig: opts.wrapKubeconfig });
+      scenario.operator = await startOperator({
+        sourceNamespace,
+        user,
+        env: opts.operatorEnv,
+        args: opts.operatorArgs,
+        wrapKubeconfig: opts.wrapKubeconfig,
+      });
     },
     async cleanup() {
       for (const c of credentials) await cluster.deleteCredential(c);
       // The operator must still run here: its finalizer releases each credential after cleanup.
-      for (const c of credentials) await waitFor(async () => !(await cluster.getCredential(c)), { timeoutMs: 60_000, what: `RegistryCredential ${c} to be gone` });
+      for (const c of credentials)
+        await waitFor(async () => !(await cluster.getCredential(c)), {
+          timeoutMs: 60_000,
+          what: `RegistryCredential ${c} to be gone`,
+        });
       await scenario.operator.stop();
       for (const ns of namespaces) await cluster.deleteNamespace(ns);
     },
@@ -76,7 +92,13 @@ export async function startScenario(name: string, opts: ScenarioOptions = {}): P
 }
 
 /** Waits until a condition of a RegistryCredential matches, returning it. */
-export function waitForCondition(cluster: Cluster, credential: string, type: string, match: Partial<Condition>, timeoutMs = 60_000): Promise<Condition> {
+export function waitForCondition(
+  cluster: Cluster,
+  credential: string,
+  type: string,
+  match: Partial<Condition>,
+  timeoutMs = 60_000,
+): Promise<Condition> {
   return waitFor(
     async () => {
       const c = await cluster.condition(credential, type);
@@ -94,7 +116,12 @@ type Counts = { selected: number; ready: number; failed: number };
  * by kube-controller-manager after the namespace, is patched after the Secret): a test asserting
  * counts waits for them, never reads them once right after another condition.
  */
-export function waitForCounts(cluster: Cluster, credential: string, counts: Counts, timeoutMs = 60_000): Promise<NonNullable<CredentialObject['status']>> {
+export function waitForCounts(
+  cluster: Cluster,
+  credential: string,
+  counts: Counts,
+  timeoutMs = 60_000,
+): Promise<NonNullable<CredentialObject['status']>> {
   return waitFor(
     async () => {
       const status = (await cluster.getCredential(credential))?.status;
@@ -105,12 +132,26 @@ export function waitForCounts(cluster: Cluster, credential: string, counts: Coun
 }
 
 /** Waits until a ServiceAccount exists (kube-controller-manager creates `default` a moment after its namespace). */
-export function waitForServiceAccount(cluster: Cluster, namespace: string, name: string, timeoutMs = 60_000): Promise<unknown> {
-  return waitFor(() => cluster.getServiceAccount(namespace, name), { timeoutMs, what: `ServiceAccount ${namespace}/${name}` });
+export function waitForServiceAccount(
+  cluster: Cluster,
+  namespace: string,
+  name: string,
+  timeoutMs = 60_000,
+): Promise<unknown> {
+  return waitFor(() => cluster.getServiceAccount(namespace, name), {
+    timeoutMs,
+    what: `ServiceAccount ${namespace}/${name}`,
+  });
 }
 
 /** Waits until the Secret exists and `check` holds for it, returning it. */
-export function waitForSecret(cluster: Cluster, namespace: string, name: string, check: (s: V1Secret) => boolean = () => true, timeoutMs = 60_000): Promise<V1Secret> {
+export function waitForSecret(
+  cluster: Cluster,
+  namespace: string,
+  name: string,
+  check: (s: V1Secret) => boolean = () => true,
+  timeoutMs = 60_000,
+): Promise<V1Secret> {
   return waitFor(
     async () => {
       const s = await cluster.getSecret(namespace, name);
@@ -120,12 +161,26 @@ export function waitForSecret(cluster: Cluster, namespace: string, name: string,
   );
 }
 
-export function waitForSecretGone(cluster: Cluster, namespace: string, name: string, timeoutMs = 60_000): Promise<true> {
-  return waitFor(async () => !(await cluster.getSecret(namespace, name)), { timeoutMs, what: `Secret ${namespace}/${name} to be deleted` });
+export function waitForSecretGone(
+  cluster: Cluster,
+  namespace: string,
+  name: string,
+  timeoutMs = 60_000,
+): Promise<true> {
+  return waitFor(async () => !(await cluster.getSecret(namespace, name)), {
+    timeoutMs,
+    what: `Secret ${namespace}/${name} to be deleted`,
+  });
 }
 
 /** Waits until the SA's imagePullSecrets names equal `expected` (in order). */
-export function waitForPullSecrets(cluster: Cluster, namespace: string, sa: string, expected: string[], timeoutMs = 60_000): Promise<string[]> {
+export function waitForPullSecrets(
+  cluster: Cluster,
+  namespace: string,
+  sa: string,
+  expected: string[],
+  timeoutMs = 60_000,
+): Promise<string[]> {
   return waitFor(
     async () => {
       const names = await cluster.pullSecretNames(namespace, sa);

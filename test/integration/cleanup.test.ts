@@ -2,7 +2,13 @@
 // deleted, the operator removes exactly what it added — its Secrets and its SA entries — and
 // nothing else: foreign entries keep their order, other Secrets stay.
 import { basicAuthSecret } from '../harness/cluster.js';
-import { type Scenario, startScenario, waitForPullSecrets, waitForSecret, waitForSecretGone } from '../harness/scenario.js';
+import {
+  type Scenario,
+  startScenario,
+  waitForPullSecrets,
+  waitForSecret,
+  waitForSecretGone,
+} from '../harness/scenario.js';
 import { waitFor } from '../harness/wait.js';
 
 let s: Scenario;
@@ -18,7 +24,11 @@ test('a namespace relabelled out of the selector is cleaned up, foreign entries 
   const ns = await s.namespace('relabel', { case: 'relabel' });
   const stays = await s.namespace('stays', { case: 'relabel' });
   await s.cluster.createServiceAccount(ns, 'app', ['first']);
-  const cred = await s.credential('relabel', { registries, namespaceSelector: s.selectorWith({ case: 'relabel' }), serviceAccounts: ['default', 'app'] });
+  const cred = await s.credential('relabel', {
+    registries,
+    namespaceSelector: s.selectorWith({ case: 'relabel' }),
+    serviceAccounts: ['default', 'app'],
+  });
   await waitForPullSecrets(s.cluster, ns, 'app', ['first', cred]);
   const app = (await s.cluster.getServiceAccount(ns, 'app'))!;
   app.imagePullSecrets = [...app.imagePullSecrets!, { name: 'last' }];
@@ -35,7 +45,9 @@ test('a namespace relabelled out of the selector is cleaned up, foreign entries 
   // the namespace still selected keeps everything
   expect(await s.cluster.getSecret(stays, cred)).toBeDefined();
   expect(await s.cluster.pullSecretNames(stays, 'default')).toEqual([cred]);
-  await waitFor(async () => (await s.cluster.getCredential(cred))?.status?.namespaces?.selected === 1, { what: 'status to count 1 selected namespace' });
+  await waitFor(async () => (await s.cluster.getCredential(cred))?.status?.namespaces?.selected === 1, {
+    what: 'status to count 1 selected namespace',
+  });
 });
 
 test('a namespace added to excludeNamespaces is cleaned up', async () => {
@@ -49,17 +61,28 @@ test('a namespace added to excludeNamespaces is cleaned up', async () => {
 
 test('deleting the RegistryCredential removes its Secrets and SA entries, and nothing else', async () => {
   const nss = await Promise.all(['d1', 'd2'].map((p) => s.namespace(p, { case: 'delete' })));
-  const cred = await s.credential('delete', { registries, namespaceSelector: s.selectorWith({ case: 'delete' }), serviceAccounts: ['*'] });
-  const other = await s.credential('other', { registries, namespaceSelector: s.selectorWith({ case: 'delete' }), serviceAccounts: ['*'] });
+  const cred = await s.credential('delete', {
+    registries,
+    namespaceSelector: s.selectorWith({ case: 'delete' }),
+    serviceAccounts: ['*'],
+  });
+  const other = await s.credential('other', {
+    registries,
+    namespaceSelector: s.selectorWith({ case: 'delete' }),
+    serviceAccounts: ['*'],
+  });
   for (const ns of nss) {
     await s.cluster.createServiceAccount(ns, 'app', ['foreign-1']);
     await s.cluster.createSecret(ns, { metadata: { name: 'unrelated' }, type: 'Opaque', stringData: { a: 'b' } });
     for (const sa of ['app', 'default']) {
       // `default` is created by kube-controller-manager, maybe after `app`: both must list both before the deletion
-      await waitFor(async () => {
-        const names = await s.cluster.pullSecretNames(ns, sa);
-        return names?.includes(cred) && names.includes(other);
-      }, { what: `${ns}/${sa} to list both credentials` });
+      await waitFor(
+        async () => {
+          const names = await s.cluster.pullSecretNames(ns, sa);
+          return names?.includes(cred) && names.includes(other);
+        },
+        { what: `${ns}/${sa} to list both credentials` },
+      );
     }
     const app = (await s.cluster.getServiceAccount(ns, 'app'))!;
     app.imagePullSecrets = [...app.imagePullSecrets!, { name: 'foreign-2' }];
@@ -69,7 +92,9 @@ test('deleting the RegistryCredential removes its Secrets and SA entries, and no
   for (const ns of nss) before.set(ns, (await s.cluster.pullSecretNames(ns, 'app'))!);
 
   await s.cluster.deleteCredential(cred);
-  await waitFor(async () => !(await s.cluster.getCredential(cred)), { what: `${cred} to be released by its finalizer` });
+  await waitFor(async () => !(await s.cluster.getCredential(cred)), {
+    what: `${cred} to be released by its finalizer`,
+  });
   for (const ns of nss) {
     // The finalizer ran the cleanup before the object went away: nothing is left to the GC.
     expect(await s.cluster.getSecret(ns, cred)).toBeUndefined();
@@ -78,6 +103,8 @@ test('deleting the RegistryCredential removes its Secrets and SA entries, and no
     expect(await s.cluster.getSecret(ns, 'unrelated')).toBeDefined();
     expect(await s.cluster.getSecret(ns, other)).toBeDefined();
   }
-  const annotation = (await s.cluster.getServiceAccount(nss[0]!, 'app'))!.metadata?.annotations?.['regcred.io/injected-pull-secrets'];
+  const annotation = (await s.cluster.getServiceAccount(nss[0]!, 'app'))!.metadata?.annotations?.[
+    'regcred.io/injected-pull-secrets'
+  ];
   expect(JSON.parse(annotation!)).toEqual({ [other]: other });
 });

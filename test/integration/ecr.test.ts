@@ -8,7 +8,13 @@ import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import { authsOf } from '../harness/cluster.js';
 import { type Moto, startMoto } from '../harness/moto.js';
 import { startRegistry } from '../harness/registry.js';
-import { type Scenario, startScenario, waitForCondition, waitForPullSecrets, waitForSecret } from '../harness/scenario.js';
+import {
+  type Scenario,
+  startScenario,
+  waitForCondition,
+  waitForPullSecrets,
+  waitForSecret,
+} from '../harness/scenario.js';
 import { waitFor } from '../harness/wait.js';
 
 const REGION = 'eu-west-1';
@@ -64,28 +70,47 @@ async function materializedEverywhere(namespaces: string[], name: string, passwo
     namespaces.map((ns) =>
       waitForSecret(s.cluster, ns, name, (x) => {
         const e = authsOf(x)?.[SERVER];
-        return e?.username === 'AWS' && e.password === password && e.auth === Buffer.from(`AWS:${password}`).toString('base64');
+        return (
+          e?.username === 'AWS' &&
+          e.password === password &&
+          e.auth === Buffer.from(`AWS:${password}`).toString('base64')
+        );
       }),
     ),
   );
 }
 
-test('default chain (operator environment): the token is materialized in every selected namespace, with a warning about moto\'s past expiry', async () => {
+test("default chain (operator environment): the token is materialized in every selected namespace, with a warning about moto's past expiry", async () => {
   const expected = await tokenFromEcr(defaultChain);
   expect(expected.username).toBe('AWS');
   const group = { case: 'chain' };
-  const namespaces = [await s.namespace('chain-a', group), await s.namespace('chain-b', group), await s.namespace('chain-c', group)];
-  const cred = await s.credential('chain', { registries: [{ server: SERVER, ecr: {} }], namespaceSelector: s.selectorWith(group) });
+  const namespaces = [
+    await s.namespace('chain-a', group),
+    await s.namespace('chain-b', group),
+    await s.namespace('chain-c', group),
+  ];
+  const cred = await s.credential('chain', {
+    registries: [{ server: SERVER, ecr: {} }],
+    namespaceSelector: s.selectorWith(group),
+  });
   await materializedEverywhere(namespaces, cred, expected.password);
   for (const ns of namespaces) await waitForPullSecrets(s.cluster, ns, 'default', [cred]);
   // moto reports an expiry in 2015: served, renewed on a short fixed interval, and said so.
-  const sources = await waitForCondition(s.cluster, cred, 'SourcesReady', { status: 'True', reason: 'TokenExpiryUnknown' });
+  const sources = await waitForCondition(s.cluster, cred, 'SourcesReady', {
+    status: 'True',
+    reason: 'TokenExpiryUnknown',
+  });
   expect(sources.message).toContain('not after the time it was issued');
   await waitForCondition(s.cluster, cred, 'Ready', { status: 'True' });
-  const status = (await s.cluster.getCredential(cred))!.status as { lastRefreshTime?: string; credentialsExpireAt?: string };
+  const status = (await s.cluster.getCredential(cred))!.status as {
+    lastRefreshTime?: string;
+    credentialsExpireAt?: string;
+  };
   expect(Date.parse(status.lastRefreshTime!)).toBeGreaterThan(Date.now() - 5 * 60_000);
   expect(status.credentialsExpireAt).toBeUndefined();
-  expect(await s.operator.metric('regcred_token_renewals_total', { provider: 'ecr', result: 'success' })).toBeGreaterThanOrEqual(1);
+  expect(
+    await s.operator.metric('regcred_token_renewals_total', { provider: 'ecr', result: 'success' }),
+  ).toBeGreaterThanOrEqual(1);
 });
 
 test('static keys from credentialsSecretName in the source namespace', async () => {
@@ -93,28 +118,40 @@ test('static keys from credentialsSecretName in the source namespace', async () 
   await s.cluster.createSecret(s.sourceNamespace, awsKeysSecret('aws-keys', staticKeys));
   const group = { case: 'keys' };
   const namespaces = [await s.namespace('keys-a', group), await s.namespace('keys-b', group)];
-  const cred = await s.credential('keys', { registries: [{ server: SERVER, ecr: { credentialsSecretName: 'aws-keys' } }], namespaceSelector: s.selectorWith(group) });
+  const cred = await s.credential('keys', {
+    registries: [{ server: SERVER, ecr: { credentialsSecretName: 'aws-keys' } }],
+    namespaceSelector: s.selectorWith(group),
+  });
   await materializedEverywhere(namespaces, cred, expected.password);
   await waitForCondition(s.cluster, cred, 'Ready', { status: 'True' });
 });
 
-test('roleArn: STS AssumeRole first (moto then issues the token of the role\'s account)', async () => {
+test("roleArn: STS AssumeRole first (moto then issues the token of the role's account)", async () => {
   const expected = await tokenFromEcr(
-    fromTemporaryCredentials({ params: { RoleArn: ROLE_ARN, RoleSessionName: 'test' }, masterCredentials: staticKeys, clientConfig: { region: REGION, endpoint: moto.url } }),
+    fromTemporaryCredentials({
+      params: { RoleArn: ROLE_ARN, RoleSessionName: 'test' },
+      masterCredentials: staticKeys,
+      clientConfig: { region: REGION, endpoint: moto.url },
+    }),
   );
   expect(expected.password).toContain('111122223333');
   await s.cluster.createSecret(s.sourceNamespace, awsKeysSecret('aws-keys-role', staticKeys));
   const group = { case: 'role' };
   const namespaces = [await s.namespace('role-a', group), await s.namespace('role-b', group)];
   const cred = await s.credential('role', {
-    registries: [{ server: SERVER, ecr: { region: REGION, roleArn: ROLE_ARN, credentialsSecretName: 'aws-keys-role' } }],
+    registries: [
+      { server: SERVER, ecr: { region: REGION, roleArn: ROLE_ARN, credentialsSecretName: 'aws-keys-role' } },
+    ],
     namespaceSelector: s.selectorWith(group),
   });
   await materializedEverywhere(namespaces, cred, expected.password);
   // The default chain can assume the role too.
   const chainGroup = { case: 'role-chain' };
   const ns = await s.namespace('role-chain', chainGroup);
-  const cred2 = await s.credential('role-chain', { registries: [{ server: SERVER, ecr: { roleArn: ROLE_ARN } }], namespaceSelector: s.selectorWith(chainGroup) });
+  const cred2 = await s.credential('role-chain', {
+    registries: [{ server: SERVER, ecr: { roleArn: ROLE_ARN } }],
+    namespaceSelector: s.selectorWith(chainGroup),
+  });
   await materializedEverywhere([ns], cred2, expected.password);
 });
 
@@ -124,14 +161,25 @@ test('pull check: the materialized ECR token, re-keyed onto a real registry whos
   try {
     const group = { case: 'pull' };
     const ns = await s.namespace('pull', group);
-    const cred = await s.credential('pull', { registries: [{ server: SERVER, ecr: {} }], namespaceSelector: s.selectorWith(group) });
+    const cred = await s.credential('pull', {
+      registries: [{ server: SERVER, ecr: {} }],
+      namespaceSelector: s.selectorWith(group),
+    });
     const [secret] = await materializedEverywhere([ns], cred, expected.password);
     const entry = authsOf(secret)![SERVER]!;
     const rekeyed = JSON.stringify({ auths: { [registry.host]: entry } });
     const ok = await registry.inspect(rekeyed);
     expect({ ok: ok.ok, unauthorized: ok.unauthorized }).toEqual({ ok: true, unauthorized: false });
     // And a token that is not the one ECR issued is refused.
-    const wrong = JSON.stringify({ auths: { [registry.host]: { username: 'AWS', password: 'not-the-token', auth: Buffer.from('AWS:not-the-token').toString('base64') } } });
+    const wrong = JSON.stringify({
+      auths: {
+        [registry.host]: {
+          username: 'AWS',
+          password: 'not-the-token',
+          auth: Buffer.from('AWS:not-the-token').toString('base64'),
+        },
+      },
+    });
     const refused = await registry.inspect(wrong);
     expect({ ok: refused.ok, unauthorized: refused.unauthorized }).toEqual({ ok: false, unauthorized: true });
   } finally {
@@ -140,7 +188,10 @@ test('pull check: the materialized ECR token, re-keyed onto a real registry whos
 });
 
 test('status, Events and logs never contain the AWS secret keys', async () => {
-  await waitFor(async () => (await s.operator.logs()).includes('token renewed'), { what: 'a token renewal in the log' });
+  await waitFor(async () => (await s.operator.logs()).includes('token renewed'), {
+    what: 'a token renewal in the log',
+  });
   const logs = await s.operator.logs();
-  for (const secret of [defaultChain.secretAccessKey, staticKeys.secretAccessKey]) expect(logs.includes(secret)).toBe(false);
+  for (const secret of [defaultChain.secretAccessKey, staticKeys.secretAccessKey])
+    expect(logs.includes(secret)).toBe(false);
 });

@@ -17,7 +17,10 @@ interface AuditEvent {
 
 async function auditEvents(): Promise<AuditEvent[]> {
   const text = await readFile(testEnv().auditLogPath, 'utf8');
-  return text.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as AuditEvent);
+  return text
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as AuditEvent);
 }
 
 const suffix = randomBytes(3).toString('hex');
@@ -38,7 +41,10 @@ describe('control plane', () => {
 
   test('RBAC is on: a user without bindings is Forbidden to list secrets', async () => {
     const kc = await kubeconfigFor('someone', ['some-group']);
-    const whoami = await kubectl(['auth', 'whoami', '-o', 'jsonpath={.status.userInfo.username} {.status.userInfo.groups}'], { kubeconfig: kc });
+    const whoami = await kubectl(
+      ['auth', 'whoami', '-o', 'jsonpath={.status.userInfo.username} {.status.userInfo.groups}'],
+      { kubeconfig: kc },
+    );
     expect(whoami.code).toBe(0);
     expect(whoami.stdout).toContain('someone');
     expect(whoami.stdout).toContain('some-group');
@@ -79,7 +85,8 @@ describe('control plane', () => {
     const env = testEnv();
     const log = path.join(env.dir, 'kube-apiserver.log');
     const starts = async (): Promise<number> =>
-      (await readFile(log, 'utf8')).split('\n').filter((l) => l.startsWith('--- ') && l.includes('kube-apiserver')).length;
+      (await readFile(log, 'utf8')).split('\n').filter((l) => l.startsWith('--- ') && l.includes('kube-apiserver'))
+        .length;
     const cm = `before-restart-${suffix}`;
     expect((await kubectl(['create', 'configmap', cm, '-n', 'default', '--from-literal=k=v'])).code).toBe(0);
     const startsBefore = await starts();
@@ -123,7 +130,9 @@ describe('registry', () => {
   });
 
   test('an auths entry without the `auth` field is not used by skopeo', async () => {
-    const noAuthField = JSON.stringify({ auths: { [registry.host]: { username: user.username, password: user.password } } });
+    const noAuthField = JSON.stringify({
+      auths: { [registry.host]: { username: user.username, password: user.password } },
+    });
     const res = await registry.inspect(noAuthField);
     expect(res).toMatchObject({ ok: false, unauthorized: true });
   });

@@ -28,7 +28,14 @@ async function helm(args: string[]) {
 }
 
 async function template(...set: string[]): Promise<Doc[]> {
-  const res = await helm(['template', 'regcred-operator', CHART, '--namespace', 'regcred-system', ...set.flatMap((s) => ['--set', s])]);
+  const res = await helm([
+    'template',
+    'regcred-operator',
+    CHART,
+    '--namespace',
+    'regcred-system',
+    ...set.flatMap((s) => ['--set', s]),
+  ]);
   if (res.code !== 0) throw new Error(res.stderr);
   return loadAllYaml(res.stdout) as Doc[];
 }
@@ -41,7 +48,13 @@ beforeAll(async () => {
   const home = path.join(testEnv().dir, 'helm');
   await mkdir(home, { recursive: true });
   // helm's own state (repositories, cache) in the test's work dir, not the user's home
-  helmEnv = { ...process.env, HELM_CACHE_HOME: path.join(home, 'cache'), HELM_CONFIG_HOME: path.join(home, 'config'), HELM_DATA_HOME: path.join(home, 'data'), KUBECONFIG: testEnv().adminKubeconfig };
+  helmEnv = {
+    ...process.env,
+    HELM_CACHE_HOME: path.join(home, 'cache'),
+    HELM_CONFIG_HOME: path.join(home, 'config'),
+    HELM_DATA_HOME: path.join(home, 'data'),
+    KUBECONFIG: testEnv().adminKubeconfig,
+  };
 });
 
 test('helm lint --strict is clean', async () => {
@@ -56,15 +69,38 @@ test('helm template with the defaults: what deploy/ installs, minus the Namespac
   const res = await helm(['template', 'regcred-operator', CHART, '--namespace', 'regcred-system']);
   expect(res.stderr).toBe('');
   const kinds = (loadAllYaml(res.stdout) as Doc[]).map((d) => d.kind).sort();
-  expect(kinds).toEqual(['ClusterRole', 'ClusterRoleBinding', 'Deployment', 'PodDisruptionBudget', 'Role', 'Role', 'RoleBinding', 'RoleBinding', 'Service', 'ServiceAccount']);
+  expect(kinds).toEqual([
+    'ClusterRole',
+    'ClusterRoleBinding',
+    'Deployment',
+    'PodDisruptionBudget',
+    'Role',
+    'Role',
+    'RoleBinding',
+    'RoleBinding',
+    'Service',
+    'ServiceAccount',
+  ]);
   const c = container(await template());
-  expect(c.args).toEqual(expect.arrayContaining(['--leader-elect', '--source-namespace=regcred-system', '--leader-election-namespace=regcred-system']));
+  expect(c.args).toEqual(
+    expect.arrayContaining([
+      '--leader-elect',
+      '--source-namespace=regcred-system',
+      '--leader-election-namespace=regcred-system',
+    ]),
+  );
   expect(c.image).toBe('ghcr.io/regcred-operator/regcred-operator:0.1.0');
 });
 
 test('the chart grants exactly the rules deploy/ grants', async () => {
   const rulesOf = (docs: Doc[], kind: string) =>
-    docs.filter((d) => d.kind === kind).map((d) => ({ namespace: d.metadata.namespace ?? '', rules: d.rules })).sort((a, b) => a.namespace.localeCompare(b.namespace) || JSON.stringify(a.rules).localeCompare(JSON.stringify(b.rules)));
+    docs
+      .filter((d) => d.kind === kind)
+      .map((d) => ({ namespace: d.metadata.namespace ?? '', rules: d.rules }))
+      .sort(
+        (a, b) =>
+          a.namespace.localeCompare(b.namespace) || JSON.stringify(a.rules).localeCompare(JSON.stringify(b.rules)),
+      );
   const shipped = loadAllYaml(await readFile(path.join(ROOT, 'deploy', 'install.yaml'), 'utf8')) as Doc[];
   const chart = await template();
   for (const kind of ['ClusterRole', 'Role']) expect(rulesOf(chart, kind)).toEqual(rulesOf(shipped, kind));
@@ -72,61 +108,137 @@ test('the chart grants exactly the rules deploy/ grants', async () => {
 
 // [what, --set values, check of the rendered documents]
 test.each<[string, string[], (docs: Doc[]) => void]>([
-  ['image', ['image.repository=registry.example.com/ops/regcred', 'image.tag=1.2.3', 'image.pullPolicy=Always'], (docs) => {
-    expect(container(docs)).toMatchObject({ image: 'registry.example.com/ops/regcred:1.2.3', imagePullPolicy: 'Always' });
-  }],
-  ['replicas', ['replicas=3'], (docs) => {
-    expect(docs.find((d) => d.kind === 'Deployment')!.spec.replicas).toBe(3);
-  }],
-  ['resources', ['resources.requests.cpu=200m', 'resources.limits.memory=1Gi'], (docs) => {
-    expect(container(docs).resources).toMatchObject({ requests: { cpu: '200m' }, limits: { memory: '1Gi' } });
-  }],
-  ['sourceNamespace', ['sourceNamespace=creds'], (docs) => {
-    expect(container(docs).args).toContain('--source-namespace=creds');
-  }],
-  ['logLevel', ['logLevel=debug'], (docs) => {
-    expect(container(docs).args).toContain('--log-level=debug');
-  }],
-  ['metrics off: no Service, no listener', ['metrics.enabled=false'], (docs) => {
-    expect(docs.some((d) => d.kind === 'Service')).toBe(false);
-    expect(container(docs).args).toContain('--metrics-bind-address=0');
-  }],
-  ['ServiceMonitor', ['metrics.serviceMonitor.enabled=true', 'metrics.serviceMonitor.labels.release=prom'], (docs) => {
-    const sm = docs.find((d) => d.kind === 'ServiceMonitor')!;
-    const svc = docs.find((d) => d.kind === 'Service')!;
-    expect(sm.metadata.labels).toMatchObject({ release: 'prom' });
-    expect(svc.metadata.labels).toMatchObject(sm.spec.selector.matchLabels);
-  }],
-  ['leader election off (one replica): no flag, no Lease Role, no PDB', ['leaderElection.enabled=false', 'replicas=1'], (docs) => {
-    expect(container(docs).args).not.toContain('--leader-elect');
-    expect(docs.filter((d) => d.kind === 'Role').map((d) => d.metadata.name)).toEqual(['regcred-operator-events']);
-    expect(docs.some((d) => d.kind === 'PodDisruptionBudget')).toBe(false);
-  }],
-  ['leaseName', ['leaderElection.leaseName=my-lease'], (docs) => {
-    expect(container(docs).args).toContain('--leader-election-id=my-lease');
-    const role = docs.find((d) => d.kind === 'Role' && d.metadata.name.endsWith('leader-election'))!;
-    expect(role.rules).toContainEqual(expect.objectContaining({ resourceNames: ['my-lease'] }));
-  }],
-  ['extraEnv (AWS)', ['extraEnv[0].name=AWS_REGION', 'extraEnv[0].value=eu-west-1'], (docs) => {
-    expect(container(docs).env).toContainEqual({ name: 'AWS_REGION', value: 'eu-west-1' });
-  }],
-  ['IRSA annotation on the ServiceAccount', ['serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn=arn:aws:iam::123456789012:role/regcred'], (docs) => {
-    expect(docs.find((d) => d.kind === 'ServiceAccount')!.metadata.annotations).toEqual({ 'eks.amazonaws.com/role-arn': 'arn:aws:iam::123456789012:role/regcred' });
-  }],
-  ['nodeSelector, tolerations, affinity', ['nodeSelector.pool=system', 'tolerations[0].key=dedicated', 'tolerations[0].operator=Exists', 'affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].key=zone', 'affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].operator=Exists'], (docs) => {
-    const spec = podSpec(docs);
-    expect(spec.nodeSelector).toEqual({ pool: 'system' });
-    expect(spec.tolerations).toEqual([{ key: 'dedicated', operator: 'Exists' }]);
-    expect(spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0]).toEqual({ key: 'zone', operator: 'Exists' });
-  }],
-  ['podSecurityContext', ['podSecurityContext.fsGroup=2000'], (docs) => {
-    expect(podSpec(docs).securityContext).toMatchObject({ fsGroup: 2000, runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
-  }],
-  ['an existing ServiceAccount', ['serviceAccount.create=false', 'serviceAccount.name=mine'], (docs) => {
-    expect(docs.some((d) => d.kind === 'ServiceAccount')).toBe(false);
-    expect(podSpec(docs).serviceAccountName).toBe('mine');
-    expect(docs.find((d) => d.kind === 'ClusterRoleBinding')!.subjects).toEqual([{ kind: 'ServiceAccount', name: 'mine', namespace: 'regcred-system' }]);
-  }],
+  [
+    'image',
+    ['image.repository=registry.example.com/ops/regcred', 'image.tag=1.2.3', 'image.pullPolicy=Always'],
+    (docs) => {
+      expect(container(docs)).toMatchObject({
+        image: 'registry.example.com/ops/regcred:1.2.3',
+        imagePullPolicy: 'Always',
+      });
+    },
+  ],
+  [
+    'replicas',
+    ['replicas=3'],
+    (docs) => {
+      expect(docs.find((d) => d.kind === 'Deployment')!.spec.replicas).toBe(3);
+    },
+  ],
+  [
+    'resources',
+    ['resources.requests.cpu=200m', 'resources.limits.memory=1Gi'],
+    (docs) => {
+      expect(container(docs).resources).toMatchObject({ requests: { cpu: '200m' }, limits: { memory: '1Gi' } });
+    },
+  ],
+  [
+    'sourceNamespace',
+    ['sourceNamespace=creds'],
+    (docs) => {
+      expect(container(docs).args).toContain('--source-namespace=creds');
+    },
+  ],
+  [
+    'logLevel',
+    ['logLevel=debug'],
+    (docs) => {
+      expect(container(docs).args).toContain('--log-level=debug');
+    },
+  ],
+  [
+    'metrics off: no Service, no listener',
+    ['metrics.enabled=false'],
+    (docs) => {
+      expect(docs.some((d) => d.kind === 'Service')).toBe(false);
+      expect(container(docs).args).toContain('--metrics-bind-address=0');
+    },
+  ],
+  [
+    'ServiceMonitor',
+    ['metrics.serviceMonitor.enabled=true', 'metrics.serviceMonitor.labels.release=prom'],
+    (docs) => {
+      const sm = docs.find((d) => d.kind === 'ServiceMonitor')!;
+      const svc = docs.find((d) => d.kind === 'Service')!;
+      expect(sm.metadata.labels).toMatchObject({ release: 'prom' });
+      expect(svc.metadata.labels).toMatchObject(sm.spec.selector.matchLabels);
+    },
+  ],
+  [
+    'leader election off (one replica): no flag, no Lease Role, no PDB',
+    ['leaderElection.enabled=false', 'replicas=1'],
+    (docs) => {
+      expect(container(docs).args).not.toContain('--leader-elect');
+      expect(docs.filter((d) => d.kind === 'Role').map((d) => d.metadata.name)).toEqual(['regcred-operator-events']);
+      expect(docs.some((d) => d.kind === 'PodDisruptionBudget')).toBe(false);
+    },
+  ],
+  [
+    'leaseName',
+    ['leaderElection.leaseName=my-lease'],
+    (docs) => {
+      expect(container(docs).args).toContain('--leader-election-id=my-lease');
+      const role = docs.find((d) => d.kind === 'Role' && d.metadata.name.endsWith('leader-election'))!;
+      expect(role.rules).toContainEqual(expect.objectContaining({ resourceNames: ['my-lease'] }));
+    },
+  ],
+  [
+    'extraEnv (AWS)',
+    ['extraEnv[0].name=AWS_REGION', 'extraEnv[0].value=eu-west-1'],
+    (docs) => {
+      expect(container(docs).env).toContainEqual({ name: 'AWS_REGION', value: 'eu-west-1' });
+    },
+  ],
+  [
+    'IRSA annotation on the ServiceAccount',
+    ['serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn=arn:aws:iam::123456789012:role/regcred'],
+    (docs) => {
+      expect(docs.find((d) => d.kind === 'ServiceAccount')!.metadata.annotations).toEqual({
+        'eks.amazonaws.com/role-arn': 'arn:aws:iam::123456789012:role/regcred',
+      });
+    },
+  ],
+  [
+    'nodeSelector, tolerations, affinity',
+    [
+      'nodeSelector.pool=system',
+      'tolerations[0].key=dedicated',
+      'tolerations[0].operator=Exists',
+      'affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].key=zone',
+      'affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].operator=Exists',
+    ],
+    (docs) => {
+      const spec = podSpec(docs);
+      expect(spec.nodeSelector).toEqual({ pool: 'system' });
+      expect(spec.tolerations).toEqual([{ key: 'dedicated', operator: 'Exists' }]);
+      expect(
+        spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0]
+          .matchExpressions[0],
+      ).toEqual({ key: 'zone', operator: 'Exists' });
+    },
+  ],
+  [
+    'podSecurityContext',
+    ['podSecurityContext.fsGroup=2000'],
+    (docs) => {
+      expect(podSpec(docs).securityContext).toMatchObject({
+        fsGroup: 2000,
+        runAsNonRoot: true,
+        seccompProfile: { type: 'RuntimeDefault' },
+      });
+    },
+  ],
+  [
+    'an existing ServiceAccount',
+    ['serviceAccount.create=false', 'serviceAccount.name=mine'],
+    (docs) => {
+      expect(docs.some((d) => d.kind === 'ServiceAccount')).toBe(false);
+      expect(podSpec(docs).serviceAccountName).toBe('mine');
+      expect(docs.find((d) => d.kind === 'ClusterRoleBinding')!.subjects).toEqual([
+        { kind: 'ServiceAccount', name: 'mine', namespace: 'regcred-system' },
+      ]);
+    },
+  ],
 ])('knob: %s', async (_name, set, check) => {
   check(await template(...set));
 });
@@ -153,13 +265,31 @@ test('helm install into the local control plane, under restricted Pod Security; 
   await cluster.createNamespace(ns, { 'pod-security.kubernetes.io/enforce': 'restricted' });
   const release = `rc-${ns}`;
   try {
-    const res = await helm(['install', release, CHART, '--namespace', ns, '--set', 'serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn=arn:aws:iam::123456789012:role/regcred', '--wait=false']);
+    const res = await helm([
+      'install',
+      release,
+      CHART,
+      '--namespace',
+      ns,
+      '--set',
+      'serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn=arn:aws:iam::123456789012:role/regcred',
+      '--wait=false',
+    ]);
     expect(res.stderr).toBe('');
     expect(res.code).toBe(0);
     expect(res.stdout).toContain('STATUS: deployed');
     const sa = await cluster.getServiceAccount(ns, `${release}-regcred-operator`);
-    expect(sa?.metadata?.annotations).toMatchObject({ 'eks.amazonaws.com/role-arn': 'arn:aws:iam::123456789012:role/regcred' });
-    const get = await kubectl(['-n', ns, 'get', 'deployment,service,poddisruptionbudget,role,rolebinding', '-o', 'name']);
+    expect(sa?.metadata?.annotations).toMatchObject({
+      'eks.amazonaws.com/role-arn': 'arn:aws:iam::123456789012:role/regcred',
+    });
+    const get = await kubectl([
+      '-n',
+      ns,
+      'get',
+      'deployment,service,poddisruptionbudget,role,rolebinding',
+      '-o',
+      'name',
+    ]);
     expect(get.stdout.split('\n').filter(Boolean).sort()).toEqual([
       `deployment.apps/${release}-regcred-operator`,
       `poddisruptionbudget.policy/${release}-regcred-operator`,
@@ -168,8 +298,15 @@ test('helm install into the local control plane, under restricted Pod Security; 
       `service/${release}-regcred-operator-metrics`,
     ]);
     // The Deployment's Pod is admitted by restricted Pod Security (nothing runs Pods here: a dry run).
-    const deployment = JSON.parse((await kubectl(['-n', ns, 'get', 'deployment', `${release}-regcred-operator`, '-o', 'json'])).stdout) as { spec: { template: { spec: object } } };
-    const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'admission-check', namespace: ns }, spec: deployment.spec.template.spec };
+    const deployment = JSON.parse(
+      (await kubectl(['-n', ns, 'get', 'deployment', `${release}-regcred-operator`, '-o', 'json'])).stdout,
+    ) as { spec: { template: { spec: object } } };
+    const pod = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'admission-check', namespace: ns },
+      spec: deployment.spec.template.spec,
+    };
     const admitted = await kubectl(['create', '--dry-run=server', '-f', '-'], { input: JSON.stringify(pod) });
     expect(admitted.stderr).toBe('');
     expect(admitted.code).toBe(0);

@@ -23,7 +23,11 @@ const registries = [{ server: 'registry.example.com', basicAuth: { secretName: '
 test('listed SAs, foreign entries kept in order, SAs created later, an SA taken off the list', async () => {
   const ns = await s.namespace('listed', { case: 'listed' });
   await s.cluster.createServiceAccount(ns, 'builder', ['foreign-a', 'foreign-b']);
-  const cred = await s.credential('listed', { registries, namespaceSelector: s.selectorWith({ case: 'listed' }), serviceAccounts: ['default', 'builder', 'deployer'] });
+  const cred = await s.credential('listed', {
+    registries,
+    namespaceSelector: s.selectorWith({ case: 'listed' }),
+    serviceAccounts: ['default', 'builder', 'deployer'],
+  });
 
   await waitForPullSecrets(s.cluster, ns, 'builder', ['foreign-a', 'foreign-b', cred]);
   await waitForPullSecrets(s.cluster, ns, 'default', [cred]);
@@ -44,7 +48,9 @@ test('listed SAs, foreign entries kept in order, SAs created later, an SA taken 
   // builder leaves the list: only our entry goes, the others keep their order
   await s.cluster.patchCredentialSpec(cred, { serviceAccounts: ['default', 'deployer'] });
   await waitForPullSecrets(s.cluster, ns, 'builder', ['foreign-a', 'foreign-b', 'foreign-c']);
-  expect((await s.cluster.getServiceAccount(ns, 'builder'))!.metadata?.annotations?.['regcred.io/injected-pull-secrets']).toBeUndefined();
+  expect(
+    (await s.cluster.getServiceAccount(ns, 'builder'))!.metadata?.annotations?.['regcred.io/injected-pull-secrets'],
+  ).toBeUndefined();
   expect(await s.cluster.pullSecretNames(ns, 'deployer')).toEqual(['mine', cred]);
 });
 
@@ -61,7 +67,11 @@ test('an entry someone removes is restored', async () => {
 test('serviceAccounts ["*"] patches every SA, including later ones', async () => {
   const ns = await s.namespace('star', { case: 'star' });
   await s.cluster.createServiceAccount(ns, 'a', ['keep']);
-  const cred = await s.credential('star', { registries, namespaceSelector: s.selectorWith({ case: 'star' }), serviceAccounts: ['*'] });
+  const cred = await s.credential('star', {
+    registries,
+    namespaceSelector: s.selectorWith({ case: 'star' }),
+    serviceAccounts: ['*'],
+  });
   await waitForPullSecrets(s.cluster, ns, 'a', ['keep', cred]);
   await waitForPullSecrets(s.cluster, ns, 'default', [cred]);
   await s.cluster.createServiceAccount(ns, 'b');
@@ -71,7 +81,11 @@ test('serviceAccounts ["*"] patches every SA, including later ones', async () =>
 test('serviceAccounts [] materializes the Secret only', async () => {
   const ns = await s.namespace('none', { case: 'none' });
   await s.cluster.createServiceAccount(ns, 'a', ['keep']);
-  const cred = await s.credential('none', { registries, namespaceSelector: s.selectorWith({ case: 'none' }), serviceAccounts: [] });
+  const cred = await s.credential('none', {
+    registries,
+    namespaceSelector: s.selectorWith({ case: 'none' }),
+    serviceAccounts: [],
+  });
   await waitForSecret(s.cluster, ns, cred);
   await waitForCondition(s.cluster, cred, 'Ready', { status: 'True' });
   expect(await s.cluster.pullSecretNames(ns, 'a')).toEqual(['keep']);

@@ -12,10 +12,16 @@ const suffix = uniqueSuffix();
 
 /** A RegistryCredential manifest (JSON is YAML; kubectl reads either on stdin). */
 function manifest(name: string, spec: Record<string, unknown>): string {
-  return JSON.stringify({ apiVersion: 'regcred.io/v1alpha1', kind: 'RegistryCredential', metadata: { name: `${name}-${suffix}` }, spec });
+  return JSON.stringify({
+    apiVersion: 'regcred.io/v1alpha1',
+    kind: 'RegistryCredential',
+    metadata: { name: `${name}-${suffix}` },
+    spec,
+  });
 }
 
-const dryRunApply = (name: string, spec: Record<string, unknown>) => kubectl(['apply', '--dry-run=server', '-f', '-'], { input: manifest(name, spec) });
+const dryRunApply = (name: string, spec: Record<string, unknown>) =>
+  kubectl(['apply', '--dry-run=server', '-f', '-'], { input: manifest(name, spec) });
 
 describe('kubectl apply rejects every invalid spec with its message', () => {
   test.each(invalidCredentials.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
@@ -78,7 +84,15 @@ describe('kubectl explain', () => {
     expect(res.code).toBe(0);
     const fields = explainedFields(res.stdout);
     expect([...fields.keys()].sort()).toEqual(
-      ['excludeNamespaces', 'namespaceSelector', 'refreshInterval', 'registries', 'secretName', 'serviceAccounts', 'suspend'].sort(),
+      [
+        'excludeNamespaces',
+        'namespaceSelector',
+        'refreshInterval',
+        'registries',
+        'secretName',
+        'serviceAccounts',
+        'suspend',
+      ].sort(),
     );
     for (const [name, description] of fields) {
       expect({ name, long: description.length > 40 }).toEqual({ name, long: true });
@@ -90,10 +104,20 @@ describe('kubectl explain', () => {
 describe('kubectl get', () => {
   const name = `columns-${suffix}`;
   // Selects no namespace: should any operator look at it, it has nothing to do.
-  const spec = { registries: [{ server: 'harbor.example.com', basicAuth: { secretName: 'harbor-robot' } }], namespaceSelector: { matchLabels: { 'regcred-test': `none-${suffix}` } } };
+  const spec = {
+    registries: [{ server: 'harbor.example.com', basicAuth: { secretName: 'harbor-robot' } }],
+    namespaceSelector: { matchLabels: { 'regcred-test': `none-${suffix}` } },
+  };
 
   beforeAll(async () => {
-    const res = await kubectl(['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'regcred.io/v1alpha1', kind: 'RegistryCredential', metadata: { name }, spec }) });
+    const res = await kubectl(['apply', '-f', '-'], {
+      input: JSON.stringify({
+        apiVersion: 'regcred.io/v1alpha1',
+        kind: 'RegistryCredential',
+        metadata: { name },
+        spec,
+      }),
+    });
     if (res.code !== 0) throw new Error(`kubectl apply failed: ${res.stderr}`);
   });
   afterAll(async () => {
@@ -101,7 +125,11 @@ describe('kubectl get', () => {
   });
 
   /** Rows of a `kubectl get` table, split on runs of 2+ spaces (empty cells are "<none>" or blank). */
-  const table = (stdout: string): string[][] => stdout.trimEnd().split('\n').map((l) => l.trim().split(/\s{2,}/));
+  const table = (stdout: string): string[][] =>
+    stdout
+      .trimEnd()
+      .split('\n')
+      .map((l) => l.trim().split(/\s{2,}/));
 
   test('shows the printer columns NAME READY NAMESPACES EXPIRES AGE, by full and short name', async () => {
     for (const resource of ['registrycredentials', 'regcred']) {
@@ -121,12 +149,28 @@ describe('kubectl get', () => {
 
   test('the columns render the status the operator writes; -o wide adds REASON and SUSPENDED', async () => {
     const status = {
-      conditions: [{ type: 'Ready', status: 'False', reason: 'SourceSecretNotFound', message: 'm', lastTransitionTime: '2026-01-01T00:00:00Z' }],
+      conditions: [
+        {
+          type: 'Ready',
+          status: 'False',
+          reason: 'SourceSecretNotFound',
+          message: 'm',
+          lastTransitionTime: '2026-01-01T00:00:00Z',
+        },
+      ],
       namespaces: { selected: 3, ready: 2, failed: 1 },
       namespaceSummary: '2/3',
       credentialsExpireAt: '2030-11-22T18:00:00Z',
     };
-    const patched = await kubectl(['patch', 'registrycredential', name, '--subresource=status', '--type=merge', '-p', JSON.stringify({ status })]);
+    const patched = await kubectl([
+      'patch',
+      'registrycredential',
+      name,
+      '--subresource=status',
+      '--type=merge',
+      '-p',
+      JSON.stringify({ status }),
+    ]);
     expect(patched.stderr).toBe('');
     expect(patched.code).toBe(0);
 

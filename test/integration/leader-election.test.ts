@@ -12,12 +12,25 @@ import * as path from 'node:path';
 import { isAlive, kubeconfigFor, testEnv } from '../harness/controlplane.js';
 import { type OperatorProcess, startOperator } from '../harness/operator.js';
 import { startTcpProxy } from '../harness/tcp-proxy.js';
-import { passwordFor, type Scenario, startScenario, waitForCondition, waitForPullSecrets, waitForSecret } from '../harness/scenario.js';
+import {
+  passwordFor,
+  type Scenario,
+  startScenario,
+  waitForCondition,
+  waitForPullSecrets,
+  waitForSecret,
+} from '../harness/scenario.js';
 import { waitFor } from '../harness/wait.js';
 
 const leaseNamespace = `lease-${uniqueSuffix()}`;
 const leaseName = 'regcred-operator-test';
-const electionArgs = ['--leader-elect', '--leader-election-namespace', leaseNamespace, '--leader-election-id', leaseName];
+const electionArgs = [
+  '--leader-elect',
+  '--leader-election-namespace',
+  leaseNamespace,
+  '--leader-election-id',
+  leaseName,
+];
 
 let s: Scenario;
 let standby: OperatorProcess;
@@ -30,7 +43,9 @@ async function isLeader(op: OperatorProcess): Promise<boolean> {
 async function leaseHolder(): Promise<string> {
   const kc = new KubeConfig();
   kc.loadFromFile(s.cluster.kubeconfigPath);
-  const lease = await kc.makeApiClient(CoordinationV1Api).readNamespacedLease({ namespace: leaseNamespace, name: leaseName });
+  const lease = await kc
+    .makeApiClient(CoordinationV1Api)
+    .readNamespacedLease({ namespace: leaseNamespace, name: leaseName });
   return lease.spec?.holderIdentity ?? '';
 }
 
@@ -38,7 +53,11 @@ beforeAll(async () => {
   await Cluster.admin().createNamespace(leaseNamespace);
   s = await startScenario('leader', { operatorArgs: electionArgs });
   await waitFor(() => isLeader(s.operator), { what: 'the first operator to lead' });
-  standby = await startOperator({ sourceNamespace: s.sourceNamespace, user: `${s.operator.user}-b`, args: electionArgs });
+  standby = await startOperator({
+    sourceNamespace: s.sourceNamespace,
+    user: `${s.operator.user}-b`,
+    args: electionArgs,
+  });
   extra.push(standby);
 });
 
@@ -53,7 +72,11 @@ test('only the leader writes; the standby syncs its caches, is ready, and writes
   await s.cluster.createSecret(s.sourceNamespace, basicAuthSecret('robot', 'u', 'before-kill'));
   const nss = await Promise.all(['l1', 'l2'].map((p) => s.namespace(p)));
   for (const ns of nss) await s.cluster.createServiceAccount(ns, 'app');
-  const cred = await s.credential('le', { registries: [{ server: 'le.example.com', basicAuth: { secretName: 'robot' } }], namespaceSelector: s.selector, serviceAccounts: ['default', 'app'] });
+  const cred = await s.credential('le', {
+    registries: [{ server: 'le.example.com', basicAuth: { secretName: 'robot' } }],
+    namespaceSelector: s.selector,
+    serviceAccounts: ['default', 'app'],
+  });
   await waitForCondition(s.cluster, cred, 'Ready', { status: 'True' });
   for (const ns of nss) await waitForPullSecrets(s.cluster, ns, 'app', [cred]);
 
@@ -81,7 +104,8 @@ test('SIGKILL the leader: the standby takes over and converges a change made aft
 
   await waitFor(() => isLeader(standby), { timeoutMs: 60_000, what: 'the standby to take over the Lease' });
   await waitForSecret(s.cluster, late, cred, (sec) => passwordFor(sec, 'le.example.com') === 'after-kill');
-  for (const ns of [`l1-${s.id}`, `l2-${s.id}`]) await waitForSecret(s.cluster, ns, cred, (sec) => passwordFor(sec, 'le.example.com') === 'after-kill');
+  for (const ns of [`l1-${s.id}`, `l2-${s.id}`])
+    await waitForSecret(s.cluster, ns, cred, (sec) => passwordFor(sec, 'le.example.com') === 'after-kill');
   await waitForPullSecrets(s.cluster, late, 'default', [cred]);
   const writes = await writesSince(mark, standby.user);
   expect(writes.some((e) => e.objectRef?.resource === 'leases' && e.verb === 'update')).toBe(true);
@@ -94,7 +118,11 @@ test('SIGKILL the leader: the standby takes over and converges a change made aft
 
 test('SIGTERM the leader: it releases the Lease and the next standby takes over', async () => {
   const cred = `le-${s.id}`;
-  const next = await startOperator({ sourceNamespace: s.sourceNamespace, user: `${s.operator.user}-c`, args: electionArgs });
+  const next = await startOperator({
+    sourceNamespace: s.sourceNamespace,
+    user: `${s.operator.user}-c`,
+    args: electionArgs,
+  });
   extra.push(next);
   expect(await isLeader(next)).toBe(false);
   const leader = s.operator;
@@ -104,7 +132,9 @@ test('SIGTERM the leader: it releases the Lease and the next standby takes over'
   const later = await s.namespace('later');
   await waitFor(() => isLeader(next), { timeoutMs: 60_000, what: 'the next standby to take over the released Lease' });
   await waitForSecret(s.cluster, later, cred);
-  expect((await writesSince(mark, next.user)).some((e) => e.objectRef?.resource === 'secrets' && e.verb === 'create')).toBe(true);
+  expect(
+    (await writesSince(mark, next.user)).some((e) => e.objectRef?.resource === 'secrets' && e.verb === 'create'),
+  ).toBe(true);
   s.operator = next;
   extra.splice(extra.indexOf(next), 1);
 });
@@ -115,15 +145,27 @@ test('a leader cut off from the API server gives up and exits; a standby takes o
   const proxy = await startTcpProxy(testEnv().server);
   try {
     const userD = `${s.operator.user}-d`;
-    const direct = JSON.parse(await readFile(await kubeconfigFor(userD), 'utf8')) as { clusters: Array<{ cluster: { server: string } }> };
+    const direct = JSON.parse(await readFile(await kubeconfigFor(userD), 'utf8')) as {
+      clusters: Array<{ cluster: { server: string } }>;
+    };
     direct.clusters[0]!.cluster.server = proxy.url;
     const viaProxy = path.join(testEnv().dir, `${userD}-via-proxy.kubeconfig`);
     await writeFile(viaProxy, JSON.stringify(direct), { mode: 0o600 });
-    const d = await startOperator({ sourceNamespace: s.sourceNamespace, user: userD, kubeconfig: viaProxy, bindClusterAdmin: true, args: electionArgs });
+    const d = await startOperator({
+      sourceNamespace: s.sourceNamespace,
+      user: userD,
+      kubeconfig: viaProxy,
+      bindClusterAdmin: true,
+      args: electionArgs,
+    });
     extra.push(d);
     await s.operator.stop(); // releases: D is the only candidate
     await waitFor(() => isLeader(d), { timeoutMs: 60_000, what: 'D to lead' });
-    const e = await startOperator({ sourceNamespace: s.sourceNamespace, user: `${s.operator.user}-e`, args: electionArgs });
+    const e = await startOperator({
+      sourceNamespace: s.sourceNamespace,
+      user: `${s.operator.user}-e`,
+      args: electionArgs,
+    });
     extra.push(e);
 
     proxy.down();

@@ -35,10 +35,24 @@ test('a Secret in every selected namespace, the default SA patched, status Ready
   for (const ns of [before, after]) {
     const secret = await waitForSecret(s.cluster, ns, cred);
     expect(secret.type).toBe('kubernetes.io/dockerconfigjson');
-    expect(secret.metadata?.labels).toMatchObject({ 'app.kubernetes.io/managed-by': 'regcred-operator', 'regcred.io/credential': cred });
-    expect(secret.metadata?.ownerReferences).toEqual([expect.objectContaining({ apiVersion: 'regcred.io/v1alpha1', kind: 'RegistryCredential', name: cred, controller: true })]);
+    expect(secret.metadata?.labels).toMatchObject({
+      'app.kubernetes.io/managed-by': 'regcred-operator',
+      'regcred.io/credential': cred,
+    });
+    expect(secret.metadata?.ownerReferences).toEqual([
+      expect.objectContaining({
+        apiVersion: 'regcred.io/v1alpha1',
+        kind: 'RegistryCredential',
+        name: cred,
+        controller: true,
+      }),
+    ]);
     expect(authsOf(secret)).toEqual({
-      'harbor.example.com': { username: 'robot$ci', password: 'pa55:word', auth: Buffer.from('robot$ci:pa55:word').toString('base64') },
+      'harbor.example.com': {
+        username: 'robot$ci',
+        password: 'pa55:word',
+        auth: Buffer.from('robot$ci:pa55:word').toString('base64'),
+      },
     });
     await waitForPullSecrets(s.cluster, ns, 'default', [cred]);
   }
@@ -57,9 +71,14 @@ test('a Secret in every selected namespace, the default SA patched, status Ready
   expect(await s.cluster.condition(cred, 'SourcesReady')).toMatchObject({ status: 'True' });
   expect(await s.cluster.condition(cred, 'Propagated')).toMatchObject({ status: 'True' });
 
-  const events = await waitFor(async () => {
-    const list = await s.cluster.eventsFor(cred);
-    return list.some((e) => e.reason === 'SecretCreated') && list.some((e) => e.reason === 'PullSecretAdded') ? list : undefined;
-  }, { what: 'SecretCreated and PullSecretAdded Events' });
+  const events = await waitFor(
+    async () => {
+      const list = await s.cluster.eventsFor(cred);
+      return list.some((e) => e.reason === 'SecretCreated') && list.some((e) => e.reason === 'PullSecretAdded')
+        ? list
+        : undefined;
+    },
+    { what: 'SecretCreated and PullSecretAdded Events' },
+  );
   expect(events.find((e) => e.reason === 'SecretCreated')?.type).toBe('Normal');
 });

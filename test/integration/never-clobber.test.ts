@@ -24,19 +24,39 @@ test('an unowned Secret with the same name is never touched and SecretConflict i
   const taken = await s.namespace('taken', { case: 'c' });
   const free = await s.namespace('free', { case: 'c' });
   const name = `pull-${s.id}`;
-  const foreign = await s.cluster.createSecret(taken, { metadata: { name, labels: { owner: 'someone-else' } }, type: 'Opaque', stringData: { keep: 'me' } });
-  const cred = await s.credential('conflict', { registries: [{ server: 'r.example.com', basicAuth: { secretName: 'robot' } }], namespaceSelector: s.selectorWith({ case: 'c' }), secretName: name });
+  const foreign = await s.cluster.createSecret(taken, {
+    metadata: { name, labels: { owner: 'someone-else' } },
+    type: 'Opaque',
+    stringData: { keep: 'me' },
+  });
+  const cred = await s.credential('conflict', {
+    registries: [{ server: 'r.example.com', basicAuth: { secretName: 'robot' } }],
+    namespaceSelector: s.selectorWith({ case: 'c' }),
+    secretName: name,
+  });
 
   await waitForSecret(s.cluster, free, name);
-  const propagated = await waitForCondition(s.cluster, cred, 'Propagated', { status: 'False', reason: 'SecretConflict' });
+  const propagated = await waitForCondition(s.cluster, cred, 'Propagated', {
+    status: 'False',
+    reason: 'SecretConflict',
+  });
   expect(propagated.message).toContain(taken);
   // Propagated=False can be written while the free namespace's default SA (created a moment after
   // its namespace) is still to be patched: wait for the counts, do not read them once.
   const status = await waitForCounts(s.cluster, cred, { selected: 2, ready: 1, failed: 1 });
   expect(status.namespaces).toEqual({ selected: 2, ready: 1, failed: 1 });
-  expect(status.failures).toEqual([{ namespace: taken, reason: 'SecretConflict', message: expect.stringContaining('not managed by this RegistryCredential') }]);
+  expect(status.failures).toEqual([
+    {
+      namespace: taken,
+      reason: 'SecretConflict',
+      message: expect.stringContaining('not managed by this RegistryCredential'),
+    },
+  ]);
   expect(await s.cluster.condition(cred, 'Ready')).toMatchObject({ status: 'False', reason: 'SecretConflict' });
-  await waitFor(async () => (await s.cluster.eventsFor(cred)).find((e) => e.reason === 'SecretConflict' && e.type === 'Warning'), { what: 'a SecretConflict Warning Event' });
+  await waitFor(
+    async () => (await s.cluster.eventsFor(cred)).find((e) => e.reason === 'SecretConflict' && e.type === 'Warning'),
+    { what: 'a SecretConflict Warning Event' },
+  );
 
   const after = (await s.cluster.getSecret(taken, name))!;
   expect(after.metadata?.resourceVersion).toBe(foreign.metadata?.resourceVersion);
@@ -55,7 +75,11 @@ test('an unowned Secret with the same name is never touched and SecretConflict i
 test('two RegistryCredentials with the same secretName: the second reports SecretConflict', async () => {
   const ns = await s.namespace('shared', { case: 'dup' });
   const name = `dup-${s.id}`;
-  const spec = { registries: [{ server: 'r.example.com', basicAuth: { secretName: 'robot' } }], namespaceSelector: s.selectorWith({ case: 'dup' }), secretName: name };
+  const spec = {
+    registries: [{ server: 'r.example.com', basicAuth: { secretName: 'robot' } }],
+    namespaceSelector: s.selectorWith({ case: 'dup' }),
+    secretName: name,
+  };
   const first = await s.credential('first', spec);
   await waitForCondition(s.cluster, first, 'Ready', { status: 'True' });
   const owned = (await s.cluster.getSecret(ns, name))!;

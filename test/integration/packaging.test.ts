@@ -21,7 +21,10 @@ interface KubeDoc {
 }
 
 async function exists(p: string): Promise<boolean> {
-  return stat(p).then(() => true, () => false);
+  return stat(p).then(
+    () => true,
+    () => false,
+  );
 }
 
 // ---- the image -----------------------------------------------------------------------------------
@@ -43,7 +46,11 @@ async function dockerfileStages(): Promise<DockerStage[]> {
     if (arg && stages.length === 0) args.set(arg[1]!, arg[2]!);
     const from = /^FROM (\S+)(?: AS (\S+))?$/i.exec(line);
     if (from) {
-      stages.push({ from: from[1]!.replace(/\$\{(\w+)\}/g, (_, n: string) => args.get(n) ?? ''), name: from[2], lines: [] });
+      stages.push({
+        from: from[1]!.replace(/\$\{(\w+)\}/g, (_, n: string) => args.get(n) ?? ''),
+        name: from[2],
+        lines: [],
+      });
       continue;
     }
     stages.at(-1)?.lines.push(line);
@@ -53,12 +60,17 @@ async function dockerfileStages(): Promise<DockerStage[]> {
 
 /** COPY sources from the build context (no --from), relative to the repo. */
 function contextCopies(stages: DockerStage[]): string[] {
-  return stages.flatMap((st) => st.lines.filter((l) => l.startsWith('COPY ') && !l.includes('--from=')).flatMap((l) => l.split(/\s+/).slice(1, -1)));
+  return stages.flatMap((st) =>
+    st.lines.filter((l) => l.startsWith('COPY ') && !l.includes('--from=')).flatMap((l) => l.split(/\s+/).slice(1, -1)),
+  );
 }
 
 /** The .dockerignore is an allowlist: `*`, then `!path` entries. */
 async function dockerContextAllowlist(): Promise<string[]> {
-  const lines = (await readFile(repo('.dockerignore'), 'utf8')).split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const lines = (await readFile(repo('.dockerignore'), 'utf8'))
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
   expect(lines[0]).toBe('*');
   return lines.slice(1).map((l) => {
     expect(l.startsWith('!')).toBe(true);
@@ -75,7 +87,9 @@ describe('the image', () => {
     expect(runtime.lines).toContain('USER 65532:65532');
     expect(runtime.lines).toContain('ENTRYPOINT ["node", "dist/main.js"]');
     // production dependencies only: the runtime's node_modules come from an --omit=dev install
-    const depsStage = /^COPY --from=(\S+) \/app\/node_modules/.exec(runtime.lines.find((l) => l.includes('node_modules'))!)![1];
+    const depsStage = /^COPY --from=(\S+) \/app\/node_modules/.exec(
+      runtime.lines.find((l) => l.includes('node_modules'))!,
+    )![1];
     expect(stages.find((st) => st.name === depsStage)!.lines.join('\n')).toContain('npm install --omit=dev');
     expect(runtime.lines.some((l) => /^RUN /.test(l))).toBe(false); // nothing runs in the final stage
   });
@@ -96,7 +110,9 @@ describe('the image', () => {
     const build = stages.find((st) => st.name === 'build')!;
     expect(build.lines).toContain('RUN npm run build');
     expect(stages.at(-1)!.lines).toContain('COPY --from=build /src/dist ./dist');
-    const tsconfig = JSON.parse(await readFile(repo('tsconfig.build.json'), 'utf8')) as { compilerOptions: { outDir: string } };
+    const tsconfig = JSON.parse(await readFile(repo('tsconfig.build.json'), 'utf8')) as {
+      compilerOptions: { outDir: string };
+    };
     expect(tsconfig.compilerOptions.outDir).toBe('dist');
     expect(await exists(repo('dist', 'main.js'))).toBe(true);
     // the ESM entry point needs package.json ("type": "module") next to dist/
@@ -107,9 +123,13 @@ describe('the image', () => {
     const app = await mkdtemp(path.join(os.tmpdir(), 'regcred-image-'));
     try {
       for (const f of ['package.json', 'package-lock.json']) await cp(repo(f), path.join(app, f));
-      await runOk('npm', ['install', '--omit=dev', '--prefer-offline', '--no-audit', '--no-fund'], { cwd: app, timeoutMs: 300_000 });
+      await runOk('npm', ['install', '--omit=dev', '--prefer-offline', '--no-audit', '--no-fund'], {
+        cwd: app,
+        timeoutMs: 300_000,
+      });
       // (@types/node stays: @kubernetes/client-node depends on it)
-      for (const dev of ['jest', 'typescript', 'ts-jest', '@types/jest']) expect(await exists(path.join(app, 'node_modules', dev))).toBe(false);
+      for (const dev of ['jest', 'typescript', 'ts-jest', '@types/jest'])
+        expect(await exists(path.join(app, 'node_modules', dev))).toBe(false);
       await cp(repo('dist'), path.join(app, 'dist'), { recursive: true });
       const help = await run(process.execPath, ['dist/main.js', '--help'], { cwd: app });
       expect(help.code).toBe(0);
@@ -121,9 +141,19 @@ describe('the image', () => {
       const cluster = Cluster.admin();
       const ns = `image-${uniqueSuffix()}`;
       await cluster.createNamespace(ns);
-      const lease = { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: 'held', namespace: ns }, spec: { holderIdentity: 'someone-else', leaseDurationSeconds: 3600 } };
+      const lease = {
+        apiVersion: 'coordination.k8s.io/v1',
+        kind: 'Lease',
+        metadata: { name: 'held', namespace: ns },
+        spec: { holderIdentity: 'someone-else', leaseDurationSeconds: 3600 },
+      };
       expect((await kubectl(['apply', '-f', '-'], { input: JSON.stringify(lease) })).code).toBe(0);
-      const op = await startOperator({ sourceNamespace: ns, user: `image-${ns}`, main: path.join(app, 'dist', 'main.js'), args: ['--leader-elect', '--leader-election-namespace', ns, '--leader-election-id', 'held'] });
+      const op = await startOperator({
+        sourceNamespace: ns,
+        user: `image-${ns}`,
+        main: path.join(app, 'dist', 'main.js'),
+        args: ['--leader-elect', '--leader-election-namespace', ns, '--leader-election-id', 'held'],
+      });
       expect(await op.metric('regcred_leader')).toBe(0);
       await op.stop();
       expect(await op.logs()).toContain('"msg":"shutting down"');
@@ -153,22 +183,53 @@ describe('deploy/', () => {
 
   test.each<[string, string[]]>([
     ['kubectl apply -k deploy/', ['apply', '-k', repo('deploy'), '--dry-run=server']],
-    ['kubectl apply --server-side -f deploy/install.yaml', ['apply', '--server-side', '--field-manager=regcred-install-test', '-f', repo('deploy', 'install.yaml'), '--dry-run=server']],
+    [
+      'kubectl apply --server-side -f deploy/install.yaml',
+      [
+        'apply',
+        '--server-side',
+        '--field-manager=regcred-install-test',
+        '-f',
+        repo('deploy', 'install.yaml'),
+        '--dry-run=server',
+      ],
+    ],
   ])('%s is accepted by the API server (server-side dry run), without Pod Security warnings', async (_name, args) => {
     const res = await kubectl(args);
     expect(res.stderr).toBe('');
     expect(res.code).toBe(0);
-    for (const kind of ['namespace', 'customresourcedefinition', 'serviceaccount', 'clusterrole', 'clusterrolebinding', 'role', 'rolebinding', 'deployment', 'service', 'poddisruptionbudget']) {
+    for (const kind of [
+      'namespace',
+      'customresourcedefinition',
+      'serviceaccount',
+      'clusterrole',
+      'clusterrolebinding',
+      'role',
+      'rolebinding',
+      'deployment',
+      'service',
+      'poddisruptionbudget',
+    ]) {
       expect(res.stdout).toMatch(new RegExp(`^${kind}[./]`, 'm'));
     }
   });
 
-  test('the Deployment\'s Pod is admitted under restricted Pod Security in regcred-system', async () => {
+  test("the Deployment's Pod is admitted under restricted Pod Security in regcred-system", async () => {
     const docs = loadAllYaml(await readFile(repo('deploy', 'install.yaml'), 'utf8')) as KubeDoc[];
     const ns = docs.find((d) => d.kind === 'Namespace')!;
-    expect(ns.metadata).toMatchObject({ name: 'regcred-system', labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } });
-    const deployment = docs.find((d) => d.kind === 'Deployment')! as KubeDoc & { spec: { template: { metadata: object; spec: Record<string, unknown> } } };
-    const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'regcred-operator-admission-check', namespace: 'regcred-system' }, spec: deployment.spec.template.spec };
+    expect(ns.metadata).toMatchObject({
+      name: 'regcred-system',
+      labels: { 'pod-security.kubernetes.io/enforce': 'restricted' },
+    });
+    const deployment = docs.find((d) => d.kind === 'Deployment')! as KubeDoc & {
+      spec: { template: { metadata: object; spec: Record<string, unknown> } };
+    };
+    const pod = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'regcred-operator-admission-check', namespace: 'regcred-system' },
+      spec: deployment.spec.template.spec,
+    };
     const res = await kubectl(['create', '--dry-run=server', '-f', '-'], { input: JSON.stringify(pod) });
     expect(res.stderr).toBe('');
     expect(res.code).toBe(0);
@@ -182,14 +243,20 @@ describe('deploy/', () => {
 
   test('the Deployment: probes, resources, leader election, read-only root filesystem', async () => {
     const docs = loadAllYaml(await readFile(repo('deploy', 'install.yaml'), 'utf8')) as KubeDoc[];
-    const deployment = docs.find((d) => d.kind === 'Deployment') as unknown as { spec: { replicas: number; template: { spec: { containers: Array<Record<string, any>> } } } };
+    const deployment = docs.find((d) => d.kind === 'Deployment') as unknown as {
+      spec: { replicas: number; template: { spec: { containers: Array<Record<string, any>> } } };
+    };
     const c = deployment.spec.template.spec.containers[0]!;
     expect(c.args).toContain('--leader-elect');
     expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'health' });
     expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'health' });
     expect(Object.keys(c.resources.requests).sort()).toEqual(['cpu', 'memory']);
     expect(c.resources.limits.memory).toBeDefined();
-    expect(c.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+    expect(c.securityContext).toMatchObject({
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+    });
     expect(c.image).toMatch(/^[^:]+\/regcred-operator:\d+\.\d+\.\d+$/);
     expect(deployment.spec.replicas).toBeGreaterThan(1);
     const pdb = docs.find((d) => d.kind === 'PodDisruptionBudget')!;
@@ -202,12 +269,25 @@ describe('deploy/', () => {
       // kustomize takes bases and components by relative path
       const rel = (p: string) => path.relative(dir, repo(p));
       await mkdir(dir, { recursive: true });
-      await writeFile(path.join(dir, 'kustomization.yaml'), dumpYaml({ apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', resources: [rel('deploy')], components: [rel('deploy/components/servicemonitor')] }));
+      await writeFile(
+        path.join(dir, 'kustomization.yaml'),
+        dumpYaml({
+          apiVersion: 'kustomize.config.k8s.io/v1beta1',
+          kind: 'Kustomization',
+          resources: [rel('deploy')],
+          components: [rel('deploy/components/servicemonitor')],
+        }),
+      );
       const res = await kubectl(['kustomize', dir]);
       expect(res.stderr).toBe('');
       const docs = loadAllYaml(res.stdout) as Array<KubeDoc & { metadata: { labels?: Record<string, string> } }>;
-      const sm = docs.find((d) => d.kind === 'ServiceMonitor')! as KubeDoc & { spec: { selector: { matchLabels: Record<string, string> }; endpoints: Array<{ port: string }> } };
-      const svc = docs.find((d) => d.kind === 'Service')! as KubeDoc & { metadata: { labels: Record<string, string> }; spec: { ports: Array<{ name: string }> } };
+      const sm = docs.find((d) => d.kind === 'ServiceMonitor')! as KubeDoc & {
+        spec: { selector: { matchLabels: Record<string, string> }; endpoints: Array<{ port: string }> };
+      };
+      const svc = docs.find((d) => d.kind === 'Service')! as KubeDoc & {
+        metadata: { labels: Record<string, string> };
+        spec: { ports: Array<{ name: string }> };
+      };
       expect(sm.metadata.namespace).toBe(svc.metadata.namespace);
       expect(svc.metadata.labels).toMatchObject(sm.spec.selector.matchLabels);
       expect(svc.spec.ports.map((p) => p.name)).toContain(sm.spec.endpoints[0]!.port);

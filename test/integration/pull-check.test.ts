@@ -7,7 +7,13 @@ import { randomBytes } from 'node:crypto';
 import type { V1Secret } from '@kubernetes/client-node';
 import { authsOf, basicAuthSecret, dockerConfigSecret } from '../harness/cluster.js';
 import { type InspectResult, type Registry, startRegistry } from '../harness/registry.js';
-import { type Scenario, startScenario, waitForCondition, waitForPullSecrets, waitForSecret } from '../harness/scenario.js';
+import {
+  type Scenario,
+  startScenario,
+  waitForCondition,
+  waitForPullSecrets,
+  waitForSecret,
+} from '../harness/scenario.js';
 
 const user = { username: 'puller', password: randomBytes(18).toString('base64url') };
 const wrongPassword = randomBytes(18).toString('base64url');
@@ -31,7 +37,11 @@ function dockerConfigOf(secret: V1Secret): string {
 }
 
 /** What skopeo said, without anything that could carry a secret: its output names no password. */
-const verdict = (r: InspectResult) => ({ ok: r.ok, unauthorized: r.unauthorized, output: r.output.trim().split('\n').slice(-3).join('\n') });
+const verdict = (r: InspectResult) => ({
+  ok: r.ok,
+  unauthorized: r.unauthorized,
+  output: r.output.trim().split('\n').slice(-3).join('\n'),
+});
 
 /** An auth field: base64 of username:password. */
 const auth = (username: string, password: string): string => Buffer.from(`${username}:${password}`).toString('base64');
@@ -42,13 +52,20 @@ const auth = (username: string, password: string): string => Buffer.from(`${user
  */
 function carries(secret: V1Secret, server: string, username: string, password: string) {
   const e = authsOf(secret)?.[server];
-  return { server, username: e?.username, passwordMatches: e?.password === password, authMatches: e?.auth === auth(username, password) };
+  return {
+    server,
+    username: e?.username,
+    passwordMatches: e?.password === password,
+    authMatches: e?.auth === auth(username, password),
+  };
 }
 const carrying = (server: string, username: string) => ({ server, username, passwordMatches: true, authMatches: true });
 
 /** Waits for the materialized Secret of `cred` in `ns` to be complete (every server present). */
 async function materialized(ns: string, cred: string, servers: string[]): Promise<V1Secret> {
-  const secret = await waitForSecret(s.cluster, ns, cred, (x) => servers.every((server) => authsOf(x)?.[server] !== undefined));
+  const secret = await waitForSecret(s.cluster, ns, cred, (x) =>
+    servers.every((server) => authsOf(x)?.[server] !== undefined),
+  );
   expect(secret.type).toBe('kubernetes.io/dockerconfigjson');
   expect(Object.keys(authsOf(secret)!).sort()).toEqual([...servers].sort());
   return secret;
@@ -64,7 +81,11 @@ test('a basicAuth credential with the right password: skopeo pulls with the mate
   const secret = await materialized(ns, cred, [registry.host]);
   expect(carries(secret, registry.host, user.username, user.password)).toEqual(carrying(registry.host, user.username));
 
-  expect(verdict(await registry.inspect(dockerConfigOf(secret)))).toEqual({ ok: true, unauthorized: false, output: expect.any(String) });
+  expect(verdict(await registry.inspect(dockerConfigOf(secret)))).toEqual({
+    ok: true,
+    unauthorized: false,
+    output: expect.any(String),
+  });
   // What a Pod would use: the default ServiceAccount names the Secret.
   await waitForPullSecrets(s.cluster, ns, 'default', [cred]);
   await waitForCondition(s.cluster, cred, 'Ready', { status: 'True' });
@@ -81,7 +102,11 @@ test('a basicAuth credential with a wrong password: the registry refuses the mat
   // The copy faithfully carries the (wrong) source: the refusal is the registry's, not a broken file.
   expect(carries(secret, registry.host, user.username, wrongPassword)).toEqual(carrying(registry.host, user.username));
 
-  expect(verdict(await registry.inspect(dockerConfigOf(secret)))).toEqual({ ok: false, unauthorized: true, output: expect.stringMatching(/unauthorized|401/i) });
+  expect(verdict(await registry.inspect(dockerConfigOf(secret)))).toEqual({
+    ok: false,
+    unauthorized: true,
+    output: expect.stringMatching(/unauthorized|401/i),
+  });
 });
 
 test('several registries in one Secret: an imported config.json plus a basicAuth entry authenticate against the registry', async () => {
@@ -99,21 +124,32 @@ test('several registries in one Secret: an imported config.json plus a basicAuth
   await s.cluster.createSecret(s.sourceNamespace, basicAuthSecret('harbor-robot', 'robot$ci', harborPassword));
   const ns = await s.namespace('several', { case: 'several' });
   const cred = await s.credential('several', {
-    registries: [{ dockerConfig: { secretName: 'docker-config' } }, { server: 'harbor.example.com', basicAuth: { secretName: 'harbor-robot' } }],
+    registries: [
+      { dockerConfig: { secretName: 'docker-config' } },
+      { server: 'harbor.example.com', basicAuth: { secretName: 'harbor-robot' } },
+    ],
     namespaceSelector: s.selectorWith({ case: 'several' }),
   });
   const secret = await materialized(ns, cred, [registry.host, 'ghcr.io', 'harbor.example.com']);
   // The imported entry is completed with username and password (from its auth).
   expect(carries(secret, registry.host, user.username, user.password)).toEqual(carrying(registry.host, user.username));
-  expect(carries(secret, 'harbor.example.com', 'robot$ci', harborPassword)).toEqual(carrying('harbor.example.com', 'robot$ci'));
+  expect(carries(secret, 'harbor.example.com', 'robot$ci', harborPassword)).toEqual(
+    carrying('harbor.example.com', 'robot$ci'),
+  );
 
-  expect(verdict(await registry.inspect(dockerConfigOf(secret)))).toEqual({ ok: true, unauthorized: false, output: expect.any(String) });
+  expect(verdict(await registry.inspect(dockerConfigOf(secret)))).toEqual({
+    ok: true,
+    unauthorized: false,
+    output: expect.any(String),
+  });
   await waitForCondition(s.cluster, cred, 'Ready', { status: 'True' });
 });
 
 test('an imported legacy kubernetes.io/dockercfg Secret works with skopeo', async () => {
   // The old ~/.dockercfg format: the registries map itself, no "auths" wrapper; `auth` and `email`.
-  const dockercfg = JSON.stringify({ [registry.host]: { auth: auth(user.username, user.password), email: 'puller@example.com' } });
+  const dockercfg = JSON.stringify({
+    [registry.host]: { auth: auth(user.username, user.password), email: 'puller@example.com' },
+  });
   await s.cluster.createSecret(s.sourceNamespace, {
     metadata: { name: 'legacy-dockercfg' },
     type: 'kubernetes.io/dockercfg',
@@ -129,5 +165,9 @@ test('an imported legacy kubernetes.io/dockercfg Secret works with skopeo', asyn
   expect(Object.keys(JSON.parse(dockerConfigOf(secret)) as object)).toEqual(['auths']);
   expect(carries(secret, registry.host, user.username, user.password)).toEqual(carrying(registry.host, user.username));
 
-  expect(verdict(await registry.inspect(dockerConfigOf(secret)))).toEqual({ ok: true, unauthorized: false, output: expect.any(String) });
+  expect(verdict(await registry.inspect(dockerConfigOf(secret)))).toEqual({
+    ok: true,
+    unauthorized: false,
+    output: expect.any(String),
+  });
 });

@@ -14,8 +14,15 @@ beforeAll(async () => {
   nss = await Promise.all(['i1', 'i2', 'i3'].map((p) => s.namespace(p)));
   for (const ns of nss) await s.cluster.createServiceAccount(ns, 'app', ['foreign']);
   creds = [
-    await s.credential('a', { registries: [{ server: 'a.example.com', basicAuth: { secretName: 'robot' } }], namespaceSelector: s.selector, serviceAccounts: ['*'] }),
-    await s.credential('b', { registries: [{ server: 'b.example.com', basicAuth: { secretName: 'robot' } }], namespaceSelector: s.selector }),
+    await s.credential('a', {
+      registries: [{ server: 'a.example.com', basicAuth: { secretName: 'robot' } }],
+      namespaceSelector: s.selector,
+      serviceAccounts: ['*'],
+    }),
+    await s.credential('b', {
+      registries: [{ server: 'b.example.com', basicAuth: { secretName: 'robot' } }],
+      namespaceSelector: s.selector,
+    }),
   ];
   for (const c of creds) await waitForCondition(s.cluster, c, 'Ready', { status: 'True' });
 });
@@ -34,8 +41,12 @@ test('unrelated changes on a converged cluster cause no writes', async () => {
   copy.metadata!.annotations = { note: 'someone looked at it' };
   await s.cluster.replaceSecret(copy);
   // ...and wait until the operator has reacted to them (reconciles ran), then count its writes.
-  await waitFor(async () => (await s.operator.metric('regcred_reconcile_total')) >= reconciles + 3, { what: 'the operator to reconcile the changes' });
-  await waitFor(async () => (await s.operator.metric('regcred_workqueue_depth')) === 0, { what: 'an empty work queue' });
+  await waitFor(async () => (await s.operator.metric('regcred_reconcile_total')) >= reconciles + 3, {
+    what: 'the operator to reconcile the changes',
+  });
+  await waitFor(async () => (await s.operator.metric('regcred_workqueue_depth')) === 0, {
+    what: 'an empty work queue',
+  });
   const writes = await writesSince(mark, s.operator.user);
   expect(describeRequests(writes)).toEqual([]);
 });
@@ -43,8 +54,13 @@ test('unrelated changes on a converged cluster cause no writes', async () => {
 test('a restart on a converged cluster causes no writes and no relists after the initial one', async () => {
   const mark = await auditMark();
   await s.restartOperator();
-  await waitFor(async () => (await s.operator.metric('regcred_reconcile_total', { kind: 'credential' })) >= creds.length, { what: 'the restarted operator to reconcile every credential' });
-  await waitFor(async () => (await s.operator.metric('regcred_workqueue_depth')) === 0, { what: 'an empty work queue' });
+  await waitFor(
+    async () => (await s.operator.metric('regcred_reconcile_total', { kind: 'credential' })) >= creds.length,
+    { what: 'the restarted operator to reconcile every credential' },
+  );
+  await waitFor(async () => (await s.operator.metric('regcred_workqueue_depth')) === 0, {
+    what: 'an empty work queue',
+  });
   const requests = await requestsSince(mark, s.operator.user);
   expect(describeRequests(requests.filter((e) => !['get', 'list', 'watch'].includes(e.verb)))).toEqual([]);
   // one list per informer (5), nothing per namespace or per object

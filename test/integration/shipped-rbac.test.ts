@@ -30,7 +30,8 @@ const MANAGED_SELECTOR = encodeURIComponent('app.kubernetes.io/managed-by=regcre
  * Key: `verb resource` (resource with its API group when not core).
  */
 const MAY_BE_UNUSED: Record<string, string> = {
-  'get serviceaccounts': 're-read of a ServiceAccount after a write conflict with a concurrent editor (concurrent-editor.test.ts)',
+  'get serviceaccounts':
+    're-read of a ServiceAccount after a write conflict with a concurrent editor (concurrent-editor.test.ts)',
 };
 
 interface Rule {
@@ -72,23 +73,42 @@ function grantsOf(docs: Doc[]): Grant[] {
     .filter((d) => d.kind === 'ClusterRole' || d.kind === 'Role')
     .flatMap((d) =>
       (d.rules ?? []).flatMap((r) =>
-        r.apiGroups.flatMap((group) => r.resources.flatMap((resource) => r.verbs.map((verb) => ({ namespace: d.kind === 'Role' ? d.metadata.namespace! : '', group, resource, verb, resourceNames: r.resourceNames })))),
+        r.apiGroups.flatMap((group) =>
+          r.resources.flatMap((resource) =>
+            r.verbs.map((verb) => ({
+              namespace: d.kind === 'Role' ? d.metadata.namespace! : '',
+              group,
+              resource,
+              verb,
+              resourceNames: r.resourceNames,
+            })),
+          ),
+        ),
       ),
     );
 }
 
 function permits(g: Grant, r: Request): boolean {
-  return g.group === r.group && g.resource === r.resource && g.verb === r.verb && (g.namespace === '' || g.namespace === r.namespace) && (!g.resourceNames || g.resourceNames.includes(r.name));
+  return (
+    g.group === r.group &&
+    g.resource === r.resource &&
+    g.verb === r.verb &&
+    (g.namespace === '' || g.namespace === r.namespace) &&
+    (!g.resourceNames || g.resourceNames.includes(r.name))
+  );
 }
 
-const key = (g: { verb: string; group: string; resource: string }) => `${g.verb} ${g.group ? `${g.resource}.${g.group}` : g.resource}`;
+const key = (g: { verb: string; group: string; resource: string }) =>
+  `${g.verb} ${g.group ? `${g.resource}.${g.group}` : g.resource}`;
 
 /** A kubeconfig holding a TokenRequest token of the shipped ServiceAccount. */
 async function serviceAccountKubeconfig(): Promise<string> {
   const res = await kubectl(['-n', NS, 'create', 'token', SA, '--duration=3h']);
   if (res.code !== 0) throw new Error(res.stderr);
   const token = res.stdout.trim();
-  const admin = JSON.parse(await readFile(testEnv().adminKubeconfig, 'utf8')) as { clusters: Array<{ cluster: Record<string, string> }> };
+  const admin = JSON.parse(await readFile(testEnv().adminKubeconfig, 'utf8')) as {
+    clusters: Array<{ cluster: Record<string, string> }>;
+  };
   const file = path.join(testEnv().dir, 'regcred-operator-sa.kubeconfig');
   const config = {
     apiVersion: 'v1',
@@ -111,7 +131,11 @@ const source = `robot-${id}`;
 // Seeded secret values: none of them may appear in anything the operator writes.
 const username = `user-${uniqueSuffix()}${uniqueSuffix()}`;
 const passwords = [`pw1-${uniqueSuffix()}${uniqueSuffix()}`, `pw2-${uniqueSuffix()}${uniqueSuffix()}`];
-const seeded = [username, ...passwords, ...passwords.flatMap((p) => [Buffer.from(`${username}:${p}`).toString('base64'), Buffer.from(p).toString('base64')])];
+const seeded = [
+  username,
+  ...passwords,
+  ...passwords.flatMap((p) => [Buffer.from(`${username}:${p}`).toString('base64'), Buffer.from(p).toString('base64')]),
+];
 
 let op: OperatorProcess;
 let mark: number;
@@ -124,15 +148,21 @@ let scenarioError: Error | undefined;
 beforeAll(async () => {
   const docs = await shipped();
   grants = grantsOf(docs);
-  const rbac = docs.filter((d) => ['Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'].includes(d.kind));
-  const applied = await kubectl(['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: rbac }) });
+  const rbac = docs.filter((d) =>
+    ['Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'].includes(d.kind),
+  );
+  const applied = await kubectl(['apply', '-f', '-'], {
+    input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: rbac }),
+  });
   if (applied.code !== 0) throw new Error(applied.stderr);
   await kubectl(['-n', NS, 'delete', 'lease', 'regcred-operator', '--ignore-not-found']); // a fresh election: create is used
   const kubeconfig = await serviceAccountKubeconfig();
 
   await cluster.createSecret(NS, basicAuthSecret(source, username, passwords[0]!));
   for (const ns of [nsA, nsB, nsC]) await cluster.createNamespace(ns, label);
-  await waitFor(async () => (await cluster.getServiceAccount(nsA, 'default')) !== undefined, { what: 'the default ServiceAccount' });
+  await waitFor(async () => (await cluster.getServiceAccount(nsA, 'default')) !== undefined, {
+    what: 'the default ServiceAccount',
+  });
   await cluster.createServiceAccount(nsA, 'app', ['foreign']);
   // A Secret that is not ours, with the name the copies get: the operator must not touch it.
   await cluster.createSecret(nsC, { metadata: { name: cred }, type: 'Opaque', stringData: { mine: 'not yours' } });
@@ -144,54 +174,106 @@ beforeAll(async () => {
     scenarioError = err as Error; // reported by the first test, next to the requests that were refused
   }
   await op?.stop(); // releases the Lease (an update)
-  requests = (await waitFor(async () => {
-    const events = (await auditEvents()).slice(mark).filter((e) => e.user.username === IDENTITY);
-    return scenarioError || events.some((e) => e.objectRef?.resource === 'leases' && e.verb === 'update') ? events : undefined;
-  }, { what: 'the operator\'s requests in the audit log' })).map((e) => {
-    const ref = (e.objectRef ?? {}) as { apiGroup?: string; resource?: string; subresource?: string; namespace?: string; name?: string };
-    return { verb: e.verb, group: ref.apiGroup ?? '', resource: ref.subresource ? `${ref.resource}/${ref.subresource}` : (ref.resource ?? ''), namespace: ref.namespace ?? '', name: ref.name ?? '', uri: e.requestURI, code: e.responseStatus?.code ?? 0 };
+  requests = (
+    await waitFor(
+      async () => {
+        const events = (await auditEvents()).slice(mark).filter((e) => e.user.username === IDENTITY);
+        return scenarioError || events.some((e) => e.objectRef?.resource === 'leases' && e.verb === 'update')
+          ? events
+          : undefined;
+      },
+      { what: "the operator's requests in the audit log" },
+    )
+  ).map((e) => {
+    const ref = (e.objectRef ?? {}) as {
+      apiGroup?: string;
+      resource?: string;
+      subresource?: string;
+      namespace?: string;
+      name?: string;
+    };
+    return {
+      verb: e.verb,
+      group: ref.apiGroup ?? '',
+      resource: ref.subresource ? `${ref.resource}/${ref.subresource}` : (ref.resource ?? ''),
+      namespace: ref.namespace ?? '',
+      name: ref.name ?? '',
+      uri: e.requestURI,
+      code: e.responseStatus?.code ?? 0,
+    };
   });
 }, 300_000);
 
 /** The core scenario: materialize, inject, conflict, rotate, deselect, delete. */
 async function runScenario(kubeconfig: string): Promise<void> {
-  op = await startOperator({ sourceNamespace: NS, user: IDENTITY, kubeconfig, args: ['--leader-elect', '--leader-election-namespace', NS] });
+  op = await startOperator({
+    sourceNamespace: NS,
+    user: IDENTITY,
+    kubeconfig,
+    args: ['--leader-elect', '--leader-election-namespace', NS],
+  });
   await waitFor(async () => (await op.metric('regcred_leader')) === 1, { what: 'the operator to take the Lease' });
 
-  await cluster.createCredential(cred, { registries: [{ server: 'rbac.example.com', basicAuth: { secretName: source } }], namespaceSelector: { matchLabels: label }, serviceAccounts: ['default', 'app'] });
+  await cluster.createCredential(cred, {
+    registries: [{ server: 'rbac.example.com', basicAuth: { secretName: source } }],
+    namespaceSelector: { matchLabels: label },
+    serviceAccounts: ['default', 'app'],
+  });
   // materialize and inject; the foreign Secret in c is a conflict
-  for (const ns of [nsA, nsB]) await waitForSecret(cluster, ns, cred, (s) => passwordFor(s, 'rbac.example.com') === passwords[0]);
+  for (const ns of [nsA, nsB])
+    await waitForSecret(cluster, ns, cred, (s) => passwordFor(s, 'rbac.example.com') === passwords[0]);
   await waitForPullSecrets(cluster, nsA, 'app', ['foreign', cred]);
   await waitForPullSecrets(cluster, nsB, 'default', [cred]);
-  statusSeen.push(await waitFor(async () => {
-    const c = await cluster.getCredential(cred);
-    return c?.status?.namespaces?.selected === 3 && c.status.namespaces.ready === 2 && c.status.failures?.[0]?.reason === 'SecretConflict' ? c : undefined;
-  }, { what: 'status: 3 selected, 2 ready, a SecretConflict' }));
+  statusSeen.push(
+    await waitFor(
+      async () => {
+        const c = await cluster.getCredential(cred);
+        return c?.status?.namespaces?.selected === 3 &&
+          c.status.namespaces.ready === 2 &&
+          c.status.failures?.[0]?.reason === 'SecretConflict'
+          ? c
+          : undefined;
+      },
+      { what: 'status: 3 selected, 2 ready, a SecretConflict' },
+    ),
+  );
   // rotate
   const src = (await cluster.getSecret(NS, source))!;
   await cluster.replaceSecret({ ...src, data: undefined, stringData: { username, password: passwords[1]! } });
-  for (const ns of [nsA, nsB]) await waitForSecret(cluster, ns, cred, (s) => passwordFor(s, 'rbac.example.com') === passwords[1]);
+  for (const ns of [nsA, nsB])
+    await waitForSecret(cluster, ns, cred, (s) => passwordFor(s, 'rbac.example.com') === passwords[1]);
   // deselect b
   await cluster.labelNamespace(nsB, { 'regcred-rbac': null });
   await waitForSecretGone(cluster, nsB, cred);
   await waitForPullSecrets(cluster, nsB, 'default', []);
-  statusSeen.push(await waitFor(async () => {
-    const c = await cluster.getCredential(cred);
-    return c?.status?.namespaces?.selected === 2 ? c : undefined;
-  }, { what: 'status: 2 selected' }));
+  statusSeen.push(
+    await waitFor(
+      async () => {
+        const c = await cluster.getCredential(cred);
+        return c?.status?.namespaces?.selected === 2 ? c : undefined;
+      },
+      { what: 'status: 2 selected' },
+    ),
+  );
   // the per-credential gauges follow the status (recounted after a short debounce)
-  metricsText = await waitFor(async () => {
-    const text = await op.metrics();
-    const renewed = sumMetric(text, 'regcred_writes_total', { resource: 'leases', verb: 'UPDATE' }) > 0; // every 2 s
-    return sumMetric(text, 'regcred_namespaces', { credential: cred, state: 'selected' }) === 2 && renewed ? text : undefined;
-  }, { what: 'regcred_namespaces to follow the deselection, and a Lease renewal' });
+  metricsText = await waitFor(
+    async () => {
+      const text = await op.metrics();
+      const renewed = sumMetric(text, 'regcred_writes_total', { resource: 'leases', verb: 'UPDATE' }) > 0; // every 2 s
+      return sumMetric(text, 'regcred_namespaces', { credential: cred, state: 'selected' }) === 2 && renewed
+        ? text
+        : undefined;
+    },
+    { what: 'regcred_namespaces to follow the deselection, and a Lease renewal' },
+  );
   // delete: cleanup behind the finalizer
   await cluster.deleteCredential(cred);
   await waitFor(async () => !(await cluster.getCredential(cred)), { what: `${cred} to be gone` });
   await waitForSecretGone(cluster, nsA, cred);
   await waitForPullSecrets(cluster, nsA, 'app', ['foreign']);
   const foreign = await cluster.getSecret(nsC, cred);
-  if (foreign?.data?.mine !== Buffer.from('not yours').toString('base64')) throw new Error('the foreign Secret was modified');
+  if (foreign?.data?.mine !== Buffer.from('not yours').toString('base64'))
+    throw new Error('the foreign Secret was modified');
 }
 
 afterAll(async () => {
@@ -214,17 +296,32 @@ test('the operator ran as the shipped ServiceAccount, nothing it asked for was r
 test('every granted rule is used (or a documented exception)', () => {
   const unused = grants.filter((g) => !requests.some((r) => permits(g, r)));
   const unexplained = unused.filter((g) => !(key(g) in MAY_BE_UNUSED));
-  expect(unexplained.map((g) => `${key(g)}${g.namespace ? ` in ${g.namespace}` : ''}${g.resourceNames ? ` ${g.resourceNames.join(',')}` : ''}`)).toEqual([]);
+  expect(
+    unexplained.map(
+      (g) =>
+        `${key(g)}${g.namespace ? ` in ${g.namespace}` : ''}${g.resourceNames ? ` ${g.resourceNames.join(',')}` : ''}`,
+    ),
+  ).toEqual([]);
   // the exception list holds only rules that exist
   for (const k of Object.keys(MAY_BE_UNUSED)) expect(grants.map(key)).toContain(k);
-  process.stderr.write(`[shipped-rbac] ${grants.length} granted (verb, resource, scope) rules; used: ${grants.length - unused.length}; unused by this scenario: ${unused.map(key).join(', ') || 'none'}\n`);
+  process.stderr.write(
+    `[shipped-rbac] ${grants.length} granted (verb, resource, scope) rules; used: ${grants.length - unused.length}; unused by this scenario: ${unused.map(key).join(', ') || 'none'}\n`,
+  );
 });
 
 test('Secret reads outside the source namespace: label-selected list/watch, and gets of its own copies only', () => {
-  const secretReads = requests.filter((r) => r.resource === 'secrets' && ['get', 'list', 'watch'].includes(r.verb) && r.namespace !== NS);
+  const secretReads = requests.filter(
+    (r) => r.resource === 'secrets' && ['get', 'list', 'watch'].includes(r.verb) && r.namespace !== NS,
+  );
   expect(secretReads.length).toBeGreaterThan(0);
-  const stray = secretReads.filter((r) => (r.verb === 'get' ? r.name !== cred : !r.uri.includes(`labelSelector=${MANAGED_SELECTOR}`)));
-  expect(describeRequests(stray.map((r) => ({ verb: r.verb, requestURI: r.uri, responseStatus: { code: r.code } }) as never))).toEqual([]);
+  const stray = secretReads.filter((r) =>
+    r.verb === 'get' ? r.name !== cred : !r.uri.includes(`labelSelector=${MANAGED_SELECTOR}`),
+  );
+  expect(
+    describeRequests(
+      stray.map((r) => ({ verb: r.verb, requestURI: r.uri, responseStatus: { code: r.code } }) as never),
+    ),
+  ).toEqual([]);
   expect(secretReads.some((r) => r.verb === 'get' && r.namespace === nsC)).toBe(true); // the conflict check
 });
 
@@ -238,15 +335,34 @@ test('/metrics over HTTP has the expected series after the scenario, and no targ
   expect(has('regcred_managed_secrets')).toBe(true);
   expect(sumMetric(metricsText, 'regcred_namespaces', { credential: cred, state: 'selected' })).toBe(2);
   expect(sumMetric(metricsText, 'regcred_namespaces', { credential: cred, state: 'ready' })).toBe(1);
-  for (const [resource, verb] of [['secrets', 'CREATE'], ['secrets', 'UPDATE'], ['secrets', 'DELETE'], ['serviceaccounts', 'PATCH'], ['registrycredentials', 'PATCH'], ['events', 'CREATE'], ['leases', 'CREATE'], ['leases', 'UPDATE']]) {
-    expect([resource, verb, has('regcred_writes_total', { resource: resource!, verb: verb! })]).toEqual([resource, verb, true]);
+  for (const [resource, verb] of [
+    ['secrets', 'CREATE'],
+    ['secrets', 'UPDATE'],
+    ['secrets', 'DELETE'],
+    ['serviceaccounts', 'PATCH'],
+    ['registrycredentials', 'PATCH'],
+    ['events', 'CREATE'],
+    ['leases', 'CREATE'],
+    ['leases', 'UPDATE'],
+  ]) {
+    expect([resource, verb, has('regcred_writes_total', { resource: resource!, verb: verb! })]).toEqual([
+      resource,
+      verb,
+      true,
+    ]);
   }
   expect(has('regcred_api_requests_total', { verb: 'LIST', resource: 'secrets', code: '200' })).toBe(true);
   expect(sumMetric(metricsText, 'regcred_leader')).toBe(1);
   expect(sumMetric(metricsText, 'regcred_ready')).toBe(1);
   expect(has('regcred_process_resident_memory_bytes')).toBe(true);
   // declared even before their first sample (ECR only, or only after a watch restart)
-  for (const name of ['regcred_token_renewals_total', 'regcred_credentials_expiry_seconds', 'regcred_watch_restarts_total', 'regcred_source_failures_total']) expect(metricsText).toContain(`# TYPE ${name} `);
+  for (const name of [
+    'regcred_token_renewals_total',
+    'regcred_credentials_expiry_seconds',
+    'regcred_watch_restarts_total',
+    'regcred_source_failures_total',
+  ])
+    expect(metricsText).toContain(`# TYPE ${name} `);
   for (const ns of [nsA, nsB, nsC]) expect(metricsText).not.toContain(ns);
 });
 
@@ -255,8 +371,14 @@ test('no seeded secret value in anything the operator wrote: logs, Events, statu
   expect(logs).toContain('"msg":"caches synced; reconciling"');
   const events = await cluster.eventsFor(cred);
   expect(events.length).toBeGreaterThan(0);
-  const written: Record<string, string> = { logs, events: JSON.stringify(events), status: JSON.stringify(statusSeen.map((c) => c.status)), metrics: metricsText };
-  const found = Object.entries(written).flatMap(([where, text]) => seeded.filter((v) => text.includes(v)).map((v) => `${where} contains ${v}`));
+  const written: Record<string, string> = {
+    logs,
+    events: JSON.stringify(events),
+    status: JSON.stringify(statusSeen.map((c) => c.status)),
+    metrics: metricsText,
+  };
+  const found = Object.entries(written).flatMap(([where, text]) =>
+    seeded.filter((v) => text.includes(v)).map((v) => `${where} contains ${v}`),
+  );
   expect(found).toEqual([]); // (the copies did carry them: the waits above checked the passwords)
 });
-

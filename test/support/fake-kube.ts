@@ -80,12 +80,22 @@ const WITH_STATUS = new Set(['registrycredentials']);
 export function parsePath(path: string): Target {
   const parts = path.split('?')[0]!.split('/').filter(Boolean);
   const rest = parts[0] === 'api' ? parts.slice(2) : parts.slice(3);
-  if (rest[0] === 'namespaces' && rest.length >= 3) return { namespace: rest[1], resource: rest[2]!, name: rest[3] && decodeURIComponent(rest[3]), subresource: rest[4] };
+  if (rest[0] === 'namespaces' && rest.length >= 3)
+    return {
+      namespace: rest[1],
+      resource: rest[2]!,
+      name: rest[3] && decodeURIComponent(rest[3]),
+      subresource: rest[4],
+    };
   return { resource: rest[0] ?? '', name: rest[1] && decodeURIComponent(rest[1]), subresource: rest[2] };
 }
 
 /** An API error as the REST client would have built it from the server's answer. */
-export function apiError(code: number, reason: string, options: { message?: string; retryAfterSeconds?: number } = {}): KubeApiError {
+export function apiError(
+  code: number,
+  reason: string,
+  options: { message?: string; retryAfterSeconds?: number } = {},
+): KubeApiError {
   const body = JSON.stringify({ kind: 'Status', code, reason, message: options.message ?? reason });
   return kubeErrorFromResponse(code, body, `fake ${reason}`, false, options.retryAfterSeconds?.toString());
 }
@@ -134,7 +144,9 @@ export class FakeKube implements KubeApi {
   }
 
   list(resource: string, namespace?: string): StoredObject[] {
-    return [...(this.objects.get(resource)?.values() ?? [])].filter((o) => namespace === undefined || o.metadata.namespace === namespace).map(clone);
+    return [...(this.objects.get(resource)?.values() ?? [])]
+      .filter((o) => namespace === undefined || o.metadata.namespace === namespace)
+      .map(clone);
   }
 
   /** Forgets the event history: a watch from an older resourceVersion now gets 410 Gone. */
@@ -172,7 +184,13 @@ export class FakeKube implements KubeApi {
     return clone(result) as T;
   }
 
-  watch<T>(path: string, query: WatchQuery, onEvent: (event: WatchEvent<T>) => void, signal: AbortSignal, onOpen?: () => void): Promise<void> {
+  watch<T>(
+    path: string,
+    query: WatchQuery,
+    onEvent: (event: WatchEvent<T>) => void,
+    signal: AbortSignal,
+    onOpen?: () => void,
+  ): Promise<void> {
     const target = parsePath(path);
     const recorded = { method: 'WATCH', path, target };
     this.requests.push(recorded);
@@ -183,7 +201,10 @@ export class FakeKube implements KubeApi {
       return Promise.reject(err);
     }
     const from = Number(query.resourceVersion ?? 0);
-    if (from && from < this.compactedAt) return Promise.reject(apiError(410, 'Expired', { message: `too old resource version: ${from} (${this.compactedAt})` }));
+    if (from && from < this.compactedAt)
+      return Promise.reject(
+        apiError(410, 'Expired', { message: `too old resource version: ${from} (${this.compactedAt})` }),
+      );
     if (signal.aborted) return Promise.resolve();
     const labelSelector = query.labelSelector === undefined ? undefined : String(query.labelSelector);
     return new Promise<void>((resolve) => {
@@ -202,7 +223,8 @@ export class FakeKube implements KubeApi {
       this.watchers.add(watcher);
       onOpen?.();
       for (const entry of this.history) {
-        if (entry.resourceVersion > from && this.matches(watcher, entry.resource, entry.object)) watcher.onEvent({ type: entry.type, object: clone(entry.object) });
+        if (entry.resourceVersion > from && this.matches(watcher, entry.resource, entry.object))
+          watcher.onEvent({ type: entry.type, object: clone(entry.object) });
       }
     });
   }
@@ -221,15 +243,25 @@ export class FakeKube implements KubeApi {
       case 'POST': {
         const body = clone(req.body as StoredObject);
         body.metadata = { ...body.metadata, namespace: CLUSTER_SCOPED.has(resource) ? undefined : namespace };
-        if (!body.metadata.name && body.metadata.generateName) body.metadata.name = `${body.metadata.generateName}${randomUUID().slice(0, 5)}`;
-        if (this.find(resource, namespace, body.metadata.name)) throw apiError(409, 'AlreadyExists', { message: `${resource} "${body.metadata.name}" already exists` });
+        if (!body.metadata.name && body.metadata.generateName)
+          body.metadata.name = `${body.metadata.generateName}${randomUUID().slice(0, 5)}`;
+        if (this.find(resource, namespace, body.metadata.name))
+          throw apiError(409, 'AlreadyExists', { message: `${resource} "${body.metadata.name}" already exists` });
         return this.store(resource, 'ADDED', this.fresh(resource, body));
       }
       case 'PUT': {
         const existing = this.existing(target);
         const body = clone(req.body as StoredObject);
         this.checkVersion(existing, body.metadata?.resourceVersion);
-        const next: StoredObject = { ...body, metadata: { ...body.metadata, uid: existing.metadata.uid, namespace: existing.metadata.namespace, creationTimestamp: existing.metadata.creationTimestamp } };
+        const next: StoredObject = {
+          ...body,
+          metadata: {
+            ...body.metadata,
+            uid: existing.metadata.uid,
+            namespace: existing.metadata.namespace,
+            creationTimestamp: existing.metadata.creationTimestamp,
+          },
+        };
         if (WITH_STATUS.has(resource)) {
           if (subresource === 'status') return this.store(resource, 'MODIFIED', { ...existing, status: next.status });
           next.status = existing.status;
@@ -238,12 +270,20 @@ export class FakeKube implements KubeApi {
         return this.finishUpdate(resource, next);
       }
       case 'PATCH': {
-        if (req.contentType !== 'application/merge-patch+json') throw apiError(415, 'UnsupportedMediaType', { message: `the fake serves merge patches only, not ${req.contentType}` });
+        if (req.contentType !== 'application/merge-patch+json')
+          throw apiError(415, 'UnsupportedMediaType', {
+            message: `the fake serves merge patches only, not ${req.contentType}`,
+          });
         const existing = this.existing(target);
         const patch = clone(req.body) as { metadata?: { resourceVersion?: string } };
         this.checkVersion(existing, patch.metadata?.resourceVersion);
         const merged = mergePatch(existing, patch) as StoredObject;
-        merged.metadata = { ...merged.metadata, name: existing.metadata.name, namespace: existing.metadata.namespace, uid: existing.metadata.uid };
+        merged.metadata = {
+          ...merged.metadata,
+          name: existing.metadata.name,
+          namespace: existing.metadata.namespace,
+          uid: existing.metadata.uid,
+        };
         if (WITH_STATUS.has(resource)) {
           if (subresource === 'status') return this.store(resource, 'MODIFIED', { ...existing, status: merged.status });
           merged.status = existing.status;
@@ -253,10 +293,14 @@ export class FakeKube implements KubeApi {
       }
       case 'DELETE': {
         const existing = this.existing(target);
-        const preconditions = (req.body as { preconditions?: { uid?: string; resourceVersion?: string } } | undefined)?.preconditions;
-        if (preconditions?.uid && preconditions.uid !== existing.metadata.uid) throw apiError(409, 'Conflict', { message: 'Precondition failed: UID in precondition does not match' });
+        const preconditions = (req.body as { preconditions?: { uid?: string; resourceVersion?: string } } | undefined)
+          ?.preconditions;
+        if (preconditions?.uid && preconditions.uid !== existing.metadata.uid)
+          throw apiError(409, 'Conflict', { message: 'Precondition failed: UID in precondition does not match' });
         if (preconditions?.resourceVersion && preconditions.resourceVersion !== existing.metadata.resourceVersion) {
-          throw apiError(409, 'Conflict', { message: 'Precondition failed: ResourceVersion in precondition does not match' });
+          throw apiError(409, 'Conflict', {
+            message: 'Precondition failed: ResourceVersion in precondition does not match',
+          });
         }
         this.deleteObject(resource, existing);
         return { kind: 'Status', status: 'Success' };
@@ -284,7 +328,9 @@ export class FakeKube implements KubeApi {
 
   private checkVersion(existing: StoredObject, resourceVersion: string | undefined): void {
     if (resourceVersion && resourceVersion !== existing.metadata.resourceVersion) {
-      throw apiError(409, 'Conflict', { message: 'the object has been modified; please apply your changes to the latest version and try again' });
+      throw apiError(409, 'Conflict', {
+        message: 'the object has been modified; please apply your changes to the latest version and try again',
+      });
     }
   }
 
@@ -305,7 +351,10 @@ export class FakeKube implements KubeApi {
   private deleteObject(resource: string, existing: StoredObject): void {
     if ((existing.metadata.finalizers ?? []).length > 0) {
       if (!existing.metadata.deletionTimestamp) {
-        this.store(resource, 'MODIFIED', { ...existing, metadata: { ...existing.metadata, deletionTimestamp: new Date(this.clock.now()).toISOString() } });
+        this.store(resource, 'MODIFIED', {
+          ...existing,
+          metadata: { ...existing.metadata, deletionTimestamp: new Date(this.clock.now()).toISOString() },
+        });
       }
       return;
     }
@@ -334,7 +383,8 @@ export class FakeKube implements KubeApi {
     else byKey.set(objectKey(stored), stored);
     const entry = { resourceVersion: this.revision, resource, type, object: stored };
     this.history.push(entry);
-    for (const watcher of this.watchers) if (this.matches(watcher, resource, stored)) watcher.onEvent({ type, object: clone(stored) });
+    for (const watcher of this.watchers)
+      if (this.matches(watcher, resource, stored)) watcher.onEvent({ type, object: clone(stored) });
     return stored;
   }
 
@@ -371,7 +421,10 @@ function matchesLabels(object: StoredObject, selector: string | undefined): bool
 /** RFC 7386 JSON merge patch. */
 export function mergePatch(target: unknown, patch: unknown): unknown {
   if (patch === null || typeof patch !== 'object' || Array.isArray(patch)) return patch;
-  const result: Record<string, unknown> = target !== null && typeof target === 'object' && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {};
+  const result: Record<string, unknown> =
+    target !== null && typeof target === 'object' && !Array.isArray(target)
+      ? { ...(target as Record<string, unknown>) }
+      : {};
   for (const [key, value] of Object.entries(patch as Record<string, unknown>)) {
     if (value === null) delete result[key];
     else result[key] = mergePatch(result[key], value);

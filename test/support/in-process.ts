@@ -5,7 +5,13 @@
 // conflict at an exact moment, a fault on one request) deterministically and in milliseconds.
 import type { V1Secret } from '@kubernetes/client-node';
 import { pino } from 'pino';
-import { ANNOTATION_INJECTED, LABEL_CREDENTIAL, LABEL_MANAGED_BY, MANAGED_BY, type RegistryCredentialStatus } from '../../src/api/v1alpha1.js';
+import {
+  ANNOTATION_INJECTED,
+  LABEL_CREDENTIAL,
+  LABEL_MANAGED_BY,
+  MANAGED_BY,
+  type RegistryCredentialStatus,
+} from '../../src/api/v1alpha1.js';
 import { parseConfig } from '../../src/config.js';
 import { Metrics } from '../../src/metrics.js';
 import { Operator } from '../../src/operator.js';
@@ -31,10 +37,27 @@ export async function startInProcess(seed: (kube: FakeKube) => void = () => unde
   kube.put('namespaces', { metadata: { name: SOURCE_NAMESPACE } });
   seed(kube);
   const config = parseConfig(
-    ['--source-namespace', SOURCE_NAMESPACE, '--metrics-bind-address', '0', '--health-probe-bind-address', '0', '--watch-idle-timeout-seconds', '3600', '--concurrency', '4'],
+    [
+      '--source-namespace',
+      SOURCE_NAMESPACE,
+      '--metrics-bind-address',
+      '0',
+      '--health-probe-bind-address',
+      '0',
+      '--watch-idle-timeout-seconds',
+      '3600',
+      '--concurrency',
+      '4',
+    ],
     {},
   );
-  const operator = new Operator({ config, client: kube, clock, logger: pino({ level: 'silent' }), metrics: new Metrics(false) });
+  const operator = new Operator({
+    config,
+    client: kube,
+    clock,
+    logger: pino({ level: 'silent' }),
+    metrics: new Metrics(false),
+  });
   const busy = () => operator.queue.len() > 0 || operator.queue.inProgress() > 0;
   const run = (horizonMs = 15_000) => settle(clock, { horizonMs, busy });
   const starting = operator.start();
@@ -50,13 +73,25 @@ export function namespace(name: string, labels: Record<string, string> = {}): St
   return { metadata: { name, labels } };
 }
 
-export function serviceAccount(namespaceName: string, name: string, pullSecrets: string[] = [], annotations?: Record<string, string>): StoredObject {
-  return { metadata: { name, namespace: namespaceName, ...(annotations ? { annotations } : {}) }, imagePullSecrets: pullSecrets.map((secretName) => ({ name: secretName })) };
+export function serviceAccount(
+  namespaceName: string,
+  name: string,
+  pullSecrets: string[] = [],
+  annotations?: Record<string, string>,
+): StoredObject {
+  return {
+    metadata: { name, namespace: namespaceName, ...(annotations ? { annotations } : {}) },
+    imagePullSecrets: pullSecrets.map((secretName) => ({ name: secretName })),
+  };
 }
 
 export function basicAuthSource(name: string, username: string, password: string): StoredObject {
   const encode = (text: string) => Buffer.from(text).toString('base64');
-  return { metadata: { name, namespace: SOURCE_NAMESPACE }, type: 'Opaque', data: { username: encode(username), password: encode(password) } };
+  return {
+    metadata: { name, namespace: SOURCE_NAMESPACE },
+    type: 'Opaque',
+    data: { username: encode(username), password: encode(password) },
+  };
 }
 
 export function credential(name: string, spec: Record<string, unknown>): StoredObject {
@@ -66,7 +101,11 @@ export function credential(name: string, spec: Record<string, unknown>): StoredO
 /** A copy as this credential would own it (labels only, as after a restart of the operator). */
 export function ownedCopy(namespaceName: string, name: string, credentialName: string, document: string): StoredObject {
   return {
-    metadata: { name, namespace: namespaceName, labels: { [LABEL_MANAGED_BY]: MANAGED_BY, [LABEL_CREDENTIAL]: credentialName } },
+    metadata: {
+      name,
+      namespace: namespaceName,
+      labels: { [LABEL_MANAGED_BY]: MANAGED_BY, [LABEL_CREDENTIAL]: credentialName },
+    },
     type: 'kubernetes.io/dockerconfigjson',
     data: { '.dockerconfigjson': Buffer.from(document).toString('base64') },
   };
@@ -77,12 +116,15 @@ export function passwordIn(secret: StoredObject | undefined, server: string): st
   if (!secret) return undefined;
   const data = (secret as V1Secret).data?.['.dockerconfigjson'];
   if (!data) return 'foreign';
-  const document = JSON.parse(Buffer.from(data, 'base64').toString('utf8')) as { auths: Record<string, { password: string }> };
+  const document = JSON.parse(Buffer.from(data, 'base64').toString('utf8')) as {
+    auths: Record<string, { password: string }>;
+  };
   return document.auths[server]?.password;
 }
 
 export function pullSecretsOf(kube: FakeKube, namespaceName: string, name: string): string[] | undefined {
-  const found = kube.get('serviceaccounts', namespaceName, name) as { imagePullSecrets?: Array<{ name: string }> } | undefined;
+  const found = kube.get('serviceaccounts', namespaceName, name) as
+    { imagePullSecrets?: Array<{ name: string }> } | undefined;
   return found && (found.imagePullSecrets ?? []).map((entry) => entry.name);
 }
 

@@ -29,10 +29,26 @@ interface SchemaNode {
   maxProperties?: number;
 }
 
-const FACTS = ['type', 'default', 'enum', 'minLength', 'maxLength', 'minItems', 'maxItems', 'minimum', 'maximum', 'minProperties', 'maxProperties'] as const;
+const FACTS = [
+  'type',
+  'default',
+  'enum',
+  'minLength',
+  'maxLength',
+  'minItems',
+  'maxItems',
+  'minimum',
+  'maximum',
+  'minProperties',
+  'maxProperties',
+] as const;
 
 /** Every field as `path -> facts`: `a.b` for properties, `a[]` for items, `a{}` for map values. */
-export function facts(node: SchemaNode, path = 'spec', out: Record<string, Record<string, unknown>> = {}): Record<string, Record<string, unknown>> {
+export function facts(
+  node: SchemaNode,
+  path = 'spec',
+  out: Record<string, Record<string, unknown>> = {},
+): Record<string, Record<string, unknown>> {
   const own: Record<string, unknown> = {};
   for (const fact of FACTS) if (node[fact] !== undefined) own[fact] = node[fact];
   if (node.required?.length) own.required = [...node.required].sort();
@@ -60,7 +76,9 @@ function fromCrd(props: unknown): SchemaNode {
     ...rest,
     ...(_default !== undefined ? { default: _default } : {}),
     ...(_enum !== undefined ? { enum: _enum } : {}),
-    ...(properties ? { properties: Object.fromEntries(Object.entries(properties).map(([name, child]) => [name, fromCrd(child)])) } : {}),
+    ...(properties
+      ? { properties: Object.fromEntries(Object.entries(properties).map(([name, child]) => [name, fromCrd(child)])) }
+      : {}),
     ...(items ? { items: fromCrd(items) } : {}),
     ...(typeof additionalProperties === 'object' ? { additionalProperties: fromCrd(additionalProperties) } : {}),
   };
@@ -72,7 +90,10 @@ function zodSpecSchema(): SchemaNode {
 }
 
 /** The differences between two fact maps, one line per field and fact. */
-export function differences(crd: Record<string, Record<string, unknown>>, zod: Record<string, Record<string, unknown>>): string[] {
+export function differences(
+  crd: Record<string, Record<string, unknown>>,
+  zod: Record<string, Record<string, unknown>>,
+): string[] {
   const lines: string[] = [];
   for (const path of new Set([...Object.keys(crd), ...Object.keys(zod)])) {
     if (!(path in zod)) lines.push(`${path}: in the CRD, not in the zod schema`);
@@ -95,7 +116,13 @@ describe('the CRD and the zod schema describe the same spec', () => {
 
   test('both have the fields the contract names', () => {
     const fields = Object.keys(facts(crdSpecSchema()));
-    for (const field of ['spec.registries[].basicAuth.usernameKey', 'spec.registries[].ecr.roleArn', 'spec.namespaceSelector.matchLabels{}', 'spec.refreshInterval', 'spec.suspend']) {
+    for (const field of [
+      'spec.registries[].basicAuth.usernameKey',
+      'spec.registries[].ecr.roleArn',
+      'spec.namespaceSelector.matchLabels{}',
+      'spec.refreshInterval',
+      'spec.suspend',
+    ]) {
       expect(fields).toContain(field);
     }
   });
@@ -103,18 +130,48 @@ describe('the CRD and the zod schema describe the same spec', () => {
   // The comparison itself: a difference of each kind is reported.
   test.each<[string, SchemaNode, SchemaNode, string[]]>([
     ['equal', { type: 'string', maxLength: 3 }, { type: 'string', maxLength: 3 }, []],
-    ['a bound', { type: 'string', maxLength: 3 }, { type: 'string', maxLength: 4 }, ['spec: maxLength is 3 in the CRD, 4 in the zod schema']],
-    ['a missing bound', { type: 'array', minItems: 1 }, { type: 'array' }, ['spec: minItems is 1 in the CRD, unset in the zod schema']],
-    ['a default', { type: 'boolean', default: false }, { type: 'boolean', default: true }, ['spec: default is false in the CRD, true in the zod schema']],
-    ['an enum', { type: 'string', enum: ['A', 'B'] }, { type: 'string', enum: ['A'] }, ['spec: enum is ["A","B"] in the CRD, ["A"] in the zod schema']],
+    [
+      'a bound',
+      { type: 'string', maxLength: 3 },
+      { type: 'string', maxLength: 4 },
+      ['spec: maxLength is 3 in the CRD, 4 in the zod schema'],
+    ],
+    [
+      'a missing bound',
+      { type: 'array', minItems: 1 },
+      { type: 'array' },
+      ['spec: minItems is 1 in the CRD, unset in the zod schema'],
+    ],
+    [
+      'a default',
+      { type: 'boolean', default: false },
+      { type: 'boolean', default: true },
+      ['spec: default is false in the CRD, true in the zod schema'],
+    ],
+    [
+      'an enum',
+      { type: 'string', enum: ['A', 'B'] },
+      { type: 'string', enum: ['A'] },
+      ['spec: enum is ["A","B"] in the CRD, ["A"] in the zod schema'],
+    ],
     [
       'a field only on one side',
       { type: 'object', properties: { a: { type: 'string' } } },
       { type: 'object', properties: { b: { type: 'string' } } },
       ['spec.a: in the CRD, not in the zod schema', 'spec.b: in the zod schema, not in the CRD'],
     ],
-    ['required fields', { type: 'object', required: ['a'] }, { type: 'object' }, ['spec: required is ["a"] in the CRD, unset in the zod schema']],
-    ['a type', { type: 'integer' }, { type: 'number' }, ['spec: type is "integer" in the CRD, "number" in the zod schema']],
+    [
+      'required fields',
+      { type: 'object', required: ['a'] },
+      { type: 'object' },
+      ['spec: required is ["a"] in the CRD, unset in the zod schema'],
+    ],
+    [
+      'a type',
+      { type: 'integer' },
+      { type: 'number' },
+      ['spec: type is "integer" in the CRD, "number" in the zod schema'],
+    ],
   ])('the comparison reports %s', (_name, crd, zod, expected) => {
     expect(differences(facts(crd), facts(zod))).toEqual(expected);
   });

@@ -6,23 +6,90 @@ function logWith(...adds: Array<[reason: string, where: string]>): ChangeLog {
   for (const [reason, where] of adds) log.add(reason, where);
   return log;
 }
-const many = (reason: string, n: number, prefix = 'ns') => Array.from({ length: n }, (_, i): [string, string] => [reason, `${prefix}-${i + 1}`]);
+const many = (reason: string, n: number, prefix = 'ns') =>
+  Array.from({ length: n }, (_, i): [string, string] => [reason, `${prefix}-${i + 1}`]);
 
 describe('ChangeLog', () => {
   test.each<[string, Array<[string, string]>, Array<{ reason: string; message: string }>]>([
     ['nothing logged', [], []],
-    ['one Secret created', [['SecretCreated', 'team-a']], [{ reason: 'SecretCreated', message: 'created the pull secret in 1 namespace: team-a' }]],
-    ['two Secrets updated', [['SecretUpdated', 'a'], ['SecretUpdated', 'b']], [{ reason: 'SecretUpdated', message: 'updated the pull secret in 2 namespaces: a, b' }]],
-    ['Secrets deleted', [['SecretDeleted', 'a']], [{ reason: 'SecretDeleted', message: 'deleted the pull secret from 1 namespace: a' }]],
-    ['five examples, no "more"', many('SecretCreated', 5), [{ reason: 'SecretCreated', message: 'created the pull secret in 5 namespaces: ns-1, ns-2, ns-3, ns-4, ns-5' }]],
-    ['six: five examples and 1 more', many('SecretCreated', 6), [{ reason: 'SecretCreated', message: 'created the pull secret in 6 namespaces: ns-1, ns-2, ns-3, ns-4, ns-5, and 1 more' }]],
-    ['forty: five examples and 35 more', many('SecretDeleted', 40), [{ reason: 'SecretDeleted', message: 'deleted the pull secret from 40 namespaces: ns-1, ns-2, ns-3, ns-4, ns-5, and 35 more' }]],
-    ['ServiceAccount entries added', [['PullSecretAdded', 'a/default'], ['PullSecretAdded', 'b/default']], [{ reason: 'PullSecretAdded', message: 'added the pull secret to ServiceAccounts (2): a/default, b/default' }]],
-    ['ServiceAccount entries removed', many('PullSecretRemoved', 7, 'ns/sa'), [{ reason: 'PullSecretRemoved', message: 'removed the pull secret from ServiceAccounts (7): ns/sa-1, ns/sa-2, ns/sa-3, ns/sa-4, ns/sa-5, and 2 more' }]],
-    ['an unknown reason is used as the text', [['Custom', 'x'], ['Custom', 'y']], [{ reason: 'Custom', message: 'Custom 2 namespaces: x, y' }]],
+    [
+      'one Secret created',
+      [['SecretCreated', 'team-a']],
+      [{ reason: 'SecretCreated', message: 'created the pull secret in 1 namespace: team-a' }],
+    ],
+    [
+      'two Secrets updated',
+      [
+        ['SecretUpdated', 'a'],
+        ['SecretUpdated', 'b'],
+      ],
+      [{ reason: 'SecretUpdated', message: 'updated the pull secret in 2 namespaces: a, b' }],
+    ],
+    [
+      'Secrets deleted',
+      [['SecretDeleted', 'a']],
+      [{ reason: 'SecretDeleted', message: 'deleted the pull secret from 1 namespace: a' }],
+    ],
+    [
+      'five examples, no "more"',
+      many('SecretCreated', 5),
+      [{ reason: 'SecretCreated', message: 'created the pull secret in 5 namespaces: ns-1, ns-2, ns-3, ns-4, ns-5' }],
+    ],
+    [
+      'six: five examples and 1 more',
+      many('SecretCreated', 6),
+      [
+        {
+          reason: 'SecretCreated',
+          message: 'created the pull secret in 6 namespaces: ns-1, ns-2, ns-3, ns-4, ns-5, and 1 more',
+        },
+      ],
+    ],
+    [
+      'forty: five examples and 35 more',
+      many('SecretDeleted', 40),
+      [
+        {
+          reason: 'SecretDeleted',
+          message: 'deleted the pull secret from 40 namespaces: ns-1, ns-2, ns-3, ns-4, ns-5, and 35 more',
+        },
+      ],
+    ],
+    [
+      'ServiceAccount entries added',
+      [
+        ['PullSecretAdded', 'a/default'],
+        ['PullSecretAdded', 'b/default'],
+      ],
+      [{ reason: 'PullSecretAdded', message: 'added the pull secret to ServiceAccounts (2): a/default, b/default' }],
+    ],
+    [
+      'ServiceAccount entries removed',
+      many('PullSecretRemoved', 7, 'ns/sa'),
+      [
+        {
+          reason: 'PullSecretRemoved',
+          message:
+            'removed the pull secret from ServiceAccounts (7): ns/sa-1, ns/sa-2, ns/sa-3, ns/sa-4, ns/sa-5, and 2 more',
+        },
+      ],
+    ],
+    [
+      'an unknown reason is used as the text',
+      [
+        ['Custom', 'x'],
+        ['Custom', 'y'],
+      ],
+      [{ reason: 'Custom', message: 'Custom 2 namespaces: x, y' }],
+    ],
     [
       'one event per reason, in first-seen order',
-      [['SecretUpdated', 'b'], ['SecretCreated', 'a'], ['SecretUpdated', 'c'], ['PullSecretAdded', 'a/default']],
+      [
+        ['SecretUpdated', 'b'],
+        ['SecretCreated', 'a'],
+        ['SecretUpdated', 'c'],
+        ['PullSecretAdded', 'a/default'],
+      ],
       [
         { reason: 'SecretUpdated', message: 'updated the pull secret in 2 namespaces: b, c' },
         { reason: 'SecretCreated', message: 'created the pull secret in 1 namespace: a' },

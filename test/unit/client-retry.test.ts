@@ -25,13 +25,22 @@ async function server(answers: Answer[]): Promise<{ url: string; seen: () => num
   return {
     url: `http://127.0.0.1:${(srv.address() as AddressInfo).port}`,
     seen: () => n,
-    close: () => new Promise<void>((resolve) => { srv.closeAllConnections(); srv.close(() => resolve()); }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        srv.closeAllConnections();
+        srv.close(() => resolve());
+      }),
   };
 }
 
 async function client(url: string, clock: FakeClock): Promise<KubeClient> {
   const kc = new KubeConfig();
-  kc.loadFromOptions({ clusters: [{ name: 'c', server: url, skipTLSVerify: true }], users: [{ name: 'u' }], contexts: [{ name: 'x', cluster: 'c', user: 'u' }], currentContext: 'x' });
+  kc.loadFromOptions({
+    clusters: [{ name: 'c', server: url, skipTLSVerify: true }],
+    users: [{ name: 'u' }],
+    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+    currentContext: 'x',
+  });
   return KubeClient.create(kc, { clock, qps: 0 });
 }
 
@@ -39,7 +48,10 @@ async function client(url: string, clock: FakeClock): Promise<KubeClient> {
 async function drive<T>(clock: FakeClock, p: Promise<T>): Promise<{ result: T | Error; waited: number[] }> {
   let done = false;
   let result: T | Error = new Error('unset');
-  p.then((r) => (result = r), (e: Error) => (result = e)).finally(() => (done = true));
+  p.then(
+    (r) => (result = r),
+    (e: Error) => (result = e),
+  ).finally(() => (done = true));
   const waited: number[] = [];
   while (!done) {
     await new Promise((resolve) => setImmediate(resolve));
@@ -56,19 +68,34 @@ const ok: Answer = { status: 200, body: '{"ok":true}' };
 
 describe('KubeClient retries', () => {
   test.each<[string, Answer[], { ok: boolean; requests: number; waitedExactly?: number[] }]>([
-    ['429 with Retry-After: waits exactly that long, then succeeds', [{ status: 429, headers: { 'retry-after': '3' } }, ok], { ok: true, requests: 2, waitedExactly: [3000] }],
-    ['429 with details.retryAfterSeconds', [{ status: 429, body: JSON.stringify({ kind: 'Status', code: 429, details: { retryAfterSeconds: 2 } }) }, ok], { ok: true, requests: 2, waitedExactly: [2000] }],
+    [
+      '429 with Retry-After: waits exactly that long, then succeeds',
+      [{ status: 429, headers: { 'retry-after': '3' } }, ok],
+      { ok: true, requests: 2, waitedExactly: [3000] },
+    ],
+    [
+      '429 with details.retryAfterSeconds',
+      [{ status: 429, body: JSON.stringify({ kind: 'Status', code: 429, details: { retryAfterSeconds: 2 } }) }, ok],
+      { ok: true, requests: 2, waitedExactly: [2000] },
+    ],
     ['503 then 500 then success', [{ status: 503 }, { status: 500 }, ok], { ok: true, requests: 3 }],
     ['connection reset then success', ['reset', ok], { ok: true, requests: 2 }],
     ['gives up after 3 retries', [{ status: 503 }], { ok: false, requests: 4 }],
     ['403 is not retried', [{ status: 403 }, ok], { ok: false, requests: 1 }],
-    ['409 is not retried', [{ status: 409, body: JSON.stringify({ reason: 'Conflict' }) }, ok], { ok: false, requests: 1 }],
+    [
+      '409 is not retried',
+      [{ status: 409, body: JSON.stringify({ reason: 'Conflict' }) }, ok],
+      { ok: false, requests: 1 },
+    ],
   ])('%s', async (_name, answers, expected) => {
     const srv = await server(answers);
     const clock = new FakeClock(0);
     const c = await client(srv.url, clock);
     try {
-      const { result, waited } = await drive(clock, c.request({ method: 'PATCH', path: '/api/v1/namespaces/a/serviceaccounts/b', body: {} }));
+      const { result, waited } = await drive(
+        clock,
+        c.request({ method: 'PATCH', path: '/api/v1/namespaces/a/serviceaccounts/b', body: {} }),
+      );
       expect(result instanceof Error ? 'error' : 'ok').toBe(expected.ok ? 'ok' : 'error');
       expect(srv.seen()).toBe(expected.requests);
       if (expected.waitedExactly) expect(waited).toEqual(expected.waitedExactly);
@@ -96,7 +123,9 @@ describe('WorkerPool honours Retry-After', () => {
     });
     pool.start();
     queue.add('k');
-    const settle = async () => { for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r)); };
+    const settle = async () => {
+      for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+    };
     await settle();
     clock.advance(4999);
     await settle();

@@ -7,7 +7,8 @@ const START = Date.UTC(2026, 10, 22, 0, 0, 0);
 function recording(start = 0) {
   const clock = new FakeClock(start);
   const fired: string[] = [];
-  const at = (name: string, delayMs: number) => clock.setTimer(delayMs, () => fired.push(`${name}@${clock.now() - start}`));
+  const at = (name: string, delayMs: number) =>
+    clock.setTimer(delayMs, () => fired.push(`${name}@${clock.now() - start}`));
   return { clock, fired, at };
 }
 
@@ -33,9 +34,35 @@ describe('FakeClock', () => {
   test.each<[string, Array<[string, number]>, number[], string[]]>([
     ['a due timer fires at its time', [['a', 100]], [100], ['a@100']],
     ['a timer not yet due does not fire', [['a', 100]], [99], []],
-    ['fires in due order, not creation order', [['late', 300], ['early', 100], ['mid', 200]], [1000], ['early@100', 'mid@200', 'late@300']],
-    ['timers due at the same time fire in creation order', [['x', 50], ['y', 50], ['z', 50]], [50], ['x@50', 'y@50', 'z@50']],
-    ['over several advances', [['a', 100], ['b', 250]], [150, 50, 50], ['a@100', 'b@250']],
+    [
+      'fires in due order, not creation order',
+      [
+        ['late', 300],
+        ['early', 100],
+        ['mid', 200],
+      ],
+      [1000],
+      ['early@100', 'mid@200', 'late@300'],
+    ],
+    [
+      'timers due at the same time fire in creation order',
+      [
+        ['x', 50],
+        ['y', 50],
+        ['z', 50],
+      ],
+      [50],
+      ['x@50', 'y@50', 'z@50'],
+    ],
+    [
+      'over several advances',
+      [
+        ['a', 100],
+        ['b', 250],
+      ],
+      [150, 50, 50],
+      ['a@100', 'b@250'],
+    ],
     ['zero delay fires on advance(0)', [['now', 0]], [0], ['now@0']],
     ['negative delay is treated as zero', [['neg', -10]], [0], ['neg@0']],
     ['each timer fires once', [['once', 10]], [10, 10, 100], ['once@10']],
@@ -84,7 +111,10 @@ describe('FakeClock', () => {
 
   test.each<[string, (victim: Timer, clock: FakeClock) => void]>([
     ['cancelled before it is due', (victim) => victim.cancel()],
-    ['cancelled by an earlier timer in the same advance', (victim, clock) => void clock.setTimer(5, () => victim.cancel())],
+    [
+      'cancelled by an earlier timer in the same advance',
+      (victim, clock) => void clock.setTimer(5, () => victim.cancel()),
+    ],
   ])('a timer %s never fires', (_name, cancel) => {
     const { clock, fired, at } = recording();
     const victim = at('a', 10);

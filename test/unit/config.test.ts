@@ -8,7 +8,8 @@ const noFile = (path: string, _encoding: string): string => {
 };
 const readFileSync = jest.fn(noFile);
 /** What the in-cluster namespace file holds (undefined: there is no such file). */
-const inClusterFile = (content: string | undefined) => readFileSync.mockImplementation(content === undefined ? noFile : () => content);
+const inClusterFile = (content: string | undefined) =>
+  readFileSync.mockImplementation(content === undefined ? noFile : () => content);
 jest.unstable_mockModule('node:fs', () => ({ readFileSync, default: { readFileSync } }));
 const { ConfigError, FLAGS, parseConfig, usage } = await import('../../src/config.js');
 type Config = ReturnType<typeof parseConfig>;
@@ -66,19 +67,49 @@ describe('parseConfig values', () => {
     ['--kube-api-burst', 'REGCRED_KUBE_API_BURST', 'kubeApiBurst', '7', 7, '9'],
     ['--kube-api-timeout-seconds', 'REGCRED_KUBE_API_TIMEOUT_SECONDS', 'kubeApiTimeoutSeconds', '2', 2, '9'],
     ['--metrics-bind-address', 'REGCRED_METRICS_BIND_ADDRESS', 'metricsBindAddress', '0', '0', ':1234'],
-    ['--health-probe-bind-address', 'REGCRED_HEALTH_PROBE_BIND_ADDRESS', 'healthProbeBindAddress', '127.0.0.1:9000', '127.0.0.1:9000', ':1'],
+    [
+      '--health-probe-bind-address',
+      'REGCRED_HEALTH_PROBE_BIND_ADDRESS',
+      'healthProbeBindAddress',
+      '127.0.0.1:9000',
+      '127.0.0.1:9000',
+      ':1',
+    ],
     ['--kubeconfig', 'REGCRED_KUBECONFIG', 'kubeconfig', 'kc/flag.yaml', 'kc/flag.yaml', '/env/kc'],
     ['--watch-idle-timeout-seconds', 'REGCRED_WATCH_IDLE_TIMEOUT_SECONDS', 'watchIdleTimeoutSeconds', '30', 30, '60'],
-    ['--aws-endpoint-url', 'REGCRED_AWS_ENDPOINT_URL', 'awsEndpointUrl', 'http://127.0.0.1:5000', 'http://127.0.0.1:5000', 'https://ecr.example.com'],
-    ['--aws-request-timeout-seconds', 'REGCRED_AWS_REQUEST_TIMEOUT_SECONDS', 'awsRequestTimeoutSeconds', '2.5', 2.5, '30'],
-    ['--leader-election-namespace', 'REGCRED_LEADER_ELECTION_NAMESPACE', 'leaderElectionNamespace', 'regcred-system', 'regcred-system', 'other'],
+    [
+      '--aws-endpoint-url',
+      'REGCRED_AWS_ENDPOINT_URL',
+      'awsEndpointUrl',
+      'http://127.0.0.1:5000',
+      'http://127.0.0.1:5000',
+      'https://ecr.example.com',
+    ],
+    [
+      '--aws-request-timeout-seconds',
+      'REGCRED_AWS_REQUEST_TIMEOUT_SECONDS',
+      'awsRequestTimeoutSeconds',
+      '2.5',
+      2.5,
+      '30',
+    ],
+    [
+      '--leader-election-namespace',
+      'REGCRED_LEADER_ELECTION_NAMESPACE',
+      'leaderElectionNamespace',
+      'regcred-system',
+      'regcred-system',
+      'other',
+    ],
     ['--leader-election-id', 'REGCRED_LEADER_ELECTION_ID', 'leaderElectionId', 'my-lease', 'my-lease', 'other.lease'],
   ];
 
   test('the tables cover every flag', () => {
     const byFlag = (a: { flag: string }, b: { flag: string }) => a.flag.localeCompare(b.flag);
     const all = [...perFlag, ...booleanFlags].map(([flag, envVar, key]) => ({ flag, env: envVar, key }));
-    expect(all.sort(byFlag)).toEqual(FLAGS.map(({ flag, env: envVar, key }) => ({ flag, env: envVar, key })).sort(byFlag));
+    expect(all.sort(byFlag)).toEqual(
+      FLAGS.map(({ flag, env: envVar, key }) => ({ flag, env: envVar, key })).sort(byFlag),
+    );
   });
 
   test.each(perFlag)('%s <value>', (flag, _env, key, value, expected) => {
@@ -100,7 +131,9 @@ describe('parseConfig values', () => {
   });
 
   // [flag, env var, key]: `--flag` is true, `--flag=false` false, the env var takes true/false
-  const booleanFlags: Array<[string, string, keyof Config]> = [['--leader-elect', 'REGCRED_LEADER_ELECT', 'leaderElect']];
+  const booleanFlags: Array<[string, string, keyof Config]> = [
+    ['--leader-elect', 'REGCRED_LEADER_ELECT', 'leaderElect'],
+  ];
 
   test.each(booleanFlags)('%s, %s=false, $%s', (flag, envVar, key) => {
     expect(parseConfig([flag], env())).toEqual({ ...DEFAULTS, [key]: true });
@@ -110,16 +143,46 @@ describe('parseConfig values', () => {
 
   test.each<[string, string[], NodeJS.ProcessEnv, Partial<Config>]>([
     ['a boolean flag alone is true', ['--leader-elect'], env(), { leaderElect: true }],
-    ['a boolean flag takes no separate value', ['--leader-elect', '--concurrency', '2'], env(), { leaderElect: true, concurrency: 2 }],
+    [
+      'a boolean flag takes no separate value',
+      ['--leader-elect', '--concurrency', '2'],
+      env(),
+      { leaderElect: true, concurrency: 2 },
+    ],
     ['a boolean flag =false', ['--leader-elect=false'], env({ REGCRED_LEADER_ELECT: 'true' }), { leaderElect: false }],
     ['a boolean from the environment', [], env({ REGCRED_LEADER_ELECT: 'true' }), { leaderElect: true }],
-    ['the Lease lives in the own namespace, not the source namespace', ['--source-namespace', 'creds'], env(), { sourceNamespace: 'creds', leaderElectionNamespace: 'pod-ns' }],
-    ['an empty env var falls back to the default', [], env({ REGCRED_CONCURRENCY: '', REGCRED_LOG_LEVEL: '' }), { concurrency: 8, logLevel: 'info' }],
+    [
+      'the Lease lives in the own namespace, not the source namespace',
+      ['--source-namespace', 'creds'],
+      env(),
+      { sourceNamespace: 'creds', leaderElectionNamespace: 'pod-ns' },
+    ],
+    [
+      'an empty env var falls back to the default',
+      [],
+      env({ REGCRED_CONCURRENCY: '', REGCRED_LOG_LEVEL: '' }),
+      { concurrency: 8, logLevel: 'info' },
+    ],
     ['the last of a repeated flag wins', ['--concurrency', '2', '--concurrency=3'], env(), { concurrency: 3 }],
     ['a value may contain "="', ['--kubeconfig=/a=b/config'], env(), { kubeconfig: '/a=b/config' }],
-    ['several flags together', ['--log-level', 'warn', '--concurrency=1', '--kube-api-qps', '0'], env(), { logLevel: 'warn', concurrency: 1, kubeApiQps: 0 }],
-    ['bounds are inclusive (low)', ['--concurrency=1', '--kube-api-burst=1', '--watch-idle-timeout-seconds=5'], env(), { concurrency: 1, kubeApiBurst: 1, watchIdleTimeoutSeconds: 5 }],
-    ['bounds are inclusive (high)', ['--concurrency=256', '--kube-api-qps=10000', '--kube-api-burst=20000', '--watch-idle-timeout-seconds=3600'], env(), { concurrency: 256, kubeApiQps: 10000, kubeApiBurst: 20000, watchIdleTimeoutSeconds: 3600 }],
+    [
+      'several flags together',
+      ['--log-level', 'warn', '--concurrency=1', '--kube-api-qps', '0'],
+      env(),
+      { logLevel: 'warn', concurrency: 1, kubeApiQps: 0 },
+    ],
+    [
+      'bounds are inclusive (low)',
+      ['--concurrency=1', '--kube-api-burst=1', '--watch-idle-timeout-seconds=5'],
+      env(),
+      { concurrency: 1, kubeApiBurst: 1, watchIdleTimeoutSeconds: 5 },
+    ],
+    [
+      'bounds are inclusive (high)',
+      ['--concurrency=256', '--kube-api-qps=10000', '--kube-api-burst=20000', '--watch-idle-timeout-seconds=3600'],
+      env(),
+      { concurrency: 256, kubeApiQps: 10000, kubeApiBurst: 20000, watchIdleTimeoutSeconds: 3600 },
+    ],
   ])('%s', (_name, argv, e, expected) => {
     expect(parseConfig(argv, e)).toMatchObject(expected);
   });
@@ -129,8 +192,20 @@ describe('parseConfig values', () => {
 
 describe('parseConfig source namespace', () => {
   test.each<[string, string[], NodeJS.ProcessEnv, string | undefined, string]>([
-    ['flag wins over everything', ['--source-namespace', 'flag-ns'], { REGCRED_SOURCE_NAMESPACE: 'env-ns', POD_NAMESPACE: 'pod-ns' }, 'file-ns', 'flag-ns'],
-    ['REGCRED_SOURCE_NAMESPACE wins over POD_NAMESPACE', [], { REGCRED_SOURCE_NAMESPACE: 'env-ns', POD_NAMESPACE: 'pod-ns' }, 'file-ns', 'env-ns'],
+    [
+      'flag wins over everything',
+      ['--source-namespace', 'flag-ns'],
+      { REGCRED_SOURCE_NAMESPACE: 'env-ns', POD_NAMESPACE: 'pod-ns' },
+      'file-ns',
+      'flag-ns',
+    ],
+    [
+      'REGCRED_SOURCE_NAMESPACE wins over POD_NAMESPACE',
+      [],
+      { REGCRED_SOURCE_NAMESPACE: 'env-ns', POD_NAMESPACE: 'pod-ns' },
+      'file-ns',
+      'env-ns',
+    ],
     ['POD_NAMESPACE wins over the in-cluster file', [], { POD_NAMESPACE: 'pod-ns' }, 'file-ns', 'pod-ns'],
     ['the in-cluster file, trimmed', [], {}, 'file-ns\n', 'file-ns'],
     ['regcred-system when nothing else is known', [], {}, undefined, 'regcred-system'],
@@ -157,30 +232,85 @@ describe('parseConfig errors', () => {
     ['concurrency too high', ['--concurrency=257'], env(), 'invalid --concurrency (REGCRED_CONCURRENCY): '],
     ['concurrency not an integer', ['--concurrency=1.5'], env(), 'invalid --concurrency (REGCRED_CONCURRENCY): '],
     ['concurrency not a number', ['--concurrency', 'many'], env(), 'invalid --concurrency (REGCRED_CONCURRENCY): '],
-    ['concurrency from the environment', [], env({ REGCRED_CONCURRENCY: 'many' }), 'invalid --concurrency (REGCRED_CONCURRENCY): '],
+    [
+      'concurrency from the environment',
+      [],
+      env({ REGCRED_CONCURRENCY: 'many' }),
+      'invalid --concurrency (REGCRED_CONCURRENCY): ',
+    ],
     ['log level', ['--log-level', 'verbose'], env(), 'invalid --log-level (REGCRED_LOG_LEVEL): '],
-    ['log level from the environment', [], env({ REGCRED_LOG_LEVEL: 'INFO' }), 'invalid --log-level (REGCRED_LOG_LEVEL): '],
+    [
+      'log level from the environment',
+      [],
+      env({ REGCRED_LOG_LEVEL: 'INFO' }),
+      'invalid --log-level (REGCRED_LOG_LEVEL): ',
+    ],
     ['negative qps', ['--kube-api-qps=-1'], env(), 'invalid --kube-api-qps (REGCRED_KUBE_API_QPS): '],
     ['qps too high', ['--kube-api-qps=10001'], env(), 'invalid --kube-api-qps (REGCRED_KUBE_API_QPS): '],
     ['burst 0', ['--kube-api-burst=0'], env(), 'invalid --kube-api-burst (REGCRED_KUBE_API_BURST): '],
     ['burst not an integer', ['--kube-api-burst=1.5'], env(), 'invalid --kube-api-burst (REGCRED_KUBE_API_BURST): '],
-    ['watch timeout too short', ['--watch-idle-timeout-seconds=4'], env(), 'invalid --watch-idle-timeout-seconds (REGCRED_WATCH_IDLE_TIMEOUT_SECONDS): '],
-    ['watch timeout too long', ['--watch-idle-timeout-seconds=3601'], env(), 'invalid --watch-idle-timeout-seconds (REGCRED_WATCH_IDLE_TIMEOUT_SECONDS): '],
-    ['source namespace with capitals', ['--source-namespace', 'Creds'], env(), 'invalid --source-namespace (REGCRED_SOURCE_NAMESPACE): must be a namespace name'],
-    ['source namespace ending in a dash', ['--source-namespace=creds-'], env(), 'invalid --source-namespace (REGCRED_SOURCE_NAMESPACE): must be a namespace name'],
-    ['source namespace too long', ['--source-namespace', 'a'.repeat(64)], env(), 'invalid --source-namespace (REGCRED_SOURCE_NAMESPACE): '],
+    [
+      'watch timeout too short',
+      ['--watch-idle-timeout-seconds=4'],
+      env(),
+      'invalid --watch-idle-timeout-seconds (REGCRED_WATCH_IDLE_TIMEOUT_SECONDS): ',
+    ],
+    [
+      'watch timeout too long',
+      ['--watch-idle-timeout-seconds=3601'],
+      env(),
+      'invalid --watch-idle-timeout-seconds (REGCRED_WATCH_IDLE_TIMEOUT_SECONDS): ',
+    ],
+    [
+      'source namespace with capitals',
+      ['--source-namespace', 'Creds'],
+      env(),
+      'invalid --source-namespace (REGCRED_SOURCE_NAMESPACE): must be a namespace name',
+    ],
+    [
+      'source namespace ending in a dash',
+      ['--source-namespace=creds-'],
+      env(),
+      'invalid --source-namespace (REGCRED_SOURCE_NAMESPACE): must be a namespace name',
+    ],
+    [
+      'source namespace too long',
+      ['--source-namespace', 'a'.repeat(64)],
+      env(),
+      'invalid --source-namespace (REGCRED_SOURCE_NAMESPACE): ',
+    ],
     ['empty source namespace', ['--source-namespace='], env(), 'flag --source-namespace needs a value'],
-    ['blank rate limit (would read as 0 = unlimited)', ['--kube-api-qps', ' '], env(), 'flag --kube-api-qps needs a value'],
-    ['bad POD_NAMESPACE', [], { POD_NAMESPACE: 'Bad_NS' }, 'invalid --source-namespace (REGCRED_SOURCE_NAMESPACE): must be a namespace name'],
+    [
+      'blank rate limit (would read as 0 = unlimited)',
+      ['--kube-api-qps', ' '],
+      env(),
+      'flag --kube-api-qps needs a value',
+    ],
+    [
+      'bad POD_NAMESPACE',
+      [],
+      { POD_NAMESPACE: 'Bad_NS' },
+      'invalid --source-namespace (REGCRED_SOURCE_NAMESPACE): must be a namespace name',
+    ],
     ['flag without a value', ['--concurrency'], env(), 'flag --concurrency needs a value'],
     ['last flag without a value', ['--log-level', 'debug', '--kubeconfig'], env(), 'flag --kubeconfig needs a value'],
     ['unknown flag', ['--nope', '1'], env(), 'unknown flag --nope\n\nUsage: regcred-operator [flags]'],
     ['unknown flag with a value', ['--nope=1'], env(), 'unknown flag --nope\n\nUsage: regcred-operator [flags]'],
     ['single-dash flag', ['-concurrency', '1'], env(), 'unknown flag -concurrency\n\n'],
     ['positional argument', ['run'], env(), 'unknown flag run\n\n'],
-    ['boolean flag with a non-boolean value', ['--leader-elect=sometimes'], env(), 'invalid --leader-elect (REGCRED_LEADER_ELECT): '],
+    [
+      'boolean flag with a non-boolean value',
+      ['--leader-elect=sometimes'],
+      env(),
+      'invalid --leader-elect (REGCRED_LEADER_ELECT): ',
+    ],
     ['boolean flag with an empty value', ['--leader-elect='], env(), 'flag --leader-elect needs a value'],
-    ['bad Lease name', ['--leader-election-id', 'Lease_1'], env(), 'invalid --leader-election-id (REGCRED_LEADER_ELECTION_ID): must be a Lease name'],
+    [
+      'bad Lease name',
+      ['--leader-election-id', 'Lease_1'],
+      env(),
+      'invalid --leader-election-id (REGCRED_LEADER_ELECTION_ID): must be a Lease name',
+    ],
   ])('%s', (_name, argv, e, prefix) => {
     const err = configError(argv, e);
     expect(err.name).toBe('ConfigError');
@@ -188,7 +318,9 @@ describe('parseConfig errors', () => {
   });
 
   test('a flag value that is another flag is taken as the value (and then rejected)', () => {
-    expect(configError(['--concurrency', '--log-level'], env()).message).toMatch(/^invalid --concurrency \(REGCRED_CONCURRENCY\): /);
+    expect(configError(['--concurrency', '--log-level'], env()).message).toMatch(
+      /^invalid --concurrency \(REGCRED_CONCURRENCY\): /,
+    );
   });
 });
 
@@ -196,11 +328,14 @@ describe('parseConfig errors', () => {
 
 describe('usage', () => {
   const text = usage();
-  test.each(FLAGS.map((f) => [f.flag, f.env, f.fallback, f.boolean] as const))('documents %s and $%s', (flag, envVar, fallback, isBoolean) => {
-    expect(text).toContain(isBoolean ? `${flag}[=true|false]` : `${flag} <value>`);
-    expect(text).toContain(`env: ${envVar}`);
-    if (fallback) expect(text).toContain(`(default ${fallback})`);
-  });
+  test.each(FLAGS.map((f) => [f.flag, f.env, f.fallback, f.boolean] as const))(
+    'documents %s and $%s',
+    (flag, envVar, fallback, isBoolean) => {
+      expect(text).toContain(isBoolean ? `${flag}[=true|false]` : `${flag} <value>`);
+      expect(text).toContain(`env: ${envVar}`);
+      if (fallback) expect(text).toContain(`(default ${fallback})`);
+    },
+  );
   test('documents --help', () => {
     expect(text).toContain('--help');
   });

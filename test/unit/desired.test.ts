@@ -34,7 +34,11 @@ function cred(name = 'harbor', uid = 'uid-1'): RegistryCredential {
   return { metadata: { name, uid }, spec: {} };
 }
 
-function ns(name: string, labels?: Record<string, string>, extra: { deleting?: boolean; phase?: string } = {}): V1Namespace {
+function ns(
+  name: string,
+  labels?: Record<string, string>,
+  extra: { deleting?: boolean; phase?: string } = {},
+): V1Namespace {
   return {
     metadata: { name, labels, ...(extra.deleting ? { deletionTimestamp: new Date(0) } : {}) },
     ...(extra.phase ? { status: { phase: extra.phase } } : {}),
@@ -43,7 +47,11 @@ function ns(name: string, labels?: Record<string, string>, extra: { deleting?: b
 
 function sa(name: string, pullSecrets: string[] = [], injected?: Record<string, string>): V1ServiceAccount {
   return {
-    metadata: { name, namespace: 'team-a', ...(injected ? { annotations: { [ANNOTATION_INJECTED]: JSON.stringify(injected) } } : {}) },
+    metadata: {
+      name,
+      namespace: 'team-a',
+      ...(injected ? { annotations: { [ANNOTATION_INJECTED]: JSON.stringify(injected) } } : {}),
+    },
     imagePullSecrets: pullSecrets.map((n) => ({ name: n })),
   };
 }
@@ -54,7 +62,11 @@ const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
 
 describe('matchesSelector', () => {
   const labels = { env: 'prod', team: 'a', empty: '' };
-  const expr = (key: string, operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist', values?: string[]): LabelSelector => ({
+  const expr = (
+    key: string,
+    operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist',
+    values?: string[],
+  ): LabelSelector => ({
     matchExpressions: [{ key, operator, ...(values ? { values } : {}) }],
   });
 
@@ -88,16 +100,33 @@ describe('matchesSelector', () => {
     [
       'labels and expressions are ANDed (all true)',
       labels,
-      { matchLabels: { env: 'prod' }, matchExpressions: [{ key: 'team', operator: 'In', values: ['a'] }, { key: 'zone', operator: 'DoesNotExist' }] },
+      {
+        matchLabels: { env: 'prod' },
+        matchExpressions: [
+          { key: 'team', operator: 'In', values: ['a'] },
+          { key: 'zone', operator: 'DoesNotExist' },
+        ],
+      },
       true,
     ],
     [
       'labels and expressions are ANDed (one expression false)',
       labels,
-      { matchLabels: { env: 'prod' }, matchExpressions: [{ key: 'team', operator: 'In', values: ['a'] }, { key: 'env', operator: 'DoesNotExist' }] },
+      {
+        matchLabels: { env: 'prod' },
+        matchExpressions: [
+          { key: 'team', operator: 'In', values: ['a'] },
+          { key: 'env', operator: 'DoesNotExist' },
+        ],
+      },
       false,
     ],
-    ['labels and expressions are ANDed (labels false)', labels, { matchLabels: { env: 'dev' }, matchExpressions: [{ key: 'team', operator: 'Exists' }] }, false],
+    [
+      'labels and expressions are ANDed (labels false)',
+      labels,
+      { matchLabels: { env: 'dev' }, matchExpressions: [{ key: 'team', operator: 'Exists' }] },
+      false,
+    ],
   ])('%s', (_name, l, selector, expected) => {
     expect(matchesSelector(l, selector)).toBe(expected);
   });
@@ -123,8 +152,18 @@ describe('isNamespaceSelected', () => {
     ['selector matches', ns('a', { regcred: 'on' }), selector, true],
     ['selector does not match', ns('a', { regcred: 'off' }), selector, false],
     ['unlabelled namespace with selector', ns('a'), selector, false],
-    ['excluded by name', ns('kube-system', { regcred: 'on' }), { ...selector, excludeNamespaces: ['kube-system'] }, false],
-    ['exclusion is by exact name', ns('kube-system-2', { regcred: 'on' }), { ...selector, excludeNamespaces: ['kube-system'] }, true],
+    [
+      'excluded by name',
+      ns('kube-system', { regcred: 'on' }),
+      { ...selector, excludeNamespaces: ['kube-system'] },
+      false,
+    ],
+    [
+      'exclusion is by exact name',
+      ns('kube-system-2', { regcred: 'on' }),
+      { ...selector, excludeNamespaces: ['kube-system'] },
+      true,
+    ],
     ['excluded without selector', ns('b'), { excludeNamespaces: ['a', 'b'] }, false],
     ['terminating by deletionTimestamp', ns('a', { regcred: 'on' }, { deleting: true }), selector, false],
     ['terminating by phase', ns('a', { regcred: 'on' }, { phase: 'Terminating' }), selector, false],
@@ -147,7 +186,9 @@ describe('isServiceAccountSelected', () => {
     ['named list does not select others', ['default', 'builder'], 'deployer', false],
     ['names match exactly', ['build'], 'builder', false],
   ])('%s', (_name, serviceAccounts, name, expected) => {
-    expect(isServiceAccountSelected(name, spec(serviceAccounts === undefined ? {} : { serviceAccounts }))).toBe(expected);
+    expect(isServiceAccountSelected(name, spec(serviceAccounts === undefined ? {} : { serviceAccounts }))).toBe(
+      expected,
+    );
   });
 });
 
@@ -162,11 +203,24 @@ describe('desiredSecret', () => {
     ['type', (s) => s.type, DOCKERCONFIG_TYPE],
     ['name is the target secret name', (s) => s.metadata?.name, 'pull'],
     ['namespace', (s) => s.metadata?.namespace, 'team-a'],
-    ['labels', (s) => s.metadata?.labels, { 'app.kubernetes.io/managed-by': 'regcred-operator', 'regcred.io/credential': 'harbor' }],
+    [
+      'labels',
+      (s) => s.metadata?.labels,
+      { 'app.kubernetes.io/managed-by': 'regcred-operator', 'regcred.io/credential': 'harbor' },
+    ],
     [
       'one controller ownerReference',
       (s) => s.metadata?.ownerReferences,
-      [{ apiVersion: 'regcred.io/v1alpha1', kind: 'RegistryCredential', name: 'harbor', uid: 'uid-9', controller: true, blockOwnerDeletion: false }],
+      [
+        {
+          apiVersion: 'regcred.io/v1alpha1',
+          kind: 'RegistryCredential',
+          name: 'harbor',
+          uid: 'uid-9',
+          controller: true,
+          blockOwnerDeletion: false,
+        },
+      ],
     ],
     ['only the .dockerconfigjson key', (s) => Object.keys(s.data ?? {}), [DOCKERCONFIG_KEY]],
     ['payload is base64 of the document', (s) => s.data?.[DOCKERCONFIG_KEY], b64(DOC)],
@@ -192,9 +246,16 @@ describe('desiredSecret', () => {
 
 describe('isOwnedBy', () => {
   const owner = { metadata: { name: 'harbor', uid: 'uid-1' } };
-  const ref = (uid: string, name = 'harbor') => ({ apiVersion: 'regcred.io/v1alpha1', kind: 'RegistryCredential', name, uid });
+  const ref = (uid: string, name = 'harbor') => ({
+    apiVersion: 'regcred.io/v1alpha1',
+    kind: 'RegistryCredential',
+    name,
+    uid,
+  });
   const managed = { 'app.kubernetes.io/managed-by': 'regcred-operator', 'regcred.io/credential': 'harbor' };
-  const secretWith = (labels?: Record<string, string>, ownerReferences?: ReturnType<typeof ref>[]): V1Secret => ({ metadata: { name: 's', labels, ownerReferences } });
+  const secretWith = (labels?: Record<string, string>, ownerReferences?: ReturnType<typeof ref>[]): V1Secret => ({
+    metadata: { name: 's', labels, ownerReferences },
+  });
 
   test.each<[string, V1Secret, boolean]>([
     ['both labels', secretWith(managed), true],
@@ -219,7 +280,9 @@ describe('secretUpdate', () => {
   const c = cred('harbor', 'uid-1');
   const desired = desiredSecret(c, 'team-a', 'harbor', DOC);
   /** The desired Secret as the API would return it, with `patch` applied to metadata / top level. */
-  function existing(patch: { metadata?: Partial<V1Secret['metadata']> } & Omit<Partial<V1Secret>, 'metadata'> = {}): V1Secret {
+  function existing(
+    patch: { metadata?: Partial<V1Secret['metadata']> } & Omit<Partial<V1Secret>, 'metadata'> = {},
+  ): V1Secret {
     const { metadata, ...rest } = patch;
     return {
       ...desired,
@@ -232,7 +295,17 @@ describe('secretUpdate', () => {
     ['identical', existing()],
     ['foreign labels added', existing({ metadata: { labels: { ...desired.metadata!.labels, team: 'a' } } })],
     ['foreign annotations', existing({ metadata: { annotations: { note: 'keep me' } } })],
-    ['foreign ownerReference next to ours', existing({ metadata: { ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'x', uid: 'cm' }, ...desired.metadata!.ownerReferences!] } })],
+    [
+      'foreign ownerReference next to ours',
+      existing({
+        metadata: {
+          ownerReferences: [
+            { apiVersion: 'v1', kind: 'ConfigMap', name: 'x', uid: 'cm' },
+            ...desired.metadata!.ownerReferences!,
+          ],
+        },
+      }),
+    ],
   ])('undefined when already equal: %s', (_name, s) => {
     expect(secretUpdate(s, desired)).toBeUndefined();
   });
@@ -244,11 +317,20 @@ describe('secretUpdate', () => {
     ['no data', existing({ data: undefined })],
     ['an extra data key', existing({ data: { ...desired.data, extra: b64('x') } })],
     ['type differs', existing({ type: 'Opaque' })],
-    ['managed-by label edited', existing({ metadata: { labels: { ...desired.metadata!.labels, 'app.kubernetes.io/managed-by': 'me' } } })],
-    ['credential label removed', existing({ metadata: { labels: { 'app.kubernetes.io/managed-by': 'regcred-operator' } } })],
+    [
+      'managed-by label edited',
+      existing({ metadata: { labels: { ...desired.metadata!.labels, 'app.kubernetes.io/managed-by': 'me' } } }),
+    ],
+    [
+      'credential label removed',
+      existing({ metadata: { labels: { 'app.kubernetes.io/managed-by': 'regcred-operator' } } }),
+    ],
     ['all labels removed', existing({ metadata: { labels: undefined } })],
     ['ownerReference removed', existing({ metadata: { ownerReferences: undefined } })],
-    ['ownerReference of an older credential with the same name', existing({ metadata: { ownerReferences: [{ ...desired.metadata!.ownerReferences![0]!, uid: 'old-uid' }] } })],
+    [
+      'ownerReference of an older credential with the same name',
+      existing({ metadata: { ownerReferences: [{ ...desired.metadata!.ownerReferences![0]!, uid: 'old-uid' }] } }),
+    ],
   ])('rewrites to the desired state when %s', (_name, s) => {
     const update = secretUpdate(s, desired);
     expect(update).toBeDefined();
@@ -256,7 +338,9 @@ describe('secretUpdate', () => {
     expect(update!.data).toEqual(desired.data);
     expect(update!.stringData).toBeUndefined();
     expect(update!.metadata!.labels).toMatchObject(desired.metadata!.labels!);
-    expect(update!.metadata!.ownerReferences!.filter((o) => o.kind === 'RegistryCredential')).toEqual(desired.metadata!.ownerReferences);
+    expect(update!.metadata!.ownerReferences!.filter((o) => o.kind === 'RegistryCredential')).toEqual(
+      desired.metadata!.ownerReferences,
+    );
     expect(update!.metadata!.resourceVersion).toBe('7'); // optimistic concurrency is kept
     expect(update!.metadata!.name).toBe('harbor');
     expect(update!.metadata!.namespace).toBe('team-a');
@@ -269,13 +353,20 @@ describe('secretUpdate', () => {
       metadata: {
         labels: { team: 'a', 'regcred.io/credential': 'edited' },
         annotations: { note: 'keep me' },
-        ownerReferences: [foreignRef, { apiVersion: 'regcred.io/v1alpha1', kind: 'RegistryCredential', name: 'harbor', uid: 'old-uid' }],
+        ownerReferences: [
+          foreignRef,
+          { apiVersion: 'regcred.io/v1alpha1', kind: 'RegistryCredential', name: 'harbor', uid: 'old-uid' },
+        ],
       },
       data: { [DOCKERCONFIG_KEY]: otherDoc, junk: b64('x') },
       stringData: { more: 'junk' },
     });
     const update = secretUpdate(s, desired)!;
-    expect(update.metadata!.labels).toEqual({ team: 'a', 'app.kubernetes.io/managed-by': 'regcred-operator', 'regcred.io/credential': 'harbor' });
+    expect(update.metadata!.labels).toEqual({
+      team: 'a',
+      'app.kubernetes.io/managed-by': 'regcred-operator',
+      'regcred.io/credential': 'harbor',
+    });
     expect(update.metadata!.annotations).toEqual({ note: 'keep me' });
     expect(update.metadata!.ownerReferences).toEqual([foreignRef, desired.metadata!.ownerReferences![0]]);
     expect(update.data).toEqual({ [DOCKERCONFIG_KEY]: b64(DOC) });
@@ -299,31 +390,93 @@ describe('isNamespaceConverged', () => {
   const desired = desiredSecret(c, 'team-a', 'harbor', DOC);
   const stale = desiredSecret(c, 'team-a', 'harbor', '{"auths":{}}');
   const renamed = desiredSecret(c, 'team-a', 'pull', DOC);
-  const foreign: V1Secret = { metadata: { name: 'harbor', namespace: 'team-a' }, type: DOCKERCONFIG_TYPE, data: desired.data };
+  const foreign: V1Secret = {
+    metadata: { name: 'harbor', namespace: 'team-a' },
+    type: DOCKERCONFIG_TYPE,
+    data: desired.data,
+  };
   const ours = { harbor: 'harbor' };
   const goodDefault = sa('default', ['other', 'harbor'], ours);
 
-  test.each<[string, V1Secret | undefined, V1ServiceAccount[], V1Secret | undefined, Record<string, unknown>, boolean]>([
-    ['desired Secret and SA listing it', desired, [goodDefault], desired, {}, true],
-    ['no ServiceAccounts yet (they are handled when they appear)', desired, [], desired, {}, true],
-    ['unselected SA without our entry', desired, [goodDefault, sa('builder', ['x'])], desired, {}, true],
-    ['SA listing it without our record (someone else added it)', desired, [sa('default', ['harbor'])], desired, {}, true],
-    ['no Secret', undefined, [goodDefault], desired, {}, false],
-    ['Secret with stale payload', stale, [goodDefault], desired, {}, false],
-    ['Secret not ours', foreign, [goodDefault], desired, {}, false],
-    ['Secret under the old name after a rename', desired, [goodDefault], renamed, { secretName: 'pull' }, false],
-    ['selected SA missing the entry', desired, [sa('default', ['other'])], desired, {}, false],
-    ['one of two selected SAs missing the entry', desired, [goodDefault, sa('builder')], desired, { serviceAccounts: ['*'] }, false],
-    ['unselected SA still carrying our entry', desired, [goodDefault, sa('builder', ['harbor'], ours)], desired, {}, false],
-    ['SA carrying our entry under an old name', desired, [sa('default', ['old', 'harbor'], { old: 'harbor', harbor: 'harbor' })], desired, {}, false],
-    ['sources held: any Secret of ours under the right name', stale, [goodDefault], undefined, {}, true],
-    ['sources held: no Secret', undefined, [goodDefault], undefined, {}, false],
-    ['sources held: foreign Secret', foreign, [goodDefault], undefined, {}, false],
-    ['sources held: secretName from the spec', desiredSecret(c, 'team-a', 'pull', DOC), [sa('default', ['pull'], { pull: 'harbor' })], undefined, { secretName: 'pull' }, true],
-    ['sources held: Secret under the credential name while spec names another', stale, [goodDefault], undefined, { secretName: 'pull' }, false],
-    ['serviceAccounts [] and SAs without our entry', desired, [sa('default', ['x'])], desired, { serviceAccounts: [] }, true],
-    ['serviceAccounts [] but our entry is still there', desired, [goodDefault], desired, { serviceAccounts: [] }, false],
-  ])('%s', (_name, secret, serviceAccounts, want, patch, expected) => {
+  test.each<[string, V1Secret | undefined, V1ServiceAccount[], V1Secret | undefined, Record<string, unknown>, boolean]>(
+    [
+      ['desired Secret and SA listing it', desired, [goodDefault], desired, {}, true],
+      ['no ServiceAccounts yet (they are handled when they appear)', desired, [], desired, {}, true],
+      ['unselected SA without our entry', desired, [goodDefault, sa('builder', ['x'])], desired, {}, true],
+      [
+        'SA listing it without our record (someone else added it)',
+        desired,
+        [sa('default', ['harbor'])],
+        desired,
+        {},
+        true,
+      ],
+      ['no Secret', undefined, [goodDefault], desired, {}, false],
+      ['Secret with stale payload', stale, [goodDefault], desired, {}, false],
+      ['Secret not ours', foreign, [goodDefault], desired, {}, false],
+      ['Secret under the old name after a rename', desired, [goodDefault], renamed, { secretName: 'pull' }, false],
+      ['selected SA missing the entry', desired, [sa('default', ['other'])], desired, {}, false],
+      [
+        'one of two selected SAs missing the entry',
+        desired,
+        [goodDefault, sa('builder')],
+        desired,
+        { serviceAccounts: ['*'] },
+        false,
+      ],
+      [
+        'unselected SA still carrying our entry',
+        desired,
+        [goodDefault, sa('builder', ['harbor'], ours)],
+        desired,
+        {},
+        false,
+      ],
+      [
+        'SA carrying our entry under an old name',
+        desired,
+        [sa('default', ['old', 'harbor'], { old: 'harbor', harbor: 'harbor' })],
+        desired,
+        {},
+        false,
+      ],
+      ['sources held: any Secret of ours under the right name', stale, [goodDefault], undefined, {}, true],
+      ['sources held: no Secret', undefined, [goodDefault], undefined, {}, false],
+      ['sources held: foreign Secret', foreign, [goodDefault], undefined, {}, false],
+      [
+        'sources held: secretName from the spec',
+        desiredSecret(c, 'team-a', 'pull', DOC),
+        [sa('default', ['pull'], { pull: 'harbor' })],
+        undefined,
+        { secretName: 'pull' },
+        true,
+      ],
+      [
+        'sources held: Secret under the credential name while spec names another',
+        stale,
+        [goodDefault],
+        undefined,
+        { secretName: 'pull' },
+        false,
+      ],
+      [
+        'serviceAccounts [] and SAs without our entry',
+        desired,
+        [sa('default', ['x'])],
+        desired,
+        { serviceAccounts: [] },
+        true,
+      ],
+      [
+        'serviceAccounts [] but our entry is still there',
+        desired,
+        [goodDefault],
+        desired,
+        { serviceAccounts: [] },
+        false,
+      ],
+    ],
+  )('%s', (_name, secret, serviceAccounts, want, patch, expected) => {
     expect(isNamespaceConverged({ secret, serviceAccounts }, c, spec(patch), want)).toBe(expected);
   });
 

@@ -1,6 +1,13 @@
 import type { V1Secret } from '@kubernetes/client-node';
 import { parseSpec, type RegistryEntry } from '../../src/api/v1alpha1.js';
-import { decodeAuthorizationToken, type EcrContext, ecrTokenKey, parseEcrServer, resolveEcrEntry, toTokenRefreshError } from '../../src/providers/ecr.js';
+import {
+  decodeAuthorizationToken,
+  type EcrContext,
+  ecrTokenKey,
+  parseEcrServer,
+  resolveEcrEntry,
+  toTokenRefreshError,
+} from '../../src/providers/ecr.js';
 import type { EntryResult, SourceSecrets } from '../../src/providers/sources.js';
 import { type Token, TokenCache, TokenRefreshError } from '../../src/providers/token-cache.js';
 import { RETRY_MAX_MS } from '../../src/providers/renewal.js';
@@ -14,17 +21,28 @@ const entryOf = (e: Record<string, unknown>): RegistryEntry => {
   if (!r.ok) throw new Error(r.message);
   return r.spec.registries[0]!;
 };
-const source = (secrets: Record<string, V1Secret> = {}): SourceSecrets => ({ namespace: 'regcred-system', get: (n) => secrets[n] });
+const source = (secrets: Record<string, V1Secret> = {}): SourceSecrets => ({
+  namespace: 'regcred-system',
+  get: (n) => secrets[n],
+});
 const keysSecret = (id: string, secret: string, session?: string): V1Secret => ({
   type: 'Opaque',
-  data: { aws_access_key_id: b64(id), aws_secret_access_key: b64(secret), ...(session ? { aws_session_token: b64(session) } : {}) },
+  data: {
+    aws_access_key_id: b64(id),
+    aws_secret_access_key: b64(secret),
+    ...(session ? { aws_session_token: b64(session) } : {}),
+  },
 });
 
 /**
  * An in-memory ECR: answers GetAuthorizationToken with a fresh 12 h token unless `down` says it is
  * in an outage. Resolves on a later microtask, like a network call, so concurrent callers overlap.
  */
-function fakeEcr(clock: FakeClock, down: (now: number) => boolean = () => false, lifetimeMs: number | undefined = 12 * H) {
+function fakeEcr(
+  clock: FakeClock,
+  down: (now: number) => boolean = () => false,
+  lifetimeMs: number | undefined = 12 * H,
+) {
   const calls: EcrContext[] = [];
   let n = 0;
   const fetch = async (ctx: EcrContext): Promise<Token> => {
@@ -32,7 +50,11 @@ function fakeEcr(clock: FakeClock, down: (now: number) => boolean = () => false,
     await Promise.resolve();
     if (down(clock.now())) throw new TokenRefreshError('ServiceUnavailableException', 'Service Unavailable (HTTP 503)');
     n++;
-    return { username: 'AWS', password: `token-${ctx.region}-${n}`, expiresAt: lifetimeMs === undefined ? undefined : clock.now() + lifetimeMs };
+    return {
+      username: 'AWS',
+      password: `token-${ctx.region}-${n}`,
+      expiresAt: lifetimeMs === undefined ? undefined : clock.now() + lifetimeMs,
+    };
   };
   return { fetch, calls };
 }
@@ -40,10 +62,22 @@ function fakeEcr(clock: FakeClock, down: (now: number) => boolean = () => false,
 describe('parseEcrServer', () => {
   test.each<[string, ReturnType<typeof parseEcrServer>]>([
     ['123456789012.dkr.ecr.eu-west-1.amazonaws.com', { account: '123456789012', region: 'eu-west-1', fips: false }],
-    ['123456789012.dkr.ecr-fips.us-gov-west-1.amazonaws.com', { account: '123456789012', region: 'us-gov-west-1', fips: true }],
-    ['123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn', { account: '123456789012', region: 'cn-north-1', fips: false }],
-    ['123456789012.dkr.ecr.ap-southeast-2.amazonaws.com/team/app', { account: '123456789012', region: 'ap-southeast-2', fips: false }],
-    ['https://123456789012.dkr.ecr.us-east-1.amazonaws.com', { account: '123456789012', region: 'us-east-1', fips: false }],
+    [
+      '123456789012.dkr.ecr-fips.us-gov-west-1.amazonaws.com',
+      { account: '123456789012', region: 'us-gov-west-1', fips: true },
+    ],
+    [
+      '123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn',
+      { account: '123456789012', region: 'cn-north-1', fips: false },
+    ],
+    [
+      '123456789012.dkr.ecr.ap-southeast-2.amazonaws.com/team/app',
+      { account: '123456789012', region: 'ap-southeast-2', fips: false },
+    ],
+    [
+      'https://123456789012.dkr.ecr.us-east-1.amazonaws.com',
+      { account: '123456789012', region: 'us-east-1', fips: false },
+    ],
     ['public.ecr.aws', undefined],
     ['12345.dkr.ecr.eu-west-1.amazonaws.com', undefined],
     ['123456789012.dkr.ecr.eu-west-1.amazonaws.com.evil.io', undefined],
@@ -51,20 +85,40 @@ describe('parseEcrServer', () => {
 });
 
 describe('decodeAuthorizationToken', () => {
-  test('AWS:<password>', () => expect(decodeAuthorizationToken(b64('AWS:eyJwYXlsb2FkIjoi:x='))).toEqual({ username: 'AWS', password: 'eyJwYXlsb2FkIjoi:x=' }));
+  test('AWS:<password>', () =>
+    expect(decodeAuthorizationToken(b64('AWS:eyJwYXlsb2FkIjoi:x='))).toEqual({
+      username: 'AWS',
+      password: 'eyJwYXlsb2FkIjoi:x=',
+    }));
   test('no colon is an error', () => expect(() => decodeAuthorizationToken(b64('garbage'))).toThrow(TokenRefreshError));
 });
 
 describe('toTokenRefreshError', () => {
   test.each<[string, unknown, string]>([
-    ['AWS service error', Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $metadata: { httpStatusCode: 400 } }), 'ThrottlingException'],
-    ['network error', Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' }), 'ECONNREFUSED'],
-    ['unknown with status', Object.assign(new Error('UnknownError'), { name: 'Unknown', $metadata: { httpStatusCode: 503 } }), 'HTTP503'],
+    [
+      'AWS service error',
+      Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $metadata: { httpStatusCode: 400 } }),
+      'ThrottlingException',
+    ],
+    [
+      'network error',
+      Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' }),
+      'ECONNREFUSED',
+    ],
+    [
+      'unknown with status',
+      Object.assign(new Error('UnknownError'), { name: 'Unknown', $metadata: { httpStatusCode: 503 } }),
+      'HTTP503',
+    ],
     ['not an Error', 'boom', 'Error'],
   ])('%s', (_c, err, code) => expect(toTokenRefreshError(err).code).toBe(code));
 
   test('access key ids are redacted', () => {
-    const e = toTokenRefreshError(Object.assign(new Error('The security token AKIAIOSFODNN7EXAMPLE is invalid'), { name: 'UnrecognizedClientException' }));
+    const e = toTokenRefreshError(
+      Object.assign(new Error('The security token AKIAIOSFODNN7EXAMPLE is invalid'), {
+        name: 'UnrecognizedClientException',
+      }),
+    );
     expect(e.message).not.toContain('AKIAIOSFODNN7EXAMPLE');
   });
 });
@@ -81,15 +135,38 @@ describe('resolveEcrEntry', () => {
   test('region from the server, token under the server key, username AWS, expiry and refresh time', async () => {
     const { clock, ecr, opts } = setup(12 * H);
     const r = await resolveEcrEntry(entryOf({ server, ecr: {} }), source(), opts);
-    expect(r).toEqual({ ok: true, auths: { [server]: { username: 'AWS', password: 'token-eu-west-1-1', auth: b64('AWS:token-eu-west-1-1') } }, expiresAt: clock.now() + 12 * H, refreshedAt: clock.now(), nextCheckAt: clock.now() + 6 * H });
+    expect(r).toEqual({
+      ok: true,
+      auths: { [server]: { username: 'AWS', password: 'token-eu-west-1-1', auth: b64('AWS:token-eu-west-1-1') } },
+      expiresAt: clock.now() + 12 * H,
+      refreshedAt: clock.now(),
+      nextCheckAt: clock.now() + 6 * H,
+    });
     expect(ecr.calls).toEqual([{ region: 'eu-west-1', roleArn: undefined, keys: undefined }]);
   });
 
   test('an explicit region wins; static keys and role reach the fetcher; the cache key holds no secret', async () => {
     const { ecr, cache, opts } = setup();
     const secrets = source({ 'aws-keys': keysSecret('AKIAIOSFODNN7EXAMPLE', 'wJalrXUtnFEMI/K7MDENG', 'session-tok') });
-    await resolveEcrEntry(entryOf({ server, ecr: { region: 'us-west-2', credentialsSecretName: 'aws-keys', roleArn: 'arn:aws:iam::111122223333:role/pull' } }), secrets, opts);
-    expect(ecr.calls).toEqual([{ region: 'us-west-2', roleArn: 'arn:aws:iam::111122223333:role/pull', keys: { accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG', sessionToken: 'session-tok' } }]);
+    await resolveEcrEntry(
+      entryOf({
+        server,
+        ecr: { region: 'us-west-2', credentialsSecretName: 'aws-keys', roleArn: 'arn:aws:iam::111122223333:role/pull' },
+      }),
+      secrets,
+      opts,
+    );
+    expect(ecr.calls).toEqual([
+      {
+        region: 'us-west-2',
+        roleArn: 'arn:aws:iam::111122223333:role/pull',
+        keys: {
+          accessKeyId: 'AKIAIOSFODNN7EXAMPLE',
+          secretAccessKey: 'wJalrXUtnFEMI/K7MDENG',
+          sessionToken: 'session-tok',
+        },
+      },
+    ]);
     const [key] = [...cache.requests.keys()];
     expect(key).toMatch(/^ecr\|us-west-2\|keys:[0-9a-f]{16}\|arn:aws:iam::111122223333:role\/pull$/);
     expect(key).not.toContain('AKIA');
@@ -101,14 +178,21 @@ describe('resolveEcrEntry', () => {
     ['missing secret key', { 'aws-keys': { data: { aws_access_key_id: b64('AKIA') } } }, 'InvalidSourceSecret'],
   ])('%s: a source failure, no request', async (_c, secrets, reason) => {
     const { ecr, opts } = setup();
-    const r = await resolveEcrEntry(entryOf({ server, ecr: { credentialsSecretName: 'aws-keys' } }), source(secrets), opts);
+    const r = await resolveEcrEntry(
+      entryOf({ server, ecr: { credentialsSecretName: 'aws-keys' } }),
+      source(secrets),
+      opts,
+    );
     expect(r).toMatchObject({ ok: false, reason });
     expect(ecr.calls).toHaveLength(0);
   });
 
   test('a server without a region and no ecr.region: InvalidEcrEntry', async () => {
     const { opts } = setup();
-    expect(await resolveEcrEntry(entryOf({ server: 'registry.example.com', ecr: {} }), source(), opts)).toMatchObject({ ok: false, reason: 'InvalidEcrEntry' });
+    expect(await resolveEcrEntry(entryOf({ server: 'registry.example.com', ecr: {} }), source(), opts)).toMatchObject({
+      ok: false,
+      reason: 'InvalidEcrEntry',
+    });
   });
 
   test('an expiry in the past (as moto reports): served, with a warning, renewed on a floor, not in a loop', async () => {
@@ -118,7 +202,12 @@ describe('resolveEcrEntry', () => {
     const opts = { cache, refreshIntervalMs: 6 * H, now: () => clock.now() };
     const entry = entryOf({ server, ecr: {} });
     const r = await resolveEcrEntry(entry, source(), opts);
-    expect(r).toMatchObject({ ok: true, warning: { reason: 'TokenExpiryUnknown' }, expiresAt: undefined, nextCheckAt: clock.now() + 10 * M });
+    expect(r).toMatchObject({
+      ok: true,
+      warning: { reason: 'TokenExpiryUnknown' },
+      expiresAt: undefined,
+      nextCheckAt: clock.now() + 10 * M,
+    });
     // A thousand reconciles within the floor: no further request.
     for (let i = 0; i < 1000; i++) await resolveEcrEntry(entry, source(), opts);
     expect(ecr.calls).toHaveLength(1);
@@ -144,7 +233,12 @@ describe('TokenCache', () => {
     let down = false;
     const ecr = fakeEcr(clock, () => down);
     const results: Array<'success' | 'failure'> = [];
-    const cache = new TokenCache<EcrContext>({ clock, fetch: ecr.fetch, random: () => 0.5, onResult: (r) => results.push(r) });
+    const cache = new TokenCache<EcrContext>({
+      clock,
+      fetch: ecr.fetch,
+      random: () => 0.5,
+      onResult: (r) => results.push(r),
+    });
     const req = { key: 'k', context: { region: 'eu-west-1' } };
     const first = await cache.get(req, 6 * H);
     clock.advance(6 * H);
@@ -219,21 +313,60 @@ async function simulate(hours: number, down: (now: number) => boolean): Promise<
   const euB = '210987654321.dkr.ecr.eu-west-1.amazonaws.com';
   const us = '123456789012.dkr.ecr.us-east-1.amazonaws.com';
   const credentials: SimCredential[] = [
-    { name: 'team-a', refreshIntervalMs: 6 * H, entries: [entryOf({ server: euA, ecr: {} }), entryOf({ server: euB, ecr: {} })], namespaces: ns('a', 40), nextCheckAt: start },
-    { name: 'team-b', refreshIntervalMs: 6 * H, entries: [entryOf({ server: euA, ecr: {} })], namespaces: ns('b', 40), nextCheckAt: start },
-    { name: 'team-c', refreshIntervalMs: 4 * H, entries: [entryOf({ server: euB, ecr: {} }), entryOf({ server: us, ecr: {} })], namespaces: ns('c', 40), nextCheckAt: start },
-    { name: 'team-d', refreshIntervalMs: 6 * H, entries: [entryOf({ server: us, ecr: { region: 'us-east-1' } })], namespaces: ns('d', 40), nextCheckAt: start },
+    {
+      name: 'team-a',
+      refreshIntervalMs: 6 * H,
+      entries: [entryOf({ server: euA, ecr: {} }), entryOf({ server: euB, ecr: {} })],
+      namespaces: ns('a', 40),
+      nextCheckAt: start,
+    },
+    {
+      name: 'team-b',
+      refreshIntervalMs: 6 * H,
+      entries: [entryOf({ server: euA, ecr: {} })],
+      namespaces: ns('b', 40),
+      nextCheckAt: start,
+    },
+    {
+      name: 'team-c',
+      refreshIntervalMs: 4 * H,
+      entries: [entryOf({ server: euB, ecr: {} }), entryOf({ server: us, ecr: {} })],
+      namespaces: ns('c', 40),
+      nextCheckAt: start,
+    },
+    {
+      name: 'team-d',
+      refreshIntervalMs: 6 * H,
+      entries: [entryOf({ server: us, ecr: { region: 'us-east-1' } })],
+      namespaces: ns('d', 40),
+      nextCheckAt: start,
+    },
   ];
   /** namespace -> server -> expiry of the token its Secret holds. */
   const secrets = new Map<string, Map<string, number>>();
-  const outcome: SimOutcome = { requestsByKey: {}, totalRequests: 0, failures: 0, lapsedWhileUp: 0, lapsed: 0, lost: 0, recoveryMs: 0 };
+  const outcome: SimOutcome = {
+    requestsByKey: {},
+    totalRequests: 0,
+    failures: 0,
+    lapsedWhileUp: 0,
+    lapsed: 0,
+    lost: 0,
+    recoveryMs: 0,
+  };
   const tokenExpiry = new Map<string, number>(); // password -> expiry
   let outageEndedAt: number | undefined;
   let wasDown = false;
 
   const reconcile = async (c: SimCredential): Promise<void> => {
     const results: EntryResult[] = [];
-    for (const entry of c.entries) results.push(await resolveEcrEntry(entry, source(), { cache, refreshIntervalMs: c.refreshIntervalMs, now: () => clock.now() }));
+    for (const entry of c.entries)
+      results.push(
+        await resolveEcrEntry(entry, source(), {
+          cache,
+          refreshIntervalMs: c.refreshIntervalMs,
+          now: () => clock.now(),
+        }),
+      );
     for (const r of results) {
       const auths = r.ok ? r.auths : r.stale;
       if (!auths) continue; // held: nothing written, nothing removed
@@ -282,7 +415,9 @@ async function simulate(hours: number, down: (now: number) => boolean): Promise<
 describe('renewal over 72 simulated hours: 4 RegistryCredentials, 160 namespaces, 2 identities (eu-west-1, us-east-1)', () => {
   const at = (h: number) => Date.UTC(2026, 10, 22) + h * H;
   const report = (name: string, o: SimOutcome) =>
-    process.stdout.write(`[ecr renewal] ${name}: ${o.totalRequests} GetAuthorizationToken requests (${o.failures} failed) ${JSON.stringify(o.requestsByKey)}; lapsed minutes ${o.lapsed} (while AWS answered: ${o.lapsedWhileUp}); recovery ${o.recoveryMs / M} min\n`);
+    process.stdout.write(
+      `[ecr renewal] ${name}: ${o.totalRequests} GetAuthorizationToken requests (${o.failures} failed) ${JSON.stringify(o.requestsByKey)}; lapsed minutes ${o.lapsed} (while AWS answered: ${o.lapsedWhileUp}); recovery ${o.recoveryMs / M} min\n`,
+    );
 
   test('AWS always answers: one request per identity per renewal, no token ever lapses', async () => {
     const o = await simulate(72, () => false);

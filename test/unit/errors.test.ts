@@ -20,24 +20,56 @@ describe('parseRetryAfter', () => {
 });
 
 describe('kubeErrorFromResponse', () => {
-  const status = (code: number, reason: string, details?: object) => JSON.stringify({ kind: 'Status', code, reason, message: 'm', details });
+  const status = (code: number, reason: string, details?: object) =>
+    JSON.stringify({ kind: 'Status', code, reason, message: 'm', details });
   test.each<[string, number, string, string | undefined, { kind: string; retryAfterSeconds: number | undefined }]>([
-    ['429 with Retry-After header', 429, status(429, 'TooManyRequests'), '4', { kind: 'Transient', retryAfterSeconds: 4 }],
-    ['429 with details only', 429, status(429, 'TooManyRequests', { retryAfterSeconds: 2 }), undefined, { kind: 'Transient', retryAfterSeconds: 2 }],
-    ['header wins over details', 429, status(429, 'TooManyRequests', { retryAfterSeconds: 2 }), '9', { kind: 'Transient', retryAfterSeconds: 9 }],
+    [
+      '429 with Retry-After header',
+      429,
+      status(429, 'TooManyRequests'),
+      '4',
+      { kind: 'Transient', retryAfterSeconds: 4 },
+    ],
+    [
+      '429 with details only',
+      429,
+      status(429, 'TooManyRequests', { retryAfterSeconds: 2 }),
+      undefined,
+      { kind: 'Transient', retryAfterSeconds: 2 },
+    ],
+    [
+      'header wins over details',
+      429,
+      status(429, 'TooManyRequests', { retryAfterSeconds: 2 }),
+      '9',
+      { kind: 'Transient', retryAfterSeconds: 9 },
+    ],
     ['503 without a hint', 503, 'Service Unavailable', undefined, { kind: 'Transient', retryAfterSeconds: undefined }],
     ['500', 500, status(500, 'InternalError'), undefined, { kind: 'Transient', retryAfterSeconds: undefined }],
     ['410 Gone', 410, status(410, 'Expired'), undefined, { kind: 'Gone', retryAfterSeconds: undefined }],
     ['403', 403, status(403, 'Forbidden'), undefined, { kind: 'Forbidden', retryAfterSeconds: undefined }],
-    ['unreadable header falls back to details', 429, status(429, 'TooManyRequests', { retryAfterSeconds: 1 }), 'later', { kind: 'Transient', retryAfterSeconds: 1 }],
+    [
+      'unreadable header falls back to details',
+      429,
+      status(429, 'TooManyRequests', { retryAfterSeconds: 1 }),
+      'later',
+      { kind: 'Transient', retryAfterSeconds: 1 },
+    ],
   ])('%s', (_name, code, body, header, expected) => {
     const err = kubeErrorFromResponse(code, body, 'GET /x', false, header);
     expect({ kind: err.kind, retryAfterSeconds: err.retryAfterSeconds }).toEqual(expected);
-    expect(retryAfterMs(err)).toBe(expected.retryAfterSeconds === undefined ? undefined : expected.retryAfterSeconds * 1000);
+    expect(retryAfterMs(err)).toBe(
+      expected.retryAfterSeconds === undefined ? undefined : expected.retryAfterSeconds * 1000,
+    );
   });
 
   test('a redacted error never quotes the server message', () => {
-    const err = kubeErrorFromResponse(422, JSON.stringify({ reason: 'Invalid', message: 'data: s3cr3t' }), 'PUT /s', true);
+    const err = kubeErrorFromResponse(
+      422,
+      JSON.stringify({ reason: 'Invalid', message: 'data: s3cr3t' }),
+      'PUT /s',
+      true,
+    );
     expect(err.message).not.toContain('s3cr3t');
   });
 

@@ -105,7 +105,12 @@ describe('Informer: list, watch and relist', () => {
     expect(t.kube.requests.filter((r) => r.method === 'GET').length).toBeGreaterThan(lists);
     expect(t.seen).toEqual(expected);
     expect(t.informer.isHealthy()).toBe(true);
-    expect([...t.informer.list()].map((o) => o.metadata.name).sort()).toEqual(t.kube.list('configmaps', 'ops').map((o) => o.metadata.name).sort());
+    expect([...t.informer.list()].map((o) => o.metadata.name).sort()).toEqual(
+      t.kube
+        .list('configmaps', 'ops')
+        .map((o) => o.metadata.name)
+        .sort(),
+    );
   });
 
   test('a watch the server ends is resumed from its resourceVersion, without a relist', async () => {
@@ -163,7 +168,10 @@ describe('Informer: restart backoff', () => {
   test("a server's Retry-After is a floor under the backoff, capped", async () => {
     const t = setup();
     await started(t);
-    t.kube.failNext((r) => r.method === 'WATCH', () => apiError(429, 'TooManyRequests', { retryAfterSeconds: 7 }));
+    t.kube.failNext(
+      (r) => r.method === 'WATCH',
+      () => apiError(429, 'TooManyRequests', { retryAfterSeconds: 7 }),
+    );
     t.kube.endWatches();
     expect(await nextRestartDelay(t)).toBe(7000);
   });

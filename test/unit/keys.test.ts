@@ -3,9 +3,21 @@ import { credentialKey, type Key, namespaceKey, parseKey } from '../../src/contr
 describe('work-queue keys', () => {
   test.each<[string, string, Key]>([
     ['credential key', credentialKey('harbor'), { kind: 'credential', credential: 'harbor' }],
-    ['credential with dots and dashes', credentialKey('harbor.example-1'), { kind: 'credential', credential: 'harbor.example-1' }],
-    ['namespace key', namespaceKey('harbor', 'team-a'), { kind: 'namespace', credential: 'harbor', namespace: 'team-a' }],
-    ['namespace key with dotted names', namespaceKey('a.b', 'c-d'), { kind: 'namespace', credential: 'a.b', namespace: 'c-d' }],
+    [
+      'credential with dots and dashes',
+      credentialKey('harbor.example-1'),
+      { kind: 'credential', credential: 'harbor.example-1' },
+    ],
+    [
+      'namespace key',
+      namespaceKey('harbor', 'team-a'),
+      { kind: 'namespace', credential: 'harbor', namespace: 'team-a' },
+    ],
+    [
+      'namespace key with dotted names',
+      namespaceKey('a.b', 'c-d'),
+      { kind: 'namespace', credential: 'a.b', namespace: 'c-d' },
+    ],
   ])('%s round-trips', (_name, key, expected) => {
     expect(parseKey(key)).toEqual(expected);
   });

@@ -1,6 +1,12 @@
 import { pino } from 'pino';
 import { FakeClock } from '../support/fake-clock.js';
-import { DEFAULT_TIMING, LeaderElector, type LockRecord, type LockStore, type StoredRecord } from '../../src/runtime/leaderelection.js';
+import {
+  DEFAULT_TIMING,
+  LeaderElector,
+  type LockRecord,
+  type LockStore,
+  type StoredRecord,
+} from '../../src/runtime/leaderelection.js';
 
 // ---- builders ----------------------------------------------------------------------------------
 
@@ -107,7 +113,13 @@ describe('LeaderElector acquiring', () => {
     await settle();
     expect(a.started).toEqual([0]);
     expect(a.elector.current).toBe('leading');
-    expect(server.stored?.record).toEqual({ holderIdentity: 'a', leaseDurationSeconds: 15, acquireTime: 0, renewTime: 0, leaseTransitions: 0 });
+    expect(server.stored?.record).toEqual({
+      holderIdentity: 'a',
+      leaseDurationSeconds: 15,
+      acquireTime: 0,
+      renewTime: 0,
+      leaseTransitions: 0,
+    });
   });
 
   test('a held lock that is renewed is never taken', async () => {
@@ -124,28 +136,42 @@ describe('LeaderElector acquiring', () => {
     // the leader renews every retry period; the candidate only reads
     expect(server.writes.filter((w) => w.by === 'b')).toEqual([]);
     expect(server.writes.filter((w) => w.by === 'a').length).toBe(1 + 120_000 / DEFAULT_TIMING.retryPeriodMs);
-    expect(server.stored?.record).toMatchObject({ holderIdentity: 'a', acquireTime: 0, renewTime: 120_000, leaseTransitions: 0 });
+    expect(server.stored?.record).toMatchObject({
+      holderIdentity: 'a',
+      acquireTime: 0,
+      renewTime: 120_000,
+      leaseTransitions: 0,
+    });
   });
 
   test.each<[string, number]>([
     ['renewTime far in the future (a skewed clock wrote it)', 3_600_000],
     ['renewTime far in the past', -3_600_000],
     ['renewTime now', 0],
-  ])('an abandoned lock is taken a lease duration after it was first seen, whatever its timestamps: %s', async (_name, skew) => {
-    const { clock, server, candidate, advance } = setup();
-    clock.advance(5_000);
-    server.put({ holderIdentity: 'dead', leaseDurationSeconds: 15, acquireTime: clock.now() + skew, renewTime: clock.now() + skew, leaseTransitions: 3 });
-    const b = candidate('b');
-    b.elector.run();
-    await advance(14_900);
-    expect(b.started).toEqual([]);
-    await advance(2_200);
-    expect(b.started.length).toBe(1);
-    expect(b.started[0]! - 5_000).toBeGreaterThanOrEqual(15_000);
-    expect(server.stored?.record).toMatchObject({ holderIdentity: 'b', leaseTransitions: 4 });
-  });
+  ])(
+    'an abandoned lock is taken a lease duration after it was first seen, whatever its timestamps: %s',
+    async (_name, skew) => {
+      const { clock, server, candidate, advance } = setup();
+      clock.advance(5_000);
+      server.put({
+        holderIdentity: 'dead',
+        leaseDurationSeconds: 15,
+        acquireTime: clock.now() + skew,
+        renewTime: clock.now() + skew,
+        leaseTransitions: 3,
+      });
+      const b = candidate('b');
+      b.elector.run();
+      await advance(14_900);
+      expect(b.started).toEqual([]);
+      await advance(2_200);
+      expect(b.started.length).toBe(1);
+      expect(b.started[0]! - 5_000).toBeGreaterThanOrEqual(15_000);
+      expect(server.stored?.record).toMatchObject({ holderIdentity: 'b', leaseTransitions: 4 });
+    },
+  );
 
-  test('the lease duration written by the holder counts, not the candidate\'s own', async () => {
+  test("the lease duration written by the holder counts, not the candidate's own", async () => {
     const { clock, server, candidate, advance } = setup();
     server.put({ holderIdentity: 'slow', leaseDurationSeconds: 60, acquireTime: 0, renewTime: 0, leaseTransitions: 0 });
     const b = candidate('b');
@@ -192,14 +218,29 @@ describe('LeaderElector acquiring', () => {
     expect(b.started.length).toBe(1);
   });
 
-  test('jitter spreads a candidate\'s tries over retryPeriod × [1, 2.2)', async () => {
+  test("jitter spreads a candidate's tries over retryPeriod × [1, 2.2)", async () => {
     const clock = new FakeClock(0);
     const server = new FakeLockServer();
-    server.put({ holderIdentity: 'other', leaseDurationSeconds: 15, acquireTime: 0, renewTime: 0, leaseTransitions: 0 });
+    server.put({
+      holderIdentity: 'other',
+      leaseDurationSeconds: 15,
+      acquireTime: 0,
+      renewTime: 0,
+      leaseTransitions: 0,
+    });
     const reads: number[] = [];
     const store = server.storeFor('b');
     const counting: LockStore = { ...store, get: () => (reads.push(clock.now()), store.get()) };
-    const elector = new LeaderElector({ store: counting, identity: 'b', clock, logger: silent, ...DEFAULT_TIMING, random: () => 0.5, onStartedLeading: () => undefined, onStoppedLeading: () => undefined });
+    const elector = new LeaderElector({
+      store: counting,
+      identity: 'b',
+      clock,
+      logger: silent,
+      ...DEFAULT_TIMING,
+      random: () => 0.5,
+      onStartedLeading: () => undefined,
+      onStoppedLeading: () => undefined,
+    });
     const settle = async () => {
       for (let i = 0; i < 5; i++) await new Promise<void>((resolve) => setImmediate(resolve));
     };
@@ -246,7 +287,9 @@ describe('LeaderElector keeping and losing', () => {
       await advance(30_000);
       expect(a.lost.length).toBe(1);
       expect(a.lost[0]! - lastRenew).toBeLessThanOrEqual(DEFAULT_TIMING.renewDeadlineMs);
-      expect(a.lost[0]! - lastRenew).toBeGreaterThanOrEqual(DEFAULT_TIMING.renewDeadlineMs - DEFAULT_TIMING.retryPeriodMs);
+      expect(a.lost[0]! - lastRenew).toBeGreaterThanOrEqual(
+        DEFAULT_TIMING.renewDeadlineMs - DEFAULT_TIMING.retryPeriodMs,
+      );
       expect(b.started.length).toBe(1);
       expect(b.started[0]! - lastRenew).toBeGreaterThanOrEqual(DEFAULT_TIMING.leaseDurationMs);
       expect(b.started[0]!).toBeGreaterThan(a.lost[0]!);
@@ -261,7 +304,13 @@ describe('LeaderElector keeping and losing', () => {
     a.elector.run();
     await settle();
     await advance(1_000);
-    server.put({ holderIdentity: 'intruder', leaseDurationSeconds: 15, acquireTime: clock.now(), renewTime: clock.now(), leaseTransitions: 1 });
+    server.put({
+      holderIdentity: 'intruder',
+      leaseDurationSeconds: 15,
+      acquireTime: clock.now(),
+      renewTime: clock.now(),
+      leaseTransitions: 1,
+    });
     await advance(DEFAULT_TIMING.retryPeriodMs);
     expect(a.lost).toEqual([2_000]);
     expect(server.stored?.record.holderIdentity).toBe('intruder');
@@ -339,7 +388,15 @@ describe('LeaderElector stop', () => {
     const gate = new Promise<void>((resolve) => (letCreateThrough = resolve));
     const gated: LockStore = { ...store, create: async (record) => (await gate, store.create(record)) };
     const started: number[] = [];
-    const elector = new LeaderElector({ store: gated, identity: 'a', clock, logger: silent, ...DEFAULT_TIMING, onStartedLeading: () => started.push(clock.now()), onStoppedLeading: () => undefined });
+    const elector = new LeaderElector({
+      store: gated,
+      identity: 'a',
+      clock,
+      logger: silent,
+      ...DEFAULT_TIMING,
+      onStartedLeading: () => started.push(clock.now()),
+      onStoppedLeading: () => undefined,
+    });
     elector.run();
     await new Promise<void>((resolve) => setImmediate(resolve)); // the read is done, the create waits at the gate
     const stopped = elector.stop();
@@ -361,9 +418,28 @@ describe('LeaderElector stop', () => {
 });
 
 test.each<[string, { leaseDurationMs: number; renewDeadlineMs: number; retryPeriodMs: number }, RegExp]>([
-  ['renew deadline not shorter than the lease', { leaseDurationMs: 10_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 }, /renew deadline/],
-  ['retry period not shorter than the renew deadline', { leaseDurationMs: 15_000, renewDeadlineMs: 2_000, retryPeriodMs: 2_000 }, /retry period/],
+  [
+    'renew deadline not shorter than the lease',
+    { leaseDurationMs: 10_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 },
+    /renew deadline/,
+  ],
+  [
+    'retry period not shorter than the renew deadline',
+    { leaseDurationMs: 15_000, renewDeadlineMs: 2_000, retryPeriodMs: 2_000 },
+    /retry period/,
+  ],
 ])('rejects timings where two leaders could overlap: %s', (_name, timing, message) => {
   const server = new FakeLockServer();
-  expect(() => new LeaderElector({ store: server.storeFor('a'), identity: 'a', clock: new FakeClock(0), logger: silent, ...timing, onStartedLeading: () => undefined, onStoppedLeading: () => undefined })).toThrow(message);
+  expect(
+    () =>
+      new LeaderElector({
+        store: server.storeFor('a'),
+        identity: 'a',
+        clock: new FakeClock(0),
+        logger: silent,
+        ...timing,
+        onStartedLeading: () => undefined,
+        onStoppedLeading: () => undefined,
+      }),
+  ).toThrow(message);
 });

@@ -8,10 +8,37 @@ test.each<[number, string]>([
 });
 
 test.each<[string, object, object]>([
-  ['a full Lease', { metadata: { name: 'l', namespace: 'n', resourceVersion: '7' }, spec: { holderIdentity: 'pod-a_1', leaseDurationSeconds: 15, acquireTime: '2026-11-25T20:38:50.123456Z', renewTime: '2026-11-25T20:39:00.000000Z', leaseTransitions: 2 } },
-    { version: '7', record: { holderIdentity: 'pod-a_1', leaseDurationSeconds: 15, acquireTime: Date.UTC(2026, 10, 25, 20, 38, 50, 123), renewTime: Date.UTC(2026, 10, 25, 20, 39, 0), leaseTransitions: 2 } }],
-  ['a Lease without spec (created by someone else)', { metadata: { name: 'l', namespace: 'n', resourceVersion: '1' } },
-    { version: '1', record: { holderIdentity: '', leaseDurationSeconds: 0, acquireTime: 0, renewTime: 0, leaseTransitions: 0 } }],
+  [
+    'a full Lease',
+    {
+      metadata: { name: 'l', namespace: 'n', resourceVersion: '7' },
+      spec: {
+        holderIdentity: 'pod-a_1',
+        leaseDurationSeconds: 15,
+        acquireTime: '2026-11-25T20:38:50.123456Z',
+        renewTime: '2026-11-25T20:39:00.000000Z',
+        leaseTransitions: 2,
+      },
+    },
+    {
+      version: '7',
+      record: {
+        holderIdentity: 'pod-a_1',
+        leaseDurationSeconds: 15,
+        acquireTime: Date.UTC(2026, 10, 25, 20, 38, 50, 123),
+        renewTime: Date.UTC(2026, 10, 25, 20, 39, 0),
+        leaseTransitions: 2,
+      },
+    },
+  ],
+  [
+    'a Lease without spec (created by someone else)',
+    { metadata: { name: 'l', namespace: 'n', resourceVersion: '1' } },
+    {
+      version: '1',
+      record: { holderIdentity: '', leaseDurationSeconds: 0, acquireTime: 0, renewTime: 0, leaseTransitions: 0 },
+    },
+  ],
 ])('recordOf: %s', (_name, lease, expected) => {
   expect(recordOf(lease as never)).toEqual(expected);
 });

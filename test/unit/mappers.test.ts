@@ -4,16 +4,27 @@ import type { RegistryCredential, RegistryCredentialSpec } from '../../src/api/v
 import { registerMappers } from '../../src/controller/mappers.js';
 import type { Caches } from '../../src/controller/caches.js';
 
-type Handlers = { add?: (o: unknown) => void; update?: (a: unknown, b: unknown) => void; delete?: (o: unknown) => void };
+type Handlers = {
+  add?: (o: unknown) => void;
+  update?: (a: unknown, b: unknown) => void;
+  delete?: (o: unknown) => void;
+};
 
 function setup(ready: boolean) {
   const handlers = new Map<string, Handlers>();
   const cred = {
     metadata: { name: 'c', uid: 'u', generation: 1 },
     spec: {},
-    status: { conditions: [{ type: 'Ready', status: ready ? 'True' : 'False', reason: 'x', message: '', lastTransitionTime: '' }] },
+    status: {
+      conditions: [
+        { type: 'Ready', status: ready ? 'True' : 'False', reason: 'x', message: '', lastTransitionTime: '' },
+      ],
+    },
   } as unknown as RegistryCredential;
-  const cache = (name: string, items: unknown[] = []) => ({ on: (h: Handlers) => handlers.set(name, h), list: () => items.values() });
+  const cache = (name: string, items: unknown[] = []) => ({
+    on: (h: Handlers) => handlers.set(name, h),
+    list: () => items.values(),
+  });
   const caches = {
     credentials: cache('credentials', [cred]),
     namespaces: cache('namespaces'),
@@ -23,17 +34,35 @@ function setup(ready: boolean) {
   } as unknown as Caches;
   const now: string[] = [];
   const later: Array<[string, number]> = [];
-  const spec = { namespaceSelector: { matchLabels: { team: 'a' } }, excludeNamespaces: [], serviceAccounts: ['default'] } as unknown as RegistryCredentialSpec;
-  registerMappers({ caches, queue: { add: (k) => now.push(k), addAfter: (k, d) => later.push([k, d]) }, specOf: () => spec, statusDelay: () => 500 });
+  const spec = {
+    namespaceSelector: { matchLabels: { team: 'a' } },
+    excludeNamespaces: [],
+    serviceAccounts: ['default'],
+  } as unknown as RegistryCredentialSpec;
+  registerMappers({
+    caches,
+    queue: { add: (k) => now.push(k), addAfter: (k, d) => later.push([k, d]) },
+    specOf: () => spec,
+    statusDelay: () => 500,
+  });
   return { handlers, now, later };
 }
 
-const ns = (name: string, labels: Record<string, string>): V1Namespace => ({ metadata: { name, labels }, status: { phase: 'Active' } });
+const ns = (name: string, labels: Record<string, string>): V1Namespace => ({
+  metadata: { name, labels },
+  status: { phase: 'Active' },
+});
 
 describe('namespace events', () => {
   test.each<[string, boolean, V1Namespace, string[], Array<[string, number]>]>([
     // The recount of a Ready credential is run at once by the namespace key after its writes (reconciler).
-    ['joins the selection of a Ready credential: the namespace first, the recount after the pause', true, ns('x', { team: 'a' }), ['n/c/x'], [['c/c', 500]]],
+    [
+      'joins the selection of a Ready credential: the namespace first, the recount after the pause',
+      true,
+      ns('x', { team: 'a' }),
+      ['n/c/x'],
+      [['c/c', 500]],
+    ],
     ['joins the selection while not Ready: counts batched', false, ns('x', { team: 'a' }), ['n/c/x'], [['c/c', 500]]],
     ['not selected: counts batched', true, ns('x', { team: 'b' }), ['n/c/x'], [['c/c', 500]]],
   ])('%s', (_name, ready, namespace, now, later) => {

@@ -30,7 +30,11 @@ const NAMESPACES = ['team-a', 'team-b'];
 const SELECTOR = { matchLabels: { team: 'x' } };
 
 function spec(extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { registries: [{ server: SERVER, basicAuth: { secretName: 'robot' } }], namespaceSelector: SELECTOR, ...extra };
+  return {
+    registries: [{ server: SERVER, basicAuth: { secretName: 'robot' } }],
+    namespaceSelector: SELECTOR,
+    ...extra,
+  };
 }
 
 function world(kube: FakeKube, options: { source?: boolean } = {}): void {
@@ -45,7 +49,9 @@ function world(kube: FakeKube, options: { source?: boolean } = {}): void {
 function observe(kube: FakeKube, credentialName = NAME, secretName = NAME) {
   const status = statusOf(kube, credentialName);
   return {
-    copies: Object.fromEntries(NAMESPACES.map((ns) => [ns, passwordIn(kube.get('secrets', ns, secretName), SERVER) ?? 'none'])),
+    copies: Object.fromEntries(
+      NAMESPACES.map((ns) => [ns, passwordIn(kube.get('secrets', ns, secretName), SERVER) ?? 'none']),
+    ),
     pullSecrets: Object.fromEntries(NAMESPACES.map((ns) => [ns, pullSecretsOf(kube, ns, 'default')])),
     ready: conditionOf(kube, credentialName, 'Ready'),
     sources: conditionOf(kube, credentialName, 'SourcesReady'),
@@ -79,13 +85,23 @@ interface Row {
 }
 
 const rows: Row[] = [
-  { name: 'converges: a copy and an entry after the foreign one in every selected namespace', spec: spec(), expected: converged, events: ['SecretCreated', 'PullSecretAdded'] },
+  {
+    name: 'converges: a copy and an entry after the foreign one in every selected namespace',
+    spec: spec(),
+    expected: converged,
+    events: ['SecretCreated', 'PullSecretAdded'],
+  },
 
   // ---- suspend ----
   {
     name: 'suspend: a suspended credential writes nothing and says so',
     spec: spec({ suspend: true }),
-    expected: { copies: { 'team-a': 'none', 'team-b': 'none' }, pullSecrets: { 'team-a': ['theirs'], 'team-b': ['theirs'] }, ready: 'False/Suspended', counts: { selected: 2, ready: 0, failed: 0 } },
+    expected: {
+      copies: { 'team-a': 'none', 'team-b': 'none' },
+      pullSecrets: { 'team-a': ['theirs'], 'team-b': ['theirs'] },
+      ready: 'False/Suspended',
+      counts: { selected: 2, ready: 0, failed: 0 },
+    },
   },
   {
     name: 'suspend after converging: source changes and deselection are not acted on, nothing is deleted',
@@ -124,16 +140,35 @@ const rows: Row[] = [
   {
     name: 'held document: an existing copy of ours stays byte-for-byte, and SAs still point at it',
     noSource: true,
-    seed: (kube) => kube.put('secrets', ownedCopy('team-a', NAME, NAME, JSON.stringify({ auths: { [SERVER]: { username: 'u', password: 'old', auth: 'dTpvbGQ=' } } }))),
+    seed: (kube) =>
+      kube.put(
+        'secrets',
+        ownedCopy(
+          'team-a',
+          NAME,
+          NAME,
+          JSON.stringify({ auths: { [SERVER]: { username: 'u', password: 'old', auth: 'dTpvbGQ=' } } }),
+        ),
+      ),
     spec: spec(),
-    expected: { copies: { 'team-a': 'old', 'team-b': 'none' }, pullSecrets: { 'team-a': ['theirs', NAME], 'team-b': ['theirs'] }, sources: 'False/SourceSecretNotFound' },
-    check: ({ kube }) => expect(kube.requests.filter((r) => r.method === 'PUT' && r.target.resource === 'secrets')).toEqual([]),
+    expected: {
+      copies: { 'team-a': 'old', 'team-b': 'none' },
+      pullSecrets: { 'team-a': ['theirs', NAME], 'team-b': ['theirs'] },
+      sources: 'False/SourceSecretNotFound',
+    },
+    check: ({ kube }) =>
+      expect(kube.requests.filter((r) => r.method === 'PUT' && r.target.resource === 'secrets')).toEqual([]),
   },
   {
     name: 'a source that breaks after converging: its last good value keeps being served',
     spec: spec(),
     act: ({ kube }) => kube.remove('secrets', SOURCE_NAMESPACE, 'robot'),
-    expected: { ...converged, ready: 'False/SourceSecretNotFound', sources: 'False/SourceSecretNotFound', counts: { selected: 2, ready: 2, failed: 0 } },
+    expected: {
+      ...converged,
+      ready: 'False/SourceSecretNotFound',
+      sources: 'False/SourceSecretNotFound',
+      counts: { selected: 2, ready: 2, failed: 0 },
+    },
   },
   {
     name: 'held document, then the source appears: the copies are made',
@@ -146,7 +181,12 @@ const rows: Row[] = [
   // ---- SecretConflict ----
   {
     name: 'SecretConflict: a foreign Secret of that name is never touched; the other namespace is served',
-    seed: (kube) => kube.put('secrets', { metadata: { name: NAME, namespace: 'team-a', labels: { owner: 'someone' } }, type: 'Opaque', data: { keep: 'bWU=' } }),
+    seed: (kube) =>
+      kube.put('secrets', {
+        metadata: { name: NAME, namespace: 'team-a', labels: { owner: 'someone' } },
+        type: 'Opaque',
+        data: { keep: 'bWU=' },
+      }),
     spec: spec(),
     expected: {
       copies: { 'team-a': 'foreign', 'team-b': 'p1' },
@@ -158,10 +198,21 @@ const rows: Row[] = [
     events: ['SecretConflict'],
     check: ({ kube }) => {
       // Creates are refused (AlreadyExists); nothing ever updates or deletes the foreign Secret.
-      const writes = kube.requests.filter((r) => ['PUT', 'PATCH', 'DELETE'].includes(r.method) && r.target.resource === 'secrets' && r.target.namespace === 'team-a');
+      const writes = kube.requests.filter(
+        (r) =>
+          ['PUT', 'PATCH', 'DELETE'].includes(r.method) &&
+          r.target.resource === 'secrets' &&
+          r.target.namespace === 'team-a',
+      );
       expect(writes).toEqual([]);
       expect(kube.get('secrets', 'team-a', NAME)?.metadata.labels).toEqual({ owner: 'someone' });
-      expect(statusOf(kube, NAME)?.failures).toEqual([{ namespace: 'team-a', reason: 'SecretConflict', message: expect.stringContaining('not managed by this RegistryCredential') }]);
+      expect(statusOf(kube, NAME)?.failures).toEqual([
+        {
+          namespace: 'team-a',
+          reason: 'SecretConflict',
+          message: expect.stringContaining('not managed by this RegistryCredential'),
+        },
+      ]);
     },
   },
   {
@@ -187,7 +238,11 @@ const rows: Row[] = [
     name: 'renamed secretName: the new Secret replaces the old one, our entry is replaced in place after the foreign one',
     spec: spec(),
     act: ({ kube }) => void kube.put('registrycredentials', credential(NAME, spec({ secretName: 'renamed' }))),
-    expected: { copies: { 'team-a': 'none', 'team-b': 'none' }, pullSecrets: { 'team-a': ['theirs', 'renamed'], 'team-b': ['theirs', 'renamed'] }, ready: 'True/Ready' },
+    expected: {
+      copies: { 'team-a': 'none', 'team-b': 'none' },
+      pullSecrets: { 'team-a': ['theirs', 'renamed'], 'team-b': ['theirs', 'renamed'] },
+      ready: 'True/Ready',
+    },
     events: ['SecretDeleted'],
     check: ({ kube }) => {
       for (const ns of NAMESPACES) expect(passwordIn(kube.get('secrets', ns, 'renamed'), SERVER)).toBe('p1');
@@ -200,20 +255,31 @@ const rows: Row[] = [
     name: 'a namespace leaving the selection: exactly what was added there goes',
     spec: spec(),
     act: ({ kube }) => void kube.put('namespaces', namespace('team-b', {})),
-    expected: { copies: { 'team-a': 'p1', 'team-b': 'none' }, pullSecrets: { 'team-a': ['theirs', NAME], 'team-b': ['theirs'] }, counts: { selected: 1, ready: 1, failed: 0 } },
+    expected: {
+      copies: { 'team-a': 'p1', 'team-b': 'none' },
+      pullSecrets: { 'team-a': ['theirs', NAME], 'team-b': ['theirs'] },
+      counts: { selected: 1, ready: 1, failed: 0 },
+    },
     check: ({ kube }) => expect(injectedAnnotation(kube, 'team-b', 'default')).toBeUndefined(),
   },
   {
     name: 'an SA leaving the list: its entry goes, the Secret stays',
     spec: spec(),
     act: ({ kube }) => void kube.put('registrycredentials', credential(NAME, spec({ serviceAccounts: [] }))),
-    expected: { copies: { 'team-a': 'p1', 'team-b': 'p1' }, pullSecrets: { 'team-a': ['theirs'], 'team-b': ['theirs'] }, ready: 'True/Ready' },
+    expected: {
+      copies: { 'team-a': 'p1', 'team-b': 'p1' },
+      pullSecrets: { 'team-a': ['theirs'], 'team-b': ['theirs'] },
+      ready: 'True/Ready',
+    },
   },
   {
     name: 'the RegistryCredential deleted: everything it added goes, then the finalizer is released',
     spec: spec(),
     act: ({ kube }) => kube.remove('registrycredentials', undefined, NAME),
-    expected: { copies: { 'team-a': 'none', 'team-b': 'none' }, pullSecrets: { 'team-a': ['theirs'], 'team-b': ['theirs'] } },
+    expected: {
+      copies: { 'team-a': 'none', 'team-b': 'none' },
+      pullSecrets: { 'team-a': ['theirs'], 'team-b': ['theirs'] },
+    },
     events: ['CleanedUp'],
     check: ({ kube }) => expect(kube.get('registrycredentials', undefined, NAME)).toBeUndefined(),
   },
@@ -221,7 +287,12 @@ const rows: Row[] = [
     name: 'leftovers of a RegistryCredential gone while the operator was down are removed at start',
     seed: (kube) => {
       kube.put('secrets', ownedCopy('team-a', 'ghost', 'ghost', '{"auths":{}}'));
-      kube.put('serviceaccounts', serviceAccount('team-a', 'default', ['theirs', 'ghost'], { [ANNOTATION_INJECTED]: JSON.stringify({ ghost: 'ghost' }) }));
+      kube.put(
+        'serviceaccounts',
+        serviceAccount('team-a', 'default', ['theirs', 'ghost'], {
+          [ANNOTATION_INJECTED]: JSON.stringify({ ghost: 'ghost' }),
+        }),
+      );
     },
     spec: spec(),
     expected: converged,
@@ -238,14 +309,23 @@ const rows: Row[] = [
     seed: (kube) => {
       let edited = false;
       kube.beforeRequest = (request) => {
-        if (edited || request.method !== 'PATCH' || request.target.resource !== 'serviceaccounts' || request.target.namespace !== 'team-a') return;
+        if (
+          edited ||
+          request.method !== 'PATCH' ||
+          request.target.resource !== 'serviceaccounts' ||
+          request.target.namespace !== 'team-a'
+        )
+          return;
         edited = true;
         kube.put('serviceaccounts', serviceAccount('team-a', 'default', ['theirs', 'editor']));
       };
     },
     expected: { ...converged, pullSecrets: { 'team-a': ['theirs', 'editor', NAME], 'team-b': ['theirs', NAME] } },
     check: ({ kube }) => {
-      const onSa = kube.requests.filter((r) => r.target.resource === 'serviceaccounts' && r.target.namespace === 'team-a' && r.target.name === 'default');
+      const onSa = kube.requests.filter(
+        (r) =>
+          r.target.resource === 'serviceaccounts' && r.target.namespace === 'team-a' && r.target.name === 'default',
+      );
       expect(onSa.map((r) => r.method)).toEqual(['PATCH', 'GET', 'PATCH']);
     },
   },
@@ -254,7 +334,10 @@ const rows: Row[] = [
     spec: spec(),
     seed: (kube) =>
       kube.failNext(
-        (request) => request.method === 'PATCH' && request.target.resource === 'serviceaccounts' && request.target.namespace === 'team-a',
+        (request) =>
+          request.method === 'PATCH' &&
+          request.target.resource === 'serviceaccounts' &&
+          request.target.namespace === 'team-a',
         () => apiError(409, 'Conflict'),
         MAX_CONFLICT_RETRIES + 1,
       ),

@@ -13,9 +13,14 @@ import {
 // ---- builders ----------------------------------------------------------------------------------
 
 /** An SA listing `pullSecrets` (in order); `injected` is the raw annotation value (or a map to serialize). */
-function sa(pullSecrets: string[] | undefined, injected?: string | Record<string, unknown>, otherAnnotations: Record<string, string> = {}): V1ServiceAccount {
+function sa(
+  pullSecrets: string[] | undefined,
+  injected?: string | Record<string, unknown>,
+  otherAnnotations: Record<string, string> = {},
+): V1ServiceAccount {
   const annotations = { ...otherAnnotations };
-  if (injected !== undefined) annotations[ANNOTATION_INJECTED] = typeof injected === 'string' ? injected : JSON.stringify(injected);
+  if (injected !== undefined)
+    annotations[ANNOTATION_INJECTED] = typeof injected === 'string' ? injected : JSON.stringify(injected);
   return {
     metadata: { name: 'default', namespace: 'team-a', annotations },
     ...(pullSecrets ? { imagePullSecrets: pullSecrets.map((name) => ({ name })) } : {}),
@@ -23,7 +28,8 @@ function sa(pullSecrets: string[] | undefined, injected?: string | Record<string
 }
 
 const names = (edit: PullSecretsEdit | undefined) => edit?.imagePullSecrets.map((e) => e.name);
-const record = (edit: PullSecretsEdit | undefined) => (edit?.injected == null ? edit?.injected : (JSON.parse(edit.injected) as unknown));
+const record = (edit: PullSecretsEdit | undefined) =>
+  edit?.injected == null ? edit?.injected : (JSON.parse(edit.injected) as unknown);
 
 /** Mangled annotation values: none of them records anything. */
 const MANGLED: Array<[string, string]> = [
@@ -42,8 +48,16 @@ describe('injectedBy', () => {
     ['no metadata', {}, {}],
     ['no annotation', sa(['a']), {}],
     ['a valid record', sa(['a'], { a: 'harbor', b: 'quay' }), { a: 'harbor', b: 'quay' }],
-    ['non-string values are dropped', sa(['a'], { a: 'harbor', b: 1, c: null, d: { x: 1 }, e: ['x'] }), { a: 'harbor' }],
-    ...MANGLED.map(([name, raw]): [string, V1ServiceAccount, Record<string, string>] => [`mangled: ${name}`, sa(['a'], raw), {}]),
+    [
+      'non-string values are dropped',
+      sa(['a'], { a: 'harbor', b: 1, c: null, d: { x: 1 }, e: ['x'] }),
+      { a: 'harbor' },
+    ],
+    ...MANGLED.map(([name, raw]): [string, V1ServiceAccount, Record<string, string>] => [
+      `mangled: ${name}`,
+      sa(['a'], raw),
+      {},
+    ]),
   ])('%s', (_name, account, expected) => {
     expect(injectedBy(account)).toEqual(expected);
   });
@@ -52,7 +66,6 @@ describe('injectedBy', () => {
     expect(injectedFor(sa([], { a: 'harbor', b: 'quay', c: 'harbor' }), 'harbor').sort()).toEqual(['a', 'c']);
     expect(injectedFor(sa([], '{oops'), 'harbor')).toEqual([]);
   });
-
 });
 
 // ---- withPullSecret ----------------------------------------------------------------------------
@@ -61,9 +74,19 @@ describe('withPullSecret', () => {
   test.each<[string, V1ServiceAccount, string[], unknown]>([
     ['no imagePullSecrets at all', sa(undefined), ['harbor'], { harbor: 'harbor' }],
     ['empty list', sa([]), ['harbor'], { harbor: 'harbor' }],
-    ['appended after foreign entries, their order kept', sa(['z-foreign', 'a-foreign', 'm-foreign']), ['z-foreign', 'a-foreign', 'm-foreign', 'harbor'], { harbor: 'harbor' }],
+    [
+      'appended after foreign entries, their order kept',
+      sa(['z-foreign', 'a-foreign', 'm-foreign']),
+      ['z-foreign', 'a-foreign', 'm-foreign', 'harbor'],
+      { harbor: 'harbor' },
+    ],
     ['other records kept', sa(['quay'], { quay: 'quay' }), ['quay', 'harbor'], { harbor: 'harbor', quay: 'quay' }],
-    ...MANGLED.map(([name, raw]): [string, V1ServiceAccount, string[], unknown] => [`mangled annotation (${name}) is replaced by a valid record`, sa(['b', 'a'], raw), ['b', 'a', 'harbor'], { harbor: 'harbor' }]),
+    ...MANGLED.map(([name, raw]): [string, V1ServiceAccount, string[], unknown] => [
+      `mangled annotation (${name}) is replaced by a valid record`,
+      sa(['b', 'a'], raw),
+      ['b', 'a', 'harbor'],
+      { harbor: 'harbor' },
+    ]),
   ])('adds the entry: %s', (_name, account, expectedNames, expectedRecord) => {
     const edit = withPullSecret(account, 'harbor', 'harbor');
     expect(names(edit)).toEqual(expectedNames);
@@ -112,10 +135,28 @@ describe('withoutPullSecret', () => {
   test.each<[string, V1ServiceAccount, string | undefined, string[], unknown]>([
     ['our only entry; annotation removed', sa(['a', 'harbor', 'b'], { harbor: 'harbor' }), undefined, ['a', 'b'], null],
     ['foreign order kept', sa(['z', 'harbor', 'a', 'm'], { harbor: 'harbor' }), undefined, ['z', 'a', 'm'], null],
-    ['records of other credentials kept', sa(['quay', 'harbor'], { harbor: 'harbor', quay: 'quay' }), undefined, ['quay'], { quay: 'quay' }],
+    [
+      'records of other credentials kept',
+      sa(['quay', 'harbor'], { harbor: 'harbor', quay: 'quay' }),
+      undefined,
+      ['quay'],
+      { quay: 'quay' },
+    ],
     ['every name we recorded', sa(['old', 'x', 'new'], { old: 'harbor', new: 'harbor' }), undefined, ['x'], null],
-    ['only the named one', sa(['old', 'x', 'new'], { old: 'harbor', new: 'harbor' }), 'old', ['x', 'new'], { new: 'harbor' }],
-    ['record without list entry (entry already removed by a user)', sa(['x'], { harbor: 'harbor' }), undefined, ['x'], null],
+    [
+      'only the named one',
+      sa(['old', 'x', 'new'], { old: 'harbor', new: 'harbor' }),
+      'old',
+      ['x', 'new'],
+      { new: 'harbor' },
+    ],
+    [
+      'record without list entry (entry already removed by a user)',
+      sa(['x'], { harbor: 'harbor' }),
+      undefined,
+      ['x'],
+      null,
+    ],
     ['record, no list at all', sa(undefined, { harbor: 'harbor' }), undefined, [], null],
   ])('%s', (_name, account, only, expectedNames, expectedRecord) => {
     const edit = withoutPullSecret(account, 'harbor', only);
@@ -127,7 +168,11 @@ describe('withoutPullSecret', () => {
     ['no record: a same-named foreign entry is never removed', sa(['harbor']), undefined],
     ['entry recorded for another credential', sa(['harbor'], { harbor: 'quay' }), undefined],
     ['onlySecretName not recorded by us', sa(['harbor', 'x'], { harbor: 'harbor' }), 'x'],
-    ...MANGLED.map(([name, raw]): [string, V1ServiceAccount, string | undefined] => [`mangled annotation (${name}) removes nothing`, sa(['harbor', 'a'], raw), undefined]),
+    ...MANGLED.map(([name, raw]): [string, V1ServiceAccount, string | undefined] => [
+      `mangled annotation (${name}) removes nothing`,
+      sa(['harbor', 'a'], raw),
+      undefined,
+    ]),
   ])('undefined: %s', (_name, account, only) => {
     expect(withoutPullSecret(account, 'harbor', only)).toBeUndefined();
   });
@@ -138,13 +183,43 @@ describe('withoutPullSecret', () => {
 describe('serviceAccountEdit', () => {
   test.each<[string, V1ServiceAccount, string | undefined, string[], unknown]>([
     ['adds the wanted entry at the end', sa(['b', 'a']), 'harbor', ['b', 'a', 'harbor'], { harbor: 'harbor' }],
-    ['renamed secretName: old entry out, new in, foreign order kept', sa(['z', 'old', 'a'], { old: 'harbor' }), 'new', ['z', 'a', 'new'], { new: 'harbor' }],
+    [
+      'renamed secretName: old entry out, new in, foreign order kept',
+      sa(['z', 'old', 'a'], { old: 'harbor' }),
+      'new',
+      ['z', 'a', 'new'],
+      { new: 'harbor' },
+    ],
     ['renamed, new name already listed by someone else', sa(['new', 'old'], { old: 'harbor' }), 'new', ['new'], null],
-    ['renamed twice (two stale entries)', sa(['o1', 'x', 'o2'], { o1: 'harbor', o2: 'harbor' }), 'new', ['x', 'new'], { new: 'harbor' }],
-    ['renamed, records of another credential kept', sa(['q', 'old'], { q: 'quay', old: 'harbor' }), 'new', ['q', 'new'], { new: 'harbor', q: 'quay' }],
+    [
+      'renamed twice (two stale entries)',
+      sa(['o1', 'x', 'o2'], { o1: 'harbor', o2: 'harbor' }),
+      'new',
+      ['x', 'new'],
+      { new: 'harbor' },
+    ],
+    [
+      'renamed, records of another credential kept',
+      sa(['q', 'old'], { q: 'quay', old: 'harbor' }),
+      'new',
+      ['q', 'new'],
+      { new: 'harbor', q: 'quay' },
+    ],
     ['no longer selected: our entry removed', sa(['a', 'harbor'], { harbor: 'harbor' }), undefined, ['a'], null],
-    ['no longer selected: only our records removed', sa(['old', 'q', 'harbor'], { old: 'harbor', harbor: 'harbor', q: 'quay' }), undefined, ['q'], { q: 'quay' }],
-    ['mangled annotation: entry added, foreign list kept', sa(['harbor-old', 'x'], 'not json'), 'harbor', ['harbor-old', 'x', 'harbor'], { harbor: 'harbor' }],
+    [
+      'no longer selected: only our records removed',
+      sa(['old', 'q', 'harbor'], { old: 'harbor', harbor: 'harbor', q: 'quay' }),
+      undefined,
+      ['q'],
+      { q: 'quay' },
+    ],
+    [
+      'mangled annotation: entry added, foreign list kept',
+      sa(['harbor-old', 'x'], 'not json'),
+      'harbor',
+      ['harbor-old', 'x', 'harbor'],
+      { harbor: 'harbor' },
+    ],
   ])('%s', (_name, account, wanted, expectedNames, expectedRecord) => {
     const edit = serviceAccountEdit(account, 'harbor', wanted);
     expect(names(edit)).toEqual(expectedNames);
@@ -169,7 +244,11 @@ describe('serviceAccountEdit', () => {
 
 describe('applyEdit', () => {
   test.each<[string, PullSecretsEdit, Record<string, string>]>([
-    ['sets the annotation, keeps other annotations', { imagePullSecrets: [{ name: 'x' }], injected: '{"x":"harbor"}' }, { keep: 'me', [ANNOTATION_INJECTED]: '{"x":"harbor"}' }],
+    [
+      'sets the annotation, keeps other annotations',
+      { imagePullSecrets: [{ name: 'x' }], injected: '{"x":"harbor"}' },
+      { keep: 'me', [ANNOTATION_INJECTED]: '{"x":"harbor"}' },
+    ],
     ['null removes the annotation, keeps other annotations', { imagePullSecrets: [], injected: null }, { keep: 'me' }],
   ])('%s', (_name, edit, annotations) => {
     const account = sa(['old'], { old: 'harbor' }, { keep: 'me' });

@@ -1,11 +1,23 @@
 import { STATUS_COST_FACTOR, STATUS_DELAY_MAX_MS, statusDelayMs } from '../../src/controller/timing.js';
-import { MIN_RENEWAL_MS, RETRY_BASE_MS, RETRY_MAX_MS, hasReliableExpiry, renewalDueAt, retryDelayMs, UNRELIABLE_EXPIRY_RENEWAL_MS } from '../../src/providers/renewal.js';
+import {
+  MIN_RENEWAL_MS,
+  RETRY_BASE_MS,
+  RETRY_MAX_MS,
+  hasReliableExpiry,
+  renewalDueAt,
+  retryDelayMs,
+  UNRELIABLE_EXPIRY_RENEWAL_MS,
+} from '../../src/providers/renewal.js';
 
 const H = 3_600_000;
 const M = 60_000;
 const T0 = Date.UTC(2026, 10, 22);
 /** A token issued at T0 that lives `lifetimeMs` (undefined: no reported expiry), with jitter r. */
-const token = (lifetimeMs: number | undefined, jitter = 0) => ({ issuedAt: T0, expiresAt: lifetimeMs === undefined ? undefined : T0 + lifetimeMs, jitter });
+const token = (lifetimeMs: number | undefined, jitter = 0) => ({
+  issuedAt: T0,
+  expiresAt: lifetimeMs === undefined ? undefined : T0 + lifetimeMs,
+  jitter,
+});
 
 describe('renewalDueAt', () => {
   test.each<[string, number | undefined, number, number, number]>([
@@ -32,7 +44,8 @@ describe('renewalDueAt', () => {
         for (const jitter of [0, 0.5, 0.999]) {
           const due = renewalDueAt(token(lifetime, jitter), interval);
           expect(due).toBeGreaterThanOrEqual(T0 + MIN_RENEWAL_MS);
-          if (lifetime > 4 * MIN_RENEWAL_MS) expect(due).toBeLessThanOrEqual(T0 + lifetime - Math.min(30 * M, lifetime / 4));
+          if (lifetime > 4 * MIN_RENEWAL_MS)
+            expect(due).toBeLessThanOrEqual(T0 + lifetime - Math.min(30 * M, lifetime / 4));
         }
       }
     }

@@ -47,9 +47,12 @@ describe('parseDuration', () => {
     expect(parseDuration(text)).toBeCloseTo(ms, 9);
   });
 
-  test.each(['', '6', 'h', '1d', '1w', '-1h', '+1h', '1H', ' 1h', '1h ', '1 h', '1.h', '.5h', 'PT1H', '1h-30m'])('rejects %j', (text) => {
-    expect(() => parseDuration(text)).toThrow(`invalid duration ${JSON.stringify(text)}`);
-  });
+  test.each(['', '6', 'h', '1d', '1w', '-1h', '+1h', '1H', ' 1h', '1h ', '1 h', '1.h', '.5h', 'PT1H', '1h-30m'])(
+    'rejects %j',
+    (text) => {
+      expect(() => parseDuration(text)).toThrow(`invalid duration ${JSON.stringify(text)}`);
+    },
+  );
 
   test('the default refresh interval parses', () => {
     expect(parseDuration(DEFAULT_REFRESH)).toBe(6 * 3_600_000);
@@ -61,7 +64,12 @@ describe('parseDuration', () => {
 describe('parseSpec defaults', () => {
   test('a minimal spec gets every default', () => {
     expect(parsed(raw())).toEqual({
-      registries: [{ server: 'harbor.example.com', basicAuth: { secretName: 'harbor-robot', usernameKey: 'username', passwordKey: 'password' } }],
+      registries: [
+        {
+          server: 'harbor.example.com',
+          basicAuth: { secretName: 'harbor-robot', usernameKey: 'username', passwordKey: 'password' },
+        },
+      ],
       excludeNamespaces: [],
       serviceAccounts: ['default'],
       refreshInterval: '6h',
@@ -71,7 +79,11 @@ describe('parseSpec defaults', () => {
 
   test.each<[string, Record<string, unknown>, Partial<RegistryCredentialSpec>]>([
     ['secretName kept', { secretName: 'pull' }, { secretName: 'pull' }],
-    ['namespaceSelector kept', { namespaceSelector: { matchLabels: { a: 'b' } } }, { namespaceSelector: { matchLabels: { a: 'b' } } }],
+    [
+      'namespaceSelector kept',
+      { namespaceSelector: { matchLabels: { a: 'b' } } },
+      { namespaceSelector: { matchLabels: { a: 'b' } } },
+    ],
     ['excludeNamespaces kept', { excludeNamespaces: ['kube-system'] }, { excludeNamespaces: ['kube-system'] }],
     ['serviceAccounts "*"', { serviceAccounts: ['*'] }, { serviceAccounts: ['*'] }],
     ['serviceAccounts [] stays empty', { serviceAccounts: [] }, { serviceAccounts: [] }],
@@ -82,8 +94,16 @@ describe('parseSpec defaults', () => {
       { registries: [{ server: 'r.io', basicAuth: { secretName: 's', usernameKey: 'user', passwordKey: 'token' } }] },
       { registries: [{ server: 'r.io', basicAuth: { secretName: 's', usernameKey: 'user', passwordKey: 'token' } }] },
     ],
-    ['dockerConfig entry', { registries: [{ dockerConfig: { secretName: 'docker' } }] }, { registries: [{ dockerConfig: { secretName: 'docker' } }] }],
-    ['ecr entry', { registries: [{ server: 'e.io', ecr: { region: 'eu-west-1' } }] }, { registries: [{ server: 'e.io', ecr: { region: 'eu-west-1' } }] }],
+    [
+      'dockerConfig entry',
+      { registries: [{ dockerConfig: { secretName: 'docker' } }] },
+      { registries: [{ dockerConfig: { secretName: 'docker' } }] },
+    ],
+    [
+      'ecr entry',
+      { registries: [{ server: 'e.io', ecr: { region: 'eu-west-1' } }] },
+      { registries: [{ server: 'e.io', ecr: { region: 'eu-west-1' } }] },
+    ],
   ])('%s', (_name, patch, expected) => {
     expect(parsed(raw(patch))).toMatchObject(expected);
   });
@@ -99,20 +119,68 @@ describe('parseSpec rejections', () => {
   test.each<[string, unknown, string | RegExp]>([
     ['no registries', {}, /^spec\.registries: /],
     ['empty registries', { registries: [] }, /^spec\.registries: .*>=1/],
-    ['33 registries', { registries: Array.from({ length: 33 }, (_, i) => ({ server: `r${i}.io`, basicAuth: { secretName: 's' } })) }, /^spec\.registries: .*<=32/],
-    ['entry with no source', raw({ registries: [{ server: 'r.io' }] }), 'spec.registries.0: each registry entry must set exactly one of basicAuth, ecr or dockerConfig'],
-    ['entry with two sources', raw({ registries: [{ server: 'r.io', basicAuth: { secretName: 's' }, ecr: {} }] }), 'spec.registries.0: each registry entry must set exactly one of basicAuth, ecr or dockerConfig'],
-    ['basicAuth without server', raw({ registries: [{ basicAuth: { secretName: 's' } }] }), 'spec.registries.0: server is required for basicAuth and ecr, and must not be set with dockerConfig'],
-    ['ecr without server', raw({ registries: [{ ecr: {} }] }), 'spec.registries.0: server is required for basicAuth and ecr, and must not be set with dockerConfig'],
-    ['dockerConfig with server', raw({ registries: [{ server: 'r.io', dockerConfig: { secretName: 's' } }] }), 'spec.registries.0: server is required for basicAuth and ecr, and must not be set with dockerConfig'],
-    ['the failing entry is named by index', raw({ registries: [harbor, { server: 'r.io' }] }), /^spec\.registries\.1: /],
-    ['empty secretName of a source', raw({ registries: [{ dockerConfig: { secretName: '' } }] }), /^spec\.registries\.0\.dockerConfig\.secretName: /],
-    ['empty usernameKey', raw({ registries: [{ server: 'r.io', basicAuth: { secretName: 's', usernameKey: '' } }] }), /^spec\.registries\.0\.basicAuth\.usernameKey: /],
+    [
+      '33 registries',
+      { registries: Array.from({ length: 33 }, (_, i) => ({ server: `r${i}.io`, basicAuth: { secretName: 's' } })) },
+      /^spec\.registries: .*<=32/,
+    ],
+    [
+      'entry with no source',
+      raw({ registries: [{ server: 'r.io' }] }),
+      'spec.registries.0: each registry entry must set exactly one of basicAuth, ecr or dockerConfig',
+    ],
+    [
+      'entry with two sources',
+      raw({ registries: [{ server: 'r.io', basicAuth: { secretName: 's' }, ecr: {} }] }),
+      'spec.registries.0: each registry entry must set exactly one of basicAuth, ecr or dockerConfig',
+    ],
+    [
+      'basicAuth without server',
+      raw({ registries: [{ basicAuth: { secretName: 's' } }] }),
+      'spec.registries.0: server is required for basicAuth and ecr, and must not be set with dockerConfig',
+    ],
+    [
+      'ecr without server',
+      raw({ registries: [{ ecr: {} }] }),
+      'spec.registries.0: server is required for basicAuth and ecr, and must not be set with dockerConfig',
+    ],
+    [
+      'dockerConfig with server',
+      raw({ registries: [{ server: 'r.io', dockerConfig: { secretName: 's' } }] }),
+      'spec.registries.0: server is required for basicAuth and ecr, and must not be set with dockerConfig',
+    ],
+    [
+      'the failing entry is named by index',
+      raw({ registries: [harbor, { server: 'r.io' }] }),
+      /^spec\.registries\.1: /,
+    ],
+    [
+      'empty secretName of a source',
+      raw({ registries: [{ dockerConfig: { secretName: '' } }] }),
+      /^spec\.registries\.0\.dockerConfig\.secretName: /,
+    ],
+    [
+      'empty usernameKey',
+      raw({ registries: [{ server: 'r.io', basicAuth: { secretName: 's', usernameKey: '' } }] }),
+      /^spec\.registries\.0\.basicAuth\.usernameKey: /,
+    ],
     ['empty target secretName', raw({ secretName: '' }), /^spec\.secretName: /],
-    ['"*" mixed with names', raw({ serviceAccounts: ['*', 'default'] }), 'spec.serviceAccounts: "*" cannot be mixed with ServiceAccount names'],
+    [
+      '"*" mixed with names',
+      raw({ serviceAccounts: ['*', 'default'] }),
+      'spec.serviceAccounts: "*" cannot be mixed with ServiceAccount names',
+    ],
     ['empty ServiceAccount name', raw({ serviceAccounts: [''] }), /^spec\.serviceAccounts\.0: /],
-    ['refreshInterval in days', raw({ refreshInterval: '1d' }), 'spec.refreshInterval: refreshInterval must be a duration such as 6h or 90m'],
-    ['unknown selector operator', raw({ namespaceSelector: { matchExpressions: [{ key: 'a', operator: 'Gt' }] } }), /^spec\.namespaceSelector\.matchExpressions\.0\.operator: /],
+    [
+      'refreshInterval in days',
+      raw({ refreshInterval: '1d' }),
+      'spec.refreshInterval: refreshInterval must be a duration such as 6h or 90m',
+    ],
+    [
+      'unknown selector operator',
+      raw({ namespaceSelector: { matchExpressions: [{ key: 'a', operator: 'Gt' }] } }),
+      /^spec\.namespaceSelector\.matchExpressions\.0\.operator: /,
+    ],
     ['suspend not a boolean', raw({ suspend: 'yes' }), /^spec\.suspend: /],
     ['excludeNamespaces not a list', raw({ excludeNamespaces: 'kube-system' }), /^spec\.excludeNamespaces: /],
   ])('%s', (_name, spec, expected) => {
@@ -141,7 +209,12 @@ describe('targetSecretName and sourceSecretNames', () => {
     ['ecr without credentials', [{ server: 'e.io', ecr: {} }], []],
     [
       'each name once, in order',
-      [harbor, { dockerConfig: { secretName: 'docker' } }, { server: 'q.io', basicAuth: { secretName: 'harbor-robot' } }, { server: 'e.io', ecr: { credentialsSecretName: 'aws' } }],
+      [
+        harbor,
+        { dockerConfig: { secretName: 'docker' } },
+        { server: 'q.io', basicAuth: { secretName: 'harbor-robot' } },
+        { server: 'e.io', ecr: { credentialsSecretName: 'aws' } },
+      ],
       ['harbor-robot', 'docker', 'aws'],
     ],
   ])('sources: %s', (_name, registries, expected) => {
@@ -160,8 +233,14 @@ describe('credentialNameProblem', () => {
     ['team-registries', undefined],
     ['a'.repeat(63), undefined],
     ['a.b.c', undefined],
-    ['a'.repeat(64), 'metadata.name has 64 characters; at most 63 are allowed because it is the value of the label regcred.io/credential on every Secret it creates'],
-    ['a'.repeat(253), 'metadata.name has 253 characters; at most 63 are allowed because it is the value of the label regcred.io/credential on every Secret it creates'],
+    [
+      'a'.repeat(64),
+      'metadata.name has 64 characters; at most 63 are allowed because it is the value of the label regcred.io/credential on every Secret it creates',
+    ],
+    [
+      'a'.repeat(253),
+      'metadata.name has 253 characters; at most 63 are allowed because it is the value of the label regcred.io/credential on every Secret it creates',
+    ],
   ])('%s', (name, expected) => {
     expect(credentialNameProblem(name)).toBe(expected);
   });

@@ -241,7 +241,11 @@ describe('WorkQueue addRateLimited', () => {
   });
 
   test.each<[string, { baseBackoffMs?: number; maxBackoffMs?: number }, number[]]>([
-    ['defaults: 50ms doubling, capped at 5 minutes', {}, [50, 100, 200, 400, 800, 1600, 3200, 6400, 12800, 25600, 51200, 102400, 204800, 300000, 300000]],
+    [
+      'defaults: 50ms doubling, capped at 5 minutes',
+      {},
+      [50, 100, 200, 400, 800, 1600, 3200, 6400, 12800, 25600, 51200, 102400, 204800, 300000, 300000],
+    ],
     ['custom base and cap', { baseBackoffMs: 100, maxBackoffMs: 1000 }, [100, 200, 400, 800, 1000, 1000]],
     ['cap below the base', { baseBackoffMs: 100, maxBackoffMs: 50 }, [50, 50]],
   ])('%s', (_name, opts, expected) => {
@@ -307,7 +311,10 @@ describe('WorkQueue shutDown', () => {
     const w2 = pendingGet(queue);
     queue.shutDown();
     await settle();
-    expect([w1, w2]).toEqual([{ done: true, key: undefined }, { done: true, key: undefined }]);
+    expect([w1, w2]).toEqual([
+      { done: true, key: undefined },
+      { done: true, key: undefined },
+    ]);
   });
 
   test('get resolves undefined afterwards, even with keys queued', async () => {
