@@ -198,7 +198,11 @@ async function connect(state: State): Promise<void> {
     // With a real node when this machine can run one (root, containerd, runc, CNI plugins, kubelet):
     // then a Pod really pulls at the end.
     state.noNode = await nodePreflight(binDir);
-    state.cp = await startControlPlane({ binDir, withControllerManager: true, ...(state.noNode ? {} : { forNode: { nodeName: NODE_NAME } }) });
+    state.cp = await startControlPlane({
+      binDir,
+      withControllerManager: true,
+      ...(state.noNode ? {} : { forNode: { nodeName: NODE_NAME } }),
+    });
     const bin = (await findOnPath('kubectl')) ?? path.join(binDir, 'kubectl');
     // A private discovery cache: the default one (~/.kube/cache) is keyed by host:port, and ports are reused.
     kube = {
@@ -430,11 +434,15 @@ async function demonstrate(state: State): Promise<void> {
 async function podStory(state: State): Promise<void> {
   if (!state.node) {
     step('A Pod pulling through a real kubelet: skipped');
-    say(state.cp ? `  this machine cannot run a node: ${state.noNode}` : '  only on the local throwaway cluster (KUBECONFIG is set)');
+    say(
+      state.cp
+        ? `  this machine cannot run a node: ${state.noNode}`
+        : '  only on the local throwaway cluster (KUBECONFIG is set)',
+    );
     return;
   }
   const node = state.node.env;
-  step('A private registry on this machine (TLS, htpasswd), trusted by the node\'s containerd');
+  step("A private registry on this machine (TLS, htpasswd), trusted by the node's containerd");
   const robot = { username: 'demo-robot', password: randomBytes(18).toString('base64url') };
   state.registry = await startRegistry({ users: [robot] });
   await trustRegistry(node, state.registry.host, state.registry.caFile);
@@ -443,16 +451,64 @@ async function podStory(state: State): Promise<void> {
 
   step(`A Pod of ${image} in namespace ${NODE_NAMESPACE}, before any credential`);
   await createNamespace(state, NODE_NAMESPACE, NODE_LABEL);
-  await waitFor(async () => (await kubectl(['get', 'serviceaccount', 'default', '-n', NODE_NAMESPACE])).code === 0, { timeoutMs: WAIT_MS, what: 'the default ServiceAccount' });
+  await waitFor(async () => (await kubectl(['get', 'serviceaccount', 'default', '-n', NODE_NAMESPACE])).code === 0, {
+    timeoutMs: WAIT_MS,
+    what: 'the default ServiceAccount',
+  });
   await createPod(image);
-  await whileOperatorRuns(state, 'the Pod to fail with 401', async () => /401 Unauthorized/.test(await kubectlOk(['get', 'events', '-n', NODE_NAMESPACE, '--field-selector', 'involvedObject.name=hello,reason=Failed', '-o', 'jsonpath={.items[*].message}'])));
-  await whileOperatorRuns(state, 'ImagePullBackOff', async () => (await kubectlOk(['get', 'pod', 'hello', '-n', NODE_NAMESPACE, '-o', 'jsonpath={.status.containerStatuses[0].state.waiting.reason}'])).trim() === 'ImagePullBackOff');
+  await whileOperatorRuns(state, 'the Pod to fail with 401', async () =>
+    /401 Unauthorized/.test(
+      await kubectlOk([
+        'get',
+        'events',
+        '-n',
+        NODE_NAMESPACE,
+        '--field-selector',
+        'involvedObject.name=hello,reason=Failed',
+        '-o',
+        'jsonpath={.items[*].message}',
+      ]),
+    ),
+  );
+  await whileOperatorRuns(
+    state,
+    'ImagePullBackOff',
+    async () =>
+      (
+        await kubectlOk([
+          'get',
+          'pod',
+          'hello',
+          '-n',
+          NODE_NAMESPACE,
+          '-o',
+          'jsonpath={.status.containerStatuses[0].state.waiting.reason}',
+        ])
+      ).trim() === 'ImagePullBackOff',
+  );
   await show(['get', 'pods', '-n', NODE_NAMESPACE]);
-  await show(['get', 'events', '-n', NODE_NAMESPACE, '--field-selector', 'reason=Failed', '-o', 'custom-columns=REASON:.reason,MESSAGE:.message']);
+  await show([
+    'get',
+    'events',
+    '-n',
+    NODE_NAMESPACE,
+    '--field-selector',
+    'reason=Failed',
+    '-o',
+    'custom-columns=REASON:.reason,MESSAGE:.message',
+  ]);
 
   step(`RegistryCredential ${NODE_CREDENTIAL} for ${state.registry.host}`);
-  const source = { apiVersion: 'v1', kind: 'Secret', metadata: { name: NODE_SOURCE_SECRET, namespace: SOURCE_NAMESPACE }, type: 'kubernetes.io/basic-auth', stringData: robot };
-  say(`  $ kubectl apply -f -    # Secret ${SOURCE_NAMESPACE}/${NODE_SOURCE_SECRET}: username ${robot.username}, password not shown`);
+  const source = {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: NODE_SOURCE_SECRET, namespace: SOURCE_NAMESPACE },
+    type: 'kubernetes.io/basic-auth',
+    stringData: robot,
+  };
+  say(
+    `  $ kubectl apply -f -    # Secret ${SOURCE_NAMESPACE}/${NODE_SOURCE_SECRET}: username ${robot.username}, password not shown`,
+  );
   say(indent(await kubectlOk(['apply', '-f', '-'], { input: JSON.stringify(source) })));
   const credential = {
     apiVersion: 'regcred.io/v1alpha1',
@@ -467,18 +523,42 @@ async function podStory(state: State): Promise<void> {
   say(`  $ kubectl apply -f -    # ${JSON.stringify(credential.spec)}`);
   state.nodeCredentialCreated = true;
   say(indent(await kubectlOk(['apply', '-f', '-'], { input: JSON.stringify(credential) })));
-  await whileOperatorRuns(state, `ServiceAccount ${NODE_NAMESPACE}/default to list ${NODE_PULL_SECRET}`, async () => (await pullSecretsOf(NODE_NAMESPACE))?.includes(NODE_PULL_SECRET));
+  await whileOperatorRuns(state, `ServiceAccount ${NODE_NAMESPACE}/default to list ${NODE_PULL_SECRET}`, async () =>
+    (await pullSecretsOf(NODE_NAMESPACE))?.includes(NODE_PULL_SECRET),
+  );
   await show(['get', 'serviceaccount', 'default', '-n', NODE_NAMESPACE, '-o', 'jsonpath={.imagePullSecrets}']);
-  say('  The Pod made before that still lacks the Secret (a Pod gets its ServiceAccount\'s pull secrets when it is created):');
-  await show(['get', 'pod', 'hello', '-n', NODE_NAMESPACE, '-o', 'jsonpath={.spec.imagePullSecrets}'], '(no imagePullSecrets)');
+  say(
+    "  The Pod made before that still lacks the Secret (a Pod gets its ServiceAccount's pull secrets when it is created):",
+  );
+  await show(
+    ['get', 'pod', 'hello', '-n', NODE_NAMESPACE, '-o', 'jsonpath={.spec.imagePullSecrets}'],
+    '(no imagePullSecrets)',
+  );
 
   step('Recreate the Pod: it gets the Secret from its ServiceAccount, pulls and runs');
   await kubectlOk(['delete', 'pod', 'hello', '-n', NODE_NAMESPACE, '--wait=true', '--timeout=60s']);
   await createPod(image);
-  await whileOperatorRuns(state, 'the Pod to run', async () => (await kubectlOk(['get', 'pod', 'hello', '-n', NODE_NAMESPACE, '-o', 'jsonpath={.status.phase}'])).trim() === 'Running');
+  await whileOperatorRuns(
+    state,
+    'the Pod to run',
+    async () =>
+      (await kubectlOk(['get', 'pod', 'hello', '-n', NODE_NAMESPACE, '-o', 'jsonpath={.status.phase}'])).trim() ===
+      'Running',
+  );
   await show(['get', 'pods', '-n', NODE_NAMESPACE, '-o', 'wide']);
-  await show(['get', 'events', '-n', NODE_NAMESPACE, '--field-selector', 'involvedObject.name=hello,reason=Pulled', '-o', 'custom-columns=REASON:.reason,MESSAGE:.message']);
-  await whileOperatorRuns(state, 'the Pod\'s output', async () => /pulled and running/.test((await kubectl(['logs', 'hello', '-n', NODE_NAMESPACE])).stdout));
+  await show([
+    'get',
+    'events',
+    '-n',
+    NODE_NAMESPACE,
+    '--field-selector',
+    'involvedObject.name=hello,reason=Pulled',
+    '-o',
+    'custom-columns=REASON:.reason,MESSAGE:.message',
+  ]);
+  await whileOperatorRuns(state, "the Pod's output", async () =>
+    /pulled and running/.test((await kubectl(['logs', 'hello', '-n', NODE_NAMESPACE])).stdout),
+  );
   await show(['logs', 'hello', '-n', NODE_NAMESPACE]);
 }
 
@@ -515,8 +595,14 @@ async function cleanUp(state: State, demoFailed: boolean): Promise<string[]> {
       await kubectlOk(['delete', 'registrycredential', NODE_CREDENTIAL, '--ignore-not-found', '--wait=false']);
       const op = state.operator;
       if (!op || !isAlive(op.pid)) throw new DemoError('the operator is not running');
-      await waitForProcess(op.pid, op.logPath, `RegistryCredential ${NODE_CREDENTIAL} to be gone`, WAIT_MS, async () =>
-        !(await kubectlOk(['get', 'registrycredential', NODE_CREDENTIAL, '-o', 'name', '--ignore-not-found'])).trim());
+      await waitForProcess(
+        op.pid,
+        op.logPath,
+        `RegistryCredential ${NODE_CREDENTIAL} to be gone`,
+        WAIT_MS,
+        async () =>
+          !(await kubectlOk(['get', 'registrycredential', NODE_CREDENTIAL, '-o', 'name', '--ignore-not-found'])).trim(),
+      );
     });
   }
   if (kube && state.credentialCreated && !clusterGone) {
@@ -594,7 +680,9 @@ async function cleanUp(state: State, demoFailed: boolean): Promise<string[]> {
 
   if (state.registry) await attempt('stop the registry', () => state.registry!.stop());
   if (state.node) {
-    say(`\n==> Clean up: stop the node (Pods drained; containerd, kubelet, bridge, rules and mounts removed)  [${elapsed()}]`);
+    say(
+      `\n==> Clean up: stop the node (Pods drained; containerd, kubelet, bridge, rules and mounts removed)  [${elapsed()}]`,
+    );
     await attempt('stop the node', () => state.node!.stop());
   }
   if (state.cp) {

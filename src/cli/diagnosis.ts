@@ -74,7 +74,8 @@ export interface DoctorFacts {
   };
   serviceAccountName: string;
   /** The ServiceAccount's imagePullSecrets now; 'missing' or a permission problem. */
-  serviceAccount: { state: 'found'; imagePullSecrets: string[] } | { state: 'missing' } | { state: 'forbidden'; message: string };
+  serviceAccount:
+    { state: 'found'; imagePullSecrets: string[] } | { state: 'missing' } | { state: 'forbidden'; message: string };
   /** Every Secret named by the Pod (or SA), by name. */
   secrets: Record<string, SecretFact>;
   /** RegistryCredentials, or a permission problem reading them. */
@@ -87,7 +88,13 @@ export interface DoctorFacts {
 
 export interface DiagnoseOptions {
   /** The live check; undefined: --no-live. */
-  live?: (request: { server: string; username: string; password: string; repository: string; reference: string }) => Promise<CheckResult>;
+  live?: (request: {
+    server: string;
+    username: string;
+    password: string;
+    repository: string;
+    reference: string;
+  }) => Promise<CheckResult>;
 }
 
 /** The kubelet's view of one pull: walk the chain, stop at the first broken link. */
@@ -107,7 +114,13 @@ export async function diagnose(facts: DoctorFacts, options: DiagnoseOptions = {}
     reference = parseImageReference(facts.image);
   } catch (error) {
     const message = error instanceof InvalidImageReference ? error.message : String(error);
-    steps.push({ id: 'reference', title: 'Image reference', status: 'broken', details: [message], fix: 'Fix the image name in the Pod spec: the kubelet cannot parse it (InvalidImageName).' });
+    steps.push({
+      id: 'reference',
+      title: 'Image reference',
+      status: 'broken',
+      details: [message],
+      fix: 'Fix the image name in the Pod spec: the kubelet cannot parse it (InvalidImageName).',
+    });
     return done('broken', `the image name ${JSON.stringify(facts.image)} is invalid`);
   }
   const tagOrDigest = reference.digest ? `digest ${reference.digest}` : `tag ${reference.tag}`;
@@ -119,8 +132,17 @@ export async function diagnose(facts: DoctorFacts, options: DiagnoseOptions = {}
   });
 
   // 2. which pull secrets are in play
-  const secretNames = facts.pod ? facts.pod.imagePullSecrets : facts.serviceAccount.state === 'found' ? facts.serviceAccount.imagePullSecrets : [];
-  const pullSecretsStep: Step = { id: 'pullSecrets', title: facts.pod ? 'Pull secrets of the Pod' : `Pull secrets of ServiceAccount ${facts.serviceAccountName}`, status: 'ok', details: [] };
+  const secretNames = facts.pod
+    ? facts.pod.imagePullSecrets
+    : facts.serviceAccount.state === 'found'
+      ? facts.serviceAccount.imagePullSecrets
+      : [];
+  const pullSecretsStep: Step = {
+    id: 'pullSecrets',
+    title: facts.pod ? 'Pull secrets of the Pod' : `Pull secrets of ServiceAccount ${facts.serviceAccountName}`,
+    status: 'ok',
+    details: [],
+  };
   steps.push(pullSecretsStep);
   const managing = Array.isArray(facts.credentials) ? facts.credentials : [];
   if (!facts.pod && facts.serviceAccount.state === 'missing') {
@@ -129,12 +151,18 @@ export async function diagnose(facts: DoctorFacts, options: DiagnoseOptions = {}
     pullSecretsStep.fix = `Create the ServiceAccount, or pick an existing one (--service-account); Pods using a missing ServiceAccount are refused by the API server.`;
     return done('broken', `ServiceAccount ${facts.serviceAccountName} does not exist`);
   }
-  pullSecretsStep.details.push(secretNames.length ? `${facts.pod ? 'the Pod carries' : 'it lists'}: ${secretNames.join(', ')}` : `${facts.pod ? 'the Pod carries' : 'it lists'} no imagePullSecrets`);
+  pullSecretsStep.details.push(
+    secretNames.length
+      ? `${facts.pod ? 'the Pod carries' : 'it lists'}: ${secretNames.join(', ')}`
+      : `${facts.pod ? 'the Pod carries' : 'it lists'} no imagePullSecrets`,
+  );
   let lateSecrets: string[] = [];
   if (facts.pod) {
     if (facts.serviceAccount.state === 'found') {
       const now = facts.serviceAccount.imagePullSecrets;
-      pullSecretsStep.details.push(`ServiceAccount ${facts.serviceAccountName} lists now: ${now.length ? now.join(', ') : 'none'}`);
+      pullSecretsStep.details.push(
+        `ServiceAccount ${facts.serviceAccountName} lists now: ${now.length ? now.join(', ') : 'none'}`,
+      );
       lateSecrets = now.filter((name) => !facts.pod!.imagePullSecrets.includes(name));
     } else if (facts.serviceAccount.state === 'forbidden') {
       pullSecretsStep.details.push(`ServiceAccount ${facts.serviceAccountName}: ${facts.serviceAccount.message}`);
@@ -142,7 +170,12 @@ export async function diagnose(facts: DoctorFacts, options: DiagnoseOptions = {}
   }
 
   // 3. the Secrets, and the key the kubelet would pick
-  const secretsStep: Step = { id: 'secrets', title: 'Secrets and the key the kubelet picks', status: 'ok', details: [] };
+  const secretsStep: Step = {
+    id: 'secrets',
+    title: 'Secrets and the key the kubelet picks',
+    status: 'ok',
+    details: [],
+  };
   steps.push(secretsStep);
   const entries: Array<KeyringEntry<{ secret: string; username: string; password: string }>> = [];
   for (const name of secretNames) {
@@ -154,12 +187,20 @@ export async function diagnose(facts: DoctorFacts, options: DiagnoseOptions = {}
       secretsStep.fix = described.problem;
       return done('broken', `pull secret ${name} cannot be read by the kubelet`);
     }
-    entries.push(...described.entries.map((entry) => ({ key: entry.key, value: { secret: name, username: entry.username, password: entry.password } })));
+    entries.push(
+      ...described.entries.map((entry) => ({
+        key: entry.key,
+        value: { secret: name, username: entry.username, password: entry.password },
+      })),
+    );
   }
   const matches = lookupCredentials(entries, reference.repository);
   if (matches.length === 0) {
     secretsStep.status = 'broken';
-    for (const entry of entries) secretsStep.details.push(`  key ${JSON.stringify(entry.key)} (Secret ${entry.value.secret}): ${whyNoMatch(entry.key, reference)}`);
+    for (const entry of entries)
+      secretsStep.details.push(
+        `  key ${JSON.stringify(entry.key)} (Secret ${entry.value.secret}): ${whyNoMatch(entry.key, reference)}`,
+      );
     const fixes: string[] = [];
     if (lateSecrets.length) {
       fixes.push(createdBeforeFix(facts, lateSecrets, managing));
@@ -178,7 +219,12 @@ export async function diagnose(facts: DoctorFacts, options: DiagnoseOptions = {}
     }
     secretsStep.fix = fixes.join(' ');
     if (lateSecrets.length) pullSecretsStep.status = 'broken';
-    return done('broken', lateSecrets.length ? `the Pod was created before its ServiceAccount carried ${lateSecrets.join(', ')}` : `no pull secret gives the kubelet a credential for ${reference.repository}`);
+    return done(
+      'broken',
+      lateSecrets.length
+        ? `the Pod was created before its ServiceAccount carried ${lateSecrets.join(', ')}`
+        : `no pull secret gives the kubelet a credential for ${reference.repository}`,
+    );
   }
   for (const [i, match] of matches.entries()) {
     secretsStep.details.push(
@@ -187,7 +233,9 @@ export async function diagnose(facts: DoctorFacts, options: DiagnoseOptions = {}
   }
   if (lateSecrets.length) {
     pullSecretsStep.status = 'warning';
-    pullSecretsStep.details.push(`created before its ServiceAccount carried ${lateSecrets.join(', ')} (not needed for this image: another key matches)`);
+    pullSecretsStep.details.push(
+      `created before its ServiceAccount carried ${lateSecrets.join(', ')} (not needed for this image: another key matches)`,
+    );
   }
   const chosen = matches[0].value;
 
@@ -197,25 +245,36 @@ export async function diagnose(facts: DoctorFacts, options: DiagnoseOptions = {}
   const chosenFact = facts.secrets[chosen.secret];
   const ownerName = chosenFact?.state === 'found' ? chosenFact.labels[LABEL_CREDENTIAL] : undefined;
   const owner = ownerName ? managing.find((c) => c.name === ownerName) : undefined;
-  if (!Array.isArray(facts.credentials)) credentialStep.details.push(`cannot list RegistryCredentials: ${facts.credentials.forbidden}`);
+  if (!Array.isArray(facts.credentials))
+    credentialStep.details.push(`cannot list RegistryCredentials: ${facts.credentials.forbidden}`);
   else if (!owner) {
     credentialStep.details.push(
       ownerName
         ? `Secret ${chosen.secret} carries the label of RegistryCredential ${ownerName}, which does not exist (any more)`
         : `Secret ${chosen.secret} is not managed by a RegistryCredential`,
     );
-  }
-  else {
+  } else {
     const conditions = owner.status?.conditions ?? [];
     const condition = (type: string): string => {
       const c = conditions.find((x) => x.type === type);
-      return c ? `${type}=${c.status}${c.reason ? ` (${c.reason}${c.message ? `: ${c.message}` : ''})` : ''}` : `${type}: not reported`;
+      return c
+        ? `${type}=${c.status}${c.reason ? ` (${c.reason}${c.message ? `: ${c.message}` : ''})` : ''}`
+        : `${type}: not reported`;
     };
-    credentialStep.details.push(`managed by RegistryCredential ${owner.name}`, `  ${condition('SourcesReady')}`, `  ${condition('CredentialsVerified')}`);
+    credentialStep.details.push(
+      `managed by RegistryCredential ${owner.name}`,
+      `  ${condition('SourcesReady')}`,
+      `  ${condition('CredentialsVerified')}`,
+    );
     const failure = owner.status?.failures?.find((f) => f.namespace === facts.namespace);
     if (failure) credentialStep.details.push(`  failure in ${facts.namespace}: ${failure.reason}: ${failure.message}`);
-    const registry = owner.status?.registries?.find((r) => urlsMatch(keyringIndexKey(r.server) ?? r.server, reference.repository));
-    if (registry) credentialStep.details.push(`  verification of ${registry.server}: ${registry.state}${registry.reason ? ` (${registry.reason}${registry.message ? `: ${registry.message}` : ''})` : ''}`);
+    const registry = owner.status?.registries?.find((r) =>
+      urlsMatch(keyringIndexKey(r.server) ?? r.server, reference.repository),
+    );
+    if (registry)
+      credentialStep.details.push(
+        `  verification of ${registry.server}: ${registry.state}${registry.reason ? ` (${registry.reason}${registry.message ? `: ${registry.message}` : ''})` : ''}`,
+      );
     const sources = conditions.find((c) => c.type === 'SourcesReady');
     if (sources?.status === 'False' || failure || registry?.state === 'Failed') credentialStep.status = 'warning';
   }
@@ -226,10 +285,18 @@ export async function diagnose(facts: DoctorFacts, options: DiagnoseOptions = {}
 
   // 6. the registry itself, with exactly that credential
   if (!options.live) {
-    steps.push({ id: 'live', title: 'Live check', status: 'skipped', details: ['--no-live: the registry was not contacted'] });
+    steps.push({
+      id: 'live',
+      title: 'Live check',
+      status: 'skipped',
+      details: ['--no-live: the registry was not contacted'],
+    });
     if (eventsStep?.status === 'broken') return done('broken', eventsStep.details.at(-1)!);
     if (eventsStep?.status === 'ok') return done('ok', `the node pulled ${reference.normalized}`);
-    return done('unknown', `the kubelet would send the credential of Secret ${chosen.secret}; not checked against the registry (--no-live)`);
+    return done(
+      'unknown',
+      `the kubelet would send the credential of Secret ${chosen.secret}; not checked against the registry (--no-live)`,
+    );
   }
   const result = await options.live({
     server: matches[0].key,
@@ -249,9 +316,14 @@ export async function diagnose(facts: DoctorFacts, options: DiagnoseOptions = {}
     // The node pulled it: that is the verdict; a different answer from here is this machine's own view.
     if (liveStep.status !== 'ok') {
       liveStep.status = 'warning';
-      liveStep.details.push('the node pulled this image, so this is how the registry looks from here, not from the node');
+      liveStep.details.push(
+        'the node pulled this image, so this is how the registry looks from here, not from the node',
+      );
     }
-    return done('ok', `the node pulled ${reference.normalized} with the credential of Secret ${chosen.secret} (user ${chosen.username})`);
+    return done(
+      'ok',
+      `the node pulled ${reference.normalized} with the credential of Secret ${chosen.secret} (user ${chosen.username})`,
+    );
   }
   if (result.state === 'Failed') {
     liveStep.fix = liveFix(result, reference, chosen.secret, owner?.name);
@@ -266,7 +338,11 @@ export async function diagnose(facts: DoctorFacts, options: DiagnoseOptions = {}
     // The registry accepts the credential from here, yet the node failed: the node's side (trust, network).
     return done('broken', eventsStep.details.at(-1)!);
   }
-  if (result.state === 'Verified') return done('ok', `${reference.normalized} pulls with the credential of Secret ${chosen.secret} (user ${chosen.username})`);
+  if (result.state === 'Verified')
+    return done(
+      'ok',
+      `${reference.normalized} pulls with the credential of Secret ${chosen.secret} (user ${chosen.username})`,
+    );
   return done('unknown', `${result.reason}: ${result.message}`);
 }
 
@@ -285,14 +361,33 @@ interface DescribedSecret {
 function describeSecret(name: string, fact: SecretFact, namespace: string): DescribedSecret {
   if (fact.state === 'forbidden') return { line: `Secret ${name}: cannot read it (${fact.message})`, entries: [] };
   if (fact.state === 'missing') {
-    const elsewhere = fact.foundInNamespaces?.length ? `; a Secret of that name exists in ${fact.foundInNamespaces.join(', ')}, but pull secrets are read from the Pod's own namespace` : '';
-    return { line: `Secret ${name}: does not exist in ${namespace} (the kubelet skips it: FailedToRetrieveImagePullSecret)${elsewhere}`, entries: [], problem: `create Secret ${name} in ${namespace}` };
+    const elsewhere = fact.foundInNamespaces?.length
+      ? `; a Secret of that name exists in ${fact.foundInNamespaces.join(', ')}, but pull secrets are read from the Pod's own namespace`
+      : '';
+    return {
+      line: `Secret ${name}: does not exist in ${namespace} (the kubelet skips it: FailedToRetrieveImagePullSecret)${elsewhere}`,
+      entries: [],
+      problem: `create Secret ${name} in ${namespace}`,
+    };
   }
   const document =
-    fact.type === 'kubernetes.io/dockerconfigjson' ? fact.data['.dockerconfigjson'] : fact.type === 'kubernetes.io/dockercfg' ? fact.data['.dockercfg'] : undefined;
+    fact.type === 'kubernetes.io/dockerconfigjson'
+      ? fact.data['.dockerconfigjson']
+      : fact.type === 'kubernetes.io/dockercfg'
+        ? fact.data['.dockercfg']
+        : undefined;
   if (document === undefined) {
-    const wanted = fact.type === 'kubernetes.io/dockerconfigjson' ? 'no .dockerconfigjson key' : fact.type === 'kubernetes.io/dockercfg' ? 'no .dockercfg key' : `type ${fact.type}`;
-    return { line: `Secret ${name}: ${wanted}; the kubelet ignores it (it reads only kubernetes.io/dockerconfigjson and kubernetes.io/dockercfg)`, entries: [], problem: `make Secret ${name} a kubernetes.io/dockerconfigjson Secret (kubectl create secret docker-registry)` };
+    const wanted =
+      fact.type === 'kubernetes.io/dockerconfigjson'
+        ? 'no .dockerconfigjson key'
+        : fact.type === 'kubernetes.io/dockercfg'
+          ? 'no .dockercfg key'
+          : `type ${fact.type}`;
+    return {
+      line: `Secret ${name}: ${wanted}; the kubelet ignores it (it reads only kubernetes.io/dockerconfigjson and kubernetes.io/dockercfg)`,
+      entries: [],
+      problem: `make Secret ${name} a kubernetes.io/dockerconfigjson Secret (kubectl create secret docker-registry)`,
+    };
   }
   let parsed: unknown;
   try {
@@ -307,7 +402,9 @@ function describeSecret(name: string, fact: SecretFact, namespace: string): Desc
   }
   const auths = (fact.type === 'kubernetes.io/dockerconfigjson' ? (parsed as { auths?: unknown }).auths : parsed) ?? {};
   const entries: DescribedSecret['entries'] = [];
-  for (const [key, raw] of Object.entries(auths as Record<string, { username?: string; password?: string; auth?: string }>)) {
+  for (const [key, raw] of Object.entries(
+    auths as Record<string, { username?: string; password?: string; auth?: string }>,
+  )) {
     let username = raw?.username ?? '';
     let password = raw?.password ?? '';
     if (raw?.auth) {
@@ -317,7 +414,10 @@ function describeSecret(name: string, fact: SecretFact, namespace: string): Desc
     }
     entries.push({ key, username, password });
   }
-  return { line: `Secret ${name}: ${fact.type}, keys ${entries.map((e) => JSON.stringify(e.key)).join(', ') || 'none'}`, entries };
+  return {
+    line: `Secret ${name}: ${fact.type}, keys ${entries.map((e) => JSON.stringify(e.key)).join(', ') || 'none'}`,
+    entries,
+  };
 }
 
 /** Why the kubelet does not use an auths key for this image, in words. */
@@ -332,9 +432,14 @@ export function whyNoMatch(key: string, reference: ImageReference): string {
   if (reference.domain === 'docker.io' && /(^|\.)docker\.(io|com)$/.test(keyName) && keyName !== 'docker.io') {
     return `Docker Hub images are matched by the key "docker.io" or the legacy "https://index.docker.io/v1/"; "${keyHost}" is neither`;
   }
-  if (keyName.split('.').length !== imageName.split('.').length || !urlsMatch(keyName, imageName)) return `host ${keyName} is not the image's registry ${imageName}`;
-  if (keyPort !== imagePort) return keyPort ? `port ${keyPort} in the key, ${imagePort ? `port ${imagePort}` : 'no port'} in the image` : `no port in the key, port ${imagePort} in the image`;
-  if (keyPath && !`/${reference.path}`.startsWith(keyPath)) return `the key's path ${keyPath} is not a prefix of the image's path /${reference.path}`;
+  if (keyName.split('.').length !== imageName.split('.').length || !urlsMatch(keyName, imageName))
+    return `host ${keyName} is not the image's registry ${imageName}`;
+  if (keyPort !== imagePort)
+    return keyPort
+      ? `port ${keyPort} in the key, ${imagePort ? `port ${imagePort}` : 'no port'} in the image`
+      : `no port in the key, port ${imagePort} in the image`;
+  if (keyPath && !`/${reference.path}`.startsWith(keyPath))
+    return `the key's path ${keyPath} is not a prefix of the image's path /${reference.path}`;
   return 'does not match';
 }
 
@@ -346,13 +451,21 @@ function splitPort(host: string): [string, string?] {
 }
 
 function keyHint(reference: ImageReference): string {
-  return reference.domain === 'docker.io' ? '"docker.io"' : `"${reference.domain}" or "${reference.domain}/${reference.path.split('/')[0]}"`;
+  return reference.domain === 'docker.io'
+    ? '"docker.io"'
+    : `"${reference.domain}" or "${reference.domain}/${reference.path.split('/')[0]}"`;
 }
 
 function createdBeforeFix(facts: DoctorFacts, late: string[], credentials: CredentialFact[]): string {
   const recovering = credentials.filter((c) => late.includes(c.spec.secretName ?? c.name));
   const recovery = recovering.length
-    ? recovering.map((c) => (c.spec.podRecovery?.enabled ? ` RegistryCredential ${c.name} has podRecovery on: it evicts such a Pod when it has a controller.` : ` (RegistryCredential ${c.name} could do this itself: spec.podRecovery.enabled: true.)`)).join('')
+    ? recovering
+        .map((c) =>
+          c.spec.podRecovery?.enabled
+            ? ` RegistryCredential ${c.name} has podRecovery on: it evicts such a Pod when it has a controller.`
+            : ` (RegistryCredential ${c.name} could do this itself: spec.podRecovery.enabled: true.)`,
+        )
+        .join('')
     : '';
   return `The Pod was created before ServiceAccount ${facts.serviceAccountName} carried ${late.join(', ')} (a Pod gets its ServiceAccount's pull secrets only when it is created): recreate the Pod (kubectl delete pod ${facts.pod!.name} -n ${facts.namespace}, or kubectl rollout restart its workload).${recovery}`;
 }
@@ -360,7 +473,9 @@ function createdBeforeFix(facts: DoctorFacts, late: string[], credentials: Crede
 function missingSecretFix(missing: string[], facts: DoctorFacts): string {
   const elsewhere = missing.flatMap((name) => {
     const fact = facts.secrets[name];
-    return fact?.state === 'missing' && fact.foundInNamespaces?.length ? [`${name} (found in ${fact.foundInNamespaces.join(', ')})`] : [];
+    return fact?.state === 'missing' && fact.foundInNamespaces?.length
+      ? [`${name} (found in ${fact.foundInNamespaces.join(', ')})`]
+      : [];
   });
   return elsewhere.length
     ? `Pull secrets must be in the Pod's namespace ${facts.namespace}: ${elsewhere.join(', ')}; copy it there, or let a RegistryCredential select ${facts.namespace}.`
@@ -371,7 +486,11 @@ function missingSecretFix(missing: string[], facts: DoctorFacts): string {
 function providerFor(reference: ImageReference, credentials: CredentialFact[], facts: DoctorFacts): string | undefined {
   for (const credential of credentials) {
     const servers = (credential.spec.registries ?? []).map((r) => r.server).filter((s): s is string => Boolean(s));
-    const serves = lookupCredentials(servers.map((key) => ({ key, value: key })), reference.repository).length > 0;
+    const serves =
+      lookupCredentials(
+        servers.map((key) => ({ key, value: key })),
+        reference.repository,
+      ).length > 0;
     const secretName = credential.spec.secretName ?? credential.name;
     const present = facts.managedSecrets.some((m) => m.name === secretName && m.credential === credential.name);
     if (!serves || !present) continue;
@@ -387,24 +506,37 @@ function pullEventsStep(facts: DoctorFacts, reference: ImageReference): Step {
   const step: Step = { id: 'events', title: 'What the node reported', status: 'info', details: [] };
   const state = facts.pod?.containerState;
   const failing = state?.waitingReason === 'ErrImagePull' || state?.waitingReason === 'ImagePullBackOff';
-  const relevant = facts.events.filter((e) => e.message.includes(facts.image) || e.reason === 'FailedToRetrieveImagePullSecret');
+  const relevant = facts.events.filter(
+    (e) => e.message.includes(facts.image) || e.reason === 'FailedToRetrieveImagePullSecret',
+  );
   const failures = relevant.filter((e) => e.type === 'Warning' && e.reason !== 'BackOff');
   const pulled = relevant.filter((e) => e.reason === 'Pulled');
-  for (const e of relevant.slice(-4)) step.details.push(`${e.reason}${e.count > 1 ? ` (x${e.count})` : ''}: ${e.message}`);
+  for (const e of relevant.slice(-4))
+    step.details.push(`${e.reason}${e.count > 1 ? ` (x${e.count})` : ''}: ${e.message}`);
   if (state?.running) {
     step.status = 'ok';
     step.details.push('the container runs: its image was pulled');
     return step;
   }
   if (!failing) {
-    if (!relevant.length) step.details.push(state?.waitingReason ? `the container waits: ${state.waitingReason}` : 'no pull Events for this image');
+    if (!relevant.length)
+      step.details.push(
+        state?.waitingReason ? `the container waits: ${state.waitingReason}` : 'no pull Events for this image',
+      );
     if (pulled.length) step.status = 'ok';
     return step;
   }
-  const last = failures.filter((e) => e.reason === 'Failed' && !/^Error: (ErrImagePull|ImagePullBackOff)$/.test(e.message)).at(-1) ?? failures.at(-1);
+  const last =
+    failures
+      .filter((e) => e.reason === 'Failed' && !/^Error: (ErrImagePull|ImagePullBackOff)$/.test(e.message))
+      .at(-1) ?? failures.at(-1);
   const cause = last ? eventCause(last.message, reference) : undefined;
   step.status = 'broken';
-  step.details.push(cause ? `cause: ${cause.cause}` : `the container waits in ${state?.waitingReason}${state?.waitingMessage ? `: ${state.waitingMessage}` : ''}`);
+  step.details.push(
+    cause
+      ? `cause: ${cause.cause}`
+      : `the container waits in ${state?.waitingReason}${state?.waitingMessage ? `: ${state.waitingMessage}` : ''}`,
+  );
   step.fix = cause?.fix;
   return step;
 }
@@ -419,19 +551,38 @@ export function eventCause(message: string, reference: ImageReference): { cause:
     };
   }
   if (/\b401 Unauthorized\b|authorization failed|no basic auth credentials|unauthorized:/i.test(message)) {
-    return { cause: `${host} refused the credential the kubelet sent (401)`, fix: 'Check the credential (username, password, token expiry) in the source of the pull secret.' };
+    return {
+      cause: `${host} refused the credential the kubelet sent (401)`,
+      fix: 'Check the credential (username, password, token expiry) in the source of the pull secret.',
+    };
   }
   if (/\b403 Forbidden\b|\bdenied\b|insufficient_scope/i.test(message)) {
-    return { cause: `${host} denies this account access to ${reference.path} (403)`, fix: `Give the account pull access to ${reference.path} (project membership, robot account permissions).` };
+    return {
+      cause: `${host} denies this account access to ${reference.path} (403)`,
+      fix: `Give the account pull access to ${reference.path} (project membership, robot account permissions).`,
+    };
   }
   if (/toomanyrequests|\b429\b|rate limit/i.test(message)) {
-    return { cause: `${host} is rate-limiting the node (429)`, fix: 'Authenticate the pulls (rate limits are per account) or wait; consider a pull-through cache.' };
+    return {
+      cause: `${host} is rate-limiting the node (429)`,
+      fix: 'Authenticate the pulls (rate limits are per account) or wait; consider a pull-through cache.',
+    };
   }
   if (/manifest unknown|: not found|manifest for .* not found|repository does not exist|NAME_UNKNOWN/i.test(message)) {
-    return { cause: `${reference.repository}:${reference.tag ?? reference.digest} does not exist on ${host}`, fix: 'Check the repository and tag (or digest) in the image name.' };
+    return {
+      cause: `${reference.repository}:${reference.tag ?? reference.digest} does not exist on ${host}`,
+      fix: 'Check the repository and tag (or digest) in the image name.',
+    };
   }
-  if (/no such host|connection refused|i\/o timeout|dial tcp|network is unreachable|connection reset|context deadline exceeded/i.test(message)) {
-    return { cause: `the node cannot reach ${host}`, fix: `Check DNS, firewall and proxy settings between the node and ${host}.` };
+  if (
+    /no such host|connection refused|i\/o timeout|dial tcp|network is unreachable|connection reset|context deadline exceeded/i.test(
+      message,
+    )
+  ) {
+    return {
+      cause: `the node cannot reach ${host}`,
+      fix: `Check DNS, firewall and proxy settings between the node and ${host}.`,
+    };
   }
   if (/\b400 Bad Request\b/.test(message) && /^(localhost|127\.|\[::1\])/.test(host)) {
     return {
@@ -440,12 +591,20 @@ export function eventCause(message: string, reference: ImageReference): { cause:
     };
   }
   if (/http: server gave HTTP response to HTTPS client/i.test(message)) {
-    return { cause: `${host} speaks plain HTTP, the node expects HTTPS`, fix: `Serve the registry over TLS, or configure containerd's hosts.toml for ${host}.` };
+    return {
+      cause: `${host} speaks plain HTTP, the node expects HTTPS`,
+      fix: `Serve the registry over TLS, or configure containerd's hosts.toml for ${host}.`,
+    };
   }
   return undefined;
 }
 
-function liveFix(result: CheckResult, reference: ImageReference, secret: string, credential: string | undefined): string {
+function liveFix(
+  result: CheckResult,
+  reference: ImageReference,
+  secret: string,
+  credential: string | undefined,
+): string {
   const source = credential ? `the source of RegistryCredential ${credential}` : `Secret ${secret}`;
   switch (result.reason) {
     case 'Unauthorized':

@@ -31,7 +31,11 @@ export class ClusterReader {
   }
 
   /** Facts for one image: the Pod's (when given) or the ServiceAccount's pull secrets. */
-  async facts(namespace: string, image: string, options: { pod?: V1Pod; container?: string; serviceAccount: string }): Promise<DoctorFacts> {
+  async facts(
+    namespace: string,
+    image: string,
+    options: { pod?: V1Pod; container?: string; serviceAccount: string },
+  ): Promise<DoctorFacts> {
     const pod = options.pod;
     const serviceAccount = await this.serviceAccount(namespace, options.serviceAccount);
     const secretNames = pod
@@ -41,7 +45,9 @@ export class ClusterReader {
         : [];
     const secrets: Record<string, SecretFact> = {};
     for (const name of secretNames) secrets[name] = await this.secret(namespace, name);
-    const status = [...(pod?.status?.initContainerStatuses ?? []), ...(pod?.status?.containerStatuses ?? [])].find((c) => c.name === options.container);
+    const status = [...(pod?.status?.initContainerStatuses ?? []), ...(pod?.status?.containerStatuses ?? [])].find(
+      (c) => c.name === options.container,
+    );
     return {
       namespace,
       image,
@@ -72,10 +78,22 @@ export class ClusterReader {
   credentials(): Promise<CredentialFact[] | { forbidden: string }> {
     this.credentialsCache ??= (async () => {
       try {
-        const list = (await this.custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL })) as {
-          items: Array<{ metadata: { name: string }; spec?: CredentialFact['spec']; status?: CredentialFact['status'] }>;
+        const list = (await this.custom.listClusterCustomObject({
+          group: GROUP,
+          version: VERSION,
+          plural: PLURAL,
+        })) as {
+          items: Array<{
+            metadata: { name: string };
+            spec?: CredentialFact['spec'];
+            status?: CredentialFact['status'];
+          }>;
         };
-        return list.items.map((item) => ({ name: item.metadata.name, spec: item.spec ?? {}, ...(item.status ? { status: item.status } : {}) }));
+        return list.items.map((item) => ({
+          name: item.metadata.name,
+          spec: item.spec ?? {},
+          ...(item.status ? { status: item.status } : {}),
+        }));
       } catch (error) {
         if (status(error) === 404) return { forbidden: 'the RegistryCredential CRD is not installed' };
         return { forbidden: permissionText(error, 'list', 'registrycredentials.regcred.io') };
@@ -88,9 +106,15 @@ export class ClusterReader {
   private async secret(namespace: string, name: string): Promise<SecretFact> {
     try {
       const secret = await this.core.readNamespacedSecret({ namespace, name });
-      return { state: 'found', type: secret.type ?? 'Opaque', data: secret.data ?? {}, labels: secret.metadata?.labels ?? {} };
+      return {
+        state: 'found',
+        type: secret.type ?? 'Opaque',
+        data: secret.data ?? {},
+        labels: secret.metadata?.labels ?? {},
+      };
     } catch (error) {
-      if (status(error) !== 404) return { state: 'forbidden', message: permissionText(error, 'get', 'secrets', namespace) };
+      if (status(error) !== 404)
+        return { state: 'forbidden', message: permissionText(error, 'get', 'secrets', namespace) };
     }
     try {
       const elsewhere = await this.core.listSecretForAllNamespaces({ fieldSelector: `metadata.name=${name}` });
@@ -113,10 +137,24 @@ export class ClusterReader {
 
   private async pullEvents(namespace: string, pod: string): Promise<PullEvent[]> {
     try {
-      const list = await this.core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.kind=Pod,involvedObject.name=${pod}` });
-      const time = (e: (typeof list.items)[number]): number => new Date((e.lastTimestamp ?? e.eventTime ?? e.firstTimestamp ?? 0) as unknown as string).getTime();
+      const list = await this.core.listNamespacedEvent({
+        namespace,
+        fieldSelector: `involvedObject.kind=Pod,involvedObject.name=${pod}`,
+      });
+      const time = (e: (typeof list.items)[number]): number =>
+        new Date((e.lastTimestamp ?? e.eventTime ?? e.firstTimestamp ?? 0) as unknown as string).getTime();
       return list.items
-        .filter((e) => ['Failed', 'BackOff', 'Pulling', 'Pulled', 'FailedToRetrieveImagePullSecret', 'InspectFailed', 'ErrImageNeverPull'].includes(e.reason ?? ''))
+        .filter((e) =>
+          [
+            'Failed',
+            'BackOff',
+            'Pulling',
+            'Pulled',
+            'FailedToRetrieveImagePullSecret',
+            'InspectFailed',
+            'ErrImageNeverPull',
+          ].includes(e.reason ?? ''),
+        )
         .sort((a, b) => time(a) - time(b))
         .map((e) => ({ reason: e.reason ?? '', message: e.message ?? '', type: e.type ?? '', count: e.count ?? 1 }));
     } catch {
@@ -126,8 +164,14 @@ export class ClusterReader {
 
   private async managedSecrets(namespace: string): Promise<Array<{ name: string; credential: string }>> {
     try {
-      const list = await this.core.listNamespacedSecret({ namespace, labelSelector: `${LABEL_MANAGED_BY}=${MANAGED_BY}` });
-      return list.items.map((s) => ({ name: s.metadata?.name ?? '', credential: s.metadata?.labels?.[LABEL_CREDENTIAL] ?? '' }));
+      const list = await this.core.listNamespacedSecret({
+        namespace,
+        labelSelector: `${LABEL_MANAGED_BY}=${MANAGED_BY}`,
+      });
+      return list.items.map((s) => ({
+        name: s.metadata?.name ?? '',
+        credential: s.metadata?.labels?.[LABEL_CREDENTIAL] ?? '',
+      }));
     } catch {
       return [];
     }
@@ -142,7 +186,8 @@ function status(error: unknown): number | undefined {
 export function permissionText(error: unknown, verb: string, resource: string, namespace?: string): string {
   const where = namespace ? ` in namespace ${namespace}` : ' (cluster-wide)';
   const code = status(error);
-  if (code === 403) return `you may not ${verb} ${resource}${where} (403: your RBAC needs the ${verb} verb on ${resource})`;
+  if (code === 403)
+    return `you may not ${verb} ${resource}${where} (403: your RBAC needs the ${verb} verb on ${resource})`;
   if (code === 401) return `the cluster does not accept your credentials (401)`;
   const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
   return `cannot ${verb} ${resource}${where}: ${code ?? message}`;

@@ -50,7 +50,8 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  if (values.output !== undefined && values.output !== 'json') throw new UsageError(`-o supports only json, not ${JSON.stringify(values.output)}`);
+  if (values.output !== undefined && values.output !== 'json')
+    throw new UsageError(`-o supports only json, not ${JSON.stringify(values.output)}`);
   const json = values.output === 'json';
   const [command, kind, target, ...extra] = positionals;
 
@@ -58,7 +59,8 @@ async function main(argv: string[]): Promise<number> {
   if (values.kubeconfig) kubeConfig.loadFromFile(values.kubeconfig);
   else kubeConfig.loadFromDefault();
   if (values.context) kubeConfig.setCurrentContext(values.context);
-  const namespace = values.namespace ?? kubeConfig.getContextObject(kubeConfig.getCurrentContext())?.namespace ?? 'default';
+  const namespace =
+    values.namespace ?? kubeConfig.getContextObject(kubeConfig.getCurrentContext())?.namespace ?? 'default';
   const reader = new ClusterReader(kubeConfig);
 
   if (command === 'status') {
@@ -69,7 +71,9 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (command !== 'doctor' || (kind !== 'pod' && kind !== 'image') || !target || extra.length) {
-    throw new UsageError(command === undefined ? 'a command is needed' : `unknown or incomplete command: ${positionals.join(' ')}`);
+    throw new UsageError(
+      command === undefined ? 'a command is needed' : `unknown or incomplete command: ${positionals.join(' ')}`,
+    );
   }
 
   const ca = values['registry-ca'] ? readFileSync(values['registry-ca'], 'utf8') : undefined;
@@ -79,11 +83,16 @@ async function main(argv: string[]): Promise<number> {
   const diagnoses: Diagnosis[] = [];
   let subject: string;
   if (kind === 'pod') {
-    if (values['service-account']) throw new UsageError('--service-account goes with doctor image (a Pod names its own)');
+    if (values['service-account'])
+      throw new UsageError('--service-account goes with doctor image (a Pod names its own)');
     const pod = await reader.pod(namespace, target);
     subject = `Pod ${namespace}/${target}`;
     for (const container of containersOf(pod, values.container)) {
-      const facts = await reader.facts(namespace, container.image, { pod, container: container.name, serviceAccount: pod.spec?.serviceAccountName ?? 'default' });
+      const facts = await reader.facts(namespace, container.image, {
+        pod,
+        container: container.name,
+        serviceAccount: pod.spec?.serviceAccountName ?? 'default',
+      });
       diagnoses.push(await diagnose(facts, { live }));
     }
   } else {
@@ -93,16 +102,24 @@ async function main(argv: string[]): Promise<number> {
     const facts = await reader.facts(namespace, target, { serviceAccount });
     diagnoses.push(await diagnose(facts, { live }));
   }
-  process.stdout.write(json ? `${JSON.stringify({ subject, diagnoses }, null, 2)}\n` : renderDiagnoses(subject, diagnoses));
+  process.stdout.write(
+    json ? `${JSON.stringify({ subject, diagnoses }, null, 2)}\n` : renderDiagnoses(subject, diagnoses),
+  );
   return diagnoses.some((d) => d.verdict === 'broken') ? 1 : 0;
 }
 
 /** Init containers first, then containers, as the kubelet pulls them; -c picks one. */
 function containersOf(pod: V1Pod, only: string | undefined): Array<{ name: string; image: string }> {
-  const all = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].map((c) => ({ name: c.name, image: c.image ?? '' }));
+  const all = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].map((c) => ({
+    name: c.name,
+    image: c.image ?? '',
+  }));
   if (only === undefined) return all;
   const picked = all.filter((c) => c.name === only);
-  if (!picked.length) throw new UsageError(`pod ${pod.metadata?.name} has no container ${only} (it has ${all.map((c) => c.name).join(', ')})`);
+  if (!picked.length)
+    throw new UsageError(
+      `pod ${pod.metadata?.name} has no container ${only} (it has ${all.map((c) => c.name).join(', ')})`,
+    );
   return picked;
 }
 
@@ -111,7 +128,8 @@ main(process.argv.slice(2)).then(
   (error: unknown) => {
     const message = error instanceof Error ? error.message : String(error);
     process.stderr.write(`error: ${message}\n`);
-    if (error instanceof UsageError || (error as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') process.stderr.write(`\n${USAGE}\n`);
+    if (error instanceof UsageError || (error as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION')
+      process.stderr.write(`\n${USAGE}\n`);
     process.exit(2);
   },
 );

@@ -29,8 +29,15 @@ export function renderDiagnoses(subject: string, diagnoses: Diagnosis[]): string
 export function renderStatus(credentials: CredentialFact[]): string {
   const rows = [['NAME', 'READY', 'NAMESPACES', 'EXPIRES', 'VERIFIED', 'RECOVERED', 'REASON']];
   for (const c of credentials) {
-    const status = c.status as (CredentialFact['status'] & { namespaces?: { selected: number; ready: number }; credentialsExpireAt?: string; recoveredPods?: number }) | undefined;
-    const condition = (type: string): { status: string; reason?: string } | undefined => status?.conditions?.find((x) => x.type === type);
+    const status = c.status as
+      | (CredentialFact['status'] & {
+          namespaces?: { selected: number; ready: number };
+          credentialsExpireAt?: string;
+          recoveredPods?: number;
+        })
+      | undefined;
+    const condition = (type: string): { status: string; reason?: string } | undefined =>
+      status?.conditions?.find((x) => x.type === type);
     const ready = condition('Ready');
     const verified = condition('CredentialsVerified');
     rows.push([
@@ -38,12 +45,21 @@ export function renderStatus(credentials: CredentialFact[]): string {
       ready?.status ?? 'Unknown',
       status?.namespaces ? `${status.namespaces.ready}/${status.namespaces.selected}` : '-',
       status?.credentialsExpireAt ?? '-',
-      verified ? `${verified.status}${verified.status === 'False' && verified.reason ? ` (${verified.reason})` : ''}` : '-',
+      verified
+        ? `${verified.status}${verified.status === 'False' && verified.reason ? ` (${verified.reason})` : ''}`
+        : '-',
       status?.recoveredPods !== undefined ? String(status.recoveredPods) : '-',
       ready?.status === 'True' ? '' : (ready?.reason ?? ''),
     ]);
   }
   if (rows.length === 1) return 'No RegistryCredentials.\n';
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  return `${rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd()).join('\n')}\n`;
+  return `${rows
+    .map((r) =>
+      r
+        .map((cell, i) => cell.padEnd(widths[i]))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n')}\n`;
 }

@@ -30,8 +30,7 @@ export interface SlimPod {
 export const PULL_FAILURE_REASONS = new Set(['ErrImagePull', 'ImagePullBackOff']);
 
 export type RecoveryAction =
-  | { kind: 'evict'; pod: SlimPod; images: string[] }
-  | { kind: 'warnBarePod'; pod: SlimPod; images: string[] };
+  { kind: 'evict'; pod: SlimPod; images: string[] } | { kind: 'warnBarePod'; pod: SlimPod; images: string[] };
 
 export interface RecoveryInput {
   /** The Pods of one selected namespace. */

@@ -127,7 +127,8 @@ function splitHost(hostPort: string): [string[], string] {
   if (bracketed) [host, port] = [bracketed[1], bracketed[2]];
   else {
     const colon = hostPort.lastIndexOf(':');
-    if (colon > -1 && hostPort.indexOf(':') === colon) [host, port] = [hostPort.slice(0, colon), hostPort.slice(colon + 1)];
+    if (colon > -1 && hostPort.indexOf(':') === colon)
+      [host, port] = [hostPort.slice(0, colon), hostPort.slice(colon + 1)];
   }
   return [host.split('.'), port];
 }

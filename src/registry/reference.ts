@@ -51,9 +51,7 @@ const DIGEST_LENGTHS: Record<string, number> = { sha256: 64, sha384: 96, sha512:
 /** Parse and normalize an image reference; throws InvalidImageReference with the runtime's reason. */
 export function parseImageReference(image: string): ImageReference {
   if (IDENTIFIER.test(image)) {
-    throw new InvalidImageReference(
-      `invalid repository name (${image}), cannot specify 64-byte hexadecimal strings`,
-    );
+    throw new InvalidImageReference(`invalid repository name (${image}), cannot specify 64-byte hexadecimal strings`);
   }
   const [domain, remainder] = splitDockerDomain(image);
   const tagSeparator = remainder.indexOf(':');

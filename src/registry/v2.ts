@@ -83,7 +83,12 @@ export function registryEndpoint(server: string): string | undefined {
 export async function checkCredential(request: CheckRequest): Promise<CheckResult> {
   const endpoint = registryEndpoint(request.server);
   if (!endpoint) {
-    return result('Skipped', 'NotCheckable', `"${request.server}" names no single registry host (a glob): nothing to contact`, 0);
+    return result(
+      'Skipped',
+      'NotCheckable',
+      `"${request.server}" names no single registry host (a glob): nothing to contact`,
+      0,
+    );
   }
   const client = new RegistryClient(endpoint, request);
   try {
@@ -121,7 +126,11 @@ class RegistryClient {
     const ping = await this.send('GET', '/v2/', { kind: 'none' });
     if (ping.status === 200) {
       if (!isRegistryResponse(ping)) {
-        return this.result('Failed', 'NotARegistry', `${this.endpoint}/v2/ answered 200 but is not a registry (no Docker-Distribution-API-Version header, ${contentType(ping)})`);
+        return this.result(
+          'Failed',
+          'NotARegistry',
+          `${this.endpoint}/v2/ answered 200 but is not a registry (no Docker-Distribution-API-Version header, ${contentType(ping)})`,
+        );
       }
       // No credential needed at /v2/; a repository may still want one (sent to this host only).
       return this.withRepository({ kind: 'basic' }, 'the registry needs no credentials');
@@ -154,10 +163,18 @@ class RegistryClient {
     try {
       realmUrl = new URL(realm ?? '');
     } catch {
-      return this.result('Failed', 'NotARegistry', `the registry's Bearer challenge names no usable token realm (${JSON.stringify(realm ?? '')})`);
+      return this.result(
+        'Failed',
+        'NotARegistry',
+        `the registry's Bearer challenge names no usable token realm (${JSON.stringify(realm ?? '')})`,
+      );
     }
     if (realmUrl.protocol !== 'https:') {
-      return this.result('Failed', 'InsecureTokenRealm', `the token service ${realmUrl.origin} is not HTTPS: the credential is never sent over plain HTTP`);
+      return this.result(
+        'Failed',
+        'InsecureTokenRealm',
+        `the token service ${realmUrl.origin} is not HTTPS: the credential is never sent over plain HTTP`,
+      );
     }
     // Same host = same host name (a token service on another port of the registry's own host is
     // fine); anything else gets no credential, and then there is nothing to check.
@@ -178,7 +195,8 @@ class RegistryClient {
     const authorization: Authorization = { kind: 'bearer', token };
     if (this.request.repository) return this.withRepository(authorization, `token issued by ${realmUrl.host}`);
     const answer = await this.send('GET', '/v2/', authorization);
-    if (answer.status === 200) return this.result('Verified', 'Verified', `token issued by ${realmUrl.host} and accepted by ${this.host}`);
+    if (answer.status === 200)
+      return this.result('Verified', 'Verified', `token issued by ${realmUrl.host} and accepted by ${this.host}`);
     return this.refused(answer, { kind: 'credential', label: '/v2/ with the token' });
   }
 
@@ -198,12 +216,20 @@ class RegistryClient {
       return this.refused(answer, { kind: 'repository', label: `repository ${repository}` });
     }
     const separator = reference.includes(':') ? '@' : ':';
-    const manifest = await this.send('HEAD', `/v2/${repository}/manifests/${reference}`, authorization, undefined, { accept: MANIFEST_ACCEPT });
-    if (manifest.status === 200) return this.result('Verified', 'Verified', `${what}; ${repository}${separator}${reference} can be pulled`);
-    if (manifest.status !== 404) return this.refused(manifest, { kind: 'repository', label: `manifest ${repository}${separator}${reference}` });
+    const manifest = await this.send('HEAD', `/v2/${repository}/manifests/${reference}`, authorization, undefined, {
+      accept: MANIFEST_ACCEPT,
+    });
+    if (manifest.status === 200)
+      return this.result('Verified', 'Verified', `${what}; ${repository}${separator}${reference} can be pulled`);
+    if (manifest.status !== 404)
+      return this.refused(manifest, { kind: 'repository', label: `manifest ${repository}${separator}${reference}` });
     const list = await tags();
     if (list.status === 200) {
-      return this.result('Failed', 'ManifestNotFound', `${this.host}: manifest unknown: ${repository} has no ${separator === '@' ? 'manifest' : 'tag'} ${reference} (404)`);
+      return this.result(
+        'Failed',
+        'ManifestNotFound',
+        `${this.host}: manifest unknown: ${repository} has no ${separator === '@' ? 'manifest' : 'tag'} ${reference} (404)`,
+      );
     }
     return this.refused(list, { kind: 'repository', label: `repository ${repository}` });
   }
@@ -216,10 +242,18 @@ class RegistryClient {
     const errors = registryErrors(answer.body);
     const detail = errors.length ? `: ${errors.join('; ')}` : '';
     if (answer.status === 401 && target.kind === 'credential') {
-      return this.result('Failed', 'Unauthorized', `${this.host} refused the credential (401 from ${target.label}${detail})`);
+      return this.result(
+        'Failed',
+        'Unauthorized',
+        `${this.host} refused the credential (401 from ${target.label}${detail})`,
+      );
     }
     if (answer.status === 401 || answer.status === 403) {
-      return this.result('Failed', 'Forbidden', `${this.host}: ${target.label}: access denied for this credential (${answer.status}${detail})`);
+      return this.result(
+        'Failed',
+        'Forbidden',
+        `${this.host}: ${target.label}: access denied for this credential (${answer.status}${detail})`,
+      );
     }
     if (answer.status === 404 && target.kind === 'repository') {
       return this.result('Failed', 'RepositoryNotFound', `${this.host}: ${target.label} does not exist (404${detail})`);
@@ -228,13 +262,24 @@ class RegistryClient {
   }
 
   private unexpected(answer: Response, what: string): CheckResult {
-    if (answer.status === 429) return this.result('Failed', 'TooManyRequests', `${this.host} is rate-limiting (429 for ${what})`);
-    if (answer.status >= 500) return this.result('Failed', 'RegistryError', `${this.host} answered ${answer.status} for ${what}`);
+    if (answer.status === 429)
+      return this.result('Failed', 'TooManyRequests', `${this.host} is rate-limiting (429 for ${what})`);
+    if (answer.status >= 500)
+      return this.result('Failed', 'RegistryError', `${this.host} answered ${answer.status} for ${what}`);
     if (answer.status >= 300 && answer.status < 400) {
       const location = headerValues(answer.headers.location)[0] ?? '';
-      return this.result('Failed', 'NotARegistry', `${this.host} redirects ${what} to ${location || 'elsewhere'}; redirects are not followed with a credential`);
+      return this.result(
+        'Failed',
+        'NotARegistry',
+        `${this.host} redirects ${what} to ${location || 'elsewhere'}; redirects are not followed with a credential`,
+      );
     }
-    if (answer.status === 404) return this.result('Failed', 'NotARegistry', `${this.endpoint}/v2/ answered 404: no Docker Registry v2 API there`);
+    if (answer.status === 404)
+      return this.result(
+        'Failed',
+        'NotARegistry',
+        `${this.endpoint}/v2/ answered 404: no Docker Registry v2 API there`,
+      );
     return this.result('Failed', 'NotARegistry', `${this.host} answered ${answer.status} for ${what}`);
   }
 
@@ -258,15 +303,19 @@ class RegistryClient {
     const timeoutMs = this.request.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     const ca = this.request.ca ? [...tls.rootCertificates, this.request.ca] : undefined;
     return new Promise((resolve, reject) => {
-      const req = https.request(url, { method, headers, agent: false, timeout: timeoutMs, ...(ca ? { ca } : {}) }, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          if (body.length < 64 * 1024) body += chunk;
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-        res.on('error', reject);
-      });
+      const req = https.request(
+        url,
+        { method, headers, agent: false, timeout: timeoutMs, ...(ca ? { ca } : {}) },
+        (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => {
+            if (body.length < 64 * 1024) body += chunk;
+          });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+          res.on('error', reject);
+        },
+      );
       req.on('timeout', () => req.destroy(new TimeoutError(`no answer within ${timeoutMs} ms`)));
       req.on('error', reject);
       req.end();
@@ -311,13 +360,21 @@ export function describeTransportError(error: unknown, host: string): Omit<Check
     CERT_SIGNATURE_FAILURE: 'certificate signature is invalid',
   };
   if (tlsWords[code]) {
-    const detail = code === 'ERR_TLS_CERT_ALTNAME_INVALID' ? ` (${message.replace(/^Hostname\/IP does not match certificate's altnames: /, '')})` : '';
+    const detail =
+      code === 'ERR_TLS_CERT_ALTNAME_INVALID'
+        ? ` (${message.replace(/^Hostname\/IP does not match certificate's altnames: /, '')})`
+        : '';
     return { state: 'Failed', reason: 'TLSError', message: `x509: ${tlsWords[code]}${detail} for https://${host}` };
   }
   if (code === 'EPROTO' || /wrong version number|ssl3_get_record|packet length too long/i.test(message)) {
-    return { state: 'Failed', reason: 'TLSError', message: `TLS handshake with ${host} failed: the server does not speak TLS there (plain HTTP?)` };
+    return {
+      state: 'Failed',
+      reason: 'TLSError',
+      message: `TLS handshake with ${host} failed: the server does not speak TLS there (plain HTTP?)`,
+    };
   }
-  if (/^ERR_SSL_|^ERR_TLS_/.test(code)) return { state: 'Failed', reason: 'TLSError', message: `TLS handshake with ${host} failed (${code})` };
+  if (/^ERR_SSL_|^ERR_TLS_/.test(code))
+    return { state: 'Failed', reason: 'TLSError', message: `TLS handshake with ${host} failed (${code})` };
   const unreachable: Record<string, string> = {
     ENOTFOUND: 'the name does not resolve',
     EAI_AGAIN: 'the name does not resolve (temporary DNS failure)',
@@ -328,7 +385,11 @@ export function describeTransportError(error: unknown, host: string): Omit<Check
     ETIMEDOUT: 'timed out',
   };
   const words = unreachable[code] ?? (message || 'no answer');
-  return { state: 'Failed', reason: 'Unreachable', message: `${host}: ${words}${code && !unreachable[code] ? ` (${code})` : ''}` };
+  return {
+    state: 'Failed',
+    reason: 'Unreachable',
+    message: `${host}: ${words}${code && !unreachable[code] ? ` (${code})` : ''}`,
+  };
 }
 
 /** A registry's JSON errors as "CODE: message" (distribution's error envelope). */

@@ -42,7 +42,16 @@ interface Entry {
 /** Identifies a check without holding its secret: a hash over everything that changes its answer. */
 export function checkKey(request: CheckRequest): string {
   return createHash('sha256')
-    .update(JSON.stringify([request.server, request.username, request.password, request.repository ?? '', request.reference ?? '', request.ca ?? '']))
+    .update(
+      JSON.stringify([
+        request.server,
+        request.username,
+        request.password,
+        request.repository ?? '',
+        request.reference ?? '',
+        request.ca ?? '',
+      ]),
+    )
     .digest('hex')
     .slice(0, 32);
 }
@@ -78,7 +87,8 @@ export class Verifier {
         const before = this.intervalOf(entry);
         entry.owners.set(owner, check.intervalMs);
         // A shorter interval than the one scheduled: reschedule from the last check.
-        if (this.intervalOf(entry) < before && entry.outcome && !entry.running && !entry.queued) this.schedule(key, entry);
+        if (this.intervalOf(entry) < before && entry.outcome && !entry.running && !entry.queued)
+          this.schedule(key, entry);
       }
       return entry.outcome;
     });
@@ -141,7 +151,12 @@ export class Verifier {
       result = await this.options.check(entry.request);
     } catch (error) {
       // check() never throws by contract; a bug here must not stop verification
-      result = { state: 'Unknown', reason: 'NotCheckable', message: `the check failed: ${error instanceof Error ? error.message : String(error)}`, requests: 0 };
+      result = {
+        state: 'Unknown',
+        reason: 'NotCheckable',
+        message: `the check failed: ${error instanceof Error ? error.message : String(error)}`,
+        requests: 0,
+      };
     }
     this.running--;
     entry.running = false;
@@ -150,7 +165,11 @@ export class Verifier {
     this.options.onResult?.(result);
     if (this.entries.get(key) === entry && !this.stopped) {
       this.schedule(key, entry);
-      const changed = !before || before.state !== result.state || before.reason !== result.reason || before.message !== result.message;
+      const changed =
+        !before ||
+        before.state !== result.state ||
+        before.reason !== result.reason ||
+        before.message !== result.message;
       // An unchanged result is not news: the status (and its write) only follows changes.
       if (changed) this.options.onChange([...entry.owners.keys()]);
     }

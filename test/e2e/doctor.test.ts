@@ -28,7 +28,13 @@ const registries: Registry[] = [];
 interface DoctorRun {
   code: number;
   stdout: string;
-  json: { diagnoses: Array<{ verdict: string; summary: string; steps: Array<{ id: string; status: string; details: string[]; fix?: string }> }> };
+  json: {
+    diagnoses: Array<{
+      verdict: string;
+      summary: string;
+      steps: Array<{ id: string; status: string; details: string[]; fix?: string }>;
+    }>;
+  };
 }
 
 /** Run the plugin as a user would (admin kubeconfig), with -o json for the assertions and the human output for the log. */
@@ -37,7 +43,9 @@ async function doctor(args: string[], extra: string[] = []): Promise<DoctorRun> 
   const res = await run(process.execPath, [...base, '-o', 'json'], { timeoutMs: 120_000 });
   const human = await run(process.execPath, base, { timeoutMs: 120_000 });
   expect(human.code).toBe(res.code);
-  process.stderr.write(`\n$ kubectl regcred doctor ${args.join(' ')} ${extra.join(' ')}\n${human.stdout}${human.stderr}`);
+  process.stderr.write(
+    `\n$ kubectl regcred doctor ${args.join(' ')} ${extra.join(' ')}\n${human.stdout}${human.stderr}`,
+  );
   if (res.code === 2) throw new Error(`doctor failed: ${res.stderr}`);
   return { code: res.code, stdout: human.stdout, json: JSON.parse(res.stdout) as DoctorRun['json'] };
 }
@@ -73,15 +81,30 @@ afterAll(async () => {
 }, 300_000);
 
 /** A namespace of this scenario with a RegistryCredential for `server` (source Secret `source`) ready in it. */
-async function servedNamespace(group: string, server: string, source = 'robot', extra: Record<string, unknown> = {}): Promise<{ ns: string; cred: string }> {
+async function servedNamespace(
+  group: string,
+  server: string,
+  source = 'robot',
+  extra: Record<string, unknown> = {},
+): Promise<{ ns: string; cred: string }> {
   const ns = await s.namespace(group, { group });
-  const cred = await s.credential(group, { registries: [{ server, basicAuth: { secretName: source } }], namespaceSelector: s.selectorWith({ group }), ...extra });
+  const cred = await s.credential(group, {
+    registries: [{ server, basicAuth: { secretName: source } }],
+    namespaceSelector: s.selectorWith({ group }),
+    ...extra,
+  });
   await waitForSecret(s.cluster, ns, cred);
   await waitForPullSecrets(s.cluster, ns, 'default', [cred]);
   return { ns, cred };
 }
 
-async function failingPod(ns: string, name: string, image: string, serviceAccount = 'default', pullSecrets: string[] = []): Promise<void> {
+async function failingPod(
+  ns: string,
+  name: string,
+  image: string,
+  serviceAccount = 'default',
+  pullSecrets: string[] = [],
+): Promise<void> {
   const pod = await w.core.createNamespacedPod({
     namespace: ns,
     body: {
@@ -114,12 +137,19 @@ test('a Pod that pulls: verdict ok, exit 0', async () => {
 test('the Pod was created before the ServiceAccount carried the Secret', async () => {
   const ns = await s.namespace('late', { group: 'late' });
   await failingPod(ns, 'early', `${trusted.host}/team/app:1`);
-  const cred = await s.credential('late', { registries: [{ server: trusted.host, basicAuth: { secretName: 'robot' } }], namespaceSelector: s.selectorWith({ group: 'late' }) });
+  const cred = await s.credential('late', {
+    registries: [{ server: trusted.host, basicAuth: { secretName: 'robot' } }],
+    namespaceSelector: s.selectorWith({ group: 'late' }),
+  });
   await waitForPullSecrets(s.cluster, ns, 'default', [cred]);
   const result = await doctor(['pod', 'early', '-n', ns]);
   expect(result.code).toBe(1);
   expect(brokenFix(result)).toMatchObject({ verdict: 'broken', step: 'secrets' });
-  expect(brokenFix(result).fix).toMatch(new RegExp(`created before ServiceAccount default carried ${cred}.*recreate the Pod \\(kubectl delete pod early -n ${ns}`));
+  expect(brokenFix(result).fix).toMatch(
+    new RegExp(
+      `created before ServiceAccount default carried ${cred}.*recreate the Pod \\(kubectl delete pod early -n ${ns}`,
+    ),
+  );
   expect(brokenFix(result).fix).toMatch(/podRecovery\.enabled: true/);
 });
 
@@ -130,16 +160,25 @@ test('a missing Secret, and one that exists only in another namespace', async ()
   expect(missing.code).toBe(1);
   expect(brokenFix(missing).fix).toBe(`Create does-not-exist in ${ns}, or remove the reference.`);
 
-  await s.cluster.createSecret(s.sourceNamespace, dockerConfigSecret('shared-pull', dockerConfigJson(trusted.host, robot.username, robot.password)));
+  await s.cluster.createSecret(
+    s.sourceNamespace,
+    dockerConfigSecret('shared-pull', dockerConfigJson(trusted.host, robot.username, robot.password)),
+  );
   await failingPod(ns, 'elsewhere', `${trusted.host}/team/app:1`, 'default', ['shared-pull']);
   const elsewhere = await doctor(['pod', 'elsewhere', '-n', ns]);
   expect(elsewhere.code).toBe(1);
-  expect(brokenFix(elsewhere).fix).toContain(`Pull secrets must be in the Pod's namespace ${ns}: shared-pull (found in ${s.sourceNamespace})`);
+  expect(brokenFix(elsewhere).fix).toContain(
+    `Pull secrets must be in the Pod's namespace ${ns}: shared-pull (found in ${s.sourceNamespace})`,
+  );
 });
 
 test('a pull secret of the wrong type is ignored by the kubelet', async () => {
   const ns = await s.namespace('opaque', { group: 'opaque' });
-  await s.cluster.createSecret(ns, { metadata: { name: 'opaque-pull' }, type: 'Opaque', stringData: { '.dockerconfigjson': dockerConfigJson(trusted.host, robot.username, robot.password) } });
+  await s.cluster.createSecret(ns, {
+    metadata: { name: 'opaque-pull' },
+    type: 'Opaque',
+    stringData: { '.dockerconfigjson': dockerConfigJson(trusted.host, robot.username, robot.password) },
+  });
   await failingPod(ns, 'app', `${trusted.host}/team/app:1`, 'default', ['opaque-pull']);
   const result = await doctor(['pod', 'app', '-n', ns]);
   expect(result.code).toBe(1);
@@ -156,15 +195,23 @@ test('a wrong password: the registry refuses it, live', async () => {
   expect(brokenFix(result)).toMatchObject({ step: 'live' });
   // what the node reported is shown, and confirmed by the live check
   expect(result.stdout).toContain('cause: ' + trusted.host + ' refused the credential the kubelet sent (401)');
-  expect(brokenFix(result).fix).toBe(`The registry refuses this username/password: fix them in the source of RegistryCredential ${cred} (a rotated password, an expired robot account or token).`);
+  expect(brokenFix(result).fix).toBe(
+    `The registry refuses this username/password: fix them in the source of RegistryCredential ${cred} (a rotated password, an expired robot account or token).`,
+  );
   expect(result.stdout).not.toContain('not-the-password');
 });
 
 test('keys the kubelet does not match: no port, another path', async () => {
   const ns = await s.namespace('keys', { group: 'keys' });
   const [host, port] = trusted.host.split(':');
-  await s.cluster.createSecret(ns, dockerConfigSecret('no-port', dockerConfigJson(host, robot.username, robot.password)));
-  await s.cluster.createSecret(ns, dockerConfigSecret('other-path', dockerConfigJson(`${trusted.host}/other`, robot.username, robot.password)));
+  await s.cluster.createSecret(
+    ns,
+    dockerConfigSecret('no-port', dockerConfigJson(host, robot.username, robot.password)),
+  );
+  await s.cluster.createSecret(
+    ns,
+    dockerConfigSecret('other-path', dockerConfigJson(`${trusted.host}/other`, robot.username, robot.password)),
+  );
   await failingPod(ns, 'noport', `${trusted.host}/team/app:1`, 'default', ['no-port']);
   await failingPod(ns, 'path', `${trusted.host}/team/app:1`, 'default', ['other-path']);
   const noPort = await doctor(['pod', 'noport', '-n', ns]);
@@ -173,16 +220,32 @@ test('keys the kubelet does not match: no port, another path', async () => {
   expect(brokenFix(noPort).fix).toContain(`No pull secret has a key for ${trusted.host}`);
   const path = await doctor(['pod', 'path', '-n', ns]);
   expect(path.code).toBe(1);
-  expect(path.stdout).toContain(`key "${trusted.host}/other" (Secret other-path): the key's path /other is not a prefix of the image's path /team/app`);
+  expect(path.stdout).toContain(
+    `key "${trusted.host}/other" (Secret other-path): the key's path /other is not a prefix of the image's path /team/app`,
+  );
 });
 
 test('Docker Hub keys (no registry contacted: --no-live): registry-1.docker.io does not match, the legacy key does', async () => {
   const ns = await s.namespace('hub', { group: 'hub' });
-  await s.cluster.createSecret(ns, dockerConfigSecret('hub-wrong', dockerConfigJson('registry-1.docker.io', 'hubuser', 'x')));
-  await s.cluster.createSecret(ns, dockerConfigSecret('hub-legacy', dockerConfigJson('https://index.docker.io/v1/', 'hubuser', 'x')));
+  await s.cluster.createSecret(
+    ns,
+    dockerConfigSecret('hub-wrong', dockerConfigJson('registry-1.docker.io', 'hubuser', 'x')),
+  );
+  await s.cluster.createSecret(
+    ns,
+    dockerConfigSecret('hub-legacy', dockerConfigJson('https://index.docker.io/v1/', 'hubuser', 'x')),
+  );
   await s.cluster.createServiceAccount(ns, 'wrong-key', ['hub-wrong']);
   await s.cluster.createServiceAccount(ns, 'legacy-key', ['hub-legacy']);
-  const wrong = await doctor(['image', 'library/busybox:1.36', '-n', ns, '--service-account', 'wrong-key', '--no-live']);
+  const wrong = await doctor([
+    'image',
+    'library/busybox:1.36',
+    '-n',
+    ns,
+    '--service-account',
+    'wrong-key',
+    '--no-live',
+  ]);
   expect(wrong.code).toBe(1);
   expect(brokenFix(wrong).fix).toContain('(use "https://index.docker.io/v1/" or "docker.io")');
   const legacy = await doctor(['image', 'busybox:1.36', '-n', ns, '--service-account', 'legacy-key', '--no-live']);
@@ -196,17 +259,21 @@ test('a ServiceAccount the RegistryCredential does not inject into', async () =>
   await failingPod(ns, 'build', `${trusted.host}/team/app:1`, 'builder');
   const result = await doctor(['pod', 'build', '-n', ns]);
   expect(result.code).toBe(1);
-  expect(brokenFix(result).fix).toContain(`RegistryCredential ${cred} provides ${trusted.host} in ${ns} (Secret ${cred}) but injects it only into ServiceAccounts ["default"]: add "builder"`);
+  expect(brokenFix(result).fix).toContain(
+    `RegistryCredential ${cred} provides ${trusted.host} in ${ns} (Secret ${cred}) but injects it only into ServiceAccounts ["default"]: add "builder"`,
+  );
 });
 
-test('a private CA the node does not trust: the node\'s x509 Event, or the live TLS check', async () => {
+test("a private CA the node does not trust: the node's x509 Event, or the live TLS check", async () => {
   const { ns } = await servedNamespace('ca', untrusted.host);
   await failingPod(ns, 'app', `${untrusted.host}/team/app:1`);
   // from here, with the CA: the credential works, but the node failed on x509
   const withCa = await doctor(['pod', 'app', '-n', ns], ['--registry-ca', untrusted.caFile]);
   expect(withCa.code).toBe(1);
   expect(brokenFix(withCa)).toMatchObject({ step: 'events' });
-  expect(brokenFix(withCa).fix).toContain(`Give the node the registry's CA: /etc/containerd/certs.d/${untrusted.host}/ca.crt`);
+  expect(brokenFix(withCa).fix).toContain(
+    `Give the node the registry's CA: /etc/containerd/certs.d/${untrusted.host}/ca.crt`,
+  );
   // without it: the live check fails on TLS too
   const withoutCa = await doctor(['image', `${untrusted.host}/team/app:1`, '-n', ns]);
   expect(withoutCa.code).toBe(1);
@@ -228,16 +295,32 @@ test('the registry is down', async () => {
   await down.stop();
   const result = await doctor(['image', `${down.host}/team/app:1`, '-n', ns]);
   expect(result.code).toBe(1);
-  expect(brokenFix(result).fix).toBe(`${down.host} cannot be reached from here: check that it runs, and DNS, firewall and proxies.`);
+  expect(brokenFix(result).fix).toBe(
+    `${down.host} cannot be reached from here: check that it runs, and DNS, firewall and proxies.`,
+  );
 });
 
 test('through kubectl: the plugin installed with npm install -g of the packed package', async () => {
   const prefix = await mkdtemp(path.join(os.tmpdir(), 'regcred-plugin-'));
   try {
-    const tarball = (await runOk('npm', ['pack', '--silent', '--pack-destination', prefix], { cwd: REPO_ROOT, timeoutMs: 120_000 })).trim().split('\n').pop()!;
-    await runOk('npm', ['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', path.join(prefix, tarball)], { timeoutMs: 300_000 });
+    const tarball = (
+      await runOk('npm', ['pack', '--silent', '--pack-destination', prefix], { cwd: REPO_ROOT, timeoutMs: 120_000 })
+    )
+      .trim()
+      .split('\n')
+      .pop()!;
+    await runOk(
+      'npm',
+      ['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', path.join(prefix, tarball)],
+      { timeoutMs: 300_000 },
+    );
     const kubectlBin = (await findOnPath('kubectl')) ?? path.join(testEnv().binDir, 'kubectl');
-    const env = { ...process.env, PATH: `${path.join(prefix, 'bin')}:${process.env.PATH}`, KUBECONFIG: testEnv().adminKubeconfig, KUBECACHEDIR: path.join(prefix, 'kube-cache') };
+    const env = {
+      ...process.env,
+      PATH: `${path.join(prefix, 'bin')}:${process.env.PATH}`,
+      KUBECONFIG: testEnv().adminKubeconfig,
+      KUBECACHEDIR: path.join(prefix, 'kube-cache'),
+    };
     const plugins = await run(kubectlBin, ['plugin', 'list'], { env });
     expect(plugins.stdout).toContain(path.join(prefix, 'bin', 'kubectl-regcred'));
     const status = await run(kubectlBin, ['regcred', 'status'], { env, timeoutMs: 60_000 });

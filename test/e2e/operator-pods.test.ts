@@ -21,7 +21,14 @@ import { type Registry, startRegistry } from '../harness/registry.js';
 import { sumMetric } from '../harness/operator.js';
 import { waitForCondition, waitForPullSecrets, waitForSecret } from '../harness/scenario.js';
 import { waitFor } from '../harness/wait.js';
-import { appImageLayout, nodeEnv, OPERATOR_IMAGE, operatorImageOnNode, podPullSecrets, Workloads } from '../harness/workloads.js';
+import {
+  appImageLayout,
+  nodeEnv,
+  OPERATOR_IMAGE,
+  operatorImageOnNode,
+  podPullSecrets,
+  Workloads,
+} from '../harness/workloads.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const [IMAGE_REPOSITORY, IMAGE_TAG] = OPERATOR_IMAGE.split(':');
@@ -46,7 +53,9 @@ beforeAll(async () => {
       await registry.push(await appImageLayout('operator-pods'), '1', 'apps/web:1');
     })(),
   ]);
-  process.stderr.write(`[e2e] operator image ${image.name} built from the Dockerfile in ${image.buildSeconds.toFixed(1)} s\n`);
+  process.stderr.write(
+    `[e2e] operator image ${image.name} built from the Dockerfile in ${image.buildSeconds.toFixed(1)} s\n`,
+  );
 }, 900_000);
 
 afterAll(async () => {
@@ -65,14 +74,17 @@ describe('installed with deploy/install.yaml (kustomize overlay: the image only)
     overlay = path.join(workDir, 'overlay');
     await runOk('mkdir', ['-p', overlay]);
     await writeFile(path.join(overlay, 'install.yaml'), await readFile(path.join(REPO_ROOT, 'deploy', 'install.yaml')));
-    await writeFile(path.join(overlay, 'kustomization.yaml'), [
-      'apiVersion: kustomize.config.k8s.io/v1beta1',
-      'kind: Kustomization',
-      'resources: [install.yaml]',
-      'images:',
-      `  - {name: ghcr.io/regcred-operator/regcred-operator, newName: ${IMAGE_REPOSITORY}, newTag: ${IMAGE_TAG}}`,
-      '',
-    ].join('\n'));
+    await writeFile(
+      path.join(overlay, 'kustomization.yaml'),
+      [
+        'apiVersion: kustomize.config.k8s.io/v1beta1',
+        'kind: Kustomization',
+        'resources: [install.yaml]',
+        'images:',
+        `  - {name: ghcr.io/regcred-operator/regcred-operator, newName: ${IMAGE_REPOSITORY}, newTag: ${IMAGE_TAG}}`,
+        '',
+      ].join('\n'),
+    );
     await kubectlOk(['apply', '-k', overlay]);
     await waitForDeployment(ns, 2);
   }, 300_000);
@@ -83,7 +95,10 @@ describe('installed with deploy/install.yaml (kustomize overlay: the image only)
     // install without the CRD (the other e2e files use it).
     await deleteCredentials();
     const rendered = await kubectlOk(['kustomize', overlay]);
-    const withoutCrd = rendered.split(/^---$/m).filter((doc) => !/^kind: CustomResourceDefinition$/m.test(doc)).join('\n---\n');
+    const withoutCrd = rendered
+      .split(/^---$/m)
+      .filter((doc) => !/^kind: CustomResourceDefinition$/m.test(doc))
+      .join('\n---\n');
     await kubectl(['delete', '--wait=true', '--ignore-not-found', '-f', '-'], { input: withoutCrd });
   }, 300_000);
 
@@ -92,7 +107,9 @@ describe('installed with deploy/install.yaml (kustomize overlay: the image only)
     expect(pods).toHaveLength(2);
     for (const pod of pods) {
       expect(pod.spec?.containers[0].image).toBe(OPERATOR_IMAGE);
-      const facts = JSON.parse(await kubectlOk(['-n', ns, 'exec', pod.metadata!.name!, '--', 'node', '-e', PROCESS_FACTS])) as ProcessFacts;
+      const facts = JSON.parse(
+        await kubectlOk(['-n', ns, 'exec', pod.metadata!.name!, '--', 'node', '-e', PROCESS_FACTS]),
+      ) as ProcessFacts;
       expect(facts).toEqual({ uid: 65532, gid: 65532, writeApp: 'EROFS', writeTmp: 'EROFS', root: 'ro' });
     }
     const holder = await leaseHolder(ns, 'regcred-operator');
@@ -122,14 +139,15 @@ describe('installed with deploy/install.yaml (kustomize overlay: the image only)
     expect(podPullSecrets(pod)).toEqual([cred]);
     // The copy was written with the projected token of the Pods' own ServiceAccount: a bound token
     // names its Pod (no other identity wrote the copy).
-    const writers = (await auditEvents()).slice(mark)
+    const writers = (await auditEvents())
+      .slice(mark)
       .filter((e) => e.objectRef?.resource === 'secrets' && e.objectRef.namespace === app && e.verb === 'create');
     expect(writers.map((e) => e.user.username)).toEqual([serviceAccountUser]);
     const operatorPodNames = (await operatorPods(ns)).map((p) => p.metadata!.name);
     expect(operatorPodNames).toContain(writers[0].user.extra?.['authentication.kubernetes.io/pod-name']?.[0]);
   });
 
-  test('the leader\'s container killed in the middle of a fan-out: every namespace converges, no Secret is written twice', async () => {
+  test("the leader's container killed in the middle of a fan-out: every namespace converges, no Secret is written twice", async () => {
     const group = await namespaceGroup(FAN_OUT, 'killed');
     const mark = await auditMark();
     const cred = await credential('pods-kill', fanOutSpec('killed'));
@@ -143,15 +161,20 @@ describe('installed with deploy/install.yaml (kustomize overlay: the image only)
     const copiesAtKill = await countCopies(cred);
     await ctrOk(['tasks', 'kill', '--signal', 'SIGKILL', container]);
     expect(copiesAtKill).toBeLessThan(FAN_OUT);
-    process.stderr.write(`[e2e] leader ${leader.metadata!.name} killed with ${copiesAtKill}/${FAN_OUT} copies written\n`);
+    process.stderr.write(
+      `[e2e] leader ${leader.metadata!.name} killed with ${copiesAtKill}/${FAN_OUT} copies written\n`,
+    );
 
     await waitForConverged(cred, group);
     // The killed container restarted and is Ready again (a standby now, or the leader again).
-    await waitFor(async () => {
-      const pod = await workloads.pod(ns, leader.metadata!.name!);
-      const status = pod?.status?.containerStatuses?.[0];
-      return (status?.restartCount ?? 0) >= 1 && status?.ready;
-    }, { timeoutMs: 120_000, what: 'the killed operator container to restart and be Ready' });
+    await waitFor(
+      async () => {
+        const pod = await workloads.pod(ns, leader.metadata!.name!);
+        const status = pod?.status?.containerStatuses?.[0];
+        return (status?.restartCount ?? 0) >= 1 && status?.ready;
+      },
+      { timeoutMs: 120_000, what: 'the killed operator container to restart and be Ready' },
+    );
     await expectEachWrittenOnce(mark, group, serviceAccountUser);
   });
 
@@ -165,13 +188,18 @@ describe('installed with deploy/install.yaml (kustomize overlay: the image only)
     const copiesAtRestart = await countCopies(cred);
     // Namespaces keep arriving, one at a time, until the old Pods are gone.
     const late: string[] = [];
-    await waitFor(async () => {
-      late.push(await namespace(`rollout-late-${late.length}`, { 'e2e-pods': 'rollout' }));
-      const pods = await operatorPods(ns, true);
-      return pods.length === 2 && pods.every((p) => !before.has(p.metadata!.name!) && isReadyPod(p));
-    }, { timeoutMs: 240_000, intervalMs: 200, what: 'the rollout to replace both operator Pods' });
+    await waitFor(
+      async () => {
+        late.push(await namespace(`rollout-late-${late.length}`, { 'e2e-pods': 'rollout' }));
+        const pods = await operatorPods(ns, true);
+        return pods.length === 2 && pods.every((p) => !before.has(p.metadata!.name!) && isReadyPod(p));
+      },
+      { timeoutMs: 240_000, intervalMs: 200, what: 'the rollout to replace both operator Pods' },
+    );
     await waitForDeployment(ns, 2);
-    process.stderr.write(`[e2e] rollout restart with ${copiesAtRestart}/${FAN_OUT} copies written; ${late.length} namespaces created during the rollout\n`);
+    process.stderr.write(
+      `[e2e] rollout restart with ${copiesAtRestart}/${FAN_OUT} copies written; ${late.length} namespaces created during the rollout\n`,
+    );
 
     await waitForConverged(cred, [...group, ...late]);
     const holder = await leaseHolder(ns, 'regcred-operator');
@@ -188,18 +216,34 @@ describe('installed with the Helm chart (--set image.repository/tag)', () => {
 
   beforeAll(async () => {
     helm = (await runOk('bash', [path.join(REPO_ROOT, 'hack', 'build-helm.sh')])).trim().split('\n').pop()!;
-    await runOk(helm, [
-      'install', release, path.join(REPO_ROOT, 'deploy', 'helm', 'regcred-operator'),
-      '--kubeconfig', cluster.kubeconfigPath, '--namespace', ns, '--create-namespace',
-      '--set', `image.repository=${IMAGE_REPOSITORY}`, '--set', `image.tag=${IMAGE_TAG}`,
-    ], { timeoutMs: 120_000 });
+    await runOk(
+      helm,
+      [
+        'install',
+        release,
+        path.join(REPO_ROOT, 'deploy', 'helm', 'regcred-operator'),
+        '--kubeconfig',
+        cluster.kubeconfigPath,
+        '--namespace',
+        ns,
+        '--create-namespace',
+        '--set',
+        `image.repository=${IMAGE_REPOSITORY}`,
+        '--set',
+        `image.tag=${IMAGE_TAG}`,
+      ],
+      { timeoutMs: 120_000 },
+    );
     await waitForDeployment(ns, 2);
   }, 300_000);
 
   afterAll(async () => {
     await saveOperatorLogs(ns);
     await deleteCredentials();
-    if (helm) await run(helm, ['uninstall', release, '--kubeconfig', cluster.kubeconfigPath, '--namespace', ns, '--wait'], { timeoutMs: 120_000 });
+    if (helm)
+      await run(helm, ['uninstall', release, '--kubeconfig', cluster.kubeconfigPath, '--namespace', ns, '--wait'], {
+        timeoutMs: 120_000,
+      });
     await cluster.deleteNamespace(ns);
   }, 300_000);
 
@@ -209,7 +253,9 @@ describe('installed with the Helm chart (--set image.repository/tag)', () => {
     const holder = await leaseHolder(ns, 'regcred-operator');
     expect(pods.filter((p) => holder.startsWith(`${p.metadata!.name}_`))).toHaveLength(1);
     for (const pod of pods) {
-      const facts = JSON.parse(await kubectlOk(['-n', ns, 'exec', pod.metadata!.name!, '--', 'node', '-e', PROCESS_FACTS])) as ProcessFacts;
+      const facts = JSON.parse(
+        await kubectlOk(['-n', ns, 'exec', pod.metadata!.name!, '--', 'node', '-e', PROCESS_FACTS]),
+      ) as ProcessFacts;
       expect(facts).toMatchObject({ uid: 65532, writeApp: 'EROFS', root: 'ro' });
     }
     await cluster.createSecret(ns, basicAuthSecret('deployer-robot', 'deployer', 'dep1oy-Pa55'));
@@ -247,7 +293,8 @@ async function saveOperatorLogs(ns: string): Promise<void> {
   for (const pod of await operatorPods(ns, true)) {
     for (const previous of [true, false]) {
       const res = await kubectl(['-n', ns, 'logs', pod.metadata!.name!, ...(previous ? ['--previous'] : [])]);
-      if (res.code === 0) out.push(`=== ${pod.metadata!.name}${previous ? ' (previous container)' : ''}\n${res.stdout}`);
+      if (res.code === 0)
+        out.push(`=== ${pod.metadata!.name}${previous ? ' (previous container)' : ''}\n${res.stdout}`);
     }
   }
   await writeFile(path.join(testEnv().dir, `operator-pods-${ns}.log`), out.join('\n'));
@@ -274,7 +321,11 @@ async function namespace(prefix: string, labels: Record<string, string>): Promis
 async function namespaceGroup(n: number, group: string): Promise<string[]> {
   const names: string[] = [];
   for (let i = 0; i < n; i += 10) {
-    names.push(...(await Promise.all(Array.from({ length: Math.min(10, n - i) }, () => namespace(group, { 'e2e-pods': group })))));
+    names.push(
+      ...(await Promise.all(
+        Array.from({ length: Math.min(10, n - i) }, () => namespace(group, { 'e2e-pods': group })),
+      )),
+    );
   }
   return names;
 }
@@ -295,10 +346,17 @@ function fanOutSpec(group: string): Record<string, unknown> {
 
 async function deleteCredentials(): Promise<void> {
   for (const name of credentials.splice(0)) await cluster.deleteCredential(name);
-  await waitFor(async () => {
-    const list = (await cluster.custom.listClusterCustomObject({ group: 'regcred.io', version: 'v1alpha1', plural: 'registrycredentials' })) as { items: unknown[] };
-    return list.items.length === 0;
-  }, { timeoutMs: 120_000, what: 'every RegistryCredential to be cleaned up and gone' });
+  await waitFor(
+    async () => {
+      const list = (await cluster.custom.listClusterCustomObject({
+        group: 'regcred.io',
+        version: 'v1alpha1',
+        plural: 'registrycredentials',
+      })) as { items: unknown[] };
+      return list.items.length === 0;
+    },
+    { timeoutMs: 120_000, what: 'every RegistryCredential to be cleaned up and gone' },
+  );
 }
 
 async function operatorPods(ns: string, includeTerminating = false): Promise<V1Pod[]> {
@@ -312,20 +370,32 @@ function isReadyPod(pod: V1Pod): boolean {
 
 /** The Deployment rolled out: `replicas` Pods of the current template Ready, no other Pods left. */
 async function waitForDeployment(ns: string, replicas: number, name = 'regcred-operator'): Promise<void> {
-  await waitFor(async () => {
-    const d = await workloads.apps.readNamespacedDeployment({ namespace: ns, name });
-    const s = d.status ?? {};
-    const done = (s.observedGeneration ?? 0) >= (d.metadata?.generation ?? 1) &&
-      s.replicas === replicas && s.updatedReplicas === replicas && s.readyReplicas === replicas && s.availableReplicas === replicas;
-    return done && (await operatorPods(ns, true)).length === replicas;
-  }, { timeoutMs: 180_000, intervalMs: 250, what: `deployment ${ns}/${name}: ${replicas} replicas Ready, nothing else` });
+  await waitFor(
+    async () => {
+      const d = await workloads.apps.readNamespacedDeployment({ namespace: ns, name });
+      const s = d.status ?? {};
+      const done =
+        (s.observedGeneration ?? 0) >= (d.metadata?.generation ?? 1) &&
+        s.replicas === replicas &&
+        s.updatedReplicas === replicas &&
+        s.readyReplicas === replicas &&
+        s.availableReplicas === replicas;
+      return done && (await operatorPods(ns, true)).length === replicas;
+    },
+    { timeoutMs: 180_000, intervalMs: 250, what: `deployment ${ns}/${name}: ${replicas} replicas Ready, nothing else` },
+  );
 }
 
 async function leaseHolder(ns: string, name: string): Promise<string> {
-  return waitFor(async () => {
-    const lease = JSON.parse(await kubectlOk(['-n', ns, 'get', 'lease', name, '-o', 'json'])) as { spec?: { holderIdentity?: string } };
-    return lease.spec?.holderIdentity || undefined;
-  }, { timeoutMs: 60_000, what: `a holder of Lease ${ns}/${name}` });
+  return waitFor(
+    async () => {
+      const lease = JSON.parse(await kubectlOk(['-n', ns, 'get', 'lease', name, '-o', 'json'])) as {
+        spec?: { holderIdentity?: string };
+      };
+      return lease.spec?.holderIdentity || undefined;
+    },
+    { timeoutMs: 60_000, what: `a holder of Lease ${ns}/${name}` },
+  );
 }
 
 async function leaderPod(ns: string): Promise<V1Pod> {
@@ -347,10 +417,13 @@ async function countCopies(cred: string): Promise<number> {
 }
 
 function waitForCopies(cred: string, n: number): Promise<number> {
-  return waitFor(async () => {
-    const count = await countCopies(cred);
-    return count >= n ? count : undefined;
-  }, { timeoutMs: 120_000, intervalMs: 20, what: `${n} copies of ${cred}` });
+  return waitFor(
+    async () => {
+      const count = await countCopies(cred);
+      return count >= n ? count : undefined;
+    },
+    { timeoutMs: 120_000, intervalMs: 20, what: `${n} copies of ${cred}` },
+  );
 }
 
 /** Every namespace has the copy and its default SA lists it; the status says so. */
@@ -359,26 +432,40 @@ async function waitForConverged(cred: string, group: string[]): Promise<void> {
     await waitForSecret(cluster, ns, cred, () => true, 180_000);
     await waitForPullSecrets(cluster, ns, 'default', [cred], 180_000);
   }
-  await waitFor(async () => {
-    const status = (await cluster.getCredential(cred))?.status;
-    const ready = status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
-    return ready && status?.namespaces?.selected === group.length && status.namespaces.ready === group.length;
-  }, { timeoutMs: 120_000, what: `${cred} Ready with ${group.length}/${group.length} namespaces` });
+  await waitFor(
+    async () => {
+      const status = (await cluster.getCredential(cred))?.status;
+      const ready = status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
+      return ready && status?.namespaces?.selected === group.length && status.namespaces.ready === group.length;
+    },
+    { timeoutMs: 120_000, what: `${cred} Ready with ${group.length}/${group.length} namespaces` },
+  );
   await waitForCondition(cluster, cred, 'Propagated', { status: 'True' });
 }
 
 /** From the audit log: one successful create per copy, no other write to it, one patch per SA, no failed attempt. */
 async function expectEachWrittenOnce(mark: number, group: string[], user: string): Promise<void> {
   const inGroup = new Set(group);
-  const writes = (await auditEvents()).slice(mark).filter((e) =>
-    e.user.username === user && inGroup.has(e.objectRef?.namespace ?? '') && ['create', 'update', 'patch', 'delete'].includes(e.verb) &&
-    (e.objectRef?.resource === 'secrets' || e.objectRef?.resource === 'serviceaccounts'));
+  const writes = (await auditEvents())
+    .slice(mark)
+    .filter(
+      (e) =>
+        e.user.username === user &&
+        inGroup.has(e.objectRef?.namespace ?? '') &&
+        ['create', 'update', 'patch', 'delete'].includes(e.verb) &&
+        (e.objectRef?.resource === 'secrets' || e.objectRef?.resource === 'serviceaccounts'),
+    );
   const byObject = new Map<string, string[]>();
   for (const e of writes) {
     const key = `${e.objectRef!.resource} ${e.objectRef!.namespace}`;
     byObject.set(key, [...(byObject.get(key) ?? []), `${e.verb} ${e.responseStatus?.code}`]);
   }
-  const unexpected = [...byObject].filter(([key, list]) => list.length !== 1 || !/^(create|patch) 20[01]$/.test(list[0]) || (key.startsWith('secrets') && !list[0].startsWith('create')));
+  const unexpected = [...byObject].filter(
+    ([key, list]) =>
+      list.length !== 1 ||
+      !/^(create|patch) 20[01]$/.test(list[0]) ||
+      (key.startsWith('secrets') && !list[0].startsWith('create')),
+  );
   expect(unexpected).toEqual([]);
   for (const ns of group) {
     expect(byObject.get(`secrets ${ns}`)).toEqual(['create 201']);

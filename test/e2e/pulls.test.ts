@@ -5,7 +5,14 @@
 // as Pods of its image).
 import { authsOf, basicAuthSecret } from '../harness/cluster.js';
 import { dockerConfigJson, type Registry, type RegistryUser, startRegistry } from '../harness/registry.js';
-import { type Scenario, passwordFor, startScenario, waitForCondition, waitForPullSecrets, waitForSecret } from '../harness/scenario.js';
+import {
+  type Scenario,
+  passwordFor,
+  startScenario,
+  waitForCondition,
+  waitForPullSecrets,
+  waitForSecret,
+} from '../harness/scenario.js';
 import { trustRegistry } from '../harness/node.js';
 import { appImageLayout, isRunning, nodeEnv, podPullSecrets, waitingReasons, Workloads } from '../harness/workloads.js';
 
@@ -43,12 +50,17 @@ afterAll(async () => {
   for (const r of registries) await r.stop();
 }, 300_000);
 
-test('a Deployment created before any credential fails with the registry\'s 401; after the RegistryCredential, its new Pods pull and run', async () => {
+test("a Deployment created before any credential fails with the registry's 401; after the RegistryCredential, its new Pods pull and run", async () => {
   const ns = await s.namespace('story', { group: 'story' });
   const image = `${registryA.host}/private/app:1`;
   await w.createDeployment(ns, 'app', [image]);
 
-  const stuck = await w.waitForDeploymentPod(ns, 'app', (p) => waitingReasons(p).includes('ImagePullBackOff'), 'ImagePullBackOff');
+  const stuck = await w.waitForDeploymentPod(
+    ns,
+    'app',
+    (p) => waitingReasons(p).includes('ImagePullBackOff'),
+    'ImagePullBackOff',
+  );
   const stuckName = stuck.metadata!.name!;
   const refused = await w.waitForEvent(ns, stuckName, 'Failed', /401 Unauthorized/);
   expect(refused).toMatchObject({ type: 'Warning', component: 'kubelet' });
@@ -66,7 +78,12 @@ test('a Deployment created before any credential fails with the registry\'s 401;
   // does not have it, and keeps failing; only new Pods get it from the ServiceAccount.
   expect(podPullSecrets(await w.pod(ns, stuckName))).not.toContain(cred);
   await w.rolloutRestart(ns, 'app');
-  const running = await w.waitForDeploymentPod(ns, 'app', (p) => p.metadata!.name !== stuckName && isRunning(p), 'a new Pod running');
+  const running = await w.waitForDeploymentPod(
+    ns,
+    'app',
+    (p) => p.metadata!.name !== stuckName && isRunning(p),
+    'a new Pod running',
+  );
   expect(podPullSecrets(running)).toEqual([cred]);
   const pulled = await w.waitForEvent(ns, running.metadata!.name!, 'Pulled', /Successfully pulled image/);
   expect(pulled.message).toContain(image);
@@ -94,8 +111,22 @@ test('a host:port/path key: the kubelet uses it for the images under that path, 
 
 test('two registries with different users merged into one Secret: a Pod with a container from each starts', async () => {
   // Each registry refuses the other's user: the Pod needs both entries of the one Secret.
-  expect((await registryB.inspect(dockerConfigJson(registryB.host, alice.username, alice.password), `${registryB.host}/other/app:1`)).unauthorized).toBe(true);
-  expect((await registryA.inspect(dockerConfigJson(registryA.host, bob.username, bob.password), `${registryA.host}/private/app:1`)).unauthorized).toBe(true);
+  expect(
+    (
+      await registryB.inspect(
+        dockerConfigJson(registryB.host, alice.username, alice.password),
+        `${registryB.host}/other/app:1`,
+      )
+    ).unauthorized,
+  ).toBe(true);
+  expect(
+    (
+      await registryA.inspect(
+        dockerConfigJson(registryA.host, bob.username, bob.password),
+        `${registryA.host}/private/app:1`,
+      )
+    ).unauthorized,
+  ).toBe(true);
 
   const ns = await s.namespace('multi', { group: 'multi' });
   const cred = await s.credential('multi', {
@@ -111,10 +142,16 @@ test('two registries with different users merged into one Secret: a Pod with a c
   const images = [`${registryA.host}/private/app:1`, `${registryB.host}/other/app:1`];
   expect(pod.status?.containerStatuses?.map((c) => c.image).sort()).toEqual(images.sort());
   expect(podPullSecrets(pod)).toEqual([cred]);
-  for (const image of images) await w.waitForEvent(ns, 'both', 'Pulled', new RegExp(`Successfully pulled image "${image.replace(/[.]/g, '\\.')}"`));
+  for (const image of images)
+    await w.waitForEvent(
+      ns,
+      'both',
+      'Pulled',
+      new RegExp(`Successfully pulled image "${image.replace(/[.]/g, '\\.')}"`),
+    );
 });
 
-test('rotation: the registry\'s password changes and the source Secret follows; a new Pod pulls with the new password, the old one is refused', async () => {
+test("rotation: the registry's password changes and the source Secret follows; a new Pod pulls with the new password, the old one is refused", async () => {
   const carol: RegistryUser = { username: 'carol', password: 'first-Pa55' };
   const rotated: RegistryUser = { username: 'carol', password: 'second-Pa55' };
   const registry = await privateRegistry([carol], ['rotating/app:1']);
@@ -131,8 +168,12 @@ test('rotation: the registry\'s password changes and the source Secret follows; 
 
   // The registry's side of a rotation: only the new password works from now on.
   await registry.setUsers([rotated]);
-  expect((await registry.inspect(dockerConfigJson(registry.host, carol.username, carol.password), image)).unauthorized).toBe(true);
-  expect((await registry.inspect(dockerConfigJson(registry.host, rotated.username, rotated.password), image)).ok).toBe(true);
+  expect(
+    (await registry.inspect(dockerConfigJson(registry.host, carol.username, carol.password), image)).unauthorized,
+  ).toBe(true);
+  expect((await registry.inspect(dockerConfigJson(registry.host, rotated.username, rotated.password), image)).ok).toBe(
+    true,
+  );
   // imagePullPolicy Always: a Pod started now, while the copies hold the old password, is refused.
   await w.createPod(ns, 'stale', [image]);
   await w.waitForEvent(ns, 'stale', 'Failed', /401 Unauthorized/);

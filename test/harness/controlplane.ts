@@ -154,7 +154,9 @@ export async function startControlPlane(opts: StartControlPlaneOptions = {}): Pr
     if (forNode) {
       await Promise.all([
         issueClientCert(pki, path.join(pki.dir, 'kubelet'), `system:node:${forNode.nodeName}`, ['system:nodes']),
-        issueClientCert(pki, path.join(pki.dir, 'apiserver-kubelet-client'), 'kube-apiserver-kubelet-client', ['system:masters']),
+        issueClientCert(pki, path.join(pki.dir, 'apiserver-kubelet-client'), 'kube-apiserver-kubelet-client', [
+          'system:masters',
+        ]),
       ]);
     }
     await writeKubeconfig(env.adminKubeconfig, server, pki.ca, pki.adminCrt, pki.adminKey, 'test-admin');
@@ -240,19 +242,23 @@ export async function startControlPlane(opts: StartControlPlaneOptions = {}): Pr
     // --- kube-controller-manager (only the controllers the tests rely on) --------------------
     if (withKcm) {
       const kcmLog = path.join(dir, 'kube-controller-manager.log');
-      state.pids.kcm = await spawnLogged(path.join(binDir, 'kube-controller-manager'), [
-        `--kubeconfig=${env.adminKubeconfig}`,
-        `--authentication-kubeconfig=${env.adminKubeconfig}`,
-        `--authorization-kubeconfig=${env.adminKubeconfig}`,
-        '--bind-address=127.0.0.1',
-        `--secure-port=${kcmPort}`,
-        `--cert-dir=${path.join(dir, 'kcm-certs')}`,
-        '--leader-elect=false',
-        `--controllers=${[...KCM_CONTROLLERS, ...(forNode ? KCM_NODE_CONTROLLERS : [])].join(',')}`,
-        `--service-account-private-key-file=${pki.saKey}`,
-        `--root-ca-file=${pki.ca}`,
-        '--use-service-account-credentials=false',
-      ], kcmLog);
+      state.pids.kcm = await spawnLogged(
+        path.join(binDir, 'kube-controller-manager'),
+        [
+          `--kubeconfig=${env.adminKubeconfig}`,
+          `--authentication-kubeconfig=${env.adminKubeconfig}`,
+          `--authorization-kubeconfig=${env.adminKubeconfig}`,
+          '--bind-address=127.0.0.1',
+          `--secure-port=${kcmPort}`,
+          `--cert-dir=${path.join(dir, 'kcm-certs')}`,
+          '--leader-elect=false',
+          `--controllers=${[...KCM_CONTROLLERS, ...(forNode ? KCM_NODE_CONTROLLERS : [])].join(',')}`,
+          `--service-account-private-key-file=${pki.saKey}`,
+          `--root-ca-file=${pki.ca}`,
+          '--use-service-account-credentials=false',
+        ],
+        kcmLog,
+      );
       await writeState(state);
       await waitForProcess(state.pids.kcm, kcmLog, 'kube-controller-manager /healthz', 60_000, async () => {
         const res = await httpGet(`https://127.0.0.1:${kcmPort}/healthz`, { rejectUnauthorized: false });
@@ -267,14 +273,18 @@ export async function startControlPlane(opts: StartControlPlaneOptions = {}): Pr
     // --- kube-scheduler (only with a node to schedule onto) ------------------------------------
     if (forNode) {
       const schedulerLog = path.join(dir, 'kube-scheduler.log');
-      state.pids.scheduler = await spawnLogged(path.join(binDir, 'kube-scheduler'), [
-        `--kubeconfig=${env.adminKubeconfig}`,
-        `--authentication-kubeconfig=${env.adminKubeconfig}`,
-        `--authorization-kubeconfig=${env.adminKubeconfig}`,
-        '--bind-address=127.0.0.1',
-        `--secure-port=${schedulerPort}`,
-        '--leader-elect=false',
-      ], schedulerLog);
+      state.pids.scheduler = await spawnLogged(
+        path.join(binDir, 'kube-scheduler'),
+        [
+          `--kubeconfig=${env.adminKubeconfig}`,
+          `--authentication-kubeconfig=${env.adminKubeconfig}`,
+          `--authorization-kubeconfig=${env.adminKubeconfig}`,
+          '--bind-address=127.0.0.1',
+          `--secure-port=${schedulerPort}`,
+          '--leader-elect=false',
+        ],
+        schedulerLog,
+      );
       await writeState(state);
       await waitForProcess(state.pids.scheduler, schedulerLog, 'kube-scheduler /healthz', 60_000, async () => {
         const res = await httpGet(`https://127.0.0.1:${schedulerPort}/healthz`, { rejectUnauthorized: false });
@@ -558,9 +568,24 @@ export function keepDirs(): boolean {
 // ---------------------------------------------------------------------------------------------
 
 /** The controllers every test relies on (default SAs and their tokens, namespace deletion, GC, kube-root-ca.crt). */
-const KCM_CONTROLLERS = ['serviceaccount', 'serviceaccount-token', 'namespace', 'garbagecollector', 'root-ca-cert-publisher'];
+const KCM_CONTROLLERS = [
+  'serviceaccount',
+  'serviceaccount-token',
+  'namespace',
+  'garbagecollector',
+  'root-ca-cert-publisher',
+];
 /** With a node: what runs workloads (and lifts the node's not-ready taint, and gives PDBs a status). */
-const KCM_NODE_CONTROLLERS = ['deployment', 'replicaset', 'statefulset', 'daemonset', 'job', 'nodelifecycle', 'disruption', 'podgc'];
+const KCM_NODE_CONTROLLERS = [
+  'deployment',
+  'replicaset',
+  'statefulset',
+  'daemonset',
+  'job',
+  'nodelifecycle',
+  'disruption',
+  'podgc',
+];
 
 /** Level Metadata for every request; the RequestReceived stage only duplicates ResponseComplete. */
 const AUDIT_POLICY = `apiVersion: audit.k8s.io/v1
@@ -780,7 +805,14 @@ async function signCert(pki: PkiPaths, base: string, subj: string, extFile: stri
 }
 
 /** A kubeconfig in JSON (valid YAML, read by kubectl and @kubernetes/client-node alike). */
-export async function writeKubeconfig(file: string, server: string, caFile: string, crtFile: string, keyFile: string, user: string): Promise<void> {
+export async function writeKubeconfig(
+  file: string,
+  server: string,
+  caFile: string,
+  crtFile: string,
+  keyFile: string,
+  user: string,
+): Promise<void> {
   const b64 = async (f: string): Promise<string> => (await readFile(f)).toString('base64');
   const config = {
     apiVersion: 'v1',

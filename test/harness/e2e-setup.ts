@@ -19,7 +19,11 @@ export default async function e2eSetup(): Promise<void> {
   const { ensureControlPlaneBinaries, startControlPlane, kubectl, runOk } = await import('./controlplane.js');
   const { NODE_NAME, nodePreflight, startNode } = await import('./node.js');
   const repoRoot = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
-  await runOk(process.execPath, [createRequire(import.meta.url).resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: repoRoot });
+  await runOk(
+    process.execPath,
+    [createRequire(import.meta.url).resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'],
+    { cwd: repoRoot },
+  );
 
   const binDir = await ensureControlPlaneBinaries();
   // Say why before starting anything: the suite fails (never skips) on a machine that cannot run a node.
@@ -37,7 +41,10 @@ export default async function e2eSetup(): Promise<void> {
     const envFile = path.join(cp.dir, 'test-env.json');
     await writeFile(envFile, JSON.stringify(env, null, 2));
     process.env.REGCRED_TEST_ENV = envFile;
-    for (const args of [['apply', '-f', path.join(repoRoot, 'crds')], ['wait', '--for=condition=Established', '--timeout=60s', 'crd/registrycredentials.regcred.io']]) {
+    for (const args of [
+      ['apply', '-f', path.join(repoRoot, 'crds')],
+      ['wait', '--for=condition=Established', '--timeout=60s', 'crd/registrycredentials.regcred.io'],
+    ]) {
       const res = await kubectl(args, {}, env);
       if (res.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed: ${res.stderr}`);
     }

@@ -34,7 +34,13 @@ export interface ImageConfig {
  * content of `rootfs`. `name` (e.g. "registry.k8s.io/pause:3.10") is recorded as the
  * io.containerd.image.name annotation, which names the image on `ctr images import`.
  */
-export async function ociLayoutFromDir(rootfs: string, layoutDir: string, tag: string, config: ImageConfig, name?: string): Promise<void> {
+export async function ociLayoutFromDir(
+  rootfs: string,
+  layoutDir: string,
+  tag: string,
+  config: ImageConfig,
+  name?: string,
+): Promise<void> {
   const blobs = path.join(layoutDir, 'blobs', 'sha256');
   await rm(layoutDir, { recursive: true, force: true });
   await mkdir(blobs, { recursive: true });
@@ -45,7 +51,18 @@ export async function ociLayoutFromDir(rootfs: string, layoutDir: string, tag: s
     return { digest: `sha256:${hex}`, size: b.length };
   };
   // Reproducible: sorted names, root-owned, mtime 0.
-  const layerTar = await runTarToBuffer(['--sort=name', '--owner=0', '--group=0', '--numeric-owner', '--mtime=@0', '-C', rootfs, '-cf', '-', '.']);
+  const layerTar = await runTarToBuffer([
+    '--sort=name',
+    '--owner=0',
+    '--group=0',
+    '--numeric-owner',
+    '--mtime=@0',
+    '-C',
+    rootfs,
+    '-cf',
+    '-',
+    '.',
+  ]);
   const layer = await putBlob(gzipSync(layerTar));
   const imageConfig: Record<string, unknown> = {
     Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', ...(config.env ?? [])],
@@ -54,26 +71,37 @@ export async function ociLayoutFromDir(rootfs: string, layoutDir: string, tag: s
   if (config.cmd) imageConfig.Cmd = config.cmd;
   if (config.user) imageConfig.User = config.user;
   if (config.workingDir) imageConfig.WorkingDir = config.workingDir;
-  const configBlob = await putBlob(Buffer.from(JSON.stringify({
-    architecture: 'amd64',
-    os: 'linux',
-    config: imageConfig,
-    rootfs: { type: 'layers', diff_ids: [`sha256:${sha(layerTar)}`] },
-    history: [{ created: '1970-01-01T00:00:00Z', created_by: 'regcred-operator test harness (images.ts)' }],
-  })));
-  const manifest = await putBlob(Buffer.from(JSON.stringify({
-    schemaVersion: 2,
-    mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...configBlob },
-    layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', ...layer }],
-  })));
+  const configBlob = await putBlob(
+    Buffer.from(
+      JSON.stringify({
+        architecture: 'amd64',
+        os: 'linux',
+        config: imageConfig,
+        rootfs: { type: 'layers', diff_ids: [`sha256:${sha(layerTar)}`] },
+        history: [{ created: '1970-01-01T00:00:00Z', created_by: 'regcred-operator test harness (images.ts)' }],
+      }),
+    ),
+  );
+  const manifest = await putBlob(
+    Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...configBlob },
+        layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', ...layer }],
+      }),
+    ),
+  );
   const annotations: Record<string, string> = { 'org.opencontainers.image.ref.name': tag };
   if (name) annotations['io.containerd.image.name'] = name;
   await writeFile(path.join(layoutDir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-  await writeFile(path.join(layoutDir, 'index.json'), JSON.stringify({
-    schemaVersion: 2,
-    manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...manifest, annotations }],
-  }));
+  await writeFile(
+    path.join(layoutDir, 'index.json'),
+    JSON.stringify({
+      schemaVersion: 2,
+      manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...manifest, annotations }],
+    }),
+  );
 }
 
 /** An OCI layout directory as an oci-archive tar (what `ctr images import` reads). */
@@ -99,7 +127,10 @@ export async function busyboxRootfs(rootfs: string): Promise<void> {
   await copyFile(busybox, path.join(rootfs, 'bin', 'busybox'));
   await chmod(path.join(rootfs, 'bin', 'busybox'), 0o755);
   await linkApplets(busybox, rootfs, 'bin');
-  await writeFile(path.join(rootfs, 'etc', 'passwd'), 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n');
+  await writeFile(
+    path.join(rootfs, 'etc', 'passwd'),
+    'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n',
+  );
   await writeFile(path.join(rootfs, 'etc', 'group'), 'root:x:0:\nnogroup:x:65534:\n');
 }
 
@@ -111,7 +142,20 @@ export async function busyboxRootfs(rootfs: string): Promise<void> {
 export async function nodeBaseRootfs(rootfs: string): Promise<{ nodeVersion: string }> {
   const node = await realpath(process.execPath);
   const prefix = path.dirname(path.dirname(node)); // /usr for /usr/bin/node
-  for (const d of ['bin', 'usr/bin', 'usr/local/bin', 'usr/lib', 'etc/ssl/certs', 'usr/etc', 'tmp', 'root', 'home/node', 'proc', 'sys', 'dev']) {
+  for (const d of [
+    'bin',
+    'usr/bin',
+    'usr/local/bin',
+    'usr/lib',
+    'etc/ssl/certs',
+    'usr/etc',
+    'tmp',
+    'root',
+    'home/node',
+    'proc',
+    'sys',
+    'dev',
+  ]) {
     await mkdir(path.join(rootfs, d), { recursive: true });
   }
   await chmod(path.join(rootfs, 'tmp'), 0o1777);
@@ -130,13 +174,19 @@ export async function nodeBaseRootfs(rootfs: string): Promise<{ nodeVersion: str
   await copyFile('/etc/ssl/certs/ca-certificates.crt', path.join(rootfs, 'etc', 'ssl', 'certs', 'ca-certificates.crt'));
   const machineNpmrc = path.join(prefix, 'etc', 'npmrc');
   const npmrc = (await readIfExists(machineNpmrc)) ?? '';
-  await writeFile(path.join(rootfs, 'usr', 'etc', 'npmrc'), `${npmrc.trimEnd()}\ncafile=/etc/ssl/certs/ca-certificates.crt\n`);
-  await writeFile(path.join(rootfs, 'etc', 'passwd'), [
-    'root:x:0:0:root:/root:/bin/sh',
-    'node:x:1000:1000::/home/node:/bin/sh',
-    'nonroot:x:65532:65532::/home/nonroot:/bin/false',
-    '',
-  ].join('\n'));
+  await writeFile(
+    path.join(rootfs, 'usr', 'etc', 'npmrc'),
+    `${npmrc.trimEnd()}\ncafile=/etc/ssl/certs/ca-certificates.crt\n`,
+  );
+  await writeFile(
+    path.join(rootfs, 'etc', 'passwd'),
+    [
+      'root:x:0:0:root:/root:/bin/sh',
+      'node:x:1000:1000::/home/node:/bin/sh',
+      'nonroot:x:65532:65532::/home/nonroot:/bin/false',
+      '',
+    ].join('\n'),
+  );
   await writeFile(path.join(rootfs, 'etc', 'group'), 'root:x:0:\nnode:x:1000:\nnonroot:x:65532:\n');
   return { nodeVersion: process.version };
 }
@@ -163,21 +213,58 @@ export async function buildahIn(dir: string): Promise<Buildah> {
  * layout from nodeBaseRootfs), tag it `name`, and write it as an oci-archive to `archive`.
  * Returns the build's output (for the log) and how long it took.
  */
-export async function buildOperatorImage(buildah: Buildah, baseLayout: string, name: string, archive: string): Promise<{ seconds: number; log: string }> {
+export async function buildOperatorImage(
+  buildah: Buildah,
+  baseLayout: string,
+  name: string,
+  archive: string,
+): Promise<{ seconds: number; log: string }> {
   const started = Date.now();
   const base = 'localhost/regcred-e2e-node-base:local';
   // Into buildah's storage under a name (`buildah pull oci:DIR` would name it after the path).
   const skopeo = await findOnPath('skopeo');
   if (!skopeo) throw new Error('loading the base image needs skopeo (apt: skopeo)');
-  await runOk(skopeo, ['--insecure-policy', 'copy', '-q', `oci:${baseLayout}:local`, `containers-storage:[overlay@${buildah.root}+${buildah.runroot}]${base}`], { timeoutMs: 300_000 });
-  const build = await run(buildah.bin, [
-    ...buildah.args, 'bud', '--isolation', 'chroot', '--network', 'host', '--pull-never', '--layers=false',
-    '--build-arg', `NODE_IMAGE=${base}`, '-f', path.join(REPO_ROOT, 'Dockerfile'), '-t', name, REPO_ROOT,
-  ], { timeoutMs: 900_000 });
+  await runOk(
+    skopeo,
+    [
+      '--insecure-policy',
+      'copy',
+      '-q',
+      `oci:${baseLayout}:local`,
+      `containers-storage:[overlay@${buildah.root}+${buildah.runroot}]${base}`,
+    ],
+    { timeoutMs: 300_000 },
+  );
+  const build = await run(
+    buildah.bin,
+    [
+      ...buildah.args,
+      'bud',
+      '--isolation',
+      'chroot',
+      '--network',
+      'host',
+      '--pull-never',
+      '--layers=false',
+      '--build-arg',
+      `NODE_IMAGE=${base}`,
+      '-f',
+      path.join(REPO_ROOT, 'Dockerfile'),
+      '-t',
+      name,
+      REPO_ROOT,
+    ],
+    { timeoutMs: 900_000 },
+  );
   const log = `${build.stdout}${build.stderr}`;
-  if (build.code !== 0) throw new Error(`buildah bud of the Dockerfile failed (exit ${build.code}):\n${log.split('\n').slice(-40).join('\n')}`);
+  if (build.code !== 0)
+    throw new Error(
+      `buildah bud of the Dockerfile failed (exit ${build.code}):\n${log.split('\n').slice(-40).join('\n')}`,
+    );
   await rm(archive, { force: true });
-  await runOk(buildah.bin, [...buildah.args, 'push', '--quiet', name, `oci-archive:${archive}:${name}`], { timeoutMs: 300_000 });
+  await runOk(buildah.bin, [...buildah.args, 'push', '--quiet', name, `oci-archive:${archive}:${name}`], {
+    timeoutMs: 300_000,
+  });
   return { seconds: (Date.now() - started) / 1000, log };
 }
 
@@ -186,7 +273,10 @@ export async function removeBuildahStorage(buildah: Buildah, dir: string): Promi
   await run(buildah.bin, [...buildah.args, 'rm', '--all']);
   await run(buildah.bin, [...buildah.args, 'rmi', '--all', '--force']);
   // overlay mounts of its storage, if a build was interrupted
-  const mounts = (await readFile('/proc/mounts', 'utf8')).split('\n').map((l) => l.split(' ')[1]).filter((m) => m?.startsWith(`${dir}/`));
+  const mounts = (await readFile('/proc/mounts', 'utf8'))
+    .split('\n')
+    .map((l) => l.split(' ')[1])
+    .filter((m) => m?.startsWith(`${dir}/`));
   for (const m of mounts.sort().reverse()) await run('umount', ['-l', m]);
   await rm(dir, { recursive: true, force: true });
 }
@@ -214,7 +304,7 @@ async function staticBusybox(): Promise<string> {
   try {
     await stat(busybox);
   } catch {
-    throw new Error('the test images need Debian\'s busybox-static (apt: busybox-static)');
+    throw new Error("the test images need Debian's busybox-static (apt: busybox-static)");
   }
   if (res && res.code === 0 && /dynamically linked/.test(res.stdout)) {
     throw new Error('/bin/busybox is dynamically linked: the test images need busybox-static (apt: busybox-static)');
@@ -224,7 +314,10 @@ async function staticBusybox(): Promise<string> {
 
 /** One symlink per busybox applet under rootfs/dir (e.g. bin/sh -> busybox). */
 async function linkApplets(busybox: string, rootfs: string, dir: string): Promise<void> {
-  const applets = (await runOk(busybox, ['--list'])).split('\n').map((a) => a.trim()).filter((a) => a && a !== 'busybox');
+  const applets = (await runOk(busybox, ['--list']))
+    .split('\n')
+    .map((a) => a.trim())
+    .filter((a) => a && a !== 'busybox');
   for (const applet of applets) {
     const link = path.join(rootfs, dir, applet);
     try {
@@ -270,6 +363,10 @@ async function runTarToBuffer(args: string[]): Promise<Buffer> {
     child.stdout.on('data', (c: Buffer) => chunks.push(c));
     child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
     child.once('error', reject);
-    child.once('close', (code) => (code === 0 ? resolve(Buffer.concat(chunks)) : reject(new Error(`tar ${args.join(' ')} exited ${code}: ${stderr}`))));
+    child.once('close', (code) =>
+      code === 0
+        ? resolve(Buffer.concat(chunks))
+        : reject(new Error(`tar ${args.join(' ')} exited ${code}: ${stderr}`)),
+    );
   });
 }

@@ -47,7 +47,8 @@ const connect = net.Socket.prototype.connect;
 net.Socket.prototype.connect = function guardedConnect(...args) {
   const first = args[0];
   const options = Array.isArray(first) ? first[0] : first;
-  const host = typeof options === 'object' && options !== null ? options.host : typeof args[1] === 'string' ? args[1] : undefined;
+  const host =
+    typeof options === 'object' && options !== null ? options.host : typeof args[1] === 'string' ? args[1] : undefined;
   // A Unix socket: a path and no host (http's own options carry `path` too, with a host).
   const isPipe = typeof options === 'object' && options !== null && typeof options.path === 'string' && !options.host;
   if (!isPipe && !isLocal(host)) {

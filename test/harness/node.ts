@@ -80,15 +80,18 @@ const REQUIRED_COMMANDS: Array<[string, string]> = [
  * started so the suite fails with the reason, never half-way.
  */
 export async function nodePreflight(binDir: string): Promise<string | undefined> {
-  if (process.getuid?.() !== 0) return 'the real node needs root (containerd, runc, the kubelet, iptables and a bridge)';
+  if (process.getuid?.() !== 0)
+    return 'the real node needs root (containerd, runc, the kubelet, iptables and a bridge)';
   const missing: string[] = [];
   for (const [cmd, pkg] of REQUIRED_COMMANDS) if (!(await findOnPath(cmd))) missing.push(`${cmd} (apt: ${pkg})`);
   for (const plugin of ['bridge', 'host-local', 'loopback']) {
-    if (!(await exists(path.join('/usr/lib/cni', plugin)))) missing.push(`/usr/lib/cni/${plugin} (apt: containernetworking-plugins)`);
+    if (!(await exists(path.join('/usr/lib/cni', plugin))))
+      missing.push(`/usr/lib/cni/${plugin} (apt: containernetworking-plugins)`);
   }
   if (!(await exists(path.join(binDir, 'kubelet')))) missing.push(`${binDir}/kubelet (hack/build-controlplane.sh)`);
   if (missing.length) return `missing: ${missing.join(', ')}; hack/setup.sh installs them`;
-  if (!(await exists('/sys/fs/cgroup/memory')) && !(await exists('/sys/fs/cgroup/cgroup.controllers'))) return 'no cgroup filesystem at /sys/fs/cgroup';
+  if (!(await exists('/sys/fs/cgroup/memory')) && !(await exists('/sys/fs/cgroup/cgroup.controllers')))
+    return 'no cgroup filesystem at /sys/fs/cgroup';
   return undefined;
 }
 
@@ -124,17 +127,37 @@ export async function startNode(cp: TestEnv): Promise<RealNode> {
   try {
     // --- containerd ----------------------------------------------------------------------------
     const cniConfDir = path.join(dir, 'cni', 'net.d');
-    await Promise.all([cniConfDir, env.registryHostsDir, path.join(dir, 'containerd'), path.join(dir, 'pod-logs')].map((d) => mkdir(d, { recursive: true })));
+    await Promise.all(
+      [cniConfDir, env.registryHostsDir, path.join(dir, 'containerd'), path.join(dir, 'pod-logs')].map((d) =>
+        mkdir(d, { recursive: true }),
+      ),
+    );
     const containerdConfig = path.join(dir, 'containerd', 'config.toml');
     await writeFile(containerdConfig, containerdToml(dir, env, cniConfDir));
     const containerdLog = path.join(dir, 'containerd.log');
-    pids.containerd = await spawnLogged((await findOnPath('containerd'))!, ['--config', containerdConfig], containerdLog);
-    await waitForProcess(pids.containerd, containerdLog, 'containerd to answer', 30_000, async () => (await ctr(env, ['version'])).code === 0);
+    pids.containerd = await spawnLogged(
+      (await findOnPath('containerd'))!,
+      ['--config', containerdConfig],
+      containerdLog,
+    );
+    await waitForProcess(
+      pids.containerd,
+      containerdLog,
+      'containerd to answer',
+      30_000,
+      async () => (await ctr(env, ['version'])).code === 0,
+    );
 
     // --- the sandbox image, made here -------------------------------------------------------------
     const pauseDir = path.join(dir, 'images', 'pause');
     await pauseRootfs(path.join(pauseDir, 'rootfs'), pauseDir);
-    await ociLayoutFromDir(path.join(pauseDir, 'rootfs'), path.join(pauseDir, 'oci'), '3.10', { entrypoint: ['/pause'], user: '65535:65535' }, PAUSE_IMAGE);
+    await ociLayoutFromDir(
+      path.join(pauseDir, 'rootfs'),
+      path.join(pauseDir, 'oci'),
+      '3.10',
+      { entrypoint: ['/pause'], user: '65535:65535' },
+      PAUSE_IMAGE,
+    );
     await ociArchive(path.join(pauseDir, 'oci'), path.join(pauseDir, 'pause.tar'));
     await importImage(env, path.join(pauseDir, 'pause.tar'));
 
@@ -142,22 +165,53 @@ export async function startNode(cp: TestEnv): Promise<RealNode> {
     await runOk('ip', ['link', 'add', BRIDGE, 'type', 'bridge']);
     await runOk('ip', ['addr', 'add', `${GATEWAY}/16`, 'dev', BRIDGE]);
     await runOk('ip', ['link', 'set', BRIDGE, 'up']);
-    await writeFile(path.join(cniConfDir, '10-regcred-e2e.conflist'), JSON.stringify({
-      cniVersion: '1.0.0',
-      name: NETWORK_NAME,
-      plugins: [{
-        type: 'bridge',
-        bridge: BRIDGE,
-        isGateway: true,
-        ipMasq: false,
-        hairpinMode: true,
-        ipam: { type: 'host-local', ranges: [[{ subnet: POD_SUBNET, gateway: GATEWAY }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: path.join(dir, 'cni', 'ipam') },
-      }],
-    }, null, 2));
+    await writeFile(
+      path.join(cniConfDir, '10-regcred-e2e.conflist'),
+      JSON.stringify(
+        {
+          cniVersion: '1.0.0',
+          name: NETWORK_NAME,
+          plugins: [
+            {
+              type: 'bridge',
+              bridge: BRIDGE,
+              isGateway: true,
+              ipMasq: false,
+              hairpinMode: true,
+              ipam: {
+                type: 'host-local',
+                ranges: [[{ subnet: POD_SUBNET, gateway: GATEWAY }]],
+                routes: [{ dst: '0.0.0.0/0' }],
+                dataDir: path.join(dir, 'cni', 'ipam'),
+              },
+            },
+          ],
+        },
+        null,
+        2,
+      ),
+    );
     const apiPort = new URL(cp.server).port;
     await runOk('iptables', [
-      '-w', '-t', 'nat', '-A', 'PREROUTING', '-d', `${KUBERNETES_SERVICE_IP}/32`, '-p', 'tcp', '--dport', '443',
-      '-j', 'DNAT', '--to-destination', `${GATEWAY}:${apiPort}`, '-m', 'comment', '--comment', RULE_COMMENT,
+      '-w',
+      '-t',
+      'nat',
+      '-A',
+      'PREROUTING',
+      '-d',
+      `${KUBERNETES_SERVICE_IP}/32`,
+      '-p',
+      'tcp',
+      '--dport',
+      '443',
+      '-j',
+      'DNAT',
+      '--to-destination',
+      `${GATEWAY}:${apiPort}`,
+      '-m',
+      'comment',
+      '--comment',
+      RULE_COMMENT,
     ]);
 
     // --- kubelet ----------------------------------------------------------------------------------
@@ -165,29 +219,45 @@ export async function startNode(cp: TestEnv): Promise<RealNode> {
     const pki = pkiPaths(cp.dir);
     await mkdir(path.join(dir, 'kubelet-config'), { recursive: true });
     const kubeletKubeconfig = path.join(dir, 'kubelet-config', 'kubeconfig');
-    await writeKubeconfig(kubeletKubeconfig, cp.server, pki.ca, path.join(pki.dir, 'kubelet.crt'), path.join(pki.dir, 'kubelet.key'), `system:node:${NODE_NAME}`);
+    await writeKubeconfig(
+      kubeletKubeconfig,
+      cp.server,
+      pki.ca,
+      path.join(pki.dir, 'kubelet.crt'),
+      path.join(pki.dir, 'kubelet.key'),
+      `system:node:${NODE_NAME}`,
+    );
     const kubeletConfig = path.join(dir, 'kubelet-config', 'config.yaml');
     await writeFile(kubeletConfig, kubeletYaml(env, pki.ca));
     const kubeletLog = path.join(dir, 'kubelet.log');
-    pids.kubelet = await spawnLogged(path.join(cp.binDir, 'kubelet'), [
-      `--config=${kubeletConfig}`,
-      `--kubeconfig=${kubeletKubeconfig}`,
-      `--root-dir=${kubeletDir}`,
-      `--cert-dir=${path.join(kubeletDir, 'pki')}`,
-      `--hostname-override=${NODE_NAME}`,
-      `--node-ip=${GATEWAY}`,
-      '--v=2',
-    ], kubeletLog);
+    pids.kubelet = await spawnLogged(
+      path.join(cp.binDir, 'kubelet'),
+      [
+        `--config=${kubeletConfig}`,
+        `--kubeconfig=${kubeletKubeconfig}`,
+        `--root-dir=${kubeletDir}`,
+        `--cert-dir=${path.join(kubeletDir, 'pki')}`,
+        `--hostname-override=${NODE_NAME}`,
+        `--node-ip=${GATEWAY}`,
+        '--v=2',
+      ],
+      kubeletLog,
+    );
     await waitForProcess(pids.kubelet, kubeletLog, `node ${NODE_NAME} Ready and untainted`, 120_000, async () => {
       const res = await kubectl(['get', 'node', NODE_NAME, '-o', 'json'], {}, cp);
       if (res.code !== 0) return false;
-      const node = JSON.parse(res.stdout) as { spec?: { taints?: unknown[] }; status?: { conditions?: Array<{ type: string; status: string }> } };
+      const node = JSON.parse(res.stdout) as {
+        spec?: { taints?: unknown[] };
+        status?: { conditions?: Array<{ type: string; status: string }> };
+      };
       const ready = node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
       return Boolean(ready) && (node.spec?.taints ?? []).length === 0;
     });
   } catch (err) {
     await stop().catch(() => undefined);
-    throw new Error(`the real node failed to start (logs were in ${dir}; REGCRED_KEEP_TEST_DIRS=1 keeps them): ${err instanceof Error ? err.message : String(err)}`);
+    throw new Error(
+      `the real node failed to start (logs were in ${dir}; REGCRED_KEEP_TEST_DIRS=1 keeps them): ${err instanceof Error ? err.message : String(err)}`,
+    );
   }
   return { env, stop };
 }
@@ -217,13 +287,16 @@ export async function trustRegistry(node: NodeEnv, host: string, caFile: string)
   await mkdir(hostDir, { recursive: true });
   const ca = path.join(hostDir, 'ca.crt');
   await writeFile(ca, await readFile(caFile));
-  await writeFile(path.join(hostDir, 'hosts.toml'), [
-    `server = "https://${host}"`,
-    `[host."https://${host}"]`,
-    '  capabilities = ["pull", "resolve"]',
-    `  ca = ${JSON.stringify(ca)}`,
-    '',
-  ].join('\n'));
+  await writeFile(
+    path.join(hostDir, 'hosts.toml'),
+    [
+      `server = "https://${host}"`,
+      `[host."https://${host}"]`,
+      '  capabilities = ["pull", "resolve"]',
+      `  ca = ${JSON.stringify(ca)}`,
+      '',
+    ].join('\n'),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -294,10 +367,13 @@ evictionHard: {"nodefs.available": "1%", "imagefs.available": "1%", "memory.avai
  */
 async function drainPods(cp: TestEnv, node: NodeEnv): Promise<void> {
   await kubectl(['delete', 'pods', '--all', '--all-namespaces', '--grace-period=0', '--force', '--wait=false'], {}, cp);
-  await waitFor(async () => {
-    const res = await ctr(node, ['tasks', 'ls', '-q']);
-    return res.code === 0 && res.stdout.trim() === '';
-  }, { timeoutMs: 90_000, intervalMs: 500, what: 'every container on the node to stop' });
+  await waitFor(
+    async () => {
+      const res = await ctr(node, ['tasks', 'ls', '-q']);
+      return res.code === 0 && res.stdout.trim() === '';
+    },
+    { timeoutMs: 90_000, intervalMs: 500, what: 'every container on the node to stop' },
+  );
 }
 
 /** Kill and remove whatever containers are left (after the kubelet has stopped). */
@@ -337,7 +413,9 @@ async function sweepLeftovers(): Promise<void> {
     const owner = Number(await readFile(path.join(dir, 'owner.pid'), 'utf8').catch(() => '0'));
     if (owner && isAlive(owner)) {
       // The bridge, the kubepods cgroups and the kubelet's port are the machine's: one node at a time.
-      throw new Error(`another e2e run (pid ${owner}, ${dir}) is running a node on this machine; only one can at a time`);
+      throw new Error(
+        `another e2e run (pid ${owner}, ${dir}) is running a node on this machine; only one can at a time`,
+      );
     }
     process.stderr.write(`[node] removing what an earlier run left: ${dir}\n`);
     await cleanHost(dir);
@@ -353,10 +431,14 @@ async function killContainerProcesses(dir: string): Promise<void> {
   const victims = new Set<number>();
   for (const cgroupRoot of ['/sys/fs/cgroup/pids/kubepods', '/sys/fs/cgroup/kubepods']) {
     for (const procs of await findFiles(cgroupRoot, 'cgroup.procs')) {
-      for (const pid of (await readFile(procs, 'utf8').catch(() => '')).split('\n').filter(Boolean)) victims.add(Number(pid));
+      for (const pid of (await readFile(procs, 'utf8').catch(() => '')).split('\n').filter(Boolean))
+        victims.add(Number(pid));
     }
   }
-  for (const pid of await pidsWithCmdline((argv) => argv[0]?.endsWith('containerd-shim-runc-v2') === true && argv.some((a) => a.startsWith(dir)))) victims.add(pid);
+  for (const pid of await pidsWithCmdline(
+    (argv) => argv[0]?.endsWith('containerd-shim-runc-v2') === true && argv.some((a) => a.startsWith(dir)),
+  ))
+    victims.add(pid);
   for (const pid of victims) {
     try {
       process.kill(pid, 'SIGKILL');
@@ -364,7 +446,12 @@ async function killContainerProcesses(dir: string): Promise<void> {
       // gone
     }
   }
-  if (victims.size) await waitFor(() => [...victims].every((pid) => !isAlive(pid)), { timeoutMs: 10_000, intervalMs: 50, what: 'leftover container processes to die' }).catch(() => undefined);
+  if (victims.size)
+    await waitFor(() => [...victims].every((pid) => !isAlive(pid)), {
+      timeoutMs: 10_000,
+      intervalMs: 50,
+      what: 'leftover container processes to die',
+    }).catch(() => undefined);
 }
 
 /** Unmount every mount point under `dir`, deepest first (the kubelet bind-mounts its root dir onto itself). */
@@ -450,8 +537,16 @@ async function rmdirIfEmpty(d: string): Promise<void> {
 async function mountPoints(filter: (mountPoint: string) => boolean): Promise<string[]> {
   const text = await readFile('/proc/mounts', 'utf8');
   // /proc/mounts escapes spaces etc. as octal (\040)
-  const unescape = (s: string): string => s.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
-  return [...new Set(text.split('\n').map((l) => unescape(l.split(' ')[1] ?? '')).filter((m) => m && filter(m)))];
+  const unescape = (s: string): string =>
+    s.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
+  return [
+    ...new Set(
+      text
+        .split('\n')
+        .map((l) => unescape(l.split(' ')[1] ?? ''))
+        .filter((m) => m && filter(m)),
+    ),
+  ];
 }
 
 async function findDirs(top: string): Promise<string[]> {

@@ -70,7 +70,11 @@ export interface StartRegistryOptions {
    * (to serve the token realm with the same trust), returns the registry's `auth.token` settings.
    * The users are then the token server's business; `users[0]` must be allowed to push.
    */
-  tokenAuth?: (tls: { cert: string; key: string; dir: string }) => Promise<{ realm: string; service: string; issuer: string; rootCertBundle: string }>;
+  tokenAuth?: (tls: {
+    cert: string;
+    key: string;
+    dir: string;
+  }) => Promise<{ realm: string; service: string; issuer: string; rootCertBundle: string }>;
   /**
    * The address to listen on (default 127.0.0.1). containerd talks plain HTTP to a loopback
    * registry that has no hosts.toml entry, so a registry the node must reach over TLS without
@@ -150,16 +154,34 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Registr
       return res.status === 401 || res.status === 200;
     });
   };
-  const push = async (layoutDir: string, layoutTag: string, repositoryAndTag: string, user = users[0]): Promise<string> => {
+  const push = async (
+    layoutDir: string,
+    layoutTag: string,
+    repositoryAndTag: string,
+    user = users[0],
+  ): Promise<string> => {
     const ref = `${host}/${repositoryAndTag}`;
     const pushAuth = path.join(dir, `push-auth-${randomBytes(6).toString('hex')}.json`);
     await writeFile(pushAuth, dockerConfigJson(host, user.username, user.password), { mode: 0o600 });
     try {
-      await runOk(skopeo, [
-        // The pushed images are unsigned and local: skip /etc/containers/policy.json entirely.
-        '--insecure-policy', '--command-timeout', '60s',
-        'copy', '-q', '--dest-authfile', pushAuth, '--dest-cert-dir', certDir, `oci:${layoutDir}:${layoutTag}`, `docker://${ref}`,
-      ], { timeoutMs: 90_000 });
+      await runOk(
+        skopeo,
+        [
+          // The pushed images are unsigned and local: skip /etc/containers/policy.json entirely.
+          '--insecure-policy',
+          '--command-timeout',
+          '60s',
+          'copy',
+          '-q',
+          '--dest-authfile',
+          pushAuth,
+          '--dest-cert-dir',
+          certDir,
+          `oci:${layoutDir}:${layoutTag}`,
+          `docker://${ref}`,
+        ],
+        { timeoutMs: 90_000 },
+      );
     } finally {
       await rm(pushAuth, { force: true });
     }
@@ -176,8 +198,22 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Registr
   try {
     // TLS: self-signed, with the IP SAN Go clients insist on.
     await runOk('openssl', [
-      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-days', '30', '-subj', `/CN=${address}`,
-      '-addext', `subjectAltName=IP:${address},DNS:localhost`, '-keyout', key, '-out', crt,
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-sha256',
+      '-days',
+      '30',
+      '-subj',
+      `/CN=${address}`,
+      '-addext',
+      `subjectAltName=IP:${address},DNS:localhost`,
+      '-keyout',
+      key,
+      '-out',
+      crt,
     ]);
     await copyFile(crt, path.join(certDir, 'ca.crt'));
 
@@ -186,16 +222,19 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Registr
 
     // JSON-quoted scalars are valid YAML and safe for any path.
     const q = JSON.stringify;
-    await writeFile(config, [
-      'version: 0.1',
-      'log: {level: info, fields: {service: registry}}',
-      `storage: {filesystem: {rootdirectory: ${q(path.join(dir, 'data'))}}, delete: {enabled: true}}`,
-      `http: {addr: ${q(host)}, secret: ${q(randomBytes(16).toString('hex'))}, tls: {certificate: ${q(crt)}, key: ${q(key)}}}`,
-      token
-        ? `auth: {token: {realm: ${q(token.realm)}, service: ${q(token.service)}, issuer: ${q(token.issuer)}, rootcertbundle: ${q(token.rootCertBundle)}}}`
-        : `auth: {htpasswd: {realm: regcred-test-registry, path: ${q(htpasswdFile)}}}`,
-      '',
-    ].join('\n'));
+    await writeFile(
+      config,
+      [
+        'version: 0.1',
+        'log: {level: info, fields: {service: registry}}',
+        `storage: {filesystem: {rootdirectory: ${q(path.join(dir, 'data'))}}, delete: {enabled: true}}`,
+        `http: {addr: ${q(host)}, secret: ${q(randomBytes(16).toString('hex'))}, tls: {certificate: ${q(crt)}, key: ${q(key)}}}`,
+        token
+          ? `auth: {token: {realm: ${q(token.realm)}, service: ${q(token.service)}, issuer: ${q(token.issuer)}, rootcertbundle: ${q(token.rootCertBundle)}}}`
+          : `auth: {htpasswd: {realm: regcred-test-registry, path: ${q(htpasswdFile)}}}`,
+        '',
+      ].join('\n'),
+    );
 
     await launch();
 

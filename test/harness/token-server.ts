@@ -53,8 +53,20 @@ export async function startTokenServer(opts: StartTokenServerOptions): Promise<T
   const keyFile = path.join(dir, 'signing.key');
   const certFile = path.join(dir, 'signing.crt');
   await runOk('openssl', [
-    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-days', '30', '-subj', '/CN=regcred-test-token-signer',
-    '-keyout', keyFile, '-out', certFile,
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-sha256',
+    '-days',
+    '30',
+    '-subj',
+    '/CN=regcred-test-token-signer',
+    '-keyout',
+    keyFile,
+    '-out',
+    certFile,
   ]);
   const privateKey = createPrivateKey(await readFile(keyFile));
   const kid = libtrustKeyId(createPublicKey(privateKey).export({ type: 'spki', format: 'der' }));
@@ -62,35 +74,43 @@ export async function startTokenServer(opts: StartTokenServerOptions): Promise<T
   const issuer = 'regcred-test-token-server';
   const requests = { issued: 0, refused: 0 };
 
-  const server = https.createServer({ cert: await readFile(opts.tlsCert), key: await readFile(opts.tlsKey) }, (req, res) => {
-    const url = new URL(req.url ?? '/', 'https://token.invalid');
-    if (url.pathname !== '/token') {
-      res.writeHead(404).end();
-      return;
-    }
-    const user = authenticate(req.headers.authorization, opts.users);
-    if (!user) {
-      requests.refused++;
-      res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Basic realm="regcred-test-token-server"' });
-      res.end(JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: 'invalid username or password' }] }));
-      return;
-    }
-    const access = url.searchParams.getAll('scope').flatMap((scope) => granted(scope, user));
-    const now = Math.floor(Date.now() / 1000);
-    const token = jwt(privateKey, kid, {
-      iss: issuer,
-      sub: user.username,
-      aud: url.searchParams.get('service') ?? service,
-      exp: now + 300,
-      nbf: now - 10,
-      iat: now,
-      jti: randomBytes(12).toString('hex'),
-      access,
-    });
-    requests.issued++;
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ token, access_token: token, expires_in: 300, issued_at: new Date(now * 1000).toISOString() }));
-  });
+  const server = https.createServer(
+    { cert: await readFile(opts.tlsCert), key: await readFile(opts.tlsKey) },
+    (req, res) => {
+      const url = new URL(req.url ?? '/', 'https://token.invalid');
+      if (url.pathname !== '/token') {
+        res.writeHead(404).end();
+        return;
+      }
+      const user = authenticate(req.headers.authorization, opts.users);
+      if (!user) {
+        requests.refused++;
+        res.writeHead(401, {
+          'content-type': 'application/json',
+          'www-authenticate': 'Basic realm="regcred-test-token-server"',
+        });
+        res.end(JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: 'invalid username or password' }] }));
+        return;
+      }
+      const access = url.searchParams.getAll('scope').flatMap((scope) => granted(scope, user));
+      const now = Math.floor(Date.now() / 1000);
+      const token = jwt(privateKey, kid, {
+        iss: issuer,
+        sub: user.username,
+        aud: url.searchParams.get('service') ?? service,
+        exp: now + 300,
+        nbf: now - 10,
+        iat: now,
+        jti: randomBytes(12).toString('hex'),
+        access,
+      });
+      requests.issued++;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({ token, access_token: token, expires_in: 300, issued_at: new Date(now * 1000).toISOString() }),
+      );
+    },
+  );
   const host = opts.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -123,7 +143,9 @@ function granted(scope: string, user: TokenUser): Array<{ type: string; name: st
   if (!match) return [];
   const [, name, actions] = match;
   const may = (list: string[] | undefined): boolean => (list ?? []).includes('*') || (list ?? []).includes(name);
-  const grantedActions = actions.split(',').filter((a) => (a === 'pull' && may(user.pull)) || (a === 'push' && may(user.push)));
+  const grantedActions = actions
+    .split(',')
+    .filter((a) => (a === 'pull' && may(user.pull)) || (a === 'push' && may(user.push)));
   return [{ type: 'repository', name, actions: grantedActions }];
 }
 

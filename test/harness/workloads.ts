@@ -5,7 +5,14 @@ import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { isNotFound } from './cluster.js';
 import { kubectl, type NodeEnv, testEnv } from './controlplane.js';
-import { buildahIn, buildOperatorImage, busyboxRootfs, nodeBaseRootfs, ociLayoutFromDir, removeBuildahStorage } from './images.js';
+import {
+  buildahIn,
+  buildOperatorImage,
+  busyboxRootfs,
+  nodeBaseRootfs,
+  ociLayoutFromDir,
+  removeBuildahStorage,
+} from './images.js';
 import { importImage } from './node.js';
 import { waitFor } from './wait.js';
 
@@ -65,11 +72,19 @@ export class Workloads {
 
   /** A bare Pod (no controller) running `images`, one container each, pulled on every start. */
   createPod(namespace: string, name: string, images: string[], serviceAccountName = 'default'): Promise<V1Pod> {
-    return this.core.createNamespacedPod({ namespace, body: { metadata: { name }, spec: podSpec(images, serviceAccountName) } });
+    return this.core.createNamespacedPod({
+      namespace,
+      body: { metadata: { name }, spec: podSpec(images, serviceAccountName) },
+    });
   }
 
   /** A one-replica Deployment of `images` (label app=NAME). */
-  async createDeployment(namespace: string, name: string, images: string[], serviceAccountName = 'default'): Promise<void> {
+  async createDeployment(
+    namespace: string,
+    name: string,
+    images: string[],
+    serviceAccountName = 'default',
+  ): Promise<void> {
     await this.apps.createNamespacedDeployment({
       namespace,
       body: {
@@ -104,7 +119,10 @@ export class Workloads {
 
   /** The kubelet's Events about a Pod, oldest first. */
   async podEvents(namespace: string, pod: string): Promise<PullEvent[]> {
-    const list = await this.core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.kind=Pod,involvedObject.name=${pod}` });
+    const list = await this.core.listNamespacedEvent({
+      namespace,
+      fieldSelector: `involvedObject.kind=Pod,involvedObject.name=${pod}`,
+    });
     return list.items
       .sort((a, b) => eventTime(a) - eventTime(b))
       .map((e) => ({
@@ -118,38 +136,65 @@ export class Workloads {
 
   /** Wait until a container of the Pod is waiting with one of `reasons` (e.g. ImagePullBackOff); returns the Pod. */
   waitForWaiting(namespace: string, pod: string, reasons: string[], timeoutMs = 120_000): Promise<V1Pod> {
-    return waitFor(async () => {
-      const p = await this.pod(namespace, pod);
-      const waiting = (p?.status?.containerStatuses ?? []).some((c) => reasons.includes(c.state?.waiting?.reason ?? ''));
-      return waiting ? p : undefined;
-    }, { timeoutMs, intervalMs: 250, what: `a container of ${namespace}/${pod} waiting with ${reasons.join(' or ')}` });
+    return waitFor(
+      async () => {
+        const p = await this.pod(namespace, pod);
+        const waiting = (p?.status?.containerStatuses ?? []).some((c) =>
+          reasons.includes(c.state?.waiting?.reason ?? ''),
+        );
+        return waiting ? p : undefined;
+      },
+      { timeoutMs, intervalMs: 250, what: `a container of ${namespace}/${pod} waiting with ${reasons.join(' or ')}` },
+    );
   }
 
   /** Wait until every container of the Pod runs and is ready; returns the Pod. */
   waitForRunning(namespace: string, pod: string, timeoutMs = 120_000): Promise<V1Pod> {
-    return waitFor(async () => {
-      const p = await this.pod(namespace, pod);
-      const statuses = p?.status?.containerStatuses ?? [];
-      const running = p?.status?.phase === 'Running' && statuses.length > 0 && statuses.every((c) => c.ready && c.state?.running);
-      return running ? p : undefined;
-    }, { timeoutMs, intervalMs: 250, what: `every container of ${namespace}/${pod} running` });
+    return waitFor(
+      async () => {
+        const p = await this.pod(namespace, pod);
+        const statuses = p?.status?.containerStatuses ?? [];
+        const running =
+          p?.status?.phase === 'Running' && statuses.length > 0 && statuses.every((c) => c.ready && c.state?.running);
+        return running ? p : undefined;
+      },
+      { timeoutMs, intervalMs: 250, what: `every container of ${namespace}/${pod} running` },
+    );
   }
 
   /** Wait for a kubelet Event on the Pod whose reason is `reason` and whose message matches `message`. */
-  waitForEvent(namespace: string, pod: string, reason: string, message: RegExp, timeoutMs = 120_000): Promise<PullEvent> {
-    return waitFor(async () => (await this.podEvents(namespace, pod)).find((e) => e.reason === reason && message.test(e.message)), {
-      timeoutMs,
-      intervalMs: 250,
-      what: `a ${reason} Event on ${namespace}/${pod} matching ${message}`,
-    });
+  waitForEvent(
+    namespace: string,
+    pod: string,
+    reason: string,
+    message: RegExp,
+    timeoutMs = 120_000,
+  ): Promise<PullEvent> {
+    return waitFor(
+      async () => (await this.podEvents(namespace, pod)).find((e) => e.reason === reason && message.test(e.message)),
+      {
+        timeoutMs,
+        intervalMs: 250,
+        what: `a ${reason} Event on ${namespace}/${pod} matching ${message}`,
+      },
+    );
   }
 
   /** The one Pod of a Deployment that is not being deleted and satisfies `ok`. */
-  waitForDeploymentPod(namespace: string, app: string, ok: (pod: V1Pod) => boolean, what: string, timeoutMs = 120_000): Promise<V1Pod> {
-    return waitFor(async () => {
-      const pods = (await this.podsOf(namespace, app)).filter((p) => !p.metadata?.deletionTimestamp);
-      return pods.length === 1 && ok(pods[0]) ? pods[0] : undefined;
-    }, { timeoutMs, intervalMs: 250, what: `the Pod of deployment ${namespace}/${app}: ${what}` });
+  waitForDeploymentPod(
+    namespace: string,
+    app: string,
+    ok: (pod: V1Pod) => boolean,
+    what: string,
+    timeoutMs = 120_000,
+  ): Promise<V1Pod> {
+    return waitFor(
+      async () => {
+        const pods = (await this.podsOf(namespace, app)).filter((p) => !p.metadata?.deletionTimestamp);
+        return pods.length === 1 && ok(pods[0]) ? pods[0] : undefined;
+      },
+      { timeoutMs, intervalMs: 250, what: `the Pod of deployment ${namespace}/${app}: ${what}` },
+    );
   }
 }
 
@@ -167,7 +212,10 @@ export function waitingReasons(pod: V1Pod): string[] {
   return (pod.status?.containerStatuses ?? []).map((c) => c.state?.waiting?.reason ?? '').filter(Boolean);
 }
 
-function podSpec(images: string[], serviceAccountName: string): { containers: V1Container[]; serviceAccountName: string; terminationGracePeriodSeconds: number } {
+function podSpec(
+  images: string[],
+  serviceAccountName: string,
+): { containers: V1Container[]; serviceAccountName: string; terminationGracePeriodSeconds: number } {
   return {
     serviceAccountName,
     // the test image's shell does not forward SIGTERM to sleep: do not wait 30 s for it

@@ -9,22 +9,50 @@ describe('parseChallenges', () => {
     // distribution's token auth / Docker Hub
     [
       'Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/ubuntu:pull"',
-      [{ scheme: 'bearer', parameters: { realm: 'https://auth.docker.io/token', service: 'registry.docker.io', scope: 'repository:library/ubuntu:pull' } }],
+      [
+        {
+          scheme: 'bearer',
+          parameters: {
+            realm: 'https://auth.docker.io/token',
+            service: 'registry.docker.io',
+            scope: 'repository:library/ubuntu:pull',
+          },
+        },
+      ],
     ],
     // insufficient scope on a repository request
     [
       'Bearer realm="https://r.example.com/service/token",service="harbor-registry",scope="repository:a/b:pull",error="insufficient_scope"',
-      [{ scheme: 'bearer', parameters: { realm: 'https://r.example.com/service/token', service: 'harbor-registry', scope: 'repository:a/b:pull', error: 'insufficient_scope' } }],
+      [
+        {
+          scheme: 'bearer',
+          parameters: {
+            realm: 'https://r.example.com/service/token',
+            service: 'harbor-registry',
+            scope: 'repository:a/b:pull',
+            error: 'insufficient_scope',
+          },
+        },
+      ],
     ],
     // two challenges in one header, unquoted token values, spaces around "="
-    ['Basic realm=x, Bearer realm = "https://t.example.com" , service=reg', [
-      { scheme: 'basic', parameters: { realm: 'x' } },
-      { scheme: 'bearer', parameters: { realm: 'https://t.example.com', service: 'reg' } },
-    ]],
+    [
+      'Basic realm=x, Bearer realm = "https://t.example.com" , service=reg',
+      [
+        { scheme: 'basic', parameters: { realm: 'x' } },
+        { scheme: 'bearer', parameters: { realm: 'https://t.example.com', service: 'reg' } },
+      ],
+    ],
     // quoted-pair escapes, scheme case
     ['BASIC realm="a \\"quoted\\" realm"', [{ scheme: 'basic', parameters: { realm: 'a "quoted" realm' } }]],
     // a token68 challenge (Negotiate) beside a Basic one
-    ['Negotiate YWJjZA==, Basic realm="r"', [{ scheme: 'negotiate', parameters: {} }, { scheme: 'basic', parameters: { realm: 'r' } }]],
+    [
+      'Negotiate YWJjZA==, Basic realm="r"',
+      [
+        { scheme: 'negotiate', parameters: {} },
+        { scheme: 'basic', parameters: { realm: 'r' } },
+      ],
+    ],
     ['', []],
     // unterminated quote: keep what was understood
     ['Bearer realm="https://t', [{ scheme: 'bearer', parameters: {} }]],
@@ -55,7 +83,14 @@ describe('describeTransportError', () => {
     [err('UNABLE_TO_VERIFY_LEAF_SIGNATURE'), 'TLSError', /unknown authority/],
     [err('SELF_SIGNED_CERT_IN_CHAIN'), 'TLSError', /unknown authority/],
     [err('CERT_HAS_EXPIRED'), 'TLSError', /certificate has expired/],
-    [err('ERR_TLS_CERT_ALTNAME_INVALID', "Hostname/IP does not match certificate's altnames: IP: 10.0.0.5 is not in the cert's list: 127.0.0.1"), 'TLSError', /not valid for r\.example\.com \(IP: 10\.0\.0\.5 is not in the cert's list: 127\.0\.0\.1\)/],
+    [
+      err(
+        'ERR_TLS_CERT_ALTNAME_INVALID',
+        "Hostname/IP does not match certificate's altnames: IP: 10.0.0.5 is not in the cert's list: 127.0.0.1",
+      ),
+      'TLSError',
+      /not valid for r\.example\.com \(IP: 10\.0\.0\.5 is not in the cert's list: 127\.0\.0\.1\)/,
+    ],
     [err('EPROTO', 'write EPROTO ...:wrong version number'), 'TLSError', /does not speak TLS/],
     [err('ECONNREFUSED'), 'Unreachable', /connection refused/],
     [err('ENOTFOUND'), 'Unreachable', /does not resolve/],

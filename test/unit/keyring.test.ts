@@ -108,7 +108,7 @@ describe('lookupCredentials (keyring.go Lookup)', () => {
     ]);
   });
 
-  it('credentials of several pull secrets under one key are tried in the Pods\' order', () => {
+  it("credentials of several pull secrets under one key are tried in the Pods' order", () => {
     const matches = lookupCredentials(
       [
         { key: '127.0.0.1:5000', value: 'first-secret' },

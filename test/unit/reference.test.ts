@@ -20,7 +20,13 @@ describe('parseImageReference', () => {
     ['registry:5000/app', 'registry:5000', 'app', 'latest', undefined],
     ['localhost/app', 'localhost', 'app', 'latest', undefined],
     ['[::1]:5000/app:1', '[::1]:5000', 'app', '1', undefined],
-    ['europe-west1-docker.pkg.dev/project/repo/image:tag', 'europe-west1-docker.pkg.dev', 'project/repo/image', 'tag', undefined],
+    [
+      'europe-west1-docker.pkg.dev/project/repo/image:tag',
+      'europe-west1-docker.pkg.dev',
+      'project/repo/image',
+      'tag',
+      undefined,
+    ],
     // digests
     [`ghcr.io/org/app@${DIGEST}`, 'ghcr.io', 'org/app', undefined, DIGEST],
     [`ghcr.io/org/app:v2@${DIGEST}`, 'ghcr.io', 'org/app', 'v2', DIGEST],

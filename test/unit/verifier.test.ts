@@ -24,7 +24,12 @@ function setup(answer: (request: CheckRequest) => CheckResult | Promise<CheckRes
   return { clock, calls, changed, verifier };
 }
 const settle = () => new Promise((resolve) => setImmediate(resolve));
-const check = (password = 'pw', intervalMs = HOUR) => ({ server: 'r.example.com', username: 'u', password, intervalMs });
+const check = (password = 'pw', intervalMs = HOUR) => ({
+  server: 'r.example.com',
+  username: 'u',
+  password,
+  intervalMs,
+});
 
 test('one check for two credentials with the same server and credential; both told of its result', async () => {
   const { calls, changed, verifier } = setup();
@@ -66,10 +71,18 @@ test('at most `concurrency` checks at once; a hanging registry holds only its ow
   let release!: () => void;
   const hanging = new Promise<CheckResult>((resolve) => (release = () => resolve(ok)));
   const { calls, verifier } = setup((r) => (r.server === 'hang.example.com' ? hanging : ok), 2);
-  verifier.want('a', [{ ...check(), server: 'hang.example.com' }, { ...check(), server: 'x.example.com' }, { ...check(), server: 'y.example.com' }]);
+  verifier.want('a', [
+    { ...check(), server: 'hang.example.com' },
+    { ...check(), server: 'x.example.com' },
+    { ...check(), server: 'y.example.com' },
+  ]);
   await settle();
   expect(calls.map((c) => c.server)).toEqual(['hang.example.com', 'x.example.com', 'y.example.com']);
-  const outcomes = verifier.want('a', [{ ...check(), server: 'hang.example.com' }, { ...check(), server: 'x.example.com' }, { ...check(), server: 'y.example.com' }]);
+  const outcomes = verifier.want('a', [
+    { ...check(), server: 'hang.example.com' },
+    { ...check(), server: 'x.example.com' },
+    { ...check(), server: 'y.example.com' },
+  ]);
   expect(outcomes.map((o) => o?.state)).toEqual([undefined, 'Verified', 'Verified']);
   release();
   await settle();
@@ -89,6 +102,14 @@ test('forget: the checks nobody wants any more stop', async () => {
 test('checkKey holds no secret and differs when anything that changes the answer differs', () => {
   const base = { server: 's', username: 'u', password: 'p4ssw0rd' };
   expect(checkKey(base)).not.toContain('p4ssw0rd');
-  const keys = new Set([base, { ...base, password: 'q' }, { ...base, repository: 'r' }, { ...base, ca: 'pem' }, { ...base, server: 't' }].map(checkKey));
+  const keys = new Set(
+    [
+      base,
+      { ...base, password: 'q' },
+      { ...base, repository: 'r' },
+      { ...base, ca: 'pem' },
+      { ...base, server: 't' },
+    ].map(checkKey),
+  );
   expect(keys.size).toBe(5);
 });
