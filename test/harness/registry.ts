@@ -149,7 +149,8 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Registr
         'version: 0.1',
         'log: {level: info, fields: {service: registry}}',
         `storage: {filesystem: {rootdirectory: ${q(path.join(dir, 'data'))}}, delete: {enabled: true}}`,
-        `http: {addr: ${q(host)}, secret: ${q(randomBytes(16).toString('hex'))}, tls: {certificate: ${q(crt)}, key: ${q(key)}}}`,
+        `http: {addr: ${q(host)}, secret: ${q(randomBytes(16).toString('hex'))}, tls: {certificate: ${q(crt)}, key: ` +
+          `${q(key)}}}`,
         `auth: {htpasswd: {realm: regcred-test-registry, path: ${q(htpasswdFile)}}}`,
         '',
       ].join('\n'),
