@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 started=$(date +%s)
 bash hack/setup.sh
 npm run --silent typecheck
+npm run --silent lint && npm run --silent format:check  # typescript-eslint, prettier (npm run format fixes layout)
 npm run --silent test:unit -- --ci
 npm run --silent test:integration -- --ci --runInBand
 # The fault suite (test/faults/) at its quick size; `npm run test:faults` runs the full size.
