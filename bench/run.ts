@@ -98,7 +98,8 @@ async function requestsSince(cp: ControlPlane, offset: number, user: string): Pr
       if (!line.includes(user)) continue;
       const e = JSON.parse(line) as Audit;
       if (e.stage !== 'ResponseComplete' || e.user.username !== user) continue;
-      const key = `${e.verb} ${e.objectRef?.resource ?? '?'}${e.objectRef?.subresource ? `/${e.objectRef.subresource}` : ''}`;
+      const subresource = e.objectRef?.subresource ? `/${e.objectRef.subresource}` : '';
+      const key = `${e.verb} ${e.objectRef?.resource ?? '?'}${subresource}`;
       counts[key] = (counts[key] ?? 0) + 1;
     }
   }
@@ -619,13 +620,15 @@ async function main(): Promise<void> {
   const lines = [
     `| N | figure | operator | floor | ratio |`,
     `|---|---|---|---|---|`,
-    ...figures.map(
-      (f) =>
-        `| ${f.size} | ${f.figure} | ${fmt(f.operator)} ${f.unit} | ${f.floor === undefined ? '' : `${fmt(f.floor)} ${f.unit}`} | ${f.ratio === undefined ? '' : `${f.ratio.toFixed(2)}x`} |`,
-    ),
+    ...figures.map((f) => {
+      const floor = f.floor === undefined ? '' : `${fmt(f.floor)} ${f.unit}`;
+      const ratio = f.ratio === undefined ? '' : `${f.ratio.toFixed(2)}x`;
+      return `| ${f.size} | ${f.figure} | ${fmt(f.operator)} ${f.unit} | ${floor} | ${ratio} |`;
+    }),
   ];
   process.stdout.write(
-    `\nregcred-operator benchmark, ${started.toISOString()}, sizes ${SIZES.join(',')}, ${NEW_NAMESPACES} new namespaces, idle ${IDLE_SECONDS} s, concurrency ${CONCURRENCY}\n\n${lines.join('\n')}\n`,
+    `\nregcred-operator benchmark, ${started.toISOString()}, sizes ${SIZES.join(',')}, ${NEW_NAMESPACES} new ` +
+      `namespaces, idle ${IDLE_SECONDS} s, concurrency ${CONCURRENCY}\n\n${lines.join('\n')}\n`,
   );
   const dir = path.join(ROOT, 'bench', 'results');
   await mkdir(dir, { recursive: true });

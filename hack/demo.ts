@@ -227,7 +227,8 @@ async function setUp(state: State): Promise<void> {
   ).trim();
   if (leftovers) {
     throw new DemoError(
-      `these namespaces already exist (left over from an interrupted demo?); delete them first:\n  kubectl delete ${leftovers.split('\n').join(' ')}`,
+      `these namespaces already exist (left over from an interrupted demo?); delete them first:\n  kubectl delete ` +
+        `${leftovers.split('\n').join(' ')}`,
     );
   }
 
@@ -237,7 +238,8 @@ async function setUp(state: State): Promise<void> {
 
   if ((await kubectlOk(['get', 'registrycredential', CREDENTIAL, '-o', 'name', '--ignore-not-found'])).trim()) {
     throw new DemoError(
-      `RegistryCredential ${CREDENTIAL} already exists; delete it first: kubectl delete registrycredential ${CREDENTIAL}`,
+      `RegistryCredential ${CREDENTIAL} already exists; delete it first: kubectl delete registrycredential ` +
+        `${CREDENTIAL}`,
     );
   }
 
@@ -253,7 +255,8 @@ async function setUp(state: State): Promise<void> {
     stringData: { username: 'robot$demo+pull', password: randomBytes(24).toString('base64url') },
   };
   say(
-    `  $ kubectl apply -f -    # Secret ${SOURCE_SECRET}: username ${robot.stringData.username}, a random password (not shown)`,
+    `  $ kubectl apply -f -    # Secret ${SOURCE_SECRET}: username ${robot.stringData.username}, a random password ` +
+      `(not shown)`,
   );
   say(indent(await kubectlOk(['apply', '-f', '-'], { input: JSON.stringify(robot) })));
   await show(['get', 'secret', SOURCE_SECRET, '-n', SOURCE_NAMESPACE]);
@@ -409,7 +412,8 @@ async function demonstrate(state: State): Promise<void> {
     (await pullSecretsOf(LATE))?.includes(PULL_SECRET),
   );
   say(
-    `  Secret created and added to the default ServiceAccount ${((Date.now() - t0) / 1000).toFixed(1)} s after the namespace`,
+    `  Secret created and added to the default ServiceAccount ${((Date.now() - t0) / 1000).toFixed(1)} s after the ` +
+      `namespace`,
   );
   await show(['get', 'secrets', '-n', LATE, '-l', MANAGED]);
   await show(
@@ -607,7 +611,8 @@ async function cleanUp(state: State, demoFailed: boolean): Promise<string[]> {
   }
   if (kube && state.credentialCreated && !clusterGone) {
     say(
-      `\n==> Clean up: delete RegistryCredential ${CREDENTIAL}; its finalizer makes the operator remove the Secrets  [${elapsed()}]`,
+      `\n==> Clean up: delete RegistryCredential ${CREDENTIAL}; its finalizer makes the operator remove the Secrets  ` +
+        `[${elapsed()}]`,
     );
     await attempt(`delete RegistryCredential ${CREDENTIAL}`, async () => {
       const res = await kubectl(['delete', 'registrycredential', CREDENTIAL, '--ignore-not-found', '--wait=false']);
@@ -689,9 +694,8 @@ async function cleanUp(state: State, demoFailed: boolean): Promise<string[]> {
     say(`\n==> Clean up: stop the local control plane  [${elapsed()}]`);
     await attempt('stop the local control plane', async () => {
       await state.cp!.stop();
-      say(
-        `  stopped; ${process.env.REGCRED_KEEP_TEST_DIRS === '1' ? `kept ${state.cp!.dir}` : `removed ${state.cp!.dir}`}`,
-      );
+      const kept = process.env.REGCRED_KEEP_TEST_DIRS === '1';
+      say(`  stopped; ${kept ? `kept ${state.cp!.dir}` : `removed ${state.cp!.dir}`}`);
     });
   }
   if (state.workDir) await rm(state.workDir, { recursive: true, force: true }).catch(() => undefined);

@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 started=$(date +%s)
 bash hack/setup.sh
 npm run --silent typecheck
+npm run --silent lint && npm run --silent format:check  # typescript-eslint, prettier (npm run format fixes layout)
 npm run --silent test:unit -- --ci
 npm run --silent test:integration -- --ci --runInBand
 # The e2e suite on a real node (kubelet + containerd + runc, needs root): Pods pull with what the

@@ -108,7 +108,9 @@ export const FLAGS: Array<{
     flag: '--aws-endpoint-url',
     env: 'REGCRED_AWS_ENDPOINT_URL',
     key: 'awsEndpointUrl',
-    help: "endpoint for the ECR and STS APIs (tests, emulators); default: the AWS SDK's own, which honours AWS_ENDPOINT_URL_ECR, AWS_ENDPOINT_URL_STS and AWS_ENDPOINT_URL",
+    help:
+      "endpoint for the ECR and STS APIs (tests, emulators); default: the AWS SDK's own, which honours " +
+      'AWS_ENDPOINT_URL_ECR, AWS_ENDPOINT_URL_STS and AWS_ENDPOINT_URL',
   },
   {
     flag: '--aws-request-timeout-seconds',
@@ -145,11 +147,13 @@ export class ConfigError extends Error {
 }
 
 export function usage(): string {
-  const lines = FLAGS.map(
-    (definition) =>
-      `  ${`${definition.flag}${definition.boolean ? '[=true|false]' : ' <value>'}`.padEnd(36)} ${definition.help}${definition.fallback ? ` (default ${definition.fallback})` : ''}\n  ${''.padEnd(36)} env: ${definition.env}`,
-  );
-  return `Usage: regcred-operator [flags]\n\nFlags:\n${lines.join('\n')}\n  --help                               show this help\n`;
+  const lines = FLAGS.map((definition) => {
+    const usage = `${definition.flag}${definition.boolean ? '[=true|false]' : ' <value>'}`.padEnd(36);
+    const fallback = definition.fallback ? ` (default ${definition.fallback})` : '';
+    return `  ${usage} ${definition.help}${fallback}\n  ${''.padEnd(36)} env: ${definition.env}`;
+  });
+  const help = `  ${'--help'.padEnd(36)} show this help`;
+  return `Usage: regcred-operator [flags]\n\nFlags:\n${lines.join('\n')}\n${help}\n`;
 }
 
 function defaultSourceNamespace(env: NodeJS.ProcessEnv): string {

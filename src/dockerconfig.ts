@@ -46,7 +46,10 @@ export function decodeUtf8(base64: string): string | undefined {
 export function documentSizeProblem(document: string): string | undefined {
   const bytes = Buffer.byteLength(document, 'utf8');
   if (bytes <= MAX_SECRET_DATA_BYTES) return undefined;
-  return `the merged .dockerconfigjson would be ${bytes} bytes, more than the ${MAX_SECRET_DATA_BYTES} bytes a Secret can hold`;
+  return (
+    `the merged .dockerconfigjson would be ${bytes} bytes, more than the ${MAX_SECRET_DATA_BYTES} bytes a ` +
+    `Secret can hold`
+  );
 }
 
 export function authEntry(username: string, password: string): AuthEntry {
@@ -140,7 +143,8 @@ function normalizeEntry(server: string, raw: RawEntry): AuthEntry {
   }
   const problem = credentialProblem('username', username) ?? credentialProblem('password', password);
   if (problem) {
-    // docker stores identity tokens (OAuth refresh tokens) beside an auth without a password; the kubelet cannot use them.
+    // docker stores identity tokens (OAuth refresh tokens) beside an auth without a password; the kubelet cannot use
+    // them.
     const identity =
       'identitytoken' in raw || 'registrytoken' in raw
         ? ' (identity and registry tokens are not supported: the kubelet cannot use them)'

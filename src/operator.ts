@@ -28,7 +28,9 @@ export interface OperatorOptions {
   clock: Clock;
   logger: Logger;
   metrics: Metrics;
-  /** Leader election: start() syncs the caches and queues work, but the workers (every write) wait for startWorkers(). */
+  /**
+   * Leader election: start() syncs the caches and queues work, but the workers (every write) wait for startWorkers().
+   */
   deferWorkers?: boolean;
 }
 

@@ -158,7 +158,10 @@ export const MAX_CREDENTIAL_NAME = 63;
  */
 export function credentialNameProblem(name: string): string | undefined {
   if (name.length <= MAX_CREDENTIAL_NAME) return undefined;
-  return `metadata.name has ${name.length} characters; at most ${MAX_CREDENTIAL_NAME} are allowed because it is the value of the label ${LABEL_CREDENTIAL} on every Secret it creates`;
+  return (
+    `metadata.name has ${name.length} characters; at most ${MAX_CREDENTIAL_NAME} are allowed because it is the ` +
+    `value of the label ${LABEL_CREDENTIAL} on every Secret it creates`
+  );
 }
 
 /** A Kubernetes timestamp (second precision, RFC 3339) for epoch milliseconds. */

@@ -80,7 +80,9 @@ export async function resolveEcrEntry(
     return {
       ok: false,
       reason: 'InvalidEcrEntry',
-      message: `registry ${server}: no ecr.region given and none can be read from the server (expected <account>.dkr.ecr.<region>.amazonaws.com)`,
+      message:
+        `registry ${server}: no ecr.region given and none can be read from the server (expected ` +
+        `<account>.dkr.ecr.<region>.amazonaws.com)`,
     };
   }
   let identity = 'default-chain';
@@ -97,7 +99,9 @@ export async function resolveEcrEntry(
       return {
         ok: false,
         reason: 'InvalidSourceSecret',
-        message: `Secret ${secrets.namespace}/${name} needs non-empty keys "aws_access_key_id" and "aws_secret_access_key"`,
+        message:
+          `Secret ${secrets.namespace}/${name} needs non-empty keys "aws_access_key_id" and ` +
+          `"aws_secret_access_key"`,
       };
     }
     keys = { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) };
@@ -122,7 +126,9 @@ export async function resolveEcrEntry(
     return {
       ok: false,
       reason: 'TokenRefreshFailed',
-      message: `registry ${server}: GetAuthorizationToken in ${region} failed: ${error.code}: ${error.message}; retrying with backoff; ${served}`,
+      message:
+        `registry ${server}: GetAuthorizationToken in ${region} failed: ${error.code}: ${error.message}; ` +
+        `retrying with backoff; ${served}`,
       stale: auths,
       ...timing,
     };
@@ -135,7 +141,8 @@ export async function resolveEcrEntry(
         : `expiry ${iso(token!.expiresAt)}, not after the time it was issued`;
     result.warning = {
       reason: 'TokenExpiryUnknown',
-      message: `registry ${server}: ECR reported ${reported}; the token is served and renewed on a short fixed interval`,
+      message:
+        `registry ${server}: ECR reported ${reported}; ` + 'the token is served and renewed on a short fixed interval',
     };
   }
   return result;
@@ -149,7 +156,10 @@ function decodeKey(secret: V1Secret, key: string): string | undefined {
 // ---- the real AWS fetcher ------------------------------------------------------------------------
 
 export interface AwsFetcherOptions {
-  /** Overrides the ECR and STS endpoints (tests, VPC endpoints); else the SDK's own resolution, which honours AWS_ENDPOINT_URL_ECR / AWS_ENDPOINT_URL. */
+  /**
+   * Overrides the ECR and STS endpoints (tests, VPC endpoints); else the SDK's own resolution, which honours
+   * AWS_ENDPOINT_URL_ECR / AWS_ENDPOINT_URL.
+   */
   endpoint?: string;
   /** Per-request timeout. */
   requestTimeoutMs: number;

@@ -226,7 +226,8 @@ export class LeaderElector {
     if (!this.observed || this.observed.version !== current.version) this.observe(current);
     const held = current.record.holderIdentity;
     const durationMs = (current.record.leaseDurationSeconds || this.options.leaseDurationMs / 1000) * 1000;
-    if (held !== '' && held !== identity && this.observedAt + durationMs > clock.now()) return false; // someone else's, not expired
+    // someone else's, not expired
+    if (held !== '' && held !== identity && this.observedAt + durationMs > clock.now()) return false;
     const next: LockRecord =
       held === identity
         ? { ...mine, acquireTime: current.record.acquireTime, leaseTransitions: current.record.leaseTransitions }

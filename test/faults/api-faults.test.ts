@@ -99,7 +99,9 @@ test(`a share of 429/500/503/timeouts/resets on every phase: nothing duplicated 
   proxy.setFaults({});
   const injected = ['tooManyRequests', 'internalError', 'unavailable', 'timeout', 'reset'].map((k) => counts[k] ?? 0);
   process.stderr.write(
-    `[api-faults] seed ${SEED}: ${(counts.forwarded ?? 0) - forwardedBefore} requests forwarded; injected 429 ${injected[0]}, 500 ${injected[1]}, 503 ${injected[2]}, timeouts ${injected[3]}, resets ${injected[4]}; invariants held\n`,
+    `[api-faults] seed ${SEED}: ${(counts.forwarded ?? 0) - forwardedBefore} requests forwarded; ` +
+      `injected 429 ${injected[0]}, 500 ${injected[1]}, 503 ${injected[2]}, timeouts ${injected[3]}, ` +
+      `resets ${injected[4]}; invariants held\n`,
   );
   // the faults really happened, each kind at least once
   for (const n of injected) expect(n).toBeGreaterThan(0);

@@ -70,6 +70,7 @@ test(`${RESTARTS} API server restarts during namespace creation: watches recover
     what: 'readiness back after the restarts',
   });
   process.stderr.write(
-    `[apiserver-restart] ${RESTARTS} restarts, ${created.length} namespaces, ${restarts} watch restarts, invariants held\n`,
+    `[apiserver-restart] ${RESTARTS} restarts, ${created.length} namespaces, ${restarts} watch restarts, invariants ` +
+      `held\n`,
   );
 }, 600_000);

@@ -546,7 +546,9 @@ const statusRows: StatusRow[] = [
   },
   {
     name: 'ecr-unknown-region',
-    why: 'a region the CRD accepts (well-formed) but AWS does not serve: the request fails, the status names the region',
+    why:
+      'a region the CRD accepts (well-formed) but AWS does not serve: the request fails, the status names the ' +
+      'region',
     source: (n) => opaque(n, { aws_access_key_id: 'AKIAIOSFODNN7EXAMPLE', aws_secret_access_key: `sk-${CANARY}` }),
     spec: (c) => ({
       registries: [
@@ -612,7 +614,8 @@ const statusRows: StatusRow[] = [
       const status = await waitForCounts(c.s.cluster, c.cred, { selected: 2, ready: 0, failed: 2 });
       expect(status.namespaces).toEqual({ selected: 2, ready: 0, failed: 2 });
       expect(status.failures?.map((f) => f.namespace)).toEqual([...c.healthy.ns].sort());
-      // Whether the conflict was seen in the cache or on create, the message names no secret and says whose it is or that it is left alone.
+      // Whether the conflict was seen in the cache or on create, the message names no secret and says whose it is or
+      // that it is left alone.
       for (const f of status.failures ?? [])
         expect(f.message).toMatch(new RegExp(`belongs to RegistryCredential ${c.healthy.cred}|is left untouched`));
       for (const ns of c.healthy.ns)

@@ -83,7 +83,8 @@ test('concurrent editors of the same ServiceAccounts lose nothing', async () => 
     (e) => e.verb === 'patch' && e.responseStatus?.code === 409,
   ).length;
   process.stderr.write(
-    `[concurrent-editor] editor entries ${[...added.values()].flat().length}, editor conflicts ${editorConflicts}, operator conflicts ${operatorConflicts}\n`,
+    `[concurrent-editor] editor entries ${[...added.values()].flat().length}, editor conflicts ${editorConflicts}, ` +
+      `operator conflicts ${operatorConflicts}\n`,
   );
   expect([...added.values()].flat().length).toBeGreaterThan(nss.length);
 });

@@ -18,7 +18,8 @@ const NAMESPACES = FULL ? 200 : 12;
 let s: Scenario;
 beforeAll(async () => {
   process.stderr.write(
-    `[crash] size ${faultsSize()}, seed ${SEED}, ${NAMESPACES} namespaces, ${KILLS_PER_PHASE} kills per phase (replay with REGCRED_CRASH_SEED=${SEED})\n`,
+    `[crash] size ${faultsSize()}, seed ${SEED}, ${NAMESPACES} namespaces, ${KILLS_PER_PHASE} kills per phase ` +
+      `(replay with REGCRED_CRASH_SEED=${SEED})\n`,
   );
   s = await startScenario('crash');
   await s.cluster.createSecret(s.sourceNamespace, basicAuthSecret('robot', 'u', 'v1'));

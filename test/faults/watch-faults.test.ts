@@ -106,6 +106,8 @@ test('cut, 410 on resume and silent watches: detected, re-listed or resumed, con
     await Promise.all(['Transient', 'StreamError', 'Gone', 'Idle'].map(async (r) => [r, await restarts(r)] as const)),
   );
   process.stderr.write(
-    `[watch-faults] seed ${SEED}: ${cut} streams cut, ${GONE_ROUNDS} rounds of 410 on resume, ${STALLS} stalls; watch restarts by reason ${JSON.stringify(byReason)}; proxy ${JSON.stringify(proxy.counts())}; invariants held\n`,
+    `[watch-faults] seed ${SEED}: ${cut} streams cut, ${GONE_ROUNDS} rounds of 410 on resume, ${STALLS} stalls; ` +
+      `watch restarts by reason ${JSON.stringify(byReason)}; proxy ${JSON.stringify(proxy.counts())}; ` +
+      'invariants held\n',
   );
 }, 900_000);

@@ -170,7 +170,8 @@ export async function startApiProxy(seed: number): Promise<ApiProxy> {
           (upRes) => {
             w.upRes = upRes;
             res.writeHead(upRes.statusCode ?? 502, upRes.headers);
-            res.flushHeaders(); // the API server answered the watch: the operator must see that now, not with the first event
+            // the API server answered the watch: the operator must see that now, not with the first event
+            res.flushHeaders();
             upRes.on('data', (c: Buffer) => {
               if (stalled) w.held.push(c);
               else res.write(c);

@@ -25,7 +25,8 @@ export const FAULTS = {
   accessDenied: awsError(
     400,
     'AccessDeniedException',
-    'User: arn:aws:iam::123456789012:user/puller is not authorized to perform: ecr:GetAuthorizationToken on resource: * because no identity-based policy allows the ecr:GetAuthorizationToken action',
+    'User: arn:aws:iam::123456789012:user/puller is not authorized to perform: ecr:GetAuthorizationToken on ' +
+      'resource: * because no identity-based policy allows the ecr:GetAuthorizationToken action',
   ),
   timeout: { kind: 'hang' } as Fault,
 } satisfies Record<string, Fault>;

@@ -41,7 +41,8 @@ export async function checkInvariants(cluster: Cluster, e: Expected): Promise<st
     if (selected) {
       if (secrets.length !== 1 || secrets[0]!.metadata?.name !== e.secretName)
         bad.push(
-          `${ns}: Secrets of ${e.credential}: [${secrets.map((s) => s.metadata?.name).join(',')}], want [${e.secretName}]`,
+          `${ns}: Secrets of ${e.credential}: [${secrets.map((s) => s.metadata?.name).join(',')}], want ` +
+            `[${e.secretName}]`,
         );
       for (const [server, password] of Object.entries(e.passwords ?? {})) {
         const got = authsOf(secrets.find((s) => s.metadata?.name === e.secretName))?.[server]?.password;
@@ -96,7 +97,8 @@ export async function waitForInvariants(cluster: Cluster, e: Expected, timeoutMs
     });
   } catch (err) {
     throw new Error(
-      `${(err as Error).message}\n  ${last.slice(0, 30).join('\n  ')}${last.length > 30 ? `\n  ... ${last.length - 30} more` : ''}`,
+      `${(err as Error).message}\n  ` +
+        `${last.slice(0, 30).join('\n  ')}${last.length > 30 ? `\n  ... ${last.length - 30} more` : ''}`,
     );
   }
 }
@@ -110,7 +112,8 @@ export function faultsSize(): 'quick' | 'full' {
 export function faultSeed(what: string): number {
   const seed = Number(process.env.REGCRED_FAULTS_SEED ?? Date.now() % 100_000);
   process.stderr.write(
-    `[${what}] size ${faultsSize()}, seed ${seed} (replay with REGCRED_FAULTS_SEED=${seed} REGCRED_FAULTS_SIZE=${faultsSize()})\n`,
+    `[${what}] size ${faultsSize()}, seed ${seed} (replay with REGCRED_FAULTS_SEED=${seed} ` +
+      `REGCRED_FAULTS_SIZE=${faultsSize()})\n`,
   );
   return seed;
 }

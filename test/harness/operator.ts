@@ -55,7 +55,10 @@ export interface StartOperatorOptions {
   env?: NodeJS.ProcessEnv;
   /** Wait for /readyz. Default true. */
   waitReady?: boolean;
-  /** Run as this kubeconfig's identity instead of a client certificate for `user` (`user` must then be that identity's user name, for the audit log). */
+  /**
+   * Run as this kubeconfig's identity instead of a client certificate for `user` (`user` must then be that identity's
+   * user name, for the audit log).
+   */
   kubeconfig?: string;
   /** The entry point to run; default dist/main.js of this checkout. */
   main?: string;

@@ -125,7 +125,10 @@ export function waitForCounts(
   return waitFor(
     async () => {
       const status = (await cluster.getCredential(credential))?.status;
-      return status && JSON.stringify(status.namespaces) === JSON.stringify(counts) ? status : undefined;
+      const now = status?.namespaces; // the API server returns the keys in its own order
+      const same =
+        now && now.selected === counts.selected && now.ready === counts.ready && now.failed === counts.failed;
+      return same ? status : undefined;
     },
     { timeoutMs, what: `${credential} status.namespaces = ${JSON.stringify(counts)}` },
   );

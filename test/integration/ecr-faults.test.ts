@@ -190,7 +190,8 @@ test('several RegistryCredentials and namespaces sharing one identity: one GetAu
         Object.values(authsOf(x) ?? {}).every((e) => e.username === 'AWS'),
       );
   process.stdout.write(
-    `[ecr sharing] 3 RegistryCredentials x 3 namespaces x 2 registries, one identity: ${proxy.ecrRequests(id)} GetAuthorizationToken request(s)\n`,
+    `[ecr sharing] 3 RegistryCredentials x 3 namespaces x 2 registries, one identity: ${proxy.ecrRequests(id)} ` +
+      `GetAuthorizationToken request(s)\n`,
   );
   expect(proxy.ecrRequests(id)).toBe(1);
 });

@@ -10,6 +10,7 @@ import { Cluster, uniqueSuffix } from '../harness/cluster.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CHART = path.join(ROOT, 'deploy', 'helm', 'regcred-operator');
+const NODE_AFFINITY_TERM = 'affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0]';
 
 interface Doc {
   kind: string;
@@ -204,8 +205,8 @@ test.each<[string, string[], (docs: Doc[]) => void]>([
       'nodeSelector.pool=system',
       'tolerations[0].key=dedicated',
       'tolerations[0].operator=Exists',
-      'affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].key=zone',
-      'affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].operator=Exists',
+      `${NODE_AFFINITY_TERM}.matchExpressions[0].key=zone`,
+      `${NODE_AFFINITY_TERM}.matchExpressions[0].operator=Exists`,
     ],
     (docs) => {
       const spec = podSpec(docs);

@@ -155,7 +155,8 @@ beforeAll(async () => {
     input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: rbac }),
   });
   if (applied.code !== 0) throw new Error(applied.stderr);
-  await kubectl(['-n', NS, 'delete', 'lease', 'regcred-operator', '--ignore-not-found']); // a fresh election: create is used
+  // a fresh election: create is used
+  await kubectl(['-n', NS, 'delete', 'lease', 'regcred-operator', '--ignore-not-found']);
   const kubeconfig = await serviceAccountKubeconfig();
 
   await cluster.createSecret(NS, basicAuthSecret(source, username, passwords[0]!));
@@ -305,7 +306,8 @@ test('every granted rule is used (or a documented exception)', () => {
   // the exception list holds only rules that exist
   for (const k of Object.keys(MAY_BE_UNUSED)) expect(grants.map(key)).toContain(k);
   process.stderr.write(
-    `[shipped-rbac] ${grants.length} granted (verb, resource, scope) rules; used: ${grants.length - unused.length}; unused by this scenario: ${unused.map(key).join(', ') || 'none'}\n`,
+    `[shipped-rbac] ${grants.length} granted (verb, resource, scope) rules; used: ${grants.length - unused.length}; ` +
+      `unused by this scenario: ${unused.map(key).join(', ') || 'none'}\n`,
   );
 });
 

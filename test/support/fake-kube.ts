@@ -262,12 +262,7 @@ export class FakeKube implements KubeApi {
             creationTimestamp: existing.metadata.creationTimestamp,
           },
         };
-        if (WITH_STATUS.has(resource)) {
-          if (subresource === 'status') return this.store(resource, 'MODIFIED', { ...existing, status: next.status });
-          next.status = existing.status;
-          this.bumpGeneration(existing, next);
-        }
-        return this.finishUpdate(resource, next);
+        return this.update(resource, subresource, existing, next);
       }
       case 'PATCH': {
         if (req.contentType !== 'application/merge-patch+json')
@@ -284,12 +279,7 @@ export class FakeKube implements KubeApi {
           namespace: existing.metadata.namespace,
           uid: existing.metadata.uid,
         };
-        if (WITH_STATUS.has(resource)) {
-          if (subresource === 'status') return this.store(resource, 'MODIFIED', { ...existing, status: merged.status });
-          merged.status = existing.status;
-          this.bumpGeneration(existing, merged);
-        }
-        return this.finishUpdate(resource, merged);
+        return this.update(resource, subresource, existing, merged);
       }
       case 'DELETE': {
         const existing = this.existing(target);
@@ -339,8 +329,22 @@ export class FakeKube implements KubeApi {
     next.metadata.generation = (existing.metadata.generation ?? 1) + (changed ? 1 : 0);
   }
 
-  /** An update that removed the last finalizer of an object being deleted deletes it. */
-  private finishUpdate(resource: string, next: StoredObject): StoredObject {
+  /**
+   * Stores an update (PUT or merge patch). With a status subresource, /status changes only the
+   * status and the main resource never does; a spec change bumps the generation. An update that
+   * removed the last finalizer of an object being deleted deletes it.
+   */
+  private update(
+    resource: string,
+    subresource: string | undefined,
+    existing: StoredObject,
+    next: StoredObject,
+  ): StoredObject {
+    if (WITH_STATUS.has(resource)) {
+      if (subresource === 'status') return this.store(resource, 'MODIFIED', { ...existing, status: next.status });
+      next.status = existing.status;
+      this.bumpGeneration(existing, next);
+    }
     if (next.metadata.deletionTimestamp && (next.metadata.finalizers ?? []).length === 0) {
       this.store(resource, 'DELETED', next);
       return next;

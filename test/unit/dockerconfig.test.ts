@@ -62,7 +62,9 @@ describe('renderDockerConfig', () => {
     [
       'servers sorted',
       { 'z.example.com': entry('z', '1'), 'a.example.com': entry('a', '2'), 'm.example.com': entry('m', '3') },
-      `{"auths":{"a.example.com":{"username":"a","password":"2","auth":"${b64('a:2')}"},"m.example.com":{"username":"m","password":"3","auth":"${b64('m:3')}"},"z.example.com":{"username":"z","password":"1","auth":"${b64('z:1')}"}}}`,
+      `{"auths":{"a.example.com":{"username":"a","password":"2","auth":"${b64('a:2')}"},` +
+        `"m.example.com":{"username":"m","password":"3","auth":"${b64('m:3')}"},` +
+        `"z.example.com":{"username":"z","password":"1","auth":"${b64('z:1')}"}}}`,
     ],
     [
       'fields in a fixed order, email last',
@@ -373,19 +375,22 @@ describe('parseDockerConfigSecret', () => {
       'identity token beside a password-less auth',
       JSON_TYPE,
       jsonData({ auths: { 'r.io': { auth: b64('robot:'), identitytoken: PASSWORD } } }),
-      'entry "r.io" has an empty password (identity and registry tokens are not supported: the kubelet cannot use them)',
+      'entry "r.io" has an empty password (identity and registry tokens are not supported: the kubelet cannot use ' +
+        'them)',
     ],
     [
       'registry token only',
       JSON_TYPE,
       jsonData({ auths: { 'r.io': { username: 'robot', password: '', registrytoken: PASSWORD } } }),
-      'entry "r.io" has an empty password (identity and registry tokens are not supported: the kubelet cannot use them)',
+      'entry "r.io" has an empty password (identity and registry tokens are not supported: the kubelet cannot use ' +
+        'them)',
     ],
     [
       'username with a colon',
       JSON_TYPE,
       jsonData({ auths: { 'r.io': { username: 'robot:ci', password: PASSWORD } } }),
-      'entry "r.io" has a username containing ":", which basic auth cannot carry (the auth field splits at the first ":")',
+      'entry "r.io" has a username containing ":", which basic auth cannot carry (the auth field splits at the first ' +
+        '":")',
     ],
     [
       'password with a trailing newline',

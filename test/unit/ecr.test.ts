@@ -416,7 +416,9 @@ describe('renewal over 72 simulated hours: 4 RegistryCredentials, 160 namespaces
   const at = (h: number) => Date.UTC(2026, 10, 22) + h * H;
   const report = (name: string, o: SimOutcome) =>
     process.stdout.write(
-      `[ecr renewal] ${name}: ${o.totalRequests} GetAuthorizationToken requests (${o.failures} failed) ${JSON.stringify(o.requestsByKey)}; lapsed minutes ${o.lapsed} (while AWS answered: ${o.lapsedWhileUp}); recovery ${o.recoveryMs / M} min\n`,
+      `[ecr renewal] ${name}: ${o.totalRequests} GetAuthorizationToken requests (${o.failures} failed) ` +
+        `${JSON.stringify(o.requestsByKey)}; lapsed minutes ${o.lapsed} (while AWS answered: ${o.lapsedWhileUp}); ` +
+        `recovery ${o.recoveryMs / M} min\n`,
     );
 
   test('AWS always answers: one request per identity per renewal, no token ever lapses', async () => {

@@ -235,7 +235,9 @@ const rows: Row[] = [
 
   // ---- renamed secretName ----
   {
-    name: 'renamed secretName: the new Secret replaces the old one, our entry is replaced in place after the foreign one',
+    name:
+      'renamed secretName: the new Secret replaces the old one, our entry is replaced in place after the foreign ' +
+      'one',
     spec: spec(),
     act: ({ kube }) => void kube.put('registrycredentials', credential(NAME, spec({ secretName: 'renamed' }))),
     expected: {

@@ -154,7 +154,9 @@ describe('resolveEntry basicAuth', () => {
       {
         ok: false,
         reason: 'InvalidSourceSecret',
-        message: `Secret ${NS}/robot key "username" holds a username containing ":", which basic auth cannot carry (the auth field splits at the first ":")`,
+        message:
+          `Secret ${NS}/robot key "username" holds a username containing ":", which basic auth cannot carry ` +
+          `(the auth field splits at the first ":")`,
       },
     ],
     [
@@ -164,7 +166,9 @@ describe('resolveEntry basicAuth', () => {
       {
         ok: false,
         reason: 'InvalidSourceSecret',
-        message: `Secret ${NS}/robot key "token" holds a password containing a control character (a trailing newline from echo or a file?)`,
+        message:
+          `Secret ${NS}/robot key "token" holds a password containing a control character (a trailing newline ` +
+          `from echo or a file?)`,
       },
     ],
     [
@@ -236,7 +240,9 @@ describe('resolveEntry dockerConfig', () => {
       {
         ok: false,
         reason: 'InvalidSourceSecret',
-        message: `Secret ${NS}/docker type is "Opaque", expected kubernetes.io/dockerconfigjson or kubernetes.io/dockercfg`,
+        message:
+          `Secret ${NS}/docker type is "Opaque", expected kubernetes.io/dockerconfigjson or ` +
+          `kubernetes.io/dockercfg`,
       },
     ],
     [

@@ -235,11 +235,13 @@ describe('credentialNameProblem', () => {
     ['a.b.c', undefined],
     [
       'a'.repeat(64),
-      'metadata.name has 64 characters; at most 63 are allowed because it is the value of the label regcred.io/credential on every Secret it creates',
+      'metadata.name has 64 characters; at most 63 are allowed because it is the value of the label ' +
+        'regcred.io/credential on every Secret it creates',
     ],
     [
       'a'.repeat(253),
-      'metadata.name has 253 characters; at most 63 are allowed because it is the value of the label regcred.io/credential on every Secret it creates',
+      'metadata.name has 253 characters; at most 63 are allowed because it is the value of the label ' +
+        'regcred.io/credential on every Secret it creates',
     ],
   ])('%s', (name, expected) => {
     expect(credentialNameProblem(name)).toBe(expected);
