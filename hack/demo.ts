@@ -511,7 +511,8 @@ async function podStory(state: State): Promise<void> {
     stringData: robot,
   };
   say(
-    `  $ kubectl apply -f -    # Secret ${SOURCE_NAMESPACE}/${NODE_SOURCE_SECRET}: username ${robot.username}, password not shown`,
+    `  $ kubectl apply -f -    # Secret ${SOURCE_NAMESPACE}/${NODE_SOURCE_SECRET}: username ${robot.username}, ` +
+      `password not shown`,
   );
   say(indent(await kubectlOk(['apply', '-f', '-'], { input: JSON.stringify(source) })));
   const credential = {
@@ -532,7 +533,8 @@ async function podStory(state: State): Promise<void> {
   );
   await show(['get', 'serviceaccount', 'default', '-n', NODE_NAMESPACE, '-o', 'jsonpath={.imagePullSecrets}']);
   say(
-    "  The Pod made before that still lacks the Secret (a Pod gets its ServiceAccount's pull secrets when it is created):",
+    "  The Pod made before that still lacks the Secret (a Pod gets its ServiceAccount's pull secrets when it is " +
+      'created):',
   );
   await show(
     ['get', 'pod', 'hello', '-n', NODE_NAMESPACE, '-o', 'jsonpath={.spec.imagePullSecrets}'],
@@ -686,7 +688,8 @@ async function cleanUp(state: State, demoFailed: boolean): Promise<string[]> {
   if (state.registry) await attempt('stop the registry', () => state.registry!.stop());
   if (state.node) {
     say(
-      `\n==> Clean up: stop the node (Pods drained; containerd, kubelet, bridge, rules and mounts removed)  [${elapsed()}]`,
+      `\n==> Clean up: stop the node (Pods drained; containerd, kubelet, bridge, rules and mounts removed)  ` +
+        `[${elapsed()}]`,
     );
     await attempt('stop the node', () => state.node!.stop());
   }

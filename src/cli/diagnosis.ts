@@ -148,7 +148,9 @@ export async function diagnose(facts: DoctorFacts, options: DiagnoseOptions = {}
   if (!facts.pod && facts.serviceAccount.state === 'missing') {
     pullSecretsStep.status = 'broken';
     pullSecretsStep.details.push(`ServiceAccount ${facts.namespace}/${facts.serviceAccountName} does not exist`);
-    pullSecretsStep.fix = `Create the ServiceAccount, or pick an existing one (--service-account); Pods using a missing ServiceAccount are refused by the API server.`;
+    pullSecretsStep.fix =
+      `Create the ServiceAccount, or pick an existing one (--service-account); Pods using a ` +
+      `missing ServiceAccount are refused by the API server.`;
     return done('broken', `ServiceAccount ${facts.serviceAccountName} does not exist`);
   }
   pullSecretsStep.details.push(
@@ -213,7 +215,9 @@ export async function diagnose(facts: DoctorFacts, options: DiagnoseOptions = {}
         fixes.push(
           secretNames.length
             ? `No pull secret has a key for ${reference.domain}${reference.domain === 'docker.io' ? ' (use "https://index.docker.io/v1/" or "docker.io")' : ''}: add one whose key the kubelet matches (${keyHint(reference)}).`
-            : `Nothing gives the kubelet a credential for ${reference.domain}: create a RegistryCredential for it that selects namespace ${facts.namespace} and ServiceAccount ${facts.serviceAccountName}, or add imagePullSecrets to the Pod.`,
+            : `Nothing gives the kubelet a credential for ${reference.domain}: create a RegistryCredential for ` +
+                `it that selects namespace ${facts.namespace} and ServiceAccount ${facts.serviceAccountName}, ` +
+                `or add imagePullSecrets to the Pod.`,
         );
       }
     }
@@ -228,13 +232,16 @@ export async function diagnose(facts: DoctorFacts, options: DiagnoseOptions = {}
   }
   for (const [i, match] of matches.entries()) {
     secretsStep.details.push(
-      `${i === 0 ? 'the kubelet uses' : 'then tries'} key ${JSON.stringify(match.key)} of Secret ${match.value.secret} (user ${match.value.username})${match.dockerHubFallback ? ', through its Docker Hub fallback for the legacy key' : ''}`,
+      `${i === 0 ? 'the kubelet uses' : 'then tries'} key ${JSON.stringify(match.key)} of Secret ` +
+        `${match.value.secret} (user ${match.value.username})` +
+        (match.dockerHubFallback ? ', through its Docker Hub fallback for the legacy key' : ''),
     );
   }
   if (lateSecrets.length) {
     pullSecretsStep.status = 'warning';
     pullSecretsStep.details.push(
-      `created before its ServiceAccount carried ${lateSecrets.join(', ')} (not needed for this image: another key matches)`,
+      `created before its ServiceAccount carried ${lateSecrets.join(', ')} (not needed for this image: another ` +
+        `key matches)`,
     );
   }
   const chosen = matches[0].value;
@@ -244,38 +251,37 @@ export async function diagnose(facts: DoctorFacts, options: DiagnoseOptions = {}
   steps.push(credentialStep);
   const chosenFact = facts.secrets[chosen.secret];
   const ownerName = chosenFact?.state === 'found' ? chosenFact.labels[LABEL_CREDENTIAL] : undefined;
-  const owner = ownerName ? managing.find((c) => c.name === ownerName) : undefined;
+  const owner = ownerName ? managing.find((credential) => credential.name === ownerName) : undefined;
   if (!Array.isArray(facts.credentials))
     credentialStep.details.push(`cannot list RegistryCredentials: ${facts.credentials.forbidden}`);
   else if (!owner) {
     credentialStep.details.push(
       ownerName
-        ? `Secret ${chosen.secret} carries the label of RegistryCredential ${ownerName}, which does not exist (any more)`
+        ? `Secret ${chosen.secret} carries the label of RegistryCredential ${ownerName}, which does not exist ` +
+            `(any more)`
         : `Secret ${chosen.secret} is not managed by a RegistryCredential`,
     );
   } else {
     const conditions = owner.status?.conditions ?? [];
     const condition = (type: string): string => {
-      const c = conditions.find((x) => x.type === type);
-      return c
-        ? `${type}=${c.status}${c.reason ? ` (${c.reason}${c.message ? `: ${c.message}` : ''})` : ''}`
-        : `${type}: not reported`;
+      const found = conditions.find((candidate) => candidate.type === type);
+      return found ? `${type}=${found.status}${because(found.reason, found.message)}` : `${type}: not reported`;
     };
     credentialStep.details.push(
       `managed by RegistryCredential ${owner.name}`,
       `  ${condition('SourcesReady')}`,
       `  ${condition('CredentialsVerified')}`,
     );
-    const failure = owner.status?.failures?.find((f) => f.namespace === facts.namespace);
+    const failure = owner.status?.failures?.find((entry) => entry.namespace === facts.namespace);
     if (failure) credentialStep.details.push(`  failure in ${facts.namespace}: ${failure.reason}: ${failure.message}`);
-    const registry = owner.status?.registries?.find((r) =>
-      urlsMatch(keyringIndexKey(r.server) ?? r.server, reference.repository),
+    const registry = owner.status?.registries?.find((entry) =>
+      urlsMatch(keyringIndexKey(entry.server) ?? entry.server, reference.repository),
     );
     if (registry)
       credentialStep.details.push(
-        `  verification of ${registry.server}: ${registry.state}${registry.reason ? ` (${registry.reason}${registry.message ? `: ${registry.message}` : ''})` : ''}`,
+        `  verification of ${registry.server}: ${registry.state}${because(registry.reason, registry.message)}`,
       );
-    const sources = conditions.find((c) => c.type === 'SourcesReady');
+    const sources = conditions.find((condition) => condition.type === 'SourcesReady');
     if (sources?.status === 'False' || failure || registry?.state === 'Failed') credentialStep.status = 'warning';
   }
 
@@ -322,7 +328,8 @@ export async function diagnose(facts: DoctorFacts, options: DiagnoseOptions = {}
     }
     return done(
       'ok',
-      `the node pulled ${reference.normalized} with the credential of Secret ${chosen.secret} (user ${chosen.username})`,
+      `the node pulled ${reference.normalized} with the credential of Secret ${chosen.secret} (user ` +
+        `${chosen.username})`,
     );
   }
   if (result.state === 'Failed') {
@@ -357,15 +364,21 @@ interface DescribedSecret {
   breaksAll?: boolean;
 }
 
-/** How the kubelet reads one pull secret (pkg/credentialprovider/secrets: type, key, JSON; `auth` wins over username/password). */
+/**
+ * How the kubelet reads one pull secret (pkg/credentialprovider/secrets: type, key, JSON; `auth` wins over
+ * username/password).
+ */
 function describeSecret(name: string, fact: SecretFact, namespace: string): DescribedSecret {
   if (fact.state === 'forbidden') return { line: `Secret ${name}: cannot read it (${fact.message})`, entries: [] };
   if (fact.state === 'missing') {
     const elsewhere = fact.foundInNamespaces?.length
-      ? `; a Secret of that name exists in ${fact.foundInNamespaces.join(', ')}, but pull secrets are read from the Pod's own namespace`
+      ? `; a Secret of that name exists in ${fact.foundInNamespaces.join(', ')}, but pull secrets are read from ` +
+        `the Pod's own namespace`
       : '';
     return {
-      line: `Secret ${name}: does not exist in ${namespace} (the kubelet skips it: FailedToRetrieveImagePullSecret)${elsewhere}`,
+      line:
+        `Secret ${name}: does not exist in ${namespace} (the kubelet skips it: ` +
+        `FailedToRetrieveImagePullSecret)${elsewhere}`,
       entries: [],
       problem: `create Secret ${name} in ${namespace}`,
     };
@@ -384,7 +397,9 @@ function describeSecret(name: string, fact: SecretFact, namespace: string): Desc
           ? 'no .dockercfg key'
           : `type ${fact.type}`;
     return {
-      line: `Secret ${name}: ${wanted}; the kubelet ignores it (it reads only kubernetes.io/dockerconfigjson and kubernetes.io/dockercfg)`,
+      line:
+        `Secret ${name}: ${wanted}; the kubelet ignores it (it reads only kubernetes.io/dockerconfigjson ` +
+        `and kubernetes.io/dockercfg)`,
       entries: [],
       problem: `make Secret ${name} a kubernetes.io/dockerconfigjson Secret (kubectl create secret docker-registry)`,
     };
@@ -396,7 +411,9 @@ function describeSecret(name: string, fact: SecretFact, namespace: string): Desc
     return {
       line: `Secret ${name}: ${fact.type}, but its content is not JSON: the kubelet fails every pull of this Pod`,
       entries: [],
-      problem: `fix the content of Secret ${name} (a JSON docker config); while it is malformed no image of the Pod can be pulled`,
+      problem:
+        `fix the content of Secret ${name} (a JSON docker config); while it is malformed no image of the ` +
+        `Pod can be pulled`,
       breaksAll: true,
     };
   }
@@ -415,7 +432,9 @@ function describeSecret(name: string, fact: SecretFact, namespace: string): Desc
     entries.push({ key, username, password });
   }
   return {
-    line: `Secret ${name}: ${fact.type}, keys ${entries.map((e) => JSON.stringify(e.key)).join(', ') || 'none'}`,
+    line:
+      `Secret ${name}: ${fact.type}, keys ` +
+      `${entries.map((entry) => JSON.stringify(entry.key)).join(', ') || 'none'}`,
     entries,
   };
 }
@@ -443,6 +462,12 @@ export function whyNoMatch(key: string, reference: ImageReference): string {
   return 'does not match';
 }
 
+/** " (reason: message)", or "" without a reason. */
+function because(reason: string | undefined, message: string | undefined): string {
+  if (!reason) return '';
+  return ` (${reason}${message ? `: ${message}` : ''})`;
+}
+
 function splitPort(host: string): [string, string?] {
   const bracketed = /^(\[[^\]]*\])(?::(\d*))?$/.exec(host);
   if (bracketed) return [bracketed[1], bracketed[2]];
@@ -457,17 +482,22 @@ function keyHint(reference: ImageReference): string {
 }
 
 function createdBeforeFix(facts: DoctorFacts, late: string[], credentials: CredentialFact[]): string {
-  const recovering = credentials.filter((c) => late.includes(c.spec.secretName ?? c.name));
+  const recovering = credentials.filter((credential) => late.includes(credential.spec.secretName ?? credential.name));
   const recovery = recovering.length
     ? recovering
-        .map((c) =>
-          c.spec.podRecovery?.enabled
-            ? ` RegistryCredential ${c.name} has podRecovery on: it evicts such a Pod when it has a controller.`
-            : ` (RegistryCredential ${c.name} could do this itself: spec.podRecovery.enabled: true.)`,
+        .map((credential) =>
+          credential.spec.podRecovery?.enabled
+            ? ` RegistryCredential ${credential.name} has podRecovery on: it evicts such a Pod when it has a ` +
+              `controller.`
+            : ` (RegistryCredential ${credential.name} could do this itself: spec.podRecovery.enabled: true.)`,
         )
         .join('')
     : '';
-  return `The Pod was created before ServiceAccount ${facts.serviceAccountName} carried ${late.join(', ')} (a Pod gets its ServiceAccount's pull secrets only when it is created): recreate the Pod (kubectl delete pod ${facts.pod!.name} -n ${facts.namespace}, or kubectl rollout restart its workload).${recovery}`;
+  return (
+    `The Pod was created before ServiceAccount ${facts.serviceAccountName} carried ${late.join(', ')} (a ` +
+    `Pod gets its ServiceAccount's pull secrets only when it is created): recreate the Pod (kubectl delete pod ` +
+    `${facts.pod!.name} -n ${facts.namespace}, or kubectl rollout restart its workload).${recovery}`
+  );
 }
 
 function missingSecretFix(missing: string[], facts: DoctorFacts): string {
@@ -478,25 +508,35 @@ function missingSecretFix(missing: string[], facts: DoctorFacts): string {
       : [];
   });
   return elsewhere.length
-    ? `Pull secrets must be in the Pod's namespace ${facts.namespace}: ${elsewhere.join(', ')}; copy it there, or let a RegistryCredential select ${facts.namespace}.`
+    ? `Pull secrets must be in the Pod's namespace ${facts.namespace}: ${elsewhere.join(', ')}; copy it there, ` +
+        `or let a RegistryCredential select ${facts.namespace}.`
     : `Create ${missing.join(', ')} in ${facts.namespace}, or remove the reference.`;
 }
 
 /** A RegistryCredential that serves this registry in this namespace, but not to this ServiceAccount. */
 function providerFor(reference: ImageReference, credentials: CredentialFact[], facts: DoctorFacts): string | undefined {
   for (const credential of credentials) {
-    const servers = (credential.spec.registries ?? []).map((r) => r.server).filter((s): s is string => Boolean(s));
+    const servers = (credential.spec.registries ?? [])
+      .map((entry) => entry.server)
+      .filter((server): server is string => Boolean(server));
     const serves =
       lookupCredentials(
         servers.map((key) => ({ key, value: key })),
         reference.repository,
       ).length > 0;
     const secretName = credential.spec.secretName ?? credential.name;
-    const present = facts.managedSecrets.some((m) => m.name === secretName && m.credential === credential.name);
+    const present = facts.managedSecrets.some(
+      (managed) => managed.name === secretName && managed.credential === credential.name,
+    );
     if (!serves || !present) continue;
     const accounts = credential.spec.serviceAccounts ?? ['default'];
     if (accounts.includes('*') || accounts.includes(facts.serviceAccountName)) continue;
-    return `RegistryCredential ${credential.name} provides ${reference.domain} in ${facts.namespace} (Secret ${secretName}) but injects it only into ServiceAccounts ${JSON.stringify(accounts)}: add "${facts.serviceAccountName}" to its spec.serviceAccounts (then recreate the Pod), or list ${secretName} in the Pod's imagePullSecrets.`;
+    return (
+      `RegistryCredential ${credential.name} provides ${reference.domain} in ${facts.namespace} (Secret ` +
+      `${secretName}) but injects it only into ServiceAccounts ${JSON.stringify(accounts)}: add ` +
+      `"${facts.serviceAccountName}" to its spec.serviceAccounts (then recreate the Pod), or list ${secretName} ` +
+      `in the Pod's imagePullSecrets.`
+    );
   }
   return undefined;
 }
@@ -507,12 +547,12 @@ function pullEventsStep(facts: DoctorFacts, reference: ImageReference): Step {
   const state = facts.pod?.containerState;
   const failing = state?.waitingReason === 'ErrImagePull' || state?.waitingReason === 'ImagePullBackOff';
   const relevant = facts.events.filter(
-    (e) => e.message.includes(facts.image) || e.reason === 'FailedToRetrieveImagePullSecret',
+    (event) => event.message.includes(facts.image) || event.reason === 'FailedToRetrieveImagePullSecret',
   );
-  const failures = relevant.filter((e) => e.type === 'Warning' && e.reason !== 'BackOff');
-  const pulled = relevant.filter((e) => e.reason === 'Pulled');
-  for (const e of relevant.slice(-4))
-    step.details.push(`${e.reason}${e.count > 1 ? ` (x${e.count})` : ''}: ${e.message}`);
+  const failures = relevant.filter((event) => event.type === 'Warning' && event.reason !== 'BackOff');
+  const pulled = relevant.filter((event) => event.reason === 'Pulled');
+  for (const event of relevant.slice(-4))
+    step.details.push(`${event.reason}${event.count > 1 ? ` (x${event.count})` : ''}: ${event.message}`);
   if (state?.running) {
     step.status = 'ok';
     step.details.push('the container runs: its image was pulled');
@@ -528,7 +568,7 @@ function pullEventsStep(facts: DoctorFacts, reference: ImageReference): Step {
   }
   const last =
     failures
-      .filter((e) => e.reason === 'Failed' && !/^Error: (ErrImagePull|ImagePullBackOff)$/.test(e.message))
+      .filter((event) => event.reason === 'Failed' && !/^Error: (ErrImagePull|ImagePullBackOff)$/.test(event.message))
       .at(-1) ?? failures.at(-1);
   const cause = last ? eventCause(last.message, reference) : undefined;
   step.status = 'broken';
@@ -547,7 +587,9 @@ export function eventCause(message: string, reference: ImageReference): { cause:
   if (/x509:|certificate signed by unknown authority|tls: failed to verify certificate/i.test(message)) {
     return {
       cause: `the node does not trust the TLS certificate of ${host}`,
-      fix: `Give the node the registry's CA: /etc/containerd/certs.d/${host}/ca.crt (and hosts.toml), then retry; for verification, set verify.caSecretName on the RegistryCredential.`,
+      fix:
+        `Give the node the registry's CA: /etc/containerd/certs.d/${host}/ca.crt (and hosts.toml), then ` +
+        `retry; for verification, set verify.caSecretName on the RegistryCredential.`,
     };
   }
   if (/\b401 Unauthorized\b|authorization failed|no basic auth credentials|unauthorized:/i.test(message)) {
@@ -586,7 +628,9 @@ export function eventCause(message: string, reference: ImageReference): { cause:
   }
   if (/\b400 Bad Request\b/.test(message) && /^(localhost|127\.|\[::1\])/.test(host)) {
     return {
-      cause: `the node spoke plain HTTP to ${host}, which serves HTTPS (containerd uses HTTP for a loopback registry it has no hosts.toml for)`,
+      cause:
+        `the node spoke plain HTTP to ${host}, which serves HTTPS (containerd uses HTTP for a loopback ` +
+        `registry it has no hosts.toml for)`,
       fix: `Add /etc/containerd/certs.d/${host}/hosts.toml with server = "https://${host}" and the registry's CA as ca.crt.`,
     };
   }
@@ -608,15 +652,28 @@ function liveFix(
   const source = credential ? `the source of RegistryCredential ${credential}` : `Secret ${secret}`;
   switch (result.reason) {
     case 'Unauthorized':
-      return `The registry refuses this username/password: fix them in ${source} (a rotated password, an expired robot account or token).`;
+      return (
+        `The registry refuses this username/password: fix them in ${source} (a rotated password, an ` +
+        `expired robot account or token).`
+      );
     case 'Forbidden':
-      return `The account may not pull ${reference.path}: grant it pull access (project membership, robot account permissions).`;
+      return (
+        `The account may not pull ${reference.path}: grant it pull access (project membership, robot ` +
+        `account permissions).`
+      );
     case 'RepositoryNotFound':
       return `Repository ${reference.path} does not exist on ${reference.domain}: check the image name.`;
     case 'ManifestNotFound':
-      return `${reference.path} has no ${reference.digest ? `manifest ${reference.digest}` : `tag ${reference.tag}`}: check the tag (or push it).`;
+      return (
+        `${reference.path} has no ${reference.digest ? `manifest ${reference.digest}` : `tag ${reference.tag}`}: ` +
+        'check the tag (or push it).'
+      );
     case 'TLSError':
-      return `Trust the registry's CA where the pull happens: on the node /etc/containerd/certs.d/${reference.domain}/ca.crt; here --registry-ca FILE; for verification verify.caSecretName.`;
+      return (
+        `Trust the registry's CA where the pull happens: on the node ` +
+        `/etc/containerd/certs.d/${reference.domain}/ca.crt; here --registry-ca FILE; for verification ` +
+        `verify.caSecretName.`
+      );
     case 'Unreachable':
       return `${reference.domain} cannot be reached from here: check that it runs, and DNS, firewall and proxies.`;
     case 'TooManyRequests':

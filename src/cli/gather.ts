@@ -39,14 +39,14 @@ export class ClusterReader {
     const pod = options.pod;
     const serviceAccount = await this.serviceAccount(namespace, options.serviceAccount);
     const secretNames = pod
-      ? (pod.spec?.imagePullSecrets ?? []).map((r) => r.name ?? '').filter(Boolean)
+      ? (pod.spec?.imagePullSecrets ?? []).map((reference) => reference.name ?? '').filter(Boolean)
       : serviceAccount.state === 'found'
         ? serviceAccount.imagePullSecrets
         : [];
     const secrets: Record<string, SecretFact> = {};
     for (const name of secretNames) secrets[name] = await this.secret(namespace, name);
     const status = [...(pod?.status?.initContainerStatuses ?? []), ...(pod?.status?.containerStatuses ?? [])].find(
-      (c) => c.name === options.container,
+      (status) => status.name === options.container,
     );
     return {
       namespace,
@@ -102,7 +102,10 @@ export class ClusterReader {
     return this.credentialsCache;
   }
 
-  /** A Secret as the kubelet would read it; when missing, where else a Secret of that name exists (if the user may list them). */
+  /**
+   * A Secret as the kubelet would read it; when missing, where else a Secret of that name exists (if the user may list
+   * them).
+   */
   private async secret(namespace: string, name: string): Promise<SecretFact> {
     try {
       const secret = await this.core.readNamespacedSecret({ namespace, name });
@@ -118,7 +121,9 @@ export class ClusterReader {
     }
     try {
       const elsewhere = await this.core.listSecretForAllNamespaces({ fieldSelector: `metadata.name=${name}` });
-      const namespaces = elsewhere.items.map((s) => s.metadata?.namespace ?? '').filter((ns) => ns && ns !== namespace);
+      const namespaces = elsewhere.items
+        .map((secret) => secret.metadata?.namespace ?? '')
+        .filter((ns) => ns && ns !== namespace);
       return { state: 'missing', ...(namespaces.length ? { foundInNamespaces: namespaces } : {}) };
     } catch {
       return { state: 'missing' };
@@ -128,7 +133,10 @@ export class ClusterReader {
   private async serviceAccount(namespace: string, name: string): Promise<DoctorFacts['serviceAccount']> {
     try {
       const sa = await this.core.readNamespacedServiceAccount({ namespace, name });
-      return { state: 'found', imagePullSecrets: (sa.imagePullSecrets ?? []).map((r) => r.name ?? '').filter(Boolean) };
+      return {
+        state: 'found',
+        imagePullSecrets: (sa.imagePullSecrets ?? []).map((reference) => reference.name ?? '').filter(Boolean),
+      };
     } catch (error) {
       if (status(error) === 404) return { state: 'missing' };
       return { state: 'forbidden', message: permissionText(error, 'get', 'serviceaccounts', namespace) };
@@ -141,10 +149,10 @@ export class ClusterReader {
         namespace,
         fieldSelector: `involvedObject.kind=Pod,involvedObject.name=${pod}`,
       });
-      const time = (e: (typeof list.items)[number]): number =>
-        new Date((e.lastTimestamp ?? e.eventTime ?? e.firstTimestamp ?? 0) as unknown as string).getTime();
+      const time = (event: (typeof list.items)[number]): number =>
+        new Date((event.lastTimestamp ?? event.eventTime ?? event.firstTimestamp ?? 0) as unknown as string).getTime();
       return list.items
-        .filter((e) =>
+        .filter((event) =>
           [
             'Failed',
             'BackOff',
@@ -153,10 +161,15 @@ export class ClusterReader {
             'FailedToRetrieveImagePullSecret',
             'InspectFailed',
             'ErrImageNeverPull',
-          ].includes(e.reason ?? ''),
+          ].includes(event.reason ?? ''),
         )
         .sort((a, b) => time(a) - time(b))
-        .map((e) => ({ reason: e.reason ?? '', message: e.message ?? '', type: e.type ?? '', count: e.count ?? 1 }));
+        .map((event) => ({
+          reason: event.reason ?? '',
+          message: event.message ?? '',
+          type: event.type ?? '',
+          count: event.count ?? 1,
+        }));
     } catch {
       return [];
     }
@@ -168,9 +181,9 @@ export class ClusterReader {
         namespace,
         labelSelector: `${LABEL_MANAGED_BY}=${MANAGED_BY}`,
       });
-      return list.items.map((s) => ({
-        name: s.metadata?.name ?? '',
-        credential: s.metadata?.labels?.[LABEL_CREDENTIAL] ?? '',
+      return list.items.map((secret) => ({
+        name: secret.metadata?.name ?? '',
+        credential: secret.metadata?.labels?.[LABEL_CREDENTIAL] ?? '',
       }));
     } catch {
       return [];
@@ -182,7 +195,10 @@ function status(error: unknown): number | undefined {
   return error instanceof ApiException ? error.code : undefined;
 }
 
-/** "cannot get secrets in namespace team-a: 403 (needs the get verb on secrets)"; no response body (it may echo names only). */
+/**
+ * "cannot get secrets in namespace team-a: 403 (needs the get verb on secrets)"; no response body (it may echo names
+ * only).
+ */
 export function permissionText(error: unknown, verb: string, resource: string, namespace?: string): string {
   const where = namespace ? ` in namespace ${namespace}` : ' (cluster-wide)';
   const code = status(error);

@@ -105,20 +105,21 @@ async function main(argv: string[]): Promise<number> {
   process.stdout.write(
     json ? `${JSON.stringify({ subject, diagnoses }, null, 2)}\n` : renderDiagnoses(subject, diagnoses),
   );
-  return diagnoses.some((d) => d.verdict === 'broken') ? 1 : 0;
+  return diagnoses.some((diagnosis) => diagnosis.verdict === 'broken') ? 1 : 0;
 }
 
 /** Init containers first, then containers, as the kubelet pulls them; -c picks one. */
 function containersOf(pod: V1Pod, only: string | undefined): Array<{ name: string; image: string }> {
-  const all = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].map((c) => ({
-    name: c.name,
-    image: c.image ?? '',
+  const all = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].map((container) => ({
+    name: container.name,
+    image: container.image ?? '',
   }));
   if (only === undefined) return all;
-  const picked = all.filter((c) => c.name === only);
+  const picked = all.filter((container) => container.name === only);
   if (!picked.length)
     throw new UsageError(
-      `pod ${pod.metadata?.name} has no container ${only} (it has ${all.map((c) => c.name).join(', ')})`,
+      `pod ${pod.metadata?.name} has no container ${only} (it has ` +
+        `${all.map((container) => container.name).join(', ')})`,
     );
   return picked;
 }

@@ -6,11 +6,12 @@ const MARK: Record<StepStatus, string> = { ok: '✔', broken: '✘', warning: '!
 
 export function renderDiagnoses(subject: string, diagnoses: Diagnosis[]): string {
   const lines: string[] = [];
-  const broken = diagnoses.filter((d) => d.verdict === 'broken').length;
+  const broken = diagnoses.filter((diagnosis) => diagnosis.verdict === 'broken').length;
   lines.push(
     broken
       ? `✘ ${subject}: ${broken} of ${diagnoses.length} image${diagnoses.length === 1 ? '' : 's'} would not pull`
-      : `✔ ${subject}: no broken link${diagnoses.some((d) => d.verdict === 'unknown') ? ' (not checked against the registry)' : ''}`,
+      : `✔ ${subject}: no broken link` +
+          (diagnoses.some((diagnosis) => diagnosis.verdict === 'unknown') ? ' (not checked against the registry)' : ''),
   );
   for (const diagnosis of diagnoses) {
     lines.push('');
@@ -28,8 +29,8 @@ export function renderDiagnoses(subject: string, diagnoses: Diagnosis[]): string
 
 export function renderStatus(credentials: CredentialFact[]): string {
   const rows = [['NAME', 'READY', 'NAMESPACES', 'EXPIRES', 'VERIFIED', 'RECOVERED', 'REASON']];
-  for (const c of credentials) {
-    const status = c.status as
+  for (const credential of credentials) {
+    const status = credential.status as
       | (CredentialFact['status'] & {
           namespaces?: { selected: number; ready: number };
           credentialsExpireAt?: string;
@@ -37,11 +38,11 @@ export function renderStatus(credentials: CredentialFact[]): string {
         })
       | undefined;
     const condition = (type: string): { status: string; reason?: string } | undefined =>
-      status?.conditions?.find((x) => x.type === type);
+      status?.conditions?.find((candidate) => candidate.type === type);
     const ready = condition('Ready');
     const verified = condition('CredentialsVerified');
     rows.push([
-      c.name,
+      credential.name,
       ready?.status ?? 'Unknown',
       status?.namespaces ? `${status.namespaces.ready}/${status.namespaces.selected}` : '-',
       status?.credentialsExpireAt ?? '-',
@@ -53,10 +54,10 @@ export function renderStatus(credentials: CredentialFact[]): string {
     ]);
   }
   if (rows.length === 1) return 'No RegistryCredentials.\n';
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
   return `${rows
-    .map((r) =>
-      r
+    .map((row) =>
+      row
         .map((cell, i) => cell.padEnd(widths[i]))
         .join('  ')
         .trimEnd(),

@@ -54,8 +54,8 @@ export function podsToRecover(input: RecoveryInput): RecoveryAction[] {
     if (pod.imagePullSecrets.includes(input.secretName)) continue;
     if (!input.carryingServiceAccounts.has(pod.serviceAccountName)) continue;
     const images = pod.containers
-      .filter((c) => c.waitingReason !== undefined && PULL_FAILURE_REASONS.has(c.waitingReason))
-      .map((c) => c.image)
+      .filter((container) => container.waitingReason !== undefined && PULL_FAILURE_REASONS.has(container.waitingReason))
+      .map((container) => container.image)
       .filter((image) => servedImage(image, entries));
     if (images.length === 0) continue;
     actions.push(pod.controller ? { kind: 'evict', pod, images } : { kind: 'warnBarePod', pod, images });
@@ -65,7 +65,9 @@ export function podsToRecover(input: RecoveryInput): RecoveryAction[] {
 
 /** Is the Pod worth keeping in the cache at all (something waits on a pull)? */
 export function isWaitingOnPull(pod: SlimPod): boolean {
-  return pod.containers.some((c) => c.waitingReason !== undefined && PULL_FAILURE_REASONS.has(c.waitingReason));
+  return pod.containers.some(
+    (container) => container.waitingReason !== undefined && PULL_FAILURE_REASONS.has(container.waitingReason),
+  );
 }
 
 function servedImage(image: string, entries: Array<{ key: string; value: string }>): boolean {
@@ -87,7 +89,7 @@ export class EvictionBudget {
 
   /** Take one from the credential's budget of `perMinute`; false when it is spent. */
   take(credential: string, perMinute: number, now: number): boolean {
-    const recent = (this.taken.get(credential) ?? []).filter((t) => now - t < this.windowMs);
+    const recent = (this.taken.get(credential) ?? []).filter((time) => now - time < this.windowMs);
     if (recent.length >= perMinute) {
       this.taken.set(credential, recent);
       return false;
@@ -99,7 +101,7 @@ export class EvictionBudget {
 
   /** When the next one becomes available (ms from now), 0 when available now. */
   waitMs(credential: string, perMinute: number, now: number): number {
-    const recent = (this.taken.get(credential) ?? []).filter((t) => now - t < this.windowMs);
+    const recent = (this.taken.get(credential) ?? []).filter((time) => now - time < this.windowMs);
     if (recent.length < perMinute) return 0;
     return recent[recent.length - perMinute] + this.windowMs - now;
   }

@@ -49,12 +49,12 @@ export function parseChallenges(header: string): Challenge[] {
     if (rest.startsWith('"')) {
       let value = '';
       for (let i = 1; i < rest.length; i++) {
-        const c = rest[i];
-        if (c === '\\' && i + 1 < rest.length) value += rest[++i];
-        else if (c === '"') {
+        const character = rest[i];
+        if (character === '\\' && i + 1 < rest.length) value += rest[++i];
+        else if (character === '"') {
           rest = rest.slice(i + 1);
           return value;
-        } else value += c;
+        } else value += character;
       }
       return undefined; // unterminated quoted string
     }
@@ -66,5 +66,5 @@ export function parseChallenges(header: string): Challenge[] {
 
 /** The first challenge with this scheme (case-insensitive). */
 export function findChallenge(challenges: Challenge[], scheme: string): Challenge | undefined {
-  return challenges.find((c) => c.scheme === scheme.toLowerCase());
+  return challenges.find((challenge) => challenge.scheme === scheme.toLowerCase());
 }

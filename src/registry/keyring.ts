@@ -106,6 +106,7 @@ function parseUrl(url: string): { host: string; path: string } | undefined {
   // userinfo@host is legal in a URL, and Go drops it from Host
   const host = authority.includes('@') ? authority.slice(authority.lastIndexOf('@') + 1) : authority;
   // Go rejects control characters and spaces in a URL; a "%" must start an escape
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is looked for
   if (/[\u0000-\u0020\u007f]/.test(url) || /%(?![0-9a-fA-F]{2})/.test(url)) return undefined;
   if (/^\[[^\]]*$/.test(host)) return undefined;
   return { host, path: decodeURIComponentSafe(path) };
@@ -137,21 +138,21 @@ function splitHost(hostPort: string): [string[], string] {
 function globMatch(pattern: string, name: string): boolean {
   let regex = '^';
   for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i];
-    if (c === '*') regex += '[^/]*';
-    else if (c === '?') regex += '[^/]';
-    else if (c === '\\') {
+    const character = pattern[i];
+    if (character === '*') regex += '[^/]*';
+    else if (character === '?') regex += '[^/]';
+    else if (character === '\\') {
       i++;
       if (i >= pattern.length) return false;
       regex += escapeRegExp(pattern[i]);
-    } else if (c === '[') {
+    } else if (character === '[') {
       const end = pattern.indexOf(']', i + 2);
       if (end === -1) return false;
       let body = pattern.slice(i + 1, end);
       if (body.startsWith('^')) body = `^${body.slice(1)}`;
       regex += `[${body.replace(/\\(?!.)/g, '')}]`;
       i = end;
-    } else regex += escapeRegExp(c);
+    } else regex += escapeRegExp(character);
   }
   try {
     return new RegExp(`${regex}$`).test(name);
@@ -160,6 +161,6 @@ function globMatch(pattern: string, name: string): boolean {
   }
 }
 
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 }

@@ -129,7 +129,8 @@ class RegistryClient {
         return this.result(
           'Failed',
           'NotARegistry',
-          `${this.endpoint}/v2/ answered 200 but is not a registry (no Docker-Distribution-API-Version header, ${contentType(ping)})`,
+          `${this.endpoint}/v2/ answered 200 but is not a registry (no Docker-Distribution-API-Version header, ` +
+            `${contentType(ping)})`,
         );
       }
       // No credential needed at /v2/; a repository may still want one (sent to this host only).
@@ -182,7 +183,8 @@ class RegistryClient {
       return this.result(
         'Unknown',
         'TokenRealmOnOtherHost',
-        `${this.host} sends clients to ${realmUrl.host} for tokens; the credential is only ever sent to ${this.hostname} itself, so it was not checked`,
+        `${this.host} sends clients to ${realmUrl.host} for tokens; the credential is only ever sent to ` +
+          `${this.hostname} itself, so it was not checked`,
       );
     }
     if (parameters.service) realmUrl.searchParams.set('service', parameters.service);
@@ -228,7 +230,8 @@ class RegistryClient {
       return this.result(
         'Failed',
         'ManifestNotFound',
-        `${this.host}: manifest unknown: ${repository} has no ${separator === '@' ? 'manifest' : 'tag'} ${reference} (404)`,
+        `${this.host}: manifest unknown: ${repository} has no ${separator === '@' ? 'manifest' : 'tag'} ` +
+          `${reference} (404)`,
       );
     }
     return this.refused(list, { kind: 'repository', label: `repository ${repository}` });
@@ -298,7 +301,8 @@ class RegistryClient {
     const headers: Record<string, string> = { 'user-agent': USER_AGENT, ...extraHeaders };
     // The credential goes to the registry's own host only (the realm was checked to be that host).
     if (authorization.kind === 'basic' && url.protocol === 'https:' && url.hostname === this.hostname) {
-      headers.authorization = `Basic ${Buffer.from(`${this.request.username}:${this.request.password}`, 'utf8').toString('base64')}`;
+      const credential = Buffer.from(`${this.request.username}:${this.request.password}`, 'utf8');
+      headers.authorization = `Basic ${credential.toString('base64')}`;
     } else if (authorization.kind === 'bearer') headers.authorization = `Bearer ${authorization.token}`;
     const timeoutMs = this.request.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     const ca = this.request.ca ? [...tls.rootCertificates, this.request.ca] : undefined;
@@ -397,8 +401,11 @@ function registryErrors(body: string): string[] {
   try {
     const parsed = JSON.parse(body) as { errors?: Array<{ code?: unknown; message?: unknown }>; details?: unknown };
     return (parsed.errors ?? [])
-      .filter((e) => typeof e.code === 'string')
-      .map((e) => `${String(e.code)}${typeof e.message === 'string' && e.message ? `: ${e.message}` : ''}`)
+      .filter((error) => typeof error.code === 'string')
+      .map(
+        (error) =>
+          `${String(error.code)}${typeof error.message === 'string' && error.message ? `: ${error.message}` : ''}`,
+      )
       .slice(0, 3);
   } catch {
     return [];
@@ -406,7 +413,9 @@ function registryErrors(body: string): string[] {
 }
 
 function isRegistryResponse(response: Response): boolean {
-  return headerValues(response.headers['docker-distribution-api-version']).some((v) => v.startsWith('registry/2'));
+  return headerValues(response.headers['docker-distribution-api-version']).some((value) =>
+    value.startsWith('registry/2'),
+  );
 }
 
 function contentType(response: Response): string {

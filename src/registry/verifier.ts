@@ -70,7 +70,7 @@ export class Verifier {
    * latest outcome of each, in the same order (undefined while it has not finished yet).
    */
   want(owner: string, checks: WantedCheck[]): Array<CheckOutcome | undefined> {
-    const keys = checks.map((c) => checkKey(c));
+    const keys = checks.map((check) => checkKey(check));
     const previous = this.byOwner.get(owner) ?? new Set<string>();
     for (const key of previous) if (!keys.includes(key)) this.release(owner, key);
     this.byOwner.set(owner, new Set(keys));

@@ -37,7 +37,9 @@ interface DoctorRun {
   };
 }
 
-/** Run the plugin as a user would (admin kubeconfig), with -o json for the assertions and the human output for the log. */
+/**
+ * Run the plugin as a user would (admin kubeconfig), with -o json for the assertions and the human output for the log.
+ */
 async function doctor(args: string[], extra: string[] = []): Promise<DoctorRun> {
   const base = [CLI, 'doctor', ...args, '--kubeconfig', testEnv().adminKubeconfig, ...extra];
   const res = await run(process.execPath, [...base, '-o', 'json'], { timeoutMs: 120_000 });
@@ -196,7 +198,8 @@ test('a wrong password: the registry refuses it, live', async () => {
   // what the node reported is shown, and confirmed by the live check
   expect(result.stdout).toContain('cause: ' + trusted.host + ' refused the credential the kubelet sent (401)');
   expect(brokenFix(result).fix).toBe(
-    `The registry refuses this username/password: fix them in the source of RegistryCredential ${cred} (a rotated password, an expired robot account or token).`,
+    `The registry refuses this username/password: fix them in the source of RegistryCredential ${cred} (a ` +
+      `rotated password, an expired robot account or token).`,
   );
   expect(result.stdout).not.toContain('not-the-password');
 });
@@ -221,7 +224,8 @@ test('keys the kubelet does not match: no port, another path', async () => {
   const path = await doctor(['pod', 'path', '-n', ns]);
   expect(path.code).toBe(1);
   expect(path.stdout).toContain(
-    `key "${trusted.host}/other" (Secret other-path): the key's path /other is not a prefix of the image's path /team/app`,
+    `key "${trusted.host}/other" (Secret other-path): the key's path /other is not a prefix of the image's path ` +
+      `/team/app`,
   );
 });
 
@@ -260,7 +264,8 @@ test('a ServiceAccount the RegistryCredential does not inject into', async () =>
   const result = await doctor(['pod', 'build', '-n', ns]);
   expect(result.code).toBe(1);
   expect(brokenFix(result).fix).toContain(
-    `RegistryCredential ${cred} provides ${trusted.host} in ${ns} (Secret ${cred}) but injects it only into ServiceAccounts ["default"]: add "builder"`,
+    `RegistryCredential ${cred} provides ${trusted.host} in ${ns} (Secret ${cred}) but injects it only into ` +
+      `ServiceAccounts ["default"]: add "builder"`,
   );
 });
 

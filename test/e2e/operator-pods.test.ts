@@ -198,7 +198,8 @@ describe('installed with deploy/install.yaml (kustomize overlay: the image only)
     );
     await waitForDeployment(ns, 2);
     process.stderr.write(
-      `[e2e] rollout restart with ${copiesAtRestart}/${FAN_OUT} copies written; ${late.length} namespaces created during the rollout\n`,
+      `[e2e] rollout restart with ${copiesAtRestart}/${FAN_OUT} copies written; ${late.length} namespaces ` +
+        `created during the rollout\n`,
     );
 
     await waitForConverged(cred, [...group, ...late]);
@@ -276,8 +277,12 @@ describe('installed with the Helm chart (--set image.repository/tag)', () => {
 const PROCESS_FACTS = `
 const fs = require('fs');
 const tryWrite = (p) => { try { fs.writeFileSync(p, 'x'); return 'written'; } catch (e) { return e.code; } };
-const root = fs.readFileSync('/proc/self/mounts', 'utf8').split('\\n').map((l) => l.split(' ')).find((f) => f[1] === '/');
-process.stdout.write(JSON.stringify({ uid: process.getuid(), gid: process.getgid(), writeApp: tryWrite('/app/x'), writeTmp: tryWrite('/tmp/x'), root: root[3].split(',')[0] }));
+const mounts = fs.readFileSync('/proc/self/mounts', 'utf8').split('\\n').map((line) => line.split(' '));
+const root = mounts.find((fields) => fields[1] === '/');
+process.stdout.write(JSON.stringify({
+  uid: process.getuid(), gid: process.getgid(),
+  writeApp: tryWrite('/app/x'), writeTmp: tryWrite('/tmp/x'), root: root[3].split(',')[0],
+}));
 `;
 interface ProcessFacts {
   uid: number;
@@ -287,7 +292,10 @@ interface ProcessFacts {
   root: string;
 }
 
-/** The operator Pods' logs (and the killed container's previous one) into the control plane's dir, kept with REGCRED_KEEP_TEST_DIRS=1. */
+/**
+ * The operator Pods' logs (and the killed container's previous one) into the control plane's dir, kept with
+ * REGCRED_KEEP_TEST_DIRS=1.
+ */
 async function saveOperatorLogs(ns: string): Promise<void> {
   const out: string[] = [];
   for (const pod of await operatorPods(ns, true)) {

@@ -7,7 +7,10 @@ export interface AuditEvent {
   verb: string;
   stage: string;
   requestURI: string;
-  /** extra: for a bound (projected) ServiceAccount token, the Pod it was issued to (authentication.kubernetes.io/pod-name). */
+  /**
+   * extra: for a bound (projected) ServiceAccount token, the Pod it was issued to (authentication.kubernetes.io/pod-
+   * name).
+   */
   user: { username: string; extra?: Record<string, string[]> };
   objectRef?: { resource?: string; namespace?: string; name?: string; subresource?: string };
   responseStatus?: { code?: number };

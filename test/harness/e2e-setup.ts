@@ -52,7 +52,8 @@ export default async function e2eSetup(): Promise<void> {
     globalThis.__REGCRED_NODE__ = node;
     process.stderr.write(
       `\n[harness] control plane ${cp.server} ready in ${((cpReady - started) / 1000).toFixed(1)} s, ` +
-        `node ${NODE_NAME} Ready ${((Date.now() - cpReady) / 1000).toFixed(1)} s later (dirs ${cp.dir}, ${node.env.dir})\n`,
+        `node ${NODE_NAME} Ready ${((Date.now() - cpReady) / 1000).toFixed(1)} s later (dirs ${cp.dir}, ` +
+        `${node.env.dir})\n`,
     );
   } catch (err) {
     await node?.stop().catch(() => undefined);

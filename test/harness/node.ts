@@ -95,7 +95,10 @@ export async function nodePreflight(binDir: string): Promise<string | undefined>
   return undefined;
 }
 
-/** Start containerd and a kubelet joined to `cp` (started with forNode), and wait for the node to be Ready and schedulable. */
+/**
+ * Start containerd and a kubelet joined to `cp` (started with forNode), and wait for the node to be Ready and
+ * schedulable.
+ */
 export async function startNode(cp: TestEnv): Promise<RealNode> {
   const problem = await nodePreflight(cp.binDir);
   if (problem) throw new Error(`cannot run a real node here: ${problem}`);
@@ -256,7 +259,8 @@ export async function startNode(cp: TestEnv): Promise<RealNode> {
   } catch (err) {
     await stop().catch(() => undefined);
     throw new Error(
-      `the real node failed to start (logs were in ${dir}; REGCRED_KEEP_TEST_DIRS=1 keeps them): ${err instanceof Error ? err.message : String(err)}`,
+      `the real node failed to start (logs were in ${dir}; REGCRED_KEEP_TEST_DIRS=1 keeps them): ` +
+        `${err instanceof Error ? err.message : String(err)}`,
     );
   }
   return { env, stop };

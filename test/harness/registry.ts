@@ -51,7 +51,10 @@ export interface Registry {
   caFile: string;
   /** `skopeo inspect` of `image` (default: the probe image) with `dockerConfigJson` as the authfile. */
   inspect(dockerConfigJson: string, image?: string): Promise<InspectResult>;
-  /** Push the image of an OCI layout (tag `layoutTag`) to `repository:tag` as `user` (default: the first user); returns the image reference. */
+  /**
+   * Push the image of an OCI layout (tag `layoutTag`) to `repository:tag` as `user` (default: the first user); returns
+   * the image reference.
+   */
   push(layoutDir: string, layoutTag: string, repositoryAndTag: string, user?: RegistryUser): Promise<string>;
   /**
    * Replace the users (distribution reads its htpasswd file only at start-up): stop the registry and
@@ -228,9 +231,11 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Registr
         'version: 0.1',
         'log: {level: info, fields: {service: registry}}',
         `storage: {filesystem: {rootdirectory: ${q(path.join(dir, 'data'))}}, delete: {enabled: true}}`,
-        `http: {addr: ${q(host)}, secret: ${q(randomBytes(16).toString('hex'))}, tls: {certificate: ${q(crt)}, key: ${q(key)}}}`,
+        `http: {addr: ${q(host)}, secret: ${q(randomBytes(16).toString('hex'))}, tls: {certificate: ${q(crt)}, ` +
+          `key: ${q(key)}}}`,
         token
-          ? `auth: {token: {realm: ${q(token.realm)}, service: ${q(token.service)}, issuer: ${q(token.issuer)}, rootcertbundle: ${q(token.rootCertBundle)}}}`
+          ? `auth: {token: {realm: ${q(token.realm)}, service: ${q(token.service)}, issuer: ${q(token.issuer)}, ` +
+            `rootcertbundle: ${q(token.rootCertBundle)}}}`
           : `auth: {htpasswd: {realm: regcred-test-registry, path: ${q(htpasswdFile)}}}`,
         '',
       ].join('\n'),

@@ -190,7 +190,9 @@ const rows: Row[] = [
           reason: 'Failed',
           type: 'Warning',
           count: 3,
-          message: `Failed to pull image "${IMAGE}": ... tls: failed to verify certificate: x509: certificate signed by unknown authority`,
+          message:
+            `Failed to pull image "${IMAGE}": ... tls: failed to verify certificate: x509: certificate ` +
+            `signed by unknown authority`,
         },
       ],
     },
@@ -208,7 +210,9 @@ const rows: Row[] = [
           reason: 'Failed',
           type: 'Warning',
           count: 1,
-          message: `Failed to pull image "${IMAGE}": ... pulling from host ${REGISTRY} failed with status code [manifests 1]: 400 Bad Request`,
+          message:
+            `Failed to pull image "${IMAGE}": ... pulling from host ${REGISTRY} failed with status code ` +
+            `[manifests 1]: 400 Bad Request`,
         },
       ],
     },

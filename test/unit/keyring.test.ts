@@ -91,7 +91,8 @@ describe('lookupCredentials (keyring.go Lookup)', () => {
   });
 
   it.each([
-    // TestKeyringHitWithUnqualifiedDockerHub / ...LibraryDockerHub / ...QualifiedDockerHub: the legacy key, through the fallback
+    // TestKeyringHitWithUnqualifiedDockerHub / ...LibraryDockerHub / ...QualifiedDockerHub: the legacy key, through the
+    // fallback
     ['https://index.docker.io/v1/', 'docker.io/google/docker-registry', true],
     ['https://index.docker.io/v1/', 'docker.io/library/jenkins', true],
     // TestKeyringMissWithDockerHubCredentials: the legacy key is not used for another registry

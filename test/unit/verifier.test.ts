@@ -2,7 +2,7 @@
 // credential checked at once, bounded concurrency, owners told only of changes.
 import { checkKey, Verifier } from '../../src/registry/verifier.js';
 import type { CheckRequest, CheckResult } from '../../src/registry/v2.js';
-import { FakeClock } from '../../src/runtime/clock.js';
+import { FakeClock } from '../support/fake-clock.js';
 
 const HOUR = 3_600_000;
 const ok: CheckResult = { state: 'Verified', reason: 'Verified', message: 'ok', requests: 2 };
