@@ -50,7 +50,7 @@ export class CredentialState {
   /** Stuck-pod recovery: Pods acted on (uid -> namespace; at most once each), evictions done, refused ones. */
   readonly handledPods = new Map<string, string>();
   recoveredPods = 0;
-  readonly blockedEvictions = new Map<string, { namespace: string; message: string }>();
+  readonly blockedEvictions = new Map<string, { namespace: string; message: string; retryAt: number }>();
 
   constructor(
     readonly uid: string,

@@ -461,8 +461,16 @@ export class Reconciler {
       handled: new Set(state.handledPods.keys()),
     });
     let changed = false;
+    let retryInMs: number | undefined;
+    const later = (ms: number) => (retryInMs = Math.min(retryInMs ?? ms, ms));
     for (const action of actions) {
       const { pod } = action;
+      // refused before: not again until its retry time
+      const blockedUntil = state.blockedEvictions.get(pod.uid)?.retryAt ?? 0;
+      if (blockedUntil > clock.now()) {
+        later(blockedUntil - clock.now());
+        continue;
+      }
       const target = { apiVersion: 'v1', kind: 'Pod', metadata: { name: pod.name, namespace, uid: pod.uid } };
       const why = `created before ServiceAccount ${pod.serviceAccountName} carried ${state.secretName}`;
       if (action.kind === 'warnBarePod') {
@@ -495,13 +503,15 @@ export class Reconciler {
         if (err instanceof KubeApiError && err.status === 429) {
           // a PodDisruptionBudget says no: report it, ask again later
           const message = `${namespace}/${pod.name}: ${err.message.replace(/^[^:]*: /, '')}`;
-          if (state.blockedEvictions.get(pod.uid)?.message !== message) {
-            state.blockedEvictions.set(pod.uid, { namespace, message });
+          const before = state.blockedEvictions.get(pod.uid);
+          state.blockedEvictions.set(pod.uid, { namespace, message, retryAt: clock.now() + EVICTION_RETRY_MS });
+          if (before?.message !== message) {
             changed = true;
             events.record(target, 'Warning', 'EvictionBlocked', `${why}; its eviction was refused: ${err.message}`);
           }
           metrics?.podsRecovered.inc({ result: 'blocked' });
-          return { changed, requeueAfterMs: EVICTION_RETRY_MS };
+          later(EVICTION_RETRY_MS);
+          continue;
         }
         metrics?.podsRecovered.inc({ result: 'failed' });
         throw err;
@@ -531,7 +541,7 @@ export class Reconciler {
         changed = true;
       }
     }
-    return { changed };
+    return retryInMs === undefined ? { changed } : { changed, requeueAfterMs: Math.max(1000, retryInMs) };
   }
 
   /** Makes the namespace hold the desired Secret and SA entries. Returns whether anything was written. */
