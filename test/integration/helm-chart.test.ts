@@ -76,8 +76,6 @@ test('helm template with the defaults: what deploy/ installs, minus the Namespac
     'Deployment',
     'PodDisruptionBudget',
     'Role',
-    'Role',
-    'RoleBinding',
     'RoleBinding',
     'Service',
     'ServiceAccount',

@@ -31,7 +31,7 @@ const readOnly = [
     kind: 'ClusterRole',
     metadata: { name: user },
     rules: [
-      { apiGroups: [''], resources: ['namespaces', 'serviceaccounts', 'secrets'], verbs: ['list', 'watch'] },
+      { apiGroups: [''], resources: ['namespaces', 'serviceaccounts', 'secrets', 'pods'], verbs: ['list', 'watch'] },
       { apiGroups: ['regcred.io'], resources: ['registrycredentials'], verbs: ['list', 'watch'] },
     ],
   },
@@ -60,7 +60,7 @@ beforeAll(async () => {
   direct.clusters[0]!.cluster.server = proxy.url;
   const kubeconfig = path.join(testEnv().dir, `${user}-via-proxy.kubeconfig`);
   await writeFile(kubeconfig, JSON.stringify(direct), { mode: 0o600 });
-  // No leader election: every request this process makes is one of its five caches'.
+  // No leader election: every request this process makes is one of its six caches'.
   op = await startOperator({ sourceNamespace: ns, user, kubeconfig, bindClusterAdmin: false, waitReady: false });
 });
 
