@@ -95,10 +95,15 @@ function credentialFor(context: AcrContext): TokenCredential {
     ...(context.tenantId ? { tenantId: context.tenantId } : {}),
     ...(context.clientId ? { clientId: context.clientId } : {}),
   };
-  return new ChainedTokenCredential(
-    new WorkloadIdentityCredential(ids),
-    new ManagedIdentityCredential(context.clientId ? { clientId: context.clientId } : {}),
-  );
+  const chain: TokenCredential[] = [];
+  try {
+    chain.push(new WorkloadIdentityCredential(ids));
+  } catch (err) {
+    // Not configured (no AZURE_FEDERATED_TOKEN_FILE, tenant or client): the constructor says so; skip it.
+    if ((err as Error)?.name !== 'CredentialUnavailableError') throw err;
+  }
+  chain.push(new ManagedIdentityCredential(context.clientId ? { clientId: context.clientId } : {}));
+  return new ChainedTokenCredential(...chain);
 }
 
 export function acrTokenFetcher(requestTimeoutMs: number): TokenFetcher<AcrContext> {
@@ -190,10 +195,13 @@ export function toAzureError(err: unknown): TokenRefreshError {
   const message = String(details?.message ?? err);
   if (details?.name === 'AggregateAuthenticationError' || details?.name === 'CredentialUnavailableError') {
     // Every credential of the chain was unavailable (no workload identity, no managed identity).
-    const first = details.errors?.[0] as { name?: string } | undefined;
-    if (details.name === 'CredentialUnavailableError' || first?.name === 'CredentialUnavailableError')
-      return tokenRefreshError('CredentialUnavailable', message);
-    return toAzureError(first);
+    const errors = (details.errors ?? []) as Array<{ name?: string; message?: string }>;
+    const failed = errors.find((error) => error?.name !== 'CredentialUnavailableError');
+    if (failed) return toAzureError(failed);
+    // Each credential says why it is unavailable: their reasons, first lines only.
+    const reasons =
+      errors.length > 0 ? errors.map((error) => String(error?.message).split('\n')[0]).join('; ') : message;
+    return tokenRefreshError('CredentialUnavailable', reasons);
   }
   const aadsts = /\b(AADSTS\d+)\b/.exec(details?.errorResponse?.errorDescription ?? message)?.[1];
   const code =

@@ -29,7 +29,8 @@ export const AZURE_FAULTS = {
     json: {
       error: 'invalid_client',
       error_description:
-        'AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID',
+        'AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the ' +
+        'client secret value, not the client secret ID',
       error_codes: [7000215],
     },
   },
@@ -45,6 +46,14 @@ export const AZURE_FAULTS = {
   },
   hang: 'hang',
 } satisfies Record<string, StandInFault>;
+
+/** A JWT of at most 72 bytes: {"alg":"none"}, the claims, a short random signature. */
+function compactJwt(claims: Record<string, unknown>): string {
+  const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const token = `${part({ alg: 'none' })}.${part(claims)}.${randomBytes(6).toString('base64url')}`;
+  if (token.length > 72) throw new Error(`stand-in token of ${token.length} bytes`);
+  return token;
+}
 
 export interface IssuedRefreshToken {
   token: string;
@@ -85,6 +94,7 @@ export async function startAzureStandIn(proxy: EgressProxy): Promise<AzureStandI
   const exchangeFaults = new Map<string, StandInFault>();
   const refreshLifetimes = new Map<string, number>();
   const count = (map: Map<string, number>, key: string) => map.set(key, (map.get(key) ?? 0) + 1);
+  let serial = 0;
 
   const accessToken = (identity: string, audience: string, clientId: string) => {
     const now = Math.floor(Date.now() / 1000);
@@ -194,7 +204,7 @@ export async function startAzureStandIn(proxy: EgressProxy): Promise<AzureStandI
 
   // Managed identity: GET http://AZURE_POD_IDENTITY_AUTHORITY_HOST/metadata/identity/oauth2/token
   const imds: PlainStandIn = await startPlainStandIn((req) => {
-    if (req.path !== '/metadata/identity/oauth2/token') return undefined;
+    if (req.path.replace(/\/$/, '') !== '/metadata/identity/oauth2/token') return undefined;
     if (req.headers.metadata !== 'true')
       return {
         status: 400,
@@ -235,17 +245,9 @@ export async function startAzureStandIn(proxy: EgressProxy): Promise<AzureStandI
     if (!presented || presented.audience !== ACR_AUDIENCE) return answerFault(AZURE_FAULTS.exchangeUnauthorized);
     const now = Math.floor(Date.now() / 1000);
     const expiresAt = now + (refreshLifetimes.get(registry) ?? 3 * 3600);
-    const token = jwtOf(
-      {
-        jti: randomBytes(8).toString('hex'),
-        sub: presented.identity,
-        aud: registry,
-        iat: now,
-        exp: expiresAt,
-        grant_type: 'refresh_token',
-      },
-      randomBytes(24).toString('hex'),
-    );
+    // Compact: distribution's htpasswd check (bcrypt) reads only the first 72 bytes of a password, so the
+    // pull check covers a whole token only when it is no longer (real ACR tokens are far longer).
+    const token = compactJwt({ exp: expiresAt, n: ++serial });
     refreshTokens.set(registry, [
       ...(refreshTokens.get(registry) ?? []),
       { token, registry, identity: presented.identity, expiresAt: expiresAt * 1000 },

@@ -40,7 +40,7 @@ export interface FaultProxy {
   url: string;
   /** Sets (or with undefined clears) the fault for ECR requests signed with `accessKeyId`. */
   setFault(accessKeyId: string, fault: Fault | undefined): void;
-  /** ECR and ECR Public tokens issued to `accessKeyId` expire this many seconds after they are issued (default 12 h). */
+  /** ECR and ECR Public tokens issued to `accessKeyId` expire this many seconds after issue (default 12 h). */
   setLifetime(accessKeyId: string, seconds: number): void;
   /** GetAuthorizationToken requests seen for `accessKeyId`, faulted ones included. */
   ecrRequests(accessKeyId: string): number;

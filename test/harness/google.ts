@@ -40,7 +40,7 @@ export interface IssuedToken {
 export interface GoogleStandIn {
   /** For GCE_METADATA_HOST. */
   metadataHost: string;
-  /** A service account key (JSON text) for `email`, whose assertions the token endpoint accepts. Identity: the email. */
+  /** A service account key (JSON text) for `email`, whose assertions the token endpoint accepts (identity: email). */
   serviceAccountKey(email: string): string;
   /**
    * A workload identity federation config (JSON text) reading its subject token from `subjectTokenFile`;

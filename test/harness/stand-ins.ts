@@ -194,12 +194,15 @@ export function cloudEnvironment(
     GOOGLE_APPLICATION_CREDENTIALS: '',
     CLOUDSDK_CONFIG: path.join(testEnv().dir, 'no-gcloud-config'),
     HOME: path.join(testEnv().dir, 'no-home'),
-    AZURE_CLIENT_ID: '',
-    AZURE_TENANT_ID: '',
-    AZURE_FEDERATED_TOKEN_FILE: '',
-    AZURE_AUTHORITY_HOST: '',
-    IDENTITY_ENDPOINT: '',
-    MSI_ENDPOINT: '',
+    // Unset, not empty: the Azure SDK reads an empty AZURE_AUTHORITY_HOST as an (invalid) authority.
+    AZURE_CLIENT_ID: undefined,
+    AZURE_TENANT_ID: undefined,
+    AZURE_FEDERATED_TOKEN_FILE: undefined,
+    AZURE_AUTHORITY_HOST: undefined,
+    IDENTITY_ENDPOINT: undefined,
+    IDENTITY_HEADER: undefined,
+    IMDS_ENDPOINT: undefined,
+    MSI_ENDPOINT: undefined,
   };
 }
 
