@@ -148,7 +148,9 @@ export class TokenCache<C> {
         err instanceof TokenRefreshError ? err : tokenRefreshError('Error', (err as Error)?.message ?? String(err));
       entry.error = error;
       entry.failures++;
-      entry.retryAt = this.options.clock.now() + this.options.schedule.retryDelayMs(entry.failures, this.random());
+      const now = this.options.clock.now();
+      const remaining = entry.token && hasReliableExpiry(entry.token) ? entry.token.expiresAt - now : undefined;
+      entry.retryAt = now + this.options.schedule.retryDelayMs(entry.failures, this.random(), remaining);
       this.options.onResult?.('failure', error);
     }
   }
