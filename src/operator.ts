@@ -15,6 +15,9 @@ import type { KubeApi } from './k8s/client.js';
 import { listWatch } from './k8s/listwatch.js';
 import { paths, Resources } from './k8s/resources.js';
 import { createProviders, type Providers } from './providers/index.js';
+import { checkCredential } from './registry/v2.js';
+import { Verifier } from './registry/verifier.js';
+import { credentialKey } from './controller/keys.js';
 import type { Metrics } from './metrics.js';
 import type { Clock } from './runtime/clock.js';
 import { Informer, type KubeObject } from './runtime/informer.js';
@@ -73,6 +76,7 @@ export class Operator {
   readonly providers: Providers;
   private readonly reconciler: Reconciler;
   private readonly workers: WorkerPool;
+  private readonly verifier?: Verifier;
   private servers: http.Server[] = [];
   private readyTimer?: NodeJS.Timeout;
   private started = false;
@@ -119,6 +123,15 @@ export class Operator {
       },
     });
     this.providers = providers;
+    // Registry checks run beside the workers, a few at a time; a changed result recounts the status.
+    this.verifier = config.verifyRegistries
+      ? new Verifier({
+          clock,
+          check: checkCredential,
+          onChange: (owners) => owners.forEach((owner) => this.queue.add(credentialKey(owner))),
+          onResult: (result) => metrics.registryChecks.inc({ result: result.reason }),
+        })
+      : undefined;
     this.reconciler = new Reconciler({
       resources,
       caches: this.caches,
@@ -129,6 +142,8 @@ export class Operator {
       events: new EventRecorder(resources, clock, logger),
       sourceNamespace: config.sourceNamespace,
       providers,
+      verifier: this.verifier,
+      registryCheckTimeoutMs: config.registryCheckTimeoutSeconds * 1000,
     });
     this.workers = new WorkerPool({
       queue: this.queue,
@@ -206,6 +221,7 @@ export class Operator {
 
   async stop(): Promise<void> {
     clearInterval(this.readyTimer);
+    this.verifier?.stop();
     await this.workers.stop();
     await Promise.all(this.informers().map((i) => i.stop()));
     await Promise.all(this.servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));

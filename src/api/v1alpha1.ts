@@ -66,6 +66,22 @@ const dockerConfig = z.object({ secretName: secretRef });
 export const SOURCE_KINDS = ['basicAuth', 'ecr', 'ecrPublic', 'gcp', 'acr', 'dockerConfig'] as const;
 export type SourceKind = (typeof SOURCE_KINDS)[number];
 
+export const DEFAULT_VERIFY_INTERVAL = '1h';
+
+/** How an entry's credential is checked against its registry (controller/verification.ts). */
+const verify = z.object({
+  enabled: z.boolean().default(true),
+  repository: z.string().min(1).max(255).optional(),
+  caSecretName: secretRef.optional(),
+  interval: z
+    .string()
+    .max(32)
+    .default(DEFAULT_VERIFY_INTERVAL)
+    .refine((duration) => durationPattern.test(duration), {
+      message: 'verify.interval must be a duration such as 1h or 30m',
+    }),
+});
+
 export const registryEntrySchema = z
   .object({
     server: z.string().min(1).max(512).optional(),
@@ -75,6 +91,7 @@ export const registryEntrySchema = z
     gcp: gcp.optional(),
     acr: acr.optional(),
     dockerConfig: dockerConfig.optional(),
+    verify: verify.optional(),
   })
   .refine((entry) => SOURCE_KINDS.filter((kind) => entry[kind] !== undefined).length === 1, {
     message: 'each registry entry must set exactly one of basicAuth, ecr, ecrPublic, gcp, acr or dockerConfig',
@@ -145,12 +162,22 @@ export interface NamespaceFailure {
   message: string;
 }
 
+/** The verification of one registry (status.registries[]). */
+export interface RegistryVerification {
+  server: string;
+  state: 'Verified' | 'Failed' | 'Unknown' | 'Skipped';
+  reason?: string;
+  message?: string;
+  lastCheckTime?: string;
+}
+
 export interface RegistryCredentialStatus {
   observedGeneration?: number;
   conditions?: Condition[];
   namespaces?: { selected: number; ready: number; failed: number };
   namespaceSummary?: string;
   failures?: NamespaceFailure[];
+  registries?: RegistryVerification[];
   credentialsExpireAt?: string;
   lastRefreshTime?: string;
 }

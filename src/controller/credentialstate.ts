@@ -19,6 +19,9 @@ export type TokenTimes = TokenTiming;
 export interface SourceResolution {
   /** The rendered .dockerconfigjson, or undefined while a source has no good value yet (held). */
   document?: string;
+  /** The merged auths behind `document`, and which spec entry each key came from (for verification). */
+  auths?: Auths;
+  origins?: Record<string, number>;
   failure?: SourceProblem;
   warning?: SourceProblem;
   tokens: TokenTimes;

@@ -9,6 +9,7 @@
 //                        write status, report changes; on deletion, clean up then release.
 //   n/<credential>/<ns>  converge one namespace: the Secret and the ServiceAccount entries, or
 //                        remove exactly what this credential added when the namespace is out.
+import { X509Certificate } from 'node:crypto';
 import type { Logger } from 'pino';
 import {
   credentialNameProblem,
@@ -18,6 +19,7 @@ import {
   parseSpec,
   type RegistryCredential,
   type RegistryCredentialSpec,
+  type RegistryVerification,
   targetSecretName,
 } from '../api/v1alpha1.js';
 import type { EventSink } from '../events.js';
@@ -25,6 +27,7 @@ import { isKubeError, KubeApiError } from '../k8s/errors.js';
 import type { Resources } from '../k8s/resources.js';
 import type { Metrics } from '../metrics.js';
 import type { Providers } from '../providers/index.js';
+import type { Verifier } from '../registry/verifier.js';
 import type { Clock } from '../runtime/clock.js';
 import type { ReconcileContext, ReconcileResult } from '../runtime/workerpool.js';
 import { NamespaceFailureError, NamespaceWriter, type WriteContext } from './apply.js';
@@ -41,7 +44,8 @@ import {
 import { credentialKey, namespaceKey, parseKey } from './keys.js';
 import { resolveSources } from './resolve.js';
 import { injectedFor } from './serviceaccounts.js';
-import { computeStatus, sameStatus } from './status.js';
+import { computeStatus, type ConditionInput, sameStatus } from './status.js';
+import { credentialsVerifiedCondition, registryRows, verificationEvents, verificationPlans } from './verification.js';
 import { type PacedQueue, StatusPacer } from './statuspacing.js';
 
 export interface ReconcilerOptions {
@@ -57,6 +61,15 @@ export interface ReconcilerOptions {
   providers: Providers;
   /** The shortest pause before a credential key recounts status after namespace work. */
   statusDebounceMs?: number;
+  /** Checks every credential against its registry (off the reconcile path); absent: verification is off. */
+  verifier?: Verifier;
+  /** Per request of a registry check. */
+  registryCheckTimeoutMs?: number;
+}
+
+interface VerificationReport {
+  registries?: RegistryVerification[];
+  credentialsVerified: ConditionInput;
 }
 
 export class Reconciler {
@@ -100,6 +113,7 @@ export class Reconciler {
       // Gone without our finalizer running (or already released): remove whatever is left.
       this.states.forget(name);
       this.pacer.forget(name);
+      this.options.verifier?.forget(name);
       metrics?.forgetCredential(name);
       for (const namespace of await this.namespacesWithLeftovers({ metadata: { name, uid: '' } }))
         queue.add(namespaceKey(name, namespace));
@@ -115,7 +129,7 @@ export class Reconciler {
       // Nothing is written or deleted on an invalid spec; the status says why.
       state.rejectSpec(parsed.message);
       events.record(cred, 'Warning', 'InvalidSpec', parsed.message);
-      await this.writeStatus(cred, state, { selected: 0, ready: 0, failures: [] }, logger);
+      await this.writeStatus(cred, state, { selected: 0, ready: 0, failures: [] }, this.notVerified(name), logger);
       return;
     }
     const spec = parsed.spec;
@@ -176,11 +190,12 @@ export class Reconciler {
       events.record(cred, 'Warning', sourceFailure.reason, sourceFailure.message);
     }
     this.flushChanges(cred, state);
+    const verification = this.verify(cred, spec, state);
     const failures = state.failureList();
     metrics?.namespaces.set({ credential: name, state: 'selected' }, selected.length);
     metrics?.namespaces.set({ credential: name, state: 'ready' }, ready);
     metrics?.namespaces.set({ credential: name, state: 'failed' }, failures.length);
-    await this.writeStatus(cred, state, { selected: selected.length, ready, failures }, logger);
+    await this.writeStatus(cred, state, { selected: selected.length, ready, failures }, verification, logger);
     const now = this.options.clock.now();
     const tokens = state.sources.tokens;
     if (tokens.expiresAt !== undefined)
@@ -238,13 +253,52 @@ export class Reconciler {
     }
     logger.info('cleanup finished; finalizer removed');
     this.states.forget(cred.metadata.name);
+    this.options.verifier?.forget(cred.metadata.name);
     this.options.metrics?.forgetCredential(cred.metadata.name);
+  }
+
+  /**
+   * Declares this credential's checks to the verifier (they run elsewhere) and turns their latest
+   * outcomes into status rows, the condition, Events and metrics.
+   */
+  private verify(cred: RegistryCredential, spec: RegistryCredentialSpec, state: CredentialState): VerificationReport {
+    const { verifier, metrics, events, caches, sourceNamespace } = this.options;
+    const name = cred.metadata.name;
+    const { auths, origins } = state.sources;
+    if (!auths || !origins) {
+      verifier?.forget(name);
+      return { credentialsVerified: credentialsVerifiedCondition([], false) };
+    }
+    const plans = verificationPlans(spec, auths, origins, {
+      enabled: verifier !== undefined,
+      timeoutMs: this.options.registryCheckTimeoutMs ?? 10_000,
+      caOf: (secretName) =>
+        caFromSecret(caches.sourceSecrets.getIn(sourceNamespace, secretName), sourceNamespace, secretName),
+    });
+    const checks = plans.flatMap((plan) => ('check' in plan ? [plan] : []));
+    const outcomes =
+      verifier?.want(
+        name,
+        checks.map((plan) => plan.check),
+      ) ?? [];
+    const byServer = new Map(checks.map((plan, index) => [plan.server, outcomes[index]]));
+    const rows = registryRows(plans, byServer, cred.status?.registries);
+    for (const event of verificationEvents(cred.status?.registries, rows))
+      events.record(cred, event.type, event.reason, event.message);
+    metrics?.setRegistryVerification(name, rows);
+    return { registries: rows, credentialsVerified: credentialsVerifiedCondition(rows, true) };
+  }
+
+  private notVerified(name: string): VerificationReport {
+    this.options.verifier?.forget(name);
+    return { credentialsVerified: credentialsVerifiedCondition([], false) };
   }
 
   private async writeStatus(
     cred: RegistryCredential,
     state: CredentialState,
     counts: { selected: number; ready: number; failures: NamespaceFailure[] },
+    verification: VerificationReport,
     logger: Logger,
   ): Promise<void> {
     const { sources } = state;
@@ -259,6 +313,7 @@ export class Reconciler {
       credentialsExpireAt: sources.tokens.expiresAt,
       lastRefreshTime: sources.tokens.refreshedAt,
       ...counts,
+      ...verification,
     });
     if (sameStatus(cred.status, status)) return;
     try {
@@ -413,4 +468,22 @@ function failureOf(namespace: string, err: unknown): NamespaceFailure {
   if (err instanceof NamespaceFailureError) return { namespace, reason: err.reason, message: err.message };
   if (err instanceof KubeApiError) return { namespace, reason: `API${err.kind}`, message: err.message };
   return { namespace, reason: 'Error', message: (err as Error).message ?? String(err) };
+}
+
+/** The PEM of a CA Secret's ca.crt, or why it cannot be used (named, never its content). */
+function caFromSecret(
+  secret: { data?: Record<string, string> } | undefined,
+  namespace: string,
+  name: string,
+): { pem: string } | { problem: string } {
+  if (!secret) return { problem: `verify.caSecretName: Secret ${namespace}/${name} not found` };
+  const encoded = secret.data?.['ca.crt'];
+  if (!encoded) return { problem: `verify.caSecretName: Secret ${namespace}/${name} has no key ca.crt` };
+  const pem = Buffer.from(encoded, 'base64').toString('utf8');
+  try {
+    new X509Certificate(pem);
+  } catch {
+    return { problem: `verify.caSecretName: ca.crt of Secret ${namespace}/${name} is not a PEM certificate` };
+  }
+  return { pem };
 }

@@ -6,8 +6,7 @@
 import { parseDuration, type RegistryCredentialSpec } from '../api/v1alpha1.js';
 import { type Auths, documentSizeProblem, renderDockerConfig } from '../dockerconfig.js';
 import type { Providers } from '../providers/index.js';
-import type { SourceSecrets } from '../providers/provider.js';
-import type { SourceProblem } from '../providers/provider.js';
+import type { SourceProblem, SourceSecrets } from '../providers/provider.js';
 import type { SourceResolution, TokenTimes } from './credentialstate.js';
 
 export interface ResolveOptions {
@@ -49,14 +48,16 @@ export async function resolveSources(
     else held = true;
   }
   for (const key of [...lastGood.keys()]) if (!keys.has(key)) lastGood.delete(key);
-  let document = held ? undefined : renderDockerConfig(options.providers.mergeAuths(spec, perEntry));
+  const auths = held ? undefined : options.providers.mergeAuths(spec, perEntry);
+  let document = auths === undefined ? undefined : renderDockerConfig(auths);
   const tooLarge = document === undefined ? undefined : documentSizeProblem(document);
   if (tooLarge) {
     // No partial or truncated write: every existing copy stays as it is, none is created.
     failure ??= { reason: 'SecretTooLarge', message: `${tooLarge}; use fewer or smaller credentials` };
     document = undefined;
   }
-  return { resolution: { document, failure, warning, tokens }, held };
+  const merged = document === undefined ? {} : { auths, origins: options.providers.originsOf(spec, perEntry) };
+  return { resolution: { document, failure, warning, tokens, ...merged }, held };
 }
 
 function earliest(a: number | undefined, b: number | undefined): number | undefined {

@@ -83,17 +83,25 @@ export class Providers {
    */
   mergeAuths(spec: RegistryCredentialSpec, perEntry: Array<Auths | undefined>): Auths {
     const merged: Auths = Object.create(null) as Auths; // no prototype: any server key is an ordinary key
-    const imported = spec.registries.map((registry) => this.of(registry).provider.servers === 'imported');
-    spec.registries.forEach((_entry, i) => {
-      if (!imported[i]) return;
-      for (const [server, auth] of Object.entries(perEntry[i] ?? {}))
-        if (!Object.hasOwn(merged, server)) merged[server] = auth;
-    });
-    spec.registries.forEach((_entry, i) => {
-      if (imported[i]) return;
-      Object.assign(merged, perEntry[i] ?? {});
-    });
+    for (const [server, index] of Object.entries(this.originsOf(spec, perEntry)))
+      merged[server] = perEntry[index]![server]!;
     return merged;
+  }
+
+  /** Which entry each merged server comes from, with mergeAuths' precedence. */
+  originsOf(spec: RegistryCredentialSpec, perEntry: Array<Auths | undefined>): Record<string, number> {
+    const origins: Record<string, number> = Object.create(null) as Record<string, number>;
+    const imported = spec.registries.map((registry) => this.of(registry).provider.servers === 'imported');
+    spec.registries.forEach((_entry, index) => {
+      if (!imported[index]) return;
+      for (const server of Object.keys(perEntry[index] ?? {}))
+        if (!Object.hasOwn(origins, server)) origins[server] = index;
+    });
+    spec.registries.forEach((_entry, index) => {
+      if (imported[index]) return;
+      for (const server of Object.keys(perEntry[index] ?? {})) origins[server] = index;
+    });
+    return origins;
   }
 
   /** Token requests sent so far, by token cache key, per token provider (tests and debugging). */

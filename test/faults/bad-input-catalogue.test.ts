@@ -7,7 +7,6 @@
 // RegistryCredential. The healthy one stays Ready and keeps following its source, the process never
 // exits, nothing that existed before (foreign Secrets, the healthy one's copies, source Secrets) is
 // modified, and no secret value shows up in a status, an Event or the operator's log.
-import { fileURLToPath } from 'node:url';
 import type { V1Secret } from '@kubernetes/client-node';
 import { authsOf, basicAuthSecret, type Condition, dockerConfigSecret } from '../harness/cluster.js';
 import { freePorts, isAlive, kubectl } from '../harness/controlplane.js';
@@ -800,13 +799,12 @@ let healthyReady: Condition;
 beforeAll(async () => {
   // Every cloud call goes to a closed port on loopback: AWS by the endpoint flag, HTTPS (Google, Entra
   // ID, ACR) by a proxy that is not there, the Google and Azure metadata endpoints likewise. A
-  // deterministic network failure; a loopback-only guard in the operator refuses anything else.
+  // deterministic network failure; the harness's loopback guard refuses anything else.
   [deadPort] = await freePorts(1);
   const dead = `127.0.0.1:${deadPort}`;
   s = await startScenario('badin', {
     operatorArgs: ['--aws-endpoint-url', `http://${dead}`, '--token-request-timeout-seconds', '3'],
     operatorEnv: {
-      NODE_OPTIONS: `--import=${fileURLToPath(new URL('../harness/loopback-only.mjs', import.meta.url))}`,
       HTTPS_PROXY: `http://${dead}`,
       NO_PROXY: '127.0.0.1,localhost',
       AWS_EC2_METADATA_DISABLED: 'true',

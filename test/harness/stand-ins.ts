@@ -14,7 +14,6 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { testEnv } from './controlplane.js';
 import { createCertificateAuthority, issueServerCertificate } from './tls.js';
 
@@ -170,11 +169,9 @@ export async function startEgressProxy(names: string[]): Promise<EgressProxy> {
   };
 }
 
-const GUARD = fileURLToPath(new URL('./loopback-only.mjs', import.meta.url));
-
 /**
  * The environment of an operator process in a provider test: the egress proxy for HTTPS, loopback
- * direct, its CA trusted, the loopback-only guard loaded, every cloud metadata endpoint pointed at
+ * direct, its CA trusted, every cloud metadata endpoint pointed at
  * `metadata` (or at a closed loopback port), no credentials from this machine's environment.
  */
 export function cloudEnvironment(
@@ -186,7 +183,6 @@ export function cloudEnvironment(
     HTTP_PROXY: '',
     NO_PROXY: '127.0.0.1,localhost',
     NODE_EXTRA_CA_CERTS: proxy.caFile,
-    NODE_OPTIONS: `--import=${GUARD}`,
     // AWS: no instance metadata; Google: the metadata server stand-in (or a closed port); Azure: IMDS likewise.
     AWS_EC2_METADATA_DISABLED: 'true',
     GCE_METADATA_HOST: metadata.gce ?? '127.0.0.1:9',

@@ -238,7 +238,7 @@ test('nothing left this machine, and no secret or token reached the log', async 
   expect(proxy.refused).toEqual([]);
   for (const scenario of [s, mi]) {
     const logs = await scenario.operator.logs();
-    expect(logs).not.toContain('loopback-only guard');
+    expect(logs).not.toContain('[loopback-guard]');
     expect(logs).not.toContain(SECRET);
     for (const registry of [REGISTRY, OTHER])
       for (const issued of azure.refreshTokens(registry)) expect(logs).not.toContain(issued.token);

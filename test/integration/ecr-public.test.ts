@@ -176,6 +176,6 @@ test('pull check: the ECR Public token, re-keyed onto a real registry whose htpa
 test('nothing left this machine, and no secret key reached the log', async () => {
   expect(egress.refused).toEqual([]);
   const logs = await s.operator.logs();
-  expect(logs).not.toContain('loopback-only guard');
+  expect(logs).not.toContain('[loopback-guard]');
   for (const secret of [chain.secretAccessKey, staticKeys.secretAccessKey]) expect(logs).not.toContain(secret);
 });

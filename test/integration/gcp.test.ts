@@ -4,7 +4,7 @@
 // federation's token exchange), the operator's renewal and sharing, and the pull: the issued token,
 // re-keyed onto a real registry (docker-registry + htpasswd), is accepted by skopeo. What stands in:
 // Google's endpoints (test/harness/google.ts behind the egress proxy of stand-ins.ts); no request
-// leaves this machine (a loopback-only guard in the operator process, and the proxy's refusals).
+// leaves this machine (the harness's loopback guard in the operator process, and the proxy's refusals).
 import { mkdir, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { V1Secret } from '@kubernetes/client-node';
@@ -231,7 +231,7 @@ test('pull check: the issued token, re-keyed onto a real registry whose htpasswd
 test('nothing left this machine, and no token or key reached the log', async () => {
   expect(proxy.refused).toEqual([]);
   const logs = await s.operator.logs();
-  expect(logs).not.toContain('loopback-only guard');
+  expect(logs).not.toContain('[loopback-guard]');
   expect(logs).not.toContain('PRIVATE KEY');
   for (const identity of [METADATA_IDENTITY, 'puller@regcred-test.iam.gserviceaccount.com'])
     for (const issued of google.issued(identity)) expect(logs).not.toContain(issued.token);
