@@ -24,6 +24,7 @@ import type { Token, TokenFetcher } from './token-cache.js';
 import {
   asTokenRefreshError,
   ClientCache,
+  credentialsSecret,
   identityHash,
   tokenProvider,
   type TokenProviderDeps,
@@ -58,7 +59,7 @@ export function acrProvider(deps: TokenProviderDeps & { requestTimeoutMs: number
       kind: 'acr',
       issuer: 'ACR',
       schedule: STANDARD_SCHEDULE,
-      sourceSecrets: (source) => (source.credentialsSecretName ? [source.credentialsSecretName] : []),
+      sourceSecrets: credentialsSecret,
       plan({ server, source }, secrets) {
         const registry = acrLoginServer(server);
         const { tenantId, clientId, credentialsSecretName } = source;

@@ -5,7 +5,7 @@ import { ECRPUBLICClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-e
 import { type AwsContext, type AwsFetcherOptions, awsIdentity, awsTokenFetcher, awsTokenKey } from './aws.js';
 import { STANDARD_SCHEDULE } from './renewal.js';
 import type { TokenFetcher } from './token-cache.js';
-import { tokenProvider, type TokenProviderDeps } from './token-provider.js';
+import { credentialsSecret, tokenProvider, type TokenProviderDeps } from './token-provider.js';
 
 /** The ECR Public API is served in us-east-1 only. */
 export const ECR_PUBLIC_REGION = 'us-east-1';
@@ -18,7 +18,7 @@ export function ecrPublicProvider(
       kind: 'ecrPublic',
       issuer: 'ECR Public',
       schedule: STANDARD_SCHEDULE,
-      sourceSecrets: (source) => (source.credentialsSecretName ? [source.credentialsSecretName] : []),
+      sourceSecrets: credentialsSecret,
       plan({ source }, secrets) {
         const who = awsIdentity(source, secrets);
         if ('ok' in who) return who;

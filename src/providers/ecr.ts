@@ -6,7 +6,7 @@ import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
 import { type AwsContext, type AwsFetcherOptions, awsIdentity, awsTokenFetcher, awsTokenKey } from './aws.js';
 import { STANDARD_SCHEDULE } from './renewal.js';
 import type { TokenFetcher } from './token-cache.js';
-import { tokenProvider, type TokenProviderDeps } from './token-provider.js';
+import { credentialsSecret, tokenProvider, type TokenProviderDeps } from './token-provider.js';
 
 /** `<account>.dkr.ecr[-fips].<region>.amazonaws.com[.cn]`, optionally with a port or a path. */
 const ECR_HOST = /^(\d{12})\.dkr\.ecr(-fips)?\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?(:\d+)?(\/.*)?$/;
@@ -22,7 +22,7 @@ export function ecrProvider(deps: TokenProviderDeps & { aws: AwsFetcherOptions; 
       kind: 'ecr',
       issuer: 'ECR',
       schedule: STANDARD_SCHEDULE,
-      sourceSecrets: (source) => (source.credentialsSecretName ? [source.credentialsSecretName] : []),
+      sourceSecrets: credentialsSecret,
       plan({ server, source }, secrets) {
         const region = source.region ?? parseEcrServer(server)?.region;
         if (!region) {

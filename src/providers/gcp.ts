@@ -12,6 +12,7 @@ import type { Token, TokenFetcher } from './token-cache.js';
 import {
   asTokenRefreshError,
   ClientCache,
+  credentialsSecret,
   identityHash,
   tokenProvider,
   type TokenProviderDeps,
@@ -94,7 +95,7 @@ export function gcpProvider(deps: TokenProviderDeps & { requestTimeoutMs: number
       kind: 'gcp',
       issuer: 'Google',
       schedule: STANDARD_SCHEDULE,
-      sourceSecrets: (source) => (source.credentialsSecretName ? [source.credentialsSecretName] : []),
+      sourceSecrets: credentialsSecret,
       plan({ source }, secrets) {
         if (!source.credentialsSecretName)
           return { key: 'gcp|adc', context: { kind: 'adc' }, operation: 'the Google access token request' };

@@ -107,6 +107,11 @@ export function tokenProvider<K extends SourceKind, C>(
   };
 }
 
+/** The source Secrets of a token provider's entry: its credentialsSecretName, if any. */
+export function credentialsSecret(source: { credentialsSecretName?: string }): string[] {
+  return source.credentialsSecretName ? [source.credentialsSecretName] : [];
+}
+
 /** A short, stable, non-reversible name for an identity made of `parts` (Secret names, key ids): safe in logs. */
 export function identityHash(...parts: string[]): string {
   return createHash('sha256').update(parts.join('\0')).digest('hex').slice(0, 16);
