@@ -133,6 +133,12 @@ export class Metrics {
     labelNames: ['credential', 'server'],
     registers: [this.registry],
   });
+  readonly podsRecovered = new Counter({
+    name: 'regcred_pods_recovered_total',
+    help: 'Stuck-pod recovery by result: evicted, warned (a bare Pod), blocked (a PodDisruptionBudget said no), failed',
+    labelNames: ['result'],
+    registers: [this.registry],
+  });
   private readonly verifiedServers = new Map<string, Set<string>>();
 
   /** The verification gauge of a credential's registries (Unknown and Skipped ones have no sample). */

@@ -1,6 +1,6 @@
 // Wiring: the caches, the controller, its workers, probes and metrics, as one startable unit.
 // main.ts adds config, signals and the process around it.
-import type { V1Namespace, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
+import type { V1ContainerStatus, V1Namespace, V1Pod, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
 import type http from 'node:http';
 import type { Logger } from 'pino';
 import { LABEL_MANAGED_BY, MANAGED_BY, type RegistryCredential } from './api/v1alpha1.js';
@@ -70,6 +70,43 @@ function slimServiceAccount(sa: V1ServiceAccount): V1ServiceAccount {
   };
 }
 
+/** A Pending Pod as stuck-pod recovery needs it: who owns it, its SA and pull secrets, its images and why they wait. */
+function slimPod(pod: V1Pod): V1Pod {
+  const meta = pod.metadata ?? {};
+  const slimStatus = (statuses: V1ContainerStatus[] | undefined) =>
+    statuses?.map((status) => ({
+      name: status.name,
+      image: status.image,
+      imageID: '',
+      ready: status.ready,
+      restartCount: 0,
+      state: status.state?.waiting ? { waiting: { reason: status.state.waiting.reason } } : {},
+    }));
+  const images = (containers: Array<{ name: string; image?: string }> | undefined) =>
+    containers?.map((container) => ({ name: container.name, image: container.image }));
+  return {
+    metadata: {
+      name: meta.name,
+      namespace: meta.namespace,
+      uid: meta.uid,
+      resourceVersion: meta.resourceVersion,
+      ownerReferences: meta.ownerReferences?.filter((owner) => owner.controller),
+      deletionTimestamp: meta.deletionTimestamp,
+    },
+    spec: {
+      serviceAccountName: pod.spec?.serviceAccountName,
+      imagePullSecrets: pod.spec?.imagePullSecrets,
+      containers: images(pod.spec?.containers) ?? [],
+      initContainers: images(pod.spec?.initContainers),
+    },
+    status: {
+      phase: pod.status?.phase,
+      containerStatuses: slimStatus(pod.status?.containerStatuses),
+      initContainerStatuses: slimStatus(pod.status?.initContainerStatuses),
+    },
+  };
+}
+
 export class Operator {
   readonly caches: Caches;
   readonly queue: WorkQueue;
@@ -87,11 +124,11 @@ export class Operator {
     const informer = <T extends KubeObject>(
       name: string,
       path: string,
-      extra: { labelSelector?: string; transform?: (obj: T) => T } = {},
+      extra: { labelSelector?: string; fieldSelector?: string; transform?: (obj: T) => T } = {},
     ) =>
       new Informer<T>({
         name,
-        source: listWatch<T>(client, { path, labelSelector: extra.labelSelector }),
+        source: listWatch<T>(client, { path, labelSelector: extra.labelSelector, fieldSelector: extra.fieldSelector }),
         clock,
         logger,
         idleTimeoutMs: config.watchIdleTimeoutSeconds * 1000,
@@ -108,6 +145,11 @@ export class Operator {
         labelSelector: `${LABEL_MANAGED_BY}=${MANAGED_BY}`,
       }),
       sourceSecrets: informer<V1Secret>('source-secrets', paths.secrets(config.sourceNamespace)),
+      // Only Pending Pods can be stuck on a pull: a cluster's running Pods are never cached.
+      pods: informer<V1Pod>('pending-pods', paths.pods(), {
+        fieldSelector: 'status.phase=Pending',
+        transform: slimPod,
+      }),
     };
     this.queue = new WorkQueue({ clock, metrics: metrics.workQueue() });
     const resources = new Resources(client);

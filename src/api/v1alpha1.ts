@@ -121,6 +121,12 @@ export const labelSelectorSchema = z.object({
   matchExpressions: z.array(labelSelectorRequirement).max(32).optional(),
 });
 
+/** Stuck-pod recovery (controller/podrecovery.ts). */
+const podRecovery = z.object({
+  enabled: z.boolean().default(false),
+  maxPerMinute: z.number().int().min(1).max(1000).default(30),
+});
+
 export const specSchema = z.object({
   registries: z.array(registryEntrySchema).min(1).max(32),
   secretName: z.string().min(1).max(253).optional(),
@@ -141,6 +147,7 @@ export const specSchema = z.object({
       message: 'refreshInterval must be a duration such as 6h or 90m',
     }),
   suspend: z.boolean().default(false),
+  podRecovery: podRecovery.optional(),
 });
 
 export type RegistryEntry = z.infer<typeof registryEntrySchema>;
@@ -178,6 +185,8 @@ export interface RegistryCredentialStatus {
   namespaceSummary?: string;
   failures?: NamespaceFailure[];
   registries?: RegistryVerification[];
+  /** Pods evicted by stuck-pod recovery since the RegistryCredential was created. */
+  recoveredPods?: number;
   credentialsExpireAt?: string;
   lastRefreshTime?: string;
 }

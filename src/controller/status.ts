@@ -31,6 +31,8 @@ export interface StatusInput {
   /** The verification of each registry, and the CredentialsVerified condition (controller/verification.ts). */
   registries?: RegistryVerification[];
   credentialsVerified?: ConditionInput;
+  /** Stuck-pod recovery, when enabled: the PodRecovery condition and the eviction count. */
+  podRecovery?: { condition: ConditionInput; recoveredPods: number };
 }
 
 export type ConditionInput = Omit<Condition, 'lastTransitionTime' | 'observedGeneration'>;
@@ -150,7 +152,9 @@ export function computeStatus(
   for (const condition of [ready, sources, propagated])
     conditions = setCondition(conditions, condition, generation, now);
   if (input.credentialsVerified) conditions = setCondition(conditions, input.credentialsVerified, generation, now);
-  const order = ['Ready', 'SourcesReady', 'Propagated', 'CredentialsVerified'];
+  if (input.podRecovery) conditions = setCondition(conditions, input.podRecovery.condition, generation, now);
+  else conditions = conditions.filter((condition) => condition.type !== 'PodRecovery');
+  const order = ['Ready', 'SourcesReady', 'Propagated', 'CredentialsVerified', 'PodRecovery'];
   conditions.sort((a, b) => order.indexOf(a.type) - order.indexOf(b.type));
 
   const status: RegistryCredentialStatus = {
@@ -163,6 +167,7 @@ export function computeStatus(
       .map((failure) => ({ ...failure, message: failure.message.slice(0, MAX_MESSAGE) })),
   };
   if (input.registries?.length) status.registries = input.registries;
+  if (input.podRecovery) status.recoveredPods = input.podRecovery.recoveredPods;
   if (input.credentialsExpireAt !== undefined) status.credentialsExpireAt = iso(input.credentialsExpireAt);
   if (input.lastRefreshTime !== undefined) status.lastRefreshTime = iso(input.lastRefreshTime);
   return status;

@@ -362,7 +362,9 @@ async function credential(prefix: string, spec: Record<string, unknown>): Promis
   return name;
 }
 
-/** The e2e registry's source Secrets in the operator's source namespace: the robot account and the registry's CA. */
+/**
+ * The source Secrets of the e2e registry in the operator's source namespace: the robot account and the registry's CA.
+ */
 async function createSourceSecrets(ns: string): Promise<void> {
   await cluster.createSecret(ns, basicAuthSecret('deployer-robot', 'deployer', 'dep1oy-Pa55'));
   await cluster.createSecret(ns, {

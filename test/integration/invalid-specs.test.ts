@@ -79,6 +79,7 @@ describe('kubectl explain', () => {
       'ecrPublic',
       'gcp',
       'server',
+      'verify',
     ]);
     for (const [name, description] of fields) {
       expect({ name, long: description.length > 40 }).toEqual({ name, long: true });
@@ -95,6 +96,7 @@ describe('kubectl explain', () => {
       [
         'excludeNamespaces',
         'namespaceSelector',
+        'podRecovery',
         'refreshInterval',
         'registries',
         'secretName',
@@ -155,13 +157,20 @@ describe('kubectl get', () => {
     expect(list.stdout).toContain(name);
   });
 
-  test('the columns render the status the operator writes; -o wide adds REASON and SUSPENDED', async () => {
+  test('the columns render the status the operator writes; -o wide adds REASON, SUSPENDED and VERIFIED', async () => {
     const status = {
       conditions: [
         {
           type: 'Ready',
           status: 'False',
           reason: 'SourceSecretNotFound',
+          message: 'm',
+          lastTransitionTime: '2026-01-01T00:00:00Z',
+        },
+        {
+          type: 'CredentialsVerified',
+          status: 'False',
+          reason: 'Unauthorized',
           message: 'm',
           lastTransitionTime: '2026-01-01T00:00:00Z',
         },
@@ -191,7 +200,7 @@ describe('kubectl get', () => {
     const wide = await kubectl(['get', 'registrycredentials', name, '-o', 'wide']);
     expect(wide.code).toBe(0);
     const [wideHeader, wideRow] = table(wide.stdout);
-    expect(wideHeader).toEqual(['NAME', 'READY', 'NAMESPACES', 'EXPIRES', 'AGE', 'REASON', 'SUSPENDED']);
-    expect(wideRow?.slice(-2)).toEqual(['SourceSecretNotFound', 'false']);
+    expect(wideHeader).toEqual(['NAME', 'READY', 'NAMESPACES', 'EXPIRES', 'AGE', 'REASON', 'SUSPENDED', 'VERIFIED']);
+    expect(wideRow?.slice(-3)).toEqual(['SourceSecretNotFound', 'false', 'False']);
   });
 });
