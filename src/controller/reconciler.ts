@@ -26,7 +26,7 @@ import type { EventSink } from '../events.js';
 import { isKubeError, KubeApiError } from '../k8s/errors.js';
 import type { Resources } from '../k8s/resources.js';
 import type { Metrics } from '../metrics.js';
-import type { EcrTokenCache } from '../providers/ecr.js';
+import type { Providers } from '../providers/index.js';
 import type { Verifier } from '../registry/verifier.js';
 import type { Clock } from '../runtime/clock.js';
 import type { ReconcileContext, ReconcileResult } from '../runtime/workerpool.js';
@@ -58,8 +58,8 @@ export interface ReconcilerOptions {
   events: EventSink;
   metrics?: Metrics;
   sourceNamespace: string;
-  /** ECR tokens, shared by every RegistryCredential. */
-  ecrTokens?: EcrTokenCache;
+  /** Where credentials come from: one provider per source kind (the token providers hold the shared token caches). */
+  providers: Providers;
   /** The shortest pause before a credential key recounts status after namespace work. */
   statusDebounceMs?: number;
   /** Checks every credential against its registry (off the reconcile path); absent: verification is off. */
@@ -223,8 +223,7 @@ export class Reconciler {
     const { resolution, held } = await resolveSources(spec, {
       source: { namespace: sourceNamespace, get: (secretName) => sourceSecrets.getIn(sourceNamespace, secretName) },
       lastGood: state.lastGood,
-      ecrTokens: this.options.ecrTokens,
-      now: () => this.options.clock.now(),
+      providers: this.options.providers,
     });
     const { warning, failure } = resolution;
     if (warning && warning.message !== previousWarning?.message)

@@ -44,6 +44,7 @@ function setup(ready: boolean) {
     caches,
     queue: { add: (k) => now.push(k), addAfter: (k, d) => later.push([k, d]) },
     specOf: () => spec,
+    sourceSecretNames: () => [],
     statusDelay: () => 500,
   });
   return { handlers, now, later };
