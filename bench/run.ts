@@ -14,6 +14,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KubeConfig } from '@kubernetes/client-node';
 import { KubeClient } from '../src/k8s/client.js';
+import { accessFromKubeConfig } from '../src/k8s/kubeconfig.js';
 import { systemClock } from '../src/runtime/clock.js';
 import { startControlPlane, type ControlPlane } from '../test/harness/controlplane.js';
 import { startOperator, sumMetric, type OperatorProcess } from '../test/harness/operator.js';
@@ -153,7 +154,7 @@ async function runSize(n: number, withUnrelated: boolean): Promise<void> {
   let op: OperatorProcess | undefined;
   const kc = new KubeConfig();
   kc.loadFromFile(cp.adminKubeconfig);
-  const client = await KubeClient.create(kc, { clock: systemClock, qps: 0, maxRetries: 5 });
+  const client = KubeClient.create(await accessFromKubeConfig(kc), { clock: systemClock, qps: 0, maxRetries: 5 });
   const req = <T>(
     method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
     p: string,

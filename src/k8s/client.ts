@@ -1,16 +1,16 @@
-// A small REST client for the Kubernetes API. Authentication and TLS come from
-// @kubernetes/client-node's KubeConfig (kubeconfig files, in-cluster token refresh, exec plugins);
+// A small REST client for the Kubernetes API. Authentication and TLS come from a ClusterAccess
+// (kubeconfig.ts: kubeconfig files, in-cluster token refresh, exec plugins, as client-node reads them);
 // the requests themselves are plain HTTP so that every call gets: a typed error, a client-side
 // rate limit, bounded retries of transient failures that honour Retry-After, a timeout, a
 // per-request metric hook, and no response body of a Secret call in any error message.
 import http from 'node:http';
 import https from 'node:https';
-import { KubeConfig } from '@kubernetes/client-node';
 import { Backoff } from '../runtime/backoff.js';
 import { type Clock, sleep } from '../runtime/clock.js';
 import type { WatchEvent } from '../runtime/informer.js';
 import { TokenBucket } from '../runtime/ratelimit.js';
 import { KubeApiError, kubeErrorFromResponse, transportError } from './errors.js';
+import type { ClusterAccess } from './kubeconfig.js';
 
 export type Verb = 'GET' | 'LIST' | 'WATCH' | 'CREATE' | 'UPDATE' | 'PATCH' | 'DELETE';
 
@@ -78,25 +78,19 @@ export class KubeClient implements KubeApi {
   private readonly backoff = new Backoff(CLIENT_RETRY_BACKOFF);
 
   private constructor(
-    private readonly kubeConfig: KubeConfig,
-    tls: https.AgentOptions,
+    private readonly access: ClusterAccess,
     private readonly options: KubeClientOptions,
   ) {
-    const cluster = kubeConfig.getCurrentCluster();
-    if (!cluster) throw new Error('kubeconfig has no current cluster');
-    this.base = new URL(cluster.server);
-    const agentOptions = { keepAlive: true, maxSockets: 64, ...tls };
+    this.base = new URL(access.server);
+    const agentOptions = { keepAlive: true, maxSockets: 64, ...access.tls };
     this.agent = this.base.protocol === 'https:' ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
     this.limiter = new TokenBucket(options.qps ?? 50, options.burst ?? 100, options.clock);
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.maxRetries = options.maxRetries ?? 3;
   }
 
-  static async create(kubeConfig: KubeConfig, options: KubeClientOptions): Promise<KubeClient> {
-    const tls: https.RequestOptions = {};
-    await kubeConfig.applyToHTTPSOptions(tls);
-    const { ca, cert, key, rejectUnauthorized, servername } = tls;
-    return new KubeClient(kubeConfig, { ca, cert, key, rejectUnauthorized, servername }, options);
+  static create(access: ClusterAccess, options: KubeClientOptions): KubeClient {
+    return new KubeClient(access, options);
   }
 
   get server(): string {
@@ -262,16 +256,8 @@ export class KubeClient implements KubeApi {
     this.agent.destroy();
   }
 
-  private async authHeaders(): Promise<Record<string, string>> {
-    // Re-evaluated per request: in-cluster tokens and exec plugins rotate credentials.
-    const requestOptions: https.RequestOptions = {};
-    await this.kubeConfig.applyToHTTPSOptions(requestOptions);
-    const headers: Record<string, string> = {};
-    for (const [name, value] of Object.entries((requestOptions.headers ?? {}) as Record<string, unknown>)) {
-      if (typeof value === 'string') headers[name] = value;
-    }
-    if (requestOptions.auth) headers.Authorization = `Basic ${Buffer.from(requestOptions.auth).toString('base64')}`;
-    return headers;
+  private authHeaders(): Promise<Record<string, string>> {
+    return this.access.authHeaders();
   }
 
   private urlFor(path: string, query?: Record<string, string | number | boolean | undefined>): URL {
