@@ -38,9 +38,13 @@ async function main(argv: string[]): Promise<number> {
     clock: systemClock,
     qps: config.kubeApiQps,
     burst: config.kubeApiBurst,
+    maxInFlight: config.kubeApiMaxInflight,
+    adaptive: config.kubeApiAdaptive,
+    onLimitChange: (limit) => metrics.apiInflightLimit.set(limit),
     timeoutMs: config.kubeApiTimeoutSeconds * 1000,
     observe,
   });
+  metrics.apiInflightLimit.set(config.kubeApiMaxInflight);
   logger.info({ server: client.server, sourceNamespace: config.sourceNamespace }, 'starting regcred-operator');
   const operator = new Operator({
     config,

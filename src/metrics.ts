@@ -71,6 +71,13 @@ export class Metrics {
     labelNames: ['verb', 'resource', 'code'],
     registers: [this.registry],
   });
+  readonly apiInflightLimit = new Gauge({
+    name: 'regcred_api_inflight_limit',
+    help:
+      'How many API requests may be in flight now (--kube-api-max-inflight, lowered while the API server ' +
+      'signals pressure)',
+    registers: [this.registry],
+  });
   readonly sourceFailures = new Counter({
     name: 'regcred_source_failures_total',
     help: 'Source resolution failures by reason',

@@ -8,6 +8,7 @@ import https from 'node:https';
 import { Backoff } from '../runtime/backoff.js';
 import { type Clock, sleep } from '../runtime/clock.js';
 import type { WatchEvent } from '../runtime/informer.js';
+import { AdaptiveLimit, type Outcome } from '../runtime/adaptivelimit.js';
 import { TokenBucket } from '../runtime/ratelimit.js';
 import { KubeApiError, kubeErrorFromResponse, transportError } from './errors.js';
 import type { ClusterAccess } from './kubeconfig.js';
@@ -33,8 +34,17 @@ export interface RequestOptions {
 
 export interface KubeClientOptions {
   clock: Clock;
+  /** A fixed request rate (token bucket); 0 or absent: none. */
   qps?: number;
   burst?: number;
+  /**
+   * At most this many requests (not watches) in flight; 0 or absent: no bound. The bound adapts to
+   * the server's signals (runtime/adaptivelimit.ts) unless `adaptive` is false.
+   */
+  maxInFlight?: number;
+  adaptive?: boolean;
+  /** The in-flight limit changed (a metric). */
+  onLimitChange?: (limit: number) => void;
   timeoutMs?: number;
   maxRetries?: number;
   userAgent?: string;
@@ -73,6 +83,7 @@ export class KubeClient implements KubeApi {
   private readonly agent: http.Agent;
   private readonly base: URL;
   private readonly limiter: TokenBucket;
+  private readonly inFlight?: AdaptiveLimit;
   private readonly timeoutMs: number;
   private readonly maxRetries: number;
   private readonly backoff = new Backoff(CLIENT_RETRY_BACKOFF);
@@ -84,7 +95,14 @@ export class KubeClient implements KubeApi {
     this.base = new URL(access.server);
     const agentOptions = { keepAlive: true, maxSockets: 64, ...access.tls };
     this.agent = this.base.protocol === 'https:' ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
-    this.limiter = new TokenBucket(options.qps ?? 50, options.burst ?? 100, options.clock);
+    this.limiter = new TokenBucket(options.qps ?? 0, options.burst ?? 100, options.clock);
+    if (options.maxInFlight)
+      this.inFlight = new AdaptiveLimit({
+        clock: options.clock,
+        max: options.maxInFlight,
+        adaptive: options.adaptive,
+        onChange: options.onLimitChange,
+      });
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.maxRetries = options.maxRetries ?? 3;
   }
@@ -117,8 +135,25 @@ export class KubeClient implements KubeApi {
     }
   }
 
+  /** The in-flight bound now (undefined: none). */
+  inFlightLimit(): number | undefined {
+    return this.inFlight?.limit;
+  }
+
   private async once<T>(req: RequestOptions): Promise<T> {
     await this.limiter.take();
+    if (!this.inFlight) return this.exchange<T>(req, {});
+    await this.inFlight.acquire();
+    const outcome: Outcome = {};
+    try {
+      return await this.exchange<T>(req, outcome);
+    } finally {
+      this.inFlight.release(outcome);
+    }
+  }
+
+  /** One HTTP request and its answer; `outcome` learns how it went, for the in-flight limit. */
+  private async exchange<T>(req: RequestOptions, outcome: Outcome): Promise<T> {
     const verb = verbOf(req);
     const resource = resourceOf(req.path);
     const started = performance.now();
@@ -144,7 +179,13 @@ export class KubeClient implements KubeApi {
           res.on('error', (error) => reject(transportError(what, error)));
           res.on('end', () => {
             const code = res.statusCode ?? 0;
-            this.options.observe?.(verb, resource, code, (performance.now() - started) / 1000);
+            const seconds = (performance.now() - started) / 1000;
+            this.options.observe?.(verb, resource, code, seconds);
+            const retryAfter = header(res.headers['retry-after']);
+            // Overloaded: a 429 (APF, max-inflight) unless the caller takes it as an answer (an
+            // eviction a PodDisruptionBudget refuses), or a 503 that says when to come back.
+            outcome.throttled = (code === 429 && req.retry !== false) || (code === 503 && retryAfter !== undefined);
+            if (verb !== 'LIST') outcome.latencyMs = seconds * 1000;
             const text = Buffer.concat(chunks).toString('utf8');
             if (code >= 200 && code < 300) {
               try {
@@ -153,16 +194,16 @@ export class KubeClient implements KubeApi {
                 reject(new KubeApiError('Transient', code, `${what}: unparseable response`));
               }
             } else {
-              reject(
-                kubeErrorFromResponse(code, text, what, req.sensitive ?? false, header(res.headers['retry-after'])),
-              );
+              reject(kubeErrorFromResponse(code, text, what, req.sensitive ?? false, retryAfter));
             }
           });
         },
       );
-      request.on('timeout', () =>
-        request.destroy(Object.assign(new Error('request timed out'), { code: 'ETIMEDOUT' })),
-      );
+      request.on('timeout', () => {
+        // no answer in time: as much a sign of overload as a 429
+        outcome.throttled = true;
+        request.destroy(Object.assign(new Error('request timed out'), { code: 'ETIMEDOUT' }));
+      });
       request.on('error', (error) => {
         this.options.observe?.(verb, resource, 0, (performance.now() - started) / 1000);
         reject(transportError(what, error));
