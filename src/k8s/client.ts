@@ -143,12 +143,12 @@ export class KubeClient implements KubeApi {
   private async once<T>(req: RequestOptions): Promise<T> {
     await this.limiter.take();
     if (!this.inFlight) return this.exchange<T>(req, {});
-    await this.inFlight.acquire();
+    const ticket = await this.inFlight.acquire();
     const outcome: Outcome = {};
     try {
       return await this.exchange<T>(req, outcome);
     } finally {
-      this.inFlight.release(outcome);
+      this.inFlight.release(ticket, outcome);
     }
   }
 

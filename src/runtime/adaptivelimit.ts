@@ -5,6 +5,9 @@
 // maximum. A bound on requests in flight rather than on their rate: a server that answers slower
 // gets fewer requests per second by itself, and one that answers fast is not held back.
 //
+// A throttled answer lowers the bound once per window, like TCP's one reduction per window of data in
+// flight: answers to requests sent before the last decrease say nothing about the bound since.
+//
 // Slow means both: the recent latency of single-object requests (an average over about ten) is
 // above `slowMs` (a quarter of the API server's 1 s latency SLO for such calls by default), and
 // above `tolerance` times the fastest answer of the last minute (what the server does without a
@@ -36,8 +39,8 @@ export interface Outcome {
 
 export const SLOW_MS = 250;
 export const TOLERANCE = 4;
-/** Two decreases are at least this far apart: one overloaded moment counts once. */
-const DECREASE_INTERVAL_MS = 1000;
+/** Two decreases for slowness are at least this far apart (the average of latencies follows slowly). */
+const SLOW_DECREASE_INTERVAL_MS = 1000;
 const LATENCY_AVERAGE = 0.1;
 /** The fastest answer is tracked per bucket; the baseline is the minimum over the last few. */
 const MIN_BUCKET_MS = 10_000;
@@ -49,7 +52,9 @@ export class AdaptiveLimit {
   private readonly waiting: Array<() => void> = [];
   private readonly min: number;
   private recentMs?: number;
-  private lastDecreaseAt = -Infinity;
+  private lastSlowDecreaseAt = -Infinity;
+  /** Counts decreases; a request remembers the count it was sent under (its ticket). */
+  private decreases = 0;
   private readonly fastest: Array<{ since: number; ms: number }> = [];
 
   constructor(private readonly options: AdaptiveLimitOptions) {
@@ -70,26 +75,26 @@ export class AdaptiveLimit {
     return this.waiting.length;
   }
 
-  /** Waits for a slot; callers are served in arrival order. */
-  acquire(): Promise<void> {
+  /** Waits for a slot; callers are served in arrival order. Returns the ticket to release it with. */
+  acquire(): Promise<number> {
     if (this.inFlight < this.limit && this.waiting.length === 0) {
       this.inFlight++;
-      return Promise.resolve();
+      return Promise.resolve(this.decreases);
     }
-    return new Promise((resolve) => this.waiting.push(resolve));
+    return new Promise((resolve) => this.waiting.push(() => resolve(this.decreases)));
   }
 
   /** Gives the slot back and learns from how the request went. */
-  release(outcome: Outcome = {}): void {
+  release(ticket: number, outcome: Outcome = {}): void {
     this.inFlight--;
-    if (this.options.adaptive !== false) this.learn(outcome);
+    if (this.options.adaptive !== false) this.learn(ticket, outcome);
     while (this.waiting.length > 0 && this.inFlight < this.limit) {
       this.inFlight++;
       this.waiting.shift()!();
     }
   }
 
-  private learn(outcome: Outcome): void {
+  private learn(ticket: number, outcome: Outcome): void {
     const now = this.options.clock.now();
     if (outcome.latencyMs !== undefined) {
       this.recentMs =
@@ -98,9 +103,14 @@ export class AdaptiveLimit {
           : this.recentMs + LATENCY_AVERAGE * (outcome.latencyMs - this.recentMs);
       this.noteFastest(now, outcome.latencyMs);
     }
-    if (outcome.throttled) this.decrease(now, 0.5);
-    else if (this.isSlow()) this.decrease(now, 0.8);
-    else if (outcome.latencyMs !== undefined) this.set(Math.min(this.options.max, this.current + 1 / this.current));
+    if (outcome.throttled) {
+      if (ticket === this.decreases) this.decrease(0.5);
+    } else if (this.isSlow()) {
+      if (now - this.lastSlowDecreaseAt >= SLOW_DECREASE_INTERVAL_MS) {
+        this.lastSlowDecreaseAt = now;
+        this.decrease(0.8);
+      }
+    } else if (outcome.latencyMs !== undefined) this.set(Math.min(this.options.max, this.current + 1 / this.current));
   }
 
   private isSlow(): boolean {
@@ -112,9 +122,8 @@ export class AdaptiveLimit {
     );
   }
 
-  private decrease(now: number, factor: number): void {
-    if (now - this.lastDecreaseAt < DECREASE_INTERVAL_MS) return;
-    this.lastDecreaseAt = now;
+  private decrease(factor: number): void {
+    this.decreases++;
     this.set(Math.max(this.min, this.current * factor));
   }
 
