@@ -245,6 +245,8 @@ export class Operator {
     this.started = true;
     this.readyTimer = setInterval(() => {
       metrics.ready.set(this.readiness().ok ? 1 : 0);
+      for (const informer of this.informers()) metrics.cacheObjects.set({ informer: informer.name }, informer.size());
+      metrics.queueDelayed.set(this.queue.delayed());
     }, 2000);
     this.readyTimer.unref();
     metrics.ready.set(1);
