@@ -295,4 +295,48 @@ describe('deploy/', () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  test('the FlowSchema component: accepted by the API server, naming the ServiceAccount deploy/ runs as', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'regcred-overlay-'));
+    try {
+      const rel = (p: string) => path.relative(dir, repo(p));
+      await writeFile(
+        path.join(dir, 'kustomization.yaml'),
+        dumpYaml({
+          apiVersion: 'kustomize.config.k8s.io/v1beta1',
+          kind: 'Kustomization',
+          resources: [rel('deploy')],
+          components: [rel('deploy/components/flowschema')],
+        }),
+      );
+      const res = await kubectl(['kustomize', dir]);
+      expect(res.stderr).toBe('');
+      const docs = loadAllYaml(res.stdout) as KubeDoc[];
+      const deployment = docs.find((d) => d.kind === 'Deployment')! as KubeDoc & {
+        spec: { template: { spec: { serviceAccountName: string } } };
+      };
+      const serviceAccount = {
+        name: deployment.spec.template.spec.serviceAccountName,
+        namespace: deployment.metadata.namespace,
+      };
+      const schemas = docs.filter((d) => d.kind === 'FlowSchema') as Array<
+        KubeDoc & { spec: { priorityLevelConfiguration: { name: string }; rules: Array<{ subjects: unknown[] }> } }
+      >;
+      expect(schemas.map((d) => d.spec.priorityLevelConfiguration.name).sort()).toEqual([
+        'leader-election',
+        'regcred-operator',
+      ]);
+      for (const schema of schemas)
+        expect(schema.spec.rules[0].subjects).toEqual([{ kind: 'ServiceAccount', serviceAccount }]);
+      const flowcontrol = docs.filter((d) => d.kind === 'FlowSchema' || d.kind === 'PriorityLevelConfiguration');
+      const applied = await kubectl(['apply', '--dry-run=server', '-f', '-'], {
+        input: flowcontrol.map((d) => JSON.stringify(d)).join('\n'),
+      });
+      expect(applied.stderr).toBe('');
+      expect(applied.stdout).toMatch(/^flowschema\.\S*\/regcred-operator created/m);
+      expect(applied.stdout).toMatch(/^prioritylevelconfiguration\.\S*\/regcred-operator created/m);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });
