@@ -86,10 +86,14 @@ describe('kubectl explain', () => {
     expect([...fields.keys()].sort()).toEqual(
       [
         'excludeNamespaces',
+        'excludeServiceAccounts',
+        'namespaceNames',
         'namespaceSelector',
         'refreshInterval',
         'registries',
         'secretName',
+        'secretTemplate',
+        'serviceAccountSelector',
         'serviceAccounts',
         'suspend',
       ].sort(),
