@@ -132,7 +132,8 @@ export class Reconciler {
     const selected: string[] = [];
     let ready = 0;
     const document = state.document;
-    const desiredTemplate = document === undefined ? undefined : desiredSecret(cred, '', state.secretName, document);
+    const desiredTemplate =
+      document === undefined ? undefined : desiredSecret(cred, '', state.secretName, document, spec.secretTemplate);
     let scanned = 0;
     for (const namespace of caches.namespaces.list()) {
       if (++scanned % SCAN_SLICE === 0) await nextTurn();
@@ -367,7 +368,7 @@ export class Reconciler {
     let secret = caches.managedSecrets.getIn(namespace, name);
     const document = state.document;
     if (document !== undefined) {
-      const desired = desiredSecret(cred, namespace, name, document);
+      const desired = desiredSecret(cred, namespace, name, document, spec.secretTemplate);
       if (secret && !isOwnedBy(secret, cred)) {
         const owner = secret.metadata?.labels?.[LABEL_CREDENTIAL] ?? '?';
         throw new NamespaceFailureError(
@@ -387,7 +388,7 @@ export class Reconciler {
       return false; // held: nothing to inject until a first good document exists
     }
     for (const serviceAccount of [...caches.serviceAccounts.listIn(namespace)]) {
-      const wanted = isServiceAccountSelected(serviceAccount.metadata?.name ?? '', spec) ? name : undefined;
+      const wanted = isServiceAccountSelected(serviceAccount, spec) ? name : undefined;
       wrote = (await this.writer.applyServiceAccount(serviceAccount, cred.metadata.name, wanted, context)) || wrote;
     }
     return wrote;
