@@ -7,6 +7,9 @@
 // BENCH_WARMUP_NAMESPACES (50): a throwaway RegistryCredential the operator serves and cleans up before
 // the measured fan-out, so both sides run warm.
 // BENCH_WATCHED_FLOOR=1 adds a fan-out floor whose client also keeps an operator's watches open.
+// BENCH_TARGETING=1 makes the measured RegistryCredentials select by namespaceNames (globs, ANDed
+// with the label selector), ServiceAccounts by serviceAccountSelector (with an exclusion) and shape
+// the copies with a secretTemplate, for the same writes; it adds the phase "SA relabelled".
 // `--quick` = sizes 30, 10 new namespaces, 5 s idle, 200 unrelated Secrets: a smoke run for CI.
 import { createReadStream } from 'node:fs';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
@@ -35,6 +38,9 @@ const SAS = ['default', 'app', 'ci'];
 // Opt-in: a second fan-out floor whose client also keeps the watches an operator needs open
 // (namespaces, ServiceAccounts, its Secrets), to show what watching costs on this machine.
 const WATCHED_FLOOR = process.env.BENCH_WATCHED_FLOOR === '1';
+const TARGETING = process.env.BENCH_TARGETING === '1';
+/** The label that serviceAccountSelector matches (BENCH_TARGETING); every `app` and `ci` SA carries it. */
+const PULL_LABEL = 'regcred.io/pull';
 const USER = 'regcred-bench-operator';
 const MANAGED = 'app.kubernetes.io/managed-by=regcred-operator';
 
@@ -223,7 +229,9 @@ async function runSize(n: number, withUnrelated: boolean): Promise<void> {
       32,
       async (ns) => {
         for (const sa of SAS.slice(1))
-          await req('POST', `/api/v1/namespaces/${ns}/serviceaccounts`, { metadata: { name: sa } });
+          await req('POST', `/api/v1/namespaces/${ns}/serviceaccounts`, {
+            metadata: { name: sa, labels: { [PULL_LABEL]: 'bench' } },
+          });
       },
     );
     await waitFor(
@@ -325,15 +333,29 @@ async function runSize(n: number, withUnrelated: boolean): Promise<void> {
       args: ['--concurrency', String(CONCURRENCY), '--kube-api-qps', '0', '--log-level', 'warn'],
     });
     const CREDENTIALS = '/apis/regcred.io/v1alpha1/registrycredentials';
-    const credential = (name: string, label: string) => ({
+    // `names`: the name prefixes of the namespaces it serves (for namespaceNames with BENCH_TARGETING).
+    const credential = (name: string, label: string, names: string[]) => ({
       apiVersion: 'regcred.io/v1alpha1',
       kind: 'RegistryCredential',
       metadata: { name },
       spec: {
         registries: [{ server: 'r.example.com', basicAuth: { secretName: 'robot' } }],
         namespaceSelector: { matchLabels: { bench: label } },
-        serviceAccounts: SAS,
         secretName: 'pull',
+        ...(TARGETING
+          ? {
+              // the same namespaces and ServiceAccounts as the plain spec, reached through the new fields
+              namespaceNames: names.map((prefix) => `${prefix}-*`),
+              excludeNamespaces: ['kube-*', '*-sandbox'],
+              serviceAccounts: ['default'],
+              serviceAccountSelector: { matchLabels: { [PULL_LABEL]: 'bench' } },
+              excludeServiceAccounts: ['builder'],
+              secretTemplate: {
+                labels: { team: 'bench', 'argocd.argoproj.io/secret-type': 'repository' },
+                annotations: { 'argocd.argoproj.io/compare-options': 'IgnoreExtraneous' },
+              },
+            }
+          : { serviceAccounts: SAS }),
       },
     });
     type Status = { status?: { namespaces?: { ready: number }; conditions?: Array<{ type: string; status: string }> } };
@@ -342,7 +364,7 @@ async function runSize(n: number, withUnrelated: boolean): Promise<void> {
       c.status?.conditions?.find((x) => x.type === 'Ready')?.status === 'True';
     if (WARMUP > 0) {
       const warm = await watchUntil<Status>(CREDENTIALS, { fieldSelector: 'metadata.name=warmup' }, converged(WARMUP));
-      await req('POST', CREDENTIALS, credential('warmup', 'warm'));
+      await req('POST', CREDENTIALS, credential('warmup', 'warm', ['warm']));
       await warm.done;
       await warm.stop();
       await req('DELETE', `${CREDENTIALS}/warmup`);
@@ -365,7 +387,7 @@ async function runSize(n: number, withUnrelated: boolean): Promise<void> {
       converged(n),
     );
     t0 = performance.now();
-    await req('POST', CREDENTIALS, credential('bench', 'o'));
+    await req('POST', CREDENTIALS, credential('bench', 'o', ['o', 'onew']));
     await credentialWatch.done;
     const fanout = seconds(t0);
     await credentialWatch.stop();
@@ -528,6 +550,49 @@ async function runSize(n: number, withUnrelated: boolean): Promise<void> {
       note: `${show(rotationApi)} (the minimum counts the bench's own PATCH of the source)`,
     });
 
+    // 3b. ServiceAccounts relabelled out of serviceAccountSelector, one after another (BENCH_TARGETING):
+    // from the label PATCH until our entry is gone. Floor: a minimal reactor removing it itself.
+    if (TARGETING) {
+      const relabelled = async (prefix: string, react?: (ns: string) => Promise<unknown>) => {
+        const out: number[] = [];
+        for (let i = 0; i < Math.min(NEW_NAMESPACES, n); i++) {
+          const ns = `${prefix}-${i}`;
+          const start = performance.now();
+          await req(
+            'PATCH',
+            `/api/v1/namespaces/${ns}/serviceaccounts/ci`,
+            { metadata: { labels: { [PULL_LABEL]: null } } },
+            merge,
+          );
+          if (react) void react(ns);
+          await waitFor(
+            async () =>
+              !(
+                await req<{ imagePullSecrets?: Array<{ name: string }> }>(
+                  'GET',
+                  `/api/v1/namespaces/${ns}/serviceaccounts/ci`,
+                )
+              ).imagePullSecrets?.some((e) => e.name === 'pull'),
+            { timeoutMs: 120_000, intervalMs: 5, what: `${ns}/ci without our entry` },
+          );
+          out.push((performance.now() - start) / 1000);
+        }
+        return out;
+      };
+      const floorRelabel = await relabelled('f', (ns) =>
+        req('PATCH', `/api/v1/namespaces/${ns}/serviceaccounts/ci`, { imagePullSecrets: [] }, merge),
+      );
+      const opRelabel = await relabelled('o');
+      for (const p of [50, 95, 99])
+        record({
+          size: n,
+          figure: `SA relabelled out p${p}`,
+          unit: 's',
+          operator: percentile(opRelabel, p),
+          floor: percentile(floorRelabel, p),
+        });
+    }
+
     // 4. Idle.
     await waitFor(async () => (await op!.metric('regcred_workqueue_depth')) === 0, { timeoutMs: 60_000 });
     mark = await auditOffset(cp);
@@ -628,11 +693,13 @@ async function main(): Promise<void> {
   ];
   process.stdout.write(
     `\nregcred-operator benchmark, ${started.toISOString()}, sizes ${SIZES.join(',')}, ${NEW_NAMESPACES} new ` +
-      `namespaces, idle ${IDLE_SECONDS} s, concurrency ${CONCURRENCY}\n\n${lines.join('\n')}\n`,
+      `namespaces, idle ${IDLE_SECONDS} s, concurrency ${CONCURRENCY}${TARGETING ? ', targeting fields' : ''}\n\n` +
+      `${lines.join('\n')}\n`,
   );
   const dir = path.join(ROOT, 'bench', 'results');
   await mkdir(dir, { recursive: true });
-  const file = path.join(dir, `${started.toISOString().replace(/[:.]/g, '-')}${quick ? '-quick' : ''}.json`);
+  const suffix = `${TARGETING ? '-targeting' : ''}${quick ? '-quick' : ''}`;
+  const file = path.join(dir, `${started.toISOString().replace(/[:.]/g, '-')}${suffix}.json`);
   await writeFile(
     file,
     JSON.stringify(
@@ -644,6 +711,7 @@ async function main(): Promise<void> {
         idleSeconds: IDLE_SECONDS,
         unrelated: UNRELATED,
         concurrency: CONCURRENCY,
+        targeting: TARGETING,
         figures,
       },
       null,
