@@ -39,6 +39,8 @@ const SAS = ['default', 'app', 'ci'];
 // (namespaces, ServiceAccounts, its Secrets), to show what watching costs on this machine.
 const WATCHED_FLOOR = process.env.BENCH_WATCHED_FLOOR === '1';
 const TARGETING = process.env.BENCH_TARGETING === '1';
+/** How long the operator must make no write for a phase to count as finished (quietSince). */
+const QUIET_MS = 12_000;
 /** The label that serviceAccountSelector matches (BENCH_TARGETING); every `app` and `ci` SA carries it. */
 const PULL_LABEL = 'regcred.io/pull';
 const USER = 'regcred-bench-operator';
@@ -197,6 +199,24 @@ async function runSize(n: number, withUnrelated: boolean): Promise<void> {
       },
     };
   };
+  /**
+   * The operator's requests since `mark`, once it has made no write for QUIET_MS (longer than the
+   * longest status pause, 10 s): the end of a phase, with its paced status recount and Events.
+   */
+  const quietSince = async (mark: number) => {
+    let calls = await requestsSince(cp, mark, USER);
+    let writes = total(calls, WRITES);
+    const began = performance.now();
+    let since = began;
+    // bounded: an operator that never stops writing shows in the next phase's figures
+    while (performance.now() - since < QUIET_MS && performance.now() - began < 120_000) {
+      await sleep(1000);
+      calls = await requestsSince(cp, mark, USER);
+      const now = total(calls, WRITES);
+      if (now !== writes) [writes, since] = [now, performance.now()];
+    }
+    return calls;
+  };
   try {
     const crd = await cp.kubectl(['apply', '-f', path.join(ROOT, 'crds')]);
     if (crd.code !== 0) throw new Error(crd.stderr);
@@ -334,7 +354,7 @@ async function runSize(n: number, withUnrelated: boolean): Promise<void> {
     });
     const CREDENTIALS = '/apis/regcred.io/v1alpha1/registrycredentials';
     // `names`: the name prefixes of the namespaces it serves (for namespaceNames with BENCH_TARGETING).
-    const credential = (name: string, label: string, names: string[]) => ({
+    const credential = (name: string, label: string, names: string[], targeting = TARGETING) => ({
       apiVersion: 'regcred.io/v1alpha1',
       kind: 'RegistryCredential',
       metadata: { name },
@@ -342,7 +362,7 @@ async function runSize(n: number, withUnrelated: boolean): Promise<void> {
         registries: [{ server: 'r.example.com', basicAuth: { secretName: 'robot' } }],
         namespaceSelector: { matchLabels: { bench: label } },
         secretName: 'pull',
-        ...(TARGETING
+        ...(targeting
           ? {
               // the same namespaces and ServiceAccounts as the plain spec, reached through the new fields
               namespaceNames: names.map((prefix) => `${prefix}-*`),
@@ -362,23 +382,34 @@ async function runSize(n: number, withUnrelated: boolean): Promise<void> {
     const converged = (want: number) => (c: Status) =>
       (c.status?.namespaces?.ready ?? 0) >= want &&
       c.status?.conditions?.find((x) => x.type === 'Ready')?.status === 'True';
-    if (WARMUP > 0) {
-      const warm = await watchUntil<Status>(CREDENTIALS, { fieldSelector: 'metadata.name=warmup' }, converged(WARMUP));
-      await req('POST', CREDENTIALS, credential('warmup', 'warm', ['warm']));
-      await warm.done;
-      await warm.stop();
-      await req('DELETE', `${CREDENTIALS}/warmup`);
+    /** Applies `body`, returns the seconds until its status says `want` namespaces are ready, then deletes it and waits for its cleanup. */
+    const serveAndCleanUp = async (body: ReturnType<typeof credential>, want: number) => {
+      const name = body.metadata.name;
+      const watch = await watchUntil<Status>(CREDENTIALS, { fieldSelector: `metadata.name=${name}` }, converged(want));
+      const start = performance.now();
+      await req('POST', CREDENTIALS, body);
+      await watch.done;
+      const took = seconds(start);
+      await watch.stop();
+      await req('DELETE', `${CREDENTIALS}/${name}`);
       await waitFor(
         () =>
-          req('GET', `${CREDENTIALS}/warmup`).then(
+          req('GET', `${CREDENTIALS}/${name}`).then(
             () => false,
             () => true,
           ),
-        { timeoutMs: 600_000, what: 'the warm-up RegistryCredential cleaned up' },
+        { timeoutMs: 600_000, what: `the RegistryCredential ${name} cleaned up` },
       );
       await waitFor(async () => (await op!.metric('regcred_workqueue_depth')) === 0, { timeoutMs: 60_000 });
+      return took;
+    };
+    if (WARMUP > 0) {
+      await serveAndCleanUp(credential('warmup', 'warm', ['warm']), WARMUP);
       log(`warm-up: the operator served and cleaned up ${WARMUP} namespaces`);
     }
+    // With BENCH_TARGETING, the plain spec's fan-out over the same namespaces in the same run, as the
+    // comparison under the same load (the machine may be shared); it is cleaned up before the measured one.
+    const plainFanout = TARGETING ? await serveAndCleanUp(credential('bench-plain', 'o', ['o'], false), n) : undefined;
     let mark = await auditOffset(cp);
     let api = await apiserverRequests(cp);
     const credentialWatch = await watchUntil<Status>(
@@ -399,6 +430,14 @@ async function runSize(n: number, withUnrelated: boolean): Promise<void> {
       operator: fanout,
       floor: fanoutFloor,
     });
+    if (plainFanout !== undefined)
+      record({
+        size: n,
+        figure: 'fan-out: the plain spec, same run',
+        unit: 's',
+        operator: plainFanout,
+        floor: fanoutFloor,
+      });
     if (watchedFloor)
       record({
         size: n,
@@ -582,7 +621,10 @@ async function runSize(n: number, withUnrelated: boolean): Promise<void> {
       const floorRelabel = await relabelled('f', (ns) =>
         req('PATCH', `/api/v1/namespaces/${ns}/serviceaccounts/ci`, { imagePullSecrets: [] }, merge),
       );
+      mark = await auditOffset(cp);
       const opRelabel = await relabelled('o');
+      // The phase ends with the credential's paced status recount and its Event (at most 10 s later).
+      const relabelWrites = await quietSince(mark);
       for (const p of [50, 95, 99])
         record({
           size: n,
@@ -591,6 +633,14 @@ async function runSize(n: number, withUnrelated: boolean): Promise<void> {
           operator: percentile(opRelabel, p),
           floor: percentile(floorRelabel, p),
         });
+      record({
+        size: n,
+        figure: 'SA relabelled out: writes',
+        unit: 'writes',
+        operator: total(relabelWrites, WRITES),
+        floor: opRelabel.length,
+        note: show(relabelWrites),
+      });
     }
 
     // 4. Idle.

@@ -26,11 +26,28 @@ export function templatedMetadata(
   return { labels, annotations: { ...template?.annotations, [ANNOTATION_TEMPLATED]: record } };
 }
 
+const NO_KEYS: TemplatedKeys = Object.freeze({ labels: [], annotations: [] });
+
+// A credential key's scan compares every copy with its desired state, which reads this record;
+// copies of one credential share one value, so each distinct value is parsed once. Bounded.
+const parsedRecords = new Map<string, TemplatedKeys>();
+const MAX_PARSED_RECORDS = 1024;
+
 /** The keys the template put on a copy, as recorded on it (nothing when the record is missing or mangled). */
 export function templatedKeysOf(metadata: V1ObjectMeta | undefined): TemplatedKeys {
   const raw = metadata?.annotations?.[ANNOTATION_TEMPLATED];
+  if (!raw) return NO_KEYS;
+  let keys = parsedRecords.get(raw);
+  if (!keys) {
+    if (parsedRecords.size >= MAX_PARSED_RECORDS) parsedRecords.clear();
+    keys = Object.freeze(parseRecord(raw));
+    parsedRecords.set(raw, keys);
+  }
+  return keys;
+}
+
+function parseRecord(raw: string): TemplatedKeys {
   const keys: TemplatedKeys = { labels: [], annotations: [] };
-  if (!raw) return keys;
   try {
     const parsed = JSON.parse(raw) as Partial<Record<keyof TemplatedKeys, unknown>>;
     for (const kind of ['labels', 'annotations'] as const) {
