@@ -382,7 +382,10 @@ async function runSize(n: number, withUnrelated: boolean): Promise<void> {
     const converged = (want: number) => (c: Status) =>
       (c.status?.namespaces?.ready ?? 0) >= want &&
       c.status?.conditions?.find((x) => x.type === 'Ready')?.status === 'True';
-    /** Applies `body`, returns the seconds until its status says `want` namespaces are ready, then deletes it and waits for its cleanup. */
+    /**
+     * Applies `body`, returns the seconds until its status says `want` namespaces are ready, then
+     * deletes it and waits for its cleanup.
+     */
     const serveAndCleanUp = async (body: ReturnType<typeof credential>, want: number) => {
       const name = body.metadata.name;
       const watch = await watchUntil<Status>(CREDENTIALS, { fieldSelector: `metadata.name=${name}` }, converged(want));
