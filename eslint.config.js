@@ -8,7 +8,7 @@ const WIDTH = 120; // .prettierrc.json printWidth
 const TEST_TITLE = '^\\s*(test|it|describe)(\\.each)?\\(';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', '.cache/', 'bench/results/', 'deploy/', 'crds/', 'test/e2e/'] },
+  { ignores: ['node_modules/', 'dist/', '.cache/', 'bench/results/', 'deploy/', 'crds/', '.tmp/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   prettier,

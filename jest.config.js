@@ -1,4 +1,5 @@
-// Three projects: fast unit tests of pure logic, the integration suite on a real control plane, and
+// Four projects: fast unit tests of pure logic, the integration suite on a real control plane, the
+// e2e suite on a control plane with a real node (kubelet + containerd, test/e2e/), and
 // the fault suite (test/faults/: crashes, API server restarts, dropped and stale watches, API
 // faults, concurrent editors, the bad-input catalogue) on a control plane of its own,
 // sized by REGCRED_FAULTS_SIZE (quick in npm test, full with npm run test:faults).
@@ -19,6 +20,15 @@ export default {
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
       globalSetup: '<rootDir>/test/harness/global-setup.ts',
       globalTeardown: '<rootDir>/test/harness/global-teardown.ts',
+    },
+    {
+      ...common,
+      // The real node (kubelet + containerd): Pods pull with what the operator wrote, and the
+      // operator runs as Pods of its own image (test/e2e/).
+      displayName: 'e2e',
+      testMatch: ['<rootDir>/test/e2e/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/harness/e2e-setup.ts',
+      globalTeardown: '<rootDir>/test/harness/e2e-teardown.ts',
     },
     {
       ...common,

@@ -33,7 +33,10 @@ import {
   tailFile,
   waitForProcess,
 } from '../test/harness/controlplane.js';
-import { StopWaiting } from '../test/harness/wait.js';
+import { StopWaiting, waitFor } from '../test/harness/wait.js';
+import { NODE_NAME, nodePreflight, type RealNode, startNode, trustRegistry } from '../test/harness/node.js';
+import { type Registry, startRegistry } from '../test/harness/registry.js';
+import { appImageLayout } from '../test/harness/workloads.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
 // Relative to REPO_ROOT, where kubectl runs (so the commands shown can be copied).
@@ -53,10 +56,18 @@ const DEMO_LABEL = { 'regcred-demo': 'true' };
 const SELECTED = ['regcred-demo-team-a', 'regcred-demo-team-b'];
 const UNSELECTED = 'regcred-demo-other';
 const LATE = 'regcred-demo-team-c';
-const ALL_NAMESPACES = [SOURCE_NAMESPACE, ...SELECTED, UNSELECTED, LATE];
+const ALL_NAMESPACES = [SOURCE_NAMESPACE, ...SELECTED, UNSELECTED, LATE, 'regcred-demo-pods'];
 const MANAGED = 'app.kubernetes.io/managed-by=regcred-operator';
 
 const WAIT_MS = 60_000;
+
+// The Pod part (local cluster with a real node only): a private registry on this machine, a
+// RegistryCredential for it made here, and a Pod that fails before it and runs after it.
+const NODE_NAMESPACE = 'regcred-demo-pods';
+const NODE_LABEL = { 'regcred-demo-node': 'true' };
+const NODE_CREDENTIAL = 'demo-local-registry';
+const NODE_SOURCE_SECRET = 'local-registry-robot';
+const NODE_PULL_SECRET = 'local-registry-pull';
 
 class DemoError extends Error {
   override name = 'DemoError';
@@ -147,6 +158,12 @@ async function show(args: string[], empty = '(nothing)'): Promise<string> {
 
 interface State {
   cp?: ControlPlane;
+  /** The real node, when the local cluster could run one. */
+  node?: RealNode;
+  /** Why there is no node (printed where the Pod part would be). */
+  noNode?: string;
+  registry?: Registry;
+  nodeCredentialCreated?: boolean;
   workDir?: string;
   /** Namespaces this run created (only those are deleted). */
   namespaces: string[];
@@ -178,7 +195,14 @@ async function connect(state: State): Promise<void> {
   } else {
     step('Cluster: KUBECONFIG is not set, starting a throwaway local control plane');
     const binDir = process.env.REGCRED_DEMO_BIN_DIR || (await ensureControlPlaneBinaries());
-    state.cp = await startControlPlane({ binDir, withControllerManager: true });
+    // With a real node when this machine can run one (root, containerd, runc, CNI plugins, kubelet):
+    // then a Pod really pulls at the end.
+    state.noNode = await nodePreflight(binDir);
+    state.cp = await startControlPlane({
+      binDir,
+      withControllerManager: true,
+      ...(state.noNode ? {} : { forNode: { nodeName: NODE_NAME } }),
+    });
     const bin = (await findOnPath('kubectl')) ?? path.join(binDir, 'kubectl');
     // A private discovery cache: the default one (~/.kube/cache) is keyed by host:port, and ports are reused.
     kube = {
@@ -188,6 +212,11 @@ async function connect(state: State): Promise<void> {
     };
     say(`  etcd + kube-apiserver + kube-controller-manager at ${state.cp.server} (work dir ${state.cp.dir})`);
     say(`  kubectl here: kubectl --kubeconfig ${state.cp.adminKubeconfig} ...`);
+    if (!state.noNode) {
+      step('A real node: containerd + runc + the kubelet, joined to the control plane');
+      state.node = await startNode(state.cp.env);
+      await show(['get', 'nodes', '-o', 'wide']);
+    }
   }
 }
 
@@ -402,6 +431,154 @@ async function demonstrate(state: State): Promise<void> {
   await show(['get', 'registrycredentials']);
 }
 
+/**
+ * The ImagePullBackOff story on the real node: a Pod of an image in a private registry fails with
+ * 401; a RegistryCredential for that registry is applied; the recreated Pod pulls and runs.
+ */
+async function podStory(state: State): Promise<void> {
+  if (!state.node) {
+    step('A Pod pulling through a real kubelet: skipped');
+    say(
+      state.cp
+        ? `  this machine cannot run a node: ${state.noNode}`
+        : '  only on the local throwaway cluster (KUBECONFIG is set)',
+    );
+    return;
+  }
+  const node = state.node.env;
+  step("A private registry on this machine (TLS, htpasswd), trusted by the node's containerd");
+  const robot = { username: 'demo-robot', password: randomBytes(18).toString('base64url') };
+  state.registry = await startRegistry({ users: [robot] });
+  await trustRegistry(node, state.registry.host, state.registry.caFile);
+  const image = await state.registry.push(await appImageLayout('demo/hello', node), '1', 'demo/hello:1');
+  say(`  ${state.registry.host}, image ${image}, user ${robot.username} (password not shown)`);
+
+  step(`A Pod of ${image} in namespace ${NODE_NAMESPACE}, before any credential`);
+  await createNamespace(state, NODE_NAMESPACE, NODE_LABEL);
+  await waitFor(async () => (await kubectl(['get', 'serviceaccount', 'default', '-n', NODE_NAMESPACE])).code === 0, {
+    timeoutMs: WAIT_MS,
+    what: 'the default ServiceAccount',
+  });
+  await createPod(image);
+  await whileOperatorRuns(state, 'the Pod to fail with 401', async () =>
+    /401 Unauthorized/.test(
+      await kubectlOk([
+        'get',
+        'events',
+        '-n',
+        NODE_NAMESPACE,
+        '--field-selector',
+        'involvedObject.name=hello,reason=Failed',
+        '-o',
+        'jsonpath={.items[*].message}',
+      ]),
+    ),
+  );
+  await whileOperatorRuns(
+    state,
+    'ImagePullBackOff',
+    async () =>
+      (
+        await kubectlOk([
+          'get',
+          'pod',
+          'hello',
+          '-n',
+          NODE_NAMESPACE,
+          '-o',
+          'jsonpath={.status.containerStatuses[0].state.waiting.reason}',
+        ])
+      ).trim() === 'ImagePullBackOff',
+  );
+  await show(['get', 'pods', '-n', NODE_NAMESPACE]);
+  await show([
+    'get',
+    'events',
+    '-n',
+    NODE_NAMESPACE,
+    '--field-selector',
+    'reason=Failed',
+    '-o',
+    'custom-columns=REASON:.reason,MESSAGE:.message',
+  ]);
+
+  step(`RegistryCredential ${NODE_CREDENTIAL} for ${state.registry.host}`);
+  const source = {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: NODE_SOURCE_SECRET, namespace: SOURCE_NAMESPACE },
+    type: 'kubernetes.io/basic-auth',
+    stringData: robot,
+  };
+  say(
+    `  $ kubectl apply -f -    # Secret ${SOURCE_NAMESPACE}/${NODE_SOURCE_SECRET}: username ${robot.username}, ` +
+      `password not shown`,
+  );
+  say(indent(await kubectlOk(['apply', '-f', '-'], { input: JSON.stringify(source) })));
+  const credential = {
+    apiVersion: 'regcred.io/v1alpha1',
+    kind: 'RegistryCredential',
+    metadata: { name: NODE_CREDENTIAL },
+    spec: {
+      registries: [{ server: state.registry.host, basicAuth: { secretName: NODE_SOURCE_SECRET } }],
+      secretName: NODE_PULL_SECRET,
+      namespaceSelector: { matchLabels: NODE_LABEL },
+    },
+  };
+  say(`  $ kubectl apply -f -    # ${JSON.stringify(credential.spec)}`);
+  state.nodeCredentialCreated = true;
+  say(indent(await kubectlOk(['apply', '-f', '-'], { input: JSON.stringify(credential) })));
+  await whileOperatorRuns(state, `ServiceAccount ${NODE_NAMESPACE}/default to list ${NODE_PULL_SECRET}`, async () =>
+    (await pullSecretsOf(NODE_NAMESPACE))?.includes(NODE_PULL_SECRET),
+  );
+  await show(['get', 'serviceaccount', 'default', '-n', NODE_NAMESPACE, '-o', 'jsonpath={.imagePullSecrets}']);
+  say(
+    "  The Pod made before that still lacks the Secret (a Pod gets its ServiceAccount's pull secrets when it is " +
+      'created):',
+  );
+  await show(
+    ['get', 'pod', 'hello', '-n', NODE_NAMESPACE, '-o', 'jsonpath={.spec.imagePullSecrets}'],
+    '(no imagePullSecrets)',
+  );
+
+  step('Recreate the Pod: it gets the Secret from its ServiceAccount, pulls and runs');
+  await kubectlOk(['delete', 'pod', 'hello', '-n', NODE_NAMESPACE, '--wait=true', '--timeout=60s']);
+  await createPod(image);
+  await whileOperatorRuns(
+    state,
+    'the Pod to run',
+    async () =>
+      (await kubectlOk(['get', 'pod', 'hello', '-n', NODE_NAMESPACE, '-o', 'jsonpath={.status.phase}'])).trim() ===
+      'Running',
+  );
+  await show(['get', 'pods', '-n', NODE_NAMESPACE, '-o', 'wide']);
+  await show([
+    'get',
+    'events',
+    '-n',
+    NODE_NAMESPACE,
+    '--field-selector',
+    'involvedObject.name=hello,reason=Pulled',
+    '-o',
+    'custom-columns=REASON:.reason,MESSAGE:.message',
+  ]);
+  await whileOperatorRuns(state, "the Pod's output", async () =>
+    /pulled and running/.test((await kubectl(['logs', 'hello', '-n', NODE_NAMESPACE])).stdout),
+  );
+  await show(['logs', 'hello', '-n', NODE_NAMESPACE]);
+}
+
+async function createPod(image: string): Promise<void> {
+  const pod = {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'hello', namespace: NODE_NAMESPACE },
+    spec: { terminationGracePeriodSeconds: 1, containers: [{ name: 'hello', image, imagePullPolicy: 'Always' }] },
+  };
+  say(`  $ kubectl apply -f -    # Pod hello: image ${image}, ServiceAccount default`);
+  say(indent(await kubectlOk(['apply', '-f', '-'], { input: JSON.stringify(pod) })));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Cleanup: every step runs, errors are collected; on success it is part of the show.
 // ---------------------------------------------------------------------------------------------
@@ -419,6 +596,21 @@ async function cleanUp(state: State, demoFailed: boolean): Promise<string[]> {
   // After Ctrl-C the terminal's SIGINT also stopped the local control plane: nothing to clean in it.
   const clusterGone = state.cp !== undefined && interruption.aborted;
 
+  if (kube && state.nodeCredentialCreated && !clusterGone) {
+    await attempt(`delete RegistryCredential ${NODE_CREDENTIAL}`, async () => {
+      await kubectlOk(['delete', 'registrycredential', NODE_CREDENTIAL, '--ignore-not-found', '--wait=false']);
+      const op = state.operator;
+      if (!op || !isAlive(op.pid)) throw new DemoError('the operator is not running');
+      await waitForProcess(
+        op.pid,
+        op.logPath,
+        `RegistryCredential ${NODE_CREDENTIAL} to be gone`,
+        WAIT_MS,
+        async () =>
+          !(await kubectlOk(['get', 'registrycredential', NODE_CREDENTIAL, '-o', 'name', '--ignore-not-found'])).trim(),
+      );
+    });
+  }
   if (kube && state.credentialCreated && !clusterGone) {
     say(
       `\n==> Clean up: delete RegistryCredential ${CREDENTIAL}; its finalizer makes the operator remove the Secrets  ` +
@@ -493,6 +685,14 @@ async function cleanUp(state: State, demoFailed: boolean): Promise<string[]> {
     });
   }
 
+  if (state.registry) await attempt('stop the registry', () => state.registry!.stop());
+  if (state.node) {
+    say(
+      `\n==> Clean up: stop the node (Pods drained; containerd, kubelet, bridge, rules and mounts removed)  ` +
+        `[${elapsed()}]`,
+    );
+    await attempt('stop the node', () => state.node!.stop());
+  }
   if (state.cp) {
     say(`\n==> Clean up: stop the local control plane  [${elapsed()}]`);
     await attempt('stop the local control plane', async () => {
@@ -525,6 +725,7 @@ async function main(): Promise<number> {
         await setUp(state);
         await startOperator(state);
         await demonstrate(state);
+        await podStory(state);
       })(),
       interrupted,
     ]);

@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
 # Installs everything the tests, the demo and the benchmark need on a fresh Debian machine that has
-# Node.js, npm and Go: the Debian packages (a real registry, skopeo, htpasswd, openssl, setpriv),
+# Node.js, npm and Go: the Debian packages (a real registry, skopeo, htpasswd, openssl, setpriv; and
+# for the real node: containerd, runc, CNI plugins, iptables, busybox-static, gcc, buildah),
 # the npm dependencies, moto (PyPI, into .cache/moto-venv), the Kubernetes control-plane binaries and helm (built from the
 # Go module proxy, cached), and the operator itself. Idempotent: a second run only checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 log() { echo "[setup] $*" >&2; }
 
+# command:package. The second line is the real node of the e2e suite (test/harness/node.ts):
+# containerd, runc and the CNI plugins run Pods, busybox-static and gcc make the test images (the
+# Pod sandbox image is compiled here), buildah builds the operator's image from the Dockerfile.
 need=()
-for pair in docker-registry:docker-registry skopeo:skopeo htpasswd:apache2-utils openssl:openssl setpriv:util-linux python3:python3; do
-  command -v "${pair%%:*}" >/dev/null || need+=("${pair#*:}")
+for pair in docker-registry:docker-registry skopeo:skopeo htpasswd:apache2-utils openssl:openssl setpriv:util-linux python3:python3 \
+    containerd:containerd runc:runc /usr/lib/cni/bridge:containernetworking-plugins iptables:iptables ip:iproute2 \
+    /bin/busybox:busybox-static buildah:buildah gcc:gcc /usr/lib/x86_64-linux-gnu/libc.a:libc6-dev; do
+  cmd=${pair%%:*}
+  if [ "${cmd#/}" != "$cmd" ]; then [ -e "$cmd" ] || need+=("${pair#*:}"); else command -v "$cmd" >/dev/null || need+=("${pair#*:}"); fi
 done
 if [ ${#need[@]} -gt 0 ]; then
   log "installing Debian packages: ${need[*]}"
@@ -41,7 +48,7 @@ if ! .cache/moto-venv/bin/python -c 'import moto.server, flask' 2>/dev/null; the
   .cache/moto-venv/bin/pip install --quiet --disable-pip-version-check 'moto[server]>=5.1,<6' >&2
 fi
 
-log "control-plane binaries"
+log "control-plane and node binaries (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubelet)"
 bash hack/build-controlplane.sh >/dev/null
 
 log "helm (for the chart tests)"

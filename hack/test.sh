@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: sets up what is missing (hack/setup.sh), type-checks, then runs the unit tests,
-# the integration suite on a real local control plane, the fault suite and the benchmark at their quick size.
+# the integration suite on a real local control plane, the e2e suite on a real node, the fault
+# suite and the benchmark at their quick size.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 started=$(date +%s)
@@ -9,6 +10,9 @@ npm run --silent typecheck
 npm run --silent lint && npm run --silent format:check  # typescript-eslint, prettier (npm run format fixes layout)
 npm run --silent test:unit -- --ci
 npm run --silent test:integration -- --ci --runInBand
+# The e2e suite on a real node (kubelet + containerd + runc, needs root): Pods pull with what the
+# operator wrote, and the operator runs as Pods of the image built from the Dockerfile.
+npm run --silent test:e2e -- --ci
 # The fault suite (test/faults/) at its quick size; `npm run test:faults` runs the full size.
 REGCRED_FAULTS_SIZE=quick npm run --silent test:faults -- --ci
 # The benchmark at its quick size: a smoke test that it still runs end to end, not a timing check.

@@ -7,7 +7,11 @@ export interface AuditEvent {
   verb: string;
   stage: string;
   requestURI: string;
-  user: { username: string };
+  /**
+   * extra: for a bound (projected) ServiceAccount token, the Pod it was issued to (authentication.kubernetes.io/pod-
+   * name).
+   */
+  user: { username: string; extra?: Record<string, string[]> };
   objectRef?: { resource?: string; namespace?: string; name?: string; subresource?: string };
   responseStatus?: { code?: number };
   stageTimestamp: string;

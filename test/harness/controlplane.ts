@@ -35,6 +35,24 @@ export interface TestEnv {
   auditLogPath: string;
   dir: string;
   binDir: string;
+  /** The real node (kubelet + containerd) of the e2e suite, when one runs (test/harness/node.ts). */
+  node?: NodeEnv;
+}
+
+/** What a test needs to reach the e2e suite's node (see test/harness/node.ts). */
+export interface NodeEnv {
+  /** The Node object's name. */
+  name: string;
+  /** Work dir of the node: containerd, kubelet, CNI state, logs. */
+  dir: string;
+  /** containerd's gRPC socket (for `ctr --address`). */
+  containerdAddress: string;
+  /** containerd's registry hosts dir (config_path): one dir per host with hosts.toml and ca.crt. */
+  registryHostsDir: string;
+  /** The Pod network's gateway on the host (the bridge address): Pods reach the host here. */
+  gateway: string;
+  /** The Pod network (CIDR). */
+  podSubnet: string;
 }
 
 export interface KubectlResult {
@@ -79,6 +97,16 @@ export interface StartControlPlaneOptions {
   withControllerManager?: boolean;
   /** Dir holding etcd / kube-apiserver / kube-controller-manager; ensureControlPlaneBinaries() by default. */
   binDir?: string;
+  /**
+   * Start the control plane so that a real kubelet can join it (the e2e suite, test/harness/node.ts):
+   * the API server also listens on the Pod network's gateway (it binds 0.0.0.0; Pods cannot reach
+   * loopback), authorizes kubelets with the Node authorizer and NodeRestriction, reaches them with a
+   * client certificate (kubectl logs/exec); kube-controller-manager also runs the controllers Pods
+   * of Deployments, StatefulSets, DaemonSets and Jobs need, node lifecycle (it lifts the new node's
+   * not-ready taint) and disruption (PodDisruptionBudget status); kube-scheduler places Pods.
+   * Issues the node's client certificate (CN system:node:NAME) as PKI/kubelet.{crt,key}.
+   */
+  forNode?: { nodeName: string };
 }
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -100,7 +128,7 @@ export async function ensureControlPlaneBinaries(): Promise<string> {
   });
   if (code !== 0) throw new Error(`${BUILD_SCRIPT} failed with exit code ${code}`);
   const binDir = stdout.trim().split('\n').pop()?.trim() ?? '';
-  for (const bin of ['etcd', 'kube-apiserver', 'kube-controller-manager']) {
+  for (const bin of ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubelet']) {
     if (!(await isExecutable(path.join(binDir, bin)))) {
       throw new Error(`${BUILD_SCRIPT} printed "${binDir}", which has no executable ${bin}`);
     }
@@ -114,14 +142,23 @@ export async function startControlPlane(opts: StartControlPlaneOptions = {}): Pr
   const binDir = opts.binDir ?? (await ensureControlPlaneBinaries());
   const dir = opts.dir ?? (await mkdtemp(path.join(os.tmpdir(), 'regcred-cp-')));
   await mkdir(dir, { recursive: true });
-  const [etcdPort, peerPort, apiPort, kcmPort] = await freePorts(4);
+  const [etcdPort, peerPort, apiPort, kcmPort, schedulerPort] = await freePorts(5);
   const server = `https://127.0.0.1:${apiPort}`;
   const env = envForDir(dir, server, binDir);
   const pki = pkiPaths(dir);
 
   const state: CpState = { dir, binDir, server, pids: {}, apiserverArgs: [] };
+  const forNode = opts.forNode;
   try {
     await generatePki(dir);
+    if (forNode) {
+      await Promise.all([
+        issueClientCert(pki, path.join(pki.dir, 'kubelet'), `system:node:${forNode.nodeName}`, ['system:nodes']),
+        issueClientCert(pki, path.join(pki.dir, 'apiserver-kubelet-client'), 'kube-apiserver-kubelet-client', [
+          'system:masters',
+        ]),
+      ]);
+    }
     await writeKubeconfig(env.adminKubeconfig, server, pki.ca, pki.adminCrt, pki.adminKey, 'test-admin');
 
     // --- etcd ------------------------------------------------------------------------------
@@ -154,7 +191,7 @@ export async function startControlPlane(opts: StartControlPlaneOptions = {}): Pr
     await writeFile(auditPolicy, AUDIT_POLICY);
     state.apiserverArgs = [
       `--etcd-servers=http://127.0.0.1:${etcdPort}`,
-      '--bind-address=127.0.0.1',
+      `--bind-address=${forNode ? '0.0.0.0' : '127.0.0.1'}`,
       `--secure-port=${apiPort}`,
       // No default route on the test machines: advertise loopback, and do not let the apiserver try
       // to write loopback IPs into the `kubernetes` Endpoints (they are invalid there).
@@ -164,7 +201,15 @@ export async function startControlPlane(opts: StartControlPlaneOptions = {}): Pr
       `--tls-cert-file=${pki.apiserverCrt}`,
       `--tls-private-key-file=${pki.apiserverKey}`,
       `--client-ca-file=${pki.ca}`,
-      '--authorization-mode=RBAC',
+      ...(forNode
+        ? [
+            '--authorization-mode=Node,RBAC',
+            '--enable-admission-plugins=NodeRestriction',
+            `--kubelet-client-certificate=${path.join(pki.dir, 'apiserver-kubelet-client.crt')}`,
+            `--kubelet-client-key=${path.join(pki.dir, 'apiserver-kubelet-client.key')}`,
+            '--kubelet-preferred-address-types=InternalIP,Hostname',
+          ]
+        : ['--authorization-mode=RBAC']),
       `--service-account-issuer=${server}/`,
       `--service-account-key-file=${pki.saPub}`,
       `--service-account-signing-key-file=${pki.saKey}`,
@@ -207,7 +252,7 @@ export async function startControlPlane(opts: StartControlPlaneOptions = {}): Pr
           `--secure-port=${kcmPort}`,
           `--cert-dir=${path.join(dir, 'kcm-certs')}`,
           '--leader-elect=false',
-          '--controllers=serviceaccount,serviceaccount-token,namespace,garbagecollector,root-ca-cert-publisher',
+          `--controllers=${[...KCM_CONTROLLERS, ...(forNode ? KCM_NODE_CONTROLLERS : [])].join(',')}`,
           `--service-account-private-key-file=${pki.saKey}`,
           `--root-ca-file=${pki.ca}`,
           '--use-service-account-credentials=false',
@@ -221,6 +266,28 @@ export async function startControlPlane(opts: StartControlPlaneOptions = {}): Pr
       });
       await waitForProcess(state.pids.kcm, kcmLog, 'ServiceAccount default/default', 60_000, async () => {
         const res = await adminGet(env, '/api/v1/namespaces/default/serviceaccounts/default');
+        return res.status === 200;
+      });
+    }
+
+    // --- kube-scheduler (only with a node to schedule onto) ------------------------------------
+    if (forNode) {
+      const schedulerLog = path.join(dir, 'kube-scheduler.log');
+      state.pids.scheduler = await spawnLogged(
+        path.join(binDir, 'kube-scheduler'),
+        [
+          `--kubeconfig=${env.adminKubeconfig}`,
+          `--authentication-kubeconfig=${env.adminKubeconfig}`,
+          `--authorization-kubeconfig=${env.adminKubeconfig}`,
+          '--bind-address=127.0.0.1',
+          `--secure-port=${schedulerPort}`,
+          '--leader-elect=false',
+        ],
+        schedulerLog,
+      );
+      await writeState(state);
+      await waitForProcess(state.pids.scheduler, schedulerLog, 'kube-scheduler /healthz', 60_000, async () => {
+        const res = await httpGet(`https://127.0.0.1:${schedulerPort}/healthz`, { rejectUnauthorized: false });
         return res.status === 200;
       });
     }
@@ -500,6 +567,26 @@ export function keepDirs(): boolean {
 // Internals
 // ---------------------------------------------------------------------------------------------
 
+/** The controllers every test relies on (default SAs and their tokens, namespace deletion, GC, kube-root-ca.crt). */
+const KCM_CONTROLLERS = [
+  'serviceaccount',
+  'serviceaccount-token',
+  'namespace',
+  'garbagecollector',
+  'root-ca-cert-publisher',
+];
+/** With a node: what runs workloads (and lifts the node's not-ready taint, and gives PDBs a status). */
+const KCM_NODE_CONTROLLERS = [
+  'deployment',
+  'replicaset',
+  'statefulset',
+  'daemonset',
+  'job',
+  'nodelifecycle',
+  'disruption',
+  'podgc',
+];
+
 /** Level Metadata for every request; the RequestReceived stage only duplicates ResponseComplete. */
 const AUDIT_POLICY = `apiVersion: audit.k8s.io/v1
 kind: Policy
@@ -513,7 +600,7 @@ interface CpState {
   dir: string;
   binDir: string;
   server: string;
-  pids: { etcd?: number; apiserver?: number; kcm?: number };
+  pids: { etcd?: number; apiserver?: number; kcm?: number; scheduler?: number };
   apiserverArgs: string[];
 }
 
@@ -565,11 +652,12 @@ async function stopControlPlane(env: TestEnv): Promise<void> {
   }
   if (state) {
     const bin = (name: string): string => path.join(state.binDir, name);
-    const { etcd, apiserver, kcm } = state.pids;
+    const { etcd, apiserver, kcm, scheduler } = state.pids;
     // Clients first, etcd last: a kube-apiserver losing etcd mid-shutdown only logs noise, but
     // stopping in order keeps the logs readable when a test run is investigated.
     await Promise.all([
       kcm !== undefined ? stopPid(kcm, bin('kube-controller-manager')) : undefined,
+      scheduler !== undefined ? stopPid(scheduler, bin('kube-scheduler')) : undefined,
       apiserver !== undefined ? stopPid(apiserver, bin('kube-apiserver')) : undefined,
     ]);
     if (etcd !== undefined) await stopPid(etcd, bin('etcd'));
@@ -577,7 +665,7 @@ async function stopControlPlane(env: TestEnv): Promise<void> {
   if (!keepDirs()) await rm(env.dir, { recursive: true, force: true });
 }
 
-interface PkiPaths {
+export interface PkiPaths {
   dir: string;
   ca: string;
   caKey: string;
@@ -590,7 +678,7 @@ interface PkiPaths {
   clientExt: string;
 }
 
-function pkiPaths(dir: string): PkiPaths {
+export function pkiPaths(dir: string): PkiPaths {
   const p = path.join(dir, 'pki');
   return {
     dir: p,
@@ -717,7 +805,7 @@ async function signCert(pki: PkiPaths, base: string, subj: string, extFile: stri
 }
 
 /** A kubeconfig in JSON (valid YAML, read by kubectl and @kubernetes/client-node alike). */
-async function writeKubeconfig(
+export async function writeKubeconfig(
   file: string,
   server: string,
   caFile: string,

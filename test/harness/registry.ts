@@ -47,8 +47,20 @@ export interface Registry {
   image: string;
   /** Work dir (config, htpasswd, storage, log). */
   dir: string;
-  /** `skopeo inspect` of `image` with `dockerConfigJson` as the authfile. */
-  inspect(dockerConfigJson: string): Promise<InspectResult>;
+  /** The registry's self-signed certificate (the CA a client must trust). */
+  caFile: string;
+  /** `skopeo inspect` of `image` (default: the probe image) with `dockerConfigJson` as the authfile. */
+  inspect(dockerConfigJson: string, image?: string): Promise<InspectResult>;
+  /**
+   * Push the image of an OCI layout (tag `layoutTag`) to `repository:tag` as `user` (default: the first user); returns
+   * the image reference.
+   */
+  push(layoutDir: string, layoutTag: string, repositoryAndTag: string, user?: RegistryUser): Promise<string>;
+  /**
+   * Replace the users (distribution reads its htpasswd file only at start-up): stop the registry and
+   * start it again on the same port, certificate and storage with the new htpasswd.
+   */
+  setUsers(users: RegistryUser[]): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -56,6 +68,22 @@ export interface StartRegistryOptions {
   /** Users allowed to pull and push; the first one pushes the probe image. At least one. */
   users: RegistryUser[];
   dir?: string;
+  /**
+   * Token authentication instead of htpasswd: called with the registry's TLS certificate and key
+   * (to serve the token realm with the same trust), returns the registry's `auth.token` settings.
+   * The users are then the token server's business; `users[0]` must be allowed to push.
+   */
+  tokenAuth?: (tls: {
+    cert: string;
+    key: string;
+    dir: string;
+  }) => Promise<{ realm: string; service: string; issuer: string; rootCertBundle: string }>;
+  /**
+   * The address to listen on (default 127.0.0.1). containerd talks plain HTTP to a loopback
+   * registry that has no hosts.toml entry, so a registry the node must reach over TLS without
+   * trusting it listens on the node's bridge address instead (the e2e suite's gateway).
+   */
+  address?: string;
 }
 
 /** A .dockerconfigjson document with a single entry, in the shape kubectl writes (auth included). */
@@ -81,7 +109,8 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Registr
   const certDir = path.join(dir, 'client-certs');
   await Promise.all([certs, certDir, path.join(dir, 'data')].map((d) => mkdir(d, { recursive: true })));
   const [port] = await freePorts(1);
-  const host = `127.0.0.1:${port}`;
+  const address = opts.address ?? '127.0.0.1';
+  const host = `${address}:${port}`;
   const image = `${host}/regcred/probe:1`;
   const logPath = path.join(dir, 'registry.log');
   let pid: number | undefined;
@@ -91,13 +120,13 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Registr
     if (!keepDirs()) await rm(dir, { recursive: true, force: true });
   };
 
-  const inspect = async (config: string): Promise<InspectResult> => {
+  const inspect = async (config: string, ref = image): Promise<InspectResult> => {
     const authfile = path.join(dir, `auth-${randomBytes(6).toString('hex')}.json`);
     await writeFile(authfile, config, { mode: 0o600 });
     try {
       const res = await run(
         skopeo,
-        ['--command-timeout', '60s', 'inspect', '--authfile', authfile, '--cert-dir', certDir, `docker://${image}`],
+        ['--command-timeout', '60s', 'inspect', '--authfile', authfile, '--cert-dir', certDir, `docker://${ref}`],
         { timeoutMs: 90_000 },
       );
       const output = `${res.stdout}${res.stderr}`;
@@ -108,10 +137,69 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Registr
     }
   };
 
+  const crt = path.join(certs, 'registry.crt');
+  const key = path.join(certs, 'registry.key');
+  const htpasswdFile = path.join(dir, 'htpasswd');
+  let users = opts.users;
+  const writeHtpasswd = async (list: RegistryUser[]): Promise<void> => {
+    // bcrypt entries; -i reads the password from stdin (no quoting issues on argv).
+    let entries = '';
+    for (const u of list) entries += await runOk(htpasswd, ['-niB', u.username], { input: `${u.password}\n` });
+    await writeFile(htpasswdFile, entries);
+  };
+  const config = path.join(dir, 'config.yml');
+  const launch = async (): Promise<void> => {
+    pid = await spawnLogged(registryBin, ['serve', config], logPath);
+    const ca = await readFile(crt);
+    // Up = /v2/ answers; without credentials that answer is 401.
+    await waitForProcess(pid, logPath, 'registry /v2/', 30_000, async () => {
+      const res = await httpGet(`https://${host}/v2/`, { ca });
+      return res.status === 401 || res.status === 200;
+    });
+  };
+  const push = async (
+    layoutDir: string,
+    layoutTag: string,
+    repositoryAndTag: string,
+    user = users[0],
+  ): Promise<string> => {
+    const ref = `${host}/${repositoryAndTag}`;
+    const pushAuth = path.join(dir, `push-auth-${randomBytes(6).toString('hex')}.json`);
+    await writeFile(pushAuth, dockerConfigJson(host, user.username, user.password), { mode: 0o600 });
+    try {
+      await runOk(
+        skopeo,
+        [
+          // The pushed images are unsigned and local: skip /etc/containers/policy.json entirely.
+          '--insecure-policy',
+          '--command-timeout',
+          '60s',
+          'copy',
+          '-q',
+          '--dest-authfile',
+          pushAuth,
+          '--dest-cert-dir',
+          certDir,
+          `oci:${layoutDir}:${layoutTag}`,
+          `docker://${ref}`,
+        ],
+        { timeoutMs: 90_000 },
+      );
+    } finally {
+      await rm(pushAuth, { force: true });
+    }
+    return ref;
+  };
+  const setUsers = async (next: RegistryUser[]): Promise<void> => {
+    if (next.length === 0) throw new Error('setUsers needs at least one user');
+    if (pid !== undefined) await stopPid(pid, registryBin);
+    users = next;
+    await writeHtpasswd(users);
+    await launch();
+  };
+
   try {
     // TLS: self-signed, with the IP SAN Go clients insist on.
-    const crt = path.join(certs, 'registry.crt');
-    const key = path.join(certs, 'registry.key');
     await runOk('openssl', [
       'req',
       '-x509',
@@ -122,9 +210,9 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Registr
       '-days',
       '30',
       '-subj',
-      '/CN=127.0.0.1',
+      `/CN=${address}`,
       '-addext',
-      'subjectAltName=IP:127.0.0.1,DNS:localhost',
+      `subjectAltName=IP:${address},DNS:localhost`,
       '-keyout',
       key,
       '-out',
@@ -132,69 +220,39 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Registr
     ]);
     await copyFile(crt, path.join(certDir, 'ca.crt'));
 
-    // htpasswd with bcrypt entries; -i reads the password from stdin (no quoting issues on argv).
-    const htpasswdFile = path.join(dir, 'htpasswd');
-    let entries = '';
-    for (const u of opts.users) {
-      entries += await runOk(htpasswd, ['-niB', u.username], { input: `${u.password}\n` });
-    }
-    await writeFile(htpasswdFile, entries);
+    const token = opts.tokenAuth ? await opts.tokenAuth({ cert: crt, key, dir }) : undefined;
+    if (!token) await writeHtpasswd(users);
 
     // JSON-quoted scalars are valid YAML and safe for any path.
     const q = JSON.stringify;
-    const config = path.join(dir, 'config.yml');
     await writeFile(
       config,
       [
         'version: 0.1',
         'log: {level: info, fields: {service: registry}}',
         `storage: {filesystem: {rootdirectory: ${q(path.join(dir, 'data'))}}, delete: {enabled: true}}`,
-        `http: {addr: ${q(host)}, secret: ${q(randomBytes(16).toString('hex'))}, tls: {certificate: ${q(crt)}, key: ` +
-          `${q(key)}}}`,
-        `auth: {htpasswd: {realm: regcred-test-registry, path: ${q(htpasswdFile)}}}`,
+        `http: {addr: ${q(host)}, secret: ${q(randomBytes(16).toString('hex'))}, tls: {certificate: ${q(crt)}, ` +
+          `key: ${q(key)}}}`,
+        token
+          ? `auth: {token: {realm: ${q(token.realm)}, service: ${q(token.service)}, issuer: ${q(token.issuer)}, ` +
+            `rootcertbundle: ${q(token.rootCertBundle)}}}`
+          : `auth: {htpasswd: {realm: regcred-test-registry, path: ${q(htpasswdFile)}}}`,
         '',
       ].join('\n'),
     );
 
-    pid = await spawnLogged(registryBin, ['serve', config], logPath);
-    const ca = await readFile(crt);
-    // Up = /v2/ answers; without credentials that answer is 401.
-    await waitForProcess(pid, logPath, 'registry /v2/', 30_000, async () => {
-      const res = await httpGet(`https://${host}/v2/`, { ca });
-      return res.status === 401 || res.status === 200;
-    });
+    await launch();
 
     // Push the probe image with the first user's credentials.
     const layout = await writeProbeImageLayout(path.join(dir, 'oci'));
-    const pushAuth = path.join(dir, 'push-auth.json');
-    const first = opts.users[0];
-    await writeFile(pushAuth, dockerConfigJson(host, first.username, first.password), { mode: 0o600 });
-    await runOk(
-      skopeo,
-      [
-        // The probe image is unsigned and local: skip /etc/containers/policy.json entirely.
-        '--insecure-policy',
-        '--command-timeout',
-        '60s',
-        'copy',
-        '-q',
-        '--dest-authfile',
-        pushAuth,
-        '--dest-cert-dir',
-        certDir,
-        `oci:${layout}:1`,
-        `docker://${image}`,
-      ],
-      { timeoutMs: 90_000 },
-    );
-    await rm(pushAuth, { force: true });
+    await push(layout, '1', 'regcred/probe:1');
   } catch (err) {
     await stop().catch(() => undefined);
     const message = err instanceof Error ? err.message : String(err);
     throw new Error(`registry failed to start: ${message}`);
   }
 
-  return { host, certDir, image, dir, inspect, stop };
+  return { host, certDir, caFile: crt, image, dir, inspect, push, setUsers, stop };
 }
 
 /**

@@ -14,21 +14,22 @@ const SRC = fileURLToPath(new URL('../../src/', import.meta.url));
  *   runtime             the generic controller runtime: clock, backoff, rate limit, work queue,
  *                       worker pool, informer, leader election (knows no HTTP and no domain)
  *   k8s                 the API server: REST client, typed errors, resources, list+watch, leases
- *   providers           where credentials come from
+ *   providers, registry where credentials come from; talking to registries (image references, the
+ *                       kubelet's key matching, the v2 check, the verification scheduler)
  *   config ... events   the process's services
  *   controller          the RegistryCredential controller
  *   operator            wiring: caches, controller, workers, probes
- *   main                the process
+ *   main, cli           the processes: the operator, and the kubectl plugin (kubectl-regcred)
  */
 const LAYERS: string[][] = [
   ['api', 'dockerconfig.ts'],
   ['runtime'],
   ['k8s'],
-  ['providers'],
+  ['providers', 'registry'],
   ['config.ts', 'logger.ts', 'metrics.ts', 'health.ts', 'events.ts'],
   ['controller'],
   ['operator.ts'],
-  ['main.ts'],
+  ['main.ts', 'cli'],
 ];
 
 function areaOf(file: string): string {

@@ -1,0 +1,264 @@
+// doctor's reasoning, one row per cause it must name: the facts as gather.ts would read them, the
+// verdict, the broken step and its fix. (The same causes are reproduced for real on the control
+// plane, the registries and the node in test/e2e/doctor.test.ts.)
+import { diagnose, type DoctorFacts, type SecretFact } from '../../src/cli/diagnosis.js';
+import type { CheckResult } from '../../src/registry/v2.js';
+
+const REGISTRY = '127.0.0.1:5000';
+const IMAGE = `${REGISTRY}/team/app:1`;
+
+function pullSecret(
+  auths: Record<string, { username: string; password: string; auth?: string }>,
+  labels: Record<string, string> = {},
+): SecretFact {
+  return {
+    state: 'found',
+    type: 'kubernetes.io/dockerconfigjson',
+    data: { '.dockerconfigjson': Buffer.from(JSON.stringify({ auths })).toString('base64') },
+    labels,
+  };
+}
+
+function facts(overrides: Partial<DoctorFacts> = {}): DoctorFacts {
+  return {
+    namespace: 'team-a',
+    image: IMAGE,
+    container: 'app',
+    pod: { name: 'app-1', imagePullSecrets: ['pull'], containerState: { waitingReason: 'ContainerCreating' } },
+    serviceAccountName: 'default',
+    serviceAccount: { state: 'found', imagePullSecrets: ['pull'] },
+    secrets: {
+      pull: pullSecret({ [REGISTRY]: { username: 'robot', password: 's3cret' } }, { 'regcred.io/credential': 'team' }),
+    },
+    credentials: [
+      {
+        name: 'team',
+        spec: { registries: [{ server: REGISTRY }], secretName: 'pull' },
+        status: { conditions: [{ type: 'SourcesReady', status: 'True' }] },
+      },
+    ],
+    events: [],
+    managedSecrets: [{ name: 'pull', credential: 'team' }],
+    ...overrides,
+  };
+}
+
+const verified: CheckResult = {
+  state: 'Verified',
+  reason: 'Verified',
+  message: 'basic authentication accepted',
+  requests: 3,
+};
+const liveReturning = (result: CheckResult) => async () => result;
+
+test('a working chain: the key the kubelet picks, its user, the live check', async () => {
+  const seen: unknown[] = [];
+  const d = await diagnose(facts(), { live: async (request) => (seen.push(request), verified) });
+  expect(d.verdict).toBe('ok');
+  expect(seen).toEqual([
+    { server: REGISTRY, username: 'robot', password: 's3cret', repository: 'team/app', reference: '1' },
+  ]);
+  expect(d.steps.find((s) => s.id === 'secrets')?.details).toContain(
+    `the kubelet uses key "${REGISTRY}" of Secret pull (user robot)`,
+  );
+  expect(d.steps.find((s) => s.id === 'credential')?.details[0]).toBe('managed by RegistryCredential team');
+  expect(JSON.stringify(d)).not.toContain('s3cret');
+});
+
+test('the auth field wins over username/password, as in the kubelet', async () => {
+  const auth = Buffer.from('other:pw2').toString('base64');
+  const seen: Array<{ username: string }> = [];
+  await diagnose(
+    facts({ secrets: { pull: pullSecret({ [REGISTRY]: { username: 'robot', password: 's3cret', auth } }) } }),
+    {
+      live: async (request) => (seen.push(request), verified),
+    },
+  );
+  expect(seen[0].username).toBe('other');
+});
+
+type Row = [string, Partial<DoctorFacts>, CheckResult | undefined, string, RegExp];
+const rows: Row[] = [
+  ['an invalid image name', { image: `${REGISTRY}/Team/App` }, verified, 'reference', /cannot parse it/],
+  [
+    'the Pod created before its ServiceAccount carried the Secret',
+    { pod: { name: 'app-1', imagePullSecrets: [], containerState: { waitingReason: 'ImagePullBackOff' } } },
+    verified,
+    'secrets',
+    /created before ServiceAccount default carried pull.*recreate the Pod.*podRecovery\.enabled: true/,
+  ],
+  [
+    'a missing Secret that exists in another namespace',
+    { secrets: { pull: { state: 'missing', foundInNamespaces: ['regcred-system'] } } },
+    verified,
+    'secrets',
+    /must be in the Pod's namespace team-a: pull \(found in regcred-system\)/,
+  ],
+  [
+    'a Secret of the wrong type',
+    { secrets: { pull: { state: 'found', type: 'Opaque', data: { username: 'x' }, labels: {} } } },
+    verified,
+    'secrets',
+    /No pull secret has a key|Nothing gives|make Secret pull/,
+  ],
+  [
+    'a malformed pull secret breaks every pull of the Pod',
+    {
+      secrets: {
+        pull: {
+          state: 'found',
+          type: 'kubernetes.io/dockerconfigjson',
+          data: { '.dockerconfigjson': Buffer.from('{nope').toString('base64') },
+          labels: {},
+        },
+      },
+    },
+    verified,
+    'secrets',
+    /while it is malformed no image of the Pod can be pulled/,
+  ],
+  [
+    'a key without the port',
+    { secrets: { pull: pullSecret({ '127.0.0.1': { username: 'robot', password: 'x' } }) } },
+    verified,
+    'secrets',
+    /No pull secret has a key for 127\.0\.0\.1:5000/,
+  ],
+  [
+    'a key whose path does not cover the repository',
+    { secrets: { pull: pullSecret({ [`${REGISTRY}/other`]: { username: 'robot', password: 'x' } }) } },
+    verified,
+    'secrets',
+    /No pull secret has a key/,
+  ],
+  [
+    'a registry-1.docker.io key for a Docker Hub image',
+    {
+      image: 'library/busybox:1',
+      secrets: { pull: pullSecret({ 'registry-1.docker.io': { username: 'hub', password: 'x' } }) },
+    },
+    undefined,
+    'secrets',
+    /"https:\/\/index\.docker\.io\/v1\/" or "docker\.io"/,
+  ],
+  [
+    'a ServiceAccount the RegistryCredential does not inject into',
+    {
+      pod: { name: 'app-1', imagePullSecrets: [], containerState: { waitingReason: 'ErrImagePull' } },
+      serviceAccountName: 'builder',
+      serviceAccount: { state: 'found', imagePullSecrets: [] },
+      secrets: {},
+    },
+    verified,
+    'secrets',
+    /RegistryCredential team provides 127\.0\.0\.1:5000 in team-a \(Secret pull\) but injects it only into ServiceAccounts \["default"\]: add "builder"/,
+  ],
+  [
+    'a wrong password',
+    {},
+    { state: 'Failed', reason: 'Unauthorized', message: '401', requests: 2 },
+    'live',
+    /refuses this username\/password: fix them in the source of RegistryCredential team/,
+  ],
+  [
+    'a missing tag',
+    {},
+    { state: 'Failed', reason: 'ManifestNotFound', message: 'no tag', requests: 4 },
+    'live',
+    /team\/app has no tag 1/,
+  ],
+  [
+    'a private CA nobody trusts',
+    {},
+    { state: 'Failed', reason: 'TLSError', message: 'x509', requests: 1 },
+    'live',
+    /\/etc\/containerd\/certs\.d\/127\.0\.0\.1:5000\/ca\.crt/,
+  ],
+  [
+    'the registry is down',
+    {},
+    { state: 'Failed', reason: 'Unreachable', message: 'refused', requests: 1 },
+    'live',
+    /cannot be reached from here/,
+  ],
+  [
+    'the node does not trust the CA although this machine does',
+    {
+      pod: { name: 'app-1', imagePullSecrets: ['pull'], containerState: { waitingReason: 'ImagePullBackOff' } },
+      events: [
+        {
+          reason: 'Failed',
+          type: 'Warning',
+          count: 3,
+          message:
+            `Failed to pull image "${IMAGE}": ... tls: failed to verify certificate: x509: certificate ` +
+            `signed by unknown authority`,
+        },
+      ],
+    },
+    verified,
+    'events',
+    /Give the node the registry's CA: \/etc\/containerd\/certs\.d\/127\.0\.0\.1:5000\/ca\.crt/,
+  ],
+  [
+    // found on the real node: containerd speaks plain HTTP to a loopback registry it has no hosts.toml for
+    'containerd speaking HTTP to a loopback registry that serves HTTPS',
+    {
+      pod: { name: 'app-1', imagePullSecrets: ['pull'], containerState: { waitingReason: 'ErrImagePull' } },
+      events: [
+        {
+          reason: 'Failed',
+          type: 'Warning',
+          count: 1,
+          message:
+            `Failed to pull image "${IMAGE}": ... pulling from host ${REGISTRY} failed with status code ` +
+            `[manifests 1]: 400 Bad Request`,
+        },
+      ],
+    },
+    verified,
+    'events',
+    /hosts\.toml with server = "https:\/\/127\.0\.0\.1:5000"/,
+  ],
+];
+
+test.each(rows)('%s', async (_what, overrides, live, brokenStep, fix) => {
+  const d = await diagnose(facts(overrides), live ? { live: liveReturning(live) } : {});
+  expect(d.verdict).toBe('broken');
+  const broken = d.steps.find((s) => s.status === 'broken' && s.fix);
+  expect(broken?.id).toBe(brokenStep);
+  expect(broken?.fix).toMatch(fix);
+});
+
+test('the legacy Docker Hub key matches a docker.io image through the fallback; --no-live leaves the verdict open', async () => {
+  const d = await diagnose(
+    facts({
+      image: 'busybox',
+      secrets: { pull: pullSecret({ 'https://index.docker.io/v1/': { username: 'hub', password: 'x' } }) },
+    }),
+  );
+  expect(d.verdict).toBe('unknown');
+  expect(d.steps.find((s) => s.id === 'secrets')?.details.join('\n')).toMatch(/Docker Hub fallback/);
+  expect(d.steps.at(-1)).toMatchObject({ id: 'live', status: 'skipped' });
+});
+
+test("a Pod failing to pull although the credential works from here: the node's own failure is the verdict", async () => {
+  const d = await diagnose(
+    facts({
+      pod: { name: 'app-1', imagePullSecrets: ['pull'], containerState: { waitingReason: 'ImagePullBackOff' } },
+    }),
+    { live: liveReturning(verified) },
+  );
+  expect(d.verdict).toBe('broken');
+  expect(d.steps.find((s) => s.id === 'events')?.status).toBe('broken');
+  expect(d.steps.find((s) => s.id === 'live')?.status).toBe('ok');
+});
+
+test('doctor image for a ServiceAccount that does not exist', async () => {
+  const d = await diagnose(
+    facts({ pod: undefined, serviceAccountName: 'ghost', serviceAccount: { state: 'missing' } }),
+    { live: liveReturning(verified) },
+  );
+  expect(d.verdict).toBe('broken');
+  expect(d.steps.at(-1)).toMatchObject({ id: 'pullSecrets', status: 'broken' });
+});
