@@ -4,6 +4,7 @@
 // restarts. The operator's own labels are applied after the template's and always win.
 import type { V1ObjectMeta } from '@kubernetes/client-node';
 import { ANNOTATION_TEMPLATED, type SecretTemplate } from '../api/v1alpha1.js';
+import { parsedOnce } from '../runtime/parsecache.js';
 
 export interface TemplatedKeys {
   labels: string[];
@@ -29,21 +30,13 @@ export function templatedMetadata(
 const NO_KEYS: TemplatedKeys = Object.freeze({ labels: [], annotations: [] });
 
 // A credential key's scan compares every copy with its desired state, which reads this record;
-// copies of one credential share one value, so each distinct value is parsed once. Bounded.
-const parsedRecords = new Map<string, TemplatedKeys>();
-const MAX_PARSED_RECORDS = 1024;
+// copies of one credential share one value, so each distinct value is parsed once.
+const parsedRecord = parsedOnce((raw): TemplatedKeys => Object.freeze(parseRecord(raw)));
 
 /** The keys the template put on a copy, as recorded on it (nothing when the record is missing or mangled). */
 export function templatedKeysOf(metadata: V1ObjectMeta | undefined): TemplatedKeys {
   const raw = metadata?.annotations?.[ANNOTATION_TEMPLATED];
-  if (!raw) return NO_KEYS;
-  let keys = parsedRecords.get(raw);
-  if (!keys) {
-    if (parsedRecords.size >= MAX_PARSED_RECORDS) parsedRecords.clear();
-    keys = Object.freeze(parseRecord(raw));
-    parsedRecords.set(raw, keys);
-  }
-  return keys;
+  return raw ? parsedRecord(raw) : NO_KEYS;
 }
 
 function parseRecord(raw: string): TemplatedKeys {
