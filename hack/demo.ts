@@ -14,7 +14,7 @@
 //
 // Run by hack/demo.sh as `node --import ./hack/ts-loader.mjs hack/demo.ts`.
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -68,6 +68,7 @@ const NODE_LABEL = { 'regcred-demo-node': 'true' };
 const NODE_CREDENTIAL = 'demo-local-registry';
 const NODE_SOURCE_SECRET = 'local-registry-robot';
 const NODE_PULL_SECRET = 'local-registry-pull';
+const NODE_CA_SECRET = 'local-registry-ca';
 
 class DemoError extends Error {
   override name = 'DemoError';
@@ -515,12 +516,27 @@ async function podStory(state: State): Promise<void> {
       `password not shown`,
   );
   say(indent(await kubectlOk(['apply', '-f', '-'], { input: JSON.stringify(source) })));
+  // The registry's self-signed CA, so that the operator can verify the credential against it.
+  const caSecret = {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: NODE_CA_SECRET, namespace: SOURCE_NAMESPACE },
+    stringData: { 'ca.crt': await readFile(state.registry.caFile, 'utf8') },
+  };
+  say(`  $ kubectl apply -f -    # Secret ${SOURCE_NAMESPACE}/${NODE_CA_SECRET}: the registry's CA as ca.crt`);
+  say(indent(await kubectlOk(['apply', '-f', '-'], { input: JSON.stringify(caSecret) })));
   const credential = {
     apiVersion: 'regcred.io/v1alpha1',
     kind: 'RegistryCredential',
     metadata: { name: NODE_CREDENTIAL },
     spec: {
-      registries: [{ server: state.registry.host, basicAuth: { secretName: NODE_SOURCE_SECRET } }],
+      registries: [
+        {
+          server: state.registry.host,
+          basicAuth: { secretName: NODE_SOURCE_SECRET },
+          verify: { caSecretName: NODE_CA_SECRET, repository: 'demo/hello' },
+        },
+      ],
       secretName: NODE_PULL_SECRET,
       namespaceSelector: { matchLabels: NODE_LABEL },
     },
@@ -532,6 +548,23 @@ async function podStory(state: State): Promise<void> {
     (await pullSecretsOf(NODE_NAMESPACE))?.includes(NODE_PULL_SECRET),
   );
   await show(['get', 'serviceaccount', 'default', '-n', NODE_NAMESPACE, '-o', 'jsonpath={.imagePullSecrets}']);
+  say('  The operator checked the credential against the registry itself (Docker Registry v2 handshake):');
+  await whileOperatorRuns(
+    state,
+    `RegistryCredential ${NODE_CREDENTIAL} condition CredentialsVerified=True`,
+    async () =>
+      (
+        await kubectlOk([
+          'get',
+          'registrycredential',
+          NODE_CREDENTIAL,
+          '-o',
+          'jsonpath={.status.conditions[?(@.type=="CredentialsVerified")].status}',
+        ])
+      ).trim() === 'True',
+  );
+  await show(['get', 'registrycredential', NODE_CREDENTIAL, '-o', 'wide']);
+  await show(['get', 'registrycredential', NODE_CREDENTIAL, '-o', 'jsonpath={.status.registries}']);
   say(
     "  The Pod made before that still lacks the Secret (a Pod gets its ServiceAccount's pull secrets when it is " +
       'created):',

@@ -29,6 +29,8 @@ const configSchema = z.object({
     .string()
     .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be a Lease name')
     .max(253),
+  verifyRegistries: z.stringbool(),
+  registryCheckTimeoutSeconds: z.coerce.number().min(0.1).max(120),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -139,6 +141,23 @@ export const FLAGS: Array<{
     key: 'leaderElectionId',
     help: 'name of the leader-election Lease',
     fallback: 'regcred-operator',
+  },
+  {
+    flag: '--verify-registries',
+    env: 'REGCRED_VERIFY_REGISTRIES',
+    key: 'verifyRegistries',
+    help:
+      'check every credential against its registry (Docker Registry v2 handshake; advisory); false: never contact ' +
+      'a registry, every entry is Skipped',
+    fallback: 'true',
+    boolean: true,
+  },
+  {
+    flag: '--registry-check-timeout-seconds',
+    env: 'REGCRED_REGISTRY_CHECK_TIMEOUT_SECONDS',
+    key: 'registryCheckTimeoutSeconds',
+    help: 'timeout of one request of a registry check',
+    fallback: '10',
   },
 ];
 

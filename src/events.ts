@@ -6,8 +6,11 @@ import { API_VERSION, KIND } from './api/v1alpha1.js';
 import type { Resources } from './k8s/resources.js';
 import type { Clock } from './runtime/clock.js';
 
+/** A RegistryCredential (the default), or another object given with its kind and namespace (a Pod). */
 export interface EventTarget {
-  metadata: { name: string; uid: string; resourceVersion?: string };
+  apiVersion?: string;
+  kind?: string;
+  metadata: { name: string; uid: string; resourceVersion?: string; namespace?: string };
 }
 
 export interface EventSink {
@@ -37,10 +40,12 @@ export class EventRecorder implements EventSink {
     const event = {
       apiVersion: 'v1',
       kind: 'Event',
-      metadata: { generateName: `${target.metadata.name}.`, namespace: this.namespace },
+      // Events about a namespaced object live in its namespace; about a RegistryCredential, in `default`.
+      metadata: { generateName: `${target.metadata.name}.`, namespace: target.metadata.namespace ?? this.namespace },
       involvedObject: {
-        apiVersion: API_VERSION,
-        kind: KIND,
+        apiVersion: target.apiVersion ?? API_VERSION,
+        kind: target.kind ?? KIND,
+        ...(target.metadata.namespace ? { namespace: target.metadata.namespace } : {}),
         name: target.metadata.name,
         uid: target.metadata.uid,
         resourceVersion: target.metadata.resourceVersion,

@@ -121,8 +121,43 @@ export class Metrics {
     };
   }
 
+  readonly registryChecks = new Counter({
+    name: 'regcred_registry_checks_total',
+    help: 'Credential checks against registries by result (Verified, Unauthorized, TLSError, Unreachable, ...)',
+    labelNames: ['result'],
+    registers: [this.registry],
+  });
+  readonly registryVerified = new Gauge({
+    name: 'regcred_registry_verified',
+    help: 'Per RegistryCredential and registry: 1 when the last check verified the credential, 0 when it failed',
+    labelNames: ['credential', 'server'],
+    registers: [this.registry],
+  });
+  readonly podsRecovered = new Counter({
+    name: 'regcred_pods_recovered_total',
+    help: 'Stuck-pod recovery by result: evicted, warned (a bare Pod), blocked (a PodDisruptionBudget said no), failed',
+    labelNames: ['result'],
+    registers: [this.registry],
+  });
+  private readonly verifiedServers = new Map<string, Set<string>>();
+
+  /** The verification gauge of a credential's registries (Unknown and Skipped ones have no sample). */
+  setRegistryVerification(credential: string, rows: Array<{ server: string; state: string }>): void {
+    const before = this.verifiedServers.get(credential) ?? new Set<string>();
+    const now = new Set<string>();
+    for (const row of rows) {
+      if (row.state !== 'Verified' && row.state !== 'Failed') continue;
+      this.registryVerified.set({ credential, server: row.server }, row.state === 'Verified' ? 1 : 0);
+      now.add(row.server);
+    }
+    for (const server of before) if (!now.has(server)) this.registryVerified.remove({ credential, server });
+    this.verifiedServers.set(credential, now);
+  }
+
   forgetCredential(name: string): void {
     for (const state of ['selected', 'ready', 'failed']) this.namespaces.remove({ credential: name, state });
     this.secondsUntilExpiry.remove({ credential: name });
+    this.setRegistryVerification(name, []);
+    this.verifiedServers.delete(name);
   }
 }

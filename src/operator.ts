@@ -1,6 +1,6 @@
 // Wiring: the caches, the controller, its workers, probes and metrics, as one startable unit.
 // main.ts adds config, signals and the process around it.
-import type { V1Namespace, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
+import type { V1ContainerStatus, V1Namespace, V1Pod, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
 import type http from 'node:http';
 import type { Logger } from 'pino';
 import { LABEL_MANAGED_BY, MANAGED_BY, type RegistryCredential } from './api/v1alpha1.js';
@@ -16,6 +16,9 @@ import { listWatch } from './k8s/listwatch.js';
 import { paths, Resources } from './k8s/resources.js';
 import { awsEcrFetcher, type EcrContext } from './providers/ecr.js';
 import { TokenCache } from './providers/token-cache.js';
+import { checkCredential } from './registry/v2.js';
+import { Verifier } from './registry/verifier.js';
+import { credentialKey } from './controller/keys.js';
 import type { Metrics } from './metrics.js';
 import type { Clock } from './runtime/clock.js';
 import { Informer, type KubeObject } from './runtime/informer.js';
@@ -69,11 +72,49 @@ function slimServiceAccount(sa: V1ServiceAccount): V1ServiceAccount {
   };
 }
 
+/** A Pending Pod as stuck-pod recovery needs it: who owns it, its SA and pull secrets, its images and why they wait. */
+function slimPod(pod: V1Pod): V1Pod {
+  const meta = pod.metadata ?? {};
+  const slimStatus = (statuses: V1ContainerStatus[] | undefined) =>
+    statuses?.map((status) => ({
+      name: status.name,
+      image: status.image,
+      imageID: '',
+      ready: status.ready,
+      restartCount: 0,
+      state: status.state?.waiting ? { waiting: { reason: status.state.waiting.reason } } : {},
+    }));
+  const images = (containers: Array<{ name: string; image?: string }> | undefined) =>
+    containers?.map((container) => ({ name: container.name, image: container.image }));
+  return {
+    metadata: {
+      name: meta.name,
+      namespace: meta.namespace,
+      uid: meta.uid,
+      resourceVersion: meta.resourceVersion,
+      ownerReferences: meta.ownerReferences?.filter((owner) => owner.controller),
+      deletionTimestamp: meta.deletionTimestamp,
+    },
+    spec: {
+      serviceAccountName: pod.spec?.serviceAccountName,
+      imagePullSecrets: pod.spec?.imagePullSecrets,
+      containers: images(pod.spec?.containers) ?? [],
+      initContainers: images(pod.spec?.initContainers),
+    },
+    status: {
+      phase: pod.status?.phase,
+      containerStatuses: slimStatus(pod.status?.containerStatuses),
+      initContainerStatuses: slimStatus(pod.status?.initContainerStatuses),
+    },
+  };
+}
+
 export class Operator {
   readonly caches: Caches;
   readonly queue: WorkQueue;
   private readonly reconciler: Reconciler;
   private readonly workers: WorkerPool;
+  private readonly verifier?: Verifier;
   private servers: http.Server[] = [];
   private readyTimer?: NodeJS.Timeout;
   private started = false;
@@ -84,11 +125,11 @@ export class Operator {
     const informer = <T extends KubeObject>(
       name: string,
       path: string,
-      extra: { labelSelector?: string; transform?: (obj: T) => T } = {},
+      extra: { labelSelector?: string; fieldSelector?: string; transform?: (obj: T) => T } = {},
     ) =>
       new Informer<T>({
         name,
-        source: listWatch<T>(client, { path, labelSelector: extra.labelSelector }),
+        source: listWatch<T>(client, { path, labelSelector: extra.labelSelector, fieldSelector: extra.fieldSelector }),
         clock,
         logger,
         idleTimeoutMs: config.watchIdleTimeoutSeconds * 1000,
@@ -105,6 +146,11 @@ export class Operator {
         labelSelector: `${LABEL_MANAGED_BY}=${MANAGED_BY}`,
       }),
       sourceSecrets: informer<V1Secret>('source-secrets', paths.secrets(config.sourceNamespace)),
+      // Only Pending Pods can be stuck on a pull: a cluster's running Pods are never cached.
+      pods: informer<V1Pod>('pending-pods', paths.pods(), {
+        fieldSelector: 'status.phase=Pending',
+        transform: slimPod,
+      }),
     };
     this.queue = new WorkQueue({ clock, metrics: metrics.workQueue() });
     const resources = new Resources(client);
@@ -121,6 +167,15 @@ export class Operator {
         else logger.info({ provider: 'ecr' }, 'token renewed');
       },
     });
+    // Registry checks run beside the workers, a few at a time; a changed result recounts the status.
+    this.verifier = config.verifyRegistries
+      ? new Verifier({
+          clock,
+          check: checkCredential,
+          onChange: (owners) => owners.forEach((owner) => this.queue.add(credentialKey(owner))),
+          onResult: (result) => metrics.registryChecks.inc({ result: result.reason }),
+        })
+      : undefined;
     this.reconciler = new Reconciler({
       resources,
       caches: this.caches,
@@ -131,6 +186,8 @@ export class Operator {
       events: new EventRecorder(resources, clock, logger),
       sourceNamespace: config.sourceNamespace,
       ecrTokens,
+      verifier: this.verifier,
+      registryCheckTimeoutMs: config.registryCheckTimeoutSeconds * 1000,
     });
     this.workers = new WorkerPool({
       queue: this.queue,
@@ -207,6 +264,7 @@ export class Operator {
 
   async stop(): Promise<void> {
     clearInterval(this.readyTimer);
+    this.verifier?.stop();
     await this.workers.stop();
     await Promise.all(this.informers().map((i) => i.stop()));
     await Promise.all(this.servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));

@@ -53,12 +53,29 @@ const ecr = z.object({
 
 const dockerConfig = z.object({ secretName: secretRef });
 
+export const DEFAULT_VERIFY_INTERVAL = '1h';
+
+/** How an entry's credential is checked against its registry (controller/verification.ts). */
+const verify = z.object({
+  enabled: z.boolean().default(true),
+  repository: z.string().min(1).max(255).optional(),
+  caSecretName: secretRef.optional(),
+  interval: z
+    .string()
+    .max(32)
+    .default(DEFAULT_VERIFY_INTERVAL)
+    .refine((duration) => durationPattern.test(duration), {
+      message: 'verify.interval must be a duration such as 1h or 30m',
+    }),
+});
+
 export const registryEntrySchema = z
   .object({
     server: z.string().min(1).max(512).optional(),
     basicAuth: basicAuth.optional(),
     ecr: ecr.optional(),
     dockerConfig: dockerConfig.optional(),
+    verify: verify.optional(),
   })
   .refine((entry) => [entry.basicAuth, entry.ecr, entry.dockerConfig].filter(Boolean).length === 1, {
     message: 'each registry entry must set exactly one of basicAuth, ecr or dockerConfig',
@@ -116,6 +133,12 @@ export const secretTemplateSchema = z.object({
 /** A namespace name or a glob over names: `*` any run of characters, `?` one character. */
 const namePattern = z.string().min(1).max(63);
 
+/** Stuck-pod recovery (controller/podrecovery.ts). */
+const podRecovery = z.object({
+  enabled: z.boolean().default(false),
+  maxPerMinute: z.number().int().min(1).max(1000).default(30),
+});
+
 export const specSchema = z.object({
   registries: z.array(registryEntrySchema).min(1).max(32),
   secretName: z.string().min(1).max(253).optional(),
@@ -146,6 +169,7 @@ export const specSchema = z.object({
       message: 'refreshInterval must be a duration such as 6h or 90m',
     }),
   suspend: z.boolean().default(false),
+  podRecovery: podRecovery.optional(),
 });
 
 export type RegistryEntry = z.infer<typeof registryEntrySchema>;
@@ -168,12 +192,24 @@ export interface NamespaceFailure {
   message: string;
 }
 
+/** The verification of one registry (status.registries[]). */
+export interface RegistryVerification {
+  server: string;
+  state: 'Verified' | 'Failed' | 'Unknown' | 'Skipped';
+  reason?: string;
+  message?: string;
+  lastCheckTime?: string;
+}
+
 export interface RegistryCredentialStatus {
   observedGeneration?: number;
   conditions?: Condition[];
   namespaces?: { selected: number; ready: number; failed: number };
   namespaceSummary?: string;
   failures?: NamespaceFailure[];
+  registries?: RegistryVerification[];
+  /** Pods evicted by stuck-pod recovery since the RegistryCredential was created. */
+  recoveredPods?: number;
   credentialsExpireAt?: string;
   lastRefreshTime?: string;
 }

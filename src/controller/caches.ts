@@ -1,5 +1,5 @@
 // The caches the controller reads: one informer per kind it needs, nothing else.
-import type { V1Namespace, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
+import type { V1Namespace, V1Pod, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
 import type { RegistryCredential } from '../api/v1alpha1.js';
 import type { Informer } from '../runtime/informer.js';
 
@@ -11,4 +11,6 @@ export interface Caches {
   managedSecrets: Informer<V1Secret>;
   /** Secrets of the source namespace. */
   sourceSecrets: Informer<V1Secret>;
+  /** Pending Pods only (field selector status.phase=Pending), slim: what stuck-pod recovery reads. */
+  pods: Informer<V1Pod>;
 }

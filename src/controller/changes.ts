@@ -7,7 +7,12 @@ const MESSAGES: Record<string, string> = {
   SecretDeleted: 'deleted the pull secret from',
   PullSecretAdded: 'added the pull secret to ServiceAccounts',
   PullSecretRemoved: 'removed the pull secret from ServiceAccounts',
+  PodsRecovered:
+    'evicted Pods created before their ServiceAccount carried the pull secret (their controllers recreate them)',
 };
+
+/** Reasons whose places are objects (ServiceAccounts, Pods), counted as such, not as namespaces. */
+const OBJECT_REASONS = new Set(['PullSecretAdded', 'PullSecretRemoved', 'PodsRecovered']);
 
 const EXAMPLES = 5;
 
@@ -27,9 +32,10 @@ export class ChangeLog {
     const out = [...this.byReason].map(([reason, { places, examples }]) => {
       const count = places.size;
       const what = MESSAGES[reason] ?? reason;
-      const noun = reason.startsWith('PullSecret') ? '' : count === 1 ? ' 1 namespace' : ` ${count} namespaces`;
+      const perObject = OBJECT_REASONS.has(reason);
+      const noun = perObject ? '' : count === 1 ? ' 1 namespace' : ` ${count} namespaces`;
       const more = count > examples.length ? `, and ${count - examples.length} more` : '';
-      const countText = reason.startsWith('PullSecret') ? ` (${count})` : '';
+      const countText = perObject ? ` (${count})` : '';
       return { reason, message: `${what}${noun}${countText}: ${examples.join(', ')}${more}` };
     });
     this.byReason.clear();

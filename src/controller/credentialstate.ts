@@ -27,6 +27,9 @@ export interface TokenTimes {
 export interface SourceResolution {
   /** The rendered .dockerconfigjson, or undefined while a source has no good value yet (held). */
   document?: string;
+  /** The merged auths behind `document`, and which spec entry each key came from (for verification). */
+  auths?: Auths;
+  origins?: Record<string, number>;
   failure?: SourceProblem;
   warning?: SourceProblem;
   tokens: TokenTimes;
@@ -44,6 +47,10 @@ export class CredentialState {
   readonly lastGood = new Map<string, Auths>();
   private readonly failures = new Map<string, NamespaceFailure>();
   private readonly changes = new ChangeLog();
+  /** Stuck-pod recovery: Pods acted on (uid -> namespace; at most once each), evictions done, refused ones. */
+  readonly handledPods = new Map<string, string>();
+  recoveredPods = 0;
+  readonly blockedEvictions = new Map<string, { namespace: string; message: string }>();
 
   constructor(
     readonly uid: string,
@@ -133,6 +140,8 @@ export class CredentialStates {
     let state = this.byName.get(cred.metadata.name);
     if (!state || state.uid !== cred.metadata.uid) {
       state = new CredentialState(cred.metadata.uid, cred.metadata.name);
+      // the count lives in status across restarts
+      state.recoveredPods = cred.status?.recoveredPods ?? 0;
       this.byName.set(cred.metadata.name, state);
     }
     return state;

@@ -1,6 +1,6 @@
 // Which keys an event on a watched object should wake. Cheap and conservative: when in doubt a key
 // is queued, because a reconcile that finds nothing to do writes nothing.
-import type { V1Namespace, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
+import type { V1Namespace, V1Pod, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
 import {
   ANNOTATION_INJECTED,
   LABEL_CREDENTIAL,
@@ -8,7 +8,8 @@ import {
   type RegistryCredentialSpec,
   sourceSecretNames,
 } from '../api/v1alpha1.js';
-import { isServiceAccountSelected } from './desired.js';
+import { isNamespaceSelected, isServiceAccountSelected } from './desired.js';
+import { isWaitingOnPull, toSlimPod } from './podrecovery.js';
 import { credentialKey, namespaceKey } from './keys.js';
 import { STATUS_DELAY_BASE_MS } from './timing.js';
 import type { Caches } from './caches.js';
@@ -112,6 +113,21 @@ export function registerMappers(options: MapperOptions): void {
     update: (_old, secret) => onSourceSecret(secret),
     delete: onSourceSecret,
   });
+
+  // Stuck-pod recovery: a Pending Pod that waits on a pull wakes the namespace key of every
+  // credential that recovers Pods there.
+  const onPod = (pod: V1Pod) => {
+    if (!isWaitingOnPull(toSlimPod(pod))) return;
+    const ns = pod.metadata!.namespace!;
+    const namespace = caches.namespaces.get(ns);
+    for (const cred of credentials()) {
+      const spec = options.specOf(cred.metadata.name);
+      if (!spec?.podRecovery?.enabled || spec.suspend) continue;
+      if (namespace && !isNamespaceSelected(namespace, spec)) continue;
+      queue.add(namespaceKey(cred.metadata.name, ns));
+    }
+  };
+  caches.pods.on({ add: onPod, update: (_old, pod) => onPod(pod) });
 }
 
 /** After a restart: every credential, and every namespace holding something of a credential that no longer exists. */

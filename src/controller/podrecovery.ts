@@ -11,6 +11,7 @@
 // - the Pod's own imagePullSecrets lack it (it was created before);
 // - it has a controller owner (then: evict, its controller recreates it with the Secret); a bare
 //   Pod is never deleted, it gets a Warning Event saying what to do.
+import type { V1Pod } from '@kubernetes/client-node';
 import { lookupCredentials } from '../registry/keyring.js';
 import { parseImageReference } from '../registry/reference.js';
 
@@ -28,6 +29,28 @@ export interface SlimPod {
 }
 
 export const PULL_FAILURE_REASONS = new Set(['ErrImagePull', 'ImagePullBackOff']);
+
+/** The decision's view of a cached Pod. */
+export function toSlimPod(pod: V1Pod): SlimPod {
+  const waiting = new Map<string, string | undefined>();
+  for (const status of [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])]) {
+    waiting.set(status.name, status.state?.waiting?.reason);
+  }
+  const controller = pod.metadata?.ownerReferences?.find((owner) => owner.controller);
+  return {
+    uid: pod.metadata?.uid ?? '',
+    namespace: pod.metadata?.namespace ?? '',
+    name: pod.metadata?.name ?? '',
+    serviceAccountName: pod.spec?.serviceAccountName ?? 'default',
+    imagePullSecrets: (pod.spec?.imagePullSecrets ?? []).map((reference) => reference.name ?? ''),
+    ...(controller ? { controller: { kind: controller.kind, name: controller.name } } : {}),
+    containers: [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].map((container) => ({
+      name: container.name,
+      image: container.image ?? '',
+      ...(waiting.get(container.name) ? { waitingReason: waiting.get(container.name) } : {}),
+    })),
+  };
+}
 
 export type RecoveryAction =
   { kind: 'evict'; pod: SlimPod; images: string[] } | { kind: 'warnBarePod'; pod: SlimPod; images: string[] };

@@ -9,6 +9,7 @@
 //                        write status, report changes; on deletion, clean up then release.
 //   n/<credential>/<ns>  converge one namespace: the Secret and the ServiceAccount entries, or
 //                        remove exactly what this credential added when the namespace is out.
+import { X509Certificate } from 'node:crypto';
 import type { Logger } from 'pino';
 import {
   credentialNameProblem,
@@ -18,6 +19,7 @@ import {
   parseSpec,
   type RegistryCredential,
   type RegistryCredentialSpec,
+  type RegistryVerification,
   targetSecretName,
 } from '../api/v1alpha1.js';
 import type { EventSink } from '../events.js';
@@ -25,6 +27,7 @@ import { isKubeError, KubeApiError } from '../k8s/errors.js';
 import type { Resources } from '../k8s/resources.js';
 import type { Metrics } from '../metrics.js';
 import type { EcrTokenCache } from '../providers/ecr.js';
+import type { Verifier } from '../registry/verifier.js';
 import type { Clock } from '../runtime/clock.js';
 import type { ReconcileContext, ReconcileResult } from '../runtime/workerpool.js';
 import { NamespaceFailureError, NamespaceWriter, type WriteContext } from './apply.js';
@@ -41,7 +44,9 @@ import {
 import { credentialKey, namespaceKey, parseKey } from './keys.js';
 import { resolveSources } from './resolve.js';
 import { injectedFor } from './serviceaccounts.js';
-import { computeStatus, sameStatus } from './status.js';
+import { computeStatus, type ConditionInput, sameStatus } from './status.js';
+import { credentialsVerifiedCondition, registryRows, verificationEvents, verificationPlans } from './verification.js';
+import { EvictionBudget, isWaitingOnPull, podsToRecover, toSlimPod } from './podrecovery.js';
 import { type PacedQueue, StatusPacer } from './statuspacing.js';
 
 export interface ReconcilerOptions {
@@ -57,12 +62,22 @@ export interface ReconcilerOptions {
   ecrTokens?: EcrTokenCache;
   /** The shortest pause before a credential key recounts status after namespace work. */
   statusDebounceMs?: number;
+  /** Checks every credential against its registry (off the reconcile path); absent: verification is off. */
+  verifier?: Verifier;
+  /** Per request of a registry check. */
+  registryCheckTimeoutMs?: number;
+}
+
+interface VerificationReport {
+  registries?: RegistryVerification[];
+  credentialsVerified: ConditionInput;
 }
 
 export class Reconciler {
   private readonly states = new CredentialStates();
   private readonly pacer: StatusPacer;
   private readonly writer: NamespaceWriter;
+  private readonly evictions = new EvictionBudget();
 
   constructor(private readonly options: ReconcilerOptions) {
     this.pacer = new StatusPacer(options.queue, options.statusDebounceMs);
@@ -100,6 +115,7 @@ export class Reconciler {
       // Gone without our finalizer running (or already released): remove whatever is left.
       this.states.forget(name);
       this.pacer.forget(name);
+      this.options.verifier?.forget(name);
       metrics?.forgetCredential(name);
       for (const namespace of await this.namespacesWithLeftovers({ metadata: { name, uid: '' } }))
         queue.add(namespaceKey(name, namespace));
@@ -115,7 +131,7 @@ export class Reconciler {
       // Nothing is written or deleted on an invalid spec; the status says why.
       state.rejectSpec(parsed.message);
       events.record(cred, 'Warning', 'InvalidSpec', parsed.message);
-      await this.writeStatus(cred, state, { selected: 0, ready: 0, failures: [] }, logger);
+      await this.writeStatus(cred, state, { selected: 0, ready: 0, failures: [] }, this.notVerified(name), logger);
       return;
     }
     const spec = parsed.spec;
@@ -159,6 +175,9 @@ export class Reconciler {
       const failed = state.hasFailureIn(namespaceName);
       if (converged && !failed) ready++;
       else if (!spec.suspend && (!failed || specChanged)) queue.add(namespaceKey(name, namespaceName));
+      // Pods stuck on a pull in a converged namespace: its key recovers them.
+      if (converged && !spec.suspend && spec.podRecovery?.enabled && this.hasPodsWaitingOnPull(namespaceName))
+        queue.add(namespaceKey(name, namespaceName));
     }
     state.retainFailures((namespace) => caches.namespaces.get(namespace) !== undefined);
     if (!spec.suspend) {
@@ -177,11 +196,12 @@ export class Reconciler {
       events.record(cred, 'Warning', sourceFailure.reason, sourceFailure.message);
     }
     this.flushChanges(cred, state);
+    const verification = this.verify(cred, spec, state);
     const failures = state.failureList();
     metrics?.namespaces.set({ credential: name, state: 'selected' }, selected.length);
     metrics?.namespaces.set({ credential: name, state: 'ready' }, ready);
     metrics?.namespaces.set({ credential: name, state: 'failed' }, failures.length);
-    await this.writeStatus(cred, state, { selected: selected.length, ready, failures }, logger);
+    await this.writeStatus(cred, state, { selected: selected.length, ready, failures }, verification, logger);
     const now = this.options.clock.now();
     const tokens = state.sources.tokens;
     if (tokens.expiresAt !== undefined)
@@ -240,13 +260,52 @@ export class Reconciler {
     }
     logger.info('cleanup finished; finalizer removed');
     this.states.forget(cred.metadata.name);
+    this.options.verifier?.forget(cred.metadata.name);
     this.options.metrics?.forgetCredential(cred.metadata.name);
+  }
+
+  /**
+   * Declares this credential's checks to the verifier (they run elsewhere) and turns their latest
+   * outcomes into status rows, the condition, Events and metrics.
+   */
+  private verify(cred: RegistryCredential, spec: RegistryCredentialSpec, state: CredentialState): VerificationReport {
+    const { verifier, metrics, events, caches, sourceNamespace } = this.options;
+    const name = cred.metadata.name;
+    const { auths, origins } = state.sources;
+    if (!auths || !origins) {
+      verifier?.forget(name);
+      return { credentialsVerified: credentialsVerifiedCondition([], false) };
+    }
+    const plans = verificationPlans(spec, auths, origins, {
+      enabled: verifier !== undefined,
+      timeoutMs: this.options.registryCheckTimeoutMs ?? 10_000,
+      caOf: (secretName) =>
+        caFromSecret(caches.sourceSecrets.getIn(sourceNamespace, secretName), sourceNamespace, secretName),
+    });
+    const checks = plans.flatMap((plan) => ('check' in plan ? [plan] : []));
+    const outcomes =
+      verifier?.want(
+        name,
+        checks.map((plan) => plan.check),
+      ) ?? [];
+    const byServer = new Map(checks.map((plan, index) => [plan.server, outcomes[index]]));
+    const rows = registryRows(plans, byServer, cred.status?.registries);
+    for (const event of verificationEvents(cred.status?.registries, rows))
+      events.record(cred, event.type, event.reason, event.message);
+    metrics?.setRegistryVerification(name, rows);
+    return { registries: rows, credentialsVerified: credentialsVerifiedCondition(rows, true) };
+  }
+
+  private notVerified(name: string): VerificationReport {
+    this.options.verifier?.forget(name);
+    return { credentialsVerified: credentialsVerifiedCondition([], false) };
   }
 
   private async writeStatus(
     cred: RegistryCredential,
     state: CredentialState,
     counts: { selected: number; ready: number; failures: NamespaceFailure[] },
+    verification: VerificationReport,
     logger: Logger,
   ): Promise<void> {
     const { sources } = state;
@@ -261,6 +320,8 @@ export class Reconciler {
       credentialsExpireAt: sources.tokens.expiresAt,
       lastRefreshTime: sources.tokens.refreshedAt,
       ...counts,
+      ...verification,
+      ...(state.spec?.podRecovery?.enabled ? { podRecovery: podRecoveryStatus(state) } : {}),
     });
     if (sameStatus(cred.status, status)) return;
     try {
@@ -298,6 +359,11 @@ export class Reconciler {
     return found;
   }
 
+  private hasPodsWaitingOnPull(namespace: string): boolean {
+    for (const pod of this.options.caches.pods.listIn(namespace)) if (isWaitingOnPull(toSlimPod(pod))) return true;
+    return false;
+  }
+
   private hasStaleSecret(cred: RegistryCredential, state: CredentialState, namespace: string): boolean {
     for (const secret of this.options.caches.managedSecrets.listIn(namespace)) {
       if (secret.metadata?.name !== state.secretName && isOwnedBy(secret, cred)) return true;
@@ -307,7 +373,11 @@ export class Reconciler {
 
   // ---- namespace keys --------------------------------------------------------------------
 
-  private async reconcileNamespace(credentialName: string, namespaceName: string, logger: Logger): Promise<void> {
+  private async reconcileNamespace(
+    credentialName: string,
+    namespaceName: string,
+    logger: Logger,
+  ): Promise<ReconcileResult | void> {
     const { caches, queue } = this.options;
     const cred = caches.credentials.get(credentialName);
     const namespace = caches.namespaces.get(namespaceName);
@@ -349,9 +419,120 @@ export class Reconciler {
       throw err;
     }
     state.clearFailure(namespaceName);
-    if (wrote || hadFailure) this.pacer.namespaceChanged(credentialName);
+    const recovery = isNamespaceSelected(namespace, spec)
+      ? await this.recoverPods(cred, spec, state, namespaceName, logger)
+      : { changed: false };
+    if (wrote || hadFailure || recovery.changed) this.pacer.namespaceChanged(credentialName);
     // A key re-run by the echo of our own write may end the burst: a status pause still pending runs now.
     else this.pacer.namespaceUnchanged(credentialName);
+    if (recovery.requeueAfterMs !== undefined) return { requeueAfterMs: recovery.requeueAfterMs };
+  }
+
+  /**
+   * Stuck-pod recovery in one converged namespace (spec.podRecovery): evict the Pods that fail to
+   * pull only because they predate their ServiceAccount's pull secret (podrecovery.ts decides),
+   * within the credential's budget per minute; warn about bare ones. A PodDisruptionBudget that
+   * refuses an eviction is reported and retried later.
+   */
+  private async recoverPods(
+    cred: RegistryCredential,
+    spec: RegistryCredentialSpec,
+    state: CredentialState,
+    namespace: string,
+    logger: Logger,
+  ): Promise<{ changed: boolean; requeueAfterMs?: number }> {
+    if (!spec.podRecovery?.enabled) return { changed: false };
+    const { caches, clock, events, metrics, resources } = this.options;
+    const pods = [...caches.pods.listIn(namespace)].map(toSlimPod);
+    // Pods no longer Pending (recovered, running, gone) need no memory.
+    const pending = new Set(pods.map((pod) => pod.uid));
+    for (const [uid, where] of [...state.handledPods])
+      if (where === namespace && !pending.has(uid)) state.handledPods.delete(uid);
+    const carrying = new Set(
+      [...caches.serviceAccounts.listIn(namespace)]
+        .filter((sa) => isServiceAccountSelected(sa, spec))
+        .filter((sa) => (sa.imagePullSecrets ?? []).some((reference) => reference.name === state.secretName))
+        .map((sa) => sa.metadata!.name!),
+    );
+    const actions = podsToRecover({
+      pods,
+      secretName: state.secretName,
+      servers: Object.keys(state.sources.auths ?? {}),
+      carryingServiceAccounts: carrying,
+      handled: new Set(state.handledPods.keys()),
+    });
+    let changed = false;
+    for (const action of actions) {
+      const { pod } = action;
+      const target = { apiVersion: 'v1', kind: 'Pod', metadata: { name: pod.name, namespace, uid: pod.uid } };
+      const why = `created before ServiceAccount ${pod.serviceAccountName} carried ${state.secretName}`;
+      if (action.kind === 'warnBarePod') {
+        events.record(
+          target,
+          'Warning',
+          'PullSecretMissing',
+          `${why}, so it cannot pull ${action.images.join(', ')}; it has no controller to recreate it: delete ` +
+            `and create it again (RegistryCredential ${cred.metadata.name})`,
+        );
+        state.handledPods.set(pod.uid, namespace);
+        metrics?.podsRecovered.inc({ result: 'warned' });
+        continue;
+      }
+      const perMinute = spec.podRecovery.maxPerMinute;
+      if (!this.evictions.take(cred.metadata.name, perMinute, clock.now())) {
+        return {
+          changed,
+          requeueAfterMs: Math.max(1000, this.evictions.waitMs(cred.metadata.name, perMinute, clock.now())),
+        };
+      }
+      try {
+        await resources.evictPod(namespace, pod.name, pod.uid);
+      } catch (err) {
+        if (isKubeError(err, 'NotFound', 'Conflict')) {
+          // gone already, or another Pod now has this name: nothing of ours to do
+          state.handledPods.set(pod.uid, namespace);
+          continue;
+        }
+        if (err instanceof KubeApiError && err.status === 429) {
+          // a PodDisruptionBudget says no: report it, ask again later
+          const message = `${namespace}/${pod.name}: ${err.message.replace(/^[^:]*: /, '')}`;
+          if (state.blockedEvictions.get(pod.uid)?.message !== message) {
+            state.blockedEvictions.set(pod.uid, { namespace, message });
+            changed = true;
+            events.record(target, 'Warning', 'EvictionBlocked', `${why}; its eviction was refused: ${err.message}`);
+          }
+          metrics?.podsRecovered.inc({ result: 'blocked' });
+          return { changed, requeueAfterMs: EVICTION_RETRY_MS };
+        }
+        metrics?.podsRecovered.inc({ result: 'failed' });
+        throw err;
+      }
+      logger.info(
+        { pod: pod.name, images: action.images },
+        'evicted a Pod created before its ServiceAccount carried the pull secret',
+      );
+      state.handledPods.set(pod.uid, namespace);
+      state.blockedEvictions.delete(pod.uid);
+      state.recoveredPods++;
+      state.recordChange('PodsRecovered', `${namespace}/${pod.name}`);
+      events.record(
+        target,
+        'Normal',
+        'PodRecovered',
+        `evicted: ${why}; its ${pod.controller!.kind} recreates it with the pull secret (RegistryCredential ` +
+          `${cred.metadata.name})`,
+      );
+      metrics?.podsRecovered.inc({ result: 'evicted' });
+      changed = true;
+    }
+    // Blocked evictions of Pods that are gone or recovered are no longer news.
+    for (const [uid, blocked] of [...state.blockedEvictions]) {
+      if (blocked.namespace === namespace && !pending.has(uid)) {
+        state.blockedEvictions.delete(uid);
+        changed = true;
+      }
+    }
+    return { changed };
   }
 
   /** Makes the namespace hold the desired Secret and SA entries. Returns whether anything was written. */
@@ -415,4 +596,42 @@ function failureOf(namespace: string, err: unknown): NamespaceFailure {
   if (err instanceof NamespaceFailureError) return { namespace, reason: err.reason, message: err.message };
   if (err instanceof KubeApiError) return { namespace, reason: `API${err.kind}`, message: err.message };
   return { namespace, reason: 'Error', message: (err as Error).message ?? String(err) };
+}
+
+/** The PodRecovery condition: False while a PodDisruptionBudget refuses an eviction. */
+function podRecoveryStatus(state: CredentialState): { condition: ConditionInput; recoveredPods: number } {
+  const blocked = [...state.blockedEvictions.values()].sort((a, b) => a.message.localeCompare(b.message));
+  const evicted = `${state.recoveredPods} Pod${state.recoveredPods === 1 ? '' : 's'} evicted so far`;
+  const condition: ConditionInput = blocked.length
+    ? {
+        type: 'PodRecovery',
+        status: 'False',
+        reason: 'EvictionBlocked',
+        message:
+          `${blocked.length} eviction${blocked.length === 1 ? '' : 's'} refused, retried every 30 s; ` +
+          `first: ${blocked[0].message} (${evicted})`,
+      }
+    : { type: 'PodRecovery', status: 'True', reason: 'Enabled', message: evicted };
+  return { condition, recoveredPods: state.recoveredPods };
+}
+
+/** How long before a Pod whose eviction a PodDisruptionBudget refused is tried again. */
+const EVICTION_RETRY_MS = 30_000;
+
+/** The PEM of a CA Secret's ca.crt, or why it cannot be used (named, never its content). */
+function caFromSecret(
+  secret: { data?: Record<string, string> } | undefined,
+  namespace: string,
+  name: string,
+): { pem: string } | { problem: string } {
+  if (!secret) return { problem: `verify.caSecretName: Secret ${namespace}/${name} not found` };
+  const encoded = secret.data?.['ca.crt'];
+  if (!encoded) return { problem: `verify.caSecretName: Secret ${namespace}/${name} has no key ca.crt` };
+  const pem = Buffer.from(encoded, 'base64').toString('utf8');
+  try {
+    new X509Certificate(pem);
+  } catch {
+    return { problem: `verify.caSecretName: ca.crt of Secret ${namespace}/${name} is not a PEM certificate` };
+  }
+  return { pem };
 }

@@ -54,14 +54,31 @@ export async function resolveSources(
     else held = true;
   }
   for (const key of [...lastGood.keys()]) if (!keys.has(key)) lastGood.delete(key);
-  let document = held ? undefined : renderDockerConfig(mergeAuths(spec, perEntry));
+  const auths = held ? undefined : mergeAuths(spec, perEntry);
+  let document = auths === undefined ? undefined : renderDockerConfig(auths);
   const tooLarge = document === undefined ? undefined : documentSizeProblem(document);
   if (tooLarge) {
     // No partial or truncated write: every existing copy stays as it is, none is created.
     failure ??= { reason: 'SecretTooLarge', message: `${tooLarge}; use fewer or smaller credentials` };
     document = undefined;
   }
-  return { resolution: { document, failure, warning, tokens }, held };
+  const merged = document === undefined ? {} : { auths, origins: originsOf(spec, perEntry) };
+  return { resolution: { document, failure, warning, tokens, ...merged }, held };
+}
+
+/** Which entry each merged key came from, with mergeAuths' precedence: a server entry wins, else the first import. */
+function originsOf(spec: RegistryCredentialSpec, perEntry: Auths[]): Record<string, number> {
+  const origins: Record<string, number> = Object.create(null) as Record<string, number>;
+  spec.registries.forEach((entry, index) => {
+    if (!entry.dockerConfig) return;
+    for (const server of Object.keys(perEntry[index] ?? {}))
+      if (!Object.hasOwn(origins, server)) origins[server] = index;
+  });
+  spec.registries.forEach((entry, index) => {
+    if (entry.dockerConfig) return;
+    for (const server of Object.keys(perEntry[index] ?? {})) origins[server] = index;
+  });
+  return origins;
 }
 
 function earliest(a: number | undefined, b: number | undefined): number | undefined {

@@ -1,6 +1,12 @@
 // Pure: the status a RegistryCredential should show, from what the last reconcile saw.
 // Conditions carry observedGeneration; lastTransitionTime moves only when a status flips.
-import { type Condition, iso, type NamespaceFailure, type RegistryCredentialStatus } from '../api/v1alpha1.js';
+import {
+  type Condition,
+  iso,
+  type NamespaceFailure,
+  type RegistryCredentialStatus,
+  type RegistryVerification,
+} from '../api/v1alpha1.js';
 
 export const MAX_FAILURES = 20;
 const MAX_MESSAGE = 1024;
@@ -22,9 +28,14 @@ export interface StatusInput {
   failures: NamespaceFailure[];
   credentialsExpireAt?: number;
   lastRefreshTime?: number;
+  /** The verification of each registry, and the CredentialsVerified condition (controller/verification.ts). */
+  registries?: RegistryVerification[];
+  credentialsVerified?: ConditionInput;
+  /** Stuck-pod recovery, when enabled: the PodRecovery condition and the eviction count. */
+  podRecovery?: { condition: ConditionInput; recoveredPods: number };
 }
 
-type ConditionInput = Omit<Condition, 'lastTransitionTime' | 'observedGeneration'>;
+export type ConditionInput = Omit<Condition, 'lastTransitionTime' | 'observedGeneration'>;
 
 /** Sets a condition, keeping lastTransitionTime when the status did not change. */
 export function setCondition(
@@ -140,7 +151,10 @@ export function computeStatus(
 
   for (const condition of [ready, sources, propagated])
     conditions = setCondition(conditions, condition, generation, now);
-  const order = ['Ready', 'SourcesReady', 'Propagated'];
+  if (input.credentialsVerified) conditions = setCondition(conditions, input.credentialsVerified, generation, now);
+  if (input.podRecovery) conditions = setCondition(conditions, input.podRecovery.condition, generation, now);
+  else conditions = conditions.filter((condition) => condition.type !== 'PodRecovery');
+  const order = ['Ready', 'SourcesReady', 'Propagated', 'CredentialsVerified', 'PodRecovery'];
   conditions.sort((a, b) => order.indexOf(a.type) - order.indexOf(b.type));
 
   const status: RegistryCredentialStatus = {
@@ -152,6 +166,8 @@ export function computeStatus(
       .slice(0, MAX_FAILURES)
       .map((failure) => ({ ...failure, message: failure.message.slice(0, MAX_MESSAGE) })),
   };
+  if (input.registries?.length) status.registries = input.registries;
+  if (input.podRecovery) status.recoveredPods = input.podRecovery.recoveredPods;
   if (input.credentialsExpireAt !== undefined) status.credentialsExpireAt = iso(input.credentialsExpireAt);
   if (input.lastRefreshTime !== undefined) status.lastRefreshTime = iso(input.lastRefreshTime);
   return status;

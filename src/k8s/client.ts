@@ -27,6 +27,8 @@ export interface RequestOptions {
   /** The request or its response carries secret material: never put the server's text in errors. */
   sensitive?: boolean;
   timeoutMs?: number;
+  /** Retry transient failures (default true). An eviction refused with 429 is an answer, not a failure. */
+  retry?: boolean;
 }
 
 export interface KubeClientOptions {
@@ -109,6 +111,7 @@ export class KubeClient implements KubeApi {
         return await this.once<T>(req);
       } catch (err) {
         if (!(err instanceof KubeApiError) || err.kind !== 'Transient' || attempt >= this.maxRetries) throw err;
+        if (req.retry === false) throw err;
         attempt++;
         // The server's Retry-After, when it gave one, replaces the backoff.
         const delay =

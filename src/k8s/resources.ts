@@ -21,6 +21,8 @@ export const paths = {
   credentials: () => `/apis/${GROUP}/${VERSION}/${PLURAL}`,
   credential: (name: string) => `/apis/${GROUP}/${VERSION}/${PLURAL}/${encodeURIComponent(name)}`,
   events: (ns: string) => `/api/v1/namespaces/${ns}/events`,
+  pods: (ns?: string) => (ns ? `/api/v1/namespaces/${ns}/pods` : '/api/v1/pods'),
+  eviction: (ns: string, name: string) => `/api/v1/namespaces/${ns}/pods/${encodeURIComponent(name)}/eviction`,
 };
 
 export class Resources {
@@ -107,6 +109,24 @@ export class Resources {
 
   createEvent(event: CoreV1Event): Promise<CoreV1Event> {
     return this.client.request({ method: 'POST', path: paths.events(event.metadata!.namespace!), body: event });
+  }
+
+  /**
+   * Evicts a Pod through the Eviction API (PodDisruptionBudgets hold: a refusal is a 429, not
+   * retried here), only if it is still the Pod with this uid.
+   */
+  async evictPod(ns: string, name: string, uid: string): Promise<void> {
+    await this.client.request({
+      method: 'POST',
+      path: paths.eviction(ns, name),
+      body: {
+        apiVersion: 'policy/v1',
+        kind: 'Eviction',
+        metadata: { name, namespace: ns },
+        deleteOptions: { preconditions: { uid } },
+      },
+      retry: false,
+    });
   }
 }
 

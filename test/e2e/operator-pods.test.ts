@@ -48,7 +48,12 @@ beforeAll(async () => {
   const [image] = await Promise.all([
     operatorImageOnNode(),
     (async () => {
-      registry = await startRegistry({ users: [{ username: 'deployer', password: 'dep1oy-Pa55' }] });
+      // On the node's bridge address: the node pulls from it over TLS (certs.d) and the operator's
+      // Pods reach it to verify credentials (loopback inside a Pod is the Pod's own).
+      registry = await startRegistry({
+        users: [{ username: 'deployer', password: 'dep1oy-Pa55' }],
+        address: nodeEnv().gateway,
+      });
       await trustRegistry(nodeEnv(), registry.host, registry.caFile);
       await registry.push(await appImageLayout('operator-pods'), '1', 'apps/web:1');
     })(),
@@ -126,11 +131,17 @@ describe('installed with deploy/install.yaml (kustomize overlay: the image only)
   });
 
   test('in-cluster config, the default source namespace, the shipped RBAC: a Pod pulls with what the Pods of the operator wrote', async () => {
-    await cluster.createSecret(ns, basicAuthSecret('deployer-robot', 'deployer', 'dep1oy-Pa55'));
+    await createSourceSecrets(ns);
     const app = await namespace('app', { 'e2e-pods': 'app' });
     const mark = await auditMark();
     const cred = await credential('pods-app', {
-      registries: [{ server: registry.host, basicAuth: { secretName: 'deployer-robot' } }],
+      registries: [
+        {
+          server: registry.host,
+          basicAuth: { secretName: 'deployer-robot' },
+          verify: { caSecretName: 'registry-ca', repository: 'apps/web' },
+        },
+      ],
       namespaceSelector: { matchLabels: { 'e2e-pods': 'app' } },
     });
     await waitForPullSecrets(cluster, app, 'default', [cred]);
@@ -145,6 +156,9 @@ describe('installed with deploy/install.yaml (kustomize overlay: the image only)
     expect(writers.map((e) => e.user.username)).toEqual([serviceAccountUser]);
     const operatorPodNames = (await operatorPods(ns)).map((p) => p.metadata!.name);
     expect(operatorPodNames).toContain(writers[0].user.extra?.['authentication.kubernetes.io/pod-name']?.[0]);
+    // The leader Pod checked the credential against the registry over the Pod network.
+    const verified = await waitForCondition(cluster, cred, 'CredentialsVerified', { status: 'True' });
+    expect(verified.message).toBe('1 of 1 registries verified');
   });
 
   test("the leader's container killed in the middle of a fan-out: every namespace converges, no Secret is written twice", async () => {
@@ -259,15 +273,18 @@ describe('installed with the Helm chart (--set image.repository/tag)', () => {
       ) as ProcessFacts;
       expect(facts).toMatchObject({ uid: 65532, writeApp: 'EROFS', root: 'ro' });
     }
-    await cluster.createSecret(ns, basicAuthSecret('deployer-robot', 'deployer', 'dep1oy-Pa55'));
+    await createSourceSecrets(ns);
     const app = await namespace('helm-app', { 'e2e-pods': 'helm' });
     const cred = await credential('helm-app', {
-      registries: [{ server: registry.host, basicAuth: { secretName: 'deployer-robot' } }],
+      registries: [
+        { server: registry.host, basicAuth: { secretName: 'deployer-robot' }, verify: { caSecretName: 'registry-ca' } },
+      ],
       namespaceSelector: { matchLabels: { 'e2e-pods': 'helm' } },
     });
     await waitForPullSecrets(cluster, app, 'default', [cred]);
     await workloads.createPod(app, 'web', [`${registry.host}/apps/web:1`]);
     await workloads.waitForRunning(app, 'web');
+    await waitForCondition(cluster, cred, 'CredentialsVerified', { status: 'True' });
   });
 });
 
@@ -345,9 +362,22 @@ async function credential(prefix: string, spec: Record<string, unknown>): Promis
   return name;
 }
 
+/**
+ * The source Secrets of the e2e registry in the operator's source namespace: the robot account and the registry's CA.
+ */
+async function createSourceSecrets(ns: string): Promise<void> {
+  await cluster.createSecret(ns, basicAuthSecret('deployer-robot', 'deployer', 'dep1oy-Pa55'));
+  await cluster.createSecret(ns, {
+    metadata: { name: 'registry-ca' },
+    stringData: { 'ca.crt': await readFile(registry.caFile, 'utf8') },
+  });
+}
+
 function fanOutSpec(group: string): Record<string, unknown> {
   return {
-    registries: [{ server: registry.host, basicAuth: { secretName: 'deployer-robot' } }],
+    registries: [
+      { server: registry.host, basicAuth: { secretName: 'deployer-robot' }, verify: { caSecretName: 'registry-ca' } },
+    ],
     namespaceSelector: { matchLabels: { 'e2e-pods': group } },
   };
 }

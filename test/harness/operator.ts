@@ -64,6 +64,25 @@ export interface StartOperatorOptions {
   main?: string;
   /** Turns the user's kubeconfig into the one the operator gets (e.g. one pointing at a fault proxy). */
   wrapKubeconfig?: (kubeconfig: string) => Promise<string>;
+  /**
+   * Check credentials against registries (--verify-registries). Off by default: the tests' made-up
+   * hosts (harbor.example.com, index.docker.io) must never be contacted; the verification tests
+   * turn it on with registries of their own.
+   */
+  verifyRegistries?: boolean;
+}
+
+/** Loaded into every operator process: nothing it does may leave this machine (see the file). */
+const LOOPBACK_GUARD = path.join(REPO_ROOT, 'test', 'harness', 'loopback-guard.mjs');
+
+/** Fails when the operator tried to reach anything but loopback (the guard refused it and logged a line). */
+export async function assertStayedLocal(logPath: string): Promise<void> {
+  const refusals = (await readFile(logPath, 'utf8').catch(() => ''))
+    .split('\n')
+    .filter((line) => line.includes('[loopback-guard]'));
+  if (refusals.length) {
+    throw new Error(`the operator tried to leave this machine (${logPath}):\n${[...new Set(refusals)].join('\n')}`);
+  }
 }
 
 let started = 0;
@@ -86,6 +105,8 @@ export async function startOperator(opts: StartOperatorOptions): Promise<Operato
   const [metricsPort, healthPort] = await freePorts(2);
   const logPath = path.join(env.dir, `operator-${opts.user.replace(/[^A-Za-z0-9_.-]/g, '_')}-${++started}.log`);
   const args = [
+    '--import',
+    LOOPBACK_GUARD,
     opts.main ?? MAIN,
     '--kubeconfig',
     kubeconfig,
@@ -97,19 +118,26 @@ export async function startOperator(opts: StartOperatorOptions): Promise<Operato
     `127.0.0.1:${healthPort}`,
     '--log-level',
     'debug',
+    `--verify-registries=${opts.verifyRegistries ?? false}`,
     ...(opts.args ?? []),
   ];
-  const pid = await spawnLogged(process.execPath, args, logPath, { ...process.env, ...opts.env });
+  // The e2e suite's Pod network is this machine's too (its registries may listen on the bridge).
+  const localNetworks = env.node ? { REGCRED_TEST_LOCAL_NETWORKS: env.node.podSubnet } : {};
+  const pid = await spawnLogged(process.execPath, args, logPath, { ...process.env, ...localNetworks, ...opts.env });
   const op: OperatorProcess = {
     pid,
     user: opts.user,
     logPath,
     metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
     readyzUrl: `http://127.0.0.1:${healthPort}/readyz`,
-    stop: () => stopPid(pid, process.execPath, 30_000),
+    stop: async () => {
+      await stopPid(pid, process.execPath, 30_000);
+      await assertStayedLocal(logPath);
+    },
     kill: async () => {
       if (isAlive(pid)) process.kill(pid, 'SIGKILL');
       await stopPid(pid, process.execPath, 10_000);
+      await assertStayedLocal(logPath);
     },
     logs: () => readFile(logPath, 'utf8'),
     metrics: async () => (await httpGet(op.metricsUrl)).body,

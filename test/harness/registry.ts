@@ -49,6 +49,10 @@ export interface Registry {
   dir: string;
   /** The registry's self-signed certificate (the CA a client must trust). */
   caFile: string;
+  /** Its TLS key (to serve something else with the same certificate). */
+  keyFile: string;
+  /** Requests the registry answered (its own access log), optionally only those with this User-Agent. */
+  requests(userAgent?: string): Promise<number>;
   /** `skopeo inspect` of `image` (default: the probe image) with `dockerConfigJson` as the authfile. */
   inspect(dockerConfigJson: string, image?: string): Promise<InspectResult>;
   /**
@@ -252,7 +256,17 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Registr
     throw new Error(`registry failed to start: ${message}`);
   }
 
-  return { host, certDir, caFile: crt, image, dir, inspect, push, setUsers, stop };
+  const requests = async (userAgent?: string): Promise<number> => {
+    // distribution writes one access-log line per request, in Apache's combined format:
+    // 127.0.0.1 - - [29/Nov/2026:14:27:14 +0000] "GET /v2/ HTTP/1.1" 401 87 "" "user agent"
+    const log = await readFile(logPath, 'utf8').catch(() => '');
+    const access = /^\S+ - \S+ \[[^\]]*\] "[A-Z]+ \S+ HTTP\/[\d.]+" \d+ \d+ "[^"]*" "(.*)"$/;
+    return log.split('\n').filter((line) => {
+      const match = access.exec(line);
+      return match !== null && (userAgent === undefined || match[1] === userAgent);
+    }).length;
+  };
+  return { host, certDir, caFile: crt, keyFile: key, image, dir, inspect, push, requests, setUsers, stop };
 }
 
 /**

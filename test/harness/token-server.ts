@@ -45,6 +45,8 @@ export interface StartTokenServerOptions {
   tlsKey: string;
   /** Host name or IP to listen on and to put into the realm URL. Default 127.0.0.1. */
   host?: string;
+  /** The host name the realm URL names, when it differs from `host` (e.g. localhost for a registry at 127.0.0.1). */
+  realmHost?: string;
 }
 
 export async function startTokenServer(opts: StartTokenServerOptions): Promise<TokenServer> {
@@ -118,7 +120,7 @@ export async function startTokenServer(opts: StartTokenServerOptions): Promise<T
   });
   const port = (server.address() as AddressInfo).port;
   return {
-    realm: `https://${host}:${port}/token`,
+    realm: `https://${opts.realmHost ?? host}:${port}/token`,
     service,
     issuer,
     rootCertBundle: certFile,

@@ -170,7 +170,7 @@ test.each<[string, string[], (docs: Doc[]) => void]>([
     ['leaderElection.enabled=false', 'replicas=1'],
     (docs) => {
       expect(container(docs).args).not.toContain('--leader-elect');
-      expect(docs.filter((d) => d.kind === 'Role').map((d) => d.metadata.name)).toEqual(['regcred-operator-events']);
+      expect(docs.filter((d) => d.kind === 'Role').map((d) => d.metadata.name)).toEqual([]);
       expect(docs.some((d) => d.kind === 'PodDisruptionBudget')).toBe(false);
     },
   ],

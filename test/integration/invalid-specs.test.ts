@@ -71,7 +71,7 @@ describe('kubectl explain', () => {
     expect(res.stdout).toMatch(/^FIELD:\s+registries <\[\]Object>$/m);
     expect(res.stdout).toContain('Registries whose credentials are merged into one .dockerconfigjson');
     const fields = explainedFields(res.stdout);
-    expect([...fields.keys()].sort()).toEqual(['basicAuth', 'dockerConfig', 'ecr', 'server']);
+    expect([...fields.keys()].sort()).toEqual(['basicAuth', 'dockerConfig', 'ecr', 'server', 'verify']);
     for (const [name, description] of fields) {
       expect({ name, long: description.length > 40 }).toEqual({ name, long: true });
     }
@@ -89,6 +89,7 @@ describe('kubectl explain', () => {
         'excludeServiceAccounts',
         'namespaceNames',
         'namespaceSelector',
+        'podRecovery',
         'refreshInterval',
         'registries',
         'secretName',
@@ -151,13 +152,20 @@ describe('kubectl get', () => {
     expect(list.stdout).toContain(name);
   });
 
-  test('the columns render the status the operator writes; -o wide adds REASON and SUSPENDED', async () => {
+  test('the columns render the status the operator writes; -o wide adds REASON, SUSPENDED and VERIFIED', async () => {
     const status = {
       conditions: [
         {
           type: 'Ready',
           status: 'False',
           reason: 'SourceSecretNotFound',
+          message: 'm',
+          lastTransitionTime: '2026-01-01T00:00:00Z',
+        },
+        {
+          type: 'CredentialsVerified',
+          status: 'False',
+          reason: 'Unauthorized',
           message: 'm',
           lastTransitionTime: '2026-01-01T00:00:00Z',
         },
@@ -187,7 +195,7 @@ describe('kubectl get', () => {
     const wide = await kubectl(['get', 'registrycredentials', name, '-o', 'wide']);
     expect(wide.code).toBe(0);
     const [wideHeader, wideRow] = table(wide.stdout);
-    expect(wideHeader).toEqual(['NAME', 'READY', 'NAMESPACES', 'EXPIRES', 'AGE', 'REASON', 'SUSPENDED']);
-    expect(wideRow?.slice(-2)).toEqual(['SourceSecretNotFound', 'false']);
+    expect(wideHeader).toEqual(['NAME', 'READY', 'NAMESPACES', 'EXPIRES', 'AGE', 'REASON', 'SUSPENDED', 'VERIFIED']);
+    expect(wideRow?.slice(-3)).toEqual(['SourceSecretNotFound', 'false', 'False']);
   });
 });

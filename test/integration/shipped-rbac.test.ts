@@ -16,6 +16,7 @@ import { auditEvents, auditMark, describeRequests } from '../harness/audit.js';
 import { basicAuthSecret, Cluster, type CredentialObject, uniqueSuffix } from '../harness/cluster.js';
 import { kubectl, testEnv } from '../harness/controlplane.js';
 import { type OperatorProcess, startOperator, sumMetric } from '../harness/operator.js';
+import { createStuckPod } from '../harness/pods.js';
 import { passwordFor, waitForPullSecrets, waitForSecret, waitForSecretGone } from '../harness/scenario.js';
 import { waitFor } from '../harness/wait.js';
 
@@ -215,16 +216,26 @@ async function runScenario(kubeconfig: string): Promise<void> {
   });
   await waitFor(async () => (await op.metric('regcred_leader')) === 1, { what: 'the operator to take the Lease' });
 
+  // a Pod stuck on a pull since before the credential: stuck-pod recovery evicts it
+  await createStuckPod({ namespace: nsA, name: 'stuck', images: ['rbac.example.com/app:1'], controller: 'ReplicaSet' });
   await cluster.createCredential(cred, {
     registries: [{ server: 'rbac.example.com', basicAuth: { secretName: source } }],
     namespaceSelector: { matchLabels: label },
     serviceAccounts: ['default', 'app'],
+    podRecovery: { enabled: true },
   });
   // materialize and inject; the foreign Secret in c is a conflict
   for (const ns of [nsA, nsB])
     await waitForSecret(cluster, ns, cred, (s) => passwordFor(s, 'rbac.example.com') === passwords[0]);
   await waitForPullSecrets(cluster, nsA, 'app', ['foreign', cred]);
   await waitForPullSecrets(cluster, nsB, 'default', [cred]);
+  await waitFor(
+    async () =>
+      !(await cluster.core.listNamespacedPod({ namespace: nsA })).items.some((p) => p.metadata?.name === 'stuck'),
+    {
+      what: 'the stuck Pod to be evicted',
+    },
+  );
   statusSeen.push(
     await waitFor(
       async () => {

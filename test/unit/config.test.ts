@@ -32,6 +32,8 @@ const DEFAULTS: Config = {
   leaderElect: false,
   leaderElectionNamespace: 'pod-ns',
   leaderElectionId: 'regcred-operator',
+  verifyRegistries: true,
+  registryCheckTimeoutSeconds: 10,
 };
 /** An environment where the operator runs in namespace pod-ns, plus `vars`. */
 const env = (vars: Record<string, string> = {}): NodeJS.ProcessEnv => ({ POD_NAMESPACE: 'pod-ns', ...vars });
@@ -102,6 +104,14 @@ describe('parseConfig values', () => {
       'other',
     ],
     ['--leader-election-id', 'REGCRED_LEADER_ELECTION_ID', 'leaderElectionId', 'my-lease', 'my-lease', 'other.lease'],
+    [
+      '--registry-check-timeout-seconds',
+      'REGCRED_REGISTRY_CHECK_TIMEOUT_SECONDS',
+      'registryCheckTimeoutSeconds',
+      '2.5',
+      2.5,
+      '30',
+    ],
   ];
 
   test('the tables cover every flag', () => {
@@ -133,6 +143,7 @@ describe('parseConfig values', () => {
   // [flag, env var, key]: `--flag` is true, `--flag=false` false, the env var takes true/false
   const booleanFlags: Array<[string, string, keyof Config]> = [
     ['--leader-elect', 'REGCRED_LEADER_ELECT', 'leaderElect'],
+    ['--verify-registries', 'REGCRED_VERIFY_REGISTRIES', 'verifyRegistries'],
   ];
 
   test.each(booleanFlags)('%s, %s=false, $%s', (flag, envVar, key) => {

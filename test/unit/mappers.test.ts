@@ -31,6 +31,7 @@ function setup(ready: boolean, specPatch: Record<string, unknown> = {}) {
     serviceAccounts: cache('serviceAccounts'),
     managedSecrets: cache('managedSecrets'),
     sourceSecrets: cache('sourceSecrets'),
+    pods: cache('pods'),
   } as unknown as Caches;
   const now: string[] = [];
   const later: Array<[string, number]> = [];
