@@ -31,7 +31,7 @@ const readOnly = [
     kind: 'ClusterRole',
     metadata: { name: user },
     rules: [
-      { apiGroups: [''], resources: ['namespaces', 'serviceaccounts', 'secrets'], verbs: ['list', 'watch'] },
+      { apiGroups: [''], resources: ['namespaces', 'serviceaccounts', 'secrets', 'pods'], verbs: ['list', 'watch'] },
       { apiGroups: ['regcred.io'], resources: ['registrycredentials'], verbs: ['list', 'watch'] },
     ],
   },
