@@ -19,7 +19,7 @@ const configSchema = z.object({
   kubeconfig: z.string().optional(),
   watchIdleTimeoutSeconds: z.coerce.number().min(5).max(3600),
   awsEndpointUrl: z.url().optional(),
-  awsRequestTimeoutSeconds: z.coerce.number().min(0.1).max(300),
+  tokenRequestTimeoutSeconds: z.coerce.number().min(0.1).max(300),
   leaderElect: z.stringbool(),
   leaderElectionNamespace: z
     .string()
@@ -115,11 +115,19 @@ export const FLAGS: Array<{
       'AWS_ENDPOINT_URL_ECR, AWS_ENDPOINT_URL_STS and AWS_ENDPOINT_URL',
   },
   {
+    flag: '--token-request-timeout-seconds',
+    env: 'REGCRED_TOKEN_REQUEST_TIMEOUT_SECONDS',
+    key: 'tokenRequestTimeoutSeconds',
+    help:
+      'deadline of one token request of any provider (AWS and STS, Google, Entra ID and the ACR exchange); ' +
+      'a timed-out renewal is retried with backoff',
+    fallback: '10',
+  },
+  {
     flag: '--aws-request-timeout-seconds',
     env: 'REGCRED_AWS_REQUEST_TIMEOUT_SECONDS',
-    key: 'awsRequestTimeoutSeconds',
-    help: 'timeout of one AWS request (a timed-out token renewal is retried with backoff)',
-    fallback: '10',
+    key: 'tokenRequestTimeoutSeconds',
+    help: 'the former name of --token-request-timeout-seconds, still accepted',
   },
   {
     flag: '--leader-elect',
@@ -187,7 +195,9 @@ function defaultSourceNamespace(env: NodeJS.ProcessEnv): string {
 export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
   const raw: Record<string, string | undefined> = {};
   // A blank variable counts as unset (z.coerce would read '' as 0, i.e. "no rate limit").
-  for (const definition of FLAGS) raw[definition.key] = env[definition.env]?.trim() || definition.fallback;
+  // Several flags may set one key (a former name): the first of them that is set wins, then a fallback.
+  for (const definition of FLAGS)
+    raw[definition.key] = env[definition.env]?.trim() || raw[definition.key] || definition.fallback;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const [name, inline] = arg.includes('=')

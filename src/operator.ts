@@ -14,8 +14,7 @@ import { serveMetrics, serveProbes } from './health.js';
 import type { KubeApi } from './k8s/client.js';
 import { listWatch } from './k8s/listwatch.js';
 import { paths, Resources } from './k8s/resources.js';
-import { awsEcrFetcher, type EcrContext } from './providers/ecr.js';
-import { TokenCache } from './providers/token-cache.js';
+import { createProviders, type Providers } from './providers/index.js';
 import { checkCredential } from './registry/v2.js';
 import { Verifier } from './registry/verifier.js';
 import { credentialKey } from './controller/keys.js';
@@ -112,6 +111,7 @@ function slimPod(pod: V1Pod): V1Pod {
 export class Operator {
   readonly caches: Caches;
   readonly queue: WorkQueue;
+  readonly providers: Providers;
   private readonly reconciler: Reconciler;
   private readonly workers: WorkerPool;
   private readonly verifier?: Verifier;
@@ -154,19 +154,18 @@ export class Operator {
     };
     this.queue = new WorkQueue({ clock, metrics: metrics.workQueue() });
     const resources = new Resources(client);
-    // One cache for every RegistryCredential: one token request per identity per renewal.
-    const ecrTokens = new TokenCache<EcrContext>({
+    // One set of providers for every RegistryCredential: one token request per identity per renewal.
+    const providers = createProviders({
       clock,
-      fetch: awsEcrFetcher({
-        endpoint: config.awsEndpointUrl,
-        requestTimeoutMs: config.awsRequestTimeoutSeconds * 1000,
-      }),
-      onResult: (result, error) => {
-        metrics.tokenRenewals.inc({ provider: 'ecr', result });
-        if (error) logger.warn({ provider: 'ecr', code: error.code, err: error.message }, 'token renewal failed');
-        else logger.info({ provider: 'ecr' }, 'token renewed');
+      requestTimeoutMs: config.tokenRequestTimeoutSeconds * 1000,
+      awsEndpointUrl: config.awsEndpointUrl,
+      onRenewal: (provider, result, error) => {
+        metrics.tokenRenewals.inc({ provider, result });
+        if (error) logger.warn({ provider, code: error.code, err: error.message }, 'token renewal failed');
+        else logger.info({ provider }, 'token renewed');
       },
     });
+    this.providers = providers;
     // Registry checks run beside the workers, a few at a time; a changed result recounts the status.
     this.verifier = config.verifyRegistries
       ? new Verifier({
@@ -185,7 +184,7 @@ export class Operator {
       metrics,
       events: new EventRecorder(resources, clock, logger),
       sourceNamespace: config.sourceNamespace,
-      ecrTokens,
+      providers,
       verifier: this.verifier,
       registryCheckTimeoutMs: config.registryCheckTimeoutSeconds * 1000,
     });
@@ -234,6 +233,7 @@ export class Operator {
       caches: this.caches,
       queue: this.queue,
       specOf: (name) => this.reconciler.specOf(name),
+      sourceSecretNames: this.providers.sourceSecretNames,
       statusDelay: (name) => this.reconciler.statusDelay(name),
     });
     enqueueEverything(this.caches, this.queue);

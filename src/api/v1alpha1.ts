@@ -45,13 +45,33 @@ const basicAuth = z.object({
   passwordKey: secretKey.default('password'),
 });
 
-const ecr = z.object({
-  region: z.string().max(32).optional(),
+/** The AWS identity of an ecr or ecrPublic entry: the default chain, static keys, and a role on top. */
+const awsIdentity = {
   roleArn: z.string().max(2048).optional(),
   credentialsSecretName: secretRef.optional(),
-});
+};
+
+const ecr = z.object({ region: z.string().max(32).optional(), ...awsIdentity });
+
+const ecrPublic = z.object(awsIdentity);
+
+const gcp = z.object({ credentialsSecretName: secretRef.optional() });
+
+const acr = z
+  .object({
+    tenantId: z.string().min(1).max(253).optional(),
+    clientId: z.string().min(1).max(36).optional(),
+    credentialsSecretName: secretRef.optional(),
+  })
+  .refine((source) => !source.credentialsSecretName || (source.tenantId && source.clientId), {
+    message: 'acr.tenantId and acr.clientId are required with acr.credentialsSecretName',
+  });
 
 const dockerConfig = z.object({ secretName: secretRef });
+
+/** The source kinds of a registry entry: each entry sets exactly one (one provider per kind, src/providers/). */
+export const SOURCE_KINDS = ['basicAuth', 'ecr', 'ecrPublic', 'gcp', 'acr', 'dockerConfig'] as const;
+export type SourceKind = (typeof SOURCE_KINDS)[number];
 
 export const DEFAULT_VERIFY_INTERVAL = '1h';
 
@@ -74,14 +94,17 @@ export const registryEntrySchema = z
     server: z.string().min(1).max(512).optional(),
     basicAuth: basicAuth.optional(),
     ecr: ecr.optional(),
+    ecrPublic: ecrPublic.optional(),
+    gcp: gcp.optional(),
+    acr: acr.optional(),
     dockerConfig: dockerConfig.optional(),
     verify: verify.optional(),
   })
-  .refine((entry) => [entry.basicAuth, entry.ecr, entry.dockerConfig].filter(Boolean).length === 1, {
-    message: 'each registry entry must set exactly one of basicAuth, ecr or dockerConfig',
+  .refine((entry) => SOURCE_KINDS.filter((kind) => entry[kind] !== undefined).length === 1, {
+    message: 'each registry entry must set exactly one of basicAuth, ecr, ecrPublic, gcp, acr or dockerConfig',
   })
   .refine((entry) => (entry.dockerConfig ? !entry.server : !!entry.server), {
-    message: 'server is required for basicAuth and ecr, and must not be set with dockerConfig',
+    message: 'server is required for every source but dockerConfig, and must not be set with dockerConfig',
   });
 
 const labelValue = z.string().max(63);
@@ -261,15 +284,4 @@ export function parseSpec(spec: unknown): { ok: true; spec: RegistryCredentialSp
 
 export function targetSecretName(cred: RegistryCredential, spec: RegistryCredentialSpec): string {
   return spec.secretName ?? cred.metadata.name;
-}
-
-/** Source Secrets (in the source namespace) a spec reads. */
-export function sourceSecretNames(spec: RegistryCredentialSpec): string[] {
-  const names = new Set<string>();
-  for (const registry of spec.registries) {
-    if (registry.basicAuth) names.add(registry.basicAuth.secretName);
-    if (registry.dockerConfig) names.add(registry.dockerConfig.secretName);
-    if (registry.ecr?.credentialsSecretName) names.add(registry.ecr.credentialsSecretName);
-  }
-  return [...names];
 }

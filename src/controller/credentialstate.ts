@@ -9,21 +9,13 @@
 // Everything here is memory of this process: a restart starts afresh from the caches.
 import type { NamespaceFailure, RegistryCredential, RegistryCredentialSpec } from '../api/v1alpha1.js';
 import type { Auths } from '../dockerconfig.js';
+import type { SourceProblem, TokenTiming } from '../providers/provider.js';
 import { ChangeLog } from './changes.js';
 
-export interface SourceProblem {
-  reason: string;
-  message: string;
-}
-
 /** Short-lived tokens: earliest expiry of those served, oldest refresh, when to look again. */
-export interface TokenTimes {
-  expiresAt?: number;
-  refreshedAt?: number;
-  nextCheckAt?: number;
-}
+export type TokenTimes = TokenTiming;
 
-/** What the sources resolved to (controller/sources.ts). */
+/** What the sources resolved to (controller/resolve.ts). */
 export interface SourceResolution {
   /** The rendered .dockerconfigjson, or undefined while a source has no good value yet (held). */
   document?: string;
@@ -50,7 +42,7 @@ export class CredentialState {
   /** Stuck-pod recovery: Pods acted on (uid -> namespace; at most once each), evictions done, refused ones. */
   readonly handledPods = new Map<string, string>();
   recoveredPods = 0;
-  readonly blockedEvictions = new Map<string, { namespace: string; message: string }>();
+  readonly blockedEvictions = new Map<string, { namespace: string; message: string; retryAt: number }>();
 
   constructor(
     readonly uid: string,

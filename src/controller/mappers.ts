@@ -6,7 +6,6 @@ import {
   LABEL_CREDENTIAL,
   type RegistryCredential,
   type RegistryCredentialSpec,
-  sourceSecretNames,
 } from '../api/v1alpha1.js';
 import { isNamespaceSelected, isServiceAccountSelected } from './desired.js';
 import { isWaitingOnPull, toSlimPod } from './podrecovery.js';
@@ -24,6 +23,8 @@ export interface MapperOptions {
   caches: Caches;
   queue: Enqueuer;
   specOf(credential: string): RegistryCredentialSpec | undefined;
+  /** The source Secrets a spec reads (providers/). */
+  sourceSecretNames(spec: RegistryCredentialSpec): string[];
   /** Delay for credential keys woken only to refresh status counts (default STATUS_DELAY_BASE_MS). */
   statusDelay?(credential: string): number;
 }
@@ -105,7 +106,7 @@ export function registerMappers(options: MapperOptions): void {
     const name = secret.metadata?.name ?? '';
     for (const cred of credentials()) {
       const spec = options.specOf(cred.metadata.name);
-      if (!spec || sourceSecretNames(spec).includes(name)) queue.add(credentialKey(cred.metadata.name));
+      if (!spec || options.sourceSecretNames(spec).includes(name)) queue.add(credentialKey(cred.metadata.name));
     }
   };
   caches.sourceSecrets.on({

@@ -26,7 +26,7 @@ import type { EventSink } from '../events.js';
 import { isKubeError, KubeApiError } from '../k8s/errors.js';
 import type { Resources } from '../k8s/resources.js';
 import type { Metrics } from '../metrics.js';
-import type { EcrTokenCache } from '../providers/ecr.js';
+import type { Providers } from '../providers/index.js';
 import type { Verifier } from '../registry/verifier.js';
 import type { Clock } from '../runtime/clock.js';
 import type { ReconcileContext, ReconcileResult } from '../runtime/workerpool.js';
@@ -58,8 +58,8 @@ export interface ReconcilerOptions {
   events: EventSink;
   metrics?: Metrics;
   sourceNamespace: string;
-  /** ECR tokens, shared by every RegistryCredential. */
-  ecrTokens?: EcrTokenCache;
+  /** Where credentials come from: one provider per source kind (the token providers hold the shared token caches). */
+  providers: Providers;
   /** The shortest pause before a credential key recounts status after namespace work. */
   statusDebounceMs?: number;
   /** Checks every credential against its registry (off the reconcile path); absent: verification is off. */
@@ -224,8 +224,7 @@ export class Reconciler {
     const { resolution, held } = await resolveSources(spec, {
       source: { namespace: sourceNamespace, get: (secretName) => sourceSecrets.getIn(sourceNamespace, secretName) },
       lastGood: state.lastGood,
-      ecrTokens: this.options.ecrTokens,
-      now: () => this.options.clock.now(),
+      providers: this.options.providers,
     });
     const { warning, failure } = resolution;
     if (warning && warning.message !== previousWarning?.message)
@@ -462,8 +461,16 @@ export class Reconciler {
       handled: new Set(state.handledPods.keys()),
     });
     let changed = false;
+    let retryInMs: number | undefined;
+    const later = (ms: number) => (retryInMs = Math.min(retryInMs ?? ms, ms));
     for (const action of actions) {
       const { pod } = action;
+      // refused before: not again until its retry time
+      const blockedUntil = state.blockedEvictions.get(pod.uid)?.retryAt ?? 0;
+      if (blockedUntil > clock.now()) {
+        later(blockedUntil - clock.now());
+        continue;
+      }
       const target = { apiVersion: 'v1', kind: 'Pod', metadata: { name: pod.name, namespace, uid: pod.uid } };
       const why = `created before ServiceAccount ${pod.serviceAccountName} carried ${state.secretName}`;
       if (action.kind === 'warnBarePod') {
@@ -496,13 +503,15 @@ export class Reconciler {
         if (err instanceof KubeApiError && err.status === 429) {
           // a PodDisruptionBudget says no: report it, ask again later
           const message = `${namespace}/${pod.name}: ${err.message.replace(/^[^:]*: /, '')}`;
-          if (state.blockedEvictions.get(pod.uid)?.message !== message) {
-            state.blockedEvictions.set(pod.uid, { namespace, message });
+          const before = state.blockedEvictions.get(pod.uid);
+          state.blockedEvictions.set(pod.uid, { namespace, message, retryAt: clock.now() + EVICTION_RETRY_MS });
+          if (before?.message !== message) {
             changed = true;
             events.record(target, 'Warning', 'EvictionBlocked', `${why}; its eviction was refused: ${err.message}`);
           }
           metrics?.podsRecovered.inc({ result: 'blocked' });
-          return { changed, requeueAfterMs: EVICTION_RETRY_MS };
+          later(EVICTION_RETRY_MS);
+          continue;
         }
         metrics?.podsRecovered.inc({ result: 'failed' });
         throw err;
@@ -532,7 +541,7 @@ export class Reconciler {
         changed = true;
       }
     }
-    return { changed };
+    return retryInMs === undefined ? { changed } : { changed, requeueAfterMs: Math.max(1000, retryInMs) };
   }
 
   /** Makes the namespace hold the desired Secret and SA entries. Returns whether anything was written. */

@@ -1,6 +1,7 @@
 // Pure: when a short-lived token is renewed, and how long to wait after a failed renewal.
 //
-// The schedule (README, "ECR: when tokens are renewed"):
+// The standard schedule (README, "When tokens are renewed, and why"), which every token provider
+// declares (STANDARD_SCHEDULE):
 //   renew at  issuedAt + min(refreshInterval, lifetime / 2) * (1 - JITTER * r)
 //   and never later than expiresAt - margin (margin = min(30 min, lifetime / 4)),
 //   and never sooner than MIN_RENEWAL_MS after the token was issued (no hot loop).
@@ -54,8 +55,34 @@ const retryBackoff = new Backoff({ initialMs: RETRY_BASE_MS, maxMs: RETRY_MAX_MS
 /**
  * Delay before retry number `failures` (1 = after the first failure): exponential from
  * RETRY_BASE_MS, capped at RETRY_MAX_MS, with "equal jitter" (between half and all of it), so
- * many operators retrying the same outage do not hit AWS in lock-step.
+ * many operators retrying the same outage do not hit the provider in lock-step. While the token
+ * served still has `remainingMs` to live, never more than a quarter of that (and at least
+ * RETRY_BASE_MS): the retries before an expiry come often enough that a provider answering again is
+ * noticed before the token lapses. Without it, a one-hour Google token renewed into a half-hour
+ * outage lapsed for minutes after the outage, waiting out a 10-minute backoff (the simulation found it).
  */
-export function retryDelayMs(failures: number, random: number): number {
-  return Math.max(1000, retryBackoff.delayMs(failures, random));
+export function retryDelayMs(failures: number, random: number, remainingMs?: number): number {
+  const delay = Math.max(1000, retryBackoff.delayMs(failures, random));
+  if (remainingMs === undefined || remainingMs <= 0) return delay;
+  return Math.min(delay, Math.max(RETRY_BASE_MS, remainingMs / 4));
 }
+
+/** When a provider's tokens are renewed, and how long to wait after a failure. Each token provider declares one. */
+export interface RenewalSchedule {
+  /** When `token` must be renewed for a consumer that wants renewals every `refreshIntervalMs`. */
+  dueAt(token: IssuedToken, refreshIntervalMs: number): number;
+  /**
+   * Delay before retry number `failures`, with `random` uniform in [0, 1); `remainingMs`: how long the
+   * token still served lives, if it has a known expiry.
+   */
+  retryDelayMs(failures: number, random: number, remainingMs?: number): number;
+}
+
+/**
+ * Half the lifetime (or refreshInterval if shorter), up to 10 % earlier, at the latest
+ * min(30 min, lifetime / 4) before expiry; retries from 5 s doubling to 10 min, and at most a
+ * quarter of the served token's remaining life apart. For a 12 h ECR
+ * token: renewed after 5.4-6 h; for a one-hour Google token: after 27-30 min; for a 3 h ACR
+ * refresh token: after 81-90 min.
+ */
+export const STANDARD_SCHEDULE: RenewalSchedule = { dueAt: renewalDueAt, retryDelayMs };

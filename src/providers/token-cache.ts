@@ -1,11 +1,12 @@
-// Short-lived registry tokens shared by every RegistryCredential of the operator. One entry per
-// distinct identity (for ECR: region, credentials, role): a renewal is one request however many
+// Short-lived registry tokens shared by every RegistryCredential of the operator. One cache per token
+// provider, one entry per distinct identity (for ECR: region, credentials, role; for Google: the
+// identity; for ACR: registry and identity): a renewal is one request however many
 // RegistryCredentials and namespaces use the token, and callers that arrive while a request is in
 // flight wait for that same request. A failed renewal keeps the last token (served until it
 // expires) and is retried with exponential backoff and jitter; callers in between get the cached
 // state without a request.
 import type { Clock } from '../runtime/clock.js';
-import { hasReliableExpiry, type IssuedToken, renewalDueAt, retryDelayMs } from './renewal.js';
+import { hasReliableExpiry, type IssuedToken, type RenewalSchedule } from './renewal.js';
 
 export interface Token {
   username: string;
@@ -20,12 +21,27 @@ export interface CachedToken extends Token, IssuedToken {}
 export class TokenRefreshError extends Error {
   override readonly name = 'TokenRefreshError';
   constructor(
-    /** The provider's error code (e.g. ThrottlingException, AccessDeniedException, TimeoutError). */
+    /** The provider's error code (e.g. ThrottlingException, invalid_grant, AADSTS7000215, TimeoutError). */
     readonly code: string,
     message: string,
   ) {
     super(message);
   }
+}
+
+/** Secret-looking strings an error text may echo: access key ids, JWTs, Google access tokens, bearer values. */
+const SECRET_LOOKING = [
+  /\b(AKIA|ASIA|AIDA|AROA)[A-Z0-9]{12,}\b/g,
+  /\beyJ[\w-]+\.[\w-]+\.[\w-]*/g,
+  /\bya29\.[\w.-]+/g,
+  /\b(Bearer|Basic)\s+[\w.~+/=-]+/gi,
+];
+
+/** A TokenRefreshError with secret-looking strings masked and the message cut to 300 characters. */
+export function tokenRefreshError(code: string, message: string): TokenRefreshError {
+  let text = message;
+  for (const pattern of SECRET_LOOKING) text = text.replace(pattern, '<redacted>');
+  return new TokenRefreshError(code, text.length > 300 ? `${text.slice(0, 299)}…` : text);
 }
 
 export interface TokenRequest<C> {
@@ -58,6 +74,8 @@ interface Entry {
 export interface TokenCacheOptions<C> {
   fetch: TokenFetcher<C>;
   clock: Clock;
+  /** When tokens are renewed and failures retried. */
+  schedule: RenewalSchedule;
   /** Uniform in [0, 1); injectable for tests. */
   random?: () => number;
   /** Called once per request to the provider. */
@@ -105,12 +123,13 @@ export class TokenCache<C> {
   private isDue(entry: Entry, refreshIntervalMs: number, now: number): boolean {
     if (entry.retryAt !== undefined) return now >= entry.retryAt;
     if (!entry.token) return true;
-    return now >= renewalDueAt(entry.token, refreshIntervalMs);
+    return now >= this.options.schedule.dueAt(entry.token, refreshIntervalMs);
   }
 
   private lookup(entry: Entry, refreshIntervalMs: number): TokenLookup {
     const nextCheckAt =
-      entry.retryAt ?? (entry.token ? renewalDueAt(entry.token, refreshIntervalMs) : this.options.clock.now());
+      entry.retryAt ??
+      (entry.token ? this.options.schedule.dueAt(entry.token, refreshIntervalMs) : this.options.clock.now());
     return { token: entry.token, error: entry.error, nextCheckAt };
   }
 
@@ -126,10 +145,12 @@ export class TokenCache<C> {
       this.options.onResult?.('success');
     } catch (err) {
       const error =
-        err instanceof TokenRefreshError ? err : new TokenRefreshError('Error', (err as Error)?.message ?? String(err));
+        err instanceof TokenRefreshError ? err : tokenRefreshError('Error', (err as Error)?.message ?? String(err));
       entry.error = error;
       entry.failures++;
-      entry.retryAt = this.options.clock.now() + retryDelayMs(entry.failures, this.random());
+      const now = this.options.clock.now();
+      const remaining = entry.token && hasReliableExpiry(entry.token) ? entry.token.expiresAt - now : undefined;
+      entry.retryAt = now + this.options.schedule.retryDelayMs(entry.failures, this.random(), remaining);
       this.options.onResult?.('failure', error);
     }
   }

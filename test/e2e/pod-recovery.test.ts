@@ -30,7 +30,8 @@ beforeAll(async () => {
   apps = kubeConfig.makeApiClient(AppsV1Api);
   [served, notServed] = await Promise.all(
     [robot, other].map(async (user) => {
-      const registry = await startRegistry({ users: [user] });
+      // on the node's bridge address: a missing tag then reads "not found" in the Pod's Events (see trustRegistry)
+      const registry = await startRegistry({ users: [user], address: nodeEnv().gateway });
       await trustRegistry(nodeEnv(), registry.host, registry.caFile);
       await registry.push(await appImageLayout(`recovery-${user.username}`), '1', 'team/app:1');
       return registry;
@@ -114,7 +115,10 @@ test('podRecovery off: the stuck Pod stays as it is', async () => {
   expect((await w.podEvents(ns, pod.metadata!.name!)).map((e) => e.reason)).not.toContain('PodRecovered');
 });
 
-test('a PodDisruptionBudget with maxUnavailable 0 blocks the eviction, the status says so; once it goes, the Pod is recovered', async () => {
+test('a PodDisruptionBudget does not keep a stuck Pod: the Eviction API ignores budgets for Pods that are not running', async () => {
+  // kube-apiserver's eviction handler (canIgnorePDB) skips PodDisruptionBudgets for Pending Pods,
+  // and a Pod stuck on a pull is Pending: even maxUnavailable 0 lets its eviction through. (A
+  // refused eviction, 429, is reported and retried: test/unit/reconciler.test.ts.)
   const { ns, pod } = await stuckDeployment('budget', `${served.host}/team/app:1`);
   await policy.createNamespacedPodDisruptionBudget({
     namespace: ns,
@@ -130,24 +134,15 @@ test('a PodDisruptionBudget with maxUnavailable 0 blocks the eviction, the statu
     { what: 'the disruption controller to observe the PodDisruptionBudget' },
   );
   const cred = await s.credential('budget', credentialSpec('budget', { enabled: true }));
-  const blocked = await waitForCondition(s.cluster, cred, 'PodRecovery', {
-    status: 'False',
-    reason: 'EvictionBlocked',
-  });
-  expect(blocked.message).toContain(`${ns}/${pod.metadata!.name}`);
-  expect(blocked.message).toMatch(/disruption budget/i);
-  expect((await w.podsOf(ns, 'app')).map((p) => p.metadata!.uid)).toEqual([pod.metadata!.uid]);
-  await w.waitForEvent(ns, pod.metadata!.name!, 'EvictionBlocked', /eviction was refused/);
-  // the budget goes: the next attempt (every 30 s) evicts it
-  await policy.deleteNamespacedPodDisruptionBudget({ namespace: ns, name: 'no-disruption' });
   await w.waitForDeploymentPod(
     ns,
     'app',
     (p) => p.metadata!.uid !== pod.metadata!.uid && isRunning(p),
     'a new Pod running',
-    120_000,
   );
-  await waitForCondition(s.cluster, cred, 'PodRecovery', { status: 'True' });
+  expect((await waitForCondition(s.cluster, cred, 'PodRecovery', { status: 'True' })).message).toBe(
+    '1 Pod evicted so far',
+  );
 });
 
 test('a bare Pod is never deleted: it gets a Warning Event saying what to do', async () => {
@@ -191,7 +186,7 @@ test('Pods failing for another reason are never touched: a missing tag, a regist
     (p) => waitingReasons(p).includes('ImagePullBackOff'),
     'ImagePullBackOff',
   );
-  await w.waitForEvent(ns, missingTag.metadata!.name!, 'Failed', /not found/);
+  await w.waitForEvent(ns, missingTag.metadata!.name!, 'Failed', /: not found/);
   await w.waitForEvent(ns, otherRegistry.metadata!.name!, 'BackOff', /Back-off pulling image/);
   await waitForCondition(s.cluster, cred, 'PodRecovery', { status: 'True' });
   for (const [app, pod] of [

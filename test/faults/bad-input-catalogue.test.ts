@@ -573,6 +573,116 @@ const statusRows: StatusRow[] = [
     event: 'TokenRefreshFailed',
     check: noCopy,
   },
+  // --- ecrPublic, gcp, acr: bad source Secrets, and a default identity that is not there ---
+  {
+    name: 'ecrpublic-keys-missing',
+    why: 'the AWS keys Secret of an ecrPublic entry lacks aws_access_key_id',
+    source: (n) => opaque(n, { aws_secret_access_key: `sk-${CANARY}` }),
+    spec: (c) => ({ registries: [{ server: 'public.ecr.aws', ecrPublic: { credentialsSecretName: c.source } }] }),
+    expect: sourceFailure(
+      'InvalidSourceSecret',
+      'needs non-empty keys "aws_access_key_id" and "aws_secret_access_key"',
+    ),
+    event: 'InvalidSourceSecret',
+    check: noCopy,
+  },
+  {
+    name: 'gcp-no-credentials-json',
+    why: 'the gcp Secret has the key under another name',
+    source: (n) => opaque(n, { 'key.json': `{"type":"service_account","private_key":"${CANARY}"}` }),
+    spec: (c) => ({ registries: [{ server: 'gcr.io', gcp: { credentialsSecretName: c.source } }] }),
+    expect: sourceFailure('InvalidSourceSecret', 'needs a non-empty key "credentials.json"'),
+    event: 'InvalidSourceSecret',
+    check: noCopy,
+  },
+  {
+    name: 'gcp-not-json',
+    why: 'credentials.json is not JSON (a truncated paste)',
+    source: (n) => opaque(n, { 'credentials.json': `{"type":"service_account","private_key":"${CANARY}` }),
+    spec: (c) => ({ registries: [{ server: 'gcr.io', gcp: { credentialsSecretName: c.source } }] }),
+    expect: sourceFailure('InvalidSourceSecret', 'key "credentials.json" is not valid JSON'),
+    event: 'InvalidSourceSecret',
+  },
+  {
+    name: 'gcp-user-credentials',
+    why: "a gcloud user's application_default_credentials.json is neither a key nor a federation config",
+    source: (n) =>
+      opaque(n, {
+        'credentials.json': JSON.stringify({ type: 'authorized_user', client_id: 'x', refresh_token: `rt-${CANARY}` }),
+      }),
+    spec: (c) => ({ registries: [{ server: 'gcr.io', gcp: { credentialsSecretName: c.source } }] }),
+    expect: sourceFailure('InvalidSourceSecret', 'has type "authorized_user"; expected "service_account"'),
+    event: 'InvalidSourceSecret',
+  },
+  {
+    name: 'gcp-executable-source',
+    why: 'a federation config that would make the operator run a program',
+    source: (n) =>
+      opaque(n, {
+        'credentials.json': JSON.stringify({
+          type: 'external_account',
+          audience: '//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/x',
+          subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
+          credential_source: { executable: { command: `/bin/echo ${CANARY}` } },
+        }),
+      }),
+    spec: (c) => ({ registries: [{ server: 'gcr.io', gcp: { credentialsSecretName: c.source } }] }),
+    expect: sourceFailure('InvalidSourceSecret', 'uses an executable credential source'),
+    event: 'InvalidSourceSecret',
+  },
+  {
+    name: 'gcp-foreign-token-url',
+    why: "a federation config that would send the subject token (the operator's own token file) to another host",
+    source: (n) =>
+      opaque(n, {
+        'credentials.json': JSON.stringify({
+          type: 'external_account',
+          audience: `//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/${CANARY}/providers/x`,
+          subject_token_type: 'urn:ietf:params:oauth:token-type:jwt',
+          token_url: 'https://collector.example.com/token',
+          credential_source: { file: '/var/run/secrets/kubernetes.io/serviceaccount/token' },
+        }),
+      }),
+    spec: (c) => ({ registries: [{ server: 'gcr.io', gcp: { credentialsSecretName: c.source } }] }),
+    expect: sourceFailure('InvalidSourceSecret', 'has a token_url that is not an https endpoint of googleapis.com'),
+    event: 'InvalidSourceSecret',
+  },
+  {
+    name: 'gcp-no-default-credentials',
+    why: 'application default credentials where there are none (no metadata server answers)',
+    spec: () => ({ registries: [{ server: 'europe-west1-docker.pkg.dev', gcp: {} }] }),
+    expect: sourceFailure('TokenRefreshFailed', 'the Google access token request failed'),
+    event: 'TokenRefreshFailed',
+    check: noCopy,
+  },
+  {
+    name: 'acr-no-client-secret',
+    why: 'the acr Secret lacks the clientSecret key',
+    source: (n) => opaque(n, { password: `pw-${CANARY}` }),
+    spec: (c) => ({
+      registries: [
+        {
+          server: 'myregistry.azurecr.io',
+          acr: {
+            tenantId: 'contoso.onmicrosoft.com',
+            clientId: '11111111-2222-4333-8444-555555555555',
+            credentialsSecretName: c.source,
+          },
+        },
+      ],
+    }),
+    expect: sourceFailure('InvalidSourceSecret', 'needs a non-empty key "clientSecret"'),
+    event: 'InvalidSourceSecret',
+    check: noCopy,
+  },
+  {
+    name: 'acr-no-default-identity',
+    why: 'the default chain where there is neither workload identity nor a managed identity endpoint',
+    spec: () => ({ registries: [{ server: 'myregistry.azurecr.io', acr: {} }] }),
+    expect: sourceFailure('TokenRefreshFailed', 'the ACR token exchange with myregistry.azurecr.io failed'),
+    event: 'TokenRefreshFailed',
+    check: noCopy,
+  },
   // --- targets ---
   {
     name: 'foreign-secret',
@@ -731,9 +841,25 @@ let healthy: Context['healthy'];
 let healthyReady: Condition;
 
 beforeAll(async () => {
-  // ECR calls go to a closed port on loopback: a deterministic network failure, no AWS needed.
+  // Every cloud call goes to a closed port on loopback: AWS by the endpoint flag, HTTPS (Google, Entra
+  // ID, ACR) by a proxy that is not there, the Google and Azure metadata endpoints likewise. A
+  // deterministic network failure; the harness's loopback guard refuses anything else.
   [deadPort] = await freePorts(1);
-  s = await startScenario('badin', { operatorArgs: ['--aws-endpoint-url', `http://127.0.0.1:${deadPort}`] });
+  const dead = `127.0.0.1:${deadPort}`;
+  s = await startScenario('badin', {
+    operatorArgs: ['--aws-endpoint-url', `http://${dead}`, '--token-request-timeout-seconds', '3'],
+    operatorEnv: {
+      HTTPS_PROXY: `http://${dead}`,
+      NO_PROXY: '127.0.0.1,localhost',
+      AWS_EC2_METADATA_DISABLED: 'true',
+      GCE_METADATA_HOST: dead,
+      GOOGLE_APPLICATION_CREDENTIALS: '',
+      AZURE_POD_IDENTITY_AUTHORITY_HOST: `http://${dead}`,
+      AZURE_FEDERATED_TOKEN_FILE: undefined,
+      IDENTITY_ENDPOINT: undefined,
+      MSI_ENDPOINT: undefined,
+    },
+  });
   operatorPid = s.operator.pid;
 
   // The healthy RegistryCredential, converged before any bad input exists.

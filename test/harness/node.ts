@@ -285,22 +285,28 @@ export async function removeImage(node: NodeEnv, ref: string): Promise<void> {
 /**
  * Make containerd trust a registry's TLS certificate for pulls, as an admin does with
  * /etc/containerd/certs.d/HOST/: hosts.toml + ca.crt in the node's hosts dir (read on every pull).
+ * containerd 1.6 speaks plain HTTP to a loopback `server` whatever its URL says, so a loopback
+ * registry gets an explicit [host] entry with https (a "mirror" of itself); the cost, seen on the
+ * node: after that entry answers 404 (a missing tag) containerd falls back to the server over HTTP,
+ * and the Pod's Event shows that last error instead of "not found". Any other host gets its CA at
+ * the top level, where a missing tag stays "not found" (the e2e tests that need that use
+ * registries on the node's bridge address).
  */
 export async function trustRegistry(node: NodeEnv, host: string, caFile: string): Promise<void> {
   const hostDir = path.join(node.registryHostsDir, host);
   await mkdir(hostDir, { recursive: true });
   const ca = path.join(hostDir, 'ca.crt');
   await writeFile(ca, await readFile(caFile));
-  await writeFile(
-    path.join(hostDir, 'hosts.toml'),
-    [
-      `server = "https://${host}"`,
-      `[host."https://${host}"]`,
-      '  capabilities = ["pull", "resolve"]',
-      `  ca = ${JSON.stringify(ca)}`,
-      '',
-    ].join('\n'),
-  );
+  const loopback = /^(127\.|localhost[:]|\[::1\])/.test(host);
+  const lines = loopback
+    ? [
+        `server = "https://${host}"`,
+        `[host."https://${host}"]`,
+        '  capabilities = ["pull", "resolve"]',
+        `  ca = ${JSON.stringify(ca)}`,
+      ]
+    : [`server = "https://${host}"`, `ca = ${JSON.stringify(ca)}`];
+  await writeFile(path.join(hostDir, 'hosts.toml'), [...lines, ''].join('\n'));
 }
 
 // ---------------------------------------------------------------------------------------------

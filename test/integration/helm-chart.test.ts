@@ -75,7 +75,7 @@ test('helm template with the defaults: what deploy/ installs, minus the Namespac
     'ClusterRoleBinding',
     'Deployment',
     'PodDisruptionBudget',
-    'Role', // the Lease's; Events are created cluster-wide since stuck-pod recovery (no Role in default)
+    'Role',
     'RoleBinding',
     'Service',
     'ServiceAccount',

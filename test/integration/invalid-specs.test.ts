@@ -71,7 +71,16 @@ describe('kubectl explain', () => {
     expect(res.stdout).toMatch(/^FIELD:\s+registries <\[\]Object>$/m);
     expect(res.stdout).toContain('Registries whose credentials are merged into one .dockerconfigjson');
     const fields = explainedFields(res.stdout);
-    expect([...fields.keys()].sort()).toEqual(['basicAuth', 'dockerConfig', 'ecr', 'server', 'verify']);
+    expect([...fields.keys()].sort()).toEqual([
+      'acr',
+      'basicAuth',
+      'dockerConfig',
+      'ecr',
+      'ecrPublic',
+      'gcp',
+      'server',
+      'verify',
+    ]);
     for (const [name, description] of fields) {
       expect({ name, long: description.length > 40 }).toEqual({ name, long: true });
     }

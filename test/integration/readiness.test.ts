@@ -60,7 +60,7 @@ beforeAll(async () => {
   direct.clusters[0]!.cluster.server = proxy.url;
   const kubeconfig = path.join(testEnv().dir, `${user}-via-proxy.kubeconfig`);
   await writeFile(kubeconfig, JSON.stringify(direct), { mode: 0o600 });
-  // No leader election: every request this process makes is one of its five caches'.
+  // No leader election: every request this process makes is one of its six caches'.
   op = await startOperator({ sourceNamespace: ns, user, kubeconfig, bindClusterAdmin: false, waitReady: false });
 });
 

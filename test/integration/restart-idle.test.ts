@@ -63,7 +63,7 @@ test('a restart on a converged cluster causes no writes and no relists after the
   });
   const requests = await requestsSince(mark, s.operator.user);
   expect(describeRequests(requests.filter((e) => !['get', 'list', 'watch'].includes(e.verb)))).toEqual([]);
-  // one list per informer (6, with the Pending Pods of stuck-pod recovery), nothing per namespace or per object
+  // one list per informer (6, Pending Pods included), nothing per namespace or per object
   const lists = requests.filter((e) => e.verb === 'list');
   expect(lists.length).toBeLessThanOrEqual(6);
   expect(requests.filter((e) => e.verb === 'get')).toEqual([]);

@@ -241,6 +241,7 @@ export class FakeKube implements KubeApi {
         return found;
       }
       case 'POST': {
+        if (resource === 'pods' && subresource === 'eviction') return this.evict(target, req.body);
         const body = clone(req.body as StoredObject);
         body.metadata = { ...body.metadata, namespace: CLUSTER_SCOPED.has(resource) ? undefined : namespace };
         if (!body.metadata.name && body.metadata.generateName)
@@ -296,6 +297,16 @@ export class FakeKube implements KubeApi {
         return { kind: 'Status', status: 'Success' };
       }
     }
+  }
+
+  /** The Eviction API, without PodDisruptionBudgets (inject a 429 with failNext to play one). */
+  private evict(target: Target, body: unknown): unknown {
+    const existing = this.existing(target);
+    const uid = (body as { deleteOptions?: { preconditions?: { uid?: string } } }).deleteOptions?.preconditions?.uid;
+    if (uid && uid !== existing.metadata.uid)
+      throw apiError(409, 'Conflict', { message: 'Precondition failed: UID in precondition does not match' });
+    this.deleteObject('pods', existing);
+    return { kind: 'Status', status: 'Success', code: 201 };
   }
 
   private listPage(target: Target, query: Record<string, string | number | boolean | undefined>): unknown {

@@ -48,6 +48,8 @@ export async function startInProcess(seed: (kube: FakeKube) => void = () => unde
       '3600',
       '--concurrency',
       '4',
+      // no registry is ever contacted from a unit test
+      '--verify-registries=false',
     ],
     {},
   );

@@ -28,7 +28,7 @@ const DEFAULTS: Config = {
   kubeconfig: undefined,
   watchIdleTimeoutSeconds: 180,
   awsEndpointUrl: undefined,
-  awsRequestTimeoutSeconds: 10,
+  tokenRequestTimeoutSeconds: 10,
   leaderElect: false,
   leaderElectionNamespace: 'pod-ns',
   leaderElectionId: 'regcred-operator',
@@ -88,9 +88,18 @@ describe('parseConfig values', () => {
       'https://ecr.example.com',
     ],
     [
+      '--token-request-timeout-seconds',
+      'REGCRED_TOKEN_REQUEST_TIMEOUT_SECONDS',
+      'tokenRequestTimeoutSeconds',
+      '2.5',
+      2.5,
+      '30',
+    ],
+    // the former name of --token-request-timeout-seconds
+    [
       '--aws-request-timeout-seconds',
       'REGCRED_AWS_REQUEST_TIMEOUT_SECONDS',
-      'awsRequestTimeoutSeconds',
+      'tokenRequestTimeoutSeconds',
       '2.5',
       2.5,
       '30',

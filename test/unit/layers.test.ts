@@ -88,12 +88,44 @@ describe('import directions in src/', () => {
     expect(problems).toEqual([]);
   });
 
+  test('nothing under src/providers/ imports from src/controller/ (providers are plug-ins of the controller, not parts of it)', () => {
+    const providerFiles = files.filter((file) => areaOf(file) === 'providers');
+    expect(providerFiles.length).toBeGreaterThan(5);
+    const intoController = providerFiles.flatMap((file) =>
+      importsOf(readFileSync(file, 'utf8'))
+        .filter((specifier) => areaOf(resolve(file, specifier)) === 'controller')
+        .map((specifier) => `${path.relative(SRC, file)} imports ${specifier}`),
+    );
+    expect(intoController).toEqual([]);
+  });
+
+  test('src/controller/ knows no source kind: it uses providers/ only through index.ts and provider.ts', () => {
+    const kinds =
+      /\.(basicAuth|dockerConfig|ecr|ecrPublic|gcp|acr)\b|['"](basicAuth|dockerConfig|ecr|ecrPublic|gcp|acr)['"]/;
+    const problems = files
+      .filter((file) => areaOf(file) === 'controller')
+      .flatMap((file) => {
+        const text = readFileSync(file, 'utf8');
+        const found: string[] = [];
+        const code = text.replace(/\/\/.*$/gm, ''); // comments may name kinds
+        const kind = kinds.exec(code);
+        if (kind) found.push(`${path.relative(SRC, file)} names the source kind ${kind[0]}`);
+        for (const specifier of importsOf(text)) {
+          const target = path.relative(SRC, resolve(file, specifier));
+          if (target.startsWith('providers/') && !['providers/index.ts', 'providers/provider.ts'].includes(target))
+            found.push(`${path.relative(SRC, file)} imports ${target}`);
+        }
+        return found;
+      });
+    expect(problems).toEqual([]);
+  });
+
   test.each<[string, string, string, boolean]>([
     ['the REST client uses the runtime clock', 'k8s/client.ts', 'runtime/clock.ts', true],
     ['the informer may not use the REST client', 'runtime/informer.ts', 'k8s/client.ts', false],
     ['the runtime may not use the metrics', 'runtime/workqueue.ts', 'metrics.ts', false],
     ['a provider may not use the controller', 'providers/ecr.ts', 'controller/status.ts', false],
-    ['the controller uses providers', 'controller/reconciler.ts', 'providers/sources.ts', true],
+    ['the controller uses providers', 'controller/reconciler.ts', 'providers/index.ts', true],
     ['files of one area import each other', 'controller/mappers.ts', 'controller/keys.ts', true],
     ['two areas of one layer do not', 'api/v1alpha1.ts', 'dockerconfig.ts', false],
     ['wiring uses everything', 'operator.ts', 'controller/reconciler.ts', true],

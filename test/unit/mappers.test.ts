@@ -46,6 +46,7 @@ function setup(ready: boolean, specPatch: Record<string, unknown> = {}) {
     caches,
     queue: { add: (k) => now.push(k), addAfter: (k, d) => later.push([k, d]) },
     specOf: () => spec,
+    sourceSecretNames: () => [],
     statusDelay: () => 500,
   });
   return { handlers, now, later };

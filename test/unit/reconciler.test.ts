@@ -6,7 +6,7 @@
 // behaviours on a real control plane; these rows reach the corners deterministically.
 import { ANNOTATION_INJECTED } from '../../src/api/v1alpha1.js';
 import { MAX_CONFLICT_RETRIES } from '../../src/controller/apply.js';
-import { apiError, type FakeKube } from '../support/fake-kube.js';
+import { apiError, type FakeKube, type StoredObject } from '../support/fake-kube.js';
 import {
   basicAuthSource,
   conditionOf,
@@ -458,5 +458,64 @@ describe('Reconciler in process', () => {
     system.clock.advance(60_000);
     await system.settle();
     expect(system.kube.requests.slice(before).filter((r) => r.method !== 'GET' && r.method !== 'WATCH')).toEqual([]);
+  });
+});
+
+describe('Stuck-pod recovery in process', () => {
+  let system: InProcess | undefined;
+  afterEach(async () => {
+    await system?.stop();
+    system = undefined;
+  });
+
+  /** A Pending Pod of a ReplicaSet, waiting on a pull of the served registry, created before the credential. */
+  function stuckPod(ns: string, name: string): StoredObject {
+    return {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {
+        name,
+        namespace: ns,
+        ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'rs', uid: 'rs-uid', controller: true }],
+      },
+      spec: { serviceAccountName: 'default', containers: [{ name: 'app', image: `${SERVER}/team/app:1` }] },
+      status: {
+        phase: 'Pending',
+        containerStatuses: [
+          {
+            name: 'app',
+            image: `${SERVER}/team/app:1`,
+            ready: false,
+            restartCount: 0,
+            state: { waiting: { reason: 'ImagePullBackOff' } },
+          },
+        ],
+      },
+    } as unknown as StoredObject;
+  }
+
+  test('an eviction refused with 429 (a PodDisruptionBudget, API priority and fairness): PodRecovery False, retried 30 s later', async () => {
+    system = await startInProcess((kube) => {
+      world(kube);
+      kube.put('pods', stuckPod('team-a', 'app-1'));
+      kube.failNext(
+        (request) => request.target.resource === 'pods' && request.target.subresource === 'eviction',
+        () =>
+          apiError(429, 'TooManyRequests', {
+            message: "Cannot evict pod as it would violate the pod's disruption budget.",
+          }),
+      );
+      kube.put('registrycredentials', credential(NAME, spec({ podRecovery: { enabled: true } })));
+    });
+    await system.settle(20_000);
+    expect(conditionOf(system.kube, NAME, 'PodRecovery')).toBe('False/EvictionBlocked');
+    expect(system.kube.get('pods', 'team-a', 'app-1')).toBeDefined();
+    system.clock.advance(30_000);
+    await system.settle(20_000);
+    expect(system.kube.get('pods', 'team-a', 'app-1')).toBeUndefined();
+    expect(conditionOf(system.kube, NAME, 'PodRecovery')).toBe('True/Enabled');
+    expect(statusOf(system.kube, NAME)?.recoveredPods).toBe(1);
+    const evictions = system.kube.requests.filter((r) => r.target.subresource === 'eviction');
+    expect(evictions).toHaveLength(2); // refused once, then done: no retry storm in between
   });
 });

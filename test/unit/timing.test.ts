@@ -81,6 +81,18 @@ describe('retryDelayMs', () => {
       prev = d;
     }
   });
+  test.each<[string, number, number | undefined, number]>([
+    // [case, failures, remaining life of the served token, expected delay (random 0.999999)]
+    ['a long-lived token: the backoff', 20, 6 * H, RETRY_MAX_MS],
+    ['no token served: the backoff', 20, undefined, RETRY_MAX_MS],
+    ['an expired token: the backoff', 20, -M, RETRY_MAX_MS],
+    ['20 minutes left: a quarter of it', 20, 20 * M, 5 * M],
+    ['a minute left: 15 s', 20, M, 15_000],
+    ['seconds left: never under the base', 20, 4000, RETRY_BASE_MS],
+    ['an early retry stays shorter than the quarter', 1, 20 * M, RETRY_BASE_MS],
+  ])('%s', (_case, failures, remaining, expected) => {
+    expect(retryDelayMs(failures, 0.999999, remaining)).toBeCloseTo(expected, -2);
+  });
 });
 
 describe('statusDelayMs', () => {

@@ -5,7 +5,6 @@ import {
   parseSpec,
   type RegistryCredential,
   type RegistryCredentialSpec,
-  sourceSecretNames,
   targetSecretName,
 } from '../../src/api/v1alpha1.js';
 
@@ -118,6 +117,29 @@ describe('parseSpec defaults', () => {
       { registries: [{ server: 'e.io', ecr: { region: 'eu-west-1' } }] },
       { registries: [{ server: 'e.io', ecr: { region: 'eu-west-1' } }] },
     ],
+    [
+      'ecrPublic, gcp and acr entries',
+      {
+        registries: [
+          { server: 'public.ecr.aws', ecrPublic: {} },
+          { server: 'gcr.io', gcp: { credentialsSecretName: 'gcp-sa' } },
+          {
+            server: 'r.azurecr.io',
+            acr: { tenantId: 't.onmicrosoft.com', clientId: 'c', credentialsSecretName: 'sp' },
+          },
+        ],
+      },
+      {
+        registries: [
+          { server: 'public.ecr.aws', ecrPublic: {} },
+          { server: 'gcr.io', gcp: { credentialsSecretName: 'gcp-sa' } },
+          {
+            server: 'r.azurecr.io',
+            acr: { tenantId: 't.onmicrosoft.com', clientId: 'c', credentialsSecretName: 'sp' },
+          },
+        ],
+      },
+    ],
   ])('%s', (_name, patch, expected) => {
     expect(parsed(raw(patch))).toMatchObject(expected);
   });
@@ -129,6 +151,9 @@ describe('parseSpec defaults', () => {
 
 // ---- parseSpec: rejections ---------------------------------------------------------------------
 
+const ONE_SOURCE =
+  'spec.registries.0: each registry entry must set exactly one of basicAuth, ecr, ecrPublic, gcp, acr or dockerConfig';
+
 describe('parseSpec rejections', () => {
   test.each<[string, unknown, string | RegExp]>([
     ['no registries', {}, /^spec\.registries: /],
@@ -138,31 +163,33 @@ describe('parseSpec rejections', () => {
       { registries: Array.from({ length: 33 }, (_, i) => ({ server: `r${i}.io`, basicAuth: { secretName: 's' } })) },
       /^spec\.registries: .*<=32/,
     ],
-    [
-      'entry with no source',
-      raw({ registries: [{ server: 'r.io' }] }),
-      'spec.registries.0: each registry entry must set exactly one of basicAuth, ecr or dockerConfig',
-    ],
+    ['entry with no source', raw({ registries: [{ server: 'r.io' }] }), ONE_SOURCE],
     [
       'entry with two sources',
       raw({ registries: [{ server: 'r.io', basicAuth: { secretName: 's' }, ecr: {} }] }),
-      'spec.registries.0: each registry entry must set exactly one of basicAuth, ecr or dockerConfig',
+      ONE_SOURCE,
     ],
     [
       'basicAuth without server',
       raw({ registries: [{ basicAuth: { secretName: 's' } }] }),
-      'spec.registries.0: server is required for basicAuth and ecr, and must not be set with dockerConfig',
+      'spec.registries.0: server is required for every source but dockerConfig, and must not be set with dockerConfig',
     ],
     [
       'ecr without server',
       raw({ registries: [{ ecr: {} }] }),
-      'spec.registries.0: server is required for basicAuth and ecr, and must not be set with dockerConfig',
+      'spec.registries.0: server is required for every source but dockerConfig, and must not be set with dockerConfig',
     ],
     [
       'dockerConfig with server',
       raw({ registries: [{ server: 'r.io', dockerConfig: { secretName: 's' } }] }),
-      'spec.registries.0: server is required for basicAuth and ecr, and must not be set with dockerConfig',
+      'spec.registries.0: server is required for every source but dockerConfig, and must not be set with dockerConfig',
     ],
+    [
+      'acr client secret without its tenant and client',
+      raw({ registries: [{ server: 'r.azurecr.io', acr: { credentialsSecretName: 'sp' } }] }),
+      'spec.registries.0.acr: acr.tenantId and acr.clientId are required with acr.credentialsSecretName',
+    ],
+    ['gcp and acr in one entry', raw({ registries: [{ server: 'gcr.io', gcp: {}, acr: {} }] }), ONE_SOURCE],
     [
       'the failing entry is named by index',
       raw({ registries: [harbor, { server: 'r.io' }] }),
@@ -233,7 +260,7 @@ describe('parseSpec rejections', () => {
 
 // ---- helpers -----------------------------------------------------------------------------------
 
-describe('targetSecretName and sourceSecretNames', () => {
+describe('targetSecretName', () => {
   const cred: RegistryCredential = { metadata: { name: 'harbor', uid: 'u' }, spec: {} };
 
   test.each<[string, Record<string, unknown>, string]>([
@@ -241,25 +268,6 @@ describe('targetSecretName and sourceSecretNames', () => {
     ['spec.secretName when set', { secretName: 'pull' }, 'pull'],
   ])('target is %s', (_name, patch, expected) => {
     expect(targetSecretName(cred, parsed(raw(patch)))).toBe(expected);
-  });
-
-  test.each<[string, unknown[], string[]]>([
-    ['basicAuth', [harbor], ['harbor-robot']],
-    ['dockerConfig', [{ dockerConfig: { secretName: 'docker' } }], ['docker']],
-    ['ecr with credentials', [{ server: 'e.io', ecr: { credentialsSecretName: 'aws' } }], ['aws']],
-    ['ecr without credentials', [{ server: 'e.io', ecr: {} }], []],
-    [
-      'each name once, in order',
-      [
-        harbor,
-        { dockerConfig: { secretName: 'docker' } },
-        { server: 'q.io', basicAuth: { secretName: 'harbor-robot' } },
-        { server: 'e.io', ecr: { credentialsSecretName: 'aws' } },
-      ],
-      ['harbor-robot', 'docker', 'aws'],
-    ],
-  ])('sources: %s', (_name, registries, expected) => {
-    expect(sourceSecretNames(parsed({ registries }))).toEqual(expected);
   });
 });
 

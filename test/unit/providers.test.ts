@@ -1,7 +1,11 @@
 import type { V1Secret } from '@kubernetes/client-node';
 import { parseSpec, type RegistryCredentialSpec, type RegistryEntry } from '../../src/api/v1alpha1.js';
 import { type AuthEntry, authEntry, type Auths } from '../../src/dockerconfig.js';
-import { type EntryResult, mergeAuths, resolveEntry, type SourceSecrets } from '../../src/providers/sources.js';
+import { basicAuthProvider } from '../../src/providers/basic-auth.js';
+import { dockerConfigProvider } from '../../src/providers/docker-config.js';
+import { createProviders } from '../../src/providers/index.js';
+import type { EntryResult, SourceSecrets } from '../../src/providers/provider.js';
+import { FakeClock } from '../support/fake-clock.js';
 
 // ---- builders ----------------------------------------------------------------------------------
 
@@ -20,7 +24,6 @@ const basic = (server: string, secretName: string, keys: { usernameKey?: string;
   basicAuth: { secretName, ...keys },
 });
 const imported = (secretName: string) => ({ dockerConfig: { secretName } });
-const ecr = (server: string) => ({ server, ecr: { region: 'eu-west-1' } });
 const entryOf = (e: Record<string, unknown>): RegistryEntry => spec(e).registries[0]!;
 
 /** An Opaque Secret whose data holds `values` base64-encoded. */
@@ -32,6 +35,17 @@ const dockerSecret = (auths: Record<string, unknown>): V1Secret => ({
   type: 'kubernetes.io/dockerconfigjson',
   data: { '.dockerconfigjson': b64(JSON.stringify({ auths })) },
 });
+
+const providers = createProviders({ clock: new FakeClock(), requestTimeoutMs: 1000 });
+const mergeAuths = (s: RegistryCredentialSpec, perEntry: Array<Auths | undefined>) => providers.mergeAuths(s, perEntry);
+
+/** Resolves a basicAuth or dockerConfig entry (providers without a token request answer at once). */
+function resolveEntry(entry: RegistryEntry, secrets: SourceSecrets): EntryResult {
+  const context = { secrets, refreshIntervalMs: 6 * 3_600_000 };
+  if (entry.basicAuth)
+    return basicAuthProvider.resolve({ server: entry.server, source: entry.basicAuth }, context) as EntryResult;
+  return dockerConfigProvider.resolve({ source: entry.dockerConfig! }, context) as EntryResult;
+}
 
 /** The source namespace's Secrets, by name; records which names were asked for. */
 function source(secrets: Record<string, V1Secret>): SourceSecrets & { asked: string[] } {
@@ -303,13 +317,53 @@ describe('resolveEntry dockerConfig', () => {
   });
 });
 
-describe('resolveEntry ecr', () => {
-  test('is not resolved here (ecr entries go through resolveEcrEntry), without reading any Secret', () => {
-    const src = source({});
-    expect(() => resolveEntry(entryOf(ecr('123456789012.dkr.ecr.eu-west-1.amazonaws.com')), src)).toThrow(
-      /resolveEcrEntry/,
-    );
-    expect(src.asked).toEqual([]);
+describe('Providers', () => {
+  test.each<[string, unknown[], string[]]>([
+    ['basicAuth', [basic('r.io', 'harbor-robot')], ['harbor-robot']],
+    ['dockerConfig', [imported('docker')], ['docker']],
+    ['ecr with credentials', [{ server: 'e.io', ecr: { region: 'eu-west-1', credentialsSecretName: 'aws' } }], ['aws']],
+    ['ecr without credentials', [{ server: 'e.io', ecr: { region: 'eu-west-1' } }], []],
+    [
+      'ecrPublic with credentials',
+      [{ server: 'public.ecr.aws', ecrPublic: { credentialsSecretName: 'aws' } }],
+      ['aws'],
+    ],
+    ['gcp with credentials', [{ server: 'gcr.io', gcp: { credentialsSecretName: 'gcp-sa' } }], ['gcp-sa']],
+    ['gcp without credentials', [{ server: 'gcr.io', gcp: {} }], []],
+    [
+      'acr with a client secret',
+      [{ server: 'r.azurecr.io', acr: { tenantId: 't.example.com', clientId: 'c', credentialsSecretName: 'sp' } }],
+      ['sp'],
+    ],
+    [
+      'each name once, in order',
+      [
+        basic('r.io', 'harbor-robot'),
+        imported('docker'),
+        basic('q.io', 'harbor-robot'),
+        { server: 'e.io', ecr: { region: 'eu-west-1', credentialsSecretName: 'aws' } },
+        { server: 'public.ecr.aws', ecrPublic: { credentialsSecretName: 'aws' } },
+      ],
+      ['harbor-robot', 'docker', 'aws'],
+    ],
+  ])('sourceSecretNames: %s', (_name, registries, expected) => {
+    expect(providers.sourceSecretNames(spec(...(registries as Array<Record<string, unknown>>)))).toEqual(expected);
+  });
+
+  test('each entry goes to the provider of its kind', async () => {
+    const secrets = source({ robot: opaque({ username: 'u', password: PASSWORD }) });
+    const entry = entryOf(basic('r.io', 'robot'));
+    expect(await providers.resolve(entry, { secrets, refreshIntervalMs: 1 })).toEqual(resolveEntry(entry, secrets));
+  });
+
+  test('a token provider reads no Secret and asks nothing when its entry cannot be served', async () => {
+    const secrets = source({});
+    const result = await providers.resolve(entryOf({ server: 'gcr.io', gcp: { credentialsSecretName: 'gone' } }), {
+      secrets,
+      refreshIntervalMs: 1,
+    });
+    expect(result).toEqual({ ok: false, reason: 'SourceSecretNotFound', message: `Secret ${NS}/gone not found` });
+    expect(providers.tokenRequests()).toEqual({});
   });
 });
 

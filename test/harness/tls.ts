@@ -1,0 +1,87 @@
+// A throwaway certificate authority and server certificates for the test stand-ins (openssl, as
+// registry.ts does). Processes trust the CA through NODE_EXTRA_CA_CERTS.
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import { runOk } from './controlplane.js';
+
+export interface CertificateAuthority {
+  dir: string;
+  /** PEM file of the CA certificate (for NODE_EXTRA_CA_CERTS). */
+  caFile: string;
+  caKey: string;
+}
+
+export interface ServerCertificate {
+  cert: Buffer;
+  key: Buffer;
+}
+
+export async function createCertificateAuthority(dir: string): Promise<CertificateAuthority> {
+  await mkdir(dir, { recursive: true });
+  const caFile = path.join(dir, 'ca.crt');
+  const caKey = path.join(dir, 'ca.key');
+  await runOk('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-sha256',
+    '-days',
+    '7',
+    '-subj',
+    '/CN=regcred test stand-ins CA',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+    '-keyout',
+    caKey,
+    '-out',
+    caFile,
+  ]);
+  return { dir, caFile, caKey };
+}
+
+/** A server certificate for `names` (DNS names, wildcards allowed, and IP addresses), signed by `ca`. */
+export async function issueServerCertificate(
+  ca: CertificateAuthority,
+  name: string,
+  names: string[],
+): Promise<ServerCertificate> {
+  const base = path.join(ca.dir, name);
+  const san = names.map((n) => (/^[\d.]+$/.test(n) ? `IP:${n}` : `DNS:${n}`)).join(',');
+  await runOk('openssl', [
+    'req',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-sha256',
+    '-subj',
+    `/CN=${names[0]}`,
+    '-keyout',
+    `${base}.key`,
+    '-out',
+    `${base}.csr`,
+  ]);
+  await writeFile(`${base}.ext`, `subjectAltName=${san}\nextendedKeyUsage=serverAuth\n`);
+  await runOk('openssl', [
+    'x509',
+    '-req',
+    '-in',
+    `${base}.csr`,
+    '-CA',
+    ca.caFile,
+    '-CAkey',
+    ca.caKey,
+    '-CAcreateserial',
+    '-days',
+    '7',
+    '-sha256',
+    '-extfile',
+    `${base}.ext`,
+    '-out',
+    `${base}.crt`,
+  ]);
+  return { cert: await readFile(`${base}.crt`), key: await readFile(`${base}.key`) };
+}
