@@ -7,6 +7,9 @@
 // BENCH_WARMUP_NAMESPACES (50): a throwaway RegistryCredential the operator serves and cleans up before
 // the measured fan-out, so both sides run warm.
 // BENCH_WATCHED_FLOOR=1 adds a fan-out floor whose client also keeps an operator's watches open.
+// BENCH_TARGETING=1 makes the measured RegistryCredentials select by namespaceNames (globs, ANDed
+// with the label selector), ServiceAccounts by serviceAccountSelector (with an exclusion) and shape
+// the copies with a secretTemplate, for the same writes; it adds the phase "SA relabelled".
 // `--quick` = sizes 30, 10 new namespaces, 5 s idle, 200 unrelated Secrets: a smoke run for CI.
 import { createReadStream } from 'node:fs';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
@@ -35,6 +38,11 @@ const SAS = ['default', 'app', 'ci'];
 // Opt-in: a second fan-out floor whose client also keeps the watches an operator needs open
 // (namespaces, ServiceAccounts, its Secrets), to show what watching costs on this machine.
 const WATCHED_FLOOR = process.env.BENCH_WATCHED_FLOOR === '1';
+const TARGETING = process.env.BENCH_TARGETING === '1';
+/** How long the operator must make no write for a phase to count as finished (quietSince). */
+const QUIET_MS = 12_000;
+/** The label that serviceAccountSelector matches (BENCH_TARGETING); every `app` and `ci` SA carries it. */
+const PULL_LABEL = 'regcred.io/pull';
 const USER = 'regcred-bench-operator';
 const MANAGED = 'app.kubernetes.io/managed-by=regcred-operator';
 
@@ -191,6 +199,24 @@ async function runSize(n: number, withUnrelated: boolean): Promise<void> {
       },
     };
   };
+  /**
+   * The operator's requests since `mark`, once it has made no write for QUIET_MS (longer than the
+   * longest status pause, 10 s): the end of a phase, with its paced status recount and Events.
+   */
+  const quietSince = async (mark: number) => {
+    let calls = await requestsSince(cp, mark, USER);
+    let writes = total(calls, WRITES);
+    const began = performance.now();
+    let since = began;
+    // bounded: an operator that never stops writing shows in the next phase's figures
+    while (performance.now() - since < QUIET_MS && performance.now() - began < 120_000) {
+      await sleep(1000);
+      calls = await requestsSince(cp, mark, USER);
+      const now = total(calls, WRITES);
+      if (now !== writes) [writes, since] = [now, performance.now()];
+    }
+    return calls;
+  };
   try {
     const crd = await cp.kubectl(['apply', '-f', path.join(ROOT, 'crds')]);
     if (crd.code !== 0) throw new Error(crd.stderr);
@@ -223,7 +249,9 @@ async function runSize(n: number, withUnrelated: boolean): Promise<void> {
       32,
       async (ns) => {
         for (const sa of SAS.slice(1))
-          await req('POST', `/api/v1/namespaces/${ns}/serviceaccounts`, { metadata: { name: sa } });
+          await req('POST', `/api/v1/namespaces/${ns}/serviceaccounts`, {
+            metadata: { name: sa, labels: { [PULL_LABEL]: 'bench' } },
+          });
       },
     );
     await waitFor(
@@ -325,38 +353,66 @@ async function runSize(n: number, withUnrelated: boolean): Promise<void> {
       args: ['--concurrency', String(CONCURRENCY), '--kube-api-qps', '0', '--log-level', 'warn'],
     });
     const CREDENTIALS = '/apis/regcred.io/v1alpha1/registrycredentials';
-    const credential = (name: string, label: string) => ({
+    // `names`: the name prefixes of the namespaces it serves (for namespaceNames with BENCH_TARGETING).
+    const credential = (name: string, label: string, names: string[], targeting = TARGETING) => ({
       apiVersion: 'regcred.io/v1alpha1',
       kind: 'RegistryCredential',
       metadata: { name },
       spec: {
         registries: [{ server: 'r.example.com', basicAuth: { secretName: 'robot' } }],
         namespaceSelector: { matchLabels: { bench: label } },
-        serviceAccounts: SAS,
         secretName: 'pull',
+        ...(targeting
+          ? {
+              // the same namespaces and ServiceAccounts as the plain spec, reached through the new fields
+              namespaceNames: names.map((prefix) => `${prefix}-*`),
+              excludeNamespaces: ['kube-*', '*-sandbox'],
+              serviceAccounts: ['default'],
+              serviceAccountSelector: { matchLabels: { [PULL_LABEL]: 'bench' } },
+              excludeServiceAccounts: ['builder'],
+              secretTemplate: {
+                labels: { team: 'bench', 'argocd.argoproj.io/secret-type': 'repository' },
+                annotations: { 'argocd.argoproj.io/compare-options': 'IgnoreExtraneous' },
+              },
+            }
+          : { serviceAccounts: SAS }),
       },
     });
     type Status = { status?: { namespaces?: { ready: number }; conditions?: Array<{ type: string; status: string }> } };
     const converged = (want: number) => (c: Status) =>
       (c.status?.namespaces?.ready ?? 0) >= want &&
       c.status?.conditions?.find((x) => x.type === 'Ready')?.status === 'True';
-    if (WARMUP > 0) {
-      const warm = await watchUntil<Status>(CREDENTIALS, { fieldSelector: 'metadata.name=warmup' }, converged(WARMUP));
-      await req('POST', CREDENTIALS, credential('warmup', 'warm'));
-      await warm.done;
-      await warm.stop();
-      await req('DELETE', `${CREDENTIALS}/warmup`);
+    /**
+     * Applies `body`, returns the seconds until its status says `want` namespaces are ready, then
+     * deletes it and waits for its cleanup.
+     */
+    const serveAndCleanUp = async (body: ReturnType<typeof credential>, want: number) => {
+      const name = body.metadata.name;
+      const watch = await watchUntil<Status>(CREDENTIALS, { fieldSelector: `metadata.name=${name}` }, converged(want));
+      const start = performance.now();
+      await req('POST', CREDENTIALS, body);
+      await watch.done;
+      const took = seconds(start);
+      await watch.stop();
+      await req('DELETE', `${CREDENTIALS}/${name}`);
       await waitFor(
         () =>
-          req('GET', `${CREDENTIALS}/warmup`).then(
+          req('GET', `${CREDENTIALS}/${name}`).then(
             () => false,
             () => true,
           ),
-        { timeoutMs: 600_000, what: 'the warm-up RegistryCredential cleaned up' },
+        { timeoutMs: 600_000, what: `the RegistryCredential ${name} cleaned up` },
       );
       await waitFor(async () => (await op!.metric('regcred_workqueue_depth')) === 0, { timeoutMs: 60_000 });
+      return took;
+    };
+    if (WARMUP > 0) {
+      await serveAndCleanUp(credential('warmup', 'warm', ['warm']), WARMUP);
       log(`warm-up: the operator served and cleaned up ${WARMUP} namespaces`);
     }
+    // With BENCH_TARGETING, the plain spec's fan-out over the same namespaces in the same run, as the
+    // comparison under the same load (the machine may be shared); it is cleaned up before the measured one.
+    const plainFanout = TARGETING ? await serveAndCleanUp(credential('bench-plain', 'o', ['o'], false), n) : undefined;
     let mark = await auditOffset(cp);
     let api = await apiserverRequests(cp);
     const credentialWatch = await watchUntil<Status>(
@@ -365,7 +421,7 @@ async function runSize(n: number, withUnrelated: boolean): Promise<void> {
       converged(n),
     );
     t0 = performance.now();
-    await req('POST', CREDENTIALS, credential('bench', 'o'));
+    await req('POST', CREDENTIALS, credential('bench', 'o', ['o', 'onew']));
     await credentialWatch.done;
     const fanout = seconds(t0);
     await credentialWatch.stop();
@@ -377,6 +433,14 @@ async function runSize(n: number, withUnrelated: boolean): Promise<void> {
       operator: fanout,
       floor: fanoutFloor,
     });
+    if (plainFanout !== undefined)
+      record({
+        size: n,
+        figure: 'fan-out: the plain spec, same run',
+        unit: 's',
+        operator: plainFanout,
+        floor: fanoutFloor,
+      });
     if (watchedFloor)
       record({
         size: n,
@@ -528,6 +592,60 @@ async function runSize(n: number, withUnrelated: boolean): Promise<void> {
       note: `${show(rotationApi)} (the minimum counts the bench's own PATCH of the source)`,
     });
 
+    // 3b. ServiceAccounts relabelled out of serviceAccountSelector, one after another (BENCH_TARGETING):
+    // from the label PATCH until our entry is gone. Floor: a minimal reactor removing it itself.
+    if (TARGETING) {
+      const relabelled = async (prefix: string, react?: (ns: string) => Promise<unknown>) => {
+        const out: number[] = [];
+        for (let i = 0; i < Math.min(NEW_NAMESPACES, n); i++) {
+          const ns = `${prefix}-${i}`;
+          const start = performance.now();
+          await req(
+            'PATCH',
+            `/api/v1/namespaces/${ns}/serviceaccounts/ci`,
+            { metadata: { labels: { [PULL_LABEL]: null } } },
+            merge,
+          );
+          if (react) void react(ns);
+          await waitFor(
+            async () =>
+              !(
+                await req<{ imagePullSecrets?: Array<{ name: string }> }>(
+                  'GET',
+                  `/api/v1/namespaces/${ns}/serviceaccounts/ci`,
+                )
+              ).imagePullSecrets?.some((e) => e.name === 'pull'),
+            { timeoutMs: 120_000, intervalMs: 5, what: `${ns}/ci without our entry` },
+          );
+          out.push((performance.now() - start) / 1000);
+        }
+        return out;
+      };
+      const floorRelabel = await relabelled('f', (ns) =>
+        req('PATCH', `/api/v1/namespaces/${ns}/serviceaccounts/ci`, { imagePullSecrets: [] }, merge),
+      );
+      mark = await auditOffset(cp);
+      const opRelabel = await relabelled('o');
+      // The phase ends with the credential's paced status recount and its Event (at most 10 s later).
+      const relabelWrites = await quietSince(mark);
+      for (const p of [50, 95, 99])
+        record({
+          size: n,
+          figure: `SA relabelled out p${p}`,
+          unit: 's',
+          operator: percentile(opRelabel, p),
+          floor: percentile(floorRelabel, p),
+        });
+      record({
+        size: n,
+        figure: 'SA relabelled out: writes',
+        unit: 'writes',
+        operator: total(relabelWrites, WRITES),
+        floor: opRelabel.length,
+        note: show(relabelWrites),
+      });
+    }
+
     // 4. Idle.
     await waitFor(async () => (await op!.metric('regcred_workqueue_depth')) === 0, { timeoutMs: 60_000 });
     mark = await auditOffset(cp);
@@ -628,11 +746,13 @@ async function main(): Promise<void> {
   ];
   process.stdout.write(
     `\nregcred-operator benchmark, ${started.toISOString()}, sizes ${SIZES.join(',')}, ${NEW_NAMESPACES} new ` +
-      `namespaces, idle ${IDLE_SECONDS} s, concurrency ${CONCURRENCY}\n\n${lines.join('\n')}\n`,
+      `namespaces, idle ${IDLE_SECONDS} s, concurrency ${CONCURRENCY}${TARGETING ? ', targeting fields' : ''}\n\n` +
+      `${lines.join('\n')}\n`,
   );
   const dir = path.join(ROOT, 'bench', 'results');
   await mkdir(dir, { recursive: true });
-  const file = path.join(dir, `${started.toISOString().replace(/[:.]/g, '-')}${quick ? '-quick' : ''}.json`);
+  const suffix = `${TARGETING ? '-targeting' : ''}${quick ? '-quick' : ''}`;
+  const file = path.join(dir, `${started.toISOString().replace(/[:.]/g, '-')}${suffix}.json`);
   await writeFile(
     file,
     JSON.stringify(
@@ -644,6 +764,7 @@ async function main(): Promise<void> {
         idleSeconds: IDLE_SECONDS,
         unrelated: UNRELATED,
         concurrency: CONCURRENCY,
+        targeting: TARGETING,
         figures,
       },
       null,
