@@ -69,6 +69,11 @@ Knobs (environment; --quick values in brackets):
   BENCH_PODS_PENDING             1000 [10]  ... and Pending ones (largest size, defaults mode)
   BENCH_PRESSURE_NAMESPACES      500 [20]   the pressure scenario (0: skip)
   BENCH_WATCHED_FLOOR=1          a second fan-out floor whose client keeps an operator's watches open
+  BENCH_TARGETING=1              the RegistryCredentials reach the same namespaces and ServiceAccounts
+                                 through namespaceNames (globs ANDed with the selector), exclusion globs,
+                                 serviceAccountSelector with an exclusion, and shape the copies with a
+                                 secretTemplate; qps0 adds the plain spec's fan-out in the same run and
+                                 the phase "SA relabelled out"
 `;
 
 if (process.argv.includes('--help')) {
@@ -98,6 +103,9 @@ const PODS_RUNNING = num('BENCH_PODS_RUNNING', '20000', '100');
 const PODS_PENDING = num('BENCH_PODS_PENDING', '1000', '10');
 const PRESSURE = num('BENCH_PRESSURE_NAMESPACES', '500', '20');
 const WATCHED_FLOOR = process.env.BENCH_WATCHED_FLOOR === '1';
+const TARGETING = process.env.BENCH_TARGETING === '1';
+/** The label that serviceAccountSelector matches (BENCH_TARGETING); every `app` and `ci` SA carries it. */
+const PULL_LABEL = 'regcred.io/pull';
 /** A phase of the pressure scenario that has not converged by then is reported as such. */
 const PRESSURE_TIMEOUT_MS = 600_000;
 const SAS = ['default', 'app', 'ci'];
@@ -187,7 +195,9 @@ class Bench {
     );
     await pool(names, 32, async ([ns]) => {
       for (const sa of serviceAccounts)
-        await this.req('POST', `/api/v1/namespaces/${ns}/serviceaccounts`, { metadata: { name: sa } });
+        await this.req('POST', `/api/v1/namespaces/${ns}/serviceaccounts`, {
+          metadata: { name: sa, labels: { [PULL_LABEL]: 'bench' } },
+        });
     });
     await waitFor(
       async () =>
@@ -232,7 +242,12 @@ class Bench {
     };
   }
 
-  credential(name: string, sets: string[], extra: Record<string, unknown> = {}) {
+  /**
+   * A RegistryCredential over the namespaces labelled `bench` in `sets`. With `targeting`
+   * (BENCH_TARGETING), the same namespaces and ServiceAccounts reached through the targeting fields:
+   * each set's namespaces are named `<set>-*`.
+   */
+  credential(name: string, sets: string[], extra: Record<string, unknown> = {}, targeting = TARGETING) {
     return {
       apiVersion: 'regcred.io/v1alpha1',
       kind: 'RegistryCredential',
@@ -240,8 +255,20 @@ class Bench {
       spec: {
         registries: [{ server: 'r.example.com', basicAuth: { secretName: 'robot' } }],
         namespaceSelector: { matchExpressions: [{ key: 'bench', operator: 'In', values: sets }] },
-        serviceAccounts: SAS,
         secretName: 'pull',
+        ...(targeting
+          ? {
+              namespaceNames: sets.map((set) => `${set}-*`),
+              excludeNamespaces: ['kube-*', '*-sandbox'],
+              serviceAccounts: ['default'],
+              serviceAccountSelector: { matchLabels: { [PULL_LABEL]: 'bench' } },
+              excludeServiceAccounts: ['builder'],
+              secretTemplate: {
+                labels: { team: 'bench', 'argocd.argoproj.io/secret-type': 'repository' },
+                annotations: { 'argocd.argoproj.io/compare-options': 'IgnoreExtraneous' },
+              },
+            }
+          : { serviceAccounts: SAS }),
         ...extra,
       },
     };
@@ -506,6 +533,23 @@ async function runSize(n: number, largest: boolean, first: boolean): Promise<voi
       sampler.enter('warm-up');
       await b.warmUp(op);
 
+      // With BENCH_TARGETING, the plain spec's fan-out over the same namespaces first, in the same run:
+      // the comparison under the same load (the machine may be shared); cleaned up before the measured one.
+      if (TARGETING && modeName === 'qps0') {
+        const plain = await b.applyAndConverge(b.credential('bench-plain', ['o'], {}, false), n);
+        await b.deleteCredential('bench-plain');
+        await quiet(op);
+        if (plain !== undefined)
+          record({
+            size: n,
+            mode: modeName,
+            figure: 'fan-out: the plain spec, same run',
+            unit: 's',
+            operator: plain,
+            floor: fanoutFloor,
+          });
+      }
+
       // 1. Fan-out.
       sampler.enter('fan-out');
       const mark = await auditOffset(b.cp);
@@ -554,6 +598,7 @@ async function runSize(n: number, largest: boolean, first: boolean): Promise<voi
       const copies = modeName === 'qps0' ? n + NEW_NAMESPACES : n;
       const floorCopies = modeName === 'qps0' ? [...floorNs, ...names('fnew', NEW_NAMESPACES)] : floorNs;
       await rotation(b, floor, n, m, mode, copies, floorCopies, `p${++password}`);
+      if (TARGETING && modeName === 'qps0') await relabelledOut(b, op, n, m, mode);
 
       // 4. Trickle (defaults).
       if (modeName === 'defaults') {
@@ -797,7 +842,8 @@ async function trickle(b: Bench, n: number, mode: string, m: Mode, cred: string)
   for (let i = 0; i < TRICKLE; i++) {
     const due = t0 + i * TRICKLE_INTERVAL_MS;
     if (due > performance.now()) await sleep(due - performance.now()); // the arrival rate, not a wait for a condition
-    await b.req('POST', '/api/v1/namespaces', { metadata: { name: `tr-${i}`, labels: { bench: 'o' } } });
+    // named like the other namespaces of the set `o` (BENCH_TARGETING selects them by name too)
+    await b.req('POST', '/api/v1/namespaces', { metadata: { name: `o-tr-${i}`, labels: { bench: 'o' } } });
   }
   await waitFor(async () => converged(n + TRICKLE)(await b.req<Status>('GET', `${CREDENTIALS}/${cred}`)), {
     timeoutMs: 300_000,
@@ -835,12 +881,24 @@ async function trickle(b: Bench, n: number, mode: string, m: Mode, cred: string)
   });
 }
 
-/** Waits until the operator has no work queued, in progress or delayed (held status writes and Event summaries). */
+/**
+ * Waits until the operator has no work queued or delayed (held status writes and Event summaries)
+ * and made no write between two readings: the delayed gauge is refreshed every 2 s, and a key in
+ * progress counts in neither gauge.
+ */
 async function quiet(op: OperatorProcess): Promise<void> {
+  let writesBefore = -1;
   await waitFor(
-    async () =>
-      (await op.metric('regcred_workqueue_depth')) === 0 && (await op.metric('regcred_workqueue_delayed')) === 0,
-    { timeoutMs: 180_000, intervalMs: 500, what: 'the operator to have no work queued or delayed' },
+    async () => {
+      const writes = await op.metric('regcred_writes_total');
+      const idle =
+        writes === writesBefore &&
+        (await op.metric('regcred_workqueue_depth')) === 0 &&
+        (await op.metric('regcred_workqueue_delayed')) === 0;
+      writesBefore = writes;
+      return idle;
+    },
+    { timeoutMs: 180_000, intervalMs: 2500, what: 'the operator to have no work queued or delayed' },
   );
 }
 
@@ -854,6 +912,71 @@ function withoutLeases(calls: Record<string, number>): Record<string, number> {
 function leaseNote(calls: Record<string, number>): string {
   const renewals = calls['update leases'] ?? 0;
   return renewals ? `; besides, ${renewals} Lease renewals (leader election)` : '';
+}
+
+/**
+ * BENCH_TARGETING: ServiceAccounts relabelled out of serviceAccountSelector one after another, from
+ * the label PATCH until our entry is gone; floor: a minimal reactor removing it itself. The phase's
+ * writes are counted until the operator is quiet (its paced status recount and Event summary). The
+ * labels are put back afterwards (not measured), so that later modes select every ServiceAccount.
+ */
+async function relabelledOut(b: Bench, op: OperatorProcess, n: number, mode: string, m: Mode): Promise<void> {
+  const count = Math.min(NEW_NAMESPACES, n);
+  const label = (ns: string, value: string | null) =>
+    b.req(
+      'PATCH',
+      `/api/v1/namespaces/${ns}/serviceaccounts/ci`,
+      { metadata: { labels: { [PULL_LABEL]: value } } },
+      MERGE,
+    );
+  const relabelled = async (prefix: string, react?: (ns: string) => Promise<unknown>) => {
+    const out: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const ns = `${prefix}-${i}`;
+      const start = performance.now();
+      await label(ns, null);
+      if (react) void react(ns);
+      await waitFor(
+        async () =>
+          !(
+            await b.req<{ imagePullSecrets?: Array<{ name: string }> }>(
+              'GET',
+              `/api/v1/namespaces/${ns}/serviceaccounts/ci`,
+            )
+          ).imagePullSecrets?.some((e) => e.name === 'pull'),
+        { timeoutMs: 120_000, intervalMs: 5, what: `${ns}/ci without our entry` },
+      );
+      out.push((performance.now() - start) / 1000);
+    }
+    return out;
+  };
+  const floorLat = await relabelled('f', (ns) =>
+    b.req('PATCH', `/api/v1/namespaces/${ns}/serviceaccounts/ci`, { imagePullSecrets: [] }, MERGE),
+  );
+  const mark = await auditOffset(b.cp);
+  const opLat = await relabelled('o');
+  await quiet(op);
+  const calls = withoutLeases(await requestsSince(b.cp, mark, m.user));
+  for (const p of [50, 95, 99])
+    record({
+      size: n,
+      mode,
+      figure: `SA relabelled out p${p}`,
+      unit: 's',
+      operator: percentile(opLat, p),
+      floor: percentile(floorLat, p),
+    });
+  record({
+    size: n,
+    mode,
+    figure: 'SA relabelled out: writes',
+    unit: 'writes',
+    operator: total(calls, WRITES),
+    floor: opLat.length,
+    note: show(calls),
+  });
+  await pool(names('f', count).concat(names('o', count)), 8, (ns) => label(ns, 'bench'));
+  await quiet(op);
 }
 
 async function idle(
@@ -1192,12 +1315,14 @@ async function main(): Promise<void> {
   ];
   process.stdout.write(
     `\nregcred-operator benchmark, ${started.toISOString()}, sizes ${SIZES.join(',')}, modes ${MODES.join(',')}, ` +
-      `${NEW_NAMESPACES} new namespaces, idle ${IDLE_SECONDS} s, floor concurrency ${CONCURRENCY}\n\n` +
+      `${NEW_NAMESPACES} new namespaces, idle ${IDLE_SECONDS} s, floor concurrency ${CONCURRENCY}` +
+      `${TARGETING ? ', targeting fields' : ''}\n\n` +
       `${lines.join('\n')}\n`,
   );
   const dir = path.join(ROOT, 'bench', 'results');
   await mkdir(dir, { recursive: true });
-  const file = path.join(dir, `${started.toISOString().replace(/[:.]/g, '-')}${quick ? '-quick' : ''}.json`);
+  const suffix = `${TARGETING ? '-targeting' : ''}${quick ? '-quick' : ''}`;
+  const file = path.join(dir, `${started.toISOString().replace(/[:.]/g, '-')}${suffix}.json`);
   await writeFile(
     file,
     JSON.stringify(
@@ -1210,6 +1335,7 @@ async function main(): Promise<void> {
         idleSeconds: IDLE_SECONDS,
         unrelated: UNRELATED,
         concurrency: CONCURRENCY,
+        targeting: TARGETING,
         trickle: { namespaces: TRICKLE, intervalMs: TRICKLE_INTERVAL_MS, settleSeconds: TRICKLE_SETTLE_SECONDS },
         pods: { running: PODS_RUNNING, pending: PODS_PENDING },
         figures,

@@ -64,6 +64,7 @@ function slimServiceAccount(sa: V1ServiceAccount): V1ServiceAccount {
       namespace: meta.namespace,
       uid: meta.uid,
       resourceVersion: meta.resourceVersion,
+      labels: meta.labels, // for serviceAccountSelector
       annotations: meta.annotations,
     },
     imagePullSecrets: sa.imagePullSecrets,

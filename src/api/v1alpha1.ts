@@ -16,6 +16,13 @@ export const MANAGED_BY = 'regcred-operator';
 export const LABEL_CREDENTIAL = 'regcred.io/credential';
 /** On a ServiceAccount: JSON map {secretName: credentialName} of the imagePullSecrets entries we added. */
 export const ANNOTATION_INJECTED = 'regcred.io/injected-pull-secrets';
+/**
+ * On a copy: JSON {labels: [...], annotations: [...]} of the keys spec.secretTemplate put there, so
+ * that a key taken out of the template is removed from the copies and a key someone else added is not.
+ */
+export const ANNOTATION_TEMPLATED = 'regcred.io/templated-keys';
+/** Keys a secretTemplate may not set: the operator's own (its labels and annotations mark the copies as its own). */
+export const RESERVED_KEY_PREFIX = 'regcred.io/';
 export const DEFAULT_REFRESH = '6h';
 
 const durationPattern = /^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/;
@@ -121,6 +128,34 @@ export const labelSelectorSchema = z.object({
   matchExpressions: z.array(labelSelectorRequirement).max(32).optional(),
 });
 
+/** Whether a label or annotation key is the operator's own, which a secretTemplate cannot set. */
+export function isReservedKey(key: string): boolean {
+  return key === LABEL_MANAGED_BY || key.startsWith(RESERVED_KEY_PREFIX);
+}
+
+const MAX_TEMPLATE_KEYS = 64;
+
+/** A label or annotation map of spec.secretTemplate: bounded, and never one of the operator's own keys. */
+const templateMap = (what: string, value: z.ZodString) =>
+  z
+    .record(z.string(), value)
+    .refine((map) => Object.keys(map).length <= MAX_TEMPLATE_KEYS, {
+      message: `at most ${MAX_TEMPLATE_KEYS} ${what}`,
+    })
+    .refine((map) => !Object.keys(map).some(isReservedKey), {
+      message: `${LABEL_MANAGED_BY} and keys under ${RESERVED_KEY_PREFIX} are the operator's own`,
+    })
+    .meta({ maxProperties: MAX_TEMPLATE_KEYS })
+    .optional();
+
+export const secretTemplateSchema = z.object({
+  labels: templateMap('labels', labelValue),
+  annotations: templateMap('annotations', z.string().max(2048)),
+});
+
+/** A namespace name or a glob over names: `*` any run of characters, `?` one character. */
+const namePattern = z.string().min(1).max(63);
+
 /** Stuck-pod recovery (controller/podrecovery.ts). */
 const podRecovery = z.object({
   enabled: z.boolean().default(false),
@@ -130,8 +165,16 @@ const podRecovery = z.object({
 export const specSchema = z.object({
   registries: z.array(registryEntrySchema).min(1).max(32),
   secretName: z.string().min(1).max(253).optional(),
+  secretTemplate: secretTemplateSchema.optional(),
   namespaceSelector: labelSelectorSchema.optional(),
-  excludeNamespaces: z.array(z.string().max(63)).max(256).default([]),
+  namespaceNames: z
+    .array(namePattern)
+    .max(256)
+    .refine((patterns) => patterns.length > 0, {
+      message: 'namespaceNames must not be empty: omit it to select by namespaceSelector alone',
+    })
+    .optional(),
+  excludeNamespaces: z.array(namePattern).max(256).default([]),
   serviceAccounts: z
     .array(z.string().min(1).max(253))
     .max(256)
@@ -139,6 +182,8 @@ export const specSchema = z.object({
     .refine((names) => !names.includes('*') || names.length === 1, {
       message: '"*" cannot be mixed with ServiceAccount names',
     }),
+  serviceAccountSelector: labelSelectorSchema.optional(),
+  excludeServiceAccounts: z.array(z.string().min(1).max(253)).max(256).default([]),
   refreshInterval: z
     .string()
     .max(32)
@@ -152,6 +197,7 @@ export const specSchema = z.object({
 
 export type RegistryEntry = z.infer<typeof registryEntrySchema>;
 export type LabelSelector = z.infer<typeof labelSelectorSchema>;
+export type SecretTemplate = z.infer<typeof secretTemplateSchema>;
 export type RegistryCredentialSpec = z.infer<typeof specSchema>;
 
 export interface Condition {

@@ -1,4 +1,5 @@
-// Pure: which namespaces a RegistryCredential selects, and the Secret each of them should hold.
+// Pure: which namespaces and ServiceAccounts a RegistryCredential selects, and the Secret each
+// selected namespace should hold.
 import type { V1Namespace, V1OwnerReference, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
 import {
   API_VERSION,
@@ -9,8 +10,11 @@ import {
   MANAGED_BY,
   type RegistryCredential,
   type RegistryCredentialSpec,
+  type SecretTemplate,
 } from '../api/v1alpha1.js';
+import { nameMatcher } from './namepatterns.js';
 import { serviceAccountEdit } from './serviceaccounts.js';
+import { templatedMetadata, withTemplate } from './secrettemplate.js';
 
 export const DOCKERCONFIG_TYPE = 'kubernetes.io/dockerconfigjson';
 export const DOCKERCONFIG_KEY = '.dockerconfigjson';
@@ -47,15 +51,59 @@ export function isTerminating(ns: V1Namespace): boolean {
   return !!ns.metadata?.deletionTimestamp || ns.status?.phase === 'Terminating';
 }
 
-/** Selected = matches the selector, is not excluded, and is not being deleted. */
-export function isNamespaceSelected(ns: V1Namespace, spec: RegistryCredentialSpec): boolean {
-  const name = ns.metadata?.name ?? '';
-  if (isTerminating(ns) || spec.excludeNamespaces.includes(name)) return false;
-  return matchesSelector(ns.metadata?.labels, spec.namespaceSelector);
+/** What a spec selects, compiled once per parsed spec (its name patterns become matchers). */
+interface Targets {
+  namespace(ns: V1Namespace): boolean;
+  serviceAccount(sa: V1ServiceAccount): boolean;
 }
 
-export function isServiceAccountSelected(name: string, spec: RegistryCredentialSpec): boolean {
-  return spec.serviceAccounts.includes('*') || spec.serviceAccounts.includes(name);
+const compiledTargets = new WeakMap<RegistryCredentialSpec, Targets>();
+
+function targetsOf(spec: RegistryCredentialSpec): Targets {
+  let targets = compiledTargets.get(spec);
+  if (!targets) {
+    targets = compileTargets(spec);
+    compiledTargets.set(spec, targets);
+  }
+  return targets;
+}
+
+function compileTargets(spec: RegistryCredentialSpec): Targets {
+  const excludedNamespace = nameMatcher(spec.excludeNamespaces);
+  const namedNamespace = spec.namespaceNames ? nameMatcher(spec.namespaceNames) : () => true;
+  const excludedServiceAccounts = new Set(spec.excludeServiceAccounts);
+  const everyServiceAccount = spec.serviceAccounts.includes('*');
+  const listedServiceAccounts = new Set(spec.serviceAccounts);
+  const saSelector = spec.serviceAccountSelector;
+  return {
+    namespace(ns) {
+      const name = ns.metadata?.name ?? '';
+      if (isTerminating(ns) || excludedNamespace(name) || !namedNamespace(name)) return false;
+      return matchesSelector(ns.metadata?.labels, spec.namespaceSelector);
+    },
+    serviceAccount(sa) {
+      const name = sa.metadata?.name ?? '';
+      if (excludedServiceAccounts.has(name)) return false;
+      if (everyServiceAccount || listedServiceAccounts.has(name)) return true;
+      return saSelector !== undefined && matchesSelector(sa.metadata?.labels, saSelector);
+    },
+  };
+}
+
+/**
+ * Selected = not being deleted, not excluded (by name or pattern), matching one of namespaceNames
+ * when it is set, and matching the selector.
+ */
+export function isNamespaceSelected(ns: V1Namespace, spec: RegistryCredentialSpec): boolean {
+  return targetsOf(spec).namespace(ns);
+}
+
+/**
+ * An SA gets our entry when it is listed (or the list is ["*"]) or matches serviceAccountSelector,
+ * and is not in excludeServiceAccounts, which wins over both.
+ */
+export function isServiceAccountSelected(sa: V1ServiceAccount, spec: RegistryCredentialSpec): boolean {
+  return targetsOf(spec).serviceAccount(sa);
 }
 
 export function managedLabels(credentialName: string): Record<string, string> {
@@ -78,6 +126,7 @@ export function desiredSecret(
   namespace: string,
   secretName: string,
   document: string,
+  template?: SecretTemplate,
 ): V1Secret {
   return {
     apiVersion: 'v1',
@@ -85,7 +134,8 @@ export function desiredSecret(
     metadata: {
       name: secretName,
       namespace,
-      labels: managedLabels(cred.metadata.name),
+      // The operator's labels come last: a template can never override them.
+      ...templatedMetadata(template, managedLabels(cred.metadata.name)),
       ownerReferences: [ownerReferenceFor(cred)],
     },
     type: DOCKERCONFIG_TYPE,
@@ -102,10 +152,11 @@ export function isOwnedBy(secret: V1Secret, cred: { metadata: { name: string; ui
 
 /**
  * What an owned Secret needs to match the desired one: nothing (undefined), or the full object to
- * write. Labels and annotations others added are kept; only ours and the payload are enforced.
+ * write. Labels and annotations others added are kept; ours, the template's and the payload are
+ * enforced, and template keys taken out of the template are removed (secrettemplate.ts).
  */
 export function secretUpdate(existing: V1Secret, desired: V1Secret): V1Secret | undefined {
-  const labels = { ...(existing.metadata?.labels ?? {}), ...desired.metadata!.labels };
+  const metadata = withTemplate(existing.metadata ?? {}, desired.metadata!);
   const owners = existing.metadata?.ownerReferences ?? [];
   const ownerRef = desired.metadata!.ownerReferences![0]!;
   const hasOwner = owners.some((owner) => owner.uid === ownerRef.uid);
@@ -113,15 +164,13 @@ export function secretUpdate(existing: V1Secret, desired: V1Secret): V1Secret | 
     existing.type === desired.type &&
     Object.keys(existing.data ?? {}).length === 1 &&
     existing.data?.[DOCKERCONFIG_KEY] === desired.data![DOCKERCONFIG_KEY];
-  const labelsSame = Object.entries(desired.metadata!.labels!).every(
-    ([key, value]) => existing.metadata?.labels?.[key] === value,
-  );
-  if (dataSame && labelsSame && hasOwner) return undefined;
+  if (dataSame && !metadata.changed && hasOwner) return undefined;
   return {
     ...existing,
     metadata: {
       ...existing.metadata,
-      labels,
+      labels: metadata.labels,
+      annotations: metadata.annotations,
       ownerReferences: hasOwner
         ? owners
         : [...owners.filter((owner) => !(owner.kind === KIND && owner.apiVersion === API_VERSION)), ownerRef],
@@ -161,7 +210,7 @@ export function isNamespaceConverged(
   if (!secret || secret.metadata?.name !== secretName || !isOwnedBy(secret, cred)) return false;
   if (desired && secretUpdate(secret, desired) !== undefined) return false;
   for (const sa of view.serviceAccounts) {
-    const wanted = isServiceAccountSelected(sa.metadata?.name ?? '', spec) ? secretName : undefined;
+    const wanted = isServiceAccountSelected(sa, spec) ? secretName : undefined;
     if (serviceAccountEdit(sa, cred.metadata.name, wanted) !== undefined) return false;
   }
   return true;

@@ -73,20 +73,19 @@ export function registerMappers(options: MapperOptions): void {
     const ns = sa.metadata!.namespace!;
     for (const cred of credentials()) {
       const spec = options.specOf(cred.metadata.name);
-      if (
-        !spec ||
-        isServiceAccountSelected(sa.metadata?.name ?? '', spec) ||
-        injectedFor(sa, cred.metadata.name).length > 0
-      )
+      if (!spec || isServiceAccountSelected(sa, spec) || injectedFor(sa, cred.metadata.name).length > 0)
         queue.add(namespaceKey(cred.metadata.name, ns));
     }
   };
   caches.serviceAccounts.on({
     add: onServiceAccount,
     update: (old, sa) => {
+      // Labels matter for serviceAccountSelector: an SA relabelled in is selected now, one relabelled
+      // out still carries our entry (injectedFor), so onServiceAccount queues its namespace either way.
       if (
         !sameJson(old.imagePullSecrets, sa.imagePullSecrets) ||
-        old.metadata?.annotations?.[ANNOTATION_INJECTED] !== sa.metadata?.annotations?.[ANNOTATION_INJECTED]
+        old.metadata?.annotations?.[ANNOTATION_INJECTED] !== sa.metadata?.annotations?.[ANNOTATION_INJECTED] ||
+        !sameJson(old.metadata?.labels, sa.metadata?.labels)
       )
         onServiceAccount(sa);
     },

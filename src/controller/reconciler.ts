@@ -154,7 +154,8 @@ export class Reconciler {
     const selected: string[] = [];
     let ready = 0;
     const document = state.document;
-    const desiredTemplate = document === undefined ? undefined : desiredSecret(cred, '', state.secretName, document);
+    const desiredTemplate =
+      document === undefined ? undefined : desiredSecret(cred, '', state.secretName, document, spec.secretTemplate);
     let scanned = 0;
     for (const namespace of caches.namespaces.list()) {
       if (++scanned % SCAN_SLICE === 0) await nextTurn();
@@ -477,7 +478,7 @@ export class Reconciler {
       if (where === namespace && !pending.has(uid)) state.handledPods.delete(uid);
     const carrying = new Set(
       [...caches.serviceAccounts.listIn(namespace)]
-        .filter((sa) => isServiceAccountSelected(sa.metadata?.name ?? '', spec))
+        .filter((sa) => isServiceAccountSelected(sa, spec))
         .filter((sa) => (sa.imagePullSecrets ?? []).some((reference) => reference.name === state.secretName))
         .map((sa) => sa.metadata!.name!),
     );
@@ -586,7 +587,7 @@ export class Reconciler {
     let secret = caches.managedSecrets.getIn(namespace, name);
     const document = state.document;
     if (document !== undefined) {
-      const desired = desiredSecret(cred, namespace, name, document);
+      const desired = desiredSecret(cred, namespace, name, document, spec.secretTemplate);
       if (secret && !isOwnedBy(secret, cred)) {
         const owner = secret.metadata?.labels?.[LABEL_CREDENTIAL] ?? '?';
         throw new NamespaceFailureError(
@@ -606,7 +607,7 @@ export class Reconciler {
       return false; // held: nothing to inject until a first good document exists
     }
     for (const serviceAccount of [...caches.serviceAccounts.listIn(namespace)]) {
-      const wanted = isServiceAccountSelected(serviceAccount.metadata?.name ?? '', spec) ? name : undefined;
+      const wanted = isServiceAccountSelected(serviceAccount, spec) ? name : undefined;
       wrote = (await this.writer.applyServiceAccount(serviceAccount, cred.metadata.name, wanted, context)) || wrote;
     }
     return wrote;

@@ -3,6 +3,7 @@
 // cleanup removes exactly that and never an entry someone else put there.
 import type { V1ServiceAccount } from '@kubernetes/client-node';
 import { ANNOTATION_INJECTED } from '../api/v1alpha1.js';
+import { parsedOnce } from '../runtime/parsecache.js';
 
 export interface PullSecretsEdit {
   imagePullSecrets: Array<{ name?: string }>;
@@ -17,19 +18,8 @@ export function injectedBy(sa: V1ServiceAccount): Record<string, string> {
 }
 
 // A credential key's scan reads this annotation on every cached ServiceAccount; clusters hold few
-// distinct values (one per combination of credentials), so each is parsed once. Bounded.
-const parsedAnnotations = new Map<string, Readonly<Record<string, string>>>();
-const MAX_PARSED_ANNOTATIONS = 1024;
-
-function parsedAnnotation(raw: string): Readonly<Record<string, string>> {
-  let parsed = parsedAnnotations.get(raw);
-  if (!parsed) {
-    if (parsedAnnotations.size >= MAX_PARSED_ANNOTATIONS) parsedAnnotations.clear();
-    parsed = Object.freeze(parseAnnotation(raw));
-    parsedAnnotations.set(raw, parsed);
-  }
-  return parsed;
-}
+// distinct values (one per combination of credentials), so each is parsed once.
+const parsedAnnotation = parsedOnce((raw): Readonly<Record<string, string>> => Object.freeze(parseAnnotation(raw)));
 
 function parseAnnotation(raw: string): Record<string, string> {
   try {

@@ -1,7 +1,8 @@
 // Fault 4: the operator talks to the API server only through test/harness/api-proxy.ts, which
 // answers a seeded share of its requests (reads and writes, not watches) with 429 + Retry-After,
 // 500 or 503, lets some time out (forwarded: the write may have happened, the answer never comes)
-// and resets others (half of them after forwarding). Through a fan-out, a rotation, a
+// and resets others (half of them after forwarding). Through a fan-out, a rotation, a retargeting
+// (secretTemplate edited, an SA relabelled out of serviceAccountSelector, an exclusion added), a
 // deselection and a deletion, writes are retried with backoff and nothing is duplicated or lost.
 import { basicAuthSecret } from '../harness/cluster.js';
 import { type ApiProxy, startApiProxy } from '../harness/api-proxy.js';
@@ -36,7 +37,8 @@ test(`a share of 429/500/503/timeouts/resets on every phase: nothing duplicated 
   const nss: string[] = [];
   for (let i = 0; i < NAMESPACES; i++) {
     const ns = await s.namespace(`f${i}`, { group: 'in' });
-    await s.cluster.createServiceAccount(ns, 'app', ['foreign-a', 'foreign-b']);
+    await s.cluster.createServiceAccount(ns, 'app', ['foreign-a', 'foreign-b'], { pull: 'yes' });
+    await s.cluster.createServiceAccount(ns, 'ci', ['mirror'], { pull: 'yes' });
     nss.push(ns);
   }
   const foreign = await s.cluster.createSecret(nss[0]!, {
@@ -50,6 +52,7 @@ test(`a share of 429/500/503/timeouts/resets on every phase: nothing duplicated 
   const serviceAccounts = [
     { name: 'default', foreign: [] },
     { name: 'app', foreign: ['foreign-a', 'foreign-b'] },
+    { name: 'ci', foreign: ['mirror'] },
   ];
   const forwardedBefore = proxy.counts().forwarded ?? 0;
   proxy.setFaults(SHARES, { retryAfterSeconds: 1 });
@@ -58,8 +61,11 @@ test(`a share of 429/500/503/timeouts/resets on every phase: nothing duplicated 
   const cred = await s.credential('c', {
     registries: [{ server: 'r.example.com', basicAuth: { secretName: 'robot' } }],
     namespaceSelector: s.selectorWith({ group: 'in' }),
-    serviceAccounts: ['default', 'app'],
+    namespaceNames: [`f*-${s.id}`],
+    serviceAccounts: ['default'],
+    serviceAccountSelector: { matchLabels: { pull: 'yes' } },
     secretName: 'pull',
+    secretTemplate: { labels: { team: 'a', tier: 'gold' } },
   });
   const expected = {
     credential: cred,
@@ -69,6 +75,7 @@ test(`a share of 429/500/503/timeouts/resets on every phase: nothing duplicated 
     serviceAccounts,
     foreignSecrets,
     passwords: { 'r.example.com': 'v1' },
+    secretMetadata: { labels: { team: 'a', tier: 'gold' } },
   };
   await waitForInvariants(s.cluster, expected, 240_000);
 
@@ -78,12 +85,31 @@ test(`a share of 429/500/503/timeouts/resets on every phase: nothing duplicated 
   await s.cluster.replaceSecret(src);
   await waitForInvariants(s.cluster, { ...expected, passwords: { 'r.example.com': 'v2' } }, 240_000);
 
+  // retargeting: the template edited, ci relabelled out of the selector in half the namespaces, app excluded
+  const relabelled = new Set(nss.slice(0, NAMESPACES / 2));
+  await s.cluster.patchCredentialSpec(cred, {
+    secretTemplate: { labels: { team: 'b', tier: null } },
+    excludeServiceAccounts: ['app'],
+  });
+  for (const ns of relabelled) await s.cluster.labelServiceAccount(ns, 'ci', { pull: null });
+  const retargeted = {
+    ...expected,
+    passwords: { 'r.example.com': 'v2' },
+    serviceAccounts: [
+      { name: 'default', foreign: [] },
+      { name: 'app', foreign: ['foreign-a', 'foreign-b'], selected: false },
+      { name: 'ci', foreign: ['mirror'], selected: (ns: string) => !relabelled.has(ns) },
+    ],
+    secretMetadata: { labels: { team: 'b', tier: null } },
+  };
+  await waitForInvariants(s.cluster, retargeted, 240_000);
+
   // deselection of half
   const out = nss.slice(NAMESPACES / 2);
   for (const ns of out) await s.cluster.labelNamespace(ns, { group: 'out' });
   await waitForInvariants(
     s.cluster,
-    { ...expected, selected: nss.slice(0, NAMESPACES / 2), deselected: out, passwords: { 'r.example.com': 'v2' } },
+    { ...retargeted, selected: nss.slice(0, NAMESPACES / 2), deselected: out },
     240_000,
   );
 
@@ -91,7 +117,7 @@ test(`a share of 429/500/503/timeouts/resets on every phase: nothing duplicated 
   await s.cluster.deleteCredential(cred);
   await waitForInvariants(
     s.cluster,
-    { ...expected, selected: [], deselected: nss, deleted: true, passwords: {} },
+    { ...retargeted, selected: [], deselected: nss, deleted: true, passwords: {} },
     240_000,
   );
 

@@ -142,6 +142,17 @@ const applyTime: ApplyRow[] = [
     message: 'unknown field "spec.namespaceSelecter"',
   },
   {
+    name: 'credential-template-owner-references',
+    why: "the ownerReference of the copies is the operator's: secretTemplate has only labels and annotations",
+    object: credentialObject('template-owners', {
+      registries: [{ server: 'r.example.com', basicAuth: { secretName: 'robot' } }],
+      secretTemplate: {
+        ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'mine', uid: 'a-uid', controller: true }],
+      },
+    }),
+    message: 'unknown field "spec.secretTemplate.ownerReferences"',
+  },
+  {
     name: 'credential-huge-spec',
     why: 'a spec of more than 3 MiB is refused before it is decoded',
     object: credentialObject('huge-spec', {
@@ -772,6 +783,39 @@ const statusRows: StatusRow[] = [
     spec: (c) => ({ ...basic(c), excludeNamespaces: [c.ns[0]] }),
     expect: { type: 'Ready', status: 'True', reason: 'Ready', message: 'no namespace is selected' },
     check: noCopy,
+  },
+  {
+    name: 'names-match-nothing',
+    why: 'namespaceNames patterns that match none of the selected namespaces: vacuously Ready, the message says so',
+    source: (n) => basicAuthSecret(n, 'robot', `pw-${CANARY}`),
+    spec: (c) => ({ ...basic(c), namespaceNames: ['no-such-team-*'] }),
+    expect: { type: 'Ready', status: 'True', reason: 'Ready', message: 'no namespace is selected' },
+    check: noCopy,
+  },
+  {
+    name: 'every-sa-excluded',
+    why: 'serviceAccounts ["*"] with every existing SA excluded: the Secret only, no SA touched',
+    source: (n) => basicAuthSecret(n, 'robot', `pw-${CANARY}`),
+    spec: (c) => ({ ...basic(c), serviceAccounts: ['*'], excludeServiceAccounts: ['default'] }),
+    expect: { type: 'Ready', status: 'True', reason: 'Ready', message: 'pull secret present in 1 namespaces' },
+    check: async (c) => {
+      await waitForSecret(c.s.cluster, c.ns[0]!, c.cred);
+      await waitForServiceAccount(c.s.cluster, c.ns[0]!, 'default');
+      await waitForCounts(c.s.cluster, c.cred, { selected: 1, ready: 1, failed: 0 });
+      expect(await c.s.cluster.pullSecretNames(c.ns[0]!, 'default')).toEqual([]);
+    },
+  },
+  {
+    name: 'sa-selector-matches-nothing',
+    why: 'serviceAccounts [] and a selector no SA matches: the Secret only; an SA labelled later gets it',
+    source: (n) => basicAuthSecret(n, 'robot', `pw-${CANARY}`),
+    spec: (c) => ({ ...basic(c), serviceAccounts: [], serviceAccountSelector: { matchLabels: { pull: 'nobody' } } }),
+    expect: { type: 'Ready', status: 'True', reason: 'Ready', message: 'pull secret present in 1 namespaces' },
+    check: async (c) => {
+      await waitForSecret(c.s.cluster, c.ns[0]!, c.cred);
+      await c.s.cluster.createServiceAccount(c.ns[0]!, 'late', ['theirs'], { pull: 'nobody' });
+      await waitForPullSecrets(c.s.cluster, c.ns[0]!, 'late', ['theirs', c.cred]);
+    },
   },
   {
     name: 'missing-sa',

@@ -1,7 +1,11 @@
 // Resilience: the operator is SIGKILLed at random points (seeded; the seed is printed) in the middle
-// of a fan-out, a rotation, a deselection and a deletion, and restarted each time. Afterwards the
-// cluster holds exactly the spec'd state: copies and SA entries where selected, none elsewhere,
-// every foreign SA entry kept in order, the foreign Secret untouched.
+// of a fan-out, a rotation, a retargeting (secretTemplate edited, excludeServiceAccounts moved from
+// one SA to another, SAs relabelled out of serviceAccountSelector), a deselection and a deletion,
+// and restarted each time. The RegistryCredential selects namespaces by label and name pattern
+// (decoys with the label but another name stay untouched) and ServiceAccounts by name, selector and
+// exclusion. Afterwards the cluster holds exactly the spec'd state: copies (with the template's
+// keys, without the removed ones) and SA entries where selected, none elsewhere, every foreign SA
+// entry kept in order, the foreign Secret untouched.
 import { prng } from '../harness/api-proxy.js';
 import { basicAuthSecret } from '../harness/cluster.js';
 import { auditMark, writesSince } from '../harness/audit.js';
@@ -9,7 +13,7 @@ import { faultsSize, waitForInvariants } from '../harness/invariants.js';
 import { type Scenario, startScenario } from '../harness/scenario.js';
 import { waitFor } from '../harness/wait.js';
 
-// Quick: 12 namespaces, 3 kills per phase (12). Full: 200 namespaces, 13 kills per phase (52).
+// Quick: 12 namespaces, 3 kills per phase (15). Full: 200 namespaces, 13 kills per phase (65).
 const FULL = faultsSize() === 'full';
 const SEED = Number(process.env.REGCRED_CRASH_SEED ?? process.env.REGCRED_FAULTS_SEED ?? Date.now() % 100_000);
 const KILLS_PER_PHASE = Number(process.env.REGCRED_CRASH_KILLS ?? (FULL ? 13 : 3));
@@ -26,13 +30,21 @@ beforeAll(async () => {
 });
 afterAll(async () => s?.cleanup());
 
-test(`SIGKILL at random writes during fan-out, rotation, deselection and deletion loses nothing (${4 * KILLS_PER_PHASE} kills)`, async () => {
+test(`SIGKILL at random writes during fan-out, rotation, retargeting, deselection and deletion loses nothing (${5 * KILLS_PER_PHASE} kills)`, async () => {
   const random = prng(SEED);
   const nss: string[] = [];
+  const PULL = { pull: 'yes' };
   for (let i = 0; i < NAMESPACES; i++) {
     const ns = await s.namespace(`k${i}`, { group: 'in' });
-    await s.cluster.createServiceAccount(ns, 'app', ['foreign-a', 'foreign-b']);
+    await s.cluster.createServiceAccount(ns, 'app', ['foreign-a', 'foreign-b'], PULL);
+    await s.cluster.createServiceAccount(ns, 'builder', ['mirror'], PULL);
     nss.push(ns);
+  }
+  // Labelled like the others, but outside namespaceNames: never touched.
+  const decoys = [await s.namespace('z0', { group: 'in' }), await s.namespace('z1', { group: 'in' })];
+  for (const ns of decoys) {
+    await s.cluster.createServiceAccount(ns, 'app', ['foreign-a', 'foreign-b'], PULL);
+    await s.cluster.createServiceAccount(ns, 'builder', ['mirror'], PULL);
   }
   const foreign = await s.cluster.createSecret(nss[0]!, {
     metadata: { name: 'not-ours' },
@@ -63,8 +75,12 @@ test(`SIGKILL at random writes during fan-out, rotation, deselection and deletio
   const spec = {
     registries: [{ server: 'r.example.com', basicAuth: { secretName: 'robot' } }],
     namespaceSelector: s.selectorWith({ group: 'in' }),
-    serviceAccounts: ['default', 'app'],
+    namespaceNames: [`k*-${s.id}`],
+    serviceAccounts: ['default'],
+    serviceAccountSelector: { matchLabels: PULL },
+    excludeServiceAccounts: ['builder'],
     secretName: 'pull',
+    secretTemplate: { labels: { team: 'a', tier: 'gold' }, annotations: { 'example.com/note': 'one' } },
   };
   const cred = await (async () => {
     let name = '';
@@ -75,6 +91,16 @@ test(`SIGKILL at random writes during fan-out, rotation, deselection and deletio
     const src = (await s.cluster.getSecret(s.sourceNamespace, 'robot'))!;
     src.data = { ...src.data, password: Buffer.from('v2').toString('base64') };
     await s.cluster.replaceSecret(src);
+  });
+  // Retargeting: the template changes (tier goes, team changes, the annotation changes), the exclusion
+  // moves from builder to app, and builder is relabelled out of the selector in a quarter of the namespaces.
+  const relabelled = new Set(nss.slice(0, NAMESPACES / 4));
+  await withCrashes('retargeting', async () => {
+    await s.cluster.patchCredentialSpec(cred, {
+      secretTemplate: { labels: { team: 'b', tier: null }, annotations: { 'example.com/note': 'two' } },
+      excludeServiceAccounts: ['app'],
+    });
+    for (const ns of relabelled) await s.cluster.labelServiceAccount(ns, 'builder', { pull: null });
   });
   const out = nss.slice(NAMESPACES / 2);
   await withCrashes('deselection', async () => {
@@ -87,13 +113,15 @@ test(`SIGKILL at random writes during fan-out, rotation, deselection and deletio
     credential: cred,
     secretName: 'pull',
     selected: nss.slice(0, NAMESPACES / 2),
-    deselected: out,
+    deselected: [...out, ...decoys],
     serviceAccounts: [
       { name: 'default', foreign: [] },
-      { name: 'app', foreign: ['foreign-a', 'foreign-b'] },
+      { name: 'app', foreign: ['foreign-a', 'foreign-b'], selected: false },
+      { name: 'builder', foreign: ['mirror'], selected: (ns: string) => !relabelled.has(ns) },
     ],
     foreignSecrets,
     passwords: { 'r.example.com': 'v2' },
+    secretMetadata: { labels: { team: 'b', tier: null }, annotations: { 'example.com/note': 'two' } },
   };
   await waitForInvariants(s.cluster, expected, 300_000);
 
@@ -104,5 +132,5 @@ test(`SIGKILL at random writes during fan-out, rotation, deselection and deletio
     300_000,
   );
   process.stderr.write(`[crash] seed ${SEED}: ${kills} SIGKILLs, invariants held\n`);
-  expect(kills).toBe(4 * KILLS_PER_PHASE);
+  expect(kills).toBe(5 * KILLS_PER_PHASE);
 }, 3_600_000);

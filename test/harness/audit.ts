@@ -22,7 +22,8 @@ const WRITE_VERBS = new Set(['create', 'update', 'patch', 'delete', 'deletecolle
 export async function auditEvents(): Promise<AuditEvent[]> {
   const text = await readFile(testEnv().auditLogPath, 'utf8');
   const out: AuditEvent[] = [];
-  for (const line of text.split('\n')) {
+  // The API server may be writing a line right now: only lines that end with a newline are complete.
+  for (const line of text.slice(0, text.lastIndexOf('\n') + 1).split('\n')) {
     if (!line.trim()) continue;
     const e = JSON.parse(line) as AuditEvent;
     if (e.stage === 'ResponseComplete') out.push(e);

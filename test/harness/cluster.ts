@@ -121,14 +121,28 @@ export class Cluster {
     return orUndefined(this.core.readNamespacedServiceAccount({ namespace, name }));
   }
 
-  createServiceAccount(namespace: string, name: string, imagePullSecrets: string[] = []): Promise<V1ServiceAccount> {
+  createServiceAccount(
+    namespace: string,
+    name: string,
+    imagePullSecrets: string[] = [],
+    labels?: Record<string, string>,
+  ): Promise<V1ServiceAccount> {
     return this.core.createNamespacedServiceAccount({
       namespace,
       body: {
-        metadata: { name },
+        metadata: { name, labels },
         imagePullSecrets: imagePullSecrets.length ? imagePullSecrets.map((n) => ({ name: n })) : undefined,
       },
     });
+  }
+
+  /** Merge-patches labels of a ServiceAccount (null removes one). */
+  labelServiceAccount(
+    namespace: string,
+    name: string,
+    labels: Record<string, string | null>,
+  ): Promise<V1ServiceAccount> {
+    return this.core.patchNamespacedServiceAccount({ namespace, name, body: { metadata: { labels } } }, MERGE);
   }
 
   replaceServiceAccount(sa: V1ServiceAccount): Promise<V1ServiceAccount> {

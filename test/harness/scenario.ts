@@ -99,13 +99,19 @@ export function waitForCondition(
   match: Partial<Condition>,
   timeoutMs = 60_000,
 ): Promise<Condition> {
+  let last: unknown;
   return waitFor(
     async () => {
-      const c = await cluster.condition(credential, type);
+      const credentialObject = await cluster.getCredential(credential);
+      last = credentialObject?.status;
+      const c = credentialObject?.status?.conditions?.find((condition) => condition.type === type);
       return c && Object.entries(match).every(([k, v]) => c[k as keyof Condition] === v) ? c : undefined;
     },
     { timeoutMs, what: `${credential} condition ${type} ${JSON.stringify(match)}` },
-  );
+  ).catch((err: Error) => {
+    // what was seen last says why (a status that never came, or another reason)
+    throw new Error(`${err.message}; last status seen: ${JSON.stringify(last)}`);
+  });
 }
 
 type Counts = { selected: number; ready: number; failed: number };

@@ -95,11 +95,15 @@ describe('kubectl explain', () => {
     expect([...fields.keys()].sort()).toEqual(
       [
         'excludeNamespaces',
+        'excludeServiceAccounts',
+        'namespaceNames',
         'namespaceSelector',
         'podRecovery',
         'refreshInterval',
         'registries',
         'secretName',
+        'secretTemplate',
+        'serviceAccountSelector',
         'serviceAccounts',
         'suspend',
       ].sort(),

@@ -189,3 +189,43 @@ test('maxPerMinute: one eviction now, the next one a minute later', async () => 
     },
   );
 }, 180_000);
+
+test('with the targeting fields: the Pod of an SA chosen by serviceAccountSelector is evicted, the Pod of an excluded SA is not', async () => {
+  const ns = await s.namespace('targets', { group: 'targets' });
+  await s.cluster.createServiceAccount(ns, 'app', [], { pull: 'yes' });
+  await s.cluster.createServiceAccount(ns, 'ci-builder', [], { pull: 'yes' });
+  await createStuckPod({
+    namespace: ns,
+    name: 'app',
+    images: [IMAGE],
+    controller: 'ReplicaSet',
+    serviceAccount: 'app',
+  });
+  await createStuckPod({
+    namespace: ns,
+    name: 'builder',
+    images: [IMAGE],
+    controller: 'ReplicaSet',
+    serviceAccount: 'ci-builder',
+  });
+  const cred = await s.credential('targets', {
+    registries: [{ server: SERVER, basicAuth: { secretName: 'robot' } }],
+    secretName: 'recover-pull',
+    namespaceSelector: s.selectorWith({ group: 'targets' }),
+    serviceAccounts: [],
+    serviceAccountSelector: { matchLabels: { pull: 'yes' } },
+    excludeServiceAccounts: ['ci-builder'],
+    podRecovery: { enabled: true },
+  });
+  await waitForPullSecrets(s.cluster, ns, 'app', ['recover-pull']);
+  await waitFor(async () => !(await workloads.pod(ns, 'app')), { what: `${ns}/app to be evicted` });
+  await waitFor(
+    async () => ((await s.cluster.getCredential(cred))?.status as { recoveredPods?: number })?.recoveredPods === 1,
+    { what: 'status.recoveredPods = 1' },
+  );
+  await waitForCondition(s.cluster, cred, 'Ready', { status: 'True' });
+  // the excluded SA never got the Secret, so its Pod is not one this RegistryCredential can help
+  expect(await s.cluster.pullSecretNames(ns, 'ci-builder')).toEqual([]);
+  expect(await workloads.pod(ns, 'builder')).toBeDefined();
+  expect(await podEvents(ns, 'builder')).toEqual([]);
+});

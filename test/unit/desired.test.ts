@@ -169,6 +169,38 @@ describe('isNamespaceSelected', () => {
     ['terminating by phase', ns('a', { regcred: 'on' }, { phase: 'Terminating' }), selector, false],
     ['terminating without selector', ns('a', {}, { deleting: true }), {}, false],
     ['active phase', ns('a', { regcred: 'on' }, { phase: 'Active' }), selector, true],
+    [
+      'namespaceNames: a glob matches',
+      ns('team-a', { regcred: 'on' }),
+      { ...selector, namespaceNames: ['team-*'] },
+      true,
+    ],
+    [
+      'namespaceNames: a glob does not match',
+      ns('ops', { regcred: 'on' }),
+      { ...selector, namespaceNames: ['team-*'] },
+      false,
+    ],
+    [
+      'namespaceNames ANDed with the selector',
+      ns('team-a', { regcred: 'off' }),
+      { ...selector, namespaceNames: ['team-*'] },
+      false,
+    ],
+    ['namespaceNames without selector', ns('team-b'), { namespaceNames: ['team-*'] }, true],
+    ['namespaceNames: any entry', ns('ci-01'), { namespaceNames: ['team-*', 'ci-??'] }, true],
+    ['namespaceNames: ? is one character', ns('ci-001'), { namespaceNames: ['ci-??'] }, false],
+    ['namespaceNames: a plain name', ns('payments'), { namespaceNames: ['payments'] }, true],
+    ['namespaceNames: a plain name is exact', ns('payments-2'), { namespaceNames: ['payments'] }, false],
+    ['excludeNamespaces glob', ns('kube-public'), { excludeNamespaces: ['kube-*'] }, false],
+    ['excludeNamespaces glob leaves others', ns('kubeflow'), { excludeNamespaces: ['kube-*'] }, true],
+    [
+      'exclusion wins over namespaceNames',
+      ns('team-sandbox'),
+      { namespaceNames: ['team-*'], excludeNamespaces: ['*-sandbox'] },
+      false,
+    ],
+    ['terminating and named', ns('team-a', {}, { deleting: true }), { namespaceNames: ['team-*'] }, false],
   ])('%s', (_name, namespace, patch, expected) => {
     expect(isNamespaceSelected(namespace, spec(patch))).toBe(expected);
   });
@@ -186,9 +218,62 @@ describe('isServiceAccountSelected', () => {
     ['named list does not select others', ['default', 'builder'], 'deployer', false],
     ['names match exactly', ['build'], 'builder', false],
   ])('%s', (_name, serviceAccounts, name, expected) => {
-    expect(isServiceAccountSelected(name, spec(serviceAccounts === undefined ? {} : { serviceAccounts }))).toBe(
+    expect(isServiceAccountSelected(sa(name), spec(serviceAccounts === undefined ? {} : { serviceAccounts }))).toBe(
       expected,
     );
+  });
+
+  const labelled = (name: string, labels: Record<string, string>): V1ServiceAccount => ({
+    metadata: { name, namespace: 'team-a', labels },
+  });
+  const pull = { serviceAccountSelector: { matchLabels: { 'regcred.io/pull': 'yes' } } };
+  test.each<[string, V1ServiceAccount, Record<string, unknown>, boolean]>([
+    ['selector adds a matching SA to the default list', labelled('app', { 'regcred.io/pull': 'yes' }), pull, true],
+    ['selector: the default list still selects default', sa('default'), pull, true],
+    ['selector: a non-matching SA is not selected', labelled('app', { 'regcred.io/pull': 'no' }), pull, false],
+    ['selector: an unlabelled SA is not selected', sa('app'), pull, false],
+    ['selector with [] selects only matching SAs', sa('default'), { ...pull, serviceAccounts: [] }, false],
+    [
+      'selector with [] selects a matching SA',
+      labelled('app', { 'regcred.io/pull': 'yes' }),
+      { ...pull, serviceAccounts: [] },
+      true,
+    ],
+    ['an empty selector matches every SA', sa('anything'), { serviceAccountSelector: {}, serviceAccounts: [] }, true],
+    [
+      'selector expressions',
+      labelled('ci', { tier: 'build' }),
+      { serviceAccountSelector: { matchExpressions: [{ key: 'tier', operator: 'NotIn', values: ['build'] }] } },
+      false,
+    ],
+    [
+      'excluded wins over the list',
+      sa('builder'),
+      { serviceAccounts: ['default', 'builder'], excludeServiceAccounts: ['builder'] },
+      false,
+    ],
+    ['excluded wins over "*"', sa('builder'), { serviceAccounts: ['*'], excludeServiceAccounts: ['builder'] }, false],
+    [
+      '"*" still selects the others',
+      sa('deployer'),
+      { serviceAccounts: ['*'], excludeServiceAccounts: ['builder'] },
+      true,
+    ],
+    [
+      'excluded wins over the selector',
+      labelled('builder', { 'regcred.io/pull': 'yes' }),
+      { ...pull, excludeServiceAccounts: ['builder'] },
+      false,
+    ],
+    [
+      'exclusion is by exact name',
+      sa('builder-2'),
+      { serviceAccounts: ['*'], excludeServiceAccounts: ['builder'] },
+      true,
+    ],
+    ['excluding default', sa('default'), { excludeServiceAccounts: ['default'] }, false],
+  ])('%s', (_name, serviceAccount, patch, expected) => {
+    expect(isServiceAccountSelected(serviceAccount, spec(patch))).toBe(expected);
   });
 });
 
@@ -227,6 +312,24 @@ describe('desiredSecret', () => {
     ['documentOf round-trips', (s) => documentOf(s), DOC],
   ])('%s', (_name, pick, expected) => {
     expect(pick(secret)).toEqual(expected);
+  });
+
+  test("a secretTemplate's labels and annotations, under the operator's labels", () => {
+    const templated = desiredSecret(cred('harbor', 'uid-9'), 'team-a', 'pull', DOC, {
+      labels: { team: 'payments', 'regcred.io/credential': 'forged' },
+      annotations: { 'argocd.argoproj.io/compare-options': 'IgnoreExtraneous' },
+    });
+    expect(templated.metadata?.labels).toEqual({
+      team: 'payments',
+      'app.kubernetes.io/managed-by': 'regcred-operator',
+      'regcred.io/credential': 'harbor',
+    });
+    expect(templated.metadata?.annotations).toEqual({
+      'argocd.argoproj.io/compare-options': 'IgnoreExtraneous',
+      'regcred.io/templated-keys':
+        '{"annotations":["argocd.argoproj.io/compare-options"],"labels":["regcred.io/credential","team"]}',
+    });
+    expect(templated.metadata?.ownerReferences).toEqual(secret.metadata?.ownerReferences);
   });
 
   test('utf-8 documents survive the round trip', () => {
@@ -436,6 +539,54 @@ describe('isNamespaceConverged', () => {
         'SA carrying our entry under an old name',
         desired,
         [sa('default', ['old', 'harbor'], { old: 'harbor', harbor: 'harbor' })],
+        desired,
+        {},
+        false,
+      ],
+      [
+        'an excluded SA still carrying our entry',
+        desired,
+        [goodDefault, sa('builder', ['harbor'], ours)],
+        desired,
+        { serviceAccounts: ['*'], excludeServiceAccounts: ['builder'] },
+        false,
+      ],
+      [
+        'an excluded SA without our entry',
+        desired,
+        [goodDefault, sa('builder', ['x'])],
+        desired,
+        { serviceAccounts: ['*'], excludeServiceAccounts: ['builder'] },
+        true,
+      ],
+      [
+        'an SA matching serviceAccountSelector missing the entry',
+        desired,
+        [goodDefault, { ...sa('app'), metadata: { name: 'app', labels: { pull: 'yes' } } }],
+        desired,
+        { serviceAccountSelector: { matchLabels: { pull: 'yes' } } },
+        false,
+      ],
+      [
+        'a copy without the template labels',
+        desired,
+        [goodDefault],
+        desiredSecret(c, 'team-a', 'harbor', DOC, { labels: { team: 'a' } }),
+        {},
+        false,
+      ],
+      [
+        'a copy with the template labels',
+        desiredSecret(c, 'team-a', 'harbor', DOC, { labels: { team: 'a' } }),
+        [goodDefault],
+        desiredSecret(c, 'team-a', 'harbor', DOC, { labels: { team: 'a' } }),
+        {},
+        true,
+      ],
+      [
+        'a copy still carrying a label taken out of the template',
+        desiredSecret(c, 'team-a', 'harbor', DOC, { labels: { team: 'a' } }),
+        [goodDefault],
         desired,
         {},
         false,

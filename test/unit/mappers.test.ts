@@ -1,5 +1,5 @@
-// Which keys a namespace event queues, and when (the status-count refresh rule).
-import type { V1Namespace } from '@kubernetes/client-node';
+// Which keys a namespace or ServiceAccount event queues, and when (the status-count refresh rule).
+import type { V1Namespace, V1ServiceAccount } from '@kubernetes/client-node';
 import type { RegistryCredential, RegistryCredentialSpec } from '../../src/api/v1alpha1.js';
 import { registerMappers } from '../../src/controller/mappers.js';
 import type { Caches } from '../../src/controller/caches.js';
@@ -10,7 +10,7 @@ type Handlers = {
   delete?: (o: unknown) => void;
 };
 
-function setup(ready: boolean) {
+function setup(ready: boolean, specPatch: Record<string, unknown> = {}) {
   const handlers = new Map<string, Handlers>();
   const cred = {
     metadata: { name: 'c', uid: 'u', generation: 1 },
@@ -39,6 +39,8 @@ function setup(ready: boolean) {
     namespaceSelector: { matchLabels: { team: 'a' } },
     excludeNamespaces: [],
     serviceAccounts: ['default'],
+    excludeServiceAccounts: [],
+    ...specPatch,
   } as unknown as RegistryCredentialSpec;
   registerMappers({
     caches,
@@ -72,5 +74,63 @@ describe('namespace events', () => {
     t.handlers.get('namespaces')!.add!(namespace);
     expect(t.now).toEqual(now);
     expect(t.later).toEqual(later);
+  });
+});
+
+describe('ServiceAccount events', () => {
+  const serviceAccount = (
+    name: string,
+    labels?: Record<string, string>,
+    injected?: Record<string, string>,
+  ): V1ServiceAccount => ({
+    metadata: {
+      name,
+      namespace: 'team-a',
+      labels,
+      ...(injected ? { annotations: { 'regcred.io/injected-pull-secrets': JSON.stringify(injected) } } : {}),
+    },
+  });
+  const bySelector = { serviceAccountSelector: { matchLabels: { pull: 'yes' } } };
+  test.each<[string, Record<string, unknown>, V1ServiceAccount, V1ServiceAccount, string[]]>([
+    [
+      'relabelled into the selector: its namespace',
+      bySelector,
+      serviceAccount('app'),
+      serviceAccount('app', { pull: 'yes' }),
+      ['n/c/team-a'],
+    ],
+    [
+      'relabelled out of the selector while carrying our entry: its namespace (cleanup)',
+      bySelector,
+      serviceAccount('app', { pull: 'yes' }, { c: 'c' }),
+      serviceAccount('app', { pull: 'no' }, { c: 'c' }),
+      ['n/c/team-a'],
+    ],
+    [
+      'relabelled, matching neither before nor after: nothing',
+      bySelector,
+      serviceAccount('app', { pull: 'no' }),
+      serviceAccount('app', { pull: 'maybe' }),
+      [],
+    ],
+    [
+      'labels unchanged: nothing',
+      bySelector,
+      serviceAccount('app', { pull: 'yes' }),
+      serviceAccount('app', { pull: 'yes' }),
+      [],
+    ],
+    [
+      'an excluded SA relabelled into the selector: nothing',
+      { ...bySelector, excludeServiceAccounts: ['app'] },
+      serviceAccount('app'),
+      serviceAccount('app', { pull: 'yes' }),
+      [],
+    ],
+  ])('%s', (_name, patch, before, after, now) => {
+    const t = setup(true, patch);
+    t.handlers.get('serviceAccounts')!.update!(before, after);
+    expect(t.now).toEqual(now);
+    expect(t.later).toEqual([]);
   });
 });

@@ -252,6 +252,73 @@ const rows: Row[] = [
     },
   },
 
+  // ---- targeting and Secret shape ----
+  {
+    name: 'secretTemplate with an operator label (an older CRD let it through): InvalidSpec, nothing written',
+    spec: spec({ secretTemplate: { labels: { 'regcred.io/credential': 'forged' } } }),
+    expected: {
+      copies: { 'team-a': 'none', 'team-b': 'none' },
+      pullSecrets: { 'team-a': ['theirs'], 'team-b': ['theirs'] },
+      ready: 'False/InvalidSpec',
+    },
+    events: ['InvalidSpec'],
+  },
+  {
+    name: 'secretTemplate edited while suspended: the copies keep the old template until it is lifted',
+    spec: spec({ secretTemplate: { labels: { tier: 'gold' } } }),
+    act: ({ kube }) =>
+      void kube.put(
+        'registrycredentials',
+        credential(NAME, spec({ suspend: true, secretTemplate: { labels: { tier: 'silver' } } })),
+      ),
+    expected: { ...converged, ready: 'False/Suspended', counts: { selected: 2, ready: 0, failed: 0 } },
+    check: ({ kube }) => {
+      for (const ns of NAMESPACES) expect(kube.get('secrets', ns, NAME)?.metadata?.labels?.tier).toBe('gold');
+    },
+  },
+  {
+    name: 'serviceAccountSelector: an SA relabelled out loses our entry, one relabelled in gets it',
+    seed: (kube) => {
+      kube.put('serviceaccounts', {
+        ...serviceAccount('team-a', 'app', ['x']),
+        metadata: { name: 'app', namespace: 'team-a', labels: { pull: 'yes' } },
+      });
+      kube.put('serviceaccounts', {
+        ...serviceAccount('team-b', 'app', ['y']),
+        metadata: { name: 'app', namespace: 'team-b' },
+      });
+    },
+    spec: spec({ serviceAccountSelector: { matchLabels: { pull: 'yes' } } }),
+    act: ({ kube }) => {
+      const relabel = (ns: string, labels: Record<string, string>) => {
+        const current = kube.get('serviceaccounts', ns, 'app')!;
+        kube.put('serviceaccounts', { ...current, metadata: { ...current.metadata, labels } });
+      };
+      relabel('team-a', {});
+      relabel('team-b', { pull: 'yes' });
+    },
+    expected: converged,
+    check: ({ kube }) => {
+      expect(pullSecretsOf(kube, 'team-a', 'app')).toEqual(['x']);
+      expect(injectedAnnotation(kube, 'team-a', 'app')).toBeUndefined();
+      expect(pullSecretsOf(kube, 'team-b', 'app')).toEqual(['y', NAME]);
+    },
+  },
+  {
+    name: 'namespaceNames and an exclusion glob added later: the excluded namespace is cleaned up',
+    spec: spec({ namespaceNames: ['team-*'] }),
+    act: ({ kube }) =>
+      void kube.put(
+        'registrycredentials',
+        credential(NAME, spec({ namespaceNames: ['team-*'], excludeNamespaces: ['*-b'] })),
+      ),
+    expected: {
+      copies: { 'team-a': 'p1', 'team-b': 'none' },
+      pullSecrets: { 'team-a': ['theirs', NAME], 'team-b': ['theirs'] },
+      counts: { selected: 1, ready: 1, failed: 0 },
+    },
+  },
+
   // ---- leftover cleanup ----
   {
     name: 'a namespace leaving the selection: exactly what was added there goes',
@@ -370,10 +437,22 @@ describe('Reconciler in process', () => {
     row.check?.(system);
   });
 
-  test('a converged operator makes no write when nothing changes', async () => {
+  test.each([
+    ['plain', spec()],
+    [
+      'with every targeting field',
+      spec({
+        secretTemplate: { labels: { team: 'x' }, annotations: { note: 'n' } },
+        namespaceNames: ['team-*'],
+        excludeNamespaces: ['kube-*'],
+        serviceAccountSelector: { matchLabels: { pull: 'yes' } },
+        excludeServiceAccounts: ['builder'],
+      }),
+    ],
+  ])('a converged operator makes no write when nothing changes (%s)', async (_name, credentialSpec) => {
     system = await startInProcess((kube) => {
       world(kube);
-      kube.put('registrycredentials', credential(NAME, spec()));
+      kube.put('registrycredentials', credential(NAME, credentialSpec));
     });
     const before = system.kube.requests.length;
     system.clock.advance(60_000);

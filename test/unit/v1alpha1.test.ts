@@ -71,6 +71,7 @@ describe('parseSpec defaults', () => {
       ],
       excludeNamespaces: [],
       serviceAccounts: ['default'],
+      excludeServiceAccounts: [],
       refreshInterval: '6h',
       suspend: false,
     });
@@ -88,6 +89,19 @@ describe('parseSpec defaults', () => {
     ['serviceAccounts [] stays empty', { serviceAccounts: [] }, { serviceAccounts: [] }],
     ['refreshInterval kept', { refreshInterval: '90m' }, { refreshInterval: '90m' }],
     ['suspend kept', { suspend: true }, { suspend: true }],
+    [
+      'secretTemplate kept',
+      { secretTemplate: { labels: { team: 'a' }, annotations: { 'argocd.argoproj.io/compare-options': 'x' } } },
+      { secretTemplate: { labels: { team: 'a' }, annotations: { 'argocd.argoproj.io/compare-options': 'x' } } },
+    ],
+    [
+      'serviceAccountSelector kept',
+      { serviceAccountSelector: { matchLabels: { pull: 'yes' } } },
+      { serviceAccountSelector: { matchLabels: { pull: 'yes' } } },
+    ],
+    ['excludeServiceAccounts kept', { excludeServiceAccounts: ['builder'] }, { excludeServiceAccounts: ['builder'] }],
+    ['namespaceNames kept', { namespaceNames: ['team-*', 'ci-??'] }, { namespaceNames: ['team-*', 'ci-??'] }],
+    ['excludeNamespaces globs kept', { excludeNamespaces: ['kube-*'] }, { excludeNamespaces: ['kube-*'] }],
     [
       'custom basicAuth keys kept',
       { registries: [{ server: 'r.io', basicAuth: { secretName: 's', usernameKey: 'user', passwordKey: 'token' } }] },
@@ -210,6 +224,33 @@ describe('parseSpec rejections', () => {
     ],
     ['suspend not a boolean', raw({ suspend: 'yes' }), /^spec\.suspend: /],
     ['excludeNamespaces not a list', raw({ excludeNamespaces: 'kube-system' }), /^spec\.excludeNamespaces: /],
+    [
+      'a template label the operator owns',
+      raw({ secretTemplate: { labels: { 'app.kubernetes.io/managed-by': 'argocd' } } }),
+      "spec.secretTemplate.labels: app.kubernetes.io/managed-by and keys under regcred.io/ are the operator's own",
+    ],
+    [
+      'a template annotation under regcred.io/',
+      raw({ secretTemplate: { annotations: { 'regcred.io/templated-keys': '{}' } } }),
+      "spec.secretTemplate.annotations: app.kubernetes.io/managed-by and keys under regcred.io/ are the operator's own",
+    ],
+    [
+      '65 template labels',
+      raw({ secretTemplate: { labels: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`l${i}`, 'x'])) } }),
+      'spec.secretTemplate.labels: at most 64 labels',
+    ],
+    [
+      'empty namespaceNames',
+      raw({ namespaceNames: [] }),
+      'spec.namespaceNames: namespaceNames must not be empty: omit it to select by namespaceSelector alone',
+    ],
+    ['empty namespace pattern', raw({ namespaceNames: [''] }), /^spec\.namespaceNames\.0: /],
+    ['empty excluded ServiceAccount', raw({ excludeServiceAccounts: [''] }), /^spec\.excludeServiceAccounts\.0: /],
+    [
+      'unknown SA selector operator',
+      raw({ serviceAccountSelector: { matchExpressions: [{ key: 'a', operator: 'Gt' }] } }),
+      /^spec\.serviceAccountSelector\.matchExpressions\.0\.operator: /,
+    ],
   ])('%s', (_name, spec, expected) => {
     const message = rejection(spec);
     if (typeof expected === 'string') expect(message).toBe(expected);
