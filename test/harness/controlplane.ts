@@ -15,6 +15,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import * as net from 'node:net';
 import * as os from 'node:os';
+import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { StopWaiting, waitFor } from './wait.js';
@@ -551,6 +552,30 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise
 }
 
 /** run(), throwing with the command's stderr when it exits non-zero. */
+/** Builds the operator from the current sources: the tests run it as `node dist/main.js`. */
+export async function buildOperator(repoRoot: string): Promise<void> {
+  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+  await runOk(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: repoRoot });
+}
+
+/**
+ * Hands a started cluster to the test files (they run in another JS context and find it through
+ * the JSON file named by REGCRED_TEST_ENV, see testEnv()) and installs the CRD the way users do,
+ * with the real kubectl.
+ */
+export async function publishTestEnv(env: TestEnv, dir: string, repoRoot: string): Promise<void> {
+  const envFile = path.join(dir, 'test-env.json');
+  await writeFile(envFile, JSON.stringify(env, null, 2));
+  process.env.REGCRED_TEST_ENV = envFile;
+  for (const args of [
+    ['apply', '-f', path.join(repoRoot, 'crds')],
+    ['wait', '--for=condition=Established', '--timeout=60s', 'crd/registrycredentials.regcred.io'],
+  ]) {
+    const res = await kubectl(args, {}, env);
+    if (res.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed: ${res.stderr}`);
+  }
+}
+
 export async function runOk(cmd: string, args: string[], opts: RunOptions = {}): Promise<string> {
   const res = await run(cmd, args, opts);
   if (res.code !== 0) {

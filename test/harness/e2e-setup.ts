@@ -2,8 +2,6 @@
 // node can join it (controlplane.ts `forNode`: Node authorizer, kube-scheduler, the workload
 // controllers), plus one real node (node.ts: containerd + runc + bridge CNI + kubelet). Test files
 // find both through REGCRED_TEST_ENV, whose `node` field describes the node.
-import { writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import type { ControlPlane, TestEnv } from './controlplane.js';
 import type { RealNode } from './node.js';
@@ -16,14 +14,11 @@ declare global {
 export default async function e2eSetup(): Promise<void> {
   // See global-setup.ts: Node's own loader runs this file's imports, so register the .ts hook first.
   await import('../../hack/ts-loader.mjs');
-  const { ensureControlPlaneBinaries, startControlPlane, kubectl, runOk } = await import('./controlplane.js');
+  const { buildOperator, ensureControlPlaneBinaries, publishTestEnv, startControlPlane } =
+    await import('./controlplane.js');
   const { NODE_NAME, nodePreflight, startNode } = await import('./node.js');
   const repoRoot = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
-  await runOk(
-    process.execPath,
-    [createRequire(import.meta.url).resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'],
-    { cwd: repoRoot },
-  );
+  await buildOperator(repoRoot);
 
   const binDir = await ensureControlPlaneBinaries();
   // Say why before starting anything: the suite fails (never skips) on a machine that cannot run a node.
@@ -38,16 +33,7 @@ export default async function e2eSetup(): Promise<void> {
     const cpReady = Date.now();
     node = await startNode(cp.env);
     const env: TestEnv = { ...cp.env, node: node.env };
-    const envFile = path.join(cp.dir, 'test-env.json');
-    await writeFile(envFile, JSON.stringify(env, null, 2));
-    process.env.REGCRED_TEST_ENV = envFile;
-    for (const args of [
-      ['apply', '-f', path.join(repoRoot, 'crds')],
-      ['wait', '--for=condition=Established', '--timeout=60s', 'crd/registrycredentials.regcred.io'],
-    ]) {
-      const res = await kubectl(args, {}, env);
-      if (res.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed: ${res.stderr}`);
-    }
+    await publishTestEnv(env, cp.dir, repoRoot);
     globalThis.__REGCRED_CP__ = cp;
     globalThis.__REGCRED_NODE__ = node;
     process.stderr.write(

@@ -2,8 +2,6 @@
 // kube-controller-manager) shared by every test file. Test files run in another JS context, so
 // they find it through the JSON file named by REGCRED_TEST_ENV (see testEnv()); tests run in-band,
 // in this same OS process, so they see the variable.
-import { writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import type { TestEnv } from './controlplane.js';
 
@@ -19,14 +17,10 @@ import type { TestEnv } from './controlplane.js';
  */
 export default async function globalSetup(): Promise<void> {
   await import('../../hack/ts-loader.mjs');
-  const { ensureControlPlaneBinaries, startControlPlane, kubectl, runOk } = await import('./controlplane.js');
-  // The operator runs as `node dist/main.js`: build it from the current sources first.
+  const { buildOperator, ensureControlPlaneBinaries, publishTestEnv, startControlPlane } =
+    await import('./controlplane.js');
   const repoRoot = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
-  await runOk(
-    process.execPath,
-    [createRequire(import.meta.url).resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'],
-    { cwd: repoRoot },
-  );
+  await buildOperator(repoRoot);
 
   const binDir = await ensureControlPlaneBinaries();
   const started = Date.now();
@@ -39,17 +33,7 @@ export default async function globalSetup(): Promise<void> {
     dir: cp.dir,
     binDir: cp.binDir,
   };
-  const envFile = path.join(cp.dir, 'test-env.json');
-  await writeFile(envFile, JSON.stringify(env, null, 2));
-  process.env.REGCRED_TEST_ENV = envFile;
-  // Install the CRD the way users do, with the real kubectl.
-  for (const args of [
-    ['apply', '-f', path.join(repoRoot, 'crds')],
-    ['wait', '--for=condition=Established', '--timeout=60s', 'crd/registrycredentials.regcred.io'],
-  ]) {
-    const res = await kubectl(args, {}, env);
-    if (res.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed: ${res.stderr}`);
-  }
+  await publishTestEnv(env, cp.dir, repoRoot);
   process.stderr.write(
     `\n[harness] control plane ${cp.server} ready in ${((Date.now() - started) / 1000).toFixed(1)} s (dir ${cp.dir})\n`,
   );

@@ -24,6 +24,7 @@ import {
   stopPid,
   waitForProcess,
 } from './controlplane.js';
+import { selfSignedCertificate } from './tls.js';
 
 export interface RegistryUser {
   username: string;
@@ -204,24 +205,13 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Registr
 
   try {
     // TLS: self-signed, with the IP SAN Go clients insist on.
-    await runOk('openssl', [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-sha256',
-      '-days',
-      '30',
-      '-subj',
-      `/CN=${address}`,
-      '-addext',
-      `subjectAltName=IP:${address},DNS:localhost`,
-      '-keyout',
-      key,
-      '-out',
-      crt,
-    ]);
+    await selfSignedCertificate({
+      subject: `/CN=${address}`,
+      days: 30,
+      keyFile: key,
+      certFile: crt,
+      extensions: [`subjectAltName=IP:${address},DNS:localhost`],
+    });
     await copyFile(crt, path.join(certDir, 'ca.crt'));
 
     const token = opts.tokenAuth ? await opts.tokenAuth({ cert: crt, key, dir }) : undefined;

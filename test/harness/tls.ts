@@ -16,30 +16,33 @@ export interface ServerCertificate {
   key: Buffer;
 }
 
+/** A self-signed certificate and its RSA key (PEM files), with `extensions` as openssl -addext values. */
+export async function selfSignedCertificate(opts: {
+  subject: string;
+  days: number;
+  keyFile: string;
+  certFile: string;
+  extensions?: string[];
+}): Promise<void> {
+  await runOk('openssl', [
+    ...['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-sha256'],
+    ...['-days', String(opts.days), '-subj', opts.subject],
+    ...(opts.extensions ?? []).flatMap((extension) => ['-addext', extension]),
+    ...['-keyout', opts.keyFile, '-out', opts.certFile],
+  ]);
+}
+
 export async function createCertificateAuthority(dir: string): Promise<CertificateAuthority> {
   await mkdir(dir, { recursive: true });
   const caFile = path.join(dir, 'ca.crt');
   const caKey = path.join(dir, 'ca.key');
-  await runOk('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-sha256',
-    '-days',
-    '7',
-    '-subj',
-    '/CN=regcred test stand-ins CA',
-    '-addext',
-    'basicConstraints=critical,CA:TRUE',
-    '-addext',
-    'keyUsage=critical,keyCertSign,cRLSign',
-    '-keyout',
-    caKey,
-    '-out',
-    caFile,
-  ]);
+  await selfSignedCertificate({
+    subject: '/CN=regcred test stand-ins CA',
+    days: 7,
+    keyFile: caKey,
+    certFile: caFile,
+    extensions: ['basicConstraints=critical,CA:TRUE', 'keyUsage=critical,keyCertSign,cRLSign'],
+  });
   return { dir, caFile, caKey };
 }
 

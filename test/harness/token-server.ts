@@ -14,7 +14,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
-import { runOk } from './controlplane.js';
+import { selfSignedCertificate } from './tls.js';
 
 export interface TokenUser {
   username: string;
@@ -54,22 +54,7 @@ export async function startTokenServer(opts: StartTokenServerOptions): Promise<T
   await mkdir(dir, { recursive: true });
   const keyFile = path.join(dir, 'signing.key');
   const certFile = path.join(dir, 'signing.crt');
-  await runOk('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-sha256',
-    '-days',
-    '30',
-    '-subj',
-    '/CN=regcred-test-token-signer',
-    '-keyout',
-    keyFile,
-    '-out',
-    certFile,
-  ]);
+  await selfSignedCertificate({ subject: '/CN=regcred-test-token-signer', days: 30, keyFile, certFile });
   const privateKey = createPrivateKey(await readFile(keyFile));
   const kid = libtrustKeyId(createPublicKey(privateKey).export({ type: 'spki', format: 'der' }));
   const service = 'regcred-test-registry';
