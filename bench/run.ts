@@ -883,23 +883,29 @@ async function trickle(b: Bench, n: number, mode: string, m: Mode, cred: string)
 
 /**
  * Waits until the operator has no work queued or delayed (held status writes and Event summaries)
- * and made no write between two readings: the delayed gauge is refreshed every 2 s, and a key in
- * progress counts in neither gauge.
+ * and made no write (Lease renewals aside) between two readings: the delayed gauge is refreshed
+ * every 2 s, and a key in progress counts in neither gauge.
  */
 async function quiet(op: OperatorProcess): Promise<void> {
-  let writesBefore = -1;
+  let before = -1;
+  let seen = '';
   await waitFor(
     async () => {
-      const writes = await op.metric('regcred_writes_total');
-      const idle =
-        writes === writesBefore &&
-        (await op.metric('regcred_workqueue_depth')) === 0 &&
-        (await op.metric('regcred_workqueue_delayed')) === 0;
-      writesBefore = writes;
+      const text = await op.metrics();
+      // Lease renewals (leader election, every 2 s) aside
+      const writes =
+        sumMetric(text, 'regcred_writes_total') - sumMetric(text, 'regcred_writes_total', { resource: 'leases' });
+      const depth = sumMetric(text, 'regcred_workqueue_depth');
+      const delayed = sumMetric(text, 'regcred_workqueue_delayed');
+      seen = `depth ${depth}, delayed ${delayed}, writes ${before} then ${writes}`;
+      const idle = writes === before && depth === 0 && delayed === 0;
+      before = writes;
       return idle;
     },
     { timeoutMs: 180_000, intervalMs: 2500, what: 'the operator to have no work queued or delayed' },
-  );
+  ).catch((err: Error) => {
+    throw new Error(`${err.message} (last seen: ${seen})`);
+  });
 }
 
 /**
@@ -1165,6 +1171,12 @@ async function pressure(n: number): Promise<void> {
   try {
     await b.install();
     await b.namespaces(names('o', n).map((x) => [x, 'o'] as const));
+    // the source's password now: the second run starts from what the first one left
+    let password = 'p0';
+    const rotateTo = async (next: string) => {
+      password = next;
+      await b.setSource(next);
+    };
     for (const adaptive of [true, false]) {
       const mode = adaptive ? 'pressure, adaptive' : 'pressure, --kube-api-adaptive=false';
       // The shipped tuning (all defaults) without leader election: its Lease requests would go
@@ -1209,7 +1221,7 @@ async function pressure(n: number): Promise<void> {
           });
           continue;
         }
-        await verifyAll(b, n, cred, 'p0');
+        await verifyAll(b, n, cred, password);
         record({
           size: n,
           mode,
@@ -1225,8 +1237,8 @@ async function pressure(n: number): Promise<void> {
         lowest = Infinity;
         before = proxy.counts();
         const t0 = performance.now();
-        await b.setSource(adaptive ? 'slow-a' : 'slow-f');
-        await verifyAll(b, n, cred, adaptive ? 'slow-a' : 'slow-f', 600_000);
+        await rotateTo(adaptive ? 'slow-a' : 'slow-f');
+        await verifyAll(b, n, cred, password, 600_000);
         const took = seconds(t0);
         after = proxy.counts();
         record({
@@ -1242,8 +1254,8 @@ async function pressure(n: number): Promise<void> {
         // 3. the pressure gone: the bound grows back as requests succeed
         proxy.setCapacity(undefined);
         const bound = await op.metric('regcred_api_inflight_limit');
-        await b.setSource(adaptive ? 'free-a' : 'free-f');
-        await verifyAll(b, n, cred, adaptive ? 'free-a' : 'free-f');
+        await rotateTo(adaptive ? 'free-a' : 'free-f');
+        await verifyAll(b, n, cred, password);
         record({
           size: n,
           mode,
