@@ -557,7 +557,8 @@ async function runSize(n: number, largest: boolean, first: boolean): Promise<voi
       const cred = `bench-${modeName}`;
       const fanout = await b.applyAndConverge(b.credential(cred, modeName === 'qps0' ? ['o', 'onew'] : ['o']), n);
       if (fanout === undefined) throw new Error(`${modeName}: the fan-out did not converge within an hour`);
-      const calls = await requestsSince(b.cp, mark, mode.user);
+      const everything = await requestsSince(b.cp, mark, mode.user);
+      const calls = withoutLeases(everything);
       const after = await apiserverMetrics(b.cp);
       const m = modeName;
       record({
@@ -576,7 +577,7 @@ async function runSize(n: number, largest: boolean, first: boolean): Promise<voi
         unit: 'writes',
         operator: total(calls, WRITES),
         floor: 4 * n,
-        note: show(calls),
+        note: `${show(calls)}${leaseNote(everything)}`,
       });
       const apiWrites = delta(apiserverRequests(after), apiserverRequests(api));
       record({
@@ -798,7 +799,8 @@ async function rotation(
   );
   if (now.items.filter((x) => x.data?.['.dockerconfigjson'] === document).length < copies)
     throw new Error('rotation: a copy is not rotated after the watch saw all of them');
-  const calls = await requestsSince(b.cp, mark, m.user);
+  const everything = await requestsSince(b.cp, mark, m.user);
+  const calls = withoutLeases(everything);
   const apiWrites = delta(apiserverRequests(await apiserverMetrics(b.cp)), api);
   const floorTook = await floor.rotate(floorCopies, password);
   record({
@@ -817,7 +819,7 @@ async function rotation(
     unit: 'writes',
     operator: total(calls, WRITES),
     floor: copies,
-    note: show(calls),
+    note: `${show(calls)}${leaseNote(everything)}`,
   });
   record({
     size: n,
@@ -1041,7 +1043,8 @@ async function restart(b: Bench, op: OperatorProcess, n: number, mode: string, m
       (await next.metric('regcred_workqueue_depth')) === 0,
     { timeoutMs: 600_000 },
   );
-  const calls = await requestsSince(b.cp, mark, m.user);
+  const everything = await requestsSince(b.cp, mark, m.user);
+  const calls = withoutLeases(everything);
   record({ size: n, mode, figure: 'restart: time to ready', unit: 's', operator: ready });
   record({
     size: n,
@@ -1050,7 +1053,7 @@ async function restart(b: Bench, op: OperatorProcess, n: number, mode: string, m
     unit: 'writes',
     operator: total(calls, WRITES),
     floor: 0,
-    note: show(calls),
+    note: `${show(calls)}${leaseNote(everything)}`,
   });
   return next;
 }
