@@ -1,190 +1,232 @@
 // `npm run bench`: the operator on a real local control plane (etcd, kube-apiserver,
 // kube-controller-manager), against floors measured in the same run by a tight client of the
 // benchmark doing the same writes. Prints a table and writes JSON to bench/results/.
-//
-// Sizes: BENCH_SIZES (default 500,2000,10000), BENCH_NEW_NAMESPACES (200), BENCH_IDLE_SECONDS (300),
-// BENCH_UNRELATED_SECRETS (25000, created for the largest size only), BENCH_CONCURRENCY (8).
-// BENCH_WARMUP_NAMESPACES (50): a throwaway RegistryCredential the operator serves and cleans up before
-// the measured fan-out, so both sides run warm.
-// BENCH_WATCHED_FLOOR=1 adds a fan-out floor whose client also keeps an operator's watches open.
-// BENCH_TARGETING=1 makes the measured RegistryCredentials select by namespaceNames (globs, ANDed
-// with the label selector), ServiceAccounts by serviceAccountSelector (with an exclusion) and shape
-// the copies with a secretTemplate, for the same writes; it adds the phase "SA relabelled".
-// `--quick` = sizes 30, 10 new namespaces, 5 s idle, 200 unrelated Secrets: a smoke run for CI.
-import { createReadStream } from 'node:fs';
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+// `npm run bench -- --help` lists the sizes, modes and knobs.
+import { mkdir, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KubeConfig } from '@kubernetes/client-node';
 import { KubeClient } from '../src/k8s/client.js';
+import { accessFromKubeConfig } from '../src/k8s/kubeconfig.js';
 import { systemClock } from '../src/runtime/clock.js';
-import { startControlPlane, type ControlPlane } from '../test/harness/controlplane.js';
+import { startApiProxy } from '../test/harness/api-proxy.js';
+import { run, startControlPlane, type ControlPlane } from '../test/harness/controlplane.js';
 import { startOperator, sumMetric, type OperatorProcess } from '../test/harness/operator.js';
 import { waitFor } from '../test/harness/wait.js';
+import {
+  API_WRITES,
+  apfView,
+  apiserverMetrics,
+  apiserverRequests,
+  auditOffset,
+  delta,
+  figures,
+  fmt,
+  log,
+  memoryOf,
+  percentile,
+  pool,
+  record,
+  requestsSince,
+  RssSampler,
+  type Samples,
+  seconds,
+  shippedSettings,
+  show,
+  sleep,
+  total,
+  WRITES,
+} from './support.js';
+
+const HELP = `npm run bench [-- --quick] [-- --help]
+
+Per size N (BENCH_SIZES): a fresh control plane; N namespaces for the floor (f-*) and N for the
+operator (o-*), 3 ServiceAccounts each. The floor is the same writes issued directly by the
+benchmark's client with the same concurrency, measured in the same run next to each operator phase.
+Two modes of the operator, one after the other (BENCH_MODES):
+  qps0      the benchmark's earlier settings: --concurrency 8 --kube-api-qps 0 --log-level warn
+            (fan-out, new namespaces one by one, rotation, idle, memory, restart, cleanup)
+  defaults  exactly the flags and environment deploy/ and the chart ship (checked to agree), as the
+            ServiceAccount regcred-system/regcred-operator (fan-out with the API server's APF view,
+            rotation, trickle, idle, memory; at the largest size the pod-watch scenario)
+Before the first size: the memory of the defaults mode with ${'BENCH_SMALL_NAMESPACES'} namespaces.
+After the sizes: the pressure scenario (an API server made to throttle, then slow, by
+test/harness/api-proxy.ts) at BENCH_PRESSURE_NAMESPACES namespaces, adaptive bound on and off.
+
+Knobs (environment; --quick values in brackets):
+  BENCH_SIZES                    500,2000,10000 [30]
+  BENCH_MODES                    qps0,defaults
+  BENCH_NEW_NAMESPACES           200 [10]   qps0: namespaces created one by one, latency to served
+  BENCH_IDLE_SECONDS             300 [5]    idle phase of each mode
+  BENCH_UNRELATED_SECRETS        25000 [200] unrelated Secrets, largest size only
+  BENCH_CONCURRENCY              8          the floor's concurrency (and qps0's --concurrency)
+  BENCH_WARMUP_NAMESPACES        50 [5]     served and cleaned up before each measured fan-out
+  BENCH_TRICKLE_NAMESPACES       100 [5]    defaults: namespaces created one at a time ...
+  BENCH_TRICKLE_INTERVAL_MS      1000 [200] ... this far apart
+  BENCH_TRICKLE_SETTLE_SECONDS   75 [5]     ... then this long counted too (held Events and status)
+  BENCH_SMALL_NAMESPACES         20 [5]     the small memory figure (0: skip)
+  BENCH_PODS_RUNNING             20000 [100] pod-watch: Pods whose status says Running ...
+  BENCH_PODS_PENDING             1000 [10]  ... and Pending ones (largest size, defaults mode)
+  BENCH_PRESSURE_NAMESPACES      500 [20]   the pressure scenario (0: skip)
+  BENCH_WATCHED_FLOOR=1          a second fan-out floor whose client keeps an operator's watches open
+  BENCH_TARGETING=1              the RegistryCredentials reach the same namespaces and ServiceAccounts
+                                 through namespaceNames (globs ANDed with the selector), exclusion globs,
+                                 serviceAccountSelector with an exclusion, and shape the copies with a
+                                 secretTemplate; qps0 adds the plain spec's fan-out in the same run and
+                                 the phase "SA relabelled out"
+`;
+
+if (process.argv.includes('--help')) {
+  process.stdout.write(HELP);
+  process.exit(0);
+}
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const quick = process.argv.includes('--quick');
 const env = (name: string, full: string, small: string) => process.env[name] ?? (quick ? small : full);
+const num = (name: string, full: string, small: string) => Number(env(name, full, small));
 const SIZES = env('BENCH_SIZES', '500,2000,10000', '30').split(',').map(Number);
-const NEW_NAMESPACES = Number(env('BENCH_NEW_NAMESPACES', '200', '10'));
-const IDLE_SECONDS = Number(env('BENCH_IDLE_SECONDS', '300', '5'));
-const UNRELATED = Number(env('BENCH_UNRELATED_SECRETS', '25000', '200'));
-const CONCURRENCY = Number(env('BENCH_CONCURRENCY', '8', '8'));
+const MODES = env('BENCH_MODES', 'qps0,defaults', 'qps0,defaults').split(',');
+const NEW_NAMESPACES = num('BENCH_NEW_NAMESPACES', '200', '10');
+const IDLE_SECONDS = num('BENCH_IDLE_SECONDS', '300', '5');
+const UNRELATED = num('BENCH_UNRELATED_SECRETS', '25000', '200');
+const CONCURRENCY = num('BENCH_CONCURRENCY', '8', '8');
 // A freshly started operator first runs its code cold (JIT, caches just listed); a production
 // operator is long-running. Before the measured fan-out it serves (then cleans up) a throwaway
 // RegistryCredential over this many extra namespaces, as the floor's client is warm from the setup.
-const WARMUP = Number(env('BENCH_WARMUP_NAMESPACES', '50', '5'));
-const SAS = ['default', 'app', 'ci'];
-// Opt-in: a second fan-out floor whose client also keeps the watches an operator needs open
-// (namespaces, ServiceAccounts, its Secrets), to show what watching costs on this machine.
+const WARMUP = num('BENCH_WARMUP_NAMESPACES', '50', '5');
+const TRICKLE = num('BENCH_TRICKLE_NAMESPACES', '100', '5');
+const TRICKLE_INTERVAL_MS = num('BENCH_TRICKLE_INTERVAL_MS', '1000', '200');
+const TRICKLE_SETTLE_SECONDS = num('BENCH_TRICKLE_SETTLE_SECONDS', '75', '5');
+const SMALL = num('BENCH_SMALL_NAMESPACES', '20', '5');
+const PODS_RUNNING = num('BENCH_PODS_RUNNING', '20000', '100');
+const PODS_PENDING = num('BENCH_PODS_PENDING', '1000', '10');
+const PRESSURE = num('BENCH_PRESSURE_NAMESPACES', '500', '20');
 const WATCHED_FLOOR = process.env.BENCH_WATCHED_FLOOR === '1';
 const TARGETING = process.env.BENCH_TARGETING === '1';
-/** How long the operator must make no write for a phase to count as finished (quietSince). */
-const QUIET_MS = 12_000;
 /** The label that serviceAccountSelector matches (BENCH_TARGETING); every `app` and `ci` SA carries it. */
 const PULL_LABEL = 'regcred.io/pull';
-const USER = 'regcred-bench-operator';
+/** A phase of the pressure scenario that has not converged by then is reported as such. */
+const PRESSURE_TIMEOUT_MS = 600_000;
+const SAS = ['default', 'app', 'ci'];
+/** Where the operator lives, as deploy/ installs it: its namespace (also the source) and ServiceAccount. */
+const SYSTEM = 'regcred-system';
+const SA_USER = `system:serviceaccount:${SYSTEM}:regcred-operator`;
+/** A client-certificate identity (the pressure scenario's proxy forwards with a client certificate). */
+const CERT_USER = 'regcred-bench-operator';
 const MANAGED = 'app.kubernetes.io/managed-by=regcred-operator';
+const CREDENTIALS = '/apis/regcred.io/v1alpha1/registrycredentials';
+const MERGE = 'application/merge-patch+json';
 
-interface Figure {
-  size: number;
-  figure: string;
-  unit: string;
-  operator: number;
-  floor?: number;
-  ratio?: number;
-  note?: string;
-}
+type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+type Status = {
+  status?: { namespaces?: { ready: number; selected: number }; conditions?: Array<{ type: string; status: string }> };
+};
 
-const figures: Figure[] = [];
-function record(f: Omit<Figure, 'ratio'>): void {
-  const ratio = f.floor ? f.operator / f.floor : undefined;
-  figures.push({ ...f, ratio });
-  const r = ratio === undefined ? '' : ` (floor ${fmt(f.floor!)} ${f.unit}, ${ratio.toFixed(2)}x)`;
-  log(`N=${f.size} ${f.figure}: ${fmt(f.operator)} ${f.unit}${r}${f.note ? ` — ${f.note}` : ''}`);
-}
-const fmt = (n: number) => (Number.isInteger(n) ? String(n) : n.toFixed(n < 10 ? 3 : 1));
-const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
-const seconds = (t0: number) => (performance.now() - t0) / 1000;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Runs `fn` over `items` with at most `n` in flight. */
-async function pool<T>(items: T[], n: number, fn: (item: T) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(n, items.length) }, async () => {
-      while (next < items.length) await fn(items[next++]!);
-    }),
-  );
-}
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
-}
-
-// ---- the API server's audit log: requests by user per phase ---------------------------------
-
-interface Audit {
-  verb: string;
-  stage: string;
-  user: { username: string };
-  objectRef?: { resource?: string; subresource?: string };
-}
-
-async function auditOffset(cp: ControlPlane): Promise<number> {
-  return (await stat(cp.auditLogPath)).size;
-}
-
-async function requestsSince(cp: ControlPlane, offset: number, user: string): Promise<Record<string, number>> {
-  const counts: Record<string, number> = {};
-  let rest = '';
-  for await (const chunk of createReadStream(cp.auditLogPath, { start: offset, encoding: 'utf8' })) {
-    const lines = (rest + chunk).split('\n');
-    rest = lines.pop()!;
-    for (const line of lines) {
-      if (!line.includes(user)) continue;
-      const e = JSON.parse(line) as Audit;
-      if (e.stage !== 'ResponseComplete' || e.user.username !== user) continue;
-      const subresource = e.objectRef?.subresource ? `/${e.objectRef.subresource}` : '';
-      const key = `${e.verb} ${e.objectRef?.resource ?? '?'}${subresource}`;
-      counts[key] = (counts[key] ?? 0) + 1;
-    }
+/** One control plane and the benchmark's own client on it. */
+class Bench {
+  readonly client: KubeClient;
+  private constructor(
+    readonly cp: ControlPlane,
+    client: KubeClient,
+  ) {
+    this.client = client;
   }
-  return counts;
-}
 
-// ---- the API server's own /metrics: apiserver_request_total by verb and resource --------------
-
-const WATCHED = new Set(['secrets', 'serviceaccounts', 'registrycredentials']);
-/** apiserver_request_total for the resources the operator touches, keyed "VERB resource[/sub]". */
-async function apiserverRequests(cp: ControlPlane): Promise<Record<string, number>> {
-  const r = await cp.kubectl(['get', '--raw', '/metrics']);
-  if (r.code !== 0) throw new Error(`kubectl get --raw /metrics: ${r.stderr}`);
-  const counts: Record<string, number> = {};
-  for (const line of r.stdout.split('\n')) {
-    if (!line.startsWith('apiserver_request_total{')) continue;
-    const label = (name: string) => new RegExp(`[{,]${name}="([^"]*)"`).exec(line)?.[1] ?? '';
-    if (!WATCHED.has(label('resource'))) continue;
-    const key = `${label('verb')} ${label('resource')}${label('subresource') ? `/${label('subresource')}` : ''}`;
-    counts[key] = (counts[key] ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1));
+  static async start(): Promise<Bench> {
+    const cp = await startControlPlane({ withControllerManager: true });
+    const envFile = path.join(cp.dir, 'test-env.json');
+    await writeFile(envFile, JSON.stringify(cp.env));
+    process.env.REGCRED_TEST_ENV = envFile;
+    const kc = new KubeConfig();
+    kc.loadFromFile(cp.adminKubeconfig);
+    return new Bench(cp, KubeClient.create(await accessFromKubeConfig(kc), { clock: systemClock, maxRetries: 5 }));
   }
-  return counts;
-}
-const delta = (after: Record<string, number>, before: Record<string, number>) =>
-  Object.fromEntries(
-    Object.entries(after)
-      .map(([k, v]) => [k, v - (before[k] ?? 0)])
-      .filter(([, v]) => (v as number) > 0),
-  ) as Record<string, number>;
-const API_WRITES = ['POST', 'PUT', 'PATCH', 'DELETE', 'APPLY'];
 
-const WRITES = ['create', 'update', 'patch', 'delete'];
-const total = (c: Record<string, number>, verbs?: string[]) =>
-  Object.entries(c)
-    .filter(([k]) => !verbs || verbs.includes(k.split(' ')[0]!))
-    .reduce((a, [, v]) => a + v, 0);
-const show = (c: Record<string, number>) =>
-  Object.entries(c)
-    .sort()
-    .map(([k, v]) => `${k}=${v}`)
-    .join(', ') || 'none';
+  req<T>(method: Method, p: string, body?: unknown, contentType?: string): Promise<T> {
+    return this.client.request<T>({ method, path: p, body, contentType, timeoutMs: 120_000 });
+  }
 
-// ---- one size ---------------------------------------------------------------------------------
+  async stop(): Promise<void> {
+    this.client.close();
+    await this.cp.stop();
+  }
 
-async function runSize(n: number, withUnrelated: boolean): Promise<void> {
-  log(`--- N=${n}: starting a control plane`);
-  const cp = await startControlPlane({ withControllerManager: true });
-  const envFile = path.join(cp.dir, 'test-env.json');
-  await writeFile(envFile, JSON.stringify(cp.env));
-  process.env.REGCRED_TEST_ENV = envFile;
-  let op: OperatorProcess | undefined;
-  const kc = new KubeConfig();
-  kc.loadFromFile(cp.adminKubeconfig);
-  const client = await KubeClient.create(kc, { clock: systemClock, qps: 0, maxRetries: 5 });
-  const req = <T>(
-    method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
-    p: string,
-    body?: unknown,
-    contentType?: string,
-  ) => client.request<T>({ method, path: p, body, contentType, timeoutMs: 120_000 });
-  const merge = 'application/merge-patch+json';
+  /** The CRD, the operator's namespace with the source Secret, its ServiceAccount and a token kubeconfig. */
+  async install(): Promise<string> {
+    const crd = await this.cp.kubectl(['apply', '-f', path.join(ROOT, 'crds')]);
+    if (crd.code !== 0) throw new Error(crd.stderr);
+    await this.cp.kubectl(['wait', '--for=condition=Established', 'crd/registrycredentials.regcred.io']);
+    await this.req('POST', '/api/v1/namespaces', { metadata: { name: SYSTEM } });
+    await this.req('POST', `/api/v1/namespaces/${SYSTEM}/secrets`, {
+      metadata: { name: 'robot' },
+      stringData: { username: 'bench', password: 'p0' },
+    });
+    await this.req('POST', `/api/v1/namespaces/${SYSTEM}/serviceaccounts`, { metadata: { name: 'regcred-operator' } });
+    await this.req('POST', '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', {
+      metadata: { name: 'regcred-bench-operator-sa' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' },
+      subjects: [{ kind: 'ServiceAccount', name: 'regcred-operator', namespace: SYSTEM }],
+    });
+    const token = await this.cp.kubectl(['-n', SYSTEM, 'create', 'token', 'regcred-operator', '--duration=6h']);
+    if (token.code !== 0) throw new Error(token.stderr);
+    const kc = new KubeConfig();
+    kc.loadFromFile(this.cp.adminKubeconfig);
+    const cluster = kc.getCurrentCluster()!;
+    const file = path.join(this.cp.dir, 'regcred-operator-sa.kubeconfig');
+    await writeFile(
+      file,
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [{ name: 'c', cluster: { server: cluster.server, 'certificate-authority-data': cluster.caData } }],
+        users: [{ name: 'sa', user: { token: token.stdout.trim() } }],
+        contexts: [{ name: 'c', context: { cluster: 'c', user: 'sa' } }],
+        'current-context': 'c',
+      }),
+      { mode: 0o600 },
+    );
+    return file;
+  }
+
+  async namespaces(names: Array<readonly [string, string]>, serviceAccounts = SAS.slice(1)): Promise<void> {
+    await pool(names, 32, ([name, set]) =>
+      this.req('POST', '/api/v1/namespaces', { metadata: { name, labels: { bench: set } } }),
+    );
+    await pool(names, 32, async ([ns]) => {
+      for (const sa of serviceAccounts)
+        await this.req('POST', `/api/v1/namespaces/${ns}/serviceaccounts`, {
+          metadata: { name: sa, labels: { [PULL_LABEL]: 'bench' } },
+        });
+    });
+    await waitFor(
+      async () =>
+        (
+          await this.req<{ items: unknown[] }>(
+            'GET',
+            '/api/v1/serviceaccounts?fieldSelector=metadata.name%3Ddefault&labelSelector=',
+          )
+        ).items.length >= names.length,
+      { timeoutMs: 30 * 60_000, intervalMs: 1000, what: 'default ServiceAccounts' },
+    );
+  }
+
   /**
    * Watches `path` from its current resourceVersion until `seen` has returned true; completion is
    * observed as it happens (no polling interval, no list load on the API server).
    */
-  const watchUntil = async <T extends object>(
-    path: string,
+  async watchUntil<T extends object>(
+    p: string,
     query: { labelSelector?: string; fieldSelector?: string },
     seen: (obj: T) => boolean,
-  ) => {
+  ) {
     const q = new URLSearchParams({ limit: '1', ...query }).toString();
-    const rv = (await req<{ metadata: { resourceVersion: string } }>('GET', `${path}?${q}`)).metadata.resourceVersion;
+    const rv = (await this.req<{ metadata: { resourceVersion: string } }>('GET', `${p}?${q}`)).metadata.resourceVersion;
     const abort = new AbortController();
     let reached!: () => void;
     const done = new Promise<void>((resolve) => (reached = resolve));
-    const ended = client.watch<T>(
-      path,
+    const ended = this.client.watch<T>(
+      p,
       { ...query, resourceVersion: rv, allowWatchBookmarks: true, timeoutSeconds: 3600 },
       (e) => {
         if (e.type !== 'BOOKMARK' && seen(e.object)) reached();
@@ -192,180 +234,31 @@ async function runSize(n: number, withUnrelated: boolean): Promise<void> {
       abort.signal,
     );
     return {
-      done: Promise.race([done, ended.then(() => Promise.reject(new Error(`the watch of ${path} ended first`)))]),
+      done: Promise.race([done, ended.then(() => Promise.reject(new Error(`the watch of ${p} ended first`)))]),
       stop: async () => {
         abort.abort();
         await ended.catch(() => undefined);
       },
     };
-  };
+  }
+
   /**
-   * The operator's requests since `mark`, once it has made no write for QUIET_MS (longer than the
-   * longest status pause, 10 s): the end of a phase, with its paced status recount and Events.
+   * A RegistryCredential over the namespaces labelled `bench` in `sets`. With `targeting`
+   * (BENCH_TARGETING), the same namespaces and ServiceAccounts reached through the targeting fields:
+   * each set's namespaces are named `<set>-*`.
    */
-  const quietSince = async (mark: number) => {
-    let calls = await requestsSince(cp, mark, USER);
-    let writes = total(calls, WRITES);
-    const began = performance.now();
-    let since = began;
-    // bounded: an operator that never stops writing shows in the next phase's figures
-    while (performance.now() - since < QUIET_MS && performance.now() - began < 120_000) {
-      await sleep(1000);
-      calls = await requestsSince(cp, mark, USER);
-      const now = total(calls, WRITES);
-      if (now !== writes) [writes, since] = [now, performance.now()];
-    }
-    return calls;
-  };
-  try {
-    const crd = await cp.kubectl(['apply', '-f', path.join(ROOT, 'crds')]);
-    if (crd.code !== 0) throw new Error(crd.stderr);
-    await cp.kubectl(['wait', '--for=condition=Established', 'crd/registrycredentials.regcred.io']);
-    const source = 'regcred-bench-system';
-    await req('POST', '/api/v1/namespaces', { metadata: { name: source } });
-    await req('POST', `/api/v1/namespaces/${source}/secrets`, {
-      metadata: { name: 'robot' },
-      stringData: { username: 'bench', password: 'before' },
-    });
-
-    // Two identical sets of namespaces: f-* for the floor, o-* for the operator.
-    const names = (p: string, count: number) => Array.from({ length: count }, (_, i) => `${p}-${i}`);
-    const floorNs = names('f', n);
-    const opNs = names('o', n);
-    const watchedNs = WATCHED_FLOOR ? names('w', n) : [];
-    const warmNs = names('warm', WARMUP);
-    let t0 = performance.now();
-    const sets = [
-      ...floorNs.map((x) => [x, 'f'] as const),
-      ...opNs.map((x) => [x, 'o'] as const),
-      ...watchedNs.map((x) => [x, 'w'] as const),
-      ...warmNs.map((x) => [x, 'warm'] as const),
-    ];
-    await pool(sets, 32, ([name, set]) =>
-      req('POST', '/api/v1/namespaces', { metadata: { name, labels: { bench: set } } }),
-    );
-    await pool(
-      sets.map(([x]) => x),
-      32,
-      async (ns) => {
-        for (const sa of SAS.slice(1))
-          await req('POST', `/api/v1/namespaces/${ns}/serviceaccounts`, {
-            metadata: { name: sa, labels: { [PULL_LABEL]: 'bench' } },
-          });
-      },
-    );
-    await waitFor(
-      async () =>
-        (
-          await req<{ items: unknown[] }>(
-            'GET',
-            '/api/v1/serviceaccounts?fieldSelector=metadata.name%3Ddefault&labelSelector=',
-          )
-        ).items.length >= sets.length,
-      { timeoutMs: 30 * 60_000, intervalMs: 1000, what: 'default ServiceAccounts' },
-    );
-    log(`setup: ${sets.length} namespaces with 3 ServiceAccounts each in ${seconds(t0).toFixed(1)} s`);
-    if (withUnrelated) {
-      t0 = performance.now();
-      const blob = 'x'.repeat(2048); // a realistic Opaque Secret: a few keys, ~2-3 KiB
-      await pool(
-        Array.from({ length: UNRELATED }, (_, i) => i),
-        32,
-        (i) =>
-          req('POST', `/api/v1/namespaces/${opNs[i % n]}/secrets`, {
-            metadata: { name: `unrelated-${i}`, labels: { app: 'other' } },
-            stringData: { 'config.yaml': blob, token: `t-${i}` },
-          }),
-      );
-      log(`setup: ${UNRELATED} unrelated Secrets in ${seconds(t0).toFixed(1)} s`);
-    }
-    const document = Buffer.from(
-      JSON.stringify({
-        auths: {
-          'r.example.com': {
-            username: 'bench',
-            password: 'before',
-            auth: Buffer.from('bench:before').toString('base64'),
-          },
-        },
-      }),
-    ).toString('base64');
-    const secretBody = (ns: string, name = 'pull') => ({
-      metadata: { name, namespace: ns, labels: { 'bench-floor': 'true' } },
-      type: 'kubernetes.io/dockerconfigjson',
-      data: { '.dockerconfigjson': document },
-    });
-
-    // 1. Fan-out floor: the same creates and SA updates, issued directly with the same concurrency.
-    t0 = performance.now();
-    const fanoutWrites = async (ns: string) => {
-      await req('POST', `/api/v1/namespaces/${ns}/secrets`, secretBody(ns));
-      for (const sa of SAS)
-        await req(
-          'PATCH',
-          `/api/v1/namespaces/${ns}/serviceaccounts/${sa}`,
-          { imagePullSecrets: [{ name: 'pull' }] },
-          merge,
-        );
-    };
-    await pool(floorNs, CONCURRENCY, fanoutWrites);
-    const fanoutFloor = seconds(t0);
-    let watchedFloor: { seconds: number; events: number } | undefined;
-    if (WATCHED_FLOOR) {
-      const abort = new AbortController();
-      let events = 0;
-      const streams = await Promise.all(
-        (
-          [
-            ['/api/v1/namespaces', undefined],
-            ['/api/v1/serviceaccounts', undefined],
-            ['/api/v1/secrets', 'bench-floor=true'],
-          ] as const
-        ).map(async ([p, labelSelector]) => {
-          const rv = (
-            await req<{ metadata: { resourceVersion: string } }>(
-              'GET',
-              `${p}?limit=1${labelSelector ? `&labelSelector=${labelSelector}` : ''}`,
-            )
-          ).metadata.resourceVersion;
-          // Wrapped: an async function returning the watch's promise would wait for the watch to end.
-          return {
-            ended: client.watch(
-              p,
-              { labelSelector, resourceVersion: rv, allowWatchBookmarks: true, timeoutSeconds: 3600 },
-              () => events++,
-              abort.signal,
-            ),
-          };
-        }),
-      );
-      t0 = performance.now();
-      await pool(watchedNs, CONCURRENCY, fanoutWrites);
-      watchedFloor = { seconds: seconds(t0), events };
-      abort.abort();
-      await Promise.allSettled(streams.map((x) => x.ended));
-    }
-
-    // 1. Fan-out: the operator.
-    op = await startOperator({
-      sourceNamespace: source,
-      user: USER,
-      args: ['--concurrency', String(CONCURRENCY), '--kube-api-qps', '0', '--log-level', 'warn'],
-    });
-    const CREDENTIALS = '/apis/regcred.io/v1alpha1/registrycredentials';
-    // `names`: the name prefixes of the namespaces it serves (for namespaceNames with BENCH_TARGETING).
-    const credential = (name: string, label: string, names: string[], targeting = TARGETING) => ({
+  credential(name: string, sets: string[], extra: Record<string, unknown> = {}, targeting = TARGETING) {
+    return {
       apiVersion: 'regcred.io/v1alpha1',
       kind: 'RegistryCredential',
       metadata: { name },
       spec: {
         registries: [{ server: 'r.example.com', basicAuth: { secretName: 'robot' } }],
-        namespaceSelector: { matchLabels: { bench: label } },
+        namespaceSelector: { matchExpressions: [{ key: 'bench', operator: 'In', values: sets }] },
         secretName: 'pull',
         ...(targeting
           ? {
-              // the same namespaces and ServiceAccounts as the plain spec, reached through the new fields
-              namespaceNames: names.map((prefix) => `${prefix}-*`),
+              namespaceNames: sets.map((set) => `${set}-*`),
               excludeNamespaces: ['kube-*', '*-sandbox'],
               serviceAccounts: ['default'],
               serviceAccountSelector: { matchLabels: { [PULL_LABEL]: 'bench' } },
@@ -376,377 +269,1069 @@ async function runSize(n: number, withUnrelated: boolean): Promise<void> {
               },
             }
           : { serviceAccounts: SAS }),
+        ...extra,
       },
-    });
-    type Status = { status?: { namespaces?: { ready: number }; conditions?: Array<{ type: string; status: string }> } };
-    const converged = (want: number) => (c: Status) =>
-      (c.status?.namespaces?.ready ?? 0) >= want &&
-      c.status?.conditions?.find((x) => x.type === 'Ready')?.status === 'True';
-    /**
-     * Applies `body`, returns the seconds until its status says `want` namespaces are ready, then
-     * deletes it and waits for its cleanup.
-     */
-    const serveAndCleanUp = async (body: ReturnType<typeof credential>, want: number) => {
-      const name = body.metadata.name;
-      const watch = await watchUntil<Status>(CREDENTIALS, { fieldSelector: `metadata.name=${name}` }, converged(want));
-      const start = performance.now();
-      await req('POST', CREDENTIALS, body);
-      await watch.done;
-      const took = seconds(start);
-      await watch.stop();
-      await req('DELETE', `${CREDENTIALS}/${name}`);
-      await waitFor(
-        () =>
-          req('GET', `${CREDENTIALS}/${name}`).then(
-            () => false,
-            () => true,
-          ),
-        { timeoutMs: 600_000, what: `the RegistryCredential ${name} cleaned up` },
-      );
-      await waitFor(async () => (await op!.metric('regcred_workqueue_depth')) === 0, { timeoutMs: 60_000 });
-      return took;
     };
-    if (WARMUP > 0) {
-      await serveAndCleanUp(credential('warmup', 'warm', ['warm']), WARMUP);
-      log(`warm-up: the operator served and cleaned up ${WARMUP} namespaces`);
-    }
-    // With BENCH_TARGETING, the plain spec's fan-out over the same namespaces in the same run, as the
-    // comparison under the same load (the machine may be shared); it is cleaned up before the measured one.
-    const plainFanout = TARGETING ? await serveAndCleanUp(credential('bench-plain', 'o', ['o'], false), n) : undefined;
-    let mark = await auditOffset(cp);
-    let api = await apiserverRequests(cp);
-    const credentialWatch = await watchUntil<Status>(
-      CREDENTIALS,
-      { fieldSelector: 'metadata.name=bench' },
-      converged(n),
-    );
-    t0 = performance.now();
-    await req('POST', CREDENTIALS, credential('bench', 'o', ['o', 'onew']));
-    await credentialWatch.done;
-    const fanout = seconds(t0);
-    await credentialWatch.stop();
-    const fanoutCalls = await requestsSince(cp, mark, USER);
-    record({
-      size: n,
-      figure: 'fan-out: apply to every namespace converged',
-      unit: 's',
-      operator: fanout,
-      floor: fanoutFloor,
-    });
-    if (plainFanout !== undefined)
-      record({
-        size: n,
-        figure: 'fan-out: the plain spec, same run',
-        unit: 's',
-        operator: plainFanout,
-        floor: fanoutFloor,
-      });
-    if (watchedFloor)
-      record({
-        size: n,
-        figure: 'fan-out: against a floor that also watches',
-        unit: 's',
-        operator: fanout,
-        floor: watchedFloor.seconds,
-        note: `${watchedFloor.events} watch events received by that floor's client`,
-      });
-    record({
-      size: n,
-      figure: 'fan-out: writes',
-      unit: 'writes',
-      operator: total(fanoutCalls, WRITES),
-      floor: 4 * n,
-      note: show(fanoutCalls),
-    });
-    // The bench's own create of the RegistryCredential is in this window: the minimum is 4n + 1.
-    const fanoutApi = delta(await apiserverRequests(cp), api);
-    record({
-      size: n,
-      figure: 'fan-out: apiserver_request_total writes',
-      unit: 'writes',
-      operator: total(fanoutApi, API_WRITES),
-      floor: 4 * n + 1,
-      note: show(fanoutApi),
-    });
+  }
 
-    // 2. New namespaces, one after another: creation -> Secret present and `default` SA patched.
-    const latencies = async (prefix: string, label: string, react?: (ns: string) => void) => {
-      const out: number[] = [];
-      for (let i = 0; i < NEW_NAMESPACES; i++) {
-        const ns = `${prefix}-${i}`;
-        const start = performance.now();
-        await req('POST', '/api/v1/namespaces', { metadata: { name: ns, labels: { bench: label } } });
-        react?.(ns);
-        await waitFor(
-          async () => {
-            const [s, sa] = await Promise.all([
-              req('GET', `/api/v1/namespaces/${ns}/secrets/pull`).then(
-                () => true,
-                () => false,
-              ),
-              req<{ imagePullSecrets?: Array<{ name: string }> }>(
-                'GET',
-                `/api/v1/namespaces/${ns}/serviceaccounts/default`,
-              ).then(
-                (x) => !!x.imagePullSecrets?.some((e) => e.name === 'pull'),
-                () => false,
-              ),
-            ]);
-            return s && sa;
-          },
-          { timeoutMs: 120_000, intervalMs: 5, what: `namespace ${ns} converged` },
-        );
-        out.push((performance.now() - start) / 1000);
-      }
-      return out;
+  /**
+   * Creates a RegistryCredential and returns once its status says `want` namespaces are ready (in
+   * seconds); undefined when that takes longer than `timeoutMs`.
+   */
+  async applyAndConverge(
+    body: { metadata: { name: string } },
+    want: number,
+    timeoutMs = 3_600_000,
+  ): Promise<number | undefined> {
+    const watch = await this.watchUntil<Status>(
+      CREDENTIALS,
+      { fieldSelector: `metadata.name=${body.metadata.name}` },
+      converged(want),
+    );
+    const t0 = performance.now();
+    await this.req('POST', CREDENTIALS, body);
+    let timer: NodeJS.Timeout | undefined;
+    const reached = await Promise.race([
+      watch.done.then(() => true),
+      new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs))),
+    ]);
+    clearTimeout(timer);
+    const took = seconds(t0);
+    await watch.stop();
+    return reached ? took : undefined;
+  }
+
+  async deleteCredential(name: string): Promise<number> {
+    const t0 = performance.now();
+    await this.req('DELETE', `${CREDENTIALS}/${name}`);
+    await waitFor(
+      () =>
+        this.req('GET', `${CREDENTIALS}/${name}`).then(
+          () => false,
+          () => true,
+        ),
+      { timeoutMs: 30 * 60_000, intervalMs: 250, what: `RegistryCredential ${name} cleaned up` },
+    );
+    return seconds(t0);
+  }
+
+  /** Serves and cleans up a throwaway RegistryCredential over the warm-* namespaces (JIT, caches). */
+  async warmUp(op: OperatorProcess): Promise<void> {
+    if (WARMUP <= 0) return;
+    await this.applyAndConverge(this.credential('warmup', ['warm']), WARMUP);
+    await this.deleteCredential('warmup');
+    await waitFor(async () => (await op.metric('regcred_workqueue_depth')) === 0, { timeoutMs: 60_000 });
+  }
+
+  async setSource(password: string): Promise<void> {
+    await this.req('PATCH', `/api/v1/namespaces/${SYSTEM}/secrets/robot`, { stringData: { password } }, MERGE);
+  }
+}
+
+const converged = (want: number) => (c: Status) =>
+  (c.status?.namespaces?.ready ?? 0) >= want &&
+  c.status?.conditions?.find((x) => x.type === 'Ready')?.status === 'True';
+
+const documentFor = (password: string) =>
+  Buffer.from(
+    JSON.stringify({
+      auths: {
+        'r.example.com': {
+          username: 'bench',
+          password,
+          auth: Buffer.from(`bench:${password}`).toString('base64'),
+        },
+      },
+    }),
+  ).toString('base64');
+
+const names = (prefix: string, count: number) => Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
+
+// ---- the floor: the same writes, issued directly ----------------------------------------------------
+
+class Floor {
+  constructor(private readonly b: Bench) {}
+
+  private secret(ns: string, document: string) {
+    return {
+      metadata: { name: 'pull', namespace: ns, labels: { 'bench-floor': 'true' } },
+      type: 'kubernetes.io/dockerconfigjson',
+      data: { '.dockerconfigjson': document },
     };
-    // Floor: a minimal reactor doing the same two writes as soon as it can (SA: once it exists).
-    const floorReact = (ns: string) => {
-      void (async () => {
-        await req('POST', `/api/v1/namespaces/${ns}/secrets`, secretBody(ns));
-        await waitFor(
-          async () =>
-            req(
+  }
+
+  /** The fan-out's writes over `nss`: a Secret and 3 ServiceAccount patches each. */
+  async fanOut(nss: string[]): Promise<number> {
+    const document = documentFor('p0');
+    const t0 = performance.now();
+    await pool(nss, CONCURRENCY, async (ns) => {
+      await this.b.req('POST', `/api/v1/namespaces/${ns}/secrets`, this.secret(ns, document));
+      for (const sa of SAS)
+        await this.b.req(
+          'PATCH',
+          `/api/v1/namespaces/${ns}/serviceaccounts/${sa}`,
+          { imagePullSecrets: [{ name: 'pull' }] },
+          MERGE,
+        );
+    });
+    return seconds(t0);
+  }
+
+  /** Undoes a fan-out (not timed), so that another can be measured on the same namespaces. */
+  async reset(nss: string[]): Promise<void> {
+    await pool(nss, 32, async (ns) => {
+      await this.b.req('DELETE', `/api/v1/namespaces/${ns}/secrets/pull`).catch(() => undefined);
+      for (const sa of SAS)
+        await this.b.req('PATCH', `/api/v1/namespaces/${ns}/serviceaccounts/${sa}`, { imagePullSecrets: null }, MERGE);
+    });
+  }
+
+  /** The rotation's writes: one update per copy. */
+  async rotate(nss: string[], password: string): Promise<number> {
+    const document = documentFor(password);
+    const t0 = performance.now();
+    await pool(nss, CONCURRENCY, (ns) =>
+      this.b.req('PUT', `/api/v1/namespaces/${ns}/secrets/pull`, this.secret(ns, document)),
+    );
+    return seconds(t0);
+  }
+
+  /** A minimal reactor for a new namespace: the Secret, then the `default` SA once it exists. */
+  react(ns: string): void {
+    void (async () => {
+      await this.b.req('POST', `/api/v1/namespaces/${ns}/secrets`, this.secret(ns, documentFor('p0')));
+      await waitFor(
+        async () =>
+          this.b
+            .req(
               'PATCH',
               `/api/v1/namespaces/${ns}/serviceaccounts/default`,
               { imagePullSecrets: [{ name: 'pull' }] },
-              merge,
-            ).then(
+              MERGE,
+            )
+            .then(
               () => true,
               () => false,
             ),
-          { timeoutMs: 60_000, intervalMs: 5 },
-        );
-      })();
-    };
-    const floorLat = await latencies('fnew', 'fnew', floorReact);
-    const opLat = await latencies('onew', 'o');
-    for (const p of [50, 95, 99])
-      record({
-        size: n,
-        figure: `new namespace p${p}`,
-        unit: 's',
-        operator: percentile(opLat, p),
-        floor: percentile(floorLat, p),
-      });
-
-    // 3. Rotation: source changed -> every copy updated. Floor: the same updates issued directly.
-    const copies = n + NEW_NAMESPACES;
-    mark = await auditOffset(cp);
-    api = await apiserverRequests(cp);
-    const newDoc = Buffer.from(
-      JSON.stringify({
-        auths: {
-          'r.example.com': {
-            username: 'bench',
-            password: 'after',
-            auth: Buffer.from('bench:after').toString('base64'),
-          },
-        },
-      }),
-    ).toString('base64');
-    // Completion is seen through a watch of the copies (what the operator itself receives), not by
-    // polling lists: a list of every copy every few hundred ms would load the API server during
-    // the operator's phase only, and skew the comparison with the floor.
-    const rotated = new Set<string>();
-    const rotationWatch = await watchUntil<{
-      metadata: { namespace: string; name: string };
-      data?: Record<string, string>;
-    }>('/api/v1/secrets', { labelSelector: MANAGED }, (x) => {
-      if (x.data?.['.dockerconfigjson'] === newDoc) rotated.add(`${x.metadata.namespace}/${x.metadata.name}`);
-      return rotated.size >= copies;
-    });
-    t0 = performance.now();
-    await req('PATCH', `/api/v1/namespaces/${source}/secrets/robot`, { stringData: { password: 'after' } }, merge);
-    await rotationWatch.done;
-    const rotation = seconds(t0);
-    await rotationWatch.stop();
-    // Checked once more by a list, outside the timed window.
-    const copiesNow = await req<{ items: Array<{ data?: Record<string, string> }> }>(
-      'GET',
-      `/api/v1/secrets?labelSelector=${encodeURIComponent(MANAGED)}`,
-    );
-    if (copiesNow.items.filter((x) => x.data?.['.dockerconfigjson'] === newDoc).length < copies)
-      throw new Error('rotation: a copy is not rotated after the watch saw all of them');
-    const rotationCalls = await requestsSince(cp, mark, USER);
-    const rotationApi = delta(await apiserverRequests(cp), api);
-    t0 = performance.now();
-    await pool([...floorNs, ...Array.from({ length: NEW_NAMESPACES }, (_, i) => `fnew-${i}`)], CONCURRENCY, (ns) =>
-      req('PUT', `/api/v1/namespaces/${ns}/secrets/pull`, { ...secretBody(ns), data: { '.dockerconfigjson': newDoc } }),
-    );
-    record({ size: n, figure: 'rotation: every copy updated', unit: 's', operator: rotation, floor: seconds(t0) });
-    record({
-      size: n,
-      figure: 'rotation: writes',
-      unit: 'writes',
-      operator: total(rotationCalls, WRITES),
-      floor: copies,
-      note: show(rotationCalls),
-    });
-    record({
-      size: n,
-      figure: 'rotation: apiserver_request_total writes',
-      unit: 'writes',
-      operator: total(rotationApi, API_WRITES),
-      floor: copies + 1,
-      note: `${show(rotationApi)} (the minimum counts the bench's own PATCH of the source)`,
-    });
-
-    // 3b. ServiceAccounts relabelled out of serviceAccountSelector, one after another (BENCH_TARGETING):
-    // from the label PATCH until our entry is gone. Floor: a minimal reactor removing it itself.
-    if (TARGETING) {
-      const relabelled = async (prefix: string, react?: (ns: string) => Promise<unknown>) => {
-        const out: number[] = [];
-        for (let i = 0; i < Math.min(NEW_NAMESPACES, n); i++) {
-          const ns = `${prefix}-${i}`;
-          const start = performance.now();
-          await req(
-            'PATCH',
-            `/api/v1/namespaces/${ns}/serviceaccounts/ci`,
-            { metadata: { labels: { [PULL_LABEL]: null } } },
-            merge,
-          );
-          if (react) void react(ns);
-          await waitFor(
-            async () =>
-              !(
-                await req<{ imagePullSecrets?: Array<{ name: string }> }>(
-                  'GET',
-                  `/api/v1/namespaces/${ns}/serviceaccounts/ci`,
-                )
-              ).imagePullSecrets?.some((e) => e.name === 'pull'),
-            { timeoutMs: 120_000, intervalMs: 5, what: `${ns}/ci without our entry` },
-          );
-          out.push((performance.now() - start) / 1000);
-        }
-        return out;
-      };
-      const floorRelabel = await relabelled('f', (ns) =>
-        req('PATCH', `/api/v1/namespaces/${ns}/serviceaccounts/ci`, { imagePullSecrets: [] }, merge),
+        { timeoutMs: 60_000, intervalMs: 5 },
       );
-      mark = await auditOffset(cp);
-      const opRelabel = await relabelled('o');
-      // The phase ends with the credential's paced status recount and its Event (at most 10 s later).
-      const relabelWrites = await quietSince(mark);
-      for (const p of [50, 95, 99])
-        record({
-          size: n,
-          figure: `SA relabelled out p${p}`,
-          unit: 's',
-          operator: percentile(opRelabel, p),
-          floor: percentile(floorRelabel, p),
-        });
-      record({
-        size: n,
-        figure: 'SA relabelled out: writes',
-        unit: 'writes',
-        operator: total(relabelWrites, WRITES),
-        floor: opRelabel.length,
-        note: show(relabelWrites),
-      });
+    })();
+  }
+}
+
+// ---- operator modes ------------------------------------------------------------------------------------
+
+interface Mode {
+  name: string;
+  start(): Promise<OperatorProcess>;
+  user: string;
+}
+
+async function modes(b: Bench, saKubeconfig: string): Promise<Record<string, Mode>> {
+  const helm = (await run('bash', [path.join(ROOT, 'hack', 'build-helm.sh')], { timeoutMs: 600_000 })).stdout
+    .trim()
+    .split('\n')
+    .pop()!;
+  const shipped = await shippedSettings(
+    ROOT,
+    async () =>
+      (
+        await run(
+          helm,
+          [
+            'template',
+            'regcred-operator',
+            path.join(ROOT, 'deploy', 'helm', 'regcred-operator'),
+            '--namespace',
+            SYSTEM,
+          ],
+          {
+            env: {
+              ...process.env,
+              HELM_CACHE_HOME: path.join(b.cp.dir, 'helm'),
+              HELM_CONFIG_HOME: path.join(b.cp.dir, 'helm'),
+            },
+          },
+        )
+      ).stdout,
+    SYSTEM,
+  );
+  log(`defaults: deploy/ and the chart agree: ${JSON.stringify(shipped.tuning)}`);
+  const common = { sourceNamespace: SYSTEM, kubeconfig: saKubeconfig, user: SA_USER, bindClusterAdmin: false };
+  return {
+    qps0: {
+      name: 'qps0',
+      user: SA_USER,
+      start: () =>
+        startOperator({
+          ...common,
+          args: ['--concurrency', String(CONCURRENCY), '--kube-api-qps', '0', '--log-level', 'warn'],
+        }),
+    },
+    defaults: {
+      name: 'defaults',
+      user: SA_USER,
+      // The harness's own --log-level debug and --verify-registries=false come first: the shipped
+      // level is given again (a flag wins over REGCRED_LOG_LEVEL), and registries stay unchecked
+      // (the made-up r.example.com must not be contacted: one check per registry and interval).
+      start: () =>
+        startOperator({
+          ...common,
+          args: [...shipped.args, `--log-level=${shipped.tuning.logLevel}`],
+          env: shipped.env,
+        }),
+    },
+  };
+}
+
+// ---- one size ------------------------------------------------------------------------------------------
+
+async function runSize(n: number, largest: boolean, first: boolean): Promise<void> {
+  log(`--- N=${n}: starting a control plane`);
+  const b = await Bench.start();
+  const floor = new Floor(b);
+  let op: OperatorProcess | undefined;
+  try {
+    const saKubeconfig = await b.install();
+    const byName = await modes(b, saKubeconfig);
+    if (first && SMALL > 0 && MODES.includes('defaults')) await smallMemory(b, byName.defaults!);
+
+    const floorNs = names('f', n);
+    const opNs = names('o', n);
+    let t0 = performance.now();
+    await b.namespaces([
+      ...floorNs.map((x) => [x, 'f'] as const),
+      ...opNs.map((x) => [x, 'o'] as const),
+      ...(WATCHED_FLOOR ? names('w', n).map((x) => [x, 'w'] as const) : []),
+      ...names('warm', WARMUP).map((x) => [x, 'warm'] as const),
+    ]);
+    log(`setup: ${2 * n + WARMUP} namespaces with 3 ServiceAccounts each in ${seconds(t0).toFixed(1)} s`);
+    if (largest) {
+      t0 = performance.now();
+      const blob = 'x'.repeat(2048); // a realistic Opaque Secret: a few keys, ~2-3 KiB
+      await pool(
+        Array.from({ length: UNRELATED }, (_, i) => i),
+        32,
+        (i) =>
+          b.req('POST', `/api/v1/namespaces/${opNs[i % n]}/secrets`, {
+            metadata: { name: `unrelated-${i}`, labels: { app: 'other' } },
+            stringData: { 'config.yaml': blob, token: `t-${i}` },
+          }),
+      );
+      log(`setup: ${UNRELATED} unrelated Secrets in ${seconds(t0).toFixed(1)} s`);
     }
 
-    // 4. Idle.
-    await waitFor(async () => (await op!.metric('regcred_workqueue_depth')) === 0, { timeoutMs: 60_000 });
-    mark = await auditOffset(cp);
-    api = await apiserverRequests(cp);
-    await sleep(IDLE_SECONDS * 1000); // a benchmark phase of fixed length, not a test wait
-    const idleCalls = await requestsSince(cp, mark, USER);
-    const idleApi = delta(await apiserverRequests(cp), api);
-    record({
-      size: n,
-      figure: `idle ${IDLE_SECONDS} s: apiserver_request_total writes+lists`,
-      unit: 'requests',
-      operator: total(idleApi, [...API_WRITES, 'LIST']),
-      floor: 0,
-      note: show(idleApi),
-    });
-    record({
-      size: n,
-      figure: `idle ${IDLE_SECONDS} s: writes`,
-      unit: 'writes',
-      operator: total(idleCalls, WRITES),
-      floor: 0,
-    });
-    record({
-      size: n,
-      figure: `idle ${IDLE_SECONDS} s: lists`,
-      unit: 'lists',
-      operator: total(idleCalls, ['list']),
-      floor: 0,
-      note: show(idleCalls),
-    });
+    let password = 0;
+    for (const [index, modeName] of MODES.entries()) {
+      const mode = byName[modeName];
+      if (!mode) throw new Error(`unknown mode ${modeName} (BENCH_MODES)`);
+      if (index > 0) await floor.reset(floorNs);
+      const fanoutFloor = await floor.fanOut(floorNs);
+      if (modeName === 'qps0' && WATCHED_FLOOR) await watchedFloor(b, floor, n, fanoutFloor);
+      op = await mode.start();
+      const sampler = new RssSampler(op.pid).start();
+      sampler.enter('warm-up');
+      await b.warmUp(op);
 
-    // 6. Memory (before the restart: the cache is as full as it gets).
-    const rss = Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${op.pid}/status`, 'utf8'))![1]) / 1024;
-    const heap = sumMetric(await op.metrics(), 'regcred_nodejs_heap_size_used_bytes') / 1024 / 1024;
-    record({
-      size: n,
-      figure: `memory: RSS${withUnrelated ? ` (+${UNRELATED} unrelated Secrets)` : ''}`,
-      unit: 'MiB',
-      operator: rss,
-    });
-    record({ size: n, figure: 'memory: heap used', unit: 'MiB', operator: heap });
+      // With BENCH_TARGETING, the plain spec's fan-out over the same namespaces first, in the same run:
+      // the comparison under the same load (the machine may be shared); cleaned up before the measured one.
+      if (TARGETING && modeName === 'qps0') {
+        const plain = await b.applyAndConverge(b.credential('bench-plain', ['o'], {}, false), n);
+        await b.deleteCredential('bench-plain');
+        await quiet(op);
+        if (plain !== undefined)
+          record({
+            size: n,
+            mode: modeName,
+            figure: 'fan-out: the plain spec, same run',
+            unit: 's',
+            operator: plain,
+            floor: fanoutFloor,
+          });
+      }
 
-    // 5. Restart on a converged cluster.
-    await op.stop();
-    mark = await auditOffset(cp);
-    api = await apiserverRequests(cp);
-    t0 = performance.now();
-    op = await startOperator({
-      sourceNamespace: source,
-      user: USER,
-      args: ['--concurrency', String(CONCURRENCY), '--kube-api-qps', '0', '--log-level', 'warn'],
-    });
-    const readyAfter = seconds(t0);
-    await waitFor(
-      async () =>
-        (await op!.metric('regcred_reconcile_total', { kind: 'credential' })) >= 1 &&
-        (await op!.metric('regcred_workqueue_depth')) === 0,
-      { timeoutMs: 600_000 },
-    );
-    const restartCalls = await requestsSince(cp, mark, USER);
-    record({ size: n, figure: 'restart: time to ready', unit: 's', operator: readyAfter });
-    record({
-      size: n,
-      figure: 'restart: writes',
-      unit: 'writes',
-      operator: total(restartCalls, WRITES),
-      floor: 0,
-      note: show(restartCalls),
-    });
-    const restartApi = delta(await apiserverRequests(cp), api);
-    record({
-      size: n,
-      figure: 'restart: apiserver_request_total writes',
-      unit: 'writes',
-      operator: total(restartApi, API_WRITES),
-      floor: 0,
-      note: show(restartApi),
-    });
+      // 1. Fan-out.
+      sampler.enter('fan-out');
+      const mark = await auditOffset(b.cp);
+      const api = await apiserverMetrics(b.cp);
+      const cred = `bench-${modeName}`;
+      const fanout = await b.applyAndConverge(b.credential(cred, modeName === 'qps0' ? ['o', 'onew'] : ['o']), n);
+      if (fanout === undefined) throw new Error(`${modeName}: the fan-out did not converge within an hour`);
+      const everything = await requestsSince(b.cp, mark, mode.user);
+      const calls = withoutLeases(everything);
+      const after = await apiserverMetrics(b.cp);
+      const m = modeName;
+      record({
+        size: n,
+        mode: m,
+        figure: 'fan-out: apply to every namespace converged',
+        unit: 's',
+        operator: fanout,
+        floor: fanoutFloor,
+        target: '<= 1.5x',
+      });
+      record({
+        size: n,
+        mode: m,
+        figure: 'fan-out: writes',
+        unit: 'writes',
+        operator: total(calls, WRITES),
+        floor: 4 * n,
+        note: `${show(calls)}${leaseNote(everything)}`,
+      });
+      const apiWrites = delta(apiserverRequests(after), apiserverRequests(api));
+      record({
+        size: n,
+        mode: m,
+        figure: 'fan-out: apiserver_request_total writes',
+        unit: 'writes',
+        operator: total(apiWrites, API_WRITES),
+        floor: 4 * n + 1,
+        note: `${show(apiWrites)} (the minimum counts the bench's own create of the RegistryCredential)`,
+      });
+      apfFigures(n, m, api, after, await op.metric('regcred_api_requests_total', { code: '429' }));
+
+      // 2. New namespaces one after another (qps0): creation -> Secret present and `default` SA patched.
+      if (modeName === 'qps0') await newNamespaces(b, floor, n, m);
+
+      // 3. Rotation.
+      sampler.enter('rotation');
+      const copies = modeName === 'qps0' ? n + NEW_NAMESPACES : n;
+      const floorCopies = modeName === 'qps0' ? [...floorNs, ...names('fnew', NEW_NAMESPACES)] : floorNs;
+      await rotation(b, floor, n, m, mode, copies, floorCopies, `p${++password}`);
+      if (TARGETING && modeName === 'qps0') await relabelledOut(b, op, n, m, mode);
+
+      // 4. Trickle (defaults).
+      if (modeName === 'defaults') {
+        sampler.enter('trickle');
+        await trickle(b, n, m, mode, cred);
+      }
+
+      // 5. Idle.
+      sampler.enter('idle');
+      await idle(b, op, n, m, mode);
+
+      // 6. Memory: the whole life of the process so far, and now.
+      const memory = await memoryOf(op.pid);
+      const heap = sumMetric(await op.metrics(), 'regcred_nodejs_heap_size_used_bytes') / 1024 / 1024;
+      const highest = sampler.highest();
+      sampler.stop();
+      const extra = largest ? ` (+${UNRELATED} unrelated Secrets)` : '';
+      record({
+        size: n,
+        mode: m,
+        figure: `memory: peak RSS${extra}`,
+        unit: 'MiB',
+        operator: memory.peak,
+        target: largest && modeName === 'defaults' ? '<= 150 MiB' : undefined,
+        note: `VmHWM; the highest 250 ms sample was ${highest.rss.toFixed(1)} MiB during ${highest.phase}`,
+      });
+      record({ size: n, mode: m, figure: `memory: RSS at the end${extra}`, unit: 'MiB', operator: memory.rss });
+      record({ size: n, mode: m, figure: 'memory: heap used at the end', unit: 'MiB', operator: heap });
+
+      // 7. Restart on a converged cluster (qps0), pod-watch (defaults, largest size).
+      if (modeName === 'qps0') op = await restart(b, op, n, m, mode);
+      if (modeName === 'defaults' && largest) op = await podWatch(b, op, n, m, mode, cred, opNs);
+
+      // 8. Cleanup, so the next mode starts from namespaces without copies.
+      if (index < MODES.length - 1) {
+        const cleanMark = await auditOffset(b.cp);
+        const took = await b.deleteCredential(cred);
+        const cleanCalls = await requestsSince(b.cp, cleanMark, mode.user);
+        record({
+          size: n,
+          mode: m,
+          figure: 'cleanup: RegistryCredential deleted, every copy and entry gone',
+          unit: 's',
+          operator: took,
+          note: `${total(cleanCalls, WRITES)} writes: ${show(cleanCalls)}`,
+        });
+      }
+      await op.stop();
+      op = undefined;
+    }
   } finally {
     await op?.stop().catch(() => undefined);
-    client.close();
-    await cp.stop();
+    await b.stop();
   }
+}
+
+async function watchedFloor(b: Bench, floor: Floor, n: number, plain: number): Promise<void> {
+  const abort = new AbortController();
+  let events = 0;
+  const streams = await Promise.all(
+    (
+      [
+        ['/api/v1/namespaces', undefined],
+        ['/api/v1/serviceaccounts', undefined],
+        ['/api/v1/secrets', 'bench-floor=true'],
+      ] as const
+    ).map(async ([p, labelSelector]) => {
+      const rv = (
+        await b.req<{ metadata: { resourceVersion: string } }>(
+          'GET',
+          `${p}?limit=1${labelSelector ? `&labelSelector=${labelSelector}` : ''}`,
+        )
+      ).metadata.resourceVersion;
+      // Wrapped: an async function returning the watch's promise would wait for the watch to end.
+      return {
+        ended: b.client.watch(
+          p,
+          { labelSelector, resourceVersion: rv, allowWatchBookmarks: true, timeoutSeconds: 3600 },
+          () => events++,
+          abort.signal,
+        ),
+      };
+    }),
+  );
+  const took = await floor.fanOut(names('w', n));
+  abort.abort();
+  await Promise.allSettled(streams.map((x) => x.ended));
+  record({
+    size: n,
+    mode: 'floor',
+    figure: 'fan-out: a floor that also watches, against the plain floor',
+    unit: 's',
+    operator: took,
+    floor: plain,
+    note: `${events} watch events received by that floor's client`,
+  });
+}
+
+function apfFigures(n: number, mode: string, before: Samples, after: Samples, operator429s: number): void {
+  // A ServiceAccount outside kube-system: the suggested FlowSchema service-accounts (priority level
+  // workload-low), where no other client of the benchmark lands.
+  const view = apfView(before, after, 'service-accounts');
+  record({
+    size: n,
+    mode,
+    figure: 'fan-out: API Priority and Fairness',
+    unit: 'rejected',
+    operator: view.rejected,
+    note:
+      `FlowSchema ${view.flowSchema}, priority level ${view.priorityLevels.join(', ') || '-'}: ` +
+      `${view.dispatched} requests dispatched, ${view.rejected} rejected (429), mean queue wait ` +
+      `${view.meanWaitMs.toFixed(3)} ms, ${view.waitedLonger.requests} waited longer than ` +
+      `${view.waitedLonger.thanSeconds ?? '?'} s; the operator saw ${operator429s} 429s in its whole life`,
+  });
+}
+
+async function newNamespaces(b: Bench, floor: Floor, n: number, mode: string): Promise<void> {
+  const latencies = async (prefix: string, label: string, react?: (ns: string) => void) => {
+    const out: number[] = [];
+    for (let i = 0; i < NEW_NAMESPACES; i++) {
+      const ns = `${prefix}-${i}`;
+      const start = performance.now();
+      await b.req('POST', '/api/v1/namespaces', { metadata: { name: ns, labels: { bench: label } } });
+      react?.(ns);
+      await waitFor(
+        async () => {
+          const [s, sa] = await Promise.all([
+            b.req('GET', `/api/v1/namespaces/${ns}/secrets/pull`).then(
+              () => true,
+              () => false,
+            ),
+            b
+              .req<{ imagePullSecrets?: Array<{ name: string }> }>(
+                'GET',
+                `/api/v1/namespaces/${ns}/serviceaccounts/default`,
+              )
+              .then(
+                (x) => !!x.imagePullSecrets?.some((e) => e.name === 'pull'),
+                () => false,
+              ),
+          ]);
+          return s && sa;
+        },
+        { timeoutMs: 120_000, intervalMs: 5, what: `namespace ${ns} converged` },
+      );
+      out.push((performance.now() - start) / 1000);
+    }
+    return out;
+  };
+  const floorLat = await latencies('fnew', 'fnew', (ns) => floor.react(ns));
+  const opLat = await latencies('onew', 'onew');
+  for (const p of [50, 95, 99])
+    record({
+      size: n,
+      mode,
+      figure: `new namespace p${p}`,
+      unit: 's',
+      operator: percentile(opLat, p),
+      floor: percentile(floorLat, p),
+    });
+}
+
+async function rotation(
+  b: Bench,
+  floor: Floor,
+  n: number,
+  mode: string,
+  m: Mode,
+  copies: number,
+  floorCopies: string[],
+  password: string,
+): Promise<void> {
+  const mark = await auditOffset(b.cp);
+  const api = apiserverRequests(await apiserverMetrics(b.cp));
+  const document = documentFor(password);
+  // Completion is seen through a watch of the copies (what the operator itself receives), not by
+  // polling lists: a list of every copy every few hundred ms would load the API server during
+  // the operator's phase only, and skew the comparison with the floor.
+  const rotated = new Set<string>();
+  const watch = await b.watchUntil<{ metadata: { namespace: string; name: string }; data?: Record<string, string> }>(
+    '/api/v1/secrets',
+    { labelSelector: MANAGED },
+    (x) => {
+      if (x.data?.['.dockerconfigjson'] === document) rotated.add(`${x.metadata.namespace}/${x.metadata.name}`);
+      return rotated.size >= copies;
+    },
+  );
+  const t0 = performance.now();
+  await b.setSource(password);
+  await watch.done;
+  const took = seconds(t0);
+  await watch.stop();
+  // Checked once more by a list, outside the timed window.
+  const now = await b.req<{ items: Array<{ data?: Record<string, string> }> }>(
+    'GET',
+    `/api/v1/secrets?labelSelector=${encodeURIComponent(MANAGED)}`,
+  );
+  if (now.items.filter((x) => x.data?.['.dockerconfigjson'] === document).length < copies)
+    throw new Error('rotation: a copy is not rotated after the watch saw all of them');
+  const everything = await requestsSince(b.cp, mark, m.user);
+  const calls = withoutLeases(everything);
+  const apiWrites = delta(apiserverRequests(await apiserverMetrics(b.cp)), api);
+  const floorTook = await floor.rotate(floorCopies, password);
+  record({
+    size: n,
+    mode,
+    figure: 'rotation: every copy updated',
+    unit: 's',
+    operator: took,
+    floor: floorTook,
+    target: n === 2000 ? '<= 1.2x' : '<= 1.5x',
+  });
+  record({
+    size: n,
+    mode,
+    figure: 'rotation: writes',
+    unit: 'writes',
+    operator: total(calls, WRITES),
+    floor: copies,
+    note: `${show(calls)}${leaseNote(everything)}`,
+  });
+  record({
+    size: n,
+    mode,
+    figure: 'rotation: apiserver_request_total writes',
+    unit: 'writes',
+    operator: total(apiWrites, API_WRITES),
+    floor: copies + 1,
+    note: `${show(apiWrites)} (the minimum counts the bench's own PATCH of the source)`,
+  });
+}
+
+/**
+ * Namespaces created one at a time at a steady rate, each served by the operator: the writes it
+ * makes per namespace, by resource, from the audit log, through a settle time that lets held Event
+ * summaries and status writes happen. Only the `default` ServiceAccount exists in them: 2 writes
+ * are necessary (the Secret, the SA patch).
+ */
+async function trickle(b: Bench, n: number, mode: string, m: Mode, cred: string): Promise<void> {
+  const mark = await auditOffset(b.cp);
+  const t0 = performance.now();
+  for (let i = 0; i < TRICKLE; i++) {
+    const due = t0 + i * TRICKLE_INTERVAL_MS;
+    if (due > performance.now()) await sleep(due - performance.now()); // the arrival rate, not a wait for a condition
+    // named like the other namespaces of the set `o` (BENCH_TARGETING selects them by name too)
+    await b.req('POST', '/api/v1/namespaces', { metadata: { name: `o-tr-${i}`, labels: { bench: 'o' } } });
+  }
+  await waitFor(async () => converged(n + TRICKLE)(await b.req<Status>('GET', `${CREDENTIALS}/${cred}`)), {
+    timeoutMs: 300_000,
+    what: 'the trickled namespaces counted in status',
+  });
+  await sleep(TRICKLE_SETTLE_SECONDS * 1000); // a benchmark phase of fixed length: held writes fall in it
+  const everything = await requestsSince(b.cp, mark, m.user);
+  const calls = withoutLeases(everything);
+  const byResource: Record<string, number> = {};
+  for (const [key, count] of Object.entries(calls)) {
+    const [verb, resource] = key.split(' ');
+    if (!WRITES.includes(verb!)) continue;
+    byResource[resource!] = (byResource[resource!] ?? 0) + count;
+  }
+  const per = (resource: string) => (byResource[resource] ?? 0) / TRICKLE;
+  const all = total(calls, WRITES);
+  const rate = `${TRICKLE} namespaces ${TRICKLE_INTERVAL_MS} ms apart, ${TRICKLE_SETTLE_SECONDS} s settle`;
+  for (const resource of ['secrets', 'serviceaccounts', 'events', 'registrycredentials/status'])
+    record({
+      size: n,
+      mode,
+      figure: `trickle: ${resource} writes per namespace`,
+      unit: 'writes',
+      operator: per(resource),
+      note: rate,
+    });
+  record({
+    size: n,
+    mode,
+    figure: 'trickle: writes per namespace beyond the 2 necessary',
+    unit: 'writes',
+    operator: all / TRICKLE - 2,
+    target: '<= 0.25',
+    note: `${all} writes: ${show(calls)}${leaseNote(everything)}`,
+  });
+}
+
+/**
+ * Waits until the operator has no work queued or delayed (held status writes and Event summaries)
+ * and made no write (Lease renewals aside) between two readings: the delayed gauge is refreshed
+ * every 2 s, and a key in progress counts in neither gauge.
+ */
+async function quiet(op: OperatorProcess): Promise<void> {
+  let before = -1;
+  let seen = '';
+  await waitFor(
+    async () => {
+      const text = await op.metrics();
+      // Lease renewals (leader election, every 2 s) aside
+      const writes =
+        sumMetric(text, 'regcred_writes_total') - sumMetric(text, 'regcred_writes_total', { resource: 'leases' });
+      const depth = sumMetric(text, 'regcred_workqueue_depth');
+      const delayed = sumMetric(text, 'regcred_workqueue_delayed');
+      seen = `depth ${depth}, delayed ${delayed}, writes ${before} then ${writes}`;
+      const idle = writes === before && depth === 0 && delayed === 0;
+      before = writes;
+      return idle;
+    },
+    { timeoutMs: 180_000, intervalMs: 2500, what: 'the operator to have no work queued or delayed' },
+  ).catch((err: Error) => {
+    throw new Error(`${err.message} (last seen: ${seen})`);
+  });
+}
+
+/**
+ * Leader election's Lease renewals (every 2 s, client-go's timing, whatever the cluster does) are
+ * counted apart from the operator's other writes.
+ */
+function withoutLeases(calls: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(calls).filter(([key]) => !key.endsWith(' leases')));
+}
+function leaseNote(calls: Record<string, number>): string {
+  const renewals = calls['update leases'] ?? 0;
+  return renewals ? `; besides, ${renewals} Lease renewals (leader election)` : '';
+}
+
+/**
+ * BENCH_TARGETING: ServiceAccounts relabelled out of serviceAccountSelector one after another, from
+ * the label PATCH until our entry is gone; floor: a minimal reactor removing it itself. The phase's
+ * writes are counted until the operator is quiet (its paced status recount and Event summary). The
+ * labels are put back afterwards (not measured), so that later modes select every ServiceAccount.
+ */
+async function relabelledOut(b: Bench, op: OperatorProcess, n: number, mode: string, m: Mode): Promise<void> {
+  const count = Math.min(NEW_NAMESPACES, n);
+  const label = (ns: string, value: string | null) =>
+    b.req(
+      'PATCH',
+      `/api/v1/namespaces/${ns}/serviceaccounts/ci`,
+      { metadata: { labels: { [PULL_LABEL]: value } } },
+      MERGE,
+    );
+  const relabelled = async (prefix: string, react?: (ns: string) => Promise<unknown>) => {
+    const out: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const ns = `${prefix}-${i}`;
+      const start = performance.now();
+      await label(ns, null);
+      if (react) void react(ns);
+      await waitFor(
+        async () =>
+          !(
+            await b.req<{ imagePullSecrets?: Array<{ name: string }> }>(
+              'GET',
+              `/api/v1/namespaces/${ns}/serviceaccounts/ci`,
+            )
+          ).imagePullSecrets?.some((e) => e.name === 'pull'),
+        { timeoutMs: 120_000, intervalMs: 5, what: `${ns}/ci without our entry` },
+      );
+      out.push((performance.now() - start) / 1000);
+    }
+    return out;
+  };
+  const floorLat = await relabelled('f', (ns) =>
+    b.req('PATCH', `/api/v1/namespaces/${ns}/serviceaccounts/ci`, { imagePullSecrets: [] }, MERGE),
+  );
+  const mark = await auditOffset(b.cp);
+  const opLat = await relabelled('o');
+  await quiet(op);
+  const calls = withoutLeases(await requestsSince(b.cp, mark, m.user));
+  for (const p of [50, 95, 99])
+    record({
+      size: n,
+      mode,
+      figure: `SA relabelled out p${p}`,
+      unit: 's',
+      operator: percentile(opLat, p),
+      floor: percentile(floorLat, p),
+    });
+  record({
+    size: n,
+    mode,
+    figure: 'SA relabelled out: writes',
+    unit: 'writes',
+    operator: total(calls, WRITES),
+    floor: opLat.length,
+    note: show(calls),
+  });
+  await pool(names('f', count).concat(names('o', count)), 8, (ns) => label(ns, 'bench'));
+  await quiet(op);
+}
+
+async function idle(
+  b: Bench,
+  op: OperatorProcess,
+  n: number,
+  mode: string,
+  m: Mode,
+  idleSeconds = IDLE_SECONDS,
+): Promise<void> {
+  await quiet(op);
+  const mark = await auditOffset(b.cp);
+  const api = apiserverRequests(await apiserverMetrics(b.cp));
+  await sleep(idleSeconds * 1000); // a benchmark phase of fixed length, not a test wait
+  const calls = await requestsSince(b.cp, mark, m.user);
+  const apiCalls = delta(apiserverRequests(await apiserverMetrics(b.cp)), api);
+  const ours = withoutLeases(calls);
+  record({
+    size: n,
+    mode,
+    figure: `idle ${idleSeconds} s: writes`,
+    unit: 'writes',
+    operator: total(ours, WRITES),
+    floor: 0,
+    note: `${show(ours)}${leaseNote(calls)}`,
+  });
+  record({
+    size: n,
+    mode,
+    figure: `idle ${idleSeconds} s: lists`,
+    unit: 'lists',
+    operator: total(calls, ['list']),
+    floor: 0,
+  });
+  record({
+    size: n,
+    mode,
+    figure: `idle ${idleSeconds} s: apiserver_request_total writes (Secrets, SAs, RegistryCredentials, Events)`,
+    unit: 'requests',
+    operator: total(apiCalls, API_WRITES),
+    floor: 0,
+    note: show(apiCalls),
+  });
+}
+
+async function restart(b: Bench, op: OperatorProcess, n: number, mode: string, m: Mode): Promise<OperatorProcess> {
+  await quiet(op);
+  await op.stop();
+  const mark = await auditOffset(b.cp);
+  const t0 = performance.now();
+  const next = await m.start();
+  const ready = seconds(t0);
+  await waitFor(
+    async () =>
+      (await next.metric('regcred_reconcile_total', { kind: 'credential' })) >= 1 &&
+      (await next.metric('regcred_workqueue_depth')) === 0,
+    { timeoutMs: 600_000 },
+  );
+  const everything = await requestsSince(b.cp, mark, m.user);
+  const calls = withoutLeases(everything);
+  record({ size: n, mode, figure: 'restart: time to ready', unit: 's', operator: ready });
+  record({
+    size: n,
+    mode,
+    figure: 'restart: writes',
+    unit: 'writes',
+    operator: total(calls, WRITES),
+    floor: 0,
+    note: `${show(calls)}${leaseNote(everything)}`,
+  });
+  return next;
+}
+
+/**
+ * Issue 15's stuck-pod recovery watches Pending Pods only (field selector, slim copies): Pods that
+ * are not Pending must cost the operator nothing. There is no kubelet here, so Pods are created and
+ * their status.phase is set to Running through the status subresource; the Pending ones stay as
+ * created (unscheduled, not waiting on a pull). The operator restarts with stuck-pod recovery on.
+ */
+async function podWatch(
+  b: Bench,
+  op: OperatorProcess,
+  n: number,
+  mode: string,
+  m: Mode,
+  cred: string,
+  nss: string[],
+): Promise<OperatorProcess> {
+  await op.stop();
+  const t0 = performance.now();
+  const pod = (ns: string, name: string) => ({
+    metadata: { name, namespace: ns, labels: { app: 'bench' } },
+    spec: {
+      automountServiceAccountToken: false,
+      containers: [{ name: 'app', image: 'r.example.com/team/app:1' }],
+    },
+  });
+  const running = Array.from({ length: PODS_RUNNING }, (_, i) => [nss[i % n]!, `run-${i}`] as const);
+  const pending = Array.from({ length: PODS_PENDING }, (_, i) => [nss[i % n]!, `pending-${i}`] as const);
+  await pool([...running, ...pending], 32, ([ns, name]) =>
+    b.req('POST', `/api/v1/namespaces/${ns}/pods`, pod(ns, name)),
+  );
+  await pool(running, 32, ([ns, name]) =>
+    b.req('PATCH', `/api/v1/namespaces/${ns}/pods/${name}/status`, { status: { phase: 'Running' } }, MERGE),
+  );
+  log(`pod-watch: ${PODS_RUNNING} Running and ${PODS_PENDING} Pending Pods in ${seconds(t0).toFixed(1)} s`);
+  await b.req('PATCH', `${CREDENTIALS}/${cred}`, { spec: { podRecovery: { enabled: true } } }, MERGE);
+  const next = await m.start();
+  await waitFor(
+    async () =>
+      (await next.metric('regcred_reconcile_total', { kind: 'credential' })) >= 1 &&
+      (await next.metric('regcred_workqueue_depth')) === 0,
+    { timeoutMs: 600_000 },
+  );
+  await quiet(next);
+  const mark = await auditOffset(b.cp);
+  await sleep(IDLE_SECONDS * 1000); // a benchmark phase of fixed length
+  const everything = await requestsSince(b.cp, mark, m.user);
+  const calls = withoutLeases(everything);
+  const memory = await memoryOf(next.pid);
+  const what = `${n} namespaces, ${PODS_RUNNING} Running + ${PODS_PENDING} Pending Pods, podRecovery on`;
+  record({
+    size: n,
+    mode,
+    figure: `pod-watch: peak RSS (${what})`,
+    unit: 'MiB',
+    operator: memory.peak,
+    note: 'VmHWM since the restart',
+  });
+  record({ size: n, mode, figure: `pod-watch: RSS after ${IDLE_SECONDS} s idle`, unit: 'MiB', operator: memory.rss });
+  record({
+    size: n,
+    mode,
+    figure: `pod-watch: idle ${IDLE_SECONDS} s writes`,
+    unit: 'writes',
+    operator: total(calls, WRITES),
+    floor: 0,
+    note: show(calls),
+  });
+  record({
+    size: n,
+    mode,
+    figure: "pod-watch: Pods in the operator's cache",
+    unit: 'Pods',
+    operator: sumMetric(await next.metrics(), 'regcred_cache_objects', { informer: 'pending-pods' }),
+    floor: PODS_PENDING,
+  });
+  return next;
+}
+
+/** The defaults mode's memory with only a few namespaces in the cluster. */
+async function smallMemory(b: Bench, mode: Mode): Promise<void> {
+  await b.namespaces(names('s', SMALL).map((x) => [x, 's'] as const));
+  const op = await mode.start();
+  try {
+    await b.applyAndConverge(b.credential('small', ['s']), SMALL);
+    await idle(b, op, SMALL, mode.name, mode, Math.min(IDLE_SECONDS, 30));
+    const memory = await memoryOf(op.pid);
+    record({
+      size: SMALL,
+      mode: mode.name,
+      figure: 'memory: peak RSS',
+      unit: 'MiB',
+      operator: memory.peak,
+      target: '<= 80 MiB',
+      note: 'VmHWM',
+    });
+    record({ size: SMALL, mode: mode.name, figure: 'memory: RSS at the end', unit: 'MiB', operator: memory.rss });
+    await b.deleteCredential('small');
+  } finally {
+    await op.stop();
+  }
+}
+
+// ---- pressure: the API server made to throttle, then slow -------------------------------------------
+
+/**
+ * The defaults flags through test/harness/api-proxy.ts with few seats: first it answers 429 beyond
+ * 2 requests at once (API Priority and Fairness with full queues), during a fan-out; then it queues
+ * beyond 2 seats held 100 ms each (rising latency), during a rotation. Once with the adaptive
+ * bound, once with --kube-api-adaptive=false. Nothing may be lost: every copy, every entry.
+ */
+async function pressure(n: number): Promise<void> {
+  log(`--- pressure: ${n} namespaces, starting a control plane`);
+  const b = await Bench.start();
+  const proxy = await startApiProxy(1);
+  try {
+    await b.install();
+    await b.namespaces(names('o', n).map((x) => [x, 'o'] as const));
+    // the source's password now: the second run starts from what the first one left
+    let password = 'p0';
+    const rotateTo = async (next: string) => {
+      password = next;
+      await b.setSource(next);
+    };
+    for (const adaptive of [true, false]) {
+      const mode = adaptive ? 'pressure, adaptive' : 'pressure, --kube-api-adaptive=false';
+      // The shipped tuning (all defaults) without leader election: its Lease requests would go
+      // through the same crowded proxy, where the shipped FlowSchema would give them a level of their own.
+      const op = await startOperator({
+        sourceNamespace: SYSTEM,
+        user: CERT_USER,
+        wrapKubeconfig: (kc) => proxy.kubeconfigFor(kc),
+        args: [`--kube-api-adaptive=${adaptive}`, '--log-level=info'],
+      });
+      let lowest = Infinity;
+      const sampler = setInterval(() => {
+        op.metric('regcred_api_inflight_limit').then(
+          (limit) => (lowest = Math.min(lowest, limit)),
+          () => undefined,
+        );
+      }, 100);
+      try {
+        const cred = adaptive ? 'pressure-a' : 'pressure-f';
+        // 1. throttling during a fan-out
+        proxy.setCapacity({ seats: 2, overflow: 'reject', serviceMs: 20 });
+        let before = proxy.counts();
+        proxy.concurrency();
+        const fanout = await b.applyAndConverge(
+          b.credential(cred, ['o'], { secretName: cred }),
+          n,
+          PRESSURE_TIMEOUT_MS,
+        );
+        let after = proxy.counts();
+        const rejected = (after.throttled ?? 0) - (before.throttled ?? 0);
+        const forwarded = (after.forwarded ?? 0) - (before.forwarded ?? 0);
+        const lowestThrottled = lowest;
+        const requests = `${rejected} answered 429 of ${forwarded + rejected} requests`;
+        if (fanout === undefined) {
+          record({
+            size: n,
+            mode,
+            figure: 'throttled fan-out (2 seats, 429 beyond): not converged',
+            unit: 's',
+            operator: PRESSURE_TIMEOUT_MS / 1000,
+            note: `gave up after ${PRESSURE_TIMEOUT_MS / 1000} s: ${requests}`,
+          });
+          continue;
+        }
+        await verifyAll(b, n, cred, password);
+        record({
+          size: n,
+          mode,
+          figure: 'throttled fan-out (2 seats, 429 beyond): converged, nothing lost',
+          unit: 's',
+          operator: fanout,
+          note:
+            `${requests} (${((100 * rejected) / (forwarded + rejected)).toFixed(1)} %); ` +
+            `in-flight bound down to ${lowestThrottled}; at most ${proxy.concurrency().peak} at once at the proxy`,
+        });
+        // 2. slowness during a rotation
+        proxy.setCapacity({ seats: 2, overflow: 'queue', serviceMs: 100 });
+        lowest = Infinity;
+        before = proxy.counts();
+        const t0 = performance.now();
+        await rotateTo(adaptive ? 'slow-a' : 'slow-f');
+        await verifyAll(b, n, cred, password, 600_000);
+        const took = seconds(t0);
+        after = proxy.counts();
+        record({
+          size: n,
+          mode,
+          figure: 'slow rotation (2 seats held 100 ms, the rest queued): converged, nothing lost',
+          unit: 's',
+          operator: took,
+          note:
+            `in-flight bound down to ${lowest}; at most ${proxy.concurrency().peak} requests at once at the proxy ` +
+            `(queued there); ${(after.forwarded ?? 0) - (before.forwarded ?? 0)} requests`,
+        });
+        // 3. the pressure gone: the bound grows back as requests succeed
+        proxy.setCapacity(undefined);
+        const bound = await op.metric('regcred_api_inflight_limit');
+        await rotateTo(adaptive ? 'free-a' : 'free-f');
+        await verifyAll(b, n, cred, password);
+        record({
+          size: n,
+          mode,
+          figure: 'pressure gone: in-flight bound after one more rotation',
+          unit: 'requests',
+          operator: await op.metric('regcred_api_inflight_limit'),
+          note: `from ${bound}`,
+        });
+        await b.deleteCredential(cred);
+      } finally {
+        clearInterval(sampler);
+        proxy.setCapacity(undefined);
+        await op.stop();
+      }
+    }
+  } finally {
+    await proxy.stop();
+    await b.stop();
+  }
+}
+
+/** Every namespace holds the copy with `password` and all 3 ServiceAccounts list it. */
+async function verifyAll(
+  b: Bench,
+  n: number,
+  secretName: string,
+  password: string,
+  timeoutMs = 300_000,
+): Promise<void> {
+  const document = documentFor(password);
+  await waitFor(
+    async () => {
+      const secrets = await b.req<{ items: Array<{ metadata: { name: string }; data?: Record<string, string> }> }>(
+        'GET',
+        `/api/v1/secrets?labelSelector=${encodeURIComponent(MANAGED)}`,
+      );
+      const good = secrets.items.filter(
+        (x) => x.metadata.name === secretName && x.data?.['.dockerconfigjson'] === document,
+      );
+      if (good.length < n) return false;
+      const sas = await b.req<{
+        items: Array<{ metadata: { namespace: string }; imagePullSecrets?: Array<{ name: string }> }>;
+      }>('GET', '/api/v1/serviceaccounts');
+      const listing = sas.items.filter(
+        (sa) =>
+          sa.metadata.namespace.startsWith('o-') &&
+          sa.imagePullSecrets?.filter((x) => x.name === secretName).length === 1,
+      );
+      return listing.length >= 3 * n;
+    },
+    { timeoutMs, intervalMs: 1000, what: `every copy ${secretName} with password ${password} and every entry` },
+  );
 }
 
 async function main(): Promise<void> {
   const started = new Date();
   const max = Math.max(...SIZES);
-  for (const n of SIZES) await runSize(n, n === max);
+  for (const [i, n] of SIZES.entries()) await runSize(n, n === max, i === 0);
+  if (PRESSURE > 0) await pressure(PRESSURE);
   const lines = [
-    `| N | figure | operator | floor | ratio |`,
-    `|---|---|---|---|---|`,
+    `| N | mode | figure | operator | floor | ratio | target |`,
+    `|---|---|---|---|---|---|---|`,
     ...figures.map((f) => {
       const floor = f.floor === undefined ? '' : `${fmt(f.floor)} ${f.unit}`;
       const ratio = f.ratio === undefined ? '' : `${f.ratio.toFixed(2)}x`;
-      return `| ${f.size} | ${f.figure} | ${fmt(f.operator)} ${f.unit} | ${floor} | ${ratio} |`;
+      const operator = `${fmt(f.operator)} ${f.unit}`;
+      return `| ${f.size} | ${f.mode} | ${f.figure} | ${operator} | ${floor} | ${ratio} | ${f.target ?? ''} |`;
     }),
   ];
   process.stdout.write(
-    `\nregcred-operator benchmark, ${started.toISOString()}, sizes ${SIZES.join(',')}, ${NEW_NAMESPACES} new ` +
-      `namespaces, idle ${IDLE_SECONDS} s, concurrency ${CONCURRENCY}${TARGETING ? ', targeting fields' : ''}\n\n` +
+    `\nregcred-operator benchmark, ${started.toISOString()}, sizes ${SIZES.join(',')}, modes ${MODES.join(',')}, ` +
+      `${NEW_NAMESPACES} new namespaces, idle ${IDLE_SECONDS} s, floor concurrency ${CONCURRENCY}` +
+      `${TARGETING ? ', targeting fields' : ''}\n\n` +
       `${lines.join('\n')}\n`,
   );
   const dir = path.join(ROOT, 'bench', 'results');
@@ -760,11 +1345,14 @@ async function main(): Promise<void> {
         started,
         quick,
         sizes: SIZES,
+        modes: MODES,
         newNamespaces: NEW_NAMESPACES,
         idleSeconds: IDLE_SECONDS,
         unrelated: UNRELATED,
         concurrency: CONCURRENCY,
         targeting: TARGETING,
+        trickle: { namespaces: TRICKLE, intervalMs: TRICKLE_INTERVAL_MS, settleSeconds: TRICKLE_SETTLE_SECONDS },
+        pods: { running: PODS_RUNNING, pending: PODS_PENDING },
         figures,
       },
       null,

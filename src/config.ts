@@ -13,6 +13,8 @@ const configSchema = z.object({
   concurrency: z.coerce.number().int().min(1).max(256),
   kubeApiQps: z.coerce.number().min(0).max(10_000),
   kubeApiBurst: z.coerce.number().int().min(1).max(20_000),
+  kubeApiMaxInflight: z.coerce.number().int().min(1).max(10_000),
+  kubeApiAdaptive: z.stringbool(),
   kubeApiTimeoutSeconds: z.coerce.number().min(1).max(600),
   metricsBindAddress: z.string(),
   healthProbeBindAddress: z.string(),
@@ -59,17 +61,36 @@ export const FLAGS: Array<{
   },
   { flag: '--concurrency', env: 'REGCRED_CONCURRENCY', key: 'concurrency', help: 'reconcile workers', fallback: '8' },
   {
+    flag: '--kube-api-max-inflight',
+    env: 'REGCRED_KUBE_API_MAX_INFLIGHT',
+    key: 'kubeApiMaxInflight',
+    help:
+      'at most this many API requests in flight (watches aside); with --kube-api-adaptive the bound shrinks ' +
+      'while the API server throttles (429) or answers slowly, and grows back when it stops',
+    fallback: '32',
+  },
+  {
+    flag: '--kube-api-adaptive',
+    env: 'REGCRED_KUBE_API_ADAPTIVE',
+    key: 'kubeApiAdaptive',
+    help: 'adapt the in-flight bound to the API server (false: a fixed bound of --kube-api-max-inflight)',
+    fallback: 'true',
+    boolean: true,
+  },
+  {
     flag: '--kube-api-qps',
     env: 'REGCRED_KUBE_API_QPS',
     key: 'kubeApiQps',
-    help: 'client-side request rate limit (0 = none)',
-    fallback: '50',
+    help:
+      'a fixed client-side request rate on top (0 = none: the API server protects itself with API Priority ' +
+      'and Fairness, the in-flight bound protects it from this client)',
+    fallback: '0',
   },
   {
     flag: '--kube-api-burst',
     env: 'REGCRED_KUBE_API_BURST',
     key: 'kubeApiBurst',
-    help: 'client-side burst',
+    help: 'client-side burst of --kube-api-qps',
     fallback: '100',
   },
   {

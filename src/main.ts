@@ -1,9 +1,9 @@
 // Entry point: flags/env -> config, kubeconfig -> client, the operator, and signal handling.
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { KubeConfig } from '@kubernetes/client-node';
 import { ConfigError, parseConfig, usage } from './config.js';
 import { KubeClient, type RequestObserver } from './k8s/client.js';
+import { loadClusterAccess } from './k8s/kubeconfig.js';
 import { LeaseStore } from './k8s/leases.js';
 import { createLogger } from './logger.js';
 import { Metrics } from './metrics.js';
@@ -27,22 +27,24 @@ async function main(argv: string[]): Promise<number> {
     throw err;
   }
   const logger = createLogger(config.logLevel);
-  const kubeConfig = new KubeConfig();
-  if (config.kubeconfig) kubeConfig.loadFromFile(config.kubeconfig);
-  else kubeConfig.loadFromDefault();
+  const access = await loadClusterAccess(config.kubeconfig);
   const metrics = new Metrics();
   const observe: RequestObserver = (verb, resource, code, _seconds) => {
     metrics.apiRequests.inc({ verb, resource, code: String(code) });
     if (code >= 200 && code < 300 && (verb === 'CREATE' || verb === 'UPDATE' || verb === 'PATCH' || verb === 'DELETE'))
       metrics.writes.inc({ resource, verb });
   };
-  const client = await KubeClient.create(kubeConfig, {
+  const client = KubeClient.create(access, {
     clock: systemClock,
     qps: config.kubeApiQps,
     burst: config.kubeApiBurst,
+    maxInFlight: config.kubeApiMaxInflight,
+    adaptive: config.kubeApiAdaptive,
+    onLimitChange: (limit) => metrics.apiInflightLimit.set(limit),
     timeoutMs: config.kubeApiTimeoutSeconds * 1000,
     observe,
   });
+  metrics.apiInflightLimit.set(config.kubeApiMaxInflight);
   logger.info({ server: client.server, sourceNamespace: config.sourceNamespace }, 'starting regcred-operator');
   const operator = new Operator({
     config,
@@ -55,7 +57,7 @@ async function main(argv: string[]): Promise<number> {
   let stopping = false;
   // Leader election has its own client: renewals must not queue behind a fan-out's rate limit.
   const electionClient = config.leaderElect
-    ? await KubeClient.create(kubeConfig, {
+    ? KubeClient.create(access, {
         clock: systemClock,
         qps: 0,
         maxRetries: 0,

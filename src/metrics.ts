@@ -26,6 +26,11 @@ export class Metrics {
     help: 'Keys waiting in the work queue',
     registers: [this.registry],
   });
+  readonly queueDelayed = new Gauge({
+    name: 'regcred_workqueue_delayed',
+    help: 'Keys waiting for a delayed add (requeue-after, backoff, a paced status write or Event summary)',
+    registers: [this.registry],
+  });
   readonly queueAdds = new Counter({
     name: 'regcred_workqueue_adds_total',
     help: 'Keys added to the work queue (not counting adds of a key already waiting)',
@@ -69,6 +74,19 @@ export class Metrics {
     name: 'regcred_api_requests_total',
     help: 'API requests by verb, resource and HTTP code',
     labelNames: ['verb', 'resource', 'code'],
+    registers: [this.registry],
+  });
+  readonly apiInflightLimit = new Gauge({
+    name: 'regcred_api_inflight_limit',
+    help:
+      'How many API requests may be in flight now (--kube-api-max-inflight, lowered while the API server ' +
+      'signals pressure)',
+    registers: [this.registry],
+  });
+  readonly cacheObjects = new Gauge({
+    name: 'regcred_cache_objects',
+    help: 'Objects held by each informer cache (the memory the operator needs grows with these)',
+    labelNames: ['informer'],
     registers: [this.registry],
   });
   readonly sourceFailures = new Counter({

@@ -19,7 +19,7 @@ import { checkCredential } from './registry/v2.js';
 import { Verifier } from './registry/verifier.js';
 import { credentialKey } from './controller/keys.js';
 import type { Metrics } from './metrics.js';
-import type { Clock } from './runtime/clock.js';
+import type { Clock, Timer } from './runtime/clock.js';
 import { Informer, type KubeObject } from './runtime/informer.js';
 import { WorkerPool } from './runtime/workerpool.js';
 import { WorkQueue } from './runtime/workqueue.js';
@@ -108,6 +108,9 @@ function slimPod(pod: V1Pod): V1Pod {
   };
 }
 
+/** How long a shutdown waits for the last Event counts to be written. */
+const EVENT_FLUSH_TIMEOUT_MS = 3000;
+
 export class Operator {
   readonly caches: Caches;
   readonly queue: WorkQueue;
@@ -115,6 +118,7 @@ export class Operator {
   private readonly reconciler: Reconciler;
   private readonly workers: WorkerPool;
   private readonly verifier?: Verifier;
+  private readonly events: EventRecorder;
   private servers: http.Server[] = [];
   private readyTimer?: NodeJS.Timeout;
   private started = false;
@@ -175,6 +179,7 @@ export class Operator {
           onResult: (result) => metrics.registryChecks.inc({ result: result.reason }),
         })
       : undefined;
+    this.events = new EventRecorder(resources, clock, logger);
     this.reconciler = new Reconciler({
       resources,
       caches: this.caches,
@@ -182,7 +187,7 @@ export class Operator {
       clock,
       logger,
       metrics,
-      events: new EventRecorder(resources, clock, logger),
+      events: this.events,
       sourceNamespace: config.sourceNamespace,
       providers,
       verifier: this.verifier,
@@ -241,6 +246,8 @@ export class Operator {
     this.started = true;
     this.readyTimer = setInterval(() => {
       metrics.ready.set(this.readiness().ok ? 1 : 0);
+      for (const informer of this.informers()) metrics.cacheObjects.set({ informer: informer.name }, informer.size());
+      metrics.queueDelayed.set(this.queue.delayed());
     }, 2000);
     this.readyTimer.unref();
     metrics.ready.set(1);
@@ -266,6 +273,13 @@ export class Operator {
     clearInterval(this.readyTimer);
     this.verifier?.stop();
     await this.workers.stop();
+    // Counts of repeated Events still waiting for their next write; not worth holding a shutdown for.
+    let flushTimer: Timer | undefined;
+    await Promise.race([
+      this.events.flush(),
+      new Promise<void>((resolve) => (flushTimer = this.options.clock.setTimer(EVENT_FLUSH_TIMEOUT_MS, resolve))),
+    ]);
+    flushTimer?.cancel();
     await Promise.all(this.informers().map((i) => i.stop()));
     await Promise.all(this.servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
   }

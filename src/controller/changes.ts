@@ -1,5 +1,9 @@
 // Pure: collects the changes namespace reconciles made, so the credential reconcile can report
 // them as a few Events ("created Secret in 40 namespaces: a, b, c, ...") instead of one per write.
+// Paced per reason (drainDue): the first changes after a quiet interval are reported at once (a
+// fan-out, a rotation), later ones at most once per interval, each report summing up what changed
+// since the one before: namespaces that trickle in cost one Event write per reason and interval,
+// not one per namespace.
 
 const MESSAGES: Record<string, string> = {
   SecretCreated: 'created the pull secret in',
@@ -16,8 +20,15 @@ const OBJECT_REASONS = new Set(['PullSecretAdded', 'PullSecretRemoved', 'PodsRec
 
 const EXAMPLES = 5;
 
+export interface ChangeReport {
+  reason: string;
+  message: string;
+  /** Places (namespaces, objects) changed since the last report of this reason. */
+  count: number;
+}
+
 export class ChangeLog {
-  private readonly byReason = new Map<string, { places: Set<string>; examples: string[] }>();
+  private readonly byReason = new Map<string, { places: Set<string>; examples: string[]; reportedAt?: number }>();
 
   add(reason: keyof typeof MESSAGES | string, where: string): void {
     let entry = this.byReason.get(reason);
@@ -27,18 +38,48 @@ export class ChangeLog {
     if (entry.examples.length < EXAMPLES) entry.examples.push(where);
   }
 
-  /** The pending changes as Event reasons and messages; empties the log. */
+  /** Every pending change as Event reasons and messages, whatever the pace; empties the log. */
   drain(): Array<{ reason: string; message: string }> {
-    const out = [...this.byReason].map(([reason, { places, examples }]) => {
+    return this.drainAll().map(({ reason, message }) => ({ reason, message }));
+  }
+
+  /** Every pending report, whatever the pace; empties the log. */
+  drainAll(): ChangeReport[] {
+    return this.take(() => true, undefined);
+  }
+
+  /**
+   * The reports due at `now`: a reason not reported within `intervalMs` at once, others once their
+   * interval has passed. Returns them, and when the next held one falls due (undefined: none held).
+   */
+  drainDue(now: number, intervalMs: number): { reports: ChangeReport[]; nextDueAt?: number } {
+    let nextDueAt: number | undefined;
+    const reports = this.take((entry) => {
+      const dueAt = entry.reportedAt === undefined ? now : entry.reportedAt + intervalMs;
+      if (dueAt <= now) return true;
+      nextDueAt = Math.min(nextDueAt ?? dueAt, dueAt);
+      return false;
+    }, now);
+    return { reports, nextDueAt };
+  }
+
+  private take(
+    due: (entry: { places: Set<string>; reportedAt?: number }) => boolean,
+    now: number | undefined,
+  ): ChangeReport[] {
+    const out: ChangeReport[] = [];
+    for (const [reason, entry] of this.byReason) {
+      const { places, examples } = entry;
+      if (places.size === 0 || !due(entry)) continue;
       const count = places.size;
       const what = MESSAGES[reason] ?? reason;
       const perObject = OBJECT_REASONS.has(reason);
       const noun = perObject ? '' : count === 1 ? ' 1 namespace' : ` ${count} namespaces`;
       const more = count > examples.length ? `, and ${count - examples.length} more` : '';
       const countText = perObject ? ` (${count})` : '';
-      return { reason, message: `${what}${noun}${countText}: ${examples.join(', ')}${more}` };
-    });
-    this.byReason.clear();
+      out.push({ reason, message: `${what}${noun}${countText}: ${examples.join(', ')}${more}`, count });
+      this.byReason.set(reason, { places: new Set(), examples: [], reportedAt: now });
+    }
     return out;
   }
 }

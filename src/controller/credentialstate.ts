@@ -10,7 +10,7 @@
 import type { NamespaceFailure, RegistryCredential, RegistryCredentialSpec } from '../api/v1alpha1.js';
 import type { Auths } from '../dockerconfig.js';
 import type { SourceProblem, TokenTiming } from '../providers/provider.js';
-import { ChangeLog } from './changes.js';
+import { ChangeLog, type ChangeReport } from './changes.js';
 
 /** Short-lived tokens: earliest expiry of those served, oldest refresh, when to look again. */
 export type TokenTimes = TokenTiming;
@@ -117,9 +117,14 @@ export class CredentialState {
     this.changes.add(reason, where);
   }
 
-  /** The changes since the last report, as Event reasons and messages; empties the log. */
-  drainChanges(): Array<{ reason: string; message: string }> {
-    return this.changes.drain();
+  /** Every change since the last report, whatever the pace; empties the log. */
+  drainChanges(): ChangeReport[] {
+    return this.changes.drainAll();
+  }
+
+  /** The reports due now (changes.ts paces them per reason), and when the next held one is due. */
+  drainDueChanges(now: number, intervalMs: number): { reports: ChangeReport[]; nextDueAt?: number } {
+    return this.changes.drainDue(now, intervalMs);
   }
 }
 

@@ -22,7 +22,7 @@ import {
   type RegistryVerification,
   targetSecretName,
 } from '../api/v1alpha1.js';
-import type { EventSink } from '../events.js';
+import { type EventSink, SERIES_INTERVAL_MS } from '../events.js';
 import { isKubeError, KubeApiError } from '../k8s/errors.js';
 import type { Resources } from '../k8s/resources.js';
 import type { Metrics } from '../metrics.js';
@@ -44,7 +44,7 @@ import {
 import { credentialKey, namespaceKey, parseKey } from './keys.js';
 import { resolveSources } from './resolve.js';
 import { injectedFor } from './serviceaccounts.js';
-import { computeStatus, type ConditionInput, sameStatus } from './status.js';
+import { computeStatus, type ConditionInput, isRoutineChange, sameStatus } from './status.js';
 import { credentialsVerifiedCondition, registryRows, verificationEvents, verificationPlans } from './verification.js';
 import { EvictionBudget, isWaitingOnPull, podsToRecover, toSlimPod } from './podrecovery.js';
 import { type PacedQueue, StatusPacer } from './statuspacing.js';
@@ -131,8 +131,14 @@ export class Reconciler {
       // Nothing is written or deleted on an invalid spec; the status says why.
       state.rejectSpec(parsed.message);
       events.record(cred, 'Warning', 'InvalidSpec', parsed.message);
-      await this.writeStatus(cred, state, { selected: 0, ready: 0, failures: [] }, this.notVerified(name), logger);
-      return;
+      const held = await this.writeStatus(
+        cred,
+        state,
+        { selected: 0, ready: 0, failures: [] },
+        this.notVerified(name),
+        logger,
+      );
+      return held === undefined ? undefined : { requeueAfterMs: held };
     }
     const spec = parsed.spec;
     const specChanged = state.decide(cred, spec, targetSecretName(cred, spec));
@@ -195,21 +201,32 @@ export class Reconciler {
       metrics?.sourceFailures.inc({ credential: name, reason: sourceFailure.reason });
       events.record(cred, 'Warning', sourceFailure.reason, sourceFailure.message);
     }
-    this.flushChanges(cred, state);
+    const changesDueAt = this.flushChanges(cred, state);
     const verification = this.verify(cred, spec, state);
     const failures = state.failureList();
     metrics?.namespaces.set({ credential: name, state: 'selected' }, selected.length);
     metrics?.namespaces.set({ credential: name, state: 'ready' }, ready);
     metrics?.namespaces.set({ credential: name, state: 'failed' }, failures.length);
-    await this.writeStatus(cred, state, { selected: selected.length, ready, failures }, verification, logger);
+    const statusHeldMs = await this.writeStatus(
+      cred,
+      state,
+      { selected: selected.length, ready, failures },
+      verification,
+      logger,
+    );
     const now = this.options.clock.now();
     const tokens = state.sources.tokens;
     if (tokens.expiresAt !== undefined)
       metrics?.secondsUntilExpiry.set({ credential: name }, (tokens.expiresAt - now) / 1000);
     else metrics?.secondsUntilExpiry.remove({ credential: name });
-    // Time-based work: come back when a token is due for renewal or a failed renewal for a retry.
-    if (tokens.nextCheckAt !== undefined && !spec.suspend)
-      return { requeueAfterMs: Math.max(1000, tokens.nextCheckAt - now) };
+    // Time-based work: come back when a token is due for renewal or a failed renewal for a retry,
+    // when a held change summary is due, or when a held routine status write may go.
+    const due = [
+      tokens.nextCheckAt !== undefined && !spec.suspend ? Math.max(1000, tokens.nextCheckAt - now) : undefined,
+      changesDueAt === undefined ? undefined : Math.max(0, changesDueAt - now),
+      statusHeldMs,
+    ].filter((ms): ms is number => ms !== undefined);
+    if (due.length > 0) return { requeueAfterMs: Math.min(...due) };
   }
 
   private async resolveSourcesOf(
@@ -241,7 +258,8 @@ export class Reconciler {
       return;
     }
     const state = this.states.get(cred.metadata.name);
-    if (state) this.flushChanges(cred, state);
+    for (const { reason, message, count } of state?.drainChanges() ?? [])
+      this.options.events.summarize(cred, reason, message, count);
     this.options.events.record(
       cred,
       'Normal',
@@ -300,13 +318,14 @@ export class Reconciler {
     return { credentialsVerified: credentialsVerifiedCondition([], false) };
   }
 
+  /** Writes the status if it changed. Returns how long a routine change is held (statuspacing.ts), if it is. */
   private async writeStatus(
     cred: RegistryCredential,
     state: CredentialState,
     counts: { selected: number; ready: number; failures: NamespaceFailure[] },
     verification: VerificationReport,
     logger: Logger,
-  ): Promise<void> {
+  ): Promise<number | undefined> {
     const { sources } = state;
     const status = computeStatus(cred.status, {
       generation: cred.metadata.generation ?? 0,
@@ -322,7 +341,11 @@ export class Reconciler {
       ...verification,
       ...(state.spec?.podRecovery?.enabled ? { podRecovery: podRecoveryStatus(state) } : {}),
     });
-    if (sameStatus(cred.status, status)) return;
+    if (sameStatus(cred.status, status)) return undefined;
+    if (isRoutineChange(cred.status, status)) {
+      const waitMs = this.pacer.routineWriteWait(cred.metadata.name, this.options.clock.now());
+      if (waitMs > 0) return waitMs;
+    }
     try {
       const updated = await this.options.resources.updateStatus(cred, status);
       this.options.caches.credentials.noteWritten(updated);
@@ -333,11 +356,17 @@ export class Reconciler {
     } catch (err) {
       if (!isKubeError(err, 'NotFound')) throw err;
     }
+    return undefined;
   }
 
-  /** One Event per kind of change since the last credential reconcile, naming a few namespaces. */
-  private flushChanges(cred: RegistryCredential, state: CredentialState): void {
-    for (const { reason, message } of state.drainChanges()) this.options.events.record(cred, 'Normal', reason, message);
+  /**
+   * One Event summary per kind of change, naming a few namespaces: the first changes after a quiet
+   * minute at once, later ones once a minute (changes.ts). Returns when the next held one is due.
+   */
+  private flushChanges(cred: RegistryCredential, state: CredentialState): number | undefined {
+    const { reports, nextDueAt } = state.drainDueChanges(this.options.clock.now(), SERIES_INTERVAL_MS);
+    for (const { reason, message, count } of reports) this.options.events.summarize(cred, reason, message, count);
+    return nextDueAt;
   }
 
   /** Namespaces holding a Secret or an SA entry this credential added. */

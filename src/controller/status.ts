@@ -173,6 +173,35 @@ export function computeStatus(
   return status;
 }
 
+/**
+ * Whether going from `prev` to `next` is routine, i.e. may wait for the credential's status pace
+ * (statuspacing.ts): only counts and the messages that quote them change, or Ready/Propagated go
+ * from True to Progressing (a namespace that has just joined, normally served within moments).
+ * Anything else is news and is written at once: a first status, a new generation, a condition
+ * that flips otherwise (a failure, a source problem, the end of a fan-out), failures, registries,
+ * token times, recovered Pods.
+ */
+export function isRoutineChange(prev: RegistryCredentialStatus | undefined, next: RegistryCredentialStatus): boolean {
+  if (!prev?.conditions?.length || prev.observedGeneration !== next.observedGeneration) return false;
+  const rest = (status: RegistryCredentialStatus) => ({
+    ...status,
+    conditions: undefined,
+    namespaces: undefined,
+    namespaceSummary: undefined,
+  });
+  if (!sameStatus(rest(prev), rest(next))) return false;
+  const types = new Set([...prev.conditions, ...(next.conditions ?? [])].map((condition) => condition.type));
+  for (const type of types) {
+    const before = prev.conditions.find((condition) => condition.type === type);
+    const after = next.conditions?.find((condition) => condition.type === type);
+    if (!before || !after) return false;
+    if (before.status === after.status && before.reason === after.reason) continue;
+    const toProgressing = before.status === 'True' && after.status === 'False' && after.reason === 'Progressing';
+    if (!(toProgressing && (type === 'Ready' || type === 'Propagated'))) return false;
+  }
+  return true;
+}
+
 export function sameStatus(a: RegistryCredentialStatus | undefined, b: RegistryCredentialStatus): boolean {
   return canonical(a ?? {}) === canonical(b);
 }

@@ -8,8 +8,14 @@
 //   at once: the final status is not held back by the pause.
 // - A namespace key that ended a burst without writing (the echo of our own write) runs a pending
 //   pause at once.
+// - Routine status writes (status.ts: isRoutineChange, counts only) of one credential are paced:
+//   a burst of STATUS_WRITE_BURST, then one per STATUS_WRITE_INTERVAL_MS, so namespaces arriving one
+//   at a time do not cost a status write each. News (a flip, a failure, a new generation) is not.
 import { credentialKey } from './keys.js';
 import { STATUS_DELAY_BASE_MS, statusDelayMs } from './timing.js';
+
+export const STATUS_WRITE_BURST = 3;
+export const STATUS_WRITE_INTERVAL_MS = 30_000;
 
 /** The part of the work queue the pacing uses. */
 export interface PacedQueue {
@@ -26,6 +32,8 @@ export interface PacedQueue {
 export class StatusPacer {
   /** How long the last credential reconcile took, per credential (ms). */
   private readonly lastRunMs = new Map<string, number>();
+  /** Routine status writes each credential may make now (a token bucket), as of `at`. */
+  private readonly writeBudget = new Map<string, { tokens: number; at: number }>();
 
   constructor(
     private readonly queue: PacedQueue,
@@ -44,6 +52,22 @@ export class StatusPacer {
 
   forget(credential: string): void {
     this.lastRunMs.delete(credential);
+    this.writeBudget.delete(credential);
+  }
+
+  /**
+   * A routine status write of `credential` at `now`: 0 if it may go now (and it is counted), else
+   * how long until it may.
+   */
+  routineWriteWait(credential: string, now: number): number {
+    const budget = this.writeBudget.get(credential) ?? { tokens: STATUS_WRITE_BURST, at: now };
+    const tokens = Math.min(STATUS_WRITE_BURST, budget.tokens + (now - budget.at) / STATUS_WRITE_INTERVAL_MS);
+    if (tokens >= 1) {
+      this.writeBudget.set(credential, { tokens: tokens - 1, at: now });
+      return 0;
+    }
+    this.writeBudget.set(credential, { tokens, at: now });
+    return Math.ceil((1 - tokens) * STATUS_WRITE_INTERVAL_MS);
   }
 
   /** A namespace key changed something the status counts (a write, a failure that came or went). */

@@ -1,16 +1,17 @@
-// A small REST client for the Kubernetes API. Authentication and TLS come from
-// @kubernetes/client-node's KubeConfig (kubeconfig files, in-cluster token refresh, exec plugins);
+// A small REST client for the Kubernetes API. Authentication and TLS come from a ClusterAccess
+// (kubeconfig.ts: kubeconfig files, in-cluster token refresh, exec plugins, as client-node reads them);
 // the requests themselves are plain HTTP so that every call gets: a typed error, a client-side
 // rate limit, bounded retries of transient failures that honour Retry-After, a timeout, a
 // per-request metric hook, and no response body of a Secret call in any error message.
 import http from 'node:http';
 import https from 'node:https';
-import { KubeConfig } from '@kubernetes/client-node';
 import { Backoff } from '../runtime/backoff.js';
 import { type Clock, sleep } from '../runtime/clock.js';
 import type { WatchEvent } from '../runtime/informer.js';
+import { AdaptiveLimit, type Outcome } from '../runtime/adaptivelimit.js';
 import { TokenBucket } from '../runtime/ratelimit.js';
 import { KubeApiError, kubeErrorFromResponse, transportError } from './errors.js';
+import type { ClusterAccess } from './kubeconfig.js';
 
 export type Verb = 'GET' | 'LIST' | 'WATCH' | 'CREATE' | 'UPDATE' | 'PATCH' | 'DELETE';
 
@@ -33,8 +34,17 @@ export interface RequestOptions {
 
 export interface KubeClientOptions {
   clock: Clock;
+  /** A fixed request rate (token bucket); 0 or absent: none. */
   qps?: number;
   burst?: number;
+  /**
+   * At most this many requests (not watches) in flight; 0 or absent: no bound. The bound adapts to
+   * the server's signals (runtime/adaptivelimit.ts) unless `adaptive` is false.
+   */
+  maxInFlight?: number;
+  adaptive?: boolean;
+  /** The in-flight limit changed (a metric). */
+  onLimitChange?: (limit: number) => void;
   timeoutMs?: number;
   maxRetries?: number;
   userAgent?: string;
@@ -73,30 +83,32 @@ export class KubeClient implements KubeApi {
   private readonly agent: http.Agent;
   private readonly base: URL;
   private readonly limiter: TokenBucket;
+  private readonly inFlight?: AdaptiveLimit;
   private readonly timeoutMs: number;
   private readonly maxRetries: number;
   private readonly backoff = new Backoff(CLIENT_RETRY_BACKOFF);
 
   private constructor(
-    private readonly kubeConfig: KubeConfig,
-    tls: https.AgentOptions,
+    private readonly access: ClusterAccess,
     private readonly options: KubeClientOptions,
   ) {
-    const cluster = kubeConfig.getCurrentCluster();
-    if (!cluster) throw new Error('kubeconfig has no current cluster');
-    this.base = new URL(cluster.server);
-    const agentOptions = { keepAlive: true, maxSockets: 64, ...tls };
+    this.base = new URL(access.server);
+    const agentOptions = { keepAlive: true, maxSockets: 64, ...access.tls };
     this.agent = this.base.protocol === 'https:' ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
-    this.limiter = new TokenBucket(options.qps ?? 50, options.burst ?? 100, options.clock);
+    this.limiter = new TokenBucket(options.qps ?? 0, options.burst ?? 100, options.clock);
+    if (options.maxInFlight)
+      this.inFlight = new AdaptiveLimit({
+        clock: options.clock,
+        max: options.maxInFlight,
+        adaptive: options.adaptive,
+        onChange: options.onLimitChange,
+      });
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.maxRetries = options.maxRetries ?? 3;
   }
 
-  static async create(kubeConfig: KubeConfig, options: KubeClientOptions): Promise<KubeClient> {
-    const tls: https.RequestOptions = {};
-    await kubeConfig.applyToHTTPSOptions(tls);
-    const { ca, cert, key, rejectUnauthorized, servername } = tls;
-    return new KubeClient(kubeConfig, { ca, cert, key, rejectUnauthorized, servername }, options);
+  static create(access: ClusterAccess, options: KubeClientOptions): KubeClient {
+    return new KubeClient(access, options);
   }
 
   get server(): string {
@@ -123,8 +135,25 @@ export class KubeClient implements KubeApi {
     }
   }
 
+  /** The in-flight bound now (undefined: none). */
+  inFlightLimit(): number | undefined {
+    return this.inFlight?.limit;
+  }
+
   private async once<T>(req: RequestOptions): Promise<T> {
     await this.limiter.take();
+    if (!this.inFlight) return this.exchange<T>(req, {});
+    const ticket = await this.inFlight.acquire();
+    const outcome: Outcome = {};
+    try {
+      return await this.exchange<T>(req, outcome);
+    } finally {
+      this.inFlight.release(ticket, outcome);
+    }
+  }
+
+  /** One HTTP request and its answer; `outcome` learns how it went, for the in-flight limit. */
+  private async exchange<T>(req: RequestOptions, outcome: Outcome): Promise<T> {
     const verb = verbOf(req);
     const resource = resourceOf(req.path);
     const started = performance.now();
@@ -150,7 +179,13 @@ export class KubeClient implements KubeApi {
           res.on('error', (error) => reject(transportError(what, error)));
           res.on('end', () => {
             const code = res.statusCode ?? 0;
-            this.options.observe?.(verb, resource, code, (performance.now() - started) / 1000);
+            const seconds = (performance.now() - started) / 1000;
+            this.options.observe?.(verb, resource, code, seconds);
+            const retryAfter = header(res.headers['retry-after']);
+            // Overloaded: a 429 (APF, max-inflight) unless the caller takes it as an answer (an
+            // eviction a PodDisruptionBudget refuses), or a 503 that says when to come back.
+            outcome.throttled = (code === 429 && req.retry !== false) || (code === 503 && retryAfter !== undefined);
+            if (verb !== 'LIST') outcome.latencyMs = seconds * 1000;
             const text = Buffer.concat(chunks).toString('utf8');
             if (code >= 200 && code < 300) {
               try {
@@ -159,16 +194,16 @@ export class KubeClient implements KubeApi {
                 reject(new KubeApiError('Transient', code, `${what}: unparseable response`));
               }
             } else {
-              reject(
-                kubeErrorFromResponse(code, text, what, req.sensitive ?? false, header(res.headers['retry-after'])),
-              );
+              reject(kubeErrorFromResponse(code, text, what, req.sensitive ?? false, retryAfter));
             }
           });
         },
       );
-      request.on('timeout', () =>
-        request.destroy(Object.assign(new Error('request timed out'), { code: 'ETIMEDOUT' })),
-      );
+      request.on('timeout', () => {
+        // no answer in time: as much a sign of overload as a 429
+        outcome.throttled = true;
+        request.destroy(Object.assign(new Error('request timed out'), { code: 'ETIMEDOUT' }));
+      });
       request.on('error', (error) => {
         this.options.observe?.(verb, resource, 0, (performance.now() - started) / 1000);
         reject(transportError(what, error));
@@ -262,16 +297,8 @@ export class KubeClient implements KubeApi {
     this.agent.destroy();
   }
 
-  private async authHeaders(): Promise<Record<string, string>> {
-    // Re-evaluated per request: in-cluster tokens and exec plugins rotate credentials.
-    const requestOptions: https.RequestOptions = {};
-    await this.kubeConfig.applyToHTTPSOptions(requestOptions);
-    const headers: Record<string, string> = {};
-    for (const [name, value] of Object.entries((requestOptions.headers ?? {}) as Record<string, unknown>)) {
-      if (typeof value === 'string') headers[name] = value;
-    }
-    if (requestOptions.auth) headers.Authorization = `Basic ${Buffer.from(requestOptions.auth).toString('base64')}`;
-    return headers;
+  private authHeaders(): Promise<Record<string, string>> {
+    return this.access.authHeaders();
   }
 
   private urlFor(path: string, query?: Record<string, string | number | boolean | undefined>): URL {

@@ -21,6 +21,7 @@ export const paths = {
   credentials: () => `/apis/${GROUP}/${VERSION}/${PLURAL}`,
   credential: (name: string) => `/apis/${GROUP}/${VERSION}/${PLURAL}/${encodeURIComponent(name)}`,
   events: (ns: string) => `/api/v1/namespaces/${ns}/events`,
+  event: (ns: string, name: string) => `/api/v1/namespaces/${ns}/events/${encodeURIComponent(name)}`,
   pods: (ns?: string) => (ns ? `/api/v1/namespaces/${ns}/pods` : '/api/v1/pods'),
   eviction: (ns: string, name: string) => `/api/v1/namespaces/${ns}/pods/${encodeURIComponent(name)}/eviction`,
 };
@@ -109,6 +110,15 @@ export class Resources {
 
   createEvent(event: CoreV1Event): Promise<CoreV1Event> {
     return this.client.request({ method: 'POST', path: paths.events(event.metadata!.namespace!), body: event });
+  }
+
+  /** Updates an Event of a series (client-go's correlator does the same): its count, last time and message. */
+  patchEvent(
+    ns: string,
+    name: string,
+    patch: { count: number; lastTimestamp: string; message: string },
+  ): Promise<CoreV1Event> {
+    return this.client.request({ method: 'PATCH', path: paths.event(ns, name), contentType: MERGE_PATCH, body: patch });
   }
 
   /**

@@ -4,20 +4,9 @@
 // workload identity, then managed identity), exchanged at the registry's `POST /oauth2/exchange`
 // for an ACR refresh token. One token per (registry, identity): ACR refresh tokens are issued for
 // one registry. The exchange honours HTTPS_PROXY/NO_PROXY like the Azure SDK (it uses the SDK's
-// HTTP pipeline), never follows a redirect and goes over HTTPS only.
-import {
-  ChainedTokenCredential,
-  ClientSecretCredential,
-  ManagedIdentityCredential,
-  type TokenCredential,
-  WorkloadIdentityCredential,
-} from '@azure/identity';
-import {
-  createDefaultHttpClient,
-  createHttpHeaders,
-  createPipelineFromOptions,
-  createPipelineRequest,
-} from '@azure/core-rest-pipeline';
+// HTTP pipeline), never follows a redirect and goes over HTTPS only. The Azure SDK is loaded on the
+// first token request.
+import type { TokenCredential } from '@azure/identity';
 import { readSecretKeys } from './provider.js';
 import { STANDARD_SCHEDULE } from './renewal.js';
 import type { Token, TokenFetcher } from './token-cache.js';
@@ -26,6 +15,7 @@ import {
   ClientCache,
   credentialsSecret,
   identityHash,
+  loadOnce,
   tokenProvider,
   type TokenProviderDeps,
   tokenRefreshError,
@@ -88,7 +78,9 @@ export function acrProvider(deps: TokenProviderDeps & { requestTimeoutMs: number
  * workload identity (AZURE_FEDERATED_TOKEN_FILE, injected by the workload identity webhook), then
  * managed identity. Developer tools (Azure CLI, PowerShell) are left out on purpose.
  */
-function credentialFor(context: AcrContext): TokenCredential {
+function credentialFor(identity: typeof import('@azure/identity'), context: AcrContext): TokenCredential {
+  const { ChainedTokenCredential, ClientSecretCredential, ManagedIdentityCredential, WorkloadIdentityCredential } =
+    identity;
   if (context.clientSecret) {
     return new ClientSecretCredential(context.tenantId ?? '', context.clientId ?? '', context.clientSecret);
   }
@@ -109,16 +101,22 @@ function credentialFor(context: AcrContext): TokenCredential {
 
 export function acrTokenFetcher(requestTimeoutMs: number): TokenFetcher<AcrContext> {
   const credentials = new ClientCache<TokenCredential>();
-  // The Azure SDK's pipeline: proxy settings from the environment, TLS, no retries (the token cache
-  // retries with its own backoff) and no redirects (the Entra token goes to this registry only).
-  const pipeline = createPipelineFromOptions({
-    retryOptions: { maxRetries: 0 },
-    redirectOptions: { maxRetries: 0 },
-    userAgentOptions: { userAgentPrefix: 'regcred-operator' },
+  const sdk = loadOnce(async () => {
+    const identity = await import('@azure/identity');
+    const rest = await import('@azure/core-rest-pipeline');
+    // The Azure SDK's pipeline: proxy settings from the environment, TLS, no retries (the token cache
+    // retries with its own backoff) and no redirects (the Entra token goes to this registry only).
+    const pipeline = rest.createPipelineFromOptions({
+      retryOptions: { maxRetries: 0 },
+      redirectOptions: { maxRetries: 0 },
+      userAgentOptions: { userAgentPrefix: 'regcred-operator' },
+    });
+    return { identity, rest, pipeline, httpClient: rest.createDefaultHttpClient() };
   });
-  const httpClient = createDefaultHttpClient();
 
   const exchange = async (context: AcrContext, accessToken: string, abortSignal: AbortSignal): Promise<string> => {
+    const { rest, pipeline, httpClient } = await sdk();
+    const { createHttpHeaders, createPipelineRequest } = rest;
     const tenant = context.tenantId ?? process.env.AZURE_TENANT_ID;
     const form = new URLSearchParams({
       grant_type: 'access_token',
@@ -154,10 +152,11 @@ export function acrTokenFetcher(requestTimeoutMs: number): TokenFetcher<AcrConte
 
   return async (context): Promise<Token> => {
     try {
+      const { identity } = await sdk();
       const credential = credentials.get(
         `${context.identity}|${context.tenantId ?? ''}|${context.clientId ?? ''}`,
         context.clientSecret ?? '',
-        () => credentialFor(context),
+        () => credentialFor(identity, context),
       );
       return await withDeadline(requestTimeoutMs, async (abortSignal) => {
         const entra = await credential.getToken(ACR_SCOPE, { abortSignal });

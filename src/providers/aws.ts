@@ -2,7 +2,8 @@
 // chain, static keys from a Secret of the source namespace, STS AssumeRole on top), credentials built
 // with the SDK's own providers (no hand-written SigV4 or STS), one SDK client per identity, the hard
 // deadline and the error description without credentials, and the base64 "AWS:<password>" token.
-import { fromNodeProviderChain, fromTemporaryCredentials } from '@aws-sdk/credential-providers';
+// The SDK is loaded on the first token request (most clusters have no AWS entry: its modules would
+// cost about 15 MiB of memory for nothing).
 import type { ECRClientConfig } from '@aws-sdk/client-ecr';
 import { type EntryFailure, type SourceSecrets, readSecretKeys } from './provider.js';
 import type { Token } from './token-cache.js';
@@ -10,6 +11,7 @@ import {
   asTokenRefreshError,
   ClientCache,
   identityHash,
+  loadOnce,
   tokenRefreshError,
   TokenRefreshError,
   withDeadline,
@@ -96,24 +98,34 @@ export interface AwsAuthorizationData {
   expiresAt?: Date;
 }
 
+/** One AWS service's client and its GetAuthorizationToken call. */
+export interface AwsTokenService<Client> {
+  createClient(config: AwsClientConfig): Client;
+  getAuthorizationToken(client: Client, signal: AbortSignal): Promise<AwsAuthorizationData | undefined>;
+}
+
 /**
  * A token fetcher over an AWS SDK client: one client (and credential provider, which caches its own
- * STS/IRSA credentials) per (region, identity, role), a hard deadline over each call.
+ * STS/IRSA credentials) per (region, identity, role), a hard deadline over each call. `loadService`
+ * imports the service's SDK module; it and the credential providers are loaded on the first request.
  */
 export function awsTokenFetcher<Client extends { destroy(): void }>(
   options: AwsFetcherOptions,
-  service: {
-    createClient(config: AwsClientConfig): Client;
-    getAuthorizationToken(client: Client, signal: AbortSignal): Promise<AwsAuthorizationData | undefined>;
-  },
+  loadService: () => Promise<AwsTokenService<Client>>,
 ): (context: AwsContext) => Promise<Token> {
   const clients = new ClientCache<Client>((client) => client.destroy());
   const requestHandler = { requestTimeout: options.requestTimeoutMs, connectionTimeout: options.requestTimeoutMs };
   const common = { maxAttempts: 1, requestHandler, ...(options.endpoint ? { endpoint: options.endpoint } : {}) };
+  const loaded = loadOnce(async () => ({
+    service: await loadService(),
+    credentialProviders: await import('@aws-sdk/credential-providers'),
+  }));
 
-  const clientFor = (context: AwsContext): Client =>
+  const clientFor = async (context: AwsContext): Promise<{ client: Client; service: AwsTokenService<Client> }> => {
+    const { service, credentialProviders } = await loaded();
+    const { fromNodeProviderChain, fromTemporaryCredentials } = credentialProviders;
     // A changed secret key or session token under the same key id gets a fresh client.
-    clients.get(
+    const client = clients.get(
       `${context.region}|${context.keys?.accessKeyId ?? ''}|${context.roleArn ?? ''}`,
       `${context.keys?.secretAccessKey ?? ''}\0${context.keys?.sessionToken ?? ''}`,
       () => {
@@ -128,13 +140,15 @@ export function awsTokenFetcher<Client extends { destroy(): void }>(
         return service.createClient({ region: context.region, credentials, ...common });
       },
     );
+    return { client, service };
+  };
 
   return async (context) => {
     let data: AwsAuthorizationData | undefined;
     try {
-      data = await withDeadline(options.requestTimeoutMs, (signal) =>
-        service.getAuthorizationToken(clientFor(context), signal),
-      );
+      // Loading the SDK (once) is not part of the request's deadline.
+      const { client, service } = await clientFor(context);
+      data = await withDeadline(options.requestTimeoutMs, (signal) => service.getAuthorizationToken(client, signal));
     } catch (err) {
       throw asTokenRefreshError(err, toTokenRefreshError);
     }

@@ -1,7 +1,6 @@
 // ecrPublic: an Amazon ECR Public authorization token (public.ecr.aws) from GetAuthorizationToken of
 // @aws-sdk/client-ecr-public, always in us-east-1 (the only region of that API), written under the
 // entry's server with username AWS. Same identities as ecr (aws.ts): one token per (credentials, role).
-import { ECRPUBLICClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr-public';
 import { type AwsContext, type AwsFetcherOptions, awsIdentity, awsTokenFetcher, awsTokenKey } from './aws.js';
 import { STANDARD_SCHEDULE } from './renewal.js';
 import type { TokenFetcher } from './token-cache.js';
@@ -30,10 +29,13 @@ export function ecrPublicProvider(
       },
       fetch:
         deps.fetch ??
-        awsTokenFetcher(deps.aws, {
-          createClient: (config) => new ECRPUBLICClient(config),
-          getAuthorizationToken: async (client, abortSignal) =>
-            (await client.send(new GetAuthorizationTokenCommand({}), { abortSignal })).authorizationData,
+        awsTokenFetcher(deps.aws, async () => {
+          const { ECRPUBLICClient, GetAuthorizationTokenCommand } = await import('@aws-sdk/client-ecr-public');
+          return {
+            createClient: (config) => new ECRPUBLICClient(config),
+            getAuthorizationToken: async (client, abortSignal) =>
+              (await client.send(new GetAuthorizationTokenCommand({}), { abortSignal })).authorizationData,
+          };
         }),
     },
     deps,

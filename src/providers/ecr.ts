@@ -2,7 +2,6 @@
 // (@aws-sdk/client-ecr), written under the entry's server with username AWS. The region is read from
 // `<account>.dkr.ecr[-fips].<region>.amazonaws.com[.cn]` unless ecr.region is given. The identity
 // (default chain, static keys, AssumeRole) is aws.ts's, shared with ecrPublic.
-import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
 import { type AwsContext, type AwsFetcherOptions, awsIdentity, awsTokenFetcher, awsTokenKey } from './aws.js';
 import { STANDARD_SCHEDULE } from './renewal.js';
 import type { TokenFetcher } from './token-cache.js';
@@ -44,10 +43,13 @@ export function ecrProvider(deps: TokenProviderDeps & { aws: AwsFetcherOptions; 
       },
       fetch:
         deps.fetch ??
-        awsTokenFetcher(deps.aws, {
-          createClient: (config) => new ECRClient(config),
-          getAuthorizationToken: async (client, abortSignal) =>
-            (await client.send(new GetAuthorizationTokenCommand({}), { abortSignal })).authorizationData?.[0],
+        awsTokenFetcher(deps.aws, async () => {
+          const { ECRClient, GetAuthorizationTokenCommand } = await import('@aws-sdk/client-ecr');
+          return {
+            createClient: (config) => new ECRClient(config),
+            getAuthorizationToken: async (client, abortSignal) =>
+              (await client.send(new GetAuthorizationTokenCommand({}), { abortSignal })).authorizationData?.[0],
+          };
         }),
     },
     deps,

@@ -4,8 +4,9 @@
 // Workload Identity metadata server) or the key `credentials.json` of a Secret of the source
 // namespace: a service account key or a workload identity federation config (external_account).
 // One token per identity, shared by every registry host: the token is not tied to a host. Google
-// tokens live an hour; the standard schedule renews them after 27-30 minutes.
-import { GoogleAuth } from 'google-auth-library';
+// tokens live an hour; the standard schedule renews them after 27-30 minutes. google-auth-library is
+// loaded on the first token request.
+import type { GoogleAuth } from 'google-auth-library';
 import { type EntryFailure, invalid, readSecretKeys, type SourceSecrets } from './provider.js';
 import { STANDARD_SCHEDULE } from './renewal.js';
 import type { Token, TokenFetcher } from './token-cache.js';
@@ -14,6 +15,7 @@ import {
   ClientCache,
   credentialsSecret,
   identityHash,
+  loadOnce,
   tokenProvider,
   type TokenProviderDeps,
   tokenRefreshError,
@@ -121,12 +123,14 @@ export function gcpProvider(deps: TokenProviderDeps & { requestTimeoutMs: number
 export function googleTokenFetcher(requestTimeoutMs: number): TokenFetcher<GcpContext> {
   const clients = new ClientCache<GoogleAuth>();
   const options = { scopes: [GCP_SCOPE], clientOptions: { eagerRefreshThresholdMillis: 24 * 3_600_000 } };
+  const library = loadOnce(() => import('google-auth-library'));
   return async (context): Promise<Token> => {
-    const auth =
-      context.kind === 'adc'
-        ? clients.get('adc', '', () => new GoogleAuth(options))
-        : clients.get(context.id, context.text, () => new GoogleAuth({ ...options, credentials: context.json }));
     try {
+      const { GoogleAuth } = await library();
+      const auth =
+        context.kind === 'adc'
+          ? clients.get('adc', '', () => new GoogleAuth(options))
+          : clients.get(context.id, context.text, () => new GoogleAuth({ ...options, credentials: context.json }));
       return await withDeadline(requestTimeoutMs, async () => {
         const client = await auth.getClient();
         const { token } = await client.getAccessToken();

@@ -121,6 +121,19 @@ export function identityHash(...parts: string[]): string {
  * Runs `call` with a hard deadline over all of it (credential resolution included): a request that
  * never answers must not hold a reconcile worker. The signal aborts the call at the deadline.
  */
+/**
+ * `load` run once, on first use, by every caller; a failed load is tried again on the next use.
+ * Provider SDKs are loaded this way: only when an entry of their kind resolves.
+ */
+export function loadOnce<T>(load: () => Promise<T>): () => Promise<T> {
+  let pending: Promise<T> | undefined;
+  return () =>
+    (pending ??= load().catch((err: unknown) => {
+      pending = undefined;
+      throw err;
+    }));
+}
+
 export async function withDeadline<T>(timeoutMs: number, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const abort = new AbortController();
   let timer: NodeJS.Timeout | undefined;

@@ -8,6 +8,10 @@
 //   - a seeded share of non-watch requests answered 429 (with Retry-After), 500 or 503 without
 //     being forwarded; timed out (forwarded, the answer never sent: the write may have happened);
 //     or reset (socket destroyed, half of them after the request was forwarded);
+//   - capacity (setCapacity): an API server with few seats, as API Priority and Fairness makes one
+//     look under load: beyond `seats` requests at once, either answered 429 with Retry-After at
+//     once (a priority level whose queues are full) or queued for a seat (rising latency), each
+//     holding its seat for at least `serviceMs`;
 //   - watches: cut mid-stream (both sockets destroyed), stalled (open streams stop delivering and
 //     new watch requests are never answered, while the connection stays open; nothing is lost:
 //     held data is delivered when the stall ends), and 410 Gone
@@ -32,6 +36,19 @@ export interface ApiProxy {
     shares: FaultShares,
     opts?: { retryAfterSeconds?: number; only?: (method: string, path: string) => boolean },
   ): void;
+  /**
+   * Limits non-watch requests to `seats` at once: beyond them `reject` answers 429 (Retry-After
+   * `retryAfterSeconds`, default 1), `queue` waits for a seat; a request holds its seat at least
+   * `serviceMs`. undefined: no limit.
+   */
+  setCapacity(capacity?: {
+    seats: number;
+    overflow: 'reject' | 'queue';
+    serviceMs?: number;
+    retryAfterSeconds?: number;
+  }): void;
+  /** Non-watch requests in the proxy now, and the most at once since the last call. */
+  concurrency(): { now: number; peak: number };
   /** Destroys every open watch stream; returns how many. */
   cutWatches(): number;
   /** Stalled: open watch streams stop delivering, new watch requests get no answer. */
@@ -99,6 +116,26 @@ export async function startApiProxy(seed: number): Promise<ApiProxy> {
   type Watch = { down: http.ServerResponse; up?: http.ClientRequest; upRes?: http.IncomingMessage; held: Buffer[] };
   const watches = new Set<Watch>();
   const held = new Set<http.ServerResponse>();
+  // Capacity: seats taken by requests, and those waiting for one.
+  let capacity:
+    { seats: number; overflow: 'reject' | 'queue'; serviceMs?: number; retryAfterSeconds?: number } | undefined;
+  let seated = 0;
+  const waitingForSeat: Array<() => void> = [];
+  let inProxy = 0;
+  let peak = 0;
+  const takeSeat = (): Promise<void> | 'full' => {
+    if (!capacity || seated < capacity.seats) {
+      seated++;
+      return Promise.resolve();
+    }
+    if (capacity.overflow === 'reject') return 'full';
+    return new Promise((resolve) => waitingForSeat.push(resolve));
+  };
+  const leaveSeat = () => {
+    const next = waitingForSeat.shift();
+    if (next) next();
+    else seated = Math.max(0, seated - 1);
+  };
 
   // After setFaults, each kind with a share is injected once first (so every kind really happens,
   // whatever the seed), then at random by share.
@@ -186,6 +223,13 @@ export async function startApiProxy(seed: number): Promise<ApiProxy> {
         );
         return;
       }
+      inProxy++;
+      peak = Math.max(peak, inProxy);
+      let closed = false;
+      res.on('close', () => {
+        closed = true;
+        inProxy--;
+      });
       const fault = only && !only(req.method ?? 'GET', url.pathname) ? undefined : pick();
       if (fault) count(fault);
       switch (fault) {
@@ -226,19 +270,44 @@ export async function startApiProxy(seed: number): Promise<ApiProxy> {
           );
           hold(res);
           return;
-        default:
-          forward(
-            req,
-            body,
-            (upRes) => {
-              res.writeHead(upRes.statusCode ?? 502, upRes.headers);
-              upRes.pipe(res);
-            },
-            (err) => {
-              if (!res.headersSent) res.writeHead(502, { 'content-type': 'application/json' });
-              res.end(statusBody(502, 'BadGateway', `upstream failed: ${err.message}`));
-            },
-          );
+        default: {
+          const seat = takeSeat();
+          if (seat === 'full') {
+            count('throttled');
+            const after = capacity?.retryAfterSeconds ?? 1;
+            res.writeHead(429, { 'content-type': 'application/json', 'retry-after': String(after) });
+            res.end(statusBody(429, 'TooManyRequests', 'too many requests, please try again later', after));
+            return;
+          }
+          void seat.then(() => {
+            // a client that gave up while queued (its timeout) leaves its seat to the next at once
+            if (closed) return leaveSeat();
+            // the seat is held until the answer has gone out, and at least serviceMs
+            const since = Date.now();
+            let left = false;
+            res.on('close', () => {
+              if (!left) leaveSeat();
+              left = true;
+            });
+            forward(
+              req,
+              body,
+              (upRes) => {
+                const answer = () => {
+                  res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+                  upRes.pipe(res);
+                };
+                const rest = (capacity?.serviceMs ?? 0) - (Date.now() - since);
+                if (rest > 0) setTimeout(answer, rest);
+                else answer();
+              },
+              (err) => {
+                if (!res.headersSent) res.writeHead(502, { 'content-type': 'application/json' });
+                res.end(statusBody(502, 'BadGateway', `upstream failed: ${err.message}`));
+              },
+            );
+          });
+        }
       }
     });
   });
@@ -268,6 +337,16 @@ export async function startApiProxy(seed: number): Promise<ApiProxy> {
       firsts = (Object.keys(s) as FaultKind[]).filter((k) => (s[k] ?? 0) > 0);
       retryAfter = opts.retryAfterSeconds ?? 1;
       only = opts.only;
+    },
+    setCapacity(next) {
+      capacity = next;
+      if (!next) for (const release of waitingForSeat.splice(0)) release();
+      if (!next) seated = 0;
+    },
+    concurrency() {
+      const out = { now: inProxy, peak };
+      peak = inProxy;
+      return out;
     },
     cutWatches() {
       let n = 0;

@@ -173,6 +173,32 @@ test.each<[string, string[], (docs: Doc[]) => void]>([
     },
   ],
   [
+    'API Priority and Fairness: off by default, kubeApiMaxInflight and kubeApiAdaptive as flags',
+    ['kubeApiMaxInflight=8', 'kubeApiAdaptive=false'],
+    (docs) => {
+      expect(docs.some((d) => d.kind === 'FlowSchema' || d.kind === 'PriorityLevelConfiguration')).toBe(false);
+      expect(container(docs).args).toEqual(
+        expect.arrayContaining(['--kube-api-max-inflight=8', '--kube-api-adaptive=false']),
+      );
+    },
+  ],
+  [
+    'flowSchema: a priority level of its own for the operator, its Leases in leader-election',
+    ['flowSchema.enabled=true', 'flowSchema.matchingPrecedence=2000', 'flowSchema.queueLengthLimit=10'],
+    (docs) => {
+      const level = docs.find((d) => d.kind === 'PriorityLevelConfiguration')!;
+      const schemas = docs.filter((d) => d.kind === 'FlowSchema');
+      const serviceAccount = { name: podSpec(docs).serviceAccountName, namespace: 'regcred-system' };
+      expect(level.spec.limited.limitResponse.queuing.queueLengthLimit).toBe(10);
+      expect(schemas.map((d) => [d.spec.priorityLevelConfiguration.name, d.spec.matchingPrecedence])).toEqual([
+        [level.metadata.name, 2000],
+        ['leader-election', 1900],
+      ]);
+      for (const schema of schemas)
+        expect(schema.spec.rules[0].subjects).toEqual([{ kind: 'ServiceAccount', serviceAccount }]);
+    },
+  ],
+  [
     'leaseName',
     ['leaderElection.leaseName=my-lease'],
     (docs) => {

@@ -1,7 +1,7 @@
 // What ships: the image (as far as it can be checked without a Docker engine), the kustomize base,
 // the generated install.yaml, and the optional ServiceMonitor component, applied to the real API
 // server with a server-side dry run (nothing can run Pods here: there is no kubelet).
-import { cp, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -263,36 +263,67 @@ describe('deploy/', () => {
     expect(pdb.spec).toMatchObject({ minAvailable: 1 });
   });
 
-  test('the ServiceMonitor component adds a ServiceMonitor that selects the metrics Service', async () => {
+  /** deploy/ with one of its components, through an overlay as a user writes it, rendered by kustomize. */
+  async function withComponent(component: string): Promise<KubeDoc[]> {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'regcred-overlay-'));
     try {
       // kustomize takes bases and components by relative path
       const rel = (p: string) => path.relative(dir, repo(p));
-      await mkdir(dir, { recursive: true });
       await writeFile(
         path.join(dir, 'kustomization.yaml'),
         dumpYaml({
           apiVersion: 'kustomize.config.k8s.io/v1beta1',
           kind: 'Kustomization',
           resources: [rel('deploy')],
-          components: [rel('deploy/components/servicemonitor')],
+          components: [rel(`deploy/components/${component}`)],
         }),
       );
       const res = await kubectl(['kustomize', dir]);
       expect(res.stderr).toBe('');
-      const docs = loadAllYaml(res.stdout) as Array<KubeDoc & { metadata: { labels?: Record<string, string> } }>;
-      const sm = docs.find((d) => d.kind === 'ServiceMonitor')! as KubeDoc & {
-        spec: { selector: { matchLabels: Record<string, string> }; endpoints: Array<{ port: string }> };
-      };
-      const svc = docs.find((d) => d.kind === 'Service')! as KubeDoc & {
-        metadata: { labels: Record<string, string> };
-        spec: { ports: Array<{ name: string }> };
-      };
-      expect(sm.metadata.namespace).toBe(svc.metadata.namespace);
-      expect(svc.metadata.labels).toMatchObject(sm.spec.selector.matchLabels);
-      expect(svc.spec.ports.map((p) => p.name)).toContain(sm.spec.endpoints[0]!.port);
+      return loadAllYaml(res.stdout) as KubeDoc[];
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  }
+
+  test('the ServiceMonitor component adds a ServiceMonitor that selects the metrics Service', async () => {
+    const docs = await withComponent('servicemonitor');
+    const sm = docs.find((d) => d.kind === 'ServiceMonitor')! as KubeDoc & {
+      spec: { selector: { matchLabels: Record<string, string> }; endpoints: Array<{ port: string }> };
+    };
+    const svc = docs.find((d) => d.kind === 'Service')! as KubeDoc & {
+      metadata: { labels: Record<string, string> };
+      spec: { ports: Array<{ name: string }> };
+    };
+    expect(sm.metadata.namespace).toBe(svc.metadata.namespace);
+    expect(svc.metadata.labels).toMatchObject(sm.spec.selector.matchLabels);
+    expect(svc.spec.ports.map((p) => p.name)).toContain(sm.spec.endpoints[0]!.port);
+  });
+
+  test('the FlowSchema component: accepted by the API server, naming the ServiceAccount deploy/ runs as', async () => {
+    const docs = await withComponent('flowschema');
+    const deployment = docs.find((d) => d.kind === 'Deployment')! as KubeDoc & {
+      spec: { template: { spec: { serviceAccountName: string } } };
+    };
+    const serviceAccount = {
+      name: deployment.spec.template.spec.serviceAccountName,
+      namespace: deployment.metadata.namespace,
+    };
+    const schemas = docs.filter((d) => d.kind === 'FlowSchema') as Array<
+      KubeDoc & { spec: { priorityLevelConfiguration: { name: string }; rules: Array<{ subjects: unknown[] }> } }
+    >;
+    expect(schemas.map((d) => d.spec.priorityLevelConfiguration.name).sort()).toEqual([
+      'leader-election',
+      'regcred-operator',
+    ]);
+    for (const schema of schemas)
+      expect(schema.spec.rules[0]!.subjects).toEqual([{ kind: 'ServiceAccount', serviceAccount }]);
+    const flowcontrol = docs.filter((d) => d.kind === 'FlowSchema' || d.kind === 'PriorityLevelConfiguration');
+    const applied = await kubectl(['apply', '--dry-run=server', '-f', '-'], {
+      input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: flowcontrol }),
+    });
+    expect(applied.stderr).toBe('');
+    expect(applied.stdout).toMatch(/^flowschema\.\S*\/regcred-operator created/m);
+    expect(applied.stdout).toMatch(/^prioritylevelconfiguration\.\S*\/regcred-operator created/m);
   });
 });

@@ -114,3 +114,42 @@ test('the same place changed twice between two reports counts once', () => {
     { reason: 'SecretUpdated', message: 'updated the pull secret in 2 namespaces: a, b' },
   ]);
 });
+
+describe('ChangeLog.drainDue: paced per reason', () => {
+  const MINUTE = 60_000;
+  test('the first changes after a quiet interval at once; later ones summed up once the interval has passed', () => {
+    const log = new ChangeLog();
+    log.add('SecretCreated', 'a');
+    expect(log.drainDue(0, MINUTE)).toEqual({
+      reports: [{ reason: 'SecretCreated', message: 'created the pull secret in 1 namespace: a', count: 1 }],
+      nextDueAt: undefined,
+    });
+    log.add('SecretCreated', 'b');
+    expect(log.drainDue(10_000, MINUTE)).toEqual({ reports: [], nextDueAt: MINUTE });
+    log.add('SecretCreated', 'c');
+    log.add('PullSecretAdded', 'c/default'); // another reason: its own pace, at once
+    expect(log.drainDue(20_000, MINUTE)).toEqual({
+      reports: [
+        { reason: 'PullSecretAdded', message: 'added the pull secret to ServiceAccounts (1): c/default', count: 1 },
+      ],
+      nextDueAt: MINUTE,
+    });
+    expect(log.drainDue(MINUTE, MINUTE)).toEqual({
+      reports: [{ reason: 'SecretCreated', message: 'created the pull secret in 2 namespaces: b, c', count: 2 }],
+      nextDueAt: undefined,
+    });
+    // quiet for an interval: at once again
+    log.add('SecretCreated', 'd');
+    expect(log.drainDue(2 * MINUTE + 1, MINUTE).reports).toHaveLength(1);
+  });
+
+  test('drainAll reports what is held, whatever the pace', () => {
+    const log = new ChangeLog();
+    log.add('SecretDeleted', 'a');
+    log.drainDue(0, MINUTE);
+    log.add('SecretDeleted', 'b');
+    expect(log.drainAll()).toEqual([
+      { reason: 'SecretDeleted', message: 'deleted the pull secret from 1 namespace: b', count: 1 },
+    ]);
+  });
+});

@@ -4,6 +4,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import { KubeClient } from '../../src/k8s/client.js';
+import { accessFromKubeConfig } from '../../src/k8s/kubeconfig.js';
 import { KubeApiError } from '../../src/k8s/errors.js';
 import { FakeClock } from '../support/fake-clock.js';
 import { WorkerPool } from '../../src/runtime/workerpool.js';
@@ -41,7 +42,7 @@ async function client(url: string, clock: FakeClock): Promise<KubeClient> {
     contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
     currentContext: 'x',
   });
-  return KubeClient.create(kc, { clock, qps: 0 });
+  return KubeClient.create(await accessFromKubeConfig(kc), { clock, qps: 0 });
 }
 
 /** Runs `p` to completion, advancing the fake clock past each timer the client sets; returns the delays waited. */

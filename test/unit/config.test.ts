@@ -20,8 +20,10 @@ const DEFAULTS: Config = {
   sourceNamespace: 'pod-ns',
   logLevel: 'info',
   concurrency: 8,
-  kubeApiQps: 50,
+  kubeApiQps: 0,
   kubeApiBurst: 100,
+  kubeApiMaxInflight: 32,
+  kubeApiAdaptive: true,
   kubeApiTimeoutSeconds: 30,
   metricsBindAddress: ':8080',
   healthProbeBindAddress: ':8081',
@@ -67,6 +69,7 @@ describe('parseConfig values', () => {
     ['--concurrency', 'REGCRED_CONCURRENCY', 'concurrency', '16', 16, '4'],
     ['--kube-api-qps', 'REGCRED_KUBE_API_QPS', 'kubeApiQps', '2.5', 2.5, '9'],
     ['--kube-api-burst', 'REGCRED_KUBE_API_BURST', 'kubeApiBurst', '7', 7, '9'],
+    ['--kube-api-max-inflight', 'REGCRED_KUBE_API_MAX_INFLIGHT', 'kubeApiMaxInflight', '4', 4, '64'],
     ['--kube-api-timeout-seconds', 'REGCRED_KUBE_API_TIMEOUT_SECONDS', 'kubeApiTimeoutSeconds', '2', 2, '9'],
     ['--metrics-bind-address', 'REGCRED_METRICS_BIND_ADDRESS', 'metricsBindAddress', '0', '0', ':1234'],
     [
@@ -153,6 +156,7 @@ describe('parseConfig values', () => {
   const booleanFlags: Array<[string, string, keyof Config]> = [
     ['--leader-elect', 'REGCRED_LEADER_ELECT', 'leaderElect'],
     ['--verify-registries', 'REGCRED_VERIFY_REGISTRIES', 'verifyRegistries'],
+    ['--kube-api-adaptive', 'REGCRED_KUBE_API_ADAPTIVE', 'kubeApiAdaptive'],
   ];
 
   test.each(booleanFlags)('%s, %s=false, $%s', (flag, envVar, key) => {
@@ -268,6 +272,12 @@ describe('parseConfig errors', () => {
     ['negative qps', ['--kube-api-qps=-1'], env(), 'invalid --kube-api-qps (REGCRED_KUBE_API_QPS): '],
     ['qps too high', ['--kube-api-qps=10001'], env(), 'invalid --kube-api-qps (REGCRED_KUBE_API_QPS): '],
     ['burst 0', ['--kube-api-burst=0'], env(), 'invalid --kube-api-burst (REGCRED_KUBE_API_BURST): '],
+    [
+      'max in flight 0',
+      ['--kube-api-max-inflight=0'],
+      env(),
+      'invalid --kube-api-max-inflight (REGCRED_KUBE_API_MAX_INFLIGHT): ',
+    ],
     ['burst not an integer', ['--kube-api-burst=1.5'], env(), 'invalid --kube-api-burst (REGCRED_KUBE_API_BURST): '],
     [
       'watch timeout too short',

@@ -461,6 +461,48 @@ describe('Reconciler in process', () => {
   });
 });
 
+describe('Namespaces arriving one at a time', () => {
+  let system: InProcess | undefined;
+  afterEach(async () => {
+    await system?.stop();
+    system = undefined;
+  });
+
+  test('each costs the two writes it needs; Events and status add at most 0.25 writes per namespace', async () => {
+    system = await startInProcess((kube) => {
+      world(kube);
+      kube.put('registrycredentials', credential(NAME, spec()));
+    });
+    const { kube, clock } = system;
+    const before = kube.requests.length;
+    const ARRIVALS = 60;
+    for (let i = 0; i < ARRIVALS; i++) {
+      // one namespace a second, its `default` ServiceAccount a moment later (kube-controller-manager)
+      kube.put('namespaces', namespace(`late-${i}`, { team: 'x' }));
+      await system.settle(0);
+      kube.put('serviceaccounts', serviceAccount(`late-${i}`, 'default'));
+      clock.advance(1000);
+      await system.settle(0);
+    }
+    await system.settle(5 * 60_000); // held summaries and the paced status are written
+    const writes: Record<string, number> = {};
+    for (const r of kube.requests.slice(before)) {
+      if (r.method === 'GET' || r.method === 'WATCH') continue;
+      const what = `${r.method} ${r.target.resource}${r.target.subresource ? `/${r.target.subresource}` : ''}`;
+      writes[what] = (writes[what] ?? 0) + 1;
+    }
+    const necessary = (writes['POST secrets'] ?? 0) + (writes['PATCH serviceaccounts'] ?? 0);
+    const extra = Object.values(writes).reduce((a, b) => a + b, 0) - necessary;
+    expect([writes['POST secrets'], writes['PATCH serviceaccounts']]).toEqual([ARRIVALS, ARRIVALS]);
+    expect(extra / ARRIVALS).toBeLessThanOrEqual(0.25);
+    // nothing is lost: the status counts every namespace, the Events count every change
+    expect(statusOf(kube, NAME)?.namespaces).toEqual({ selected: 62, ready: 62, failed: 0 });
+    const events = kube.list('events', 'default') as unknown as Array<{ reason: string; count: number }>;
+    const counted = (reason: string) => events.filter((e) => e.reason === reason).reduce((a, e) => a + e.count, 0);
+    expect([counted('SecretCreated'), counted('PullSecretAdded')]).toEqual([62, 62]);
+  });
+});
+
 describe('Stuck-pod recovery in process', () => {
   let system: InProcess | undefined;
   afterEach(async () => {

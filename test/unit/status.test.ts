@@ -2,6 +2,7 @@ import type { Condition, NamespaceFailure, RegistryCredentialStatus } from '../.
 import { iso } from '../../src/api/v1alpha1.js';
 import {
   computeStatus,
+  isRoutineChange,
   MAX_FAILURES,
   sameStatus,
   setCondition,
@@ -409,5 +410,31 @@ describe('sameStatus', () => {
   test('a recomputed status with nothing new is the same', () => {
     const again = computeStatus(s, input({ now: T1, credentialsExpireAt: T1 }));
     expect(sameStatus(s, again)).toBe(true);
+  });
+});
+
+// ---- isRoutineChange ---------------------------------------------------------------------------
+
+describe('isRoutineChange: what may wait for the status pace', () => {
+  const base = computeStatus(undefined, input());
+  const next = (patch: Partial<StatusInput>) => computeStatus(base, input({ now: T1, ...patch }));
+  test.each<[string, RegistryCredentialStatus | undefined, RegistryCredentialStatus, boolean]>([
+    ['a namespace joined and is served: counts only', base, next({ selected: 4, ready: 4 }), true],
+    ['a namespace left', base, next({ selected: 2, ready: 2 }), true],
+    ['a namespace joined, not served yet: Ready and Propagated to Progressing', base, next({ selected: 4 }), true],
+    ['the first status', undefined, base, false],
+    ['a new generation', base, next({ generation: 3 }), false],
+    ['a namespace failed', base, next({ failures: [failure('a')] }), false],
+    ['a source failed', base, next({ sourceFailure: { reason: 'SourceSecretNotFound', message: 'gone' } }), false],
+    ['suspended', base, next({ suspended: true }), false],
+    ['token times changed', base, next({ credentialsExpireAt: T1 + 3_600_000 }), false],
+  ])('%s: %s', (_what, prev, status, expected) => {
+    expect(isRoutineChange(prev, status)).toBe(expected);
+  });
+
+  test('the end of a fan-out (Progressing to True) is news', () => {
+    const progressing = computeStatus(undefined, input({ ready: 1 }));
+    expect(isRoutineChange(progressing, computeStatus(progressing, input({ now: T1 })))).toBe(false);
+    expect(isRoutineChange(progressing, computeStatus(progressing, input({ now: T1, ready: 2 })))).toBe(true);
   });
 });

@@ -1,3 +1,4 @@
+import { STATUS_WRITE_BURST, STATUS_WRITE_INTERVAL_MS, StatusPacer } from '../../src/controller/statuspacing.js';
 import { STATUS_COST_FACTOR, STATUS_DELAY_MAX_MS, statusDelayMs } from '../../src/controller/timing.js';
 import {
   MIN_RENEWAL_MS,
@@ -106,5 +107,30 @@ describe('statusDelayMs', () => {
     ['a fake clock (0 ms runs): the base', 500, 0, 500],
   ])('%s', (_case, base, last, expected) => {
     expect(statusDelayMs(base, last)).toBe(expected);
+  });
+});
+
+describe('StatusPacer.routineWriteWait: routine status writes per credential', () => {
+  const queue = {
+    add: () => undefined,
+    addAfter: () => undefined,
+    expedite: () => false,
+    len: () => 0,
+    inProgress: () => 0,
+  };
+  test(`a burst of ${STATUS_WRITE_BURST}, then one per ${STATUS_WRITE_INTERVAL_MS / 1000} s, per credential`, () => {
+    const pacer = new StatusPacer(queue);
+    const waits = (credential: string, at: number, n: number) =>
+      Array.from({ length: n }, () => pacer.routineWriteWait(credential, at));
+    expect(waits('a', T0, STATUS_WRITE_BURST)).toEqual(Array(STATUS_WRITE_BURST).fill(0));
+    expect(pacer.routineWriteWait('a', T0)).toBe(STATUS_WRITE_INTERVAL_MS);
+    expect(pacer.routineWriteWait('b', T0)).toBe(0); // another credential has its own budget
+    expect(pacer.routineWriteWait('a', T0 + STATUS_WRITE_INTERVAL_MS / 2)).toBe(STATUS_WRITE_INTERVAL_MS / 2);
+    expect(pacer.routineWriteWait('a', T0 + STATUS_WRITE_INTERVAL_MS)).toBe(0);
+    expect(pacer.routineWriteWait('a', T0 + STATUS_WRITE_INTERVAL_MS)).toBe(STATUS_WRITE_INTERVAL_MS);
+    // an hour of trickle: one write per interval, not one per namespace
+    let writes = 0;
+    for (let t = 0; t < 3600_000; t += 1000) if (pacer.routineWriteWait('c', T0 + t) === 0) writes++;
+    expect(writes).toBe(STATUS_WRITE_BURST + 3600_000 / STATUS_WRITE_INTERVAL_MS - 1);
   });
 });
