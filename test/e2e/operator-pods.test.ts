@@ -33,8 +33,11 @@ import {
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const [IMAGE_REPOSITORY, IMAGE_TAG] = OPERATOR_IMAGE.split(':');
 const OPERATOR_LABEL = 'app.kubernetes.io/name=regcred-operator';
-/** Namespaces per fan-out: with the shipped client limit (50 QPS, burst 100) a fan-out lasts seconds. */
-const FAN_OUT = 120;
+/**
+ * Namespaces per fan-out. With the shipped settings (no client-side QPS, an adaptive in-flight bound)
+ * 120 namespaces took well under a second here, so the kill could land after the last copy: 240.
+ */
+const FAN_OUT = 240;
 
 const cluster = Cluster.admin();
 const workloads = new Workloads();
@@ -163,14 +166,16 @@ describe('installed with deploy/install.yaml (kustomize overlay: the image only)
 
   test("the leader's container killed in the middle of a fan-out: every namespace converges, no Secret is written twice", async () => {
     const group = await namespaceGroup(FAN_OUT, 'killed');
+    // The leader is looked up before the fan-out starts, so that nothing but `ctr` stands between
+    // its first copy and the freeze.
+    const leader = await leaderPod(ns);
+    const container = containerId(leader);
     const mark = await auditMark();
     const cred = await credential('pods-kill', fanOutSpec('killed'));
     // Freeze the leader at its first copy (so the kill lands mid-fan-out however fast it runs),
     // then SIGKILL it while frozen: runc thaws a paused container it kills, and the pending
     // SIGKILL ends the process before it runs another instruction.
     await waitForCopies(cred, 1);
-    const leader = await leaderPod(ns);
-    const container = containerId(leader);
     await ctrOk(['tasks', 'pause', container]);
     const copiesAtKill = await countCopies(cred);
     await ctrOk(['tasks', 'kill', '--signal', 'SIGKILL', container]);
