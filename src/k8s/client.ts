@@ -122,8 +122,8 @@ export class KubeClient implements KubeApi {
       try {
         return await this.once<T>(req);
       } catch (err) {
-        if (!(err instanceof KubeApiError) || err.kind !== 'Transient' || attempt >= this.maxRetries) throw err;
-        if (req.retry === false) throw err;
+        const retryable = err instanceof KubeApiError && err.kind === 'Transient' && req.retry !== false;
+        if (!retryable || attempt >= this.maxRetries) throw err;
         attempt++;
         // The server's Retry-After, when it gave one, replaces the backoff.
         const delay =
