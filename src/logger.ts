@@ -20,6 +20,12 @@ export const REDACTED_PATHS = [
   'headers.Authorization',
 ];
 
+/**
+ * Logs go to stdout asynchronously: lines written while a write is in flight are sent together
+ * with the next one (sonic-boom), so a fan-out over thousands of namespaces costs a few large
+ * writes instead of a write system call per line. pino flushes what is left synchronously when the
+ * process exits (also on process.exit after a fatal error).
+ */
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
   return pino(
     {
@@ -29,6 +35,6 @@ export function createLogger(level: string, destination?: pino.DestinationStream
       redact: { paths: REDACTED_PATHS, censor: '[REDACTED]' },
       formatters: { level: (label) => ({ level: label }) },
     },
-    destination,
+    destination ?? pino.destination({ dest: 1, sync: false }),
   );
 }
