@@ -80,7 +80,7 @@ export class Reconciler {
   private readonly evictions = new EvictionBudget();
 
   constructor(private readonly options: ReconcilerOptions) {
-    this.pacer = new StatusPacer(options.queue, options.statusDebounceMs);
+    this.pacer = new StatusPacer(options.queue, () => options.clock.now(), options.statusDebounceMs);
     this.writer = new NamespaceWriter(options.resources, options.caches);
   }
 
@@ -204,6 +204,10 @@ export class Reconciler {
     const changesDueAt = this.flushChanges(cred, state);
     const verification = this.verify(cred, spec, state);
     const failures = state.failureList();
+    this.pacer.settled(
+      name,
+      !spec.suspend && !sourceFailure && failures.length === 0 && ready === selected.length && !specChanged,
+    );
     metrics?.namespaces.set({ credential: name, state: 'selected' }, selected.length);
     metrics?.namespaces.set({ credential: name, state: 'ready' }, ready);
     metrics?.namespaces.set({ credential: name, state: 'failed' }, failures.length);
@@ -414,14 +418,14 @@ export class Reconciler {
     if (!namespace || isTerminating(namespace)) {
       // Namespaces being deleted are left alone; their content goes with them.
       if (state?.clearFailure(namespaceName) || cred?.metadata.deletionTimestamp)
-        this.pacer.namespaceChanged(credentialName);
+        this.pacer.namespaceChanged(credentialName, true);
       return;
     }
     if (!cred || cred.metadata.deletionTimestamp) {
       // Cleanup runs even when suspended: deleting the RegistryCredential is an explicit request.
       await this.writer.cleanNamespace(credentialName, cred?.metadata.uid ?? '', namespaceName, context);
       state?.clearFailure(namespaceName);
-      if (cred) this.pacer.namespaceChanged(credentialName);
+      if (cred) this.pacer.namespaceChanged(credentialName, true);
       return;
     }
     if (!state || !state.isCurrentFor(cred)) {
@@ -442,7 +446,7 @@ export class Reconciler {
       state.fail(failure);
       if (hadFailure?.reason !== failure.reason || hadFailure.message !== failure.message) {
         this.options.events.record(cred, 'Warning', failure.reason, `namespace ${namespaceName}: ${failure.message}`);
-        this.pacer.namespaceChanged(credentialName);
+        this.pacer.namespaceChanged(credentialName, true);
       }
       throw err;
     }
@@ -450,7 +454,8 @@ export class Reconciler {
     const recovery = isNamespaceSelected(namespace, spec)
       ? await this.recoverPods(cred, spec, state, namespaceName, logger)
       : { changed: false };
-    if (wrote || hadFailure || recovery.changed) this.pacer.namespaceChanged(credentialName);
+    if (wrote || hadFailure || recovery.changed)
+      this.pacer.namespaceChanged(credentialName, hadFailure !== undefined || recovery.changed);
     // A key re-run by the echo of our own write may end the burst: a status pause still pending runs now.
     else this.pacer.namespaceUnchanged(credentialName);
     if (recovery.requeueAfterMs !== undefined) return { requeueAfterMs: recovery.requeueAfterMs };

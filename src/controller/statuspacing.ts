@@ -11,6 +11,12 @@
 // - Routine status writes (status.ts: isRoutineChange, counts only) of one credential are paced:
 //   a burst of STATUS_WRITE_BURST, then one per STATUS_WRITE_INTERVAL_MS, so namespaces arriving one
 //   at a time do not cost a status write each. News (a flip, a failure, a new generation) is not.
+// - While a credential is settled (every selected namespace ready, nothing failing) and its routine
+//   writes are spent, namespace work that can only change counts does not wake the recount before
+//   the next routine write may go: the recount (a scan of every namespace and ServiceAccount) would
+//   find a write it must hold anyway. At 10,000 namespaces arriving one at a time that is one scan
+//   per 30 s instead of one per namespace. News from a namespace key (a failure that came or went,
+//   a Pod recovered) wakes it as before.
 import { credentialKey } from './keys.js';
 import { STATUS_DELAY_BASE_MS, statusDelayMs } from './timing.js';
 
@@ -35,14 +41,38 @@ export class StatusPacer {
   /** Routine status writes each credential may make now (a token bucket), as of `at`. */
   private readonly writeBudget = new Map<string, { tokens: number; at: number }>();
 
+  /** Credentials whose last recount found every selected namespace ready and nothing failing. */
+  private readonly settledCredentials = new Set<string>();
+
   constructor(
     private readonly queue: PacedQueue,
+    private readonly now: () => number,
     private readonly baseDelayMs: number = STATUS_DELAY_BASE_MS,
   ) {}
 
-  /** The pause before a credential key woken by namespace work runs (also used by the mappers). */
+  /**
+   * The pause before a credential key woken by namespace work runs (also used by the mappers): at
+   * least the pause that follows the recount's cost; for a settled credential, also until its next
+   * routine status write may go.
+   */
   delayFor(credential: string): number {
-    return statusDelayMs(this.baseDelayMs, this.lastRunMs.get(credential));
+    return Math.max(statusDelayMs(this.baseDelayMs, this.lastRunMs.get(credential)), this.heldFor(credential));
+  }
+
+  /** The last recount of `credential` found it settled (or not). */
+  settled(credential: string, settled: boolean): void {
+    if (settled) this.settledCredentials.add(credential);
+    else this.settledCredentials.delete(credential);
+  }
+
+  /** How long a count-only recount of a settled credential would have to hold its write (0: not held). */
+  private heldFor(credential: string): number {
+    if (!this.settledCredentials.has(credential)) return 0;
+    const now = this.now();
+    const budget = this.writeBudget.get(credential);
+    if (!budget) return 0;
+    const tokens = Math.min(STATUS_WRITE_BURST, budget.tokens + (now - budget.at) / STATUS_WRITE_INTERVAL_MS);
+    return tokens >= 1 ? 0 : Math.ceil((1 - tokens) * STATUS_WRITE_INTERVAL_MS);
   }
 
   /** A credential key finished after `ms`: the next pause follows its cost. */
@@ -53,6 +83,7 @@ export class StatusPacer {
   forget(credential: string): void {
     this.lastRunMs.delete(credential);
     this.writeBudget.delete(credential);
+    this.settledCredentials.delete(credential);
   }
 
   /**
@@ -70,16 +101,21 @@ export class StatusPacer {
     return Math.ceil((1 - tokens) * STATUS_WRITE_INTERVAL_MS);
   }
 
-  /** A namespace key changed something the status counts (a write, a failure that came or went). */
-  namespaceChanged(credential: string): void {
+  /**
+   * A namespace key changed something the status counts: a write (`news` false: counts only), or
+   * a failure that came or went, a Pod recovered, a cleanup step (`news`: the recount is not held).
+   */
+  namespaceChanged(credential: string, news: boolean): void {
     const key = credentialKey(credential);
-    if (!this.lastInFlight()) this.queue.addAfter(key, this.delayFor(credential));
+    const held = news ? 0 : this.heldFor(credential);
+    if (held > 0) this.queue.addAfter(key, Math.max(held, this.delayFor(credential)));
+    else if (!this.lastInFlight()) this.queue.addAfter(key, this.delayFor(credential));
     else if (!this.queue.expedite(key)) this.queue.add(key);
   }
 
-  /** A namespace key found nothing to do: if it ended a burst, a pending pause runs now. */
+  /** A namespace key found nothing to do: if it ended a burst, a pending pause runs now (unless held). */
   namespaceUnchanged(credential: string): void {
-    if (this.lastInFlight()) this.queue.expedite(credentialKey(credential));
+    if (this.lastInFlight() && this.heldFor(credential) === 0) this.queue.expedite(credentialKey(credential));
   }
 
   /** No other key is queued or being worked on: a burst of namespace work has just ended. */

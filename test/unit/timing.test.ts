@@ -119,7 +119,7 @@ describe('StatusPacer.routineWriteWait: routine status writes per credential', (
     inProgress: () => 0,
   };
   test(`a burst of ${STATUS_WRITE_BURST}, then one per ${STATUS_WRITE_INTERVAL_MS / 1000} s, per credential`, () => {
-    const pacer = new StatusPacer(queue);
+    const pacer = new StatusPacer(queue, () => T0);
     const waits = (credential: string, at: number, n: number) =>
       Array.from({ length: n }, () => pacer.routineWriteWait(credential, at));
     expect(waits('a', T0, STATUS_WRITE_BURST)).toEqual(Array(STATUS_WRITE_BURST).fill(0));
@@ -132,5 +132,78 @@ describe('StatusPacer.routineWriteWait: routine status writes per credential', (
     let writes = 0;
     for (let t = 0; t < 3600_000; t += 1000) if (pacer.routineWriteWait('c', T0 + t) === 0) writes++;
     expect(writes).toBe(STATUS_WRITE_BURST + 3600_000 / STATUS_WRITE_INTERVAL_MS - 1);
+  });
+});
+
+describe('StatusPacer: a settled credential whose routine writes are spent is not recounted before its next write', () => {
+  /** A queue that records what the pacer asked of it. */
+  const recording = (inFlight: { len: number; inProgress: number }) => {
+    const calls: string[] = [];
+    return {
+      calls,
+      queue: {
+        add: (key: string) => void calls.push(`add ${key}`),
+        addAfter: (key: string, ms: number) => void calls.push(`addAfter ${key} ${ms}`),
+        expedite: (key: string) => (calls.push(`expedite ${key}`), false),
+        len: () => inFlight.len,
+        inProgress: () => inFlight.inProgress,
+      },
+    };
+  };
+  const spend = (pacer: StatusPacer) => {
+    for (let i = 0; i < STATUS_WRITE_BURST; i++) pacer.routineWriteWait('a', T0);
+  };
+  test.each<[string, { settled: boolean; spent: boolean; news: boolean; last: boolean }, string[]]>([
+    // [case, situation, what the queue is asked]
+    [
+      'the last key in flight, not settled: at once',
+      { settled: false, spent: true, news: false, last: true },
+      ['expedite c/a', 'add c/a'],
+    ],
+    [
+      'settled, writes left: at once',
+      { settled: true, spent: false, news: false, last: true },
+      ['expedite c/a', 'add c/a'],
+    ],
+    [
+      'settled, writes spent: when the next may go',
+      { settled: true, spent: true, news: false, last: true },
+      [`addAfter c/a ${STATUS_WRITE_INTERVAL_MS}`],
+    ],
+    [
+      'settled, writes spent, but news (a failure): at once',
+      { settled: true, spent: true, news: true, last: true },
+      ['expedite c/a', 'add c/a'],
+    ],
+    [
+      'more keys queued, not settled: after the pause',
+      { settled: false, spent: true, news: false, last: false },
+      ['addAfter c/a 500'],
+    ],
+    [
+      'more keys queued, settled and spent: when the next may go',
+      { settled: true, spent: true, news: false, last: false },
+      [`addAfter c/a ${STATUS_WRITE_INTERVAL_MS}`],
+    ],
+  ])('namespaceChanged: %s', (_case, { settled, spent, news, last }, expected) => {
+    const { calls, queue } = recording(last ? { len: 0, inProgress: 1 } : { len: 5, inProgress: 8 });
+    const pacer = new StatusPacer(queue, () => T0, 500);
+    pacer.settled('a', settled);
+    if (spent) spend(pacer);
+    pacer.namespaceChanged('a', news);
+    expect(calls).toEqual(expected);
+  });
+
+  test('namespaceUnchanged ending a burst runs a pending recount at once, unless it is held', () => {
+    const { calls, queue } = recording({ len: 0, inProgress: 1 });
+    const pacer = new StatusPacer(queue, () => T0, 500);
+    pacer.namespaceUnchanged('a');
+    pacer.settled('a', true);
+    spend(pacer);
+    pacer.namespaceUnchanged('a');
+    expect(calls).toEqual(['expedite c/a']);
+    expect(pacer.delayFor('a')).toBe(STATUS_WRITE_INTERVAL_MS); // the mappers wait as long
+    pacer.settled('a', false);
+    expect(pacer.delayFor('a')).toBe(500);
   });
 });
