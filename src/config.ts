@@ -59,7 +59,7 @@ export const FLAGS: Array<{
     help: 'fatal|error|warn|info|debug|trace',
     fallback: 'info',
   },
-  { flag: '--concurrency', env: 'REGCRED_CONCURRENCY', key: 'concurrency', help: 'reconcile workers', fallback: '8' },
+  { flag: '--concurrency', env: 'REGCRED_CONCURRENCY', key: 'concurrency', help: 'reconcile workers', fallback: '16' },
   {
     flag: '--kube-api-max-inflight',
     env: 'REGCRED_KUBE_API_MAX_INFLIGHT',

@@ -19,7 +19,7 @@ type Config = ReturnType<typeof parseConfig>;
 const DEFAULTS: Config = {
   sourceNamespace: 'pod-ns',
   logLevel: 'info',
-  concurrency: 8,
+  concurrency: 16,
   kubeApiQps: 0,
   kubeApiBurst: 100,
   kubeApiMaxInflight: 32,
@@ -185,7 +185,7 @@ describe('parseConfig values', () => {
       'an empty env var falls back to the default',
       [],
       env({ REGCRED_CONCURRENCY: '', REGCRED_LOG_LEVEL: '' }),
-      { concurrency: 8, logLevel: 'info' },
+      { concurrency: 16, logLevel: 'info' },
     ],
     ['the last of a repeated flag wins', ['--concurrency', '2', '--concurrency=3'], env(), { concurrency: 3 }],
     ['a value may contain "="', ['--kubeconfig=/a=b/config'], env(), { kubeconfig: '/a=b/config' }],
