@@ -2,7 +2,7 @@
 // user per phase), its /metrics (apiserver_request_total and API Priority and Fairness), an
 // operator process's memory, and the settings deploy/ and the Helm chart ship.
 import { createReadStream } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import yaml from 'js-yaml';
 import { type Config, parseConfig } from '../src/config.js';
@@ -177,6 +177,49 @@ export async function memoryOf(pid: number): Promise<{ rss: number; peak: number
   const kib = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) / 1024;
   return { rss: kib('VmRSS'), peak: kib('VmHWM') };
 }
+
+/** CPU time (user + system) a process has used so far, in seconds (/proc/<pid>/stat, 100 ticks a second). */
+export async function cpuSecondsOf(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces) start at state (3rd); utime and stime are 14th and 15th.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** The pids of the control plane's etcd and kube-apiserver (processes whose command line names its work dir). */
+export async function controlPlanePids(cp: ControlPlane): Promise<Record<'etcd' | 'apiserver', number>> {
+  const found: Partial<Record<'etcd' | 'apiserver', number>> = {};
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
+    if (!cmdline.includes(cp.dir)) continue;
+    const binary = path.basename(cmdline.split('\0')[0] ?? '');
+    if (binary === 'etcd') found.etcd = Number(entry);
+    if (binary === 'kube-apiserver') found.apiserver = Number(entry);
+  }
+  if (found.etcd === undefined || found.apiserver === undefined)
+    throw new Error(`no etcd or kube-apiserver under ${cp.dir}`);
+  return found as Record<'etcd' | 'apiserver', number>;
+}
+
+/** CPU seconds used by each of `pids` between start() and the returned function's call. */
+export async function cpuMeter(pids: Record<string, number>): Promise<() => Promise<Record<string, number>>> {
+  const read = async () =>
+    Object.fromEntries(
+      await Promise.all(Object.entries(pids).map(async ([k, pid]) => [k, await cpuSecondsOf(pid)] as const)),
+    );
+  const before = await read();
+  return async () => {
+    const after = await read();
+    return Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]));
+  };
+}
+
+/** "operator 1.23 s, apiserver 2.34 s, etcd 0.45 s". */
+export const showCpu = (cpu: Record<string, number>) =>
+  Object.entries(cpu)
+    .map(([k, v]) => `${k} ${v.toFixed(2)} s`)
+    .join(', ');
 
 /** Samples RSS every 250 ms, per named phase, beside the kernel's high-water mark. */
 export class RssSampler {
