@@ -11,7 +11,7 @@ import { accessFromKubeConfig } from '../src/k8s/kubeconfig.js';
 import { systemClock } from '../src/runtime/clock.js';
 import { startApiProxy } from '../test/harness/api-proxy.js';
 import { run, startControlPlane, type ControlPlane } from '../test/harness/controlplane.js';
-import { startOperator, sumMetric, type OperatorProcess } from '../test/harness/operator.js';
+import { imageNodeFlags, startOperator, sumMetric, type OperatorProcess } from '../test/harness/operator.js';
 import { waitFor } from '../test/harness/wait.js';
 import {
   API_WRITES,
@@ -49,7 +49,8 @@ benchmark's client with the same concurrency, measured in the same run next to e
 Two modes of the operator, one after the other (BENCH_MODES):
   qps0      the benchmark's earlier settings: --concurrency 8 --kube-api-qps 0 --log-level warn
             (fan-out, new namespaces one by one, rotation, idle, memory, restart, cleanup)
-  defaults  exactly the flags and environment deploy/ and the chart ship (checked to agree), as the
+  defaults  exactly the flags and environment deploy/ and the chart ship (checked to agree), with the
+            node flags of the image's ENTRYPOINT (as every operator the harness starts), as the
             ServiceAccount regcred-system/regcred-operator (fan-out with the API server's APF view,
             rotation, trickle, idle, memory; at the largest size the pod-watch scenario)
 Before the first size: the memory of the defaults mode with ${'BENCH_SMALL_NAMESPACES'} namespaces.
@@ -477,7 +478,10 @@ async function modes(b: Bench, saKubeconfig: string): Promise<Record<string, Mod
       ).stdout,
     SYSTEM,
   );
-  log(`defaults: deploy/ and the chart agree: ${JSON.stringify(shipped.tuning)}`);
+  log(
+    `defaults: deploy/ and the chart agree: ${JSON.stringify(shipped.tuning)}; ` +
+      `node flags of the image (every operator here runs with them): ${(await imageNodeFlags()).join(' ') || 'none'}`,
+  );
   const common = { sourceNamespace: SYSTEM, kubeconfig: saKubeconfig, user: SA_USER, bindClusterAdmin: false };
   return {
     qps0: {

@@ -75,6 +75,19 @@ export interface StartOperatorOptions {
 /** Loaded into every operator process: nothing it does may leave this machine (see the file). */
 const LOOPBACK_GUARD = path.join(REPO_ROOT, 'test', 'harness', 'loopback-guard.mjs');
 
+/**
+ * The node flags the image runs the operator with (the Dockerfile's ENTRYPOINT, between `node` and
+ * the script): operators started here run the same way.
+ */
+export async function imageNodeFlags(): Promise<string[]> {
+  const dockerfile = await readFile(path.join(REPO_ROOT, 'Dockerfile'), 'utf8');
+  const entrypoint = /^ENTRYPOINT\s+(\[.*\])\s*$/m.exec(dockerfile)?.[1];
+  const argv = entrypoint ? (JSON.parse(entrypoint) as string[]) : [];
+  if (argv[0] !== 'node' || argv.at(-1) !== 'dist/main.js')
+    throw new Error(`the Dockerfile's ENTRYPOINT is not ["node", ..., "dist/main.js"]: ${entrypoint}`);
+  return argv.slice(1, -1);
+}
+
 /** Fails when the operator tried to reach anything but loopback (the guard refused it and logged a line). */
 export async function assertStayedLocal(logPath: string): Promise<void> {
   const refusals = (await readFile(logPath, 'utf8').catch(() => ''))
@@ -105,6 +118,7 @@ export async function startOperator(opts: StartOperatorOptions): Promise<Operato
   const [metricsPort, healthPort] = await freePorts(2);
   const logPath = path.join(env.dir, `operator-${opts.user.replace(/[^A-Za-z0-9_.-]/g, '_')}-${++started}.log`);
   const args = [
+    ...(await imageNodeFlags()),
     '--import',
     LOOPBACK_GUARD,
     opts.main ?? MAIN,

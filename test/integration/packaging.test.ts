@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { dumpYaml, loadAllYaml } from '@kubernetes/client-node';
 import { kubectl, run, runOk } from '../harness/controlplane.js';
-import { startOperator } from '../harness/operator.js';
+import { imageNodeFlags, startOperator } from '../harness/operator.js';
 import { Cluster, uniqueSuffix } from '../harness/cluster.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -85,7 +85,8 @@ describe('the image', () => {
     for (const st of stages) expect(st.from).toMatch(/^node:(22|24)-/); // the maintained LTS lines
     const runtime = stages.at(-1)!;
     expect(runtime.lines).toContain('USER 65532:65532');
-    expect(runtime.lines).toContain('ENTRYPOINT ["node", "dist/main.js"]');
+    expect(runtime.lines).toContain('ENTRYPOINT ["node", "--optimize-for-size", "dist/main.js"]');
+    expect(await imageNodeFlags()).toEqual(['--optimize-for-size']); // what the harness runs operators with
     // production dependencies only: the runtime's node_modules come from an --omit=dev install
     const depsStage = /^COPY --from=(\S+) \/app\/node_modules/.exec(
       runtime.lines.find((l) => l.includes('node_modules'))!,
