@@ -32,6 +32,9 @@ COPY package.json ./
 USER 65532:65532
 # 8080: /metrics, 8081: /healthz and /readyz
 EXPOSE 8080 8081
-# --optimize-for-size: V8 collects sooner and grows the heap less (at 10,000 namespaces the peak
-# RSS fell from 252 to 180 MiB in the benchmark); the operator spends little of its time in JS.
+# --optimize-for-size: V8 keeps the young generation at 1 MiB, grows the heap less and returns
+# freed pages sooner. In the benchmark at 10,000 namespaces (+25,000 unrelated Secrets) the peak
+# RSS was 145 MiB with it, 252 MiB without, 168 MiB with only its heap sizing
+# (--max-semi-space-size=1 --heap-growing-percent=10). It costs CPU: about 30 % more of the
+# operator's own CPU time during a fan-out (2,000 namespaces: 3.8 s against 2.6-3.0 s).
 ENTRYPOINT ["node", "--optimize-for-size", "dist/main.js"]
