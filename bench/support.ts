@@ -2,7 +2,7 @@
 // user per phase), its /metrics (apiserver_request_total and API Priority and Fairness), an
 // operator process's memory, and the settings deploy/ and the Helm chart ship.
 import { createReadStream } from 'node:fs';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import yaml from 'js-yaml';
 import { type Config, parseConfig } from '../src/config.js';
@@ -186,20 +186,11 @@ export async function cpuSecondsOf(pid: number): Promise<number> {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
-/** The pids of the control plane's etcd and kube-apiserver (processes whose command line names its work dir). */
+/** The pids of the control plane's etcd and kube-apiserver (as its harness recorded them). */
 export async function controlPlanePids(cp: ControlPlane): Promise<Record<'etcd' | 'apiserver', number>> {
-  const found: Partial<Record<'etcd' | 'apiserver', number>> = {};
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
-    if (!cmdline.includes(cp.dir)) continue;
-    const binary = path.basename(cmdline.split('\0')[0] ?? '');
-    if (binary === 'etcd') found.etcd = Number(entry);
-    if (binary === 'kube-apiserver') found.apiserver = Number(entry);
-  }
-  if (found.etcd === undefined || found.apiserver === undefined)
-    throw new Error(`no etcd or kube-apiserver under ${cp.dir}`);
-  return found as Record<'etcd' | 'apiserver', number>;
+  const { etcd, apiserver } = await cp.pids();
+  if (etcd === undefined || apiserver === undefined) throw new Error(`no etcd or kube-apiserver pid in ${cp.dir}`);
+  return { etcd, apiserver };
 }
 
 /** CPU seconds used by each of `pids` between start() and the returned function's call. */

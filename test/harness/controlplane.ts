@@ -87,6 +87,8 @@ export interface ControlPlane {
   kubectl(args: string[], opts?: KubectlOptions): Promise<KubectlResult>;
   /** SIGTERM kube-apiserver, wait for it to exit, start it again with the same flags, wait for /readyz. */
   restartApiServer(): Promise<void>;
+  /** The pids of its processes now (state.json; kube-apiserver's changes when it is restarted). */
+  pids(): Promise<CpState['pids']>;
   /** Kill everything, wait for exit, remove dir unless REGCRED_KEEP_TEST_DIRS=1. */
   stop(): Promise<void>;
 }
@@ -317,6 +319,7 @@ export async function startControlPlane(opts: StartControlPlaneOptions = {}): Pr
     kubeconfigFor: (user, groups) => kubeconfigFor(user, groups, env),
     kubectl: (args, kubectlOpts) => kubectl(args, kubectlOpts, env),
     restartApiServer: () => restartApiServer(env),
+    pids: async () => (await readState(dir)).pids,
     stop: () => stopControlPlane(env),
   };
 }
