@@ -56,7 +56,12 @@ export class StatusPacer {
    * routine status write may go.
    */
   delayFor(credential: string): number {
-    return Math.max(statusDelayMs(this.baseDelayMs, this.lastRunMs.get(credential)), this.heldFor(credential));
+    return Math.max(this.pauseFor(credential), this.heldFor(credential));
+  }
+
+  /** The pause that follows what the credential's last recount cost. */
+  private pauseFor(credential: string): number {
+    return statusDelayMs(this.baseDelayMs, this.lastRunMs.get(credential));
   }
 
   /** The last recount of `credential` found it settled (or not). */
@@ -107,9 +112,8 @@ export class StatusPacer {
    */
   namespaceChanged(credential: string, news: boolean): void {
     const key = credentialKey(credential);
-    const held = news ? 0 : this.heldFor(credential);
-    if (held > 0) this.queue.addAfter(key, Math.max(held, this.delayFor(credential)));
-    else if (!this.lastInFlight()) this.queue.addAfter(key, this.delayFor(credential));
+    if (!news && this.heldFor(credential) > 0) this.queue.addAfter(key, this.delayFor(credential));
+    else if (!this.lastInFlight()) this.queue.addAfter(key, this.pauseFor(credential));
     else if (!this.queue.expedite(key)) this.queue.add(key);
   }
 

@@ -185,6 +185,11 @@ describe('StatusPacer: a settled credential whose routine writes are spent is no
       { settled: true, spent: true, news: false, last: false },
       [`addAfter c/a ${STATUS_WRITE_INTERVAL_MS}`],
     ],
+    [
+      'more keys queued, settled and spent, but news: after the pause only',
+      { settled: true, spent: true, news: true, last: false },
+      ['addAfter c/a 500'],
+    ],
   ])('namespaceChanged: %s', (_case, { settled, spent, news, last }, expected) => {
     const { calls, queue } = recording(last ? { len: 0, inProgress: 1 } : { len: 5, inProgress: 8 });
     const pacer = new StatusPacer(queue, () => T0, 500);
