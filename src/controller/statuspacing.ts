@@ -73,11 +73,13 @@ export class StatusPacer {
   /** How long a count-only recount of a settled credential would have to hold its write (0: not held). */
   private heldFor(credential: string): number {
     if (!this.settledCredentials.has(credential)) return 0;
-    const now = this.now();
-    const budget = this.writeBudget.get(credential);
-    if (!budget) return 0;
-    const tokens = Math.min(STATUS_WRITE_BURST, budget.tokens + (now - budget.at) / STATUS_WRITE_INTERVAL_MS);
-    return tokens >= 1 ? 0 : Math.ceil((1 - tokens) * STATUS_WRITE_INTERVAL_MS);
+    return waitForToken(this.tokensAt(credential, this.now()));
+  }
+
+  /** Routine status writes `credential` may make at `now` (the bucket refilled since its last use). */
+  private tokensAt(credential: string, now: number): number {
+    const budget = this.writeBudget.get(credential) ?? { tokens: STATUS_WRITE_BURST, at: now };
+    return Math.min(STATUS_WRITE_BURST, budget.tokens + (now - budget.at) / STATUS_WRITE_INTERVAL_MS);
   }
 
   /** A credential key finished after `ms`: the next pause follows its cost. */
@@ -96,14 +98,10 @@ export class StatusPacer {
    * how long until it may.
    */
   routineWriteWait(credential: string, now: number): number {
-    const budget = this.writeBudget.get(credential) ?? { tokens: STATUS_WRITE_BURST, at: now };
-    const tokens = Math.min(STATUS_WRITE_BURST, budget.tokens + (now - budget.at) / STATUS_WRITE_INTERVAL_MS);
-    if (tokens >= 1) {
-      this.writeBudget.set(credential, { tokens: tokens - 1, at: now });
-      return 0;
-    }
-    this.writeBudget.set(credential, { tokens, at: now });
-    return Math.ceil((1 - tokens) * STATUS_WRITE_INTERVAL_MS);
+    const tokens = this.tokensAt(credential, now);
+    const wait = waitForToken(tokens);
+    this.writeBudget.set(credential, { tokens: wait === 0 ? tokens - 1 : tokens, at: now });
+    return wait;
   }
 
   /**
@@ -126,4 +124,9 @@ export class StatusPacer {
   private lastInFlight(): boolean {
     return this.queue.len() === 0 && this.queue.inProgress() <= 1;
   }
+}
+
+/** How long until a bucket holding `tokens` has a whole one. */
+function waitForToken(tokens: number): number {
+  return tokens >= 1 ? 0 : Math.ceil((1 - tokens) * STATUS_WRITE_INTERVAL_MS);
 }
