@@ -94,7 +94,9 @@ export class KubeClient implements KubeApi {
   ) {
     this.base = new URL(access.server);
     const agentOptions = { keepAlive: true, maxSockets: 64, ...access.tls };
-    this.agent = this.base.protocol === 'https:' ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
+    this.agent = onePool(
+      this.base.protocol === 'https:' ? new https.Agent(agentOptions) : new http.Agent(agentOptions),
+    );
     this.limiter = new TokenBucket(options.qps ?? 0, options.burst ?? 100, options.clock);
     if (options.maxInFlight)
       this.inFlight = new AdaptiveLimit({
@@ -307,6 +309,20 @@ export class KubeClient implements KubeApi {
       if (value !== undefined) url.searchParams.set(name, String(value));
     return url;
   }
+}
+
+/**
+ * Every request of a client goes to one server with one TLS setup, so its agent has one pool of
+ * connections. Node names the pool from each request's options on every request and every socket
+ * handed back, which turns the CA, the client certificate and its key from Buffers into strings
+ * each time: at thousands of writes a second that was about a seventh of all the operator
+ * allocated. The name is computed once instead.
+ */
+export function onePool<A extends http.Agent>(agent: A): A {
+  const nameOf = agent.getName.bind(agent);
+  let name: string | undefined;
+  agent.getName = (options) => (name ??= nameOf(options));
+  return agent;
 }
 
 function header(value: string | string[] | undefined): string | undefined {

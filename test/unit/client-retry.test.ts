@@ -1,9 +1,11 @@
 // The REST client's retries of transient failures, against a local HTTP server that answers with
 // scripted statuses (the client itself is real; time is a FakeClock, so no test sleeps).
 import http from 'node:http';
+import https from 'node:https';
+import { jest } from '@jest/globals';
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
-import { KubeClient } from '../../src/k8s/client.js';
+import { KubeClient, onePool } from '../../src/k8s/client.js';
 import { accessFromKubeConfig } from '../../src/k8s/kubeconfig.js';
 import { KubeApiError } from '../../src/k8s/errors.js';
 import { FakeClock } from '../support/fake-clock.js';
@@ -135,5 +137,20 @@ describe('WorkerPool honours Retry-After', () => {
     await settle();
     expect(calls).toEqual([0, 5000]);
     await pool.stop(0);
+  });
+});
+
+describe('onePool', () => {
+  test("names the agent's pool once, from the first request's options", () => {
+    const agent = new https.Agent({ keepAlive: true, ca: Buffer.from('-----BEGIN CERTIFICATE-----\nMIIB\n') });
+    const computed = jest.spyOn(agent, 'getName');
+    onePool(agent);
+    const options = { host: '127.0.0.1', port: 6443, ca: Buffer.from('-----BEGIN CERTIFICATE-----\nMIIB\n') };
+    const first = agent.getName(options);
+    expect(first).toContain('127.0.0.1:6443');
+    expect(agent.getName(options)).toBe(first);
+    expect(agent.getName({ host: '127.0.0.1', port: 6443 })).toBe(first);
+    expect(computed).toHaveBeenCalledTimes(1);
+    agent.destroy();
   });
 });
