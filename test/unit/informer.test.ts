@@ -246,3 +246,46 @@ describe('Informer: write-through', () => {
     expect(t.seen).toEqual([]);
   });
 });
+
+describe('Informer: the cache by namespace', () => {
+  // A namespace's objects are held in a short array up to 8, in a Map beyond: both must answer alike.
+  test.each([3, 8, 9, 20])('%i objects in one namespace: get, list, listIn, size and removals agree', async (n) => {
+    const t = setup();
+    const names = Array.from({ length: n }, (_, i) => `cm-${i}`);
+    for (const name of names) t.kube.put('configmaps', configMap(name, { v: '1' }));
+    await started(t);
+    expect(t.informer.size()).toBe(n);
+    expect([...t.informer.listIn('ops')].map((o) => o.metadata.name).sort()).toEqual([...names].sort());
+    expect([...t.informer.list()]).toHaveLength(n);
+    expect(t.informer.getIn('ops', 'cm-2')?.data).toEqual({ v: '1' });
+    expect(t.informer.get('ops/cm-2')).toBe(t.informer.getIn('ops', 'cm-2'));
+    expect(t.informer.getIn('ops', 'missing')).toBeUndefined();
+    expect(t.informer.getIn('other', 'cm-2')).toBeUndefined();
+
+    t.kube.put('configmaps', configMap('cm-2', { v: '2' }));
+    t.kube.remove('configmaps', 'ops', 'cm-0');
+    await settle(t.clock, { horizonMs: 0 });
+    expect(t.informer.size()).toBe(n - 1);
+    expect(t.informer.getIn('ops', 'cm-2')?.data).toEqual({ v: '2' });
+    expect(t.informer.getIn('ops', 'cm-0')).toBeUndefined();
+
+    for (const name of names.slice(1)) t.kube.remove('configmaps', 'ops', name);
+    await settle(t.clock, { horizonMs: 0 });
+    expect(t.informer.size()).toBe(0);
+    expect([...t.informer.listIn('ops')]).toEqual([]);
+  });
+
+  test('a loop over listIn sees the namespace as it was when it began', async () => {
+    const t = setup();
+    for (const name of ['a', 'b', 'c']) t.kube.put('configmaps', configMap(name));
+    await started(t);
+    const seen: string[] = [];
+    for (const obj of t.informer.listIn('ops')) {
+      seen.push(obj.metadata.name);
+      if (obj.metadata.name === 'a') t.informer.noteDeleted('ops/b');
+    }
+    expect(seen).toEqual(['a', 'b', 'c']);
+    expect(t.informer.getIn('ops', 'b')).toBeUndefined();
+    expect(t.informer.size()).toBe(2);
+  });
+});
