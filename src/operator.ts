@@ -1,6 +1,6 @@
 // Wiring: the caches, the controller, its workers, probes and metrics, as one startable unit.
 // main.ts adds config, signals and the process around it.
-import type { V1ContainerStatus, V1Namespace, V1Pod, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
+import type { V1Namespace, V1Pod, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
 import type http from 'node:http';
 import type { Logger } from 'pino';
 import { LABEL_MANAGED_BY, MANAGED_BY, type RegistryCredential } from './api/v1alpha1.js';
@@ -9,6 +9,7 @@ import { parseKey } from './controller/keys.js';
 import { enqueueEverything, registerMappers } from './controller/mappers.js';
 import type { Caches } from './controller/caches.js';
 import { logFieldsOf, Reconciler } from './controller/reconciler.js';
+import { cacheTransforms } from './controller/slim.js';
 import { EventRecorder } from './events.js';
 import { serveMetrics, serveProbes } from './health.js';
 import type { KubeApi } from './k8s/client.js';
@@ -36,78 +37,6 @@ export interface OperatorOptions {
   deferWorkers?: boolean;
 }
 
-/** Caches keep only what the controller reads: no managedFields, and for SAs and namespaces only the fields used. */
-function withoutManagedFields<T extends KubeObject & { metadata?: { managedFields?: unknown } }>(obj: T): T {
-  if (obj.metadata?.managedFields === undefined) return obj;
-  return { ...obj, metadata: { ...obj.metadata, managedFields: undefined } };
-}
-
-function slimNamespace(ns: V1Namespace): V1Namespace {
-  const meta = ns.metadata ?? {};
-  return {
-    metadata: {
-      name: meta.name,
-      uid: meta.uid,
-      resourceVersion: meta.resourceVersion,
-      labels: meta.labels,
-      deletionTimestamp: meta.deletionTimestamp,
-    },
-    status: { phase: ns.status?.phase },
-  };
-}
-
-function slimServiceAccount(sa: V1ServiceAccount): V1ServiceAccount {
-  const meta = sa.metadata ?? {};
-  return {
-    metadata: {
-      name: meta.name,
-      namespace: meta.namespace,
-      uid: meta.uid,
-      resourceVersion: meta.resourceVersion,
-      labels: meta.labels, // for serviceAccountSelector
-      annotations: meta.annotations,
-    },
-    imagePullSecrets: sa.imagePullSecrets,
-  };
-}
-
-/** A Pending Pod as stuck-pod recovery needs it: who owns it, its SA and pull secrets, its images and why they wait. */
-function slimPod(pod: V1Pod): V1Pod {
-  const meta = pod.metadata ?? {};
-  const slimStatus = (statuses: V1ContainerStatus[] | undefined) =>
-    statuses?.map((status) => ({
-      name: status.name,
-      image: status.image,
-      imageID: '',
-      ready: status.ready,
-      restartCount: 0,
-      state: status.state?.waiting ? { waiting: { reason: status.state.waiting.reason } } : {},
-    }));
-  const images = (containers: Array<{ name: string; image?: string }> | undefined) =>
-    containers?.map((container) => ({ name: container.name, image: container.image }));
-  return {
-    metadata: {
-      name: meta.name,
-      namespace: meta.namespace,
-      uid: meta.uid,
-      resourceVersion: meta.resourceVersion,
-      ownerReferences: meta.ownerReferences?.filter((owner) => owner.controller),
-      deletionTimestamp: meta.deletionTimestamp,
-    },
-    spec: {
-      serviceAccountName: pod.spec?.serviceAccountName,
-      imagePullSecrets: pod.spec?.imagePullSecrets,
-      containers: images(pod.spec?.containers) ?? [],
-      initContainers: images(pod.spec?.initContainers),
-    },
-    status: {
-      phase: pod.status?.phase,
-      containerStatuses: slimStatus(pod.status?.containerStatuses),
-      initContainerStatuses: slimStatus(pod.status?.initContainerStatuses),
-    },
-  };
-}
-
 /** How long a shutdown waits for the last Event counts to be written. */
 const EVENT_FLUSH_TIMEOUT_MS = 3000;
 
@@ -126,6 +55,7 @@ export class Operator {
 
   constructor(private readonly options: OperatorOptions) {
     const { config, client, clock, logger, metrics } = options;
+    const slim = cacheTransforms();
     const informer = <T extends KubeObject>(
       name: string,
       path: string,
@@ -137,23 +67,24 @@ export class Operator {
         clock,
         logger,
         idleTimeoutMs: config.watchIdleTimeoutSeconds * 1000,
-        transform: extra.transform ?? withoutManagedFields,
+        transform: extra.transform ?? slim.withoutManagedFields,
         onRestart: (informerName, reason) => metrics.watchRestarts.inc({ informer: informerName, reason }),
       });
     this.caches = {
       credentials: informer<RegistryCredential>('registrycredentials', paths.credentials()),
-      namespaces: informer<V1Namespace>('namespaces', paths.namespaces(), { transform: slimNamespace }),
+      namespaces: informer<V1Namespace>('namespaces', paths.namespaces(), { transform: slim.namespace }),
       serviceAccounts: informer<V1ServiceAccount>('serviceaccounts', paths.serviceAccounts(), {
-        transform: slimServiceAccount,
+        transform: slim.serviceAccount,
       }),
       managedSecrets: informer<V1Secret>('managed-secrets', paths.secrets(), {
         labelSelector: `${LABEL_MANAGED_BY}=${MANAGED_BY}`,
+        transform: slim.managedSecret,
       }),
       sourceSecrets: informer<V1Secret>('source-secrets', paths.secrets(config.sourceNamespace)),
       // Only Pending Pods can be stuck on a pull: a cluster's running Pods are never cached.
       pods: informer<V1Pod>('pending-pods', paths.pods(), {
         fieldSelector: 'status.phase=Pending',
-        transform: slimPod,
+        transform: slim.pod,
       }),
     };
     this.queue = new WorkQueue({ clock, metrics: metrics.workQueue() });
