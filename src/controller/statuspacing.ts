@@ -33,6 +33,8 @@ export interface PacedQueue {
   len(): number;
   /** Keys being worked on. */
   inProgress(): number;
+  /** Whether `key` is being worked on now. */
+  isProcessing(key: string): boolean;
 }
 
 export class StatusPacer {
@@ -111,18 +113,25 @@ export class StatusPacer {
   namespaceChanged(credential: string, news: boolean): void {
     const key = credentialKey(credential);
     if (!news && this.heldFor(credential) > 0) this.queue.addAfter(key, this.delayFor(credential));
-    else if (!this.lastInFlight()) this.queue.addAfter(key, this.pauseFor(credential));
+    else if (!this.lastInFlight(credential)) this.queue.addAfter(key, this.pauseFor(credential));
     else if (!this.queue.expedite(key)) this.queue.add(key);
   }
 
   /** A namespace key found nothing to do: if it ended a burst, a pending pause runs now (unless held). */
   namespaceUnchanged(credential: string): void {
-    if (this.lastInFlight() && this.heldFor(credential) === 0) this.queue.expedite(credentialKey(credential));
+    if (this.lastInFlight(credential) && this.heldFor(credential) === 0) this.queue.expedite(credentialKey(credential));
   }
 
-  /** No other key is queued or being worked on: a burst of namespace work has just ended. */
-  private lastInFlight(): boolean {
-    return this.queue.len() === 0 && this.queue.inProgress() <= 1;
+  /**
+   * No other key is queued or being worked on: a burst of namespace work has just ended. The
+   * credential's own recount may be running: it started before this key's write and counted it
+   * as not ready, so it is run again at once after (the key is then added while in progress)
+   * rather than after a pause. At 2,000 namespaces that pause held the final count back by up to
+   * a second after the last write.
+   */
+  private lastInFlight(credential: string): boolean {
+    const recounting = this.queue.isProcessing(credentialKey(credential)) ? 1 : 0;
+    return this.queue.len() === 0 && this.queue.inProgress() <= 1 + recounting;
   }
 }
 

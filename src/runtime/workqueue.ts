@@ -153,6 +153,11 @@ export class WorkQueue {
     return this.processing.size;
   }
 
+  /** Whether `key` is being worked on now. */
+  isProcessing(key: string): boolean {
+    return this.processing.has(key);
+  }
+
   delayed(): number {
     return this.waiting.size;
   }

@@ -117,6 +117,7 @@ describe('StatusPacer.routineWriteWait: routine status writes per credential', (
     expedite: () => false,
     len: () => 0,
     inProgress: () => 0,
+    isProcessing: () => false,
   };
   test(`a burst of ${STATUS_WRITE_BURST}, then one per ${STATUS_WRITE_INTERVAL_MS / 1000} s, per credential`, () => {
     const pacer = new StatusPacer(queue, () => T0);
@@ -137,7 +138,7 @@ describe('StatusPacer.routineWriteWait: routine status writes per credential', (
 
 describe('StatusPacer: a settled credential whose routine writes are spent is not recounted before its next write', () => {
   /** A queue that records what the pacer asked of it. */
-  const recording = (inFlight: { len: number; inProgress: number }) => {
+  const recording = (inFlight: { len: number; inProgress: number; recounting?: boolean }) => {
     const calls: string[] = [];
     return {
       calls,
@@ -147,18 +148,35 @@ describe('StatusPacer: a settled credential whose routine writes are spent is no
         expedite: (key: string) => (calls.push(`expedite ${key}`), false),
         len: () => inFlight.len,
         inProgress: () => inFlight.inProgress,
+        isProcessing: (key: string) => key === 'c/a' && inFlight.recounting === true,
       },
     };
   };
   const spend = (pacer: StatusPacer) => {
     for (let i = 0; i < STATUS_WRITE_BURST; i++) pacer.routineWriteWait('a', T0);
   };
-  test.each<[string, { settled: boolean; spent: boolean; news: boolean; last: boolean }, string[]]>([
+  test.each<
+    [
+      string,
+      { settled: boolean; spent: boolean; news: boolean; last: boolean | 'recounting' | 'recounting and another' },
+      string[],
+    ]
+  >([
     // [case, situation, what the queue is asked]
     [
       'the last key in flight, not settled: at once',
       { settled: false, spent: true, news: false, last: true },
       ['expedite c/a', 'add c/a'],
+    ],
+    [
+      'the last key in flight while the recount runs: again at once after it (added while in progress)',
+      { settled: false, spent: true, news: false, last: 'recounting' },
+      ['expedite c/a', 'add c/a'],
+    ],
+    [
+      'another key in flight besides the recount: after the pause',
+      { settled: false, spent: true, news: false, last: 'recounting and another' },
+      ['addAfter c/a 500'],
     ],
     [
       'settled, writes left: at once',
@@ -191,7 +209,15 @@ describe('StatusPacer: a settled credential whose routine writes are spent is no
       ['addAfter c/a 500'],
     ],
   ])('namespaceChanged: %s', (_case, { settled, spent, news, last }, expected) => {
-    const { calls, queue } = recording(last ? { len: 0, inProgress: 1 } : { len: 5, inProgress: 8 });
+    const { calls, queue } = recording(
+      last === 'recounting'
+        ? { len: 0, inProgress: 2, recounting: true }
+        : last === 'recounting and another'
+          ? { len: 0, inProgress: 3, recounting: true }
+          : last
+            ? { len: 0, inProgress: 1 }
+            : { len: 5, inProgress: 8 },
+    );
     const pacer = new StatusPacer(queue, () => T0, 500);
     pacer.settled('a', settled);
     if (spent) spend(pacer);
