@@ -33,8 +33,9 @@ USER 65532:65532
 # 8080: /metrics, 8081: /healthz and /readyz
 EXPOSE 8080 8081
 # V8 heap sizing: a young generation of at most 1 MiB and an old generation that grows by 10 %
-# over what a full collection leaves. In the benchmark at 10,000 namespaces (+25,000 unrelated
-# Secrets) the peak RSS was 168 MiB with these flags and 252 MiB without; --optimize-for-size
-# (which implies the first) reached 145-151 MiB but cost about 30 % more of the operator's CPU
-# (2,000-namespace fan-out: 3.8 s against 2.9 s), enough to miss the speed targets.
+# over what a full collection leaves. When chosen, in the benchmark at 10,000 namespaces (+25,000
+# unrelated Secrets) the peak RSS was 168 MiB with these flags and 252 MiB without (135-139 MiB
+# with them since the caches were slimmed); --optimize-for-size (which implies the first) reached
+# 145-151 MiB but cost about 30 % more of the operator's CPU (2,000-namespace fan-out: 3.8 s
+# against 2.9 s), enough to miss the speed targets.
 ENTRYPOINT ["node", "--max-semi-space-size=1", "--heap-growing-percent=10", "dist/main.js"]
