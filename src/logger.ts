@@ -4,7 +4,8 @@ import { pino, type Logger } from 'pino';
 /**
  * Fields whose values are never logged, at the top of a log line's object or one level down
  * (`{ password }`, `{ secret: { data } }`, `{ headers: { authorization } }`). Names compare
- * without case.
+ * without case. A child logger's bindings are not redacted: the operator binds only a reconcile's
+ * id and the names of its credential and namespace.
  */
 export const REDACTED_FIELDS = [
   'password',
