@@ -117,20 +117,26 @@ export class StatusPacer {
     else if (!this.queue.expedite(key)) this.queue.add(key);
   }
 
-  /** A namespace key found nothing to do: if it ended a burst, a pending pause runs now (unless held). */
+  /**
+   * A namespace key found nothing to do: if it ended a burst, a pending pause runs now (unless
+   * held). Here a running recount of the credential still counts as other work: a key that
+   * changed nothing gives it nothing new to count, and expediting the credential key while it
+   * runs would also cut short its own time-based requeue (a token retry), which with sources
+   * failing turned into a loop of recounts.
+   */
   namespaceUnchanged(credential: string): void {
-    if (this.lastInFlight(credential) && this.heldFor(credential) === 0) this.queue.expedite(credentialKey(credential));
+    if (this.lastInFlight() && this.heldFor(credential) === 0) this.queue.expedite(credentialKey(credential));
   }
 
   /**
-   * No other key is queued or being worked on: a burst of namespace work has just ended. The
-   * credential's own recount may be running: it started before this key's write and counted it
-   * as not ready, so it is run again at once after (the key is then added while in progress)
-   * rather than after a pause. At 2,000 namespaces that pause held the final count back by up to
-   * a second after the last write.
+   * No other key is queued or being worked on: a burst of namespace work has just ended. With
+   * `recountOf`, that credential's own recount may be running: it started before this key's write
+   * and counted it as not ready, so it is run again at once after (the key is then added while in
+   * progress) rather than after a pause. At 2,000 namespaces that pause held the final count back
+   * by up to a second after the last write.
    */
-  private lastInFlight(credential: string): boolean {
-    const recounting = this.queue.isProcessing(credentialKey(credential)) ? 1 : 0;
+  private lastInFlight(recountOf?: string): boolean {
+    const recounting = recountOf !== undefined && this.queue.isProcessing(credentialKey(recountOf)) ? 1 : 0;
     return this.queue.len() === 0 && this.queue.inProgress() <= 1 + recounting;
   }
 }

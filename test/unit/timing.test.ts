@@ -225,6 +225,13 @@ describe('StatusPacer: a settled credential whose routine writes are spent is no
     expect(calls).toEqual(expected);
   });
 
+  test('namespaceUnchanged while the recount runs leaves it (and its own requeue) alone', () => {
+    const { calls, queue } = recording({ len: 0, inProgress: 2, recounting: true });
+    const pacer = new StatusPacer(queue, () => T0, 500);
+    pacer.namespaceUnchanged('a');
+    expect(calls).toEqual([]);
+  });
+
   test('namespaceUnchanged ending a burst runs a pending recount at once, unless it is held', () => {
     const { calls, queue } = recording({ len: 0, inProgress: 1 });
     const pacer = new StatusPacer(queue, () => T0, 500);
