@@ -33,6 +33,11 @@ const configSchema = z.object({
     .max(253),
   verifyRegistries: z.stringbool(),
   registryCheckTimeoutSeconds: z.coerce.number().min(0.1).max(120),
+  kubeletBindAddress: z.string(),
+  kubeletTlsCertFile: z.string().optional(),
+  kubeletTlsKeyFile: z.string().optional(),
+  kubeletTokenAudience: z.string().min(1).max(253),
+  kubeletCacheSeconds: z.coerce.number().int().min(0).max(3600),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -188,6 +193,43 @@ export const FLAGS: Array<{
     help: 'timeout of one request of a registry check',
     fallback: '10',
   },
+  {
+    flag: '--kubelet-bind-address',
+    env: 'REGCRED_KUBELET_BIND_ADDRESS',
+    key: 'kubeletBindAddress',
+    help:
+      'HTTPS address of the endpoint the regcred kubelet credential provider asks (delivery.kubelet), e.g. :8443; ' +
+      '0: off. Needs --kubelet-tls-cert-file and --kubelet-tls-key-file',
+    fallback: '0',
+  },
+  {
+    flag: '--kubelet-tls-cert-file',
+    env: 'REGCRED_KUBELET_TLS_CERT_FILE',
+    key: 'kubeletTlsCertFile',
+    help: 'PEM serving certificate (chain) of the kubelet endpoint; read again when it changes',
+  },
+  {
+    flag: '--kubelet-tls-key-file',
+    env: 'REGCRED_KUBELET_TLS_KEY_FILE',
+    key: 'kubeletTlsKeyFile',
+    help: 'PEM private key of the kubelet endpoint',
+  },
+  {
+    flag: '--kubelet-token-audience',
+    env: 'REGCRED_KUBELET_TOKEN_AUDIENCE',
+    key: 'kubeletTokenAudience',
+    help: 'audience of the ServiceAccount tokens kubelets send (tokenAttributes.serviceAccountTokenAudience)',
+    fallback: 'kubelet.regcred.io',
+  },
+  {
+    flag: '--kubelet-cache-seconds',
+    env: 'REGCRED_KUBELET_CACHE_SECONDS',
+    key: 'kubeletCacheSeconds',
+    help:
+      'the longest a kubelet caches an answer: how late a rotation, a revocation or a selection change reaches ' +
+      'its next pull; shorter for a credential that expires sooner',
+    fallback: '300',
+  },
 ];
 
 export class ConfigError extends Error {
@@ -240,5 +282,10 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     const flag = FLAGS.find((known) => known.key === issue.path[0]);
     throw new ConfigError(`invalid ${flag?.flag ?? String(issue.path[0])} (${flag?.env ?? ''}): ${issue.message}`);
   }
-  return result.data;
+  const config = result.data;
+  if (config.kubeletBindAddress !== '0' && (!config.kubeletTlsCertFile || !config.kubeletTlsKeyFile))
+    throw new ConfigError(
+      '--kubelet-bind-address needs --kubelet-tls-cert-file and --kubelet-tls-key-file: the endpoint serves only HTTPS',
+    );
+  return config;
 }

@@ -157,6 +157,31 @@ export class Metrics {
     labelNames: ['result'],
     registers: [this.registry],
   });
+  readonly kubeletRequests = new Counter({
+    name: 'regcred_kubelet_requests_total',
+    help:
+      'Kubelet credential provider requests by result: served (credentials given), none (no RegistryCredential ' +
+      'serves this Pod and image; the reason says why), refused (not a valid request or token; the reason says why)',
+    labelNames: ['result', 'reason'],
+    registers: [this.registry],
+  });
+  readonly kubeletServed = new Counter({
+    name: 'regcred_kubelet_served_total',
+    help: 'Kubelet credential provider answers that carried a credential, per RegistryCredential and auths key',
+    labelNames: ['credential', 'registry'],
+    registers: [this.registry],
+  });
+  readonly kubeletTokenReviews = new Counter({
+    name: 'regcred_kubelet_token_reviews_total',
+    help: 'TokenReviews sent to verify kubelet ServiceAccount tokens (verified tokens are remembered until they expire)',
+    registers: [this.registry],
+  });
+  readonly kubeletRequestDuration = new Histogram({
+    name: 'regcred_kubelet_request_duration_seconds',
+    help: 'Time to answer a kubelet credential provider request',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
   private readonly verifiedServers = new Map<string, Set<string>>();
 
   /** The verification gauge of a credential's registries (Unknown and Skipped ones have no sample). */

@@ -24,6 +24,9 @@ import type { Clock, Timer } from './runtime/clock.js';
 import { Informer, type KubeObject } from './runtime/informer.js';
 import { WorkerPool } from './runtime/workerpool.js';
 import { WorkQueue } from './runtime/workqueue.js';
+import { KubeletEndpoint, serveKubeletEndpoint } from './kubelet/endpoint.js';
+import { TokenVerifier } from './kubelet/identity.js';
+import { DeliveryLedger } from './kubelet/ledger.js';
 
 export interface OperatorOptions {
   config: Config;
@@ -48,6 +51,8 @@ export class Operator {
   private readonly workers: WorkerPool;
   private readonly verifier?: Verifier;
   private readonly events: EventRecorder;
+  /** The kubelet credential provider's endpoint (every replica answers; kubelet/endpoint.ts). */
+  readonly kubelet: KubeletEndpoint;
   private servers: http.Server[] = [];
   private readyTimer?: NodeJS.Timeout;
   private started = false;
@@ -111,6 +116,28 @@ export class Operator {
         })
       : undefined;
     this.events = new EventRecorder(resources, clock, logger);
+    // What the endpoint served recounts the credential's status after the status pause.
+    const ledger = new DeliveryLedger((name) =>
+      this.queue.addAfter(credentialKey(name), this.reconciler.statusDelay(name)),
+    );
+    this.kubelet = new KubeletEndpoint({
+      caches: this.caches,
+      synced: () => this.started,
+      sourceNamespace: config.sourceNamespace,
+      providers,
+      tokens: new TokenVerifier({
+        audience: config.kubeletTokenAudience,
+        clock,
+        review: (token, audience) => resources.reviewToken(token, audience),
+        maxCacheMs: 10 * 60_000,
+        onReview: () => metrics.kubeletTokenReviews.inc(),
+      }),
+      ledger,
+      clock,
+      logger: logger.child({ component: 'kubelet-endpoint' }),
+      metrics,
+      maxCacheMs: config.kubeletCacheSeconds * 1000,
+    });
     this.reconciler = new Reconciler({
       resources,
       caches: this.caches,
@@ -123,6 +150,7 @@ export class Operator {
       providers,
       verifier: this.verifier,
       registryCheckTimeoutMs: config.registryCheckTimeoutSeconds * 1000,
+      kubeletDelivery: ledger,
     });
     this.workers = new WorkerPool({
       queue: this.queue,
@@ -160,6 +188,12 @@ export class Operator {
       await Promise.all([
         serveProbes(config.healthProbeBindAddress, { live: () => true, ready: () => this.readiness() }),
         serveMetrics(config.metricsBindAddress, metrics.registry),
+        serveKubeletEndpoint(this.kubelet, {
+          bindAddress: config.kubeletBindAddress,
+          certFile: config.kubeletTlsCertFile ?? '',
+          keyFile: config.kubeletTlsKeyFile ?? '',
+          logger,
+        }),
       ])
     ).filter((server): server is http.Server => server !== undefined);
     for (const i of this.informers()) i.start();

@@ -162,6 +162,16 @@ const podRecovery = z.object({
   maxPerMinute: z.number().int().min(1).max(1000).default(30),
 });
 
+/** How the credentials reach Pods: Secrets in the namespaces, the kubelet's credential provider, or both. */
+const delivery = z
+  .object({
+    secrets: z.boolean().default(true),
+    kubelet: z.boolean().default(false),
+  })
+  .refine((d) => d.secrets || d.kubelet, {
+    message: 'delivery.secrets and delivery.kubelet cannot both be false: nothing would be delivered',
+  });
+
 export const specSchema = z.object({
   registries: z.array(registryEntrySchema).min(1).max(32),
   secretName: z.string().min(1).max(253).optional(),
@@ -193,6 +203,7 @@ export const specSchema = z.object({
     }),
   suspend: z.boolean().default(false),
   podRecovery: podRecovery.optional(),
+  delivery: delivery.optional(),
 });
 
 export type RegistryEntry = z.infer<typeof registryEntrySchema>;
@@ -224,6 +235,22 @@ export interface RegistryVerification {
   lastCheckTime?: string;
 }
 
+/** What the kubelet credential provider endpoint served for one registry key (status.kubelet.registries[]). */
+export interface KubeletRegistryServed {
+  server: string;
+  served: number;
+  lastServedTime?: string;
+}
+
+/** Kubelet delivery as this operator's serving replica counted it (status.kubelet); never any value. */
+export interface KubeletDeliveryStatus {
+  served: number;
+  refused: number;
+  lastServedTime?: string;
+  lastRefusal?: { reason: string; message: string; time: string };
+  registries?: KubeletRegistryServed[];
+}
+
 export interface RegistryCredentialStatus {
   observedGeneration?: number;
   conditions?: Condition[];
@@ -235,6 +262,7 @@ export interface RegistryCredentialStatus {
   recoveredPods?: number;
   credentialsExpireAt?: string;
   lastRefreshTime?: string;
+  kubelet?: KubeletDeliveryStatus;
 }
 
 export interface RegistryCredential {
@@ -280,6 +308,16 @@ export function parseSpec(spec: unknown): { ok: true; spec: RegistryCredentialSp
   if (result.success) return { ok: true, spec: result.data };
   const issue = result.error.issues[0]!;
   return { ok: false, message: `${['spec', ...issue.path].join('.')}: ${issue.message}` };
+}
+
+/** Whether copies and ServiceAccount entries are written (delivery.secrets, default true). */
+export function deliversSecrets(spec: RegistryCredentialSpec): boolean {
+  return spec.delivery?.secrets ?? true;
+}
+
+/** Whether the kubelet credential provider endpoint serves this credential (delivery.kubelet, default false). */
+export function deliversToKubelet(spec: RegistryCredentialSpec): boolean {
+  return spec.delivery?.kubelet ?? false;
 }
 
 export function targetSecretName(cred: RegistryCredential, spec: RegistryCredentialSpec): string {

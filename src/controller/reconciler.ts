@@ -13,7 +13,10 @@ import { X509Certificate } from 'node:crypto';
 import type { Logger } from 'pino';
 import {
   credentialNameProblem,
+  deliversSecrets,
+  deliversToKubelet,
   FINALIZER,
+  type KubeletDeliveryStatus,
   LABEL_CREDENTIAL,
   type NamespaceFailure,
   parseSpec,
@@ -66,6 +69,8 @@ export interface ReconcilerOptions {
   verifier?: Verifier;
   /** Per request of a registry check. */
   registryCheckTimeoutMs?: number;
+  /** What the kubelet endpoint served per credential (kubelet/ledger.ts), for status.kubelet. */
+  kubeletDelivery?: { snapshot(credential: string): KubeletDeliveryStatus | undefined };
 }
 
 interface VerificationReport {
@@ -165,6 +170,13 @@ export class Reconciler {
         continue;
       }
       selected.push(namespaceName);
+      if (!deliversSecrets(spec)) {
+        // Secretless: a selected namespace is ready once nothing of ours is left in it.
+        if (this.hasLeftoversIn(cred, namespaceName)) {
+          if (!spec.suspend) queue.add(namespaceKey(name, namespaceName));
+        } else ready++;
+        continue;
+      }
       const desired = desiredTemplate && {
         ...desiredTemplate,
         metadata: { ...desiredTemplate.metadata, namespace: namespaceName },
@@ -190,7 +202,7 @@ export class Reconciler {
       const selectedSet = new Set(selected);
       // Leftovers: namespaces that left the selection, or Secrets under a previous secretName.
       for (const namespace of await this.namespacesWithLeftovers(cred)) {
-        if (!selectedSet.has(namespace) || this.hasStaleSecret(cred, state, namespace))
+        if (!selectedSet.has(namespace) || !deliversSecrets(spec) || this.hasStaleSecret(cred, state, namespace))
           queue.add(namespaceKey(name, namespace));
       }
     }
@@ -344,6 +356,9 @@ export class Reconciler {
       ...counts,
       ...verification,
       ...(state.spec?.podRecovery?.enabled ? { podRecovery: podRecoveryStatus(state) } : {}),
+      ...(state.spec && deliversToKubelet(state.spec)
+        ? { kubelet: this.options.kubeletDelivery?.snapshot(cred.metadata.name) ?? { served: 0, refused: 0 } }
+        : {}),
     });
     if (sameStatus(cred.status, status)) return undefined;
     if (isRoutineChange(cred.status, status)) {
@@ -396,6 +411,14 @@ export class Reconciler {
     return false;
   }
 
+  /** Whether a Secret or an SA entry this credential added is still in the namespace. */
+  private hasLeftoversIn(cred: RegistryCredential, namespace: string): boolean {
+    for (const secret of this.options.caches.managedSecrets.listIn(namespace)) if (isOwnedBy(secret, cred)) return true;
+    for (const serviceAccount of this.options.caches.serviceAccounts.listIn(namespace))
+      if (injectedFor(serviceAccount, cred.metadata.name).length > 0) return true;
+    return false;
+  }
+
   private hasStaleSecret(cred: RegistryCredential, state: CredentialState, namespace: string): boolean {
     for (const secret of this.options.caches.managedSecrets.listIn(namespace)) {
       if (secret.metadata?.name !== state.secretName && isOwnedBy(secret, cred)) return true;
@@ -438,9 +461,10 @@ export class Reconciler {
     const hadFailure = state.failureIn(namespaceName);
     let wrote: boolean;
     try {
-      wrote = isNamespaceSelected(namespace, spec)
-        ? await this.convergeNamespace(cred, spec, state, namespaceName, context)
-        : await this.writer.cleanNamespace(credentialName, cred.metadata.uid, namespaceName, context);
+      wrote =
+        isNamespaceSelected(namespace, spec) && deliversSecrets(spec)
+          ? await this.convergeNamespace(cred, spec, state, namespaceName, context)
+          : await this.writer.cleanNamespace(credentialName, cred.metadata.uid, namespaceName, context);
     } catch (err) {
       const failure = failureOf(namespaceName, err);
       state.fail(failure);
@@ -451,9 +475,10 @@ export class Reconciler {
       throw err;
     }
     state.clearFailure(namespaceName);
-    const recovery = isNamespaceSelected(namespace, spec)
-      ? await this.recoverPods(cred, spec, state, namespaceName, logger)
-      : { changed: false };
+    const recovery =
+      isNamespaceSelected(namespace, spec) && deliversSecrets(spec)
+        ? await this.recoverPods(cred, spec, state, namespaceName, logger)
+        : { changed: false };
     if (wrote || hadFailure || recovery.changed)
       this.pacer.namespaceChanged(credentialName, hadFailure !== undefined || recovery.changed);
     // A key re-run by the echo of our own write may end the burst: a status pause still pending runs now.

@@ -3,6 +3,7 @@
 import {
   type Condition,
   iso,
+  type KubeletDeliveryStatus,
   type NamespaceFailure,
   type RegistryCredentialStatus,
   type RegistryVerification,
@@ -33,6 +34,8 @@ export interface StatusInput {
   credentialsVerified?: ConditionInput;
   /** Stuck-pod recovery, when enabled: the PodRecovery condition and the eviction count. */
   podRecovery?: { condition: ConditionInput; recoveredPods: number };
+  /** What the kubelet endpoint of this replica served for the credential (kubelet/ledger.ts), with delivery.kubelet. */
+  kubelet?: KubeletDeliveryStatus;
 }
 
 export type ConditionInput = Omit<Condition, 'lastTransitionTime' | 'observedGeneration'>;
@@ -170,6 +173,7 @@ export function computeStatus(
   if (input.podRecovery) status.recoveredPods = input.podRecovery.recoveredPods;
   if (input.credentialsExpireAt !== undefined) status.credentialsExpireAt = iso(input.credentialsExpireAt);
   if (input.lastRefreshTime !== undefined) status.lastRefreshTime = iso(input.lastRefreshTime);
+  if (input.kubelet) status.kubelet = input.kubelet;
   return status;
 }
 
@@ -179,7 +183,7 @@ export function computeStatus(
  * from True to Progressing (a namespace that has just joined, normally served within moments).
  * Anything else is news and is written at once: a first status, a new generation, a condition
  * that flips otherwise (a failure, a source problem, the end of a fan-out), failures, registries,
- * token times, recovered Pods.
+ * token times, recovered Pods. What the kubelet endpoint served (counts) is routine.
  */
 export function isRoutineChange(prev: RegistryCredentialStatus | undefined, next: RegistryCredentialStatus): boolean {
   if (!prev?.conditions?.length || prev.observedGeneration !== next.observedGeneration) return false;
@@ -188,6 +192,7 @@ export function isRoutineChange(prev: RegistryCredentialStatus | undefined, next
     conditions: undefined,
     namespaces: undefined,
     namespaceSummary: undefined,
+    kubelet: undefined,
   });
   if (!sameStatus(rest(prev), rest(next))) return false;
   const types = new Set([...prev.conditions, ...(next.conditions ?? [])].map((condition) => condition.type));

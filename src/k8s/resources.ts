@@ -12,6 +12,14 @@ import type { KubeApi } from './client.js';
 
 const MERGE_PATCH = 'application/merge-patch+json';
 
+/** What the API server said of a token (the status of a TokenReview). */
+export interface TokenReviewAnswer {
+  authenticated?: boolean;
+  audiences?: string[];
+  error?: string;
+  user?: { username?: string; extra?: Record<string, string[]> };
+}
+
 export const paths = {
   namespaces: () => '/api/v1/namespaces',
   secrets: (ns?: string) => (ns ? `/api/v1/namespaces/${ns}/secrets` : '/api/v1/secrets'),
@@ -119,6 +127,17 @@ export class Resources {
     patch: { count: number; lastTimestamp: string; message: string },
   ): Promise<CoreV1Event> {
     return this.client.request({ method: 'PATCH', path: paths.event(ns, name), contentType: MERGE_PATCH, body: patch });
+  }
+
+  /** Asks the API server who a token belongs to, for `audience` (TokenReview). The token is never logged. */
+  async reviewToken(token: string, audience: string): Promise<TokenReviewAnswer> {
+    const review = await this.client.request<{ status?: TokenReviewAnswer }>({
+      method: 'POST',
+      path: '/apis/authentication.k8s.io/v1/tokenreviews',
+      body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token, audiences: [audience] } },
+      sensitive: true,
+    });
+    return review.status ?? {};
   }
 
   /**

@@ -164,3 +164,16 @@ function globMatch(pattern: string, name: string): boolean {
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 }
+
+/**
+ * Whether an `auths` key names the registry host of `repository` (an image's domain/path), ports
+ * and host globs compared as the kubelet does, paths ignored: the keys a kubelet credential
+ * provider answers with when it says its answer holds for the whole registry (cacheKeyType Registry).
+ */
+export function keyNamesRegistryOf(authsKey: string, repository: string): boolean {
+  const indexKey = keyringIndexKey(authsKey);
+  if (indexKey === undefined) return false;
+  const hostOf = (text: string) => text.split('/')[0]!;
+  if (urlsMatch(hostOf(indexKey), hostOf(repository))) return true;
+  return indexKey === LEGACY_DOCKER_HUB_KEY && isDefaultRegistryMatch(repository);
+}

@@ -36,6 +36,11 @@ const DEFAULTS: Config = {
   leaderElectionId: 'regcred-operator',
   verifyRegistries: true,
   registryCheckTimeoutSeconds: 10,
+  kubeletBindAddress: '0',
+  kubeletTlsCertFile: undefined,
+  kubeletTlsKeyFile: undefined,
+  kubeletTokenAudience: 'kubelet.regcred.io',
+  kubeletCacheSeconds: 300,
 };
 /** An environment where the operator runs in namespace pod-ns, plus `vars`. */
 const env = (vars: Record<string, string> = {}): NodeJS.ProcessEnv => ({ POD_NAMESPACE: 'pod-ns', ...vars });
@@ -124,11 +129,19 @@ describe('parseConfig values', () => {
       2.5,
       '30',
     ],
+    ['--kubelet-tls-cert-file', 'REGCRED_KUBELET_TLS_CERT_FILE', 'kubeletTlsCertFile', '/t/c.pem', '/t/c.pem', '/e/c'],
+    ['--kubelet-tls-key-file', 'REGCRED_KUBELET_TLS_KEY_FILE', 'kubeletTlsKeyFile', '/t/k.pem', '/t/k.pem', '/e/k'],
+    ['--kubelet-token-audience', 'REGCRED_KUBELET_TOKEN_AUDIENCE', 'kubeletTokenAudience', 'aud', 'aud', 'other'],
+    ['--kubelet-cache-seconds', 'REGCRED_KUBELET_CACHE_SECONDS', 'kubeletCacheSeconds', '60', 60, '0'],
   ];
 
   test('the tables cover every flag', () => {
     const byFlag = (a: { flag: string }, b: { flag: string }) => a.flag.localeCompare(b.flag);
-    const all = [...perFlag, ...booleanFlags].map(([flag, envVar, key]) => ({ flag, env: envVar, key }));
+    const all = [...perFlag, ...booleanFlags, ...checkedApart].map(([flag, envVar, key]) => ({
+      flag,
+      env: envVar,
+      key,
+    }));
     expect(all.sort(byFlag)).toEqual(
       FLAGS.map(({ flag, env: envVar, key }) => ({ flag, env: envVar, key })).sort(byFlag),
     );
@@ -158,6 +171,26 @@ describe('parseConfig values', () => {
     ['--verify-registries', 'REGCRED_VERIFY_REGISTRIES', 'verifyRegistries'],
     ['--kube-api-adaptive', 'REGCRED_KUBE_API_ADAPTIVE', 'kubeApiAdaptive'],
   ];
+
+  // Flags whose values depend on others, with tests of their own below.
+  const checkedApart: Array<[string, string, keyof Config]> = [
+    ['--kubelet-bind-address', 'REGCRED_KUBELET_BIND_ADDRESS', 'kubeletBindAddress'],
+  ];
+
+  test('--kubelet-bind-address with its certificate and key, from a flag or $REGCRED_KUBELET_BIND_ADDRESS', () => {
+    const tls = ['--kubelet-tls-cert-file', '/c.pem', '--kubelet-tls-key-file', '/k.pem'];
+    const expected = {
+      ...DEFAULTS,
+      kubeletBindAddress: ':8443',
+      kubeletTlsCertFile: '/c.pem',
+      kubeletTlsKeyFile: '/k.pem',
+    };
+    expect(parseConfig(['--kubelet-bind-address', ':8443', ...tls], env())).toEqual(expected);
+    expect(parseConfig(tls, env({ REGCRED_KUBELET_BIND_ADDRESS: ':8443' }))).toEqual(expected);
+    expect(parseConfig(['--kubelet-bind-address=:8443', ...tls], env({ REGCRED_KUBELET_BIND_ADDRESS: ':1' }))).toEqual(
+      expected,
+    );
+  });
 
   test.each(booleanFlags)('%s, %s=false, $%s', (flag, envVar, key) => {
     expect(parseConfig([flag], env())).toEqual({ ...DEFAULTS, [key]: true });
@@ -252,6 +285,19 @@ describe('parseConfig source namespace', () => {
 
 describe('parseConfig errors', () => {
   test.each<[string, string[], NodeJS.ProcessEnv, string]>([
+    [
+      'kubelet endpoint without a certificate',
+      ['--kubelet-bind-address', ':8443'],
+      env(),
+      '--kubelet-bind-address needs --kubelet-tls-cert-file and --kubelet-tls-key-file',
+    ],
+    [
+      'kubelet endpoint without a key',
+      ['--kubelet-bind-address', ':8443', '--kubelet-tls-cert-file', '/c.pem'],
+      env(),
+      '--kubelet-bind-address needs --kubelet-tls-cert-file and --kubelet-tls-key-file',
+    ],
+    ['kubelet cache too long', ['--kubelet-cache-seconds', '3601'], env(), 'invalid --kubelet-cache-seconds'],
     ['concurrency 0', ['--concurrency', '0'], env(), 'invalid --concurrency (REGCRED_CONCURRENCY): '],
     ['concurrency too high', ['--concurrency=257'], env(), 'invalid --concurrency (REGCRED_CONCURRENCY): '],
     ['concurrency not an integer', ['--concurrency=1.5'], env(), 'invalid --concurrency (REGCRED_CONCURRENCY): '],

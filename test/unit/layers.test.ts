@@ -18,6 +18,8 @@ const SRC = fileURLToPath(new URL('../../src/', import.meta.url));
  *                       kubelet's key matching, the v2 check, the verification scheduler)
  *   config ... events   the process's services
  *   controller          the RegistryCredential controller
+ *   kubelet             the kubelet credential provider's endpoint (reads the caches, decides with the
+ *                       controller's selection rules; writes nothing but TokenReviews)
  *   operator            wiring: caches, controller, workers, probes
  *   main, cli           the processes: the operator, and the kubectl plugin (kubectl-regcred)
  */
@@ -28,6 +30,7 @@ const LAYERS: string[][] = [
   ['providers', 'registry'],
   ['config.ts', 'logger.ts', 'metrics.ts', 'health.ts', 'events.ts'],
   ['controller'],
+  ['kubelet'],
   ['operator.ts'],
   ['main.ts', 'cli'],
 ];
