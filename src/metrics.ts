@@ -173,7 +173,7 @@ export class Metrics {
   });
   readonly kubeletTokenReviews = new Counter({
     name: 'regcred_kubelet_token_reviews_total',
-    help: 'TokenReviews sent to verify kubelet ServiceAccount tokens (verified tokens are remembered until they expire)',
+    help: 'TokenReviews sent to verify kubelet ServiceAccount tokens (a verified token is remembered until it expires)',
     registers: [this.registry],
   });
   readonly kubeletRequestDuration = new Histogram({

@@ -168,7 +168,7 @@ const delivery = z
     secrets: z.boolean().default(true),
     kubelet: z.boolean().default(false),
   })
-  .refine((d) => d.secrets || d.kubelet, {
+  .refine((chosen) => chosen.secrets || chosen.kubelet, {
     message: 'delivery.secrets and delivery.kubelet cannot both be false: nothing would be delivered',
   });
 

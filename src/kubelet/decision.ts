@@ -110,7 +110,9 @@ export function decide(input: DecisionInput): Decision {
     ? { reason: first.reason, message: first.message }
     : {
         reason: 'NoCredentialForRegistry' as const,
-        message: `no RegistryCredential with delivery.kubelet serves the registry of ${repository} (${namespace}/${serviceAccount})`,
+        message:
+          `no RegistryCredential with delivery.kubelet serves the registry of ${repository} ` +
+          `(${namespace}/${serviceAccount})`,
       };
   return { ...nothing(maxCacheMs, refusal), refusedBy };
 }

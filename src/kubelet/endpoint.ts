@@ -50,7 +50,7 @@ export interface Answer {
   body: unknown;
 }
 
-/** How long a resolved credential is reused before its sources are resolved again (token caches renew on their own schedule). */
+/** How long a resolved credential is reused before its sources are resolved again (token caches renew on their own). */
 const RESOLUTION_TTL_MS = 5_000;
 
 interface Resolution {
@@ -125,7 +125,7 @@ export class KubeletEndpoint {
     return { status: 200, body: providerResponse(decision.auth, decision.cacheDurationMs) };
   }
 
-  /** Every credential with delivery.kubelet, valid, not suspended or being deleted, in name order, with its credentials. */
+  /** Every valid credential with delivery.kubelet, not suspended or being deleted, in name order, with its auths. */
   private async servable(now: number): Promise<ServableCredential[]> {
     const out: ServableCredential[] = [];
     const credentials = [...this.options.caches.credentials.list()].sort((a, b) =>

@@ -128,7 +128,8 @@ export function identityOf(answer: TokenReviewAnswer, audience: string): Identit
   if (!podName || !podUid)
     return refuse(
       'NotBoundToPod',
-      `the token of ${namespace}/${serviceAccount} is not bound to a Pod (the kubelet binds its tokens to the Pod it pulls for)`,
+      `the token of ${namespace}/${serviceAccount} is not bound to a Pod ` +
+        '(the kubelet binds its tokens to the Pod it pulls for)',
     );
   const nodeName = extra[NODE_NAME]?.[0];
   return { ok: true, identity: { namespace, serviceAccount, podName, podUid, ...(nodeName ? { nodeName } : {}) } };
