@@ -51,6 +51,14 @@ fi
 log "control-plane and node binaries (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubelet)"
 bash hack/build-controlplane.sh >/dev/null
 
+log "the node plugin of kubelet delivery (plugin/, Rust, one static binary)"
+if ! command -v cargo >/dev/null; then
+  SUDO=; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  log "installing Debian's cargo (no Rust toolchain on PATH)"
+  $SUDO apt-get update -qq >&2 && $SUDO apt-get install -y -qq --no-install-recommends cargo >&2
+fi
+bash hack/build-plugin.sh >/dev/null
+
 log "helm (for the chart tests)"
 bash hack/build-helm.sh >/dev/null
 

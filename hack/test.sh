@@ -9,6 +9,8 @@ bash hack/setup.sh
 npm run --silent typecheck
 npm run --silent lint && npm run --silent format:check  # typescript-eslint, prettier (npm run format fixes layout)
 npm run --silent test:unit -- --ci
+# The node plugin's own unit tests (plugin/, cargo test; its behaviour is proven end to end below).
+cargo test --quiet --locked --manifest-path plugin/Cargo.toml --target-dir "${REGCRED_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/regcred-operator}/plugin-target"
 npm run --silent test:integration -- --ci --runInBand
 # The e2e suite on a real node (kubelet + containerd + runc, needs root): Pods pull with what the
 # operator wrote, and the operator runs as Pods of the image built from the Dockerfile.

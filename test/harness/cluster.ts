@@ -9,6 +9,7 @@ import {
   KubeConfig,
   setHeaderOptions,
   type V1Namespace,
+  type V1Pod,
   type V1Secret,
   type V1ServiceAccount,
 } from '@kubernetes/client-node';
@@ -115,6 +116,19 @@ export class Cluster {
 
   async deleteSecret(namespace: string, name: string): Promise<void> {
     await orUndefined(this.core.deleteNamespacedSecret({ namespace, name }));
+  }
+
+  createPod(namespace: string, pod: V1Pod): Promise<V1Pod> {
+    return this.core.createNamespacedPod({ namespace, body: { ...pod, metadata: { ...pod.metadata, namespace } } });
+  }
+
+  getPod(namespace: string, name: string): Promise<V1Pod | undefined> {
+    return orUndefined(this.core.readNamespacedPod({ namespace, name }));
+  }
+
+  /** Deletes at once (no grace period): a Pod no kubelet runs would otherwise wait for one. */
+  async deletePod(namespace: string, name: string): Promise<void> {
+    await orUndefined(this.core.deleteNamespacedPod({ namespace, name, gracePeriodSeconds: 0 }));
   }
 
   getServiceAccount(namespace: string, name: string): Promise<V1ServiceAccount | undefined> {

@@ -94,6 +94,7 @@ describe('kubectl explain', () => {
     const fields = explainedFields(res.stdout);
     expect([...fields.keys()].sort()).toEqual(
       [
+        'delivery',
         'excludeNamespaces',
         'excludeServiceAccounts',
         'namespaceNames',
