@@ -31,10 +31,13 @@ export interface WriteContext {
 /** Conflicts on one ServiceAccount are retried this often within one reconcile. */
 export const MAX_CONFLICT_RETRIES = 5;
 
+/** The caches a writer feeds its writes back into (and reads a namespace's objects from). */
+export type WrittenCaches = Pick<Caches, 'managedSecrets' | 'serviceAccounts'>;
+
 export class NamespaceWriter {
   constructor(
     private readonly resources: Resources,
-    private readonly caches: Caches,
+    private readonly caches: WrittenCaches,
   ) {}
 
   /** Creates the desired Secret, or updates ours to match it. */

@@ -5,21 +5,14 @@
 // conflict at an exact moment, a fault on one request) deterministically and in milliseconds.
 import type { V1Secret } from '@kubernetes/client-node';
 import { pino } from 'pino';
-import {
-  ANNOTATION_INJECTED,
-  LABEL_CREDENTIAL,
-  LABEL_MANAGED_BY,
-  MANAGED_BY,
-  type RegistryCredentialStatus,
-} from '../../src/api/v1alpha1.js';
+import { ANNOTATION_INJECTED, type RegistryCredentialStatus } from '../../src/api/v1alpha1.js';
 import { parseConfig } from '../../src/config.js';
 import { Metrics } from '../../src/metrics.js';
 import { Operator } from '../../src/operator.js';
+import { SOURCE_NAMESPACE } from './builders.js';
 import { FakeClock } from './fake-clock.js';
 import { FakeKube, type StoredObject } from './fake-kube.js';
 import { settle } from './settle.js';
-
-export const SOURCE_NAMESPACE = 'regcred-system';
 
 export interface InProcess {
   clock: FakeClock;
@@ -69,49 +62,7 @@ export async function startInProcess(seed: (kube: FakeKube) => void = () => unde
   return { clock, kube, operator, settle: run, stop: () => operator.stop() };
 }
 
-// ---- builders and views ----------------------------------------------------------------------
-
-export function namespace(name: string, labels: Record<string, string> = {}): StoredObject {
-  return { metadata: { name, labels } };
-}
-
-export function serviceAccount(
-  namespaceName: string,
-  name: string,
-  pullSecrets: string[] = [],
-  annotations?: Record<string, string>,
-): StoredObject {
-  return {
-    metadata: { name, namespace: namespaceName, ...(annotations ? { annotations } : {}) },
-    imagePullSecrets: pullSecrets.map((secretName) => ({ name: secretName })),
-  };
-}
-
-export function basicAuthSource(name: string, username: string, password: string): StoredObject {
-  const encode = (text: string) => Buffer.from(text).toString('base64');
-  return {
-    metadata: { name, namespace: SOURCE_NAMESPACE },
-    type: 'Opaque',
-    data: { username: encode(username), password: encode(password) },
-  };
-}
-
-export function credential(name: string, spec: Record<string, unknown>): StoredObject {
-  return { apiVersion: 'regcred.io/v1alpha1', kind: 'RegistryCredential', metadata: { name }, spec };
-}
-
-/** A copy as this credential would own it (labels only, as after a restart of the operator). */
-export function ownedCopy(namespaceName: string, name: string, credentialName: string, document: string): StoredObject {
-  return {
-    metadata: {
-      name,
-      namespace: namespaceName,
-      labels: { [LABEL_MANAGED_BY]: MANAGED_BY, [LABEL_CREDENTIAL]: credentialName },
-    },
-    type: 'kubernetes.io/dockerconfigjson',
-    data: { '.dockerconfigjson': Buffer.from(document).toString('base64') },
-  };
-}
+// ---- views: what a user would see -------------------------------------------------------------
 
 /** A Secret's password for `server` ("foreign" for a Secret that is not a pull secret). */
 export function passwordIn(secret: StoredObject | undefined, server: string): string | undefined {

@@ -1,11 +1,5 @@
 import type { V1Namespace, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
-import {
-  ANNOTATION_INJECTED,
-  type LabelSelector,
-  parseSpec,
-  type RegistryCredential,
-  type RegistryCredentialSpec,
-} from '../../src/api/v1alpha1.js';
+import type { LabelSelector } from '../../src/api/v1alpha1.js';
 import {
   DOCKERCONFIG_KEY,
   DOCKERCONFIG_TYPE,
@@ -19,44 +13,11 @@ import {
   matchesSelector,
   secretUpdate,
 } from '../../src/controller/desired.js';
+import { base64, credential, deletingNamespace, namespace, serviceAccount, spec } from '../support/builders.js';
 
 // ---- builders ----------------------------------------------------------------------------------
 
 const DOC = '{"auths":{"harbor.example.com":{"username":"u","password":"p","auth":"dTpw"}}}';
-
-function spec(patch: Record<string, unknown> = {}): RegistryCredentialSpec {
-  const r = parseSpec({ registries: [{ server: 'harbor.example.com', basicAuth: { secretName: 'src' } }], ...patch });
-  if (!r.ok) throw new Error(r.message);
-  return r.spec;
-}
-
-function cred(name = 'harbor', uid = 'uid-1'): RegistryCredential {
-  return { metadata: { name, uid }, spec: {} };
-}
-
-function ns(
-  name: string,
-  labels?: Record<string, string>,
-  extra: { deleting?: boolean; phase?: string } = {},
-): V1Namespace {
-  return {
-    metadata: { name, labels, ...(extra.deleting ? { deletionTimestamp: new Date(0) } : {}) },
-    ...(extra.phase ? { status: { phase: extra.phase } } : {}),
-  };
-}
-
-function sa(name: string, pullSecrets: string[] = [], injected?: Record<string, string>): V1ServiceAccount {
-  return {
-    metadata: {
-      name,
-      namespace: 'team-a',
-      ...(injected ? { annotations: { [ANNOTATION_INJECTED]: JSON.stringify(injected) } } : {}),
-    },
-    imagePullSecrets: pullSecrets.map((n) => ({ name: n })),
-  };
-}
-
-const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
 
 // ---- matchesSelector ---------------------------------------------------------------------------
 
@@ -136,10 +97,10 @@ describe('matchesSelector', () => {
 
 describe('isTerminating', () => {
   test.each<[string, V1Namespace, boolean]>([
-    ['active', ns('a', {}, { phase: 'Active' }), false],
-    ['no status', ns('a'), false],
-    ['deletionTimestamp', ns('a', {}, { deleting: true }), true],
-    ['phase Terminating', ns('a', {}, { phase: 'Terminating' }), true],
+    ['active', namespace('a', {}, 'Active'), false],
+    ['no status', namespace('a'), false],
+    ['deletionTimestamp', deletingNamespace('a'), true],
+    ['phase Terminating', namespace('a', {}, 'Terminating'), true],
   ])('%s', (_name, namespace, expected) => {
     expect(isTerminating(namespace)).toBe(expected);
   });
@@ -148,59 +109,59 @@ describe('isTerminating', () => {
 describe('isNamespaceSelected', () => {
   const selector = { namespaceSelector: { matchLabels: { regcred: 'on' } } };
   test.each<[string, V1Namespace, Record<string, unknown>, boolean]>([
-    ['no selector: every namespace', ns('a'), {}, true],
-    ['selector matches', ns('a', { regcred: 'on' }), selector, true],
-    ['selector does not match', ns('a', { regcred: 'off' }), selector, false],
-    ['unlabelled namespace with selector', ns('a'), selector, false],
+    ['no selector: every namespace', namespace('a'), {}, true],
+    ['selector matches', namespace('a', { regcred: 'on' }), selector, true],
+    ['selector does not match', namespace('a', { regcred: 'off' }), selector, false],
+    ['unlabelled namespace with selector', namespace('a'), selector, false],
     [
       'excluded by name',
-      ns('kube-system', { regcred: 'on' }),
+      namespace('kube-system', { regcred: 'on' }),
       { ...selector, excludeNamespaces: ['kube-system'] },
       false,
     ],
     [
       'exclusion is by exact name',
-      ns('kube-system-2', { regcred: 'on' }),
+      namespace('kube-system-2', { regcred: 'on' }),
       { ...selector, excludeNamespaces: ['kube-system'] },
       true,
     ],
-    ['excluded without selector', ns('b'), { excludeNamespaces: ['a', 'b'] }, false],
-    ['terminating by deletionTimestamp', ns('a', { regcred: 'on' }, { deleting: true }), selector, false],
-    ['terminating by phase', ns('a', { regcred: 'on' }, { phase: 'Terminating' }), selector, false],
-    ['terminating without selector', ns('a', {}, { deleting: true }), {}, false],
-    ['active phase', ns('a', { regcred: 'on' }, { phase: 'Active' }), selector, true],
+    ['excluded without selector', namespace('b'), { excludeNamespaces: ['a', 'b'] }, false],
+    ['terminating by deletionTimestamp', deletingNamespace('a', { regcred: 'on' }), selector, false],
+    ['terminating by phase', namespace('a', { regcred: 'on' }, 'Terminating'), selector, false],
+    ['terminating without selector', deletingNamespace('a'), {}, false],
+    ['active phase', namespace('a', { regcred: 'on' }, 'Active'), selector, true],
     [
       'namespaceNames: a glob matches',
-      ns('team-a', { regcred: 'on' }),
+      namespace('team-a', { regcred: 'on' }),
       { ...selector, namespaceNames: ['team-*'] },
       true,
     ],
     [
       'namespaceNames: a glob does not match',
-      ns('ops', { regcred: 'on' }),
+      namespace('ops', { regcred: 'on' }),
       { ...selector, namespaceNames: ['team-*'] },
       false,
     ],
     [
       'namespaceNames ANDed with the selector',
-      ns('team-a', { regcred: 'off' }),
+      namespace('team-a', { regcred: 'off' }),
       { ...selector, namespaceNames: ['team-*'] },
       false,
     ],
-    ['namespaceNames without selector', ns('team-b'), { namespaceNames: ['team-*'] }, true],
-    ['namespaceNames: any entry', ns('ci-01'), { namespaceNames: ['team-*', 'ci-??'] }, true],
-    ['namespaceNames: ? is one character', ns('ci-001'), { namespaceNames: ['ci-??'] }, false],
-    ['namespaceNames: a plain name', ns('payments'), { namespaceNames: ['payments'] }, true],
-    ['namespaceNames: a plain name is exact', ns('payments-2'), { namespaceNames: ['payments'] }, false],
-    ['excludeNamespaces glob', ns('kube-public'), { excludeNamespaces: ['kube-*'] }, false],
-    ['excludeNamespaces glob leaves others', ns('kubeflow'), { excludeNamespaces: ['kube-*'] }, true],
+    ['namespaceNames without selector', namespace('team-b'), { namespaceNames: ['team-*'] }, true],
+    ['namespaceNames: any entry', namespace('ci-01'), { namespaceNames: ['team-*', 'ci-??'] }, true],
+    ['namespaceNames: ? is one character', namespace('ci-001'), { namespaceNames: ['ci-??'] }, false],
+    ['namespaceNames: a plain name', namespace('payments'), { namespaceNames: ['payments'] }, true],
+    ['namespaceNames: a plain name is exact', namespace('payments-2'), { namespaceNames: ['payments'] }, false],
+    ['excludeNamespaces glob', namespace('kube-public'), { excludeNamespaces: ['kube-*'] }, false],
+    ['excludeNamespaces glob leaves others', namespace('kubeflow'), { excludeNamespaces: ['kube-*'] }, true],
     [
       'exclusion wins over namespaceNames',
-      ns('team-sandbox'),
+      namespace('team-sandbox'),
       { namespaceNames: ['team-*'], excludeNamespaces: ['*-sandbox'] },
       false,
     ],
-    ['terminating and named', ns('team-a', {}, { deleting: true }), { namespaceNames: ['team-*'] }, false],
+    ['terminating and named', deletingNamespace('team-a'), { namespaceNames: ['team-*'] }, false],
   ])('%s', (_name, namespace, patch, expected) => {
     expect(isNamespaceSelected(namespace, spec(patch))).toBe(expected);
   });
@@ -218,9 +179,12 @@ describe('isServiceAccountSelected', () => {
     ['named list does not select others', ['default', 'builder'], 'deployer', false],
     ['names match exactly', ['build'], 'builder', false],
   ])('%s', (_name, serviceAccounts, name, expected) => {
-    expect(isServiceAccountSelected(sa(name), spec(serviceAccounts === undefined ? {} : { serviceAccounts }))).toBe(
-      expected,
-    );
+    expect(
+      isServiceAccountSelected(
+        serviceAccount('team-a', name),
+        spec(serviceAccounts === undefined ? {} : { serviceAccounts }),
+      ),
+    ).toBe(expected);
   });
 
   const labelled = (name: string, labels: Record<string, string>): V1ServiceAccount => ({
@@ -229,17 +193,27 @@ describe('isServiceAccountSelected', () => {
   const pull = { serviceAccountSelector: { matchLabels: { 'regcred.io/pull': 'yes' } } };
   test.each<[string, V1ServiceAccount, Record<string, unknown>, boolean]>([
     ['selector adds a matching SA to the default list', labelled('app', { 'regcred.io/pull': 'yes' }), pull, true],
-    ['selector: the default list still selects default', sa('default'), pull, true],
+    ['selector: the default list still selects default', serviceAccount('team-a', 'default'), pull, true],
     ['selector: a non-matching SA is not selected', labelled('app', { 'regcred.io/pull': 'no' }), pull, false],
-    ['selector: an unlabelled SA is not selected', sa('app'), pull, false],
-    ['selector with [] selects only matching SAs', sa('default'), { ...pull, serviceAccounts: [] }, false],
+    ['selector: an unlabelled SA is not selected', serviceAccount('team-a', 'app'), pull, false],
+    [
+      'selector with [] selects only matching SAs',
+      serviceAccount('team-a', 'default'),
+      { ...pull, serviceAccounts: [] },
+      false,
+    ],
     [
       'selector with [] selects a matching SA',
       labelled('app', { 'regcred.io/pull': 'yes' }),
       { ...pull, serviceAccounts: [] },
       true,
     ],
-    ['an empty selector matches every SA', sa('anything'), { serviceAccountSelector: {}, serviceAccounts: [] }, true],
+    [
+      'an empty selector matches every SA',
+      serviceAccount('team-a', 'anything'),
+      { serviceAccountSelector: {}, serviceAccounts: [] },
+      true,
+    ],
     [
       'selector expressions',
       labelled('ci', { tier: 'build' }),
@@ -248,14 +222,19 @@ describe('isServiceAccountSelected', () => {
     ],
     [
       'excluded wins over the list',
-      sa('builder'),
+      serviceAccount('team-a', 'builder'),
       { serviceAccounts: ['default', 'builder'], excludeServiceAccounts: ['builder'] },
       false,
     ],
-    ['excluded wins over "*"', sa('builder'), { serviceAccounts: ['*'], excludeServiceAccounts: ['builder'] }, false],
+    [
+      'excluded wins over "*"',
+      serviceAccount('team-a', 'builder'),
+      { serviceAccounts: ['*'], excludeServiceAccounts: ['builder'] },
+      false,
+    ],
     [
       '"*" still selects the others',
-      sa('deployer'),
+      serviceAccount('team-a', 'deployer'),
       { serviceAccounts: ['*'], excludeServiceAccounts: ['builder'] },
       true,
     ],
@@ -267,11 +246,11 @@ describe('isServiceAccountSelected', () => {
     ],
     [
       'exclusion is by exact name',
-      sa('builder-2'),
+      serviceAccount('team-a', 'builder-2'),
       { serviceAccounts: ['*'], excludeServiceAccounts: ['builder'] },
       true,
     ],
-    ['excluding default', sa('default'), { excludeServiceAccounts: ['default'] }, false],
+    ['excluding default', serviceAccount('team-a', 'default'), { excludeServiceAccounts: ['default'] }, false],
   ])('%s', (_name, serviceAccount, patch, expected) => {
     expect(isServiceAccountSelected(serviceAccount, spec(patch))).toBe(expected);
   });
@@ -280,7 +259,7 @@ describe('isServiceAccountSelected', () => {
 // ---- desiredSecret / isOwnedBy / documentOf ----------------------------------------------------
 
 describe('desiredSecret', () => {
-  const secret = desiredSecret(cred('harbor', 'uid-9'), 'team-a', 'pull', DOC);
+  const secret = desiredSecret(credential('harbor', { uid: 'uid-9' }), 'team-a', 'pull', DOC);
 
   test.each<[string, (s: V1Secret) => unknown, unknown]>([
     ['apiVersion', (s) => s.apiVersion, 'v1'],
@@ -308,14 +287,14 @@ describe('desiredSecret', () => {
       ],
     ],
     ['only the .dockerconfigjson key', (s) => Object.keys(s.data ?? {}), [DOCKERCONFIG_KEY]],
-    ['payload is base64 of the document', (s) => s.data?.[DOCKERCONFIG_KEY], b64(DOC)],
+    ['payload is base64 of the document', (s) => s.data?.[DOCKERCONFIG_KEY], base64(DOC)],
     ['documentOf round-trips', (s) => documentOf(s), DOC],
   ])('%s', (_name, pick, expected) => {
     expect(pick(secret)).toEqual(expected);
   });
 
   test("a secretTemplate's labels and annotations, under the operator's labels", () => {
-    const templated = desiredSecret(cred('harbor', 'uid-9'), 'team-a', 'pull', DOC, {
+    const templated = desiredSecret(credential('harbor', { uid: 'uid-9' }), 'team-a', 'pull', DOC, {
       labels: { team: 'payments', 'regcred.io/credential': 'forged' },
       annotations: { 'argocd.argoproj.io/compare-options': 'IgnoreExtraneous' },
     });
@@ -334,13 +313,13 @@ describe('desiredSecret', () => {
 
   test('utf-8 documents survive the round trip', () => {
     const doc = '{"auths":{"r.example.com":{"username":"jürgen","password":"pässwörd","auth":"x"}}}';
-    expect(documentOf(desiredSecret(cred(), 'ns', 'n', doc))).toBe(doc);
+    expect(documentOf(desiredSecret(credential('harbor', { uid: 'uid-1' }), 'ns', 'n', doc))).toBe(doc);
   });
 
   test.each<[string, V1Secret | undefined]>([
     ['undefined secret', undefined],
     ['secret without data', { metadata: { name: 'x' } }],
-    ['secret without our key', { data: { other: b64('x') } }],
+    ['secret without our key', { data: { other: base64('x') } }],
     ['empty payload', { data: { [DOCKERCONFIG_KEY]: '' } }],
   ])('documentOf is undefined for %s', (_name, s) => {
     expect(documentOf(s)).toBeUndefined();
@@ -380,7 +359,7 @@ describe('isOwnedBy', () => {
 // ---- secretUpdate ------------------------------------------------------------------------------
 
 describe('secretUpdate', () => {
-  const c = cred('harbor', 'uid-1');
+  const c = credential('harbor', { uid: 'uid-1' });
   const desired = desiredSecret(c, 'team-a', 'harbor', DOC);
   /** The desired Secret as the API would return it, with `patch` applied to metadata / top level. */
   function existing(
@@ -413,12 +392,12 @@ describe('secretUpdate', () => {
     expect(secretUpdate(s, desired)).toBeUndefined();
   });
 
-  const otherDoc = b64('{"auths":{}}');
+  const otherDoc = base64('{"auths":{}}');
   test.each<[string, V1Secret]>([
     ['payload differs', existing({ data: { [DOCKERCONFIG_KEY]: otherDoc } })],
     ['payload missing', existing({ data: {} })],
     ['no data', existing({ data: undefined })],
-    ['an extra data key', existing({ data: { ...desired.data, extra: b64('x') } })],
+    ['an extra data key', existing({ data: { ...desired.data, extra: base64('x') } })],
     ['type differs', existing({ type: 'Opaque' })],
     [
       'managed-by label edited',
@@ -461,7 +440,7 @@ describe('secretUpdate', () => {
           { apiVersion: 'regcred.io/v1alpha1', kind: 'RegistryCredential', name: 'harbor', uid: 'old-uid' },
         ],
       },
-      data: { [DOCKERCONFIG_KEY]: otherDoc, junk: b64('x') },
+      data: { [DOCKERCONFIG_KEY]: otherDoc, junk: base64('x') },
       stringData: { more: 'junk' },
     });
     const update = secretUpdate(s, desired)!;
@@ -472,7 +451,7 @@ describe('secretUpdate', () => {
     });
     expect(update.metadata!.annotations).toEqual({ note: 'keep me' });
     expect(update.metadata!.ownerReferences).toEqual([foreignRef, desired.metadata!.ownerReferences![0]]);
-    expect(update.data).toEqual({ [DOCKERCONFIG_KEY]: b64(DOC) });
+    expect(update.data).toEqual({ [DOCKERCONFIG_KEY]: base64(DOC) });
     expect(update.stringData).toBeUndefined();
   });
 
@@ -489,7 +468,7 @@ describe('secretUpdate', () => {
 // ---- isNamespaceConverged ----------------------------------------------------------------------
 
 describe('isNamespaceConverged', () => {
-  const c = cred('harbor', 'uid-1');
+  const c = credential('harbor', { uid: 'uid-1' });
   const desired = desiredSecret(c, 'team-a', 'harbor', DOC);
   const stale = desiredSecret(c, 'team-a', 'harbor', '{"auths":{}}');
   const renamed = desiredSecret(c, 'team-a', 'pull', DOC);
@@ -499,17 +478,24 @@ describe('isNamespaceConverged', () => {
     data: desired.data,
   };
   const ours = { harbor: 'harbor' };
-  const goodDefault = sa('default', ['other', 'harbor'], ours);
+  const goodDefault = serviceAccount('team-a', 'default', ['other', 'harbor'], { injected: ours });
 
   test.each<[string, V1Secret | undefined, V1ServiceAccount[], V1Secret | undefined, Record<string, unknown>, boolean]>(
     [
       ['desired Secret and SA listing it', desired, [goodDefault], desired, {}, true],
       ['no ServiceAccounts yet (they are handled when they appear)', desired, [], desired, {}, true],
-      ['unselected SA without our entry', desired, [goodDefault, sa('builder', ['x'])], desired, {}, true],
+      [
+        'unselected SA without our entry',
+        desired,
+        [goodDefault, serviceAccount('team-a', 'builder', ['x'])],
+        desired,
+        {},
+        true,
+      ],
       [
         'SA listing it without our record (someone else added it)',
         desired,
-        [sa('default', ['harbor'])],
+        [serviceAccount('team-a', 'default', ['harbor'])],
         desired,
         {},
         true,
@@ -518,11 +504,11 @@ describe('isNamespaceConverged', () => {
       ['Secret with stale payload', stale, [goodDefault], desired, {}, false],
       ['Secret not ours', foreign, [goodDefault], desired, {}, false],
       ['Secret under the old name after a rename', desired, [goodDefault], renamed, { secretName: 'pull' }, false],
-      ['selected SA missing the entry', desired, [sa('default', ['other'])], desired, {}, false],
+      ['selected SA missing the entry', desired, [serviceAccount('team-a', 'default', ['other'])], desired, {}, false],
       [
         'one of two selected SAs missing the entry',
         desired,
-        [goodDefault, sa('builder')],
+        [goodDefault, serviceAccount('team-a', 'builder')],
         desired,
         { serviceAccounts: ['*'] },
         false,
@@ -530,7 +516,7 @@ describe('isNamespaceConverged', () => {
       [
         'unselected SA still carrying our entry',
         desired,
-        [goodDefault, sa('builder', ['harbor'], ours)],
+        [goodDefault, serviceAccount('team-a', 'builder', ['harbor'], { injected: ours })],
         desired,
         {},
         false,
@@ -538,7 +524,7 @@ describe('isNamespaceConverged', () => {
       [
         'SA carrying our entry under an old name',
         desired,
-        [sa('default', ['old', 'harbor'], { old: 'harbor', harbor: 'harbor' })],
+        [serviceAccount('team-a', 'default', ['old', 'harbor'], { injected: { old: 'harbor', harbor: 'harbor' } })],
         desired,
         {},
         false,
@@ -546,7 +532,7 @@ describe('isNamespaceConverged', () => {
       [
         'an excluded SA still carrying our entry',
         desired,
-        [goodDefault, sa('builder', ['harbor'], ours)],
+        [goodDefault, serviceAccount('team-a', 'builder', ['harbor'], { injected: ours })],
         desired,
         { serviceAccounts: ['*'], excludeServiceAccounts: ['builder'] },
         false,
@@ -554,7 +540,7 @@ describe('isNamespaceConverged', () => {
       [
         'an excluded SA without our entry',
         desired,
-        [goodDefault, sa('builder', ['x'])],
+        [goodDefault, serviceAccount('team-a', 'builder', ['x'])],
         desired,
         { serviceAccounts: ['*'], excludeServiceAccounts: ['builder'] },
         true,
@@ -562,7 +548,7 @@ describe('isNamespaceConverged', () => {
       [
         'an SA matching serviceAccountSelector missing the entry',
         desired,
-        [goodDefault, { ...sa('app'), metadata: { name: 'app', labels: { pull: 'yes' } } }],
+        [goodDefault, serviceAccount('team-a', 'app', [], { labels: { pull: 'yes' } })],
         desired,
         { serviceAccountSelector: { matchLabels: { pull: 'yes' } } },
         false,
@@ -597,7 +583,7 @@ describe('isNamespaceConverged', () => {
       [
         'sources held: secretName from the spec',
         desiredSecret(c, 'team-a', 'pull', DOC),
-        [sa('default', ['pull'], { pull: 'harbor' })],
+        [serviceAccount('team-a', 'default', ['pull'], { injected: { pull: 'harbor' } })],
         undefined,
         { secretName: 'pull' },
         true,
@@ -613,7 +599,7 @@ describe('isNamespaceConverged', () => {
       [
         'serviceAccounts [] and SAs without our entry',
         desired,
-        [sa('default', ['x'])],
+        [serviceAccount('team-a', 'default', ['x'])],
         desired,
         { serviceAccounts: [] },
         true,

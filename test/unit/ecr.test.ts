@@ -1,5 +1,5 @@
 import type { V1Secret } from '@kubernetes/client-node';
-import { parseSpec, type RegistryEntry } from '../../src/api/v1alpha1.js';
+import type { RegistryEntry } from '../../src/api/v1alpha1.js';
 import {
   type AwsContext as EcrContext,
   awsTokenKey,
@@ -10,16 +10,12 @@ import { ecrProvider, parseEcrServer } from '../../src/providers/ecr.js';
 import type { SourceSecrets } from '../../src/providers/provider.js';
 import { STANDARD_SCHEDULE } from '../../src/providers/renewal.js';
 import { type Token, TokenCache, TokenRefreshError } from '../../src/providers/token-cache.js';
+import { registryEntry } from '../support/builders.js';
 import { FakeClock } from '../support/fake-clock.js';
 
 const H = 3_600_000;
 const M = 60_000;
 const b64 = (s: string) => Buffer.from(s).toString('base64');
-const entryOf = (e: Record<string, unknown>): RegistryEntry => {
-  const r = parseSpec({ registries: [e] });
-  if (!r.ok) throw new Error(r.message);
-  return r.spec.registries[0]!;
-};
 const source = (secrets: Record<string, V1Secret> = {}): SourceSecrets => ({
   namespace: 'regcred-system',
   get: (n) => secrets[n],
@@ -140,7 +136,7 @@ describe('the ecr provider', () => {
 
   test('region from the server, token under the server key, username AWS, expiry and refresh time', async () => {
     const { clock, ecr, resolve } = setup(12 * H);
-    const r = await resolve(entryOf({ server, ecr: {} }), source());
+    const r = await resolve(registryEntry({ server, ecr: {} }), source());
     expect(r).toEqual({
       ok: true,
       auths: { [server]: { username: 'AWS', password: 'token-eu-west-1-1', auth: b64('AWS:token-eu-west-1-1') } },
@@ -155,7 +151,7 @@ describe('the ecr provider', () => {
     const { ecr, cache, resolve } = setup();
     const secrets = source({ 'aws-keys': keysSecret('AKIAIOSFODNN7EXAMPLE', 'wJalrXUtnFEMI/K7MDENG', 'session-tok') });
     await resolve(
-      entryOf({
+      registryEntry({
         server,
         ecr: { region: 'us-west-2', credentialsSecretName: 'aws-keys', roleArn: 'arn:aws:iam::111122223333:role/pull' },
       }),
@@ -183,14 +179,14 @@ describe('the ecr provider', () => {
     ['missing secret key', { 'aws-keys': { data: { aws_access_key_id: b64('AKIA') } } }, 'InvalidSourceSecret'],
   ])('%s: a source failure, no request', async (_c, secrets, reason) => {
     const { ecr, resolve } = setup();
-    const r = await resolve(entryOf({ server, ecr: { credentialsSecretName: 'aws-keys' } }), source(secrets));
+    const r = await resolve(registryEntry({ server, ecr: { credentialsSecretName: 'aws-keys' } }), source(secrets));
     expect(r).toMatchObject({ ok: false, reason });
     expect(ecr.calls).toHaveLength(0);
   });
 
   test('a server without a region and no ecr.region: InvalidEcrEntry', async () => {
     const { resolve } = setup();
-    expect(await resolve(entryOf({ server: 'registry.example.com', ecr: {} }), source())).toMatchObject({
+    expect(await resolve(registryEntry({ server: 'registry.example.com', ecr: {} }), source())).toMatchObject({
       ok: false,
       reason: 'InvalidEcrEntry',
     });
@@ -200,7 +196,7 @@ describe('the ecr provider', () => {
     const clock = new FakeClock();
     const ecr = fakeEcr(clock, () => false, -11 * 365 * 24 * H);
     const { resolve } = ecrWith(clock, ecr.fetch);
-    const entry = entryOf({ server, ecr: {} });
+    const entry = registryEntry({ server, ecr: {} });
     const r = await resolve(entry, source());
     expect(r).toMatchObject({
       ok: true,

@@ -1,8 +1,8 @@
 // Which keys a namespace or ServiceAccount event queues, and when (the status-count refresh rule).
 import type { V1Namespace, V1ServiceAccount } from '@kubernetes/client-node';
-import type { RegistryCredential, RegistryCredentialSpec } from '../../src/api/v1alpha1.js';
 import { registerMappers } from '../../src/controller/mappers.js';
 import type { Caches } from '../../src/controller/caches.js';
+import { credential, namespace, serviceAccount, spec } from '../support/builders.js';
 
 type Handlers = {
   add?: (o: unknown) => void;
@@ -12,15 +12,15 @@ type Handlers = {
 
 function setup(ready: boolean, specPatch: Record<string, unknown> = {}) {
   const handlers = new Map<string, Handlers>();
-  const cred = {
-    metadata: { name: 'c', uid: 'u', generation: 1 },
-    spec: {},
+  const cred = credential('c', {
+    uid: 'u',
+    generation: 1,
     status: {
       conditions: [
         { type: 'Ready', status: ready ? 'True' : 'False', reason: 'x', message: '', lastTransitionTime: '' },
       ],
     },
-  } as unknown as RegistryCredential;
+  });
   const cache = (name: string, items: unknown[] = []) => ({
     on: (h: Handlers) => handlers.set(name, h),
     list: () => items.values(),
@@ -35,27 +35,16 @@ function setup(ready: boolean, specPatch: Record<string, unknown> = {}) {
   } as unknown as Caches;
   const now: string[] = [];
   const later: Array<[string, number]> = [];
-  const spec = {
-    namespaceSelector: { matchLabels: { team: 'a' } },
-    excludeNamespaces: [],
-    serviceAccounts: ['default'],
-    excludeServiceAccounts: [],
-    ...specPatch,
-  } as unknown as RegistryCredentialSpec;
+  const credentialSpec = spec({ namespaceSelector: { matchLabels: { team: 'a' } }, ...specPatch });
   registerMappers({
     caches,
     queue: { add: (k) => now.push(k), addAfter: (k, d) => later.push([k, d]) },
-    specOf: () => spec,
+    specOf: () => credentialSpec,
     sourceSecretNames: () => [],
     statusDelay: () => 500,
   });
   return { handlers, now, later };
 }
-
-const ns = (name: string, labels: Record<string, string>): V1Namespace => ({
-  metadata: { name, labels },
-  status: { phase: 'Active' },
-});
 
 describe('namespace events', () => {
   test.each<[string, boolean, V1Namespace, string[], Array<[string, number]>]>([
@@ -63,12 +52,18 @@ describe('namespace events', () => {
     [
       'joins the selection of a Ready credential: the namespace first, the recount after the pause',
       true,
-      ns('x', { team: 'a' }),
+      namespace('x', { team: 'a' }, 'Active'),
       ['n/c/x'],
       [['c/c', 500]],
     ],
-    ['joins the selection while not Ready: counts batched', false, ns('x', { team: 'a' }), ['n/c/x'], [['c/c', 500]]],
-    ['not selected: counts batched', true, ns('x', { team: 'b' }), ['n/c/x'], [['c/c', 500]]],
+    [
+      'joins the selection while not Ready: counts batched',
+      false,
+      namespace('x', { team: 'a' }, 'Active'),
+      ['n/c/x'],
+      [['c/c', 500]],
+    ],
+    ['not selected: counts batched', true, namespace('x', { team: 'b' }, 'Active'), ['n/c/x'], [['c/c', 500]]],
   ])('%s', (_name, ready, namespace, now, later) => {
     const t = setup(ready);
     t.handlers.get('namespaces')!.add!(namespace);
@@ -78,53 +73,38 @@ describe('namespace events', () => {
 });
 
 describe('ServiceAccount events', () => {
-  const serviceAccount = (
-    name: string,
-    labels?: Record<string, string>,
-    injected?: Record<string, string>,
-  ): V1ServiceAccount => ({
-    metadata: {
-      name,
-      namespace: 'team-a',
-      labels,
-      ...(injected ? { annotations: { 'regcred.io/injected-pull-secrets': JSON.stringify(injected) } } : {}),
-    },
-  });
+  /** A ServiceAccount of team-a with `labels`, and our record of `injected` entries. */
+  const teamA = (name: string, labels?: Record<string, string>, injected?: Record<string, string>) =>
+    serviceAccount('team-a', name, [], { labels, injected });
   const bySelector = { serviceAccountSelector: { matchLabels: { pull: 'yes' } } };
   test.each<[string, Record<string, unknown>, V1ServiceAccount, V1ServiceAccount, string[]]>([
     [
       'relabelled into the selector: its namespace',
       bySelector,
-      serviceAccount('app'),
-      serviceAccount('app', { pull: 'yes' }),
+      teamA('app'),
+      teamA('app', { pull: 'yes' }),
       ['n/c/team-a'],
     ],
     [
       'relabelled out of the selector while carrying our entry: its namespace (cleanup)',
       bySelector,
-      serviceAccount('app', { pull: 'yes' }, { c: 'c' }),
-      serviceAccount('app', { pull: 'no' }, { c: 'c' }),
+      teamA('app', { pull: 'yes' }, { c: 'c' }),
+      teamA('app', { pull: 'no' }, { c: 'c' }),
       ['n/c/team-a'],
     ],
     [
       'relabelled, matching neither before nor after: nothing',
       bySelector,
-      serviceAccount('app', { pull: 'no' }),
-      serviceAccount('app', { pull: 'maybe' }),
+      teamA('app', { pull: 'no' }),
+      teamA('app', { pull: 'maybe' }),
       [],
     ],
-    [
-      'labels unchanged: nothing',
-      bySelector,
-      serviceAccount('app', { pull: 'yes' }),
-      serviceAccount('app', { pull: 'yes' }),
-      [],
-    ],
+    ['labels unchanged: nothing', bySelector, teamA('app', { pull: 'yes' }), teamA('app', { pull: 'yes' }), []],
     [
       'an excluded SA relabelled into the selector: nothing',
       { ...bySelector, excludeServiceAccounts: ['app'] },
-      serviceAccount('app'),
-      serviceAccount('app', { pull: 'yes' }),
+      teamA('app'),
+      teamA('app', { pull: 'yes' }),
       [],
     ],
   ])('%s', (_name, patch, before, after, now) => {

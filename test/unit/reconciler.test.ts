@@ -4,41 +4,40 @@
 // lists a foreign entry) and a basicAuth source, acts, and compares what a user would see:
 // copies, ServiceAccount entries, status and Events. The integration suite checks the same
 // behaviours on a real control plane; these rows reach the corners deterministically.
-import { ANNOTATION_INJECTED } from '../../src/api/v1alpha1.js';
 import { MAX_CONFLICT_RETRIES } from '../../src/controller/apply.js';
-import { apiError, type FakeKube, type StoredObject } from '../support/fake-kube.js';
 import {
   basicAuthSource,
+  namespace,
+  newCredential,
+  ownedCopy,
+  rawSpec,
+  REGISTRY,
+  ROBOT_SECRET,
+  serviceAccount,
+  SOURCE_NAMESPACE,
+} from '../support/builders.js';
+import { apiError, type FakeKube, type StoredObject } from '../support/fake-kube.js';
+import {
   conditionOf,
-  credential,
   eventReasons,
   type InProcess,
   injectedAnnotation,
-  namespace,
-  ownedCopy,
   passwordIn,
   pullSecretsOf,
-  serviceAccount,
-  SOURCE_NAMESPACE,
   startInProcess,
   statusOf,
 } from '../support/in-process.js';
 
-const SERVER = 'registry.example.com';
+const SERVER = REGISTRY;
 const NAME = 'team';
 const NAMESPACES = ['team-a', 'team-b'];
 const SELECTOR = { matchLabels: { team: 'x' } };
 
-function spec(extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    registries: [{ server: SERVER, basicAuth: { secretName: 'robot' } }],
-    namespaceSelector: SELECTOR,
-    ...extra,
-  };
-}
+/** The default spec (one basicAuth entry for SERVER from ROBOT_SECRET) for the team's namespaces. */
+const teamSpec = (extra: Record<string, unknown> = {}) => rawSpec({ namespaceSelector: SELECTOR, ...extra });
 
 function world(kube: FakeKube, options: { source?: boolean } = {}): void {
-  if (options.source ?? true) kube.put('secrets', basicAuthSource('robot', 'u', 'p1'));
+  if (options.source ?? true) kube.put('secrets', basicAuthSource(ROBOT_SECRET, 'u', 'p1'));
   for (const name of NAMESPACES) {
     kube.put('namespaces', namespace(name, { team: 'x' }));
     kube.put('serviceaccounts', serviceAccount(name, 'default', ['theirs']));
@@ -87,7 +86,7 @@ interface Row {
 const rows: Row[] = [
   {
     name: 'converges: a copy and an entry after the foreign one in every selected namespace',
-    spec: spec(),
+    spec: teamSpec(),
     expected: converged,
     events: ['SecretCreated', 'PullSecretAdded'],
   },
@@ -95,7 +94,7 @@ const rows: Row[] = [
   // ---- suspend ----
   {
     name: 'suspend: a suspended credential writes nothing and says so',
-    spec: spec({ suspend: true }),
+    spec: teamSpec({ suspend: true }),
     expected: {
       copies: { 'team-a': 'none', 'team-b': 'none' },
       pullSecrets: { 'team-a': ['theirs'], 'team-b': ['theirs'] },
@@ -105,10 +104,10 @@ const rows: Row[] = [
   },
   {
     name: 'suspend after converging: source changes and deselection are not acted on, nothing is deleted',
-    spec: spec(),
+    spec: teamSpec(),
     act: ({ kube }) => {
-      kube.put('registrycredentials', credential(NAME, spec({ suspend: true })));
-      kube.put('secrets', basicAuthSource('robot', 'u', 'p2'));
+      kube.put('registrycredentials', newCredential(NAME, teamSpec({ suspend: true })));
+      kube.put('secrets', basicAuthSource(ROBOT_SECRET, 'u', 'p2'));
       kube.put('namespaces', namespace('team-b', {}));
     },
     // team-a's copy still has p1 while p2 is wanted: selected but not ready
@@ -116,10 +115,10 @@ const rows: Row[] = [
   },
   {
     name: 'suspend lifted: the pending changes are made',
-    spec: spec({ suspend: true }),
+    spec: teamSpec({ suspend: true }),
     act: ({ kube }) => {
-      kube.put('secrets', basicAuthSource('robot', 'u', 'p2'));
-      kube.put('registrycredentials', credential(NAME, spec()));
+      kube.put('secrets', basicAuthSource(ROBOT_SECRET, 'u', 'p2'));
+      kube.put('registrycredentials', newCredential(NAME, teamSpec()));
     },
     expected: { ...converged, copies: { 'team-a': 'p2', 'team-b': 'p2' } },
   },
@@ -128,7 +127,7 @@ const rows: Row[] = [
   {
     name: 'held document: a missing source creates nothing anywhere',
     noSource: true,
-    spec: spec(),
+    spec: teamSpec(),
     expected: {
       copies: { 'team-a': 'none', 'team-b': 'none' },
       pullSecrets: { 'team-a': ['theirs'], 'team-b': ['theirs'] },
@@ -150,7 +149,7 @@ const rows: Row[] = [
           JSON.stringify({ auths: { [SERVER]: { username: 'u', password: 'old', auth: 'dTpvbGQ=' } } }),
         ),
       ),
-    spec: spec(),
+    spec: teamSpec(),
     expected: {
       copies: { 'team-a': 'old', 'team-b': 'none' },
       pullSecrets: { 'team-a': ['theirs', NAME], 'team-b': ['theirs'] },
@@ -161,8 +160,8 @@ const rows: Row[] = [
   },
   {
     name: 'a source that breaks after converging: its last good value keeps being served',
-    spec: spec(),
-    act: ({ kube }) => kube.remove('secrets', SOURCE_NAMESPACE, 'robot'),
+    spec: teamSpec(),
+    act: ({ kube }) => kube.remove('secrets', SOURCE_NAMESPACE, ROBOT_SECRET),
     expected: {
       ...converged,
       ready: 'False/SourceSecretNotFound',
@@ -173,8 +172,8 @@ const rows: Row[] = [
   {
     name: 'held document, then the source appears: the copies are made',
     noSource: true,
-    spec: spec(),
-    act: ({ kube }) => void kube.put('secrets', basicAuthSource('robot', 'u', 'p1')),
+    spec: teamSpec(),
+    act: ({ kube }) => void kube.put('secrets', basicAuthSource(ROBOT_SECRET, 'u', 'p1')),
     expected: { ...converged, sources: 'True/Resolved' },
   },
 
@@ -187,7 +186,7 @@ const rows: Row[] = [
         type: 'Opaque',
         data: { keep: 'bWU=' },
       }),
-    spec: spec(),
+    spec: teamSpec(),
     expected: {
       copies: { 'team-a': 'foreign', 'team-b': 'p1' },
       pullSecrets: { 'team-a': ['theirs'], 'team-b': ['theirs', NAME] },
@@ -218,14 +217,14 @@ const rows: Row[] = [
   {
     name: 'SecretConflict cleared: once the foreign Secret is gone, the namespace converges (after backoff)',
     seed: (kube) => kube.put('secrets', { metadata: { name: NAME, namespace: 'team-a' }, type: 'Opaque', data: {} }),
-    spec: spec(),
+    spec: teamSpec(),
     act: ({ kube }) => kube.remove('secrets', 'team-a', NAME),
     expected: converged,
   },
   {
     name: 'SecretConflict between two RegistryCredentials with one secretName: the second reports it',
-    spec: spec(),
-    act: ({ kube }) => void kube.put('registrycredentials', credential('second', spec({ secretName: NAME }))),
+    spec: teamSpec(),
+    act: ({ kube }) => void kube.put('registrycredentials', newCredential('second', teamSpec({ secretName: NAME }))),
     expected: converged,
     check: ({ kube }) => {
       expect(conditionOf(kube, 'second', 'Propagated')).toBe('False/SecretConflict');
@@ -238,8 +237,8 @@ const rows: Row[] = [
     name:
       'renamed secretName: the new Secret replaces the old one, our entry is replaced in place after the foreign ' +
       'one',
-    spec: spec(),
-    act: ({ kube }) => void kube.put('registrycredentials', credential(NAME, spec({ secretName: 'renamed' }))),
+    spec: teamSpec(),
+    act: ({ kube }) => void kube.put('registrycredentials', newCredential(NAME, teamSpec({ secretName: 'renamed' }))),
     expected: {
       copies: { 'team-a': 'none', 'team-b': 'none' },
       pullSecrets: { 'team-a': ['theirs', 'renamed'], 'team-b': ['theirs', 'renamed'] },
@@ -255,7 +254,7 @@ const rows: Row[] = [
   // ---- targeting and Secret shape ----
   {
     name: 'secretTemplate with an operator label (an older CRD let it through): InvalidSpec, nothing written',
-    spec: spec({ secretTemplate: { labels: { 'regcred.io/credential': 'forged' } } }),
+    spec: teamSpec({ secretTemplate: { labels: { 'regcred.io/credential': 'forged' } } }),
     expected: {
       copies: { 'team-a': 'none', 'team-b': 'none' },
       pullSecrets: { 'team-a': ['theirs'], 'team-b': ['theirs'] },
@@ -265,11 +264,11 @@ const rows: Row[] = [
   },
   {
     name: 'secretTemplate edited while suspended: the copies keep the old template until it is lifted',
-    spec: spec({ secretTemplate: { labels: { tier: 'gold' } } }),
+    spec: teamSpec({ secretTemplate: { labels: { tier: 'gold' } } }),
     act: ({ kube }) =>
       void kube.put(
         'registrycredentials',
-        credential(NAME, spec({ suspend: true, secretTemplate: { labels: { tier: 'silver' } } })),
+        newCredential(NAME, teamSpec({ suspend: true, secretTemplate: { labels: { tier: 'silver' } } })),
       ),
     expected: { ...converged, ready: 'False/Suspended', counts: { selected: 2, ready: 0, failed: 0 } },
     check: ({ kube }) => {
@@ -279,16 +278,10 @@ const rows: Row[] = [
   {
     name: 'serviceAccountSelector: an SA relabelled out loses our entry, one relabelled in gets it',
     seed: (kube) => {
-      kube.put('serviceaccounts', {
-        ...serviceAccount('team-a', 'app', ['x']),
-        metadata: { name: 'app', namespace: 'team-a', labels: { pull: 'yes' } },
-      });
-      kube.put('serviceaccounts', {
-        ...serviceAccount('team-b', 'app', ['y']),
-        metadata: { name: 'app', namespace: 'team-b' },
-      });
+      kube.put('serviceaccounts', serviceAccount('team-a', 'app', ['x'], { labels: { pull: 'yes' } }));
+      kube.put('serviceaccounts', serviceAccount('team-b', 'app', ['y']));
     },
-    spec: spec({ serviceAccountSelector: { matchLabels: { pull: 'yes' } } }),
+    spec: teamSpec({ serviceAccountSelector: { matchLabels: { pull: 'yes' } } }),
     act: ({ kube }) => {
       const relabel = (ns: string, labels: Record<string, string>) => {
         const current = kube.get('serviceaccounts', ns, 'app')!;
@@ -306,11 +299,11 @@ const rows: Row[] = [
   },
   {
     name: 'namespaceNames and an exclusion glob added later: the excluded namespace is cleaned up',
-    spec: spec({ namespaceNames: ['team-*'] }),
+    spec: teamSpec({ namespaceNames: ['team-*'] }),
     act: ({ kube }) =>
       void kube.put(
         'registrycredentials',
-        credential(NAME, spec({ namespaceNames: ['team-*'], excludeNamespaces: ['*-b'] })),
+        newCredential(NAME, teamSpec({ namespaceNames: ['team-*'], excludeNamespaces: ['*-b'] })),
       ),
     expected: {
       copies: { 'team-a': 'p1', 'team-b': 'none' },
@@ -322,7 +315,7 @@ const rows: Row[] = [
   // ---- leftover cleanup ----
   {
     name: 'a namespace leaving the selection: exactly what was added there goes',
-    spec: spec(),
+    spec: teamSpec(),
     act: ({ kube }) => void kube.put('namespaces', namespace('team-b', {})),
     expected: {
       copies: { 'team-a': 'p1', 'team-b': 'none' },
@@ -333,8 +326,8 @@ const rows: Row[] = [
   },
   {
     name: 'an SA leaving the list: its entry goes, the Secret stays',
-    spec: spec(),
-    act: ({ kube }) => void kube.put('registrycredentials', credential(NAME, spec({ serviceAccounts: [] }))),
+    spec: teamSpec(),
+    act: ({ kube }) => void kube.put('registrycredentials', newCredential(NAME, teamSpec({ serviceAccounts: [] }))),
     expected: {
       copies: { 'team-a': 'p1', 'team-b': 'p1' },
       pullSecrets: { 'team-a': ['theirs'], 'team-b': ['theirs'] },
@@ -343,7 +336,7 @@ const rows: Row[] = [
   },
   {
     name: 'the RegistryCredential deleted: everything it added goes, then the finalizer is released',
-    spec: spec(),
+    spec: teamSpec(),
     act: ({ kube }) => kube.remove('registrycredentials', undefined, NAME),
     expected: {
       copies: { 'team-a': 'none', 'team-b': 'none' },
@@ -358,12 +351,10 @@ const rows: Row[] = [
       kube.put('secrets', ownedCopy('team-a', 'ghost', 'ghost', '{"auths":{}}'));
       kube.put(
         'serviceaccounts',
-        serviceAccount('team-a', 'default', ['theirs', 'ghost'], {
-          [ANNOTATION_INJECTED]: JSON.stringify({ ghost: 'ghost' }),
-        }),
+        serviceAccount('team-a', 'default', ['theirs', 'ghost'], { injected: { ghost: 'ghost' } }),
       );
     },
-    spec: spec(),
+    spec: teamSpec(),
     expected: converged,
     check: ({ kube }) => {
       expect(kube.get('secrets', 'team-a', 'ghost')).toBeUndefined();
@@ -374,7 +365,7 @@ const rows: Row[] = [
   // ---- ServiceAccount conflicts ----
   {
     name: 'SA conflict: another client edits the SA just before our patch; it is read again and both entries stay',
-    spec: spec(),
+    spec: teamSpec(),
     seed: (kube) => {
       let edited = false;
       kube.beforeRequest = (request) => {
@@ -400,7 +391,7 @@ const rows: Row[] = [
   },
   {
     name: 'SA conflict on every try: the namespace fails (APIConflict), then converges on a later retry',
-    spec: spec(),
+    spec: teamSpec(),
     seed: (kube) =>
       kube.failNext(
         (request) =>
@@ -426,7 +417,7 @@ describe('Reconciler in process', () => {
     system = await startInProcess((kube) => {
       world(kube, { source: !row.noSource });
       row.seed?.(kube);
-      kube.put('registrycredentials', credential(NAME, row.spec));
+      kube.put('registrycredentials', newCredential(NAME, row.spec));
     });
     if (row.act) {
       await row.act(system);
@@ -438,10 +429,10 @@ describe('Reconciler in process', () => {
   });
 
   test.each([
-    ['plain', spec()],
+    ['plain', teamSpec()],
     [
       'with every targeting field',
-      spec({
+      teamSpec({
         secretTemplate: { labels: { team: 'x' }, annotations: { note: 'n' } },
         namespaceNames: ['team-*'],
         excludeNamespaces: ['kube-*'],
@@ -452,7 +443,7 @@ describe('Reconciler in process', () => {
   ])('a converged operator makes no write when nothing changes (%s)', async (_name, credentialSpec) => {
     system = await startInProcess((kube) => {
       world(kube);
-      kube.put('registrycredentials', credential(NAME, credentialSpec));
+      kube.put('registrycredentials', newCredential(NAME, credentialSpec));
     });
     const before = system.kube.requests.length;
     system.clock.advance(60_000);
@@ -471,7 +462,7 @@ describe('Namespaces arriving one at a time', () => {
   test('each costs the two writes it needs; Events and status add at most 0.25 writes per namespace', async () => {
     system = await startInProcess((kube) => {
       world(kube);
-      kube.put('registrycredentials', credential(NAME, spec()));
+      kube.put('registrycredentials', newCredential(NAME, teamSpec()));
     });
     const { kube, clock } = system;
     const before = kube.requests.length;
@@ -547,7 +538,7 @@ describe('Stuck-pod recovery in process', () => {
             message: "Cannot evict pod as it would violate the pod's disruption budget.",
           }),
       );
-      kube.put('registrycredentials', credential(NAME, spec({ podRecovery: { enabled: true } })));
+      kube.put('registrycredentials', newCredential(NAME, teamSpec({ podRecovery: { enabled: true } })));
     });
     await system.settle(20_000);
     expect(conditionOf(system.kube, NAME, 'PodRecovery')).toBe('False/EvictionBlocked');

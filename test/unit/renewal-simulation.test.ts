@@ -6,21 +6,17 @@
 // of that provider's real lifetime (ECR and ECR Public 12 h, Google 1 h, ACR refresh tokens 3 h)
 // unless the simulated cloud is down. Prints the requests per identity.
 import type { V1Secret } from '@kubernetes/client-node';
-import { parseSpec, type RegistryEntry } from '../../src/api/v1alpha1.js';
+import type { RegistryEntry } from '../../src/api/v1alpha1.js';
 import { createProviders, type Providers } from '../../src/providers/index.js';
 import type { EntryResult, SourceSecrets } from '../../src/providers/provider.js';
 import { RETRY_MAX_MS } from '../../src/providers/renewal.js';
 import { type Token, TokenRefreshError } from '../../src/providers/token-cache.js';
+import { registryEntry } from '../support/builders.js';
 import { FakeClock } from '../support/fake-clock.js';
 
 const H = 3_600_000;
 const M = 60_000;
 const b64 = (s: string) => Buffer.from(s).toString('base64');
-const entryOf = (e: Record<string, unknown>): RegistryEntry => {
-  const r = parseSpec({ registries: [e] });
-  if (!r.ok) throw new Error(r.message);
-  return r.spec.registries[0]!;
-};
 
 /** Lifetimes the providers report in reality. */
 const LIFETIME = { ecr: 12 * H, ecrPublic: 12 * H, gcp: 1 * H, acr: 3 * H } as const;
@@ -87,7 +83,7 @@ function credentials(start: number): SimCredential[] {
   const make = (name: string, refreshIntervalMs: number, entries: Array<Record<string, unknown>>): SimCredential => ({
     name,
     refreshIntervalMs,
-    entries: entries.map(entryOf),
+    entries: entries.map((entry) => registryEntry(entry)),
     namespaces: ns(name),
     nextCheckAt: start,
   });

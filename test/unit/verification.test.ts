@@ -1,6 +1,6 @@
 // Verification's decisions: what is checked with which settings, the status rows, the condition,
 // the Events. (The checks against real registries: test/integration/verification.test.ts.)
-import { parseSpec, type RegistryVerification } from '../../src/api/v1alpha1.js';
+import type { RegistryVerification } from '../../src/api/v1alpha1.js';
 import { authEntry } from '../../src/dockerconfig.js';
 import {
   credentialsVerifiedCondition,
@@ -9,12 +9,8 @@ import {
   verificationPlans,
 } from '../../src/controller/verification.js';
 import type { CheckOutcome } from '../../src/registry/verifier.js';
+import { basicAuth, specWith } from '../support/builders.js';
 
-function spec(registries: unknown[]) {
-  const parsed = parseSpec({ registries });
-  if (!parsed.ok) throw new Error(parsed.message);
-  return parsed.spec;
-}
 const options = {
   enabled: true,
   timeoutMs: 5000,
@@ -38,7 +34,7 @@ describe('verificationPlans', () => {
   const origins = { 'harbor.example.com': 0, 'imported.example.com': 1, '*.azurecr.io': 1 };
 
   test("a server entry with its settings; imported keys take the dockerConfig entry's; a glob is not checkable", () => {
-    const plans = verificationPlans(spec(registries), auths, origins, options);
+    const plans = verificationPlans(specWith(...registries), auths, origins, options);
     expect(plans).toEqual([
       {
         server: '*.azurecr.io',
@@ -73,7 +69,7 @@ describe('verificationPlans', () => {
 
   test('defaults: enabled, every hour', () => {
     const plans = verificationPlans(
-      spec([{ server: 'r.example.com', basicAuth: { secretName: 's' } }]),
+      specWith(basicAuth('r.example.com', 's')),
       { 'r.example.com': authEntry('u', 'p') },
       { 'r.example.com': 0 },
       options,
@@ -88,10 +84,10 @@ describe('verificationPlans', () => {
 
   test('a glob key is NotCheckable; a missing CA Secret fails the row without a check', () => {
     const plans = verificationPlans(
-      spec([
-        { server: '*.azurecr.io', basicAuth: { secretName: 's' } },
-        { server: 'r.example.com', basicAuth: { secretName: 't' }, verify: { caSecretName: 'missing-ca' } },
-      ]),
+      specWith(basicAuth('*.azurecr.io', 's'), {
+        ...basicAuth('r.example.com', 't'),
+        verify: { caSecretName: 'missing-ca' },
+      }),
       { '*.azurecr.io': authEntry('u', 'p'), 'r.example.com': authEntry('u', 'p') },
       { '*.azurecr.io': 0, 'r.example.com': 1 },
       options,
@@ -103,7 +99,7 @@ describe('verificationPlans', () => {
   });
 
   test('--verify-registries=false: everything Skipped', () => {
-    const plans = verificationPlans(spec(registries), auths, origins, { ...options, enabled: false });
+    const plans = verificationPlans(specWith(...registries), auths, origins, { ...options, enabled: false });
     expect(plans.every((plan) => 'row' in plan && plan.row.state === 'Skipped' && plan.row.reason === 'Disabled')).toBe(
       true,
     );
