@@ -2,8 +2,9 @@
 # Installs everything the tests, the demo and the benchmark need on a fresh Debian machine that has
 # Node.js, npm and Go: the Debian packages (a real registry, skopeo, htpasswd, openssl, setpriv; and
 # for the real node: containerd, runc, CNI plugins, iptables, busybox-static, gcc, buildah),
-# the npm dependencies, moto (PyPI, into .cache/moto-venv), the Kubernetes control-plane binaries and helm (built from the
-# Go module proxy, cached), and the operator itself. Idempotent: a second run only checks.
+# the npm dependencies, moto (PyPI, into .cache/moto-venv), mkdocs and mkdocs-material (PyPI, into
+# .cache/docs-venv), the Kubernetes control-plane binaries and helm (built from the Go module proxy,
+# cached), and the operator itself. Idempotent: a second run only checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 log() { echo "[setup] $*" >&2; }
@@ -47,6 +48,10 @@ if ! .cache/moto-venv/bin/python -c 'import moto.server, flask' 2>/dev/null; the
   python3 -m venv .cache/moto-venv
   .cache/moto-venv/bin/pip install --quiet --disable-pip-version-check 'moto[server]>=5.1,<6' >&2
 fi
+
+# mkdocs and mkdocs-material (PyPI, into .cache/docs-venv) for the documentation site: hack/docs.sh
+# holds the requirement and installs only what is missing.
+bash hack/docs.sh --install
 
 log "control-plane and node binaries (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubelet)"
 bash hack/build-controlplane.sh >/dev/null

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# The test command: sets up what is missing (hack/setup.sh), type-checks, then runs the unit tests,
-# the integration suite on a real local control plane, the e2e suite on a real node, the fault
-# suite and the benchmark at their quick size.
+# The test command: sets up what is missing (hack/setup.sh), type-checks, lints, builds the docs
+# site strictly, then runs the unit tests, the integration suite on a real local control plane, the
+# e2e suite on a real node, the fault suite and the benchmark at their quick size.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 started=$(date +%s)
 bash hack/setup.sh
 npm run --silent typecheck
 npm run --silent lint && npm run --silent format:check  # typescript-eslint, prettier (npm run format fixes layout)
+# The documentation site (hack/docs.sh: mkdocs build --strict): a broken link or anchor fails here.
+bash hack/docs.sh
 npm run --silent test:unit -- --ci
 # The node plugin's own unit tests (plugin/, cargo test; its behaviour is proven end to end below).
 cargo test --quiet --locked --manifest-path plugin/Cargo.toml --target-dir "${REGCRED_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/regcred-operator}/plugin-target"

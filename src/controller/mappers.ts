@@ -49,8 +49,9 @@ export function registerMappers(options: MapperOptions): void {
       queue.add(namespaceKey(cred.metadata.name, name));
       // Counts are refreshed after a pause (statusDelay). A namespace joining the selection of a
       // Ready credential makes its status stale until then, so the namespace key, once it has
-      // served the namespace, runs the recount at once when no other work is queued
-      // (Reconciler.wakeCredential): the recount never competes with the namespace's own writes.
+      // served the namespace, runs the recount at once when no other work is queued or in flight
+      // (StatusPacer.namespaceChanged, statuspacing.ts): the recount never competes with the
+      // namespace's own writes.
       queue.addAfter(credentialKey(cred.metadata.name), delay(cred.metadata.name));
     }
   };

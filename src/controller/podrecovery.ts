@@ -3,7 +3,7 @@
 // RegistryCredential's Secret, and what to do about each. Pure: the Pods come from the cache as
 // slim copies, the caller evicts or records the Event.
 //
-// A Pod is recovered when all of these hold (the README's "Stuck pods" lists the same rules):
+// A Pod is recovered when all of these hold (docs/stuck-pods.md lists the same rules):
 // - a container or init container is waiting with ErrImagePull or ImagePullBackOff;
 // - that container's image is one this RegistryCredential serves, matched the way the kubelet
 //   matches keys (host, port, path prefix, globs, docker.io normalization);

@@ -653,9 +653,9 @@ export function logFieldsOf(key: string): Record<string, string> {
 }
 
 /**
- * Cache scans of a credential key are O(namespaces + ServiceAccounts): tens of milliseconds at
- * 10,000 namespaces. Yielding to the event loop every SCAN_SLICE objects lets namespace keys
- * (a new namespace's writes) go on meanwhile instead of waiting for the whole scan.
+ * Cache scans of a credential key are O(namespaces + ServiceAccounts). Yielding to the event loop
+ * every SCAN_SLICE objects bounds how long one scan holds it, whatever the cluster's size: namespace
+ * keys (a new namespace's writes) go on meanwhile instead of waiting for the whole scan.
  */
 const SCAN_SLICE = 500;
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));

@@ -1,7 +1,7 @@
 // Pure: what the caches keep of each object (the informers' transforms). Only the fields the
 // controller reads, never managedFields, and the strings that repeat across thousands of objects
 // (a namespace's name in each of its ServiceAccounts, the payload every copy of a credential
-// carries, our record annotation) kept once: at 10,000 namespaces the caches are most of the heap.
+// carries, our record annotation) kept once: the caches are most of the heap, and grow with the cluster.
 import type {
   V1ContainerStatus,
   V1Namespace,

@@ -14,9 +14,9 @@
 // - While a credential is settled (every selected namespace ready, nothing failing) and its routine
 //   writes are spent, namespace work that can only change counts does not wake the recount before
 //   the next routine write may go: the recount (a scan of every namespace and ServiceAccount) would
-//   find a write it must hold anyway. At 10,000 namespaces arriving one at a time that is one scan
-//   per 30 s instead of one per namespace. News from a namespace key (a failure that came or went,
-//   a Pod recovered) wakes it as before.
+//   find a write it must hold anyway. Namespaces arriving one at a time then cost one scan per
+//   STATUS_WRITE_INTERVAL_MS, not one per namespace. News from a namespace key (a failure that came
+//   or went, a Pod recovered) still wakes it.
 import { credentialKey } from './keys.js';
 import { STATUS_DELAY_BASE_MS, statusDelayMs } from './timing.js';
 
@@ -132,8 +132,8 @@ export class StatusPacer {
    * No other key is queued or being worked on: a burst of namespace work has just ended. With
    * `recountOf`, that credential's own recount may be running: it started before this key's write
    * and counted it as not ready, so it is run again at once after (the key is then added while in
-   * progress) rather than after a pause. At 2,000 namespaces that pause held the final count back
-   * by up to a second after the last write.
+   * progress) rather than after a pause: the final count is written right after the last write,
+   * never a pause later.
    */
   private lastInFlight(recountOf?: string): boolean {
     const recounting = recountOf !== undefined && this.queue.isProcessing(credentialKey(recountOf)) ? 1 : 0;

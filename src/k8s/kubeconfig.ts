@@ -1,7 +1,7 @@
 // Where the API server is and how to authenticate to it, read from a kubeconfig (or in-cluster) the
 // way @kubernetes/client-node's KubeConfig reads it, without loading that module: its index (and its
-// config.js) imports every generated API model of the client, about 70 MiB of memory for a process
-// that needs only a loader. The parsing (config_types.js) and the two authenticators a controller
+// config.js) imports every generated API model of the client, memory a process that needs only a
+// loader must not hold. The parsing (config_types.js) and the two authenticators a controller
 // uses (exec plugins, token files) are client-node's own modules, which import no generated code.
 // A kubeconfig that needs anything else (the azure, gcp or oidc auth-providers, a proxy-url) is
 // handed to client-node's full KubeConfig, loaded then.

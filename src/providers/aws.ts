@@ -2,8 +2,8 @@
 // chain, static keys from a Secret of the source namespace, STS AssumeRole on top), credentials built
 // with the SDK's own providers (no hand-written SigV4 or STS), one SDK client per identity, the hard
 // deadline and the error description without credentials, and the base64 "AWS:<password>" token.
-// The SDK is loaded on the first token request (most clusters have no AWS entry: its modules would
-// cost about 15 MiB of memory for nothing).
+// The SDK is loaded on the first token request: a process with no AWS entry never holds its modules
+// in memory.
 import type { ECRClientConfig } from '@aws-sdk/client-ecr';
 import { type EntryFailure, type SourceSecrets, readSecretKeys } from './provider.js';
 import type { Token } from './token-cache.js';

@@ -1,6 +1,6 @@
 // Pure: when a short-lived token is renewed, and how long to wait after a failed renewal.
 //
-// The standard schedule (README, "When tokens are renewed, and why"), which every token provider
+// The standard schedule (docs/providers/index.md, "Short-lived tokens"), which every token provider
 // declares (STANDARD_SCHEDULE):
 //   renew at  issuedAt + min(refreshInterval, lifetime / 2) * (1 - JITTER * r)
 //   and never later than expiresAt - margin (margin = min(30 min, lifetime / 4)),
@@ -58,8 +58,8 @@ const retryBackoff = new Backoff({ initialMs: RETRY_BASE_MS, maxMs: RETRY_MAX_MS
  * many operators retrying the same outage do not hit the provider in lock-step. While the token
  * served still has `remainingMs` to live, never more than a quarter of that (and at least
  * RETRY_BASE_MS): the retries before an expiry come often enough that a provider answering again is
- * noticed before the token lapses. Without it, a one-hour Google token renewed into a half-hour
- * outage lapsed for minutes after the outage, waiting out a 10-minute backoff (the simulation found it).
+ * noticed before the token lapses: a token never stays lapsed for a whole backoff step after its
+ * provider answers again, even a one-hour token during a long outage (renewal-simulation.test.ts).
  */
 export function retryDelayMs(failures: number, random: number, remainingMs?: number): number {
   const delay = Math.max(1000, retryBackoff.delayMs(failures, random));

@@ -104,8 +104,8 @@ export function isNewer(candidate: string | undefined, current: string | undefin
 export class Informer<T extends KubeObject> {
   /**
    * The cache: namespace ('' for cluster-scoped objects) -> its objects (a Bucket), and no second
-   * index by key: at 10,000 namespaces a map per namespace and an index by key were 15 MB of a
-   * 60 MB heap.
+   * index by key: a lookup by key goes through its namespace's bucket, so each cached object costs
+   * one entry in one index (the caches are most of the operator's memory).
    */
   private readonly byNamespace = new Map<string, Bucket<T>>();
   private count = 0;
