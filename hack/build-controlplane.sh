@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build the real Kubernetes control-plane binaries the tests, the demo and the benchmark run:
-# etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kubelet (and kubectl when none is on PATH), from the Go
+# etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubelet and kubectl, from the Go
 # module proxy at pinned versions. No git clone, no Docker, no prebuilt downloads.
 #
 # Binaries are cached per version in $REGCRED_CACHE_DIR (default ~/.cache/regcred-operator), outside
@@ -8,8 +8,10 @@
 # that cache being there: a cold machine builds (about 15-25 minutes on 2 cores).
 #
 # Usage: hack/build-controlplane.sh        prints the bin directory on its last line
+#        KUBE_VERSION=1.33.13 hack/build-controlplane.sh   the oldest supported minor (npm test runs
+#        the integration suite on it too)
 set -euo pipefail
-KUBE_VERSION=${KUBE_VERSION:-1.33.13}
+KUBE_VERSION=${KUBE_VERSION:-1.35.4}
 ETCD_VERSION=${ETCD_VERSION:-3.6.16}
 CACHE=${REGCRED_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/regcred-operator}
 BIN="$CACHE/bin/k8s-v$KUBE_VERSION-etcd-v$ETCD_VERSION"
@@ -62,10 +64,12 @@ build_kube() { # components...
 
 # kubelet and kube-scheduler run the real node of the e2e suite (test/e2e); built in the same go build,
 # they add only the ~110 packages the apiserver and controller-manager do not already compile.
-components=(kube-apiserver kube-controller-manager kube-scheduler kubelet)
-# kubectl: the machine's own when there is one (kubectl supports one minor version of skew), else build it
-command -v kubectl >/dev/null || components+=(kubectl)
+# kubectl of the same version: kubectl supports one minor version of skew, and the machine's own may be older.
+components=(kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl)
 build_etcd
 build_kube "${components[@]}"
-for c in etcd "${components[@]}"; do log "$c: $("$BIN/$c" --version 2>&1 | head -1)"; done
+for c in etcd "${components[@]}"; do
+  if [ "$c" = kubectl ]; then log "kubectl: $("$BIN/kubectl" version --client 2>&1 | head -1)"
+  else log "$c: $("$BIN/$c" --version 2>&1 | head -1)"; fi
+done
 echo "$BIN"

@@ -204,7 +204,7 @@ async function connect(state: State): Promise<void> {
       withControllerManager: true,
       ...(state.noNode ? {} : { forNode: { nodeName: NODE_NAME } }),
     });
-    const bin = (await findOnPath('kubectl')) ?? path.join(binDir, 'kubectl');
+    const bin = path.join(binDir, 'kubectl');
     // A private discovery cache: the default one (~/.kube/cache) is keyed by host:port, and ports are reused.
     kube = {
       bin,

@@ -3,7 +3,7 @@
 #   crds/regcred.io_registrycredentials.yaml -> deploy/crd/ (kustomize cannot load files outside
 #                                               its directory) and the Helm chart's crds/
 #   deploy/ (kustomize base)                 -> deploy/install.yaml, for `kubectl apply -f`
-# with `kubectl kustomize` (the machine's kubectl, else the one hack/build-controlplane.sh built).
+# with `kubectl kustomize` (the kubectl hack/build-controlplane.sh built).
 #
 # Usage: hack/gen-install.sh           write them
 #        hack/gen-install.sh --check   exit 1 (and say which) when a generated file is stale
@@ -14,9 +14,8 @@ COPIES=(deploy/crd/regcred.io_registrycredentials.yaml deploy/helm/regcred-opera
 INSTALL=deploy/install.yaml
 
 kubectl_bin() {
-  if command -v kubectl >/dev/null; then command -v kubectl; return; fi
   local bin; bin=$(bash hack/build-controlplane.sh | tail -1)
-  [ -x "$bin/kubectl" ] || { echo "[gen-install] no kubectl on PATH nor in $bin" >&2; exit 1; }
+  [ -x "$bin/kubectl" ] || { echo "[gen-install] no kubectl in $bin" >&2; exit 1; }
   echo "$bin/kubectl"
 }
 

@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { basicAuthSecret, dockerConfigSecret } from '../harness/cluster.js';
-import { findOnPath, run, runOk, testEnv } from '../harness/controlplane.js';
+import { run, runOk, testEnv } from '../harness/controlplane.js';
 import { trustRegistry } from '../harness/node.js';
 import { dockerConfigJson, type Registry, type RegistryUser, startRegistry } from '../harness/registry.js';
 import { type Scenario, startScenario, waitForPullSecrets, waitForSecret } from '../harness/scenario.js';
@@ -319,7 +319,7 @@ test('through kubectl: the plugin installed with npm install -g of the packed pa
       ['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', path.join(prefix, tarball)],
       { timeoutMs: 300_000 },
     );
-    const kubectlBin = (await findOnPath('kubectl')) ?? path.join(testEnv().binDir, 'kubectl');
+    const kubectlBin = path.join(testEnv().binDir, 'kubectl');
     const env = {
       ...process.env,
       PATH: `${path.join(prefix, 'bin')}:${process.env.PATH}`,

@@ -137,7 +137,7 @@ export async function ensureControlPlaneBinaries(): Promise<string> {
   });
   if (code !== 0) throw new Error(`${BUILD_SCRIPT} failed with exit code ${code}`);
   const binDir = stdout.trim().split('\n').pop()?.trim() ?? '';
-  for (const bin of ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubelet']) {
+  for (const bin of ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubelet', 'kubectl']) {
     if (!(await isExecutable(path.join(binDir, bin)))) {
       throw new Error(`${BUILD_SCRIPT} printed "${binDir}", which has no executable ${bin}`);
     }
@@ -359,7 +359,8 @@ export async function kubectl(
   opts: KubectlOptions = {},
   env: TestEnv = testEnv(),
 ): Promise<KubectlResult> {
-  const bin = (await findOnPath('kubectl')) ?? path.join(env.binDir, 'kubectl');
+  // The kubectl built with the control plane (same version), never the machine's (its skew is unknown).
+  const bin = path.join(env.binDir, 'kubectl');
   const fullArgs = [`--kubeconfig=${opts.kubeconfig ?? env.adminKubeconfig}`, ...args];
   // A private discovery cache: the default (~/.kube/cache) is keyed by host:port, and ports are reused.
   return run(bin, fullArgs, {
