@@ -221,10 +221,8 @@ export async function diagnose(facts: DoctorFacts, options: DiagnoseOptions = {}
         `  key ${JSON.stringify(entry.key)} (Secret ${entry.value.secret}): ${whyNoMatch(entry.key, reference)}`,
       );
     const fixes: string[] = [];
-    if (viaKubelet) {
-      steps.push(viaKubelet.step);
-      if (viaKubelet.step.fix) fixes.push(`Kubelet delivery: ${viaKubelet.step.fix}`);
-    }
+    // A RegistryCredential serves the registry through the kubelet, not to this Pod: its step holds the fix.
+    if (viaKubelet) steps.push(viaKubelet.step);
     if (lateSecrets.length) {
       fixes.push(createdBeforeFix(facts, lateSecrets, managing));
     } else {
@@ -232,7 +230,7 @@ export async function diagnose(facts: DoctorFacts, options: DiagnoseOptions = {}
       if (missing.length) fixes.push(missingSecretFix(missing, facts));
       const provider = providerFor(reference, managing, facts);
       if (provider) fixes.push(provider);
-      if (!fixes.length) {
+      if (!fixes.length && !viaKubelet) {
         fixes.push(
           secretNames.length
             ? `No pull secret has a key for ${reference.domain}${reference.domain === 'docker.io' ? ' (use "https://index.docker.io/v1/" or "docker.io")' : ''}: add one whose key the kubelet matches (${keyHint(reference)}).`
@@ -242,7 +240,7 @@ export async function diagnose(facts: DoctorFacts, options: DiagnoseOptions = {}
         );
       }
     }
-    secretsStep.fix = fixes.join(' ');
+    if (fixes.length) secretsStep.fix = fixes.join(' ');
     if (lateSecrets.length) pullSecretsStep.status = 'broken';
     const cached = cachedImageStep(facts);
     if (cached) steps.push(cached);

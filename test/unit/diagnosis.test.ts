@@ -360,8 +360,9 @@ describe('kubelet delivery and the node', () => {
         pod: { name: 'app-1', imagePullSecrets: [], containerState: { waitingReason: 'ImagePullBackOff' } },
       }),
     );
-    const secrets = d.steps.find((step) => step.id === 'secrets');
-    expect(secrets?.fix).toContain('add "builder" to the spec.serviceAccounts of RegistryCredential secretless');
+    const broken = d.steps.filter((step) => step.status === 'broken' && step.fix);
+    expect(broken.map((step) => step.id)).toEqual(['kubelet']);
+    expect(broken[0]!.fix).toContain('add "builder" to the spec.serviceAccounts of RegistryCredential secretless');
   });
 
   test('a running Pod without any credential of its own: doctor says it runs from the node and which kubelet setting closes that', async () => {
