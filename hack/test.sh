@@ -19,6 +19,7 @@ npm run --silent test:integration -- --ci --runInBand
 npm run --silent test:e2e -- --ci
 # The fault suite (test/faults/) at its quick size; `npm run test:faults` runs the full size.
 REGCRED_FAULTS_SIZE=quick npm run --silent test:faults -- --ci
-# The benchmark at its quick size: a smoke test that it still runs end to end, not a timing check.
+# The benchmarks at their quick size: a smoke test that they still run end to end, not a timing check.
 node --import ./hack/ts-loader.mjs bench/run.ts --quick
+node --import ./hack/ts-loader.mjs bench/kubelet.ts --quick
 echo "[test] all green in $(( $(date +%s) - started )) s" >&2
