@@ -7,11 +7,12 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { dumpYaml, loadAllYaml } from '@kubernetes/client-node';
 import { FLAGS } from '../../src/config.js';
-import { kubectl, run, runOk } from '../harness/controlplane.js';
 import { imageNodeFlags, startOperator } from '../harness/operator.js';
 import { Cluster, uniqueSuffix } from '../harness/cluster.js';
-import { pluginBinary } from '../harness/kubelet-plugin.js';
-import { createCertificateAuthority } from '../harness/tls.js';
+import { freePorts, kubectl, run, runOk } from '../harness/controlplane.js';
+import { mintToken, pluginBinary, providerRequest, runPlugin, writePluginConfig } from '../harness/kubelet-plugin.js';
+import { createCertificateAuthority, issueServerCertificate } from '../harness/tls.js';
+import { waitFor } from '../harness/wait.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const repo = (...p: string[]) => path.join(ROOT, ...p);
@@ -531,6 +532,85 @@ describe('deploy/', () => {
         }
       } finally {
         await cluster.deleteNamespace(ns);
+      }
+    });
+
+    test("the component's operator RBAC is what the endpoint needs: without it no TokenReview, with it the answer", async () => {
+      const cluster = Cluster.admin();
+      const id = uniqueSuffix();
+      const user = `kubelet-rbac-${id}`;
+      const ns = `kubelet-rbac-${id}`;
+      await cluster.createNamespace(ns);
+      await cluster.createServiceAccount(ns, 'web');
+      // deploy/'s ClusterRole and the component's, as they are, under names of this test's own, for `user`
+      const base = loadAllYaml(await readFile(repo('deploy', 'rbac', 'cluster_role.yaml'), 'utf8'))[0] as KubeDoc;
+      const kubeletRole = find('ClusterRole', 'regcred-operator-kubelet-delivery');
+      const bound = (role: KubeDoc) => {
+        const name = `${role.metadata.name}-${id}`;
+        return [
+          { ...role, metadata: { ...role.metadata, name } },
+          {
+            apiVersion: 'rbac.authorization.k8s.io/v1',
+            kind: 'ClusterRoleBinding',
+            metadata: { name },
+            roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name },
+            subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: user }],
+          },
+        ];
+      };
+      const list = (items: unknown[]) => JSON.stringify({ apiVersion: 'v1', kind: 'List', items });
+      expect((await kubectl(['apply', '-f', '-'], { input: list(bound(base)) })).stderr).toBe('');
+      const dir = await mkdtemp(path.join(os.tmpdir(), 'regcred-kubelet-rbac-'));
+      const ca = await createCertificateAuthority(path.join(dir, 'ca'));
+      const serving = await issueServerCertificate(ca, 'endpoint', ['127.0.0.1']);
+      await writeFile(path.join(dir, 'tls.crt'), serving.cert);
+      await writeFile(path.join(dir, 'tls.key'), serving.key);
+      const [port] = await freePorts(1);
+      const plugin = await writePluginConfig(path.join(dir, 'node'), [`https://127.0.0.1:${port}`], ca.caFile);
+      const op = await startOperator({
+        sourceNamespace: ns,
+        user,
+        bindClusterAdmin: false,
+        args: [
+          ...['--kubelet-bind-address', `127.0.0.1:${port}`],
+          ...[
+            '--kubelet-tls-cert-file',
+            path.join(dir, 'tls.crt'),
+            '--kubelet-tls-key-file',
+            path.join(dir, 'tls.key'),
+          ],
+        ],
+      });
+      try {
+        // a Pod-bound token for a ServiceAccount nothing selects: a verified token gets an empty answer
+        const token = async () => {
+          const pod = `p-${uniqueSuffix()}`;
+          await cluster.createPod(ns, {
+            metadata: { name: pod },
+            spec: { serviceAccountName: 'web', containers: [{ name: 'c', image: 'registry.example.com/app:1' }] },
+          });
+          return mintToken(ns, 'web', { pod });
+        };
+        const refused = await runPlugin(plugin, providerRequest('registry.example.com/app:1', await token()));
+        expect(refused.code).toBe(1);
+        expect(refused.stderr).toContain('TokenReviewFailed');
+        expect((await kubectl(['apply', '-f', '-'], { input: list(bound(kubeletRole)) })).stderr).toBe('');
+        const request = providerRequest('registry.example.com/app:1', await token());
+        // RBAC reaches the API server's authorizer through its watch: ask until it has
+        const answered = await waitFor(
+          async () => {
+            const answer = await runPlugin(plugin, request);
+            return answer.code === 0 ? answer : undefined;
+          },
+          { timeoutMs: 30_000, what: 'an answer once the TokenReview is allowed' },
+        );
+        expect(answered.response?.auth).toEqual({});
+        expect(await op.metric('regcred_kubelet_requests_total', { result: 'none' })).toBe(1);
+      } finally {
+        await op.stop();
+        await kubectl(['delete', '-f', '-'], { input: list([...bound(base), ...bound(kubeletRole)]) });
+        await cluster.deleteNamespace(ns);
+        await rm(dir, { recursive: true, force: true });
       }
     });
 
