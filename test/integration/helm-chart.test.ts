@@ -28,13 +28,19 @@ async function helm(args: string[]) {
   return run(helmBin, args, { env: helmEnv, timeoutMs: 180_000 });
 }
 
+/** `helm template` of the chart as release regcred-operator in regcred-system, with `--set` values. */
 async function template(...set: string[]): Promise<Doc[]> {
+  return templateWith([], set);
+}
+
+async function templateWith(args: string[], set: string[]): Promise<Doc[]> {
   const res = await helm([
     'template',
     'regcred-operator',
     CHART,
     '--namespace',
     'regcred-system',
+    ...args,
     ...set.flatMap((s) => ['--set', s]),
   ]);
   if (res.code !== 0) throw new Error(res.stderr);
@@ -284,62 +290,78 @@ test('two replicas without leader election are refused (both would write)', asyn
   expect(res.stderr).toContain('replicas > 1 needs leaderElection.enabled');
 });
 
-test('helm install into the local control plane, under restricted Pod Security; helm uninstall', async () => {
+/** A Pod of the installed workload's template is admitted in its namespace (a server-side dry run). */
+async function expectPodAdmitted(ns: string, kind: 'deployment' | 'daemonset', name: string): Promise<void> {
+  const workload = JSON.parse((await kubectl(['-n', ns, 'get', kind, name, '-o', 'json'])).stdout) as {
+    spec: { template: { spec: object } };
+  };
+  const pod = {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: `admission-check-${kind}`, namespace: ns },
+    spec: workload.spec.template.spec,
+  };
+  const admitted = await kubectl(['create', '--dry-run=server', '-f', '-'], { input: JSON.stringify(pod) });
+  expect(admitted.stderr).toBe('');
+  expect(admitted.code).toBe(0);
+}
+
+/**
+ * `helm install` of the chart with `args` into a new namespace enforcing Pod Security `level`, then
+ * `check(namespace, release)`; uninstalled and the namespace deleted whatever happens.
+ */
+async function withRelease(
+  level: 'restricted' | 'privileged',
+  args: string[],
+  check: (ns: string, release: string) => Promise<void>,
+): Promise<void> {
   const cluster = Cluster.admin();
   const ns = `helm-${uniqueSuffix()}`;
-  await cluster.createNamespace(ns, { 'pod-security.kubernetes.io/enforce': 'restricted' });
+  await cluster.createNamespace(ns, { 'pod-security.kubernetes.io/enforce': level });
   const release = `rc-${ns}`;
   try {
-    const res = await helm([
-      'install',
-      release,
-      CHART,
-      '--namespace',
-      ns,
-      '--set',
-      'serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn=arn:aws:iam::123456789012:role/regcred',
-      '--wait=false',
-    ]);
+    const res = await helm(['install', release, CHART, '--namespace', ns, ...args, '--wait=false']);
     expect(res.stderr).toBe('');
     expect(res.code).toBe(0);
     expect(res.stdout).toContain('STATUS: deployed');
-    const sa = await cluster.getServiceAccount(ns, `${release}-regcred-operator`);
-    expect(sa?.metadata?.annotations).toMatchObject({
-      'eks.amazonaws.com/role-arn': 'arn:aws:iam::123456789012:role/regcred',
-    });
-    const get = await kubectl([
-      '-n',
-      ns,
-      'get',
-      'deployment,service,poddisruptionbudget,role,rolebinding',
-      '-o',
-      'name',
-    ]);
-    expect(get.stdout.split('\n').filter(Boolean).sort()).toEqual([
-      `deployment.apps/${release}-regcred-operator`,
-      `poddisruptionbudget.policy/${release}-regcred-operator`,
-      `role.rbac.authorization.k8s.io/${release}-regcred-operator-leader-election`,
-      `rolebinding.rbac.authorization.k8s.io/${release}-regcred-operator-leader-election`,
-      `service/${release}-regcred-operator-metrics`,
-    ]);
-    // The Deployment's Pod is admitted by restricted Pod Security (nothing runs Pods here: a dry run).
-    const deployment = JSON.parse(
-      (await kubectl(['-n', ns, 'get', 'deployment', `${release}-regcred-operator`, '-o', 'json'])).stdout,
-    ) as { spec: { template: { spec: object } } };
-    const pod = {
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: { name: 'admission-check', namespace: ns },
-      spec: deployment.spec.template.spec,
-    };
-    const admitted = await kubectl(['create', '--dry-run=server', '-f', '-'], { input: JSON.stringify(pod) });
-    expect(admitted.stderr).toBe('');
-    expect(admitted.code).toBe(0);
+    await check(ns, release);
   } finally {
     const un = await helm(['uninstall', release, '--namespace', ns]);
     expect(un.code).toBe(0);
     await cluster.deleteNamespace(ns);
   }
+}
+
+test('helm install into the local control plane, under restricted Pod Security; helm uninstall', async () => {
+  let release = '';
+  await withRelease(
+    'restricted',
+    ['--set', 'serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn=arn:aws:iam::123456789012:role/regcred'],
+    async (ns, name) => {
+      release = name;
+      const sa = await Cluster.admin().getServiceAccount(ns, `${release}-regcred-operator`);
+      expect(sa?.metadata?.annotations).toMatchObject({
+        'eks.amazonaws.com/role-arn': 'arn:aws:iam::123456789012:role/regcred',
+      });
+      const get = await kubectl([
+        '-n',
+        ns,
+        'get',
+        'deployment,service,poddisruptionbudget,role,rolebinding',
+        '-o',
+        'name',
+      ]);
+      expect(get.stdout.split('\n').filter(Boolean).sort()).toEqual([
+        `deployment.apps/${release}-regcred-operator`,
+        `poddisruptionbudget.policy/${release}-regcred-operator`,
+        `role.rbac.authorization.k8s.io/${release}-regcred-operator-leader-election`,
+        `rolebinding.rbac.authorization.k8s.io/${release}-regcred-operator-leader-election`,
+        `service/${release}-regcred-operator-metrics`,
+      ]);
+      // The Deployment's Pod is admitted by restricted Pod Security (nothing runs Pods here: a dry run).
+      await expectPodAdmitted(ns, 'deployment', `${release}-regcred-operator`);
+    },
+  );
   expect((await kubectl(['get', 'clusterrole', `${release}-regcred-operator`])).code).not.toBe(0);
 });
 
@@ -349,20 +371,8 @@ const CA_BUNDLE = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\
 const KUBELET_ON = ['kubeletDelivery.enabled=true'];
 const INSTALLER_ON = [...KUBELET_ON, 'kubeletDelivery.installer.enabled=true'];
 /** `--set-string` for the CA bundle (its newlines and "=" pass through unchanged). */
-async function templateWithCa(...set: string[]): Promise<Doc[]> {
-  const res = await helm([
-    'template',
-    'regcred-operator',
-    CHART,
-    '--namespace',
-    'regcred-system',
-    '--set-string',
-    `kubeletDelivery.tls.caBundle=${CA_BUNDLE}`,
-    ...set.flatMap((s) => ['--set', s]),
-  ]);
-  if (res.code !== 0) throw new Error(res.stderr);
-  return loadAllYaml(res.stdout) as Doc[];
-}
+const WITH_CA = ['--set-string', `kubeletDelivery.tls.caBundle=${CA_BUNDLE}`];
+const templateWithCa = (...set: string[]) => templateWith(WITH_CA, set);
 const installerOf = (docs: Doc[]) => docs.find((d) => d.kind === 'DaemonSet')!.spec.template.spec;
 const argOf = (args: string[], name: string) => args.find((a) => a.startsWith(`${name}=`))?.slice(name.length + 1);
 
@@ -543,38 +553,15 @@ test('kubeletDelivery: the chart grants exactly the rules of deploy/components/k
 });
 
 test('helm lint --strict is clean with kubelet delivery and the installer', async () => {
-  const res = await helm([
-    'lint',
-    '--strict',
-    CHART,
-    '--set-string',
-    `kubeletDelivery.tls.caBundle=${CA_BUNDLE}`,
-    ...INSTALLER_ON.flatMap((s) => ['--set', s]),
-  ]);
+  const res = await helm(['lint', '--strict', CHART, ...WITH_CA, ...INSTALLER_ON.flatMap((s) => ['--set', s])]);
   expect(res.stdout).not.toMatch(/\[(WARNING|ERROR)\]/);
   expect(res.code).toBe(0);
 });
 
 test('helm install with kubelet delivery and the installer, in a namespace that allows privileged Pods', async () => {
-  const cluster = Cluster.admin();
-  const ns = `helm-kubelet-${uniqueSuffix()}`;
-  await cluster.createNamespace(ns, { 'pod-security.kubernetes.io/enforce': 'privileged' });
-  const release = `rk-${uniqueSuffix()}`;
-  const fullname = `${release}-regcred-operator`;
-  try {
-    const res = await helm([
-      'install',
-      release,
-      CHART,
-      '--namespace',
-      ns,
-      '--set-string',
-      `kubeletDelivery.tls.caBundle=${CA_BUNDLE}`,
-      ...INSTALLER_ON.flatMap((s) => ['--set', s]),
-      '--wait=false',
-    ]);
-    expect(res.stderr).toBe('');
-    expect(res.code).toBe(0);
+  let fullname = '';
+  await withRelease('privileged', [...WITH_CA, ...INSTALLER_ON.flatMap((s) => ['--set', s])], async (ns, release) => {
+    fullname = `${release}-regcred-operator`;
     const get = await kubectl(['-n', ns, 'get', 'daemonset,service,configmap', '-o', 'name']);
     expect(
       get.stdout
@@ -596,25 +583,8 @@ test('helm install with kubelet delivery and the installer, in a namespace that 
       `https://$(${prefix}_SERVICE_HOST):$(${prefix}_SERVICE_PORT_KUBELET)`,
     );
     // the installer's Pod and the operator's are admitted there (nothing runs Pods here: dry runs)
-    for (const kind of ['daemonset', 'deployment']) {
-      const name = kind === 'daemonset' ? `${fullname}-kubelet-installer` : fullname;
-      const workload = JSON.parse((await kubectl(['-n', ns, 'get', kind, name, '-o', 'json'])).stdout) as {
-        spec: { template: { spec: object } };
-      };
-      const pod = {
-        apiVersion: 'v1',
-        kind: 'Pod',
-        metadata: { name: `admission-check-${kind}`, namespace: ns },
-        spec: workload.spec.template.spec,
-      };
-      const admitted = await kubectl(['create', '--dry-run=server', '-f', '-'], { input: JSON.stringify(pod) });
-      expect(admitted.stderr).toBe('');
-      expect(admitted.code).toBe(0);
-    }
-  } finally {
-    const un = await helm(['uninstall', release, '--namespace', ns]);
-    expect(un.code).toBe(0);
-    await cluster.deleteNamespace(ns);
-  }
+    await expectPodAdmitted(ns, 'daemonset', `${fullname}-kubelet-installer`);
+    await expectPodAdmitted(ns, 'deployment', fullname);
+  });
   expect((await kubectl(['get', 'clusterrole', `${fullname}-kubelet-token-audience`])).code).not.toBe(0);
 });
