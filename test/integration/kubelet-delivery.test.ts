@@ -138,6 +138,18 @@ test.each<[string, () => Promise<unknown>, string]>([
     async () => providerRequest(registry.image, (await podToken(ns, 'web', 'https://kubernetes.default.svc')).token),
     'WrongAudience',
   ],
+  [
+    'an expired token (a real token with its exp moved into the past: refused before any TokenReview)',
+    async () => {
+      const [header, payload] = (await podToken(ns, 'web')).token.split('.');
+      const claims = JSON.parse(Buffer.from(payload!, 'base64url').toString()) as Record<string, unknown>;
+      const expired = Buffer.from(JSON.stringify({ ...claims, exp: Math.floor(Date.now() / 1000) - 60 })).toString(
+        'base64url',
+      );
+      return providerRequest(registry.image, `${header}.${expired}.${'A'.repeat(43)}`);
+    },
+    'TokenExpired',
+  ],
   ['a token bound to no Pod', async () => providerRequest(registry.image, await mintToken(ns, 'web')), 'NotBoundToPod'],
   [
     'a token of a deleted Pod',
