@@ -10,6 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { auditMark, writesSince } from '../harness/audit.js';
 import { basicAuthSecret } from '../harness/cluster.js';
 import { kubectl } from '../harness/controlplane.js';
@@ -71,35 +72,16 @@ async function privateRegistry(
   return registry;
 }
 
-/** The node RBAC the chart ships for kubelet delivery: kubelets may request tokens for the audience. */
-async function grantNodesTheAudience(audience: string): Promise<void> {
-  const manifest = [
-    {
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'ClusterRole',
-      metadata: { name: 'regcred-e2e-kubelet-audience' },
-      rules: [{ apiGroups: [''], resources: [audience], verbs: ['request-serviceaccounts-token-audience'] }],
-    },
-    {
-      apiVersion: 'rbac.authorization.k8s.io/v1',
-      kind: 'ClusterRoleBinding',
-      metadata: { name: 'regcred-e2e-kubelet-audience' },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'regcred-e2e-kubelet-audience' },
-      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'system:nodes' }],
-    },
-  ];
-  const res = await kubectl(['apply', '-f', '-'], {
-    input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: manifest }),
-  });
-  if (res.code !== 0) throw new Error(`applying the node RBAC: ${res.stderr}`);
-}
+/** The node RBAC deploy/ ships (the chart renders the same): kubelets may request tokens for the audience. */
+const NODE_RBAC = fileURLToPath(new URL('../../deploy/components/kubelet-delivery/node-rbac.yaml', import.meta.url));
 
 beforeAll(async () => {
   w = new Workloads();
   const node = nodeEnv();
   if (!node.kubeletDelivery) throw new Error('the e2e node was started without kubelet delivery (e2e-setup.ts)');
   kd = node.kubeletDelivery;
-  await grantNodesTheAudience(kd.audience);
+  const rbac = await kubectl(['apply', '-f', NODE_RBAC]);
+  if (rbac.code !== 0) throw new Error(`applying ${NODE_RBAC}: ${rbac.stderr}`);
   const [basicPort, bearerPort, rotatingPort] = kd.registryPorts;
   [basic, bearer, rotating, secretOnly] = await Promise.all([
     privateRegistry(basicPort, [puller], 'private/app:1'),
@@ -154,7 +136,7 @@ afterAll(async () => {
   await s?.cleanup();
   for (const r of registries) await r.stop();
   await tokenServer?.stop();
-  await kubectl(['delete', 'clusterrolebinding,clusterrole', 'regcred-e2e-kubelet-audience', '--ignore-not-found']);
+  await kubectl(['delete', '-f', NODE_RBAC, '--ignore-not-found']);
 }, 300_000);
 
 test('a Pod of a selected ServiceAccount pulls from a TLS registry with basic auth, with no pull secret anywhere', async () => {
