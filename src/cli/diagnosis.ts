@@ -45,11 +45,19 @@ export interface CredentialFact {
     secretName?: string;
     serviceAccounts?: string[];
     podRecovery?: { enabled?: boolean };
+    suspend?: boolean;
+    delivery?: { secrets?: boolean; kubelet?: boolean };
   };
   status?: {
     conditions?: Array<{ type: string; status: string; reason?: string; message?: string }>;
     failures?: Array<{ namespace: string; reason: string; message: string }>;
     registries?: Array<{ server: string; state: string; reason?: string; message?: string }>;
+    /** What `kubectl regcred status` shows besides (status.ts). */
+    namespaces?: { selected: number; ready: number; failed: number };
+    recoveredPods?: number;
+    credentialsExpireAt?: string;
+    lastRefreshTime?: string;
+    kubelet?: { served: number; refused: number; lastRefusal?: { reason: string } };
   };
 }
 

@@ -51,7 +51,9 @@ interface Dashboard {
 
 function ruleExpressions(): Array<[string, string]> {
   const file = yaml.load(readFileSync(RULES, 'utf8')) as RuleFile;
-  return file.groups.flatMap((group) => group.rules.map((rule) => [rule.alert ?? rule.record!, rule.expr]));
+  return file.groups.flatMap((group) =>
+    group.rules.map((rule): [string, string] => [rule.alert ?? rule.record!, rule.expr]),
+  );
 }
 function ruleTestSeries(): Array<[string, Selector]> {
   return readdirSync(RULE_TESTS)
@@ -114,9 +116,7 @@ beforeAll(async () => {
 
   // Served by the kubelet endpoint, copied into the namespace, and its Pods recovered.
   const served = await s.credential('served', {
-    registries: [
-      { server: registry.host, basicAuth: { secretName: 'good' }, verify: { caSecretName: 'registry-ca' } },
-    ],
+    registries: [{ server: registry.host, basicAuth: { secretName: 'good' }, verify: { caSecretName: 'registry-ca' } }],
     namespaceSelector: s.selectorWith({ group: 'mon' }),
     delivery: { secrets: true, kubelet: true },
     podRecovery: { enabled: true },
@@ -166,7 +166,10 @@ beforeAll(async () => {
   scrape = await waitFor(
     async () => {
       const now = scrapedSeries(await s.operator.metrics());
-      return wanted.every((name) => now.has(name)) && (await s.operator.metric('regcred_kubelet_requests_total', { result: 'refused' })) > 0 ? now : undefined;
+      return wanted.every((name) => now.has(name)) &&
+        (await s.operator.metric('regcred_kubelet_requests_total', { result: 'refused' })) > 0
+        ? now
+        : undefined;
     },
     { timeoutMs: 120_000, what: `the operator to report ${wanted.join(', ')}` },
   );
@@ -202,13 +205,19 @@ function problemsOf(expr: string): string[] {
   return problems;
 }
 
-test.each(ruleExpressions())('alert %s: every metric and label of its expression is in the real scrape', (_alert, expr) => {
-  expect(problemsOf(expr)).toEqual([]);
-});
+test.each(ruleExpressions())(
+  'alert %s: every metric and label of its expression is in the real scrape',
+  (_alert, expr) => {
+    expect(problemsOf(expr)).toEqual([]);
+  },
+);
 
-test.each(dashboardExpressions())('dashboard panel %s: every metric and label of its query is in the real scrape', (_panel, expr) => {
-  expect(problemsOf(expr)).toEqual([]);
-});
+test.each(dashboardExpressions())(
+  'dashboard panel %s: every metric and label of its query is in the real scrape',
+  (_panel, expr) => {
+    expect(problemsOf(expr)).toEqual([]);
+  },
+);
 
 test('the rule tests feed series exactly as the operator exports them: the same name and label names', () => {
   const problems: string[] = [];
@@ -218,12 +227,16 @@ test('the rule tests feed series exactly as the operator exports them: the same 
     const sets = scrape.get(series.name);
     if (!sets) problems.push(`${file}: ${series.name} is not in the scrape`);
     else if (!sets.has(labelSet(own)))
-      problems.push(`${file}: ${series.name}{${labelSet(own)}} is not a label set of the scrape (${[...sets].join(' | ')})`);
+      problems.push(
+        `${file}: ${series.name}{${labelSet(own)}} is not a label set of the scrape (${[...sets].join(' | ')})`,
+      );
   }
   expect(problems).toEqual([]);
   expect(ruleTestSeries().length).toBeGreaterThan(0);
 });
 
 test('the generated monitoring files are up to date with the chart and deploy/dashboards (hack/gen-monitoring.ts --check)', async () => {
-  await runOk(process.execPath, ['--import', './hack/ts-loader.mjs', 'hack/gen-monitoring.ts', '--check'], { cwd: ROOT });
+  await runOk(process.execPath, ['--import', './hack/ts-loader.mjs', 'hack/gen-monitoring.ts', '--check'], {
+    cwd: ROOT,
+  });
 });
