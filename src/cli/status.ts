@@ -65,8 +65,8 @@ export function statusRows(credentials: CredentialFact[], now: Date): StatusRow[
         ...(kubelet
           ? {
               kubelet: {
-                served: kubelet.served,
-                refused: kubelet.refused,
+                served: kubelet.served ?? 0,
+                refused: kubelet.refused ?? 0,
                 ...(kubelet.lastRefusal ? { lastRefusalReason: kubelet.lastRefusal.reason } : {}),
               },
             }

@@ -46,7 +46,11 @@ const kubelet: CredentialFact = {
   status: {
     conditions: [ready('True')],
     namespaces: { selected: 1, ready: 1, failed: 0 },
-    kubelet: { served: 10, refused: 1, lastRefusal: { reason: 'ServiceAccountNotSelected' } },
+    kubelet: {
+      served: 10,
+      refused: 1,
+      lastRefusal: { reason: 'ServiceAccountNotSelected', message: 'm', time: '2025-12-31T23:00:00Z' },
+    },
     credentialsExpireAt: '2025-12-31T23:58:00Z',
   },
 };
