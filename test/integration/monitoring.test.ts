@@ -1,7 +1,7 @@
 // The monitoring artifacts against a real scrape: one operator on the real control plane, made to
 // produce every series the alert rules (deploy/alerts/), their promtool tests (deploy/alerts/tests/)
 // and the Grafana dashboard (deploy/dashboards/regcred.json) use — a credential per source kind
-// (static, ECR through moto, a missing source), verification against a real registry that refuses,
+// (static, Google's token from its stand-in, a missing source), verification against a real registry that refuses,
 // a stuck bare Pod, the kubelet endpoint serving and refusing the real node plugin, 429s and cut
 // watches from a fault proxy — then its /metrics is read, and each metric name with its label names
 // must be there. A metric or label renamed in src/metrics.ts fails here, not on a user's pager.
@@ -14,10 +14,11 @@ import { type ApiProxy, startApiProxy } from '../harness/api-proxy.js';
 import { basicAuthSecret } from '../harness/cluster.js';
 import { freePorts, runOk } from '../harness/controlplane.js';
 import { mintToken, pluginBinary, providerRequest, runPlugin, writePluginConfig } from '../harness/kubelet-plugin.js';
-import { type Moto, startMoto } from '../harness/moto.js';
+import { GOOGLE_HOSTS, type GoogleStandIn, startGoogleStandIn } from '../harness/google.js';
 import { createStuckPod } from '../harness/pods.js';
 import { type Registry, startRegistry } from '../harness/registry.js';
 import { type Scenario, startScenario, waitForCondition } from '../harness/scenario.js';
+import { cloudEnvironment, type EgressProxy, startEgressProxy } from '../harness/stand-ins.js';
 import { createCertificateAuthority, issueServerCertificate } from '../harness/tls.js';
 import { waitFor } from '../harness/wait.js';
 import {
@@ -36,7 +37,7 @@ const RULE_TESTS = path.join(ROOT, 'deploy', 'alerts', 'tests');
 const DASHBOARD = path.join(ROOT, 'deploy', 'dashboards', 'regcred.json');
 /** Series Prometheus makes itself, not the operator. */
 const PROMETHEUS_SERIES = new Set(['up']);
-const ECR_SERVER = '123456789012.dkr.ecr.eu-west-1.amazonaws.com';
+const GOOGLE_SERVER = 'europe-west1-docker.pkg.dev';
 const user = { username: 'puller', password: 'puller-Pa55-monitoring' };
 
 interface RuleFile {
@@ -71,14 +72,20 @@ function dashboardExpressions(): Array<[string, string]> {
 }
 
 let s: Scenario;
-let moto: Moto;
+let egress: EgressProxy;
+let google: GoogleStandIn;
 let proxy: ApiProxy;
 let registry: Registry;
 let scrape: Map<string, Set<string>>;
 
 beforeAll(async () => {
   await pluginBinary();
-  [registry, moto, proxy] = await Promise.all([startRegistry({ users: [user] }), startMoto(), startApiProxy(27)]);
+  [registry, egress, proxy] = await Promise.all([
+    startRegistry({ users: [user] }),
+    startEgressProxy(GOOGLE_HOSTS),
+    startApiProxy(27),
+  ]);
+  google = await startGoogleStandIn(egress);
   const dir = await mkdtemp(path.join(os.tmpdir(), 'regcred-monitoring-'));
   const ca = await createCertificateAuthority(path.join(dir, 'ca'));
   const serving = await issueServerCertificate(ca, 'endpoint', ['127.0.0.1']);
@@ -92,14 +99,8 @@ beforeAll(async () => {
       ...['--kubelet-bind-address', `127.0.0.1:${port}`],
       ...['--kubelet-tls-cert-file', path.join(dir, 'tls.crt'), '--kubelet-tls-key-file', path.join(dir, 'tls.key')],
     ],
-    operatorEnv: {
-      AWS_ENDPOINT_URL: moto.url,
-      AWS_ACCESS_KEY_ID: 'AKIAMONITORING000001',
-      AWS_SECRET_ACCESS_KEY: 'monitoring-secret',
-      AWS_SESSION_TOKEN: '',
-      AWS_PROFILE: '',
-      AWS_EC2_METADATA_DISABLED: 'true',
-    },
+    // Google's endpoints are stand-ins behind an egress proxy (test/harness/google.ts, stand-ins.ts).
+    operatorEnv: cloudEnvironment(egress, { gce: google.metadataHost }),
   });
   const source = s.sourceNamespace;
   await s.cluster.createSecret(source, basicAuthSecret('good', user.username, user.password));
@@ -128,9 +129,9 @@ beforeAll(async () => {
     ],
     namespaceSelector: s.selectorWith({ group: 'none' }),
   });
-  // A short-lived token (moto's ECR): regcred_credentials_expiry_seconds, regcred_token_renewals_total.
-  const ecr = await s.credential('ecr', {
-    registries: [{ server: ECR_SERVER, ecr: {}, verify: { enabled: false } }],
+  // A short-lived token (Google's, with its expiry): regcred_credentials_expiry_seconds, regcred_token_renewals_total.
+  const token = await s.credential('token', {
+    registries: [{ server: GOOGLE_SERVER, gcp: {}, verify: { enabled: false } }],
     namespaceSelector: s.selectorWith({ group: 'none' }),
   });
   // A source Secret that does not exist: regcred_source_failures_total.
@@ -140,7 +141,7 @@ beforeAll(async () => {
   });
   await waitForCondition(s.cluster, served, 'Ready', { status: 'True' });
   await waitForCondition(s.cluster, refused, 'CredentialsVerified', { status: 'False' });
-  await waitForCondition(s.cluster, ecr, 'SourcesReady', { status: 'True' });
+  await waitForCondition(s.cluster, token, 'SourcesReady', { status: 'True' });
   await waitForCondition(s.cluster, missing, 'SourcesReady', { status: 'False' });
 
   // The node plugin: a token of a selected Pod is served, a token that is no token is refused.
@@ -149,8 +150,8 @@ beforeAll(async () => {
     metadata: { name: 'puller' },
     spec: { containers: [{ name: 'c', image: registry.image }] },
   });
-  const token = await mintToken(ns, 'default', { pod: 'puller' });
-  expect((await runPlugin(pluginConfig, providerRequest(registry.image, token))).code).toBe(0);
+  const podToken = await mintToken(ns, 'default', { pod: 'puller' });
+  expect((await runPlugin(pluginConfig, providerRequest(registry.image, podToken))).code).toBe(0);
   await runPlugin(pluginConfig, providerRequest(registry.image, 'not-a-token'));
 
   // The API server's pressure and dropped watches, from the fault proxy.
@@ -162,7 +163,13 @@ beforeAll(async () => {
   proxy.setFaults({});
   proxy.cutWatches();
 
-  const wanted = ['regcred_pods_recovered_total', 'regcred_watch_restarts_total', 'regcred_kubelet_requests_total'];
+  const wanted = [
+    'regcred_pods_recovered_total',
+    'regcred_watch_restarts_total',
+    'regcred_kubelet_requests_total',
+    'regcred_credentials_expiry_seconds',
+    'regcred_cache_objects', // sampled every 2 s
+  ];
   scrape = await waitFor(
     async () => {
       const now = scrapedSeries(await s.operator.metrics());
@@ -177,7 +184,8 @@ beforeAll(async () => {
 afterAll(async () => {
   proxy?.setFaults({});
   await s?.cleanup();
-  await Promise.all([registry?.stop(), moto?.stop(), proxy?.stop()]);
+  await Promise.all([registry?.stop(), google?.stop(), proxy?.stop()]);
+  await egress?.stop();
 }, 180_000);
 
 /** Why `selector` is not in the scrape ('' when it is): its name is missing, or a label it matches on. */
