@@ -1,12 +1,12 @@
 // The picture of the Grafana dashboard in docs/operations/dashboard.md, drawn from real data: a real
 // control plane (test/harness/controlplane.ts), the operator as a process, a real registry, and a
 // real Prometheus (hack/build-promtool.sh builds it) scraping the operator every 2 s while a scripted
-// few minutes of work run: a fan-out to namespaces created in waves, a credential the registry
-// refuses, a source Secret that is missing, a stuck bare Pod, a rotation, and a minute of 429s and
-// cut watches from the fault proxy (test/harness/api-proxy.ts). Then every panel's queries of
-// deploy/dashboards/regcred.json go to Prometheus' query_range API and each panel is drawn where
-// its gridPos puts it, as SVG. Not a test and not run by npm test: run it after changing the
-// dashboard and commit the picture.
+// few minutes of work run: a fan-out to namespaces created in waves, a Google token (stand-in), a
+// credential the registry refuses, a source Secret that is missing, a stuck bare Pod, a minute of
+// 429s and cut watches from the fault proxy (test/harness/api-proxy.ts), a source Secret deleted and
+// created again. Then every panel's queries of deploy/dashboards/regcred.json go to Prometheus'
+// query_range API and each panel is drawn where its gridPos puts it, as SVG. Not a test and not run
+// by npm test: run it after changing the dashboard and commit the picture.
 //
 //   node --import ./hack/ts-loader.mjs hack/dashboard-picture.ts   (npm run build first)
 //   writes docs/operations/dashboard.svg; DASHBOARD_PICTURE_MINUTES (default 6) sets the length
@@ -21,6 +21,8 @@ import { basicAuthSecret } from '../test/harness/cluster.js';
 import { freePorts, httpGet, runOk, startControlPlane, stopPid } from '../test/harness/controlplane.js';
 import { createStuckPod } from '../test/harness/pods.js';
 import { startRegistry } from '../test/harness/registry.js';
+import { GOOGLE_HOSTS, startGoogleStandIn } from '../test/harness/google.js';
+import { cloudEnvironment, startEgressProxy } from '../test/harness/stand-ins.js';
 import { startScenario } from '../test/harness/scenario.js';
 import { waitFor } from '../test/harness/wait.js';
 
@@ -61,9 +63,14 @@ async function main(): Promise<void> {
   const proxy = await startApiProxy(7);
   const user = { username: 'robot', password: 'picture-Pa55' };
   const registry = await startRegistry({ users: [user] });
+  // Google's token endpoints as stand-ins behind an egress proxy, as in test/integration/gcp.test.ts:
+  // a short-lived token with an expiry for the credential row.
+  const egress = await startEgressProxy(GOOGLE_HOSTS);
+  const google = await startGoogleStandIn(egress);
   const s = await startScenario('picture', {
     wrapKubeconfig: (kubeconfig) => proxy.kubeconfigFor(kubeconfig),
     operatorArgs: ['--verify-registries', '--log-level', 'info'],
+    operatorEnv: cloudEnvironment(egress, { gce: google.metadataHost }),
   });
   const [promPort] = await freePorts(1);
   const promDir = await mkdtemp(path.join(os.tmpdir(), 'regcred-prometheus-'));
@@ -108,6 +115,8 @@ async function main(): Promise<void> {
     proxy.setFaults({});
     await s.cleanup().catch((error: Error) => log(`cleanup: ${error.message}`));
     await registry.stop();
+    await google.stop();
+    await egress.stop();
     await proxy.stop();
     await cp.stop();
     if (prometheus.pid) await stopPid(prometheus.pid, promBin + '/prometheus', 10_000).catch(() => undefined);
@@ -144,6 +153,11 @@ async function work(
     await Promise.all(Array.from({ length: 40 }, (_, i) => s.namespace(`w${wave}-${i}`, { wave: String(wave) })));
     await sleep(slice / 2);
   }
+  log("a credential with Google's short-lived token");
+  await s.credential('google', {
+    registries: [{ server: 'europe-west1-docker.pkg.dev', gcp: {}, verify: { enabled: false } }],
+    namespaceSelector: { matchLabels: { 'regcred-test': s.id, wave: '3' } },
+  });
   log('a credential the registry refuses, one whose source Secret is missing');
   await s.credential('refused', {
     registries: [{ server: registry.host, basicAuth: { secretName: 'wrong' }, verify }],
@@ -160,7 +174,7 @@ async function work(
   await Promise.all(Array.from({ length: 40 }, (_, i) => s.namespace(`w4-${i}`, { wave: '4' })));
   await sleep(slice);
   proxy.setFaults({});
-  log('a rotation: the source Secret gets a new password');
+  log('the source Secret is deleted and created again');
   await s.cluster.deleteSecret(source, 'robot');
   await s.cluster.createSecret(source, basicAuthSecret('robot', user.username, user.password));
   await sleep(slice);
