@@ -46,6 +46,7 @@ export interface CredentialFact {
     secretName?: string;
     serviceAccounts?: string[];
     podRecovery?: { enabled?: boolean };
+    suspend?: boolean;
     delivery?: { secrets?: boolean; kubelet?: boolean };
   };
   status?: {
@@ -53,6 +54,11 @@ export interface CredentialFact {
     failures?: Array<{ namespace: string; reason: string; message: string }>;
     registries?: Array<{ server: string; state: string; reason?: string; message?: string }>;
     kubelet?: KubeletStatus;
+    /** What `kubectl regcred status` shows besides (status.ts). */
+    namespaces?: { selected: number; ready: number; failed: number };
+    recoveredPods?: number;
+    credentialsExpireAt?: string;
+    lastRefreshTime?: string;
   };
 }
 

@@ -1,6 +1,7 @@
 // The Helm chart (deploy/helm/regcred-operator): lint and template clean, every knob does what
 // values.yaml says, the same RBAC as deploy/, and a real `helm install` into the local control
 // plane. helm is built from the Go module proxy by hack/build-helm.sh (as hack/setup.sh does).
+import { readFileSync } from 'node:fs';
 import { readFile, mkdir } from 'node:fs/promises';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +19,7 @@ interface Doc {
   metadata: { name: string; namespace?: string; annotations?: Record<string, string>; labels?: Record<string, string> };
   rules?: Array<Record<string, unknown>>;
   subjects?: Array<Record<string, unknown>>;
+  data?: Record<string, string>;
   spec?: any;
 }
 
@@ -47,6 +49,9 @@ async function templateWith(args: string[], set: string[]): Promise<Doc[]> {
   return loadAllYaml(res.stdout) as Doc[];
 }
 
+const dashboardJson = JSON.parse(
+  readFileSync(path.join(ROOT, 'deploy', 'dashboards', 'regcred.json'), 'utf8'),
+) as unknown;
 const container = (docs: Doc[]) => docs.find((d) => d.kind === 'Deployment')!.spec.template.spec.containers[0];
 const podSpec = (docs: Doc[]) => docs.find((d) => d.kind === 'Deployment')!.spec.template.spec;
 
@@ -65,7 +70,11 @@ beforeAll(async () => {
 });
 
 test('helm lint --strict is clean', async () => {
-  for (const set of [[], ['metrics.serviceMonitor.enabled=true', 'replicas=1', 'leaderElection.enabled=false']]) {
+  for (const set of [
+    [],
+    ['metrics.serviceMonitor.enabled=true', 'replicas=1', 'leaderElection.enabled=false'],
+    ['alerts.enabled=true', 'dashboard.enabled=true'],
+  ]) {
     const res = await helm(['lint', '--strict', CHART, ...set.flatMap((s) => ['--set', s])]);
     expect(res.stdout).not.toMatch(/\[(WARNING|ERROR)\]/);
     expect(res.code).toBe(0);
@@ -167,6 +176,52 @@ test.each<[string, string[], (docs: Doc[]) => void]>([
       const svc = docs.find((d) => d.kind === 'Service')!;
       expect(sm.metadata.labels).toMatchObject({ release: 'prom' });
       expect(svc.metadata.labels).toMatchObject(sm.spec.selector.matchLabels);
+    },
+  ],
+  [
+    "alerts: a PrometheusRule selecting the metrics Service's job, with the thresholds and labels given",
+    [
+      'alerts.enabled=true',
+      'alerts.labels.release=prom',
+      'alerts.additionalLabels.team=platform',
+      'alerts.credentialExpiring.withinSeconds=600',
+      'alerts.reconcileErrors.ratio=0.25',
+      'alerts.notReady.for=1h',
+    ],
+    (docs) => {
+      const rule = docs.find((d) => d.kind === 'PrometheusRule')!;
+      const svc = docs.find((d) => d.kind === 'Service')!;
+      expect(rule.metadata.labels).toMatchObject({ release: 'prom' });
+      const alerts = Object.fromEntries(
+        rule.spec.groups.flatMap((g: any) => g.rules).map((r: any) => [r.alert, r] as [string, any]),
+      );
+      for (const alert of Object.values(alerts)) {
+        expect(alert.expr).toContain(`job="${svc.metadata.name}"`);
+        expect(alert.labels.team).toBe('platform');
+      }
+      expect(alerts.RegcredCredentialExpiring.expr).toContain('< 600');
+      expect(alerts.RegcredReconcileErrors.expr).toContain('> 0.25');
+      expect(alerts.RegcredCredentialNotReady.for).toBe('1h');
+    },
+  ],
+  [
+    'alerts.selector replaces the job matcher',
+    ['alerts.enabled=true', 'alerts.selector=namespace="ops"\\, service="m"'],
+    (docs) => {
+      const rule = docs.find((d) => d.kind === 'PrometheusRule')!;
+      for (const alert of rule.spec.groups[0].rules) {
+        expect(alert.expr).not.toContain('job=');
+        expect(alert.expr).toContain('namespace="ops", service="m"');
+      }
+    },
+  ],
+  [
+    "dashboard: a ConfigMap for Grafana's sidecar holding deploy/dashboards/regcred.json",
+    ['dashboard.enabled=true', 'dashboard.labels.grafana_folder=ops'],
+    (docs) => {
+      const map = docs.find((d) => d.kind === 'ConfigMap')!;
+      expect(map.metadata.labels).toMatchObject({ grafana_dashboard: '1', grafana_folder: 'ops' });
+      expect(JSON.parse(map.data!['regcred-operator.json']!)).toEqual(dashboardJson);
     },
   ],
   [

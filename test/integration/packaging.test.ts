@@ -310,6 +310,19 @@ describe('deploy/', () => {
     expect(svc.spec.ports.map((p) => p.name)).toContain(sm.spec.endpoints[0]!.port);
   });
 
+  test("the alerts component adds a PrometheusRule whose rules select the metrics Service's job", async () => {
+    const docs = await withComponent('alerts');
+    const rule = docs.find((d) => d.kind === 'PrometheusRule')! as KubeDoc & {
+      spec: { groups: Array<{ rules: Array<{ alert: string; expr: string }> }> };
+    };
+    const svc = docs.find((d) => d.kind === 'Service')!;
+    expect(rule.metadata.namespace).toBe(svc.metadata.namespace);
+    // a ServiceMonitor names the job after the Service
+    const exprs = rule.spec.groups.flatMap((group) => group.rules.map((r) => r.expr));
+    expect(exprs.length).toBeGreaterThan(0);
+    for (const expr of exprs) expect(expr).toContain(`job="${svc.metadata.name}"`);
+  });
+
   test('the FlowSchema component: accepted by the API server, naming the ServiceAccount deploy/ runs as', async () => {
     const docs = await withComponent('flowschema');
     const deployment = docs.find((d) => d.kind === 'Deployment')! as KubeDoc & {
