@@ -502,8 +502,13 @@ describe('deploy/', () => {
             docs.filter((d) => d.kind !== 'Namespace' && d.kind !== 'CustomResourceDefinition'),
           ).replaceAll('regcred-system', ns),
         );
+        // --force-conflicts: cluster-scoped objects keep their names, and another test may have
+        // applied them for real (client-side); a dry run only asks whether they are admitted.
         const res = await kubectl(
-          ['apply', '--server-side', '--field-manager=regcred-install-test', '--dry-run=server', '-f', '-'],
+          [
+            ...['apply', '--server-side', '--force-conflicts', '--field-manager=regcred-install-test'],
+            ...['--dry-run=server', '-f', '-'],
+          ],
           { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: moved }) },
         );
         expect(res.stderr).toBe('');
