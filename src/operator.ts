@@ -204,6 +204,7 @@ export class Operator {
       sourceSecretNames: this.providers.sourceSecretNames,
       statusMayChange: (name) => this.controllers.reporting.statusMayChange(name),
       onDecision: (listener) => this.controllers.onDecision(listener),
+      onNamespaceConverged: (listener) => this.controllers.onNamespaceConverged(listener),
     });
     enqueueEverything(this.caches, this.queue);
     if (!this.options.deferWorkers) this.startWorkers();

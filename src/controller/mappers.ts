@@ -3,7 +3,8 @@
 // objects (a credential's spec is parsed from its cached object, once per generation) and the
 // credential controller's published decision; they remember nothing of the controllers.
 // Stuck-pod recovery keys (p/) are queued here only: a Pending Pod that waits on a pull, a
-// ServiceAccount carrying a credential's entry, a credential decision that changes what is recovered.
+// namespace its key has just converged (its ServiceAccounts carry the entry now), a credential
+// decision that changes what is recovered. Each is queued only where a Pod waits on a pull.
 import type { V1Namespace, V1Pod, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
 import {
   ANNOTATION_INJECTED,
@@ -29,6 +30,8 @@ export interface MapperOptions {
   statusMayChange(credential: string): void;
   /** Subscribes to the credential controller's decisions (credentialcontroller.ts: onDecision). */
   onDecision?(listener: (credential: string, decision: CredentialDecision) => void): void;
+  /** Subscribes to namespaces converged by their namespace key (namespacecontroller.ts: onConverged). */
+  onNamespaceConverged?(listener: (credential: string, namespace: string) => void): void;
 }
 
 /** The spec of a cached credential object, parsed once per uid and generation (undefined: invalid). */
@@ -98,11 +101,8 @@ export function registerMappers(options: MapperOptions): void {
     const ns = sa.metadata!.namespace!;
     for (const cred of credentials()) {
       const spec = specOf(cred);
-      const carries = injectedFor(sa, cred.metadata.name).length > 0;
-      if (!spec || isServiceAccountSelected(sa, spec) || carries) queue.add(namespaceKey(cred.metadata.name, ns));
-      // A ServiceAccount that now carries the entry may unblock Pods created before it did.
-      if (carries && recoversIn(spec, caches.namespaces.get(ns)) && hasPodsWaitingOnPull(ns))
-        queue.add(podRecoveryKey(cred.metadata.name, ns));
+      if (!spec || isServiceAccountSelected(sa, spec) || injectedFor(sa, cred.metadata.name).length > 0)
+        queue.add(namespaceKey(cred.metadata.name, ns));
     }
   };
   caches.serviceAccounts.on({
@@ -153,6 +153,14 @@ export function registerMappers(options: MapperOptions): void {
       if (recoversIn(specOf(cred), namespace)) queue.add(podRecoveryKey(cred.metadata.name, ns));
   };
   caches.pods.on({ add: onPod, update: (_old, pod) => onPod(pod) });
+
+  // A converged namespace: its ServiceAccounts carry the entry now, which may unblock Pods created
+  // before they did (our own writes' watch events carry no change: the cache has them already).
+  options.onNamespaceConverged?.((credential, ns) => {
+    const cred = caches.credentials.get(credential);
+    if (cred && recoversIn(specOf(cred), caches.namespaces.get(ns)) && hasPodsWaitingOnPull(ns))
+      queue.add(podRecoveryKey(credential, ns));
+  });
 
   // A decision that changes what is recovered (a first one, podRecovery turned on, a new Secret
   // name or registry): every namespace with Pods waiting on a pull is looked at again.

@@ -69,10 +69,16 @@ export function namespaceAction(input: NamespaceInput): NamespaceAction {
 export class NamespaceController {
   private readonly failures: NamespaceFailures;
   private readonly writer: NamespaceWriter;
+  private readonly convergedListeners: Array<(credential: string, namespace: string) => void> = [];
 
   constructor(private readonly options: NamespaceControllerOptions) {
     this.failures = options.failures;
     this.writer = new NamespaceWriter(options.resources, options.caches);
+  }
+
+  /** Calls `listener` each time a namespace key has converged its namespace (mappers.ts: stuck-pod recovery). */
+  onConverged(listener: (credential: string, namespace: string) => void): void {
+    this.convergedListeners.push(listener);
   }
 
   reconcile = async (
@@ -137,6 +143,8 @@ export class NamespaceController {
       throw err;
     }
     this.failures.clear(credentialName, namespaceName);
+    if (action.kind === 'converge')
+      for (const listener of this.convergedListeners) listener(credentialName, namespaceName);
     if (wrote || hadFailure) reporting.namespaceChanged(credentialName, hadFailure !== undefined);
     // A key re-run by the echo of our own write may end the burst: a pending recount then runs.
     else reporting.namespaceUnchanged(credentialName);

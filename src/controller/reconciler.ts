@@ -101,6 +101,11 @@ export class Controllers {
     this.credentials.onDecision(listener);
   }
 
+  /** Calls `listener` each time a namespace key has converged its namespace. */
+  onNamespaceConverged(listener: (credential: string, namespace: string) => void): void {
+    this.namespaces.onConverged(listener);
+  }
+
   reconcile = async (key: string, context?: ReconcileContext): Promise<ReconcileResult | void> => {
     const parsed = parseKey(key);
     const logger = context?.logger ?? this.options.logger.child(logFieldsOf(key));
