@@ -5,7 +5,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { kubectl, run, runOk } from './controlplane.js';
+import { kubectl, run, runOk } from '../../harness/controlplane.js';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const KUBELET_AUDIENCE = 'kubelet.regcred.io';

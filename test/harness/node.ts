@@ -40,9 +40,9 @@ import {
   type TestEnv,
   waitForProcess,
   writeKubeconfig,
-} from './controlplane.js';
+} from '../../harness/controlplane.js';
 import { ociArchive, ociLayoutFromDir, pauseRootfs } from './images.js';
-import { waitFor } from './wait.js';
+import { waitFor } from '../../harness/wait.js';
 
 export const NODE_NAME = 'regcred-e2e-node';
 const BRIDGE = 'regcred0';

@@ -23,7 +23,7 @@ import {
   spawnLogged,
   stopPid,
   waitForProcess,
-} from './controlplane.js';
+} from '../../harness/controlplane.js';
 import { selfSignedCertificate } from './tls.js';
 
 export interface RegistryUser {

@@ -6,8 +6,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { dumpYaml, loadAllYaml } from '@kubernetes/client-node';
-import { kubectl, run, runOk } from '../harness/controlplane.js';
-import { imageNodeFlags, startOperator } from '../harness/operator.js';
+import { kubectl, run, runOk } from '../../harness/controlplane.js';
+import { imageNodeFlags, startOperator } from '../../harness/operator.js';
 import { Cluster, uniqueSuffix } from '../harness/cluster.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));

@@ -226,3 +226,33 @@ describe('import directions in src/', () => {
     expect(importsOf(text)).toEqual(expected);
   });
 });
+
+describe('the benchmark and the harness library', () => {
+  const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+  const filesUnder = (dir: string): string[] =>
+    readdirSync(path.join(ROOT, dir), { withFileTypes: true }).flatMap((entry) => {
+      const relative = path.join(dir, entry.name);
+      if (entry.isDirectory()) return entry.name === 'results' ? [] : filesUnder(relative);
+      return /\.(ts|mjs)$/.test(entry.name) ? [relative] : [];
+    });
+
+  test.each(['bench', 'harness'])('nothing under %s/ imports from test/', (dir) => {
+    const files = filesUnder(dir);
+    expect(files.length).toBeGreaterThan(2);
+    const intoTests = files.flatMap((file) =>
+      importsOf(readFileSync(path.join(ROOT, file), 'utf8'))
+        .filter((specifier) =>
+          path.relative(ROOT, path.resolve(path.dirname(path.join(ROOT, file)), specifier)).startsWith('test'),
+        )
+        .map((specifier) => `${file} imports ${specifier}`),
+    );
+    expect(intoTests).toEqual([]);
+  });
+
+  test('the benchmark has one module per phase under bench/phases/', () => {
+    const phases = filesUnder('bench/phases').map((file) => path.basename(file, '.ts'));
+    expect(phases).toEqual(
+      expect.arrayContaining(['fan-out', 'new-namespaces', 'rotation', 'trickle', 'idle', 'restart']),
+    );
+  });
+});
