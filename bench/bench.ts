@@ -13,6 +13,7 @@ import {
   CONCURRENCY,
   CREDENTIALS,
   MERGE,
+  OPERATOR_MAIN,
   PULL_LABEL,
   ROOT,
   SA_USER,
@@ -381,7 +382,13 @@ export async function modes(b: Bench, saKubeconfig: string): Promise<Record<stri
     `defaults: deploy/ and the chart agree: ${JSON.stringify(shipped.tuning)}; ` +
       `node flags of the image (every operator here runs with them): ${(await imageNodeFlags()).join(' ') || 'none'}`,
   );
-  const common = { sourceNamespace: SYSTEM, kubeconfig: saKubeconfig, user: SA_USER, bindClusterAdmin: false };
+  const common = {
+    sourceNamespace: SYSTEM,
+    kubeconfig: saKubeconfig,
+    user: SA_USER,
+    bindClusterAdmin: false,
+    main: OPERATOR_MAIN,
+  };
   return {
     qps0: {
       name: 'qps0',

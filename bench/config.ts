@@ -34,6 +34,8 @@ Knobs (environment; --quick values in brackets):
   BENCH_PODS_PENDING             1000 [10]  ... and Pending ones (largest size, defaults mode)
   BENCH_PRESSURE_NAMESPACES      500 [20]   the pressure scenario (0: skip)
   BENCH_WATCHED_FLOOR=1          a second fan-out floor whose client keeps an operator's watches open
+  BENCH_OPERATOR_MAIN            the operator to run (default: dist/main.js of this checkout), e.g. another
+                                 checkout's build for a before/after comparison on the same harness
   BENCH_TARGETING=1              the RegistryCredentials reach the same namespaces and ServiceAccounts
                                  through namespaceNames (globs ANDed with the selector), exclusion globs,
                                  serviceAccountSelector with an exclusion, and shape the copies with a
@@ -83,3 +85,5 @@ export const CERT_USER = 'regcred-bench-operator';
 export const MANAGED = 'app.kubernetes.io/managed-by=regcred-operator';
 export const CREDENTIALS = '/apis/regcred.io/v1alpha1/registrycredentials';
 export const MERGE = 'application/merge-patch+json';
+/** The operator's entry point (BENCH_OPERATOR_MAIN); undefined: dist/main.js of this checkout. */
+export const OPERATOR_MAIN = process.env.BENCH_OPERATOR_MAIN || undefined;

@@ -152,7 +152,7 @@ async function runSize(n: number, largest: boolean, first: boolean): Promise<voi
       // 4. Trickle (defaults).
       if (modeName === 'defaults') {
         sampler.enter('trickle');
-        await trickle(b, n, m, mode, cred);
+        await trickle(b, floor, n, m, mode, cred);
       }
 
       // 5. Idle.

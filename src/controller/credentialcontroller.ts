@@ -24,7 +24,7 @@ import type { Caches } from './caches.js';
 import { type CredentialDecision, type CredentialState, CredentialStates, type Decisions } from './credentialstate.js';
 import { type Enqueuer, namespaceKey } from './keys.js';
 import type { NamespaceOutcomes } from './namespacefailures.js';
-import { gatherNamespaces, namespacesWithLeftovers, type NamespaceSurvey, surveyNamespaces } from './namespacescan.js';
+import { namespacesWithLeftovers, type NamespaceSurvey, surveyCachedNamespaces } from './namespacescan.js';
 import type { Reporting } from './reporting.js';
 import { resolveSources } from './resolve.js';
 
@@ -115,11 +115,8 @@ export class CredentialController {
 
     // Fan out: the namespaces that need work.
     const uid = cred.metadata.uid;
-    const views = await gatherNamespaces(
-      caches,
-      (namespace) => this.options.outcomes.failureIn(name, uid, namespace) !== undefined,
-    );
-    const survey = surveyNamespaces({ cred, decision: state.decision, namespaces: views });
+    const failed = (namespace: string) => this.options.outcomes.failureIn(name, uid, namespace) !== undefined;
+    const survey = await surveyCachedNamespaces(caches, cred, state.decision, failed);
     for (const namespace of namespacesToQueue(survey, spec, specChanged)) queue.add(namespaceKey(name, namespace));
 
     // Report.

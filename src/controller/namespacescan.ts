@@ -1,6 +1,7 @@
 // A credential's view of every namespace, for the fan-out (credentialcontroller.ts: which
-// namespaces need their key) and the counts (readinesscontroller.ts: selected, ready). The gather
-// reads the caches; surveyNamespaces decides, pure, over what was gathered.
+// namespaces need their key) and the counts (readinesscontroller.ts: selected, ready).
+// surveyNamespaces decides, pure, over namespaces gathered from the caches; surveyCachedNamespaces
+// gathers and decides them a slice at a time.
 import type { V1Namespace, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
 import { deliversSecrets, type RegistryCredential } from '../api/v1alpha1.js';
 import type { Caches } from './caches.js';
@@ -82,30 +83,54 @@ export function surveyNamespaces(input: SurveyInput): NamespaceSurvey {
   return survey;
 }
 
-/** Every cached namespace with its managed Secrets and ServiceAccounts (yields every SCAN_SLICE objects). */
-export async function gatherNamespaces(
+/** Two surveys of disjoint namespaces as one (in order). */
+export function mergeSurveys(first: NamespaceSurvey, second: NamespaceSurvey): NamespaceSurvey {
+  return {
+    selected: [...first.selected, ...second.selected],
+    ready: first.ready + second.ready,
+    unconverged: [...first.unconverged, ...second.unconverged],
+    withLeftovers: new Set([...first.withLeftovers, ...second.withLeftovers]),
+    withStaleSecret: new Set([...first.withStaleSecret, ...second.withStaleSecret]),
+  };
+}
+
+/**
+ * The survey of every cached namespace: gathered (each with its managed Secrets and ServiceAccounts)
+ * and decided slice by slice, yielding to the event loop after every SCAN_SLICE objects, so that
+ * one survey never holds the event loop for long whatever the cluster's size.
+ */
+export async function surveyCachedNamespaces(
   caches: Pick<Caches, 'namespaces' | 'managedSecrets' | 'serviceAccounts'>,
+  cred: RegistryCredential,
+  decision: CredentialDecision,
   failed: (namespace: string) => boolean,
-): Promise<NamespaceView[]> {
-  const views: NamespaceView[] = [];
-  let sinceYield = 0;
+): Promise<NamespaceSurvey> {
+  let survey = surveyNamespaces({ cred, decision, namespaces: [] });
+  let slice: NamespaceView[] = [];
+  let objects = 0;
+  const decideSlice = () => {
+    survey = mergeSurveys(survey, surveyNamespaces({ cred, decision, namespaces: slice }));
+    slice = [];
+    objects = 0;
+  };
   for (const namespace of caches.namespaces.list()) {
-    if (sinceYield >= SCAN_SLICE) {
-      sinceYield = 0;
-      await nextTurn();
-    }
     const name = namespace.metadata!.name!;
     const serviceAccounts = [...caches.serviceAccounts.listIn(name)];
-    sinceYield += 1 + serviceAccounts.length;
-    views.push({
+    slice.push({
       name,
       namespace,
       secrets: [...caches.managedSecrets.listIn(name)],
       serviceAccounts,
       failed: failed(name),
     });
+    objects += 1 + serviceAccounts.length;
+    if (objects >= SCAN_SLICE) {
+      decideSlice();
+      await nextTurn();
+    }
   }
-  return views;
+  decideSlice();
+  return survey;
 }
 
 /** Namespaces holding a Secret or an SA entry of the credential (a credential that is gone: uid ''). */

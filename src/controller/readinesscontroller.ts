@@ -22,7 +22,7 @@ import type { ReconcileResult } from '../runtime/workerpool.js';
 import type { Caches } from './caches.js';
 import type { CredentialDecision, Decisions } from './credentialstate.js';
 import type { NamespaceOutcomes } from './namespacefailures.js';
-import { gatherNamespaces, surveyNamespaces } from './namespacescan.js';
+import { surveyCachedNamespaces } from './namespacescan.js';
 import { podRecoveryStatus, type PodRecoverySnapshot } from './podrecovery.js';
 import type { Reporting } from './reporting.js';
 import { computeStatus, type ConditionInput, isRoutineChange, sameStatus } from './status.js';
@@ -99,8 +99,8 @@ export class ReadinessController {
     }
     const uid = cred.metadata.uid;
     const { outcomes } = this.options;
-    const views = await gatherNamespaces(caches, (namespace) => outcomes.failureIn(name, uid, namespace) !== undefined);
-    const survey = surveyNamespaces({ cred, decision, namespaces: views });
+    const failed = (namespace: string) => outcomes.failureIn(name, uid, namespace) !== undefined;
+    const survey = await surveyCachedNamespaces(caches, cred, decision, failed);
     const selected = new Set(survey.selected);
     // Failures of namespaces that left the selection or are gone no longer count.
     const failures: NamespaceFailure[] = outcomes
