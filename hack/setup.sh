@@ -3,8 +3,9 @@
 # Node.js, npm and Go: the Debian packages (a real registry, skopeo, htpasswd, openssl, setpriv; and
 # for the real node: containerd, runc, CNI plugins, iptables, busybox-static, gcc, buildah),
 # the npm dependencies, moto (PyPI, into .cache/moto-venv), mkdocs and mkdocs-material (PyPI, into
-# .cache/docs-venv), the Kubernetes control-plane binaries and helm (built from the Go module proxy,
-# cached), and the operator itself. Idempotent: a second run only checks.
+# .cache/docs-venv), the Kubernetes control-plane binaries of the newest and the oldest supported
+# minor, helm, promtool and Prometheus (all built from the Go module proxy, cached), and the operator
+# itself. Idempotent: a second run only checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 log() { echo "[setup] $*" >&2; }
@@ -55,6 +56,8 @@ bash hack/docs.sh --install
 
 log "control-plane and node binaries (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubelet)"
 bash hack/build-controlplane.sh >/dev/null
+log "the same of the oldest supported minor (npm test runs the integration suite on it too)"
+KUBE_VERSION=1.33.13 bash hack/build-controlplane.sh >/dev/null
 
 log "the node plugin of kubelet delivery (plugin/, Rust, one static binary)"
 if ! command -v cargo >/dev/null; then
@@ -66,6 +69,9 @@ bash hack/build-plugin.sh >/dev/null
 
 log "helm (for the chart tests)"
 bash hack/build-helm.sh >/dev/null
+
+log "promtool and Prometheus (the alert rule tests; the dashboard picture)"
+bash hack/build-promtool.sh >/dev/null
 
 log "building the operator"
 npm run --silent build >&2

@@ -18,6 +18,7 @@ import * as os from 'node:os';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { KubeletDeliveryEnv } from './kubelet-node.js';
 import { StopWaiting, waitFor } from './wait.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -54,6 +55,8 @@ export interface NodeEnv {
   gateway: string;
   /** The Pod network (CIDR). */
   podSubnet: string;
+  /** The node's image credential provider, when it was started with kubelet delivery (kubelet-node.ts). */
+  kubeletDelivery?: KubeletDeliveryEnv;
 }
 
 export interface KubectlResult {

@@ -1,7 +1,7 @@
 // Phase: the defaults mode's memory with only a few namespaces.
 import { Bench, type Mode, names } from '../bench.js';
 import { IDLE_SECONDS, SMALL } from '../config.js';
-import { idle } from '../phases/idle.js';
+import { idle } from './idle.js';
 import { memoryOf, record } from '../support.js';
 
 /** The defaults mode's memory with only a few namespaces in the cluster. */

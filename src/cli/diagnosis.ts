@@ -6,11 +6,12 @@ import { lookupCredentials, keyringIndexKey, type KeyringEntry, urlsMatch } from
 import { InvalidImageReference, parseImageReference, type ImageReference } from '../registry/reference.js';
 import type { CheckResult } from '../registry/v2.js';
 import { LABEL_CREDENTIAL } from '../api/v1alpha1.js';
+import { cachedImageStep, kubeletDelivery, type KubeletStatus, type NodeFact } from './kubelet-doctor.js';
 
 export type StepStatus = 'ok' | 'broken' | 'warning' | 'info' | 'skipped';
 
 export interface Step {
-  /** reference | pullSecrets | secrets | credential | events | live */
+  /** reference | pullSecrets | secrets | kubelet | credential | events | node | live */
   id: StepId;
   title: string;
   status: StepStatus;
@@ -20,7 +21,7 @@ export interface Step {
   fix?: string;
 }
 
-export type StepId = 'reference' | 'pullSecrets' | 'secrets' | 'credential' | 'events' | 'live';
+export type StepId = 'reference' | 'pullSecrets' | 'secrets' | 'kubelet' | 'credential' | 'events' | 'node' | 'live';
 
 export interface Diagnosis {
   image: string;
@@ -45,11 +46,19 @@ export interface CredentialFact {
     secretName?: string;
     serviceAccounts?: string[];
     podRecovery?: { enabled?: boolean };
+    suspend?: boolean;
+    delivery?: { secrets?: boolean; kubelet?: boolean };
   };
   status?: {
     conditions?: Array<{ type: string; status: string; reason?: string; message?: string }>;
     failures?: Array<{ namespace: string; reason: string; message: string }>;
     registries?: Array<{ server: string; state: string; reason?: string; message?: string }>;
+    kubelet?: KubeletStatus;
+    /** What `kubectl regcred status` shows besides (status.ts). */
+    namespaces?: { selected: number; ready: number; failed: number };
+    recoveredPods?: number;
+    credentialsExpireAt?: string;
+    lastRefreshTime?: string;
   };
 }
 
@@ -75,7 +84,13 @@ export interface DoctorFacts {
   serviceAccountName: string;
   /** The ServiceAccount's imagePullSecrets now; 'missing' or a permission problem. */
   serviceAccount:
-    { state: 'found'; imagePullSecrets: string[] } | { state: 'missing' } | { state: 'forbidden'; message: string };
+    | { state: 'found'; imagePullSecrets: string[]; labels?: Record<string, string> }
+    | { state: 'missing' }
+    | { state: 'forbidden'; message: string };
+  /** The namespace's labels (RegistryCredential selection), when readable. */
+  namespaceLabels?: Record<string, string>;
+  /** The kubelet of the Pod's node (doctor pod of a scheduled Pod). */
+  node?: NodeFact;
   /** Every Secret named by the Pod (or SA), by name. */
   secrets: Record<string, SecretFact>;
   /** RegistryCredentials, or a permission problem reading them. */
@@ -197,6 +212,14 @@ export async function diagnose(facts: DoctorFacts, options: DiagnoseOptions = {}
     );
   }
   const matches = lookupCredentials(entries, reference.repository);
+  const viaKubelet = matches.length === 0 ? kubeletDelivery(facts, reference) : undefined;
+  if (viaKubelet?.servedBy) {
+    secretsStep.status = 'info';
+    secretsStep.details.push(
+      `no pull secret has a key for ${reference.domain}: the kubelet asks its credential provider instead`,
+    );
+    return servedThroughKubelet(facts, reference, steps, viaKubelet.step, viaKubelet.servedBy, done);
+  }
   if (matches.length === 0) {
     secretsStep.status = 'broken';
     for (const entry of entries)
@@ -204,6 +227,8 @@ export async function diagnose(facts: DoctorFacts, options: DiagnoseOptions = {}
         `  key ${JSON.stringify(entry.key)} (Secret ${entry.value.secret}): ${whyNoMatch(entry.key, reference)}`,
       );
     const fixes: string[] = [];
+    // A RegistryCredential serves the registry through the kubelet, not to this Pod: its step holds the fix.
+    if (viaKubelet) steps.push(viaKubelet.step);
     if (lateSecrets.length) {
       fixes.push(createdBeforeFix(facts, lateSecrets, managing));
     } else {
@@ -211,7 +236,7 @@ export async function diagnose(facts: DoctorFacts, options: DiagnoseOptions = {}
       if (missing.length) fixes.push(missingSecretFix(missing, facts));
       const provider = providerFor(reference, managing, facts);
       if (provider) fixes.push(provider);
-      if (!fixes.length) {
+      if (!fixes.length && !viaKubelet) {
         fixes.push(
           secretNames.length
             ? `No pull secret has a key for ${reference.domain}${reference.domain === 'docker.io' ? ' (use "https://index.docker.io/v1/" or "docker.io")' : ''}: add one whose key the kubelet matches (${keyHint(reference)}).`
@@ -221,8 +246,10 @@ export async function diagnose(facts: DoctorFacts, options: DiagnoseOptions = {}
         );
       }
     }
-    secretsStep.fix = fixes.join(' ');
+    if (fixes.length) secretsStep.fix = fixes.join(' ');
     if (lateSecrets.length) pullSecretsStep.status = 'broken';
+    const cached = cachedImageStep(facts);
+    if (cached) steps.push(cached);
     return done(
       'broken',
       lateSecrets.length
@@ -286,7 +313,8 @@ export async function diagnose(facts: DoctorFacts, options: DiagnoseOptions = {}
   }
 
   // 5. what the node said (doctor pod only)
-  const eventsStep = facts.pod ? pullEventsStep(facts, reference) : undefined;
+  const events = facts.pod ? pullEventsStep(facts, reference) : undefined;
+  const eventsStep = events?.step;
   if (eventsStep) steps.push(eventsStep);
 
   // 6. the registry itself, with exactly that credential
@@ -338,6 +366,17 @@ export async function diagnose(facts: DoctorFacts, options: DiagnoseOptions = {}
     if (eventsStep?.status === 'broken') {
       eventsStep.status = 'warning';
       delete eventsStep.fix;
+      // containerd reports its last attempt (e.g. a fallback endpoint's TLS error after a 404): when
+      // that reads as another cause than the registry's own answer, the node's story must not contradict it.
+      const liveKind = LIVE_KIND[result.reason];
+      if (events?.causeKind && liveKind && events.causeKind !== liveKind) {
+        const at = eventsStep.details.findIndex((line) => line.startsWith('cause: '));
+        if (at >= 0)
+          eventsStep.details[at] =
+            `the node's last error reads as "${eventsStep.details[at]!.slice('cause: '.length)}", but the registry ` +
+            `answers ${result.reason} (live check): containerd reports its last attempt, the registry's answer ` +
+            'is the cause';
+      }
     }
     return done('broken', `${result.reason}: ${result.message}`);
   }
@@ -541,8 +580,51 @@ function providerFor(reference: ImageReference, credentials: CredentialFact[], f
   return undefined;
 }
 
+/** The live check's reasons, as the kinds of cause eventCause reads from the node's messages. */
+const LIVE_KIND: Partial<Record<string, CauseKind>> = {
+  Unauthorized: 'unauthorized',
+  Forbidden: 'forbidden',
+  ManifestNotFound: 'notFound',
+  RepositoryNotFound: 'notFound',
+  TLSError: 'tls',
+  Unreachable: 'unreachable',
+  TooManyRequests: 'rateLimited',
+};
+
+/** A pull through the kubelet's credential provider: no pull secret, the operator answers the kubelet. */
+function servedThroughKubelet(
+  facts: DoctorFacts,
+  reference: ImageReference,
+  steps: Step[],
+  kubeletStep: Step,
+  credential: string,
+  done: (verdict: Diagnosis['verdict'], summary: string) => Diagnosis,
+): Diagnosis {
+  steps.push(kubeletStep);
+  const eventsStep = facts.pod ? pullEventsStep(facts, reference).step : undefined;
+  if (eventsStep) steps.push(eventsStep);
+  steps.push({
+    id: 'live',
+    title: 'Live check',
+    status: 'skipped',
+    details: ['the operator hands this credential to the kubelet only; doctor does not read it'],
+  });
+  if (eventsStep?.status === 'ok')
+    return done(
+      'ok',
+      `the node pulled ${reference.normalized} with RegistryCredential ${credential} (delivery.kubelet)`,
+    );
+  if (kubeletStep.status === 'broken') return done('broken', kubeletStep.details.at(-1)!);
+  if (eventsStep?.status === 'broken') return done('broken', eventsStep.details.at(-1)!);
+  return done(
+    'unknown',
+    `the kubelet gets the credential of RegistryCredential ${credential} from the regcred credential provider; ` +
+      'not checked against the registry',
+  );
+}
+
 /** The Pod's own pull Events for this image, mapped to a cause. */
-function pullEventsStep(facts: DoctorFacts, reference: ImageReference): Step {
+function pullEventsStep(facts: DoctorFacts, reference: ImageReference): { step: Step; causeKind?: CauseKind } {
   const step: Step = { id: 'events', title: 'What the node reported', status: 'info', details: [] };
   const state = facts.pod?.containerState;
   const failing = state?.waitingReason === 'ErrImagePull' || state?.waitingReason === 'ImagePullBackOff';
@@ -556,7 +638,7 @@ function pullEventsStep(facts: DoctorFacts, reference: ImageReference): Step {
   if (state?.running) {
     step.status = 'ok';
     step.details.push('the container runs: its image was pulled');
-    return step;
+    return { step };
   }
   if (!failing) {
     if (!relevant.length)
@@ -564,7 +646,7 @@ function pullEventsStep(facts: DoctorFacts, reference: ImageReference): Step {
         state?.waitingReason ? `the container waits: ${state.waitingReason}` : 'no pull Events for this image',
       );
     if (pulled.length) step.status = 'ok';
-    return step;
+    return { step };
   }
   const last =
     failures
@@ -578,14 +660,20 @@ function pullEventsStep(facts: DoctorFacts, reference: ImageReference): Step {
       : `the container waits in ${state?.waitingReason}${state?.waitingMessage ? `: ${state.waitingMessage}` : ''}`,
   );
   step.fix = cause?.fix;
-  return step;
+  return { step, causeKind: cause?.kind };
 }
 
+type CauseKind = 'tls' | 'unauthorized' | 'forbidden' | 'rateLimited' | 'notFound' | 'unreachable' | 'plainHttp';
+
 /** Pull error messages (containerd through the kubelet) mapped to a cause and a fix. */
-export function eventCause(message: string, reference: ImageReference): { cause: string; fix: string } | undefined {
+export function eventCause(
+  message: string,
+  reference: ImageReference,
+): { kind: CauseKind; cause: string; fix: string } | undefined {
   const host = reference.domain;
   if (/x509:|certificate signed by unknown authority|tls: failed to verify certificate/i.test(message)) {
     return {
+      kind: 'tls',
       cause: `the node does not trust the TLS certificate of ${host}`,
       fix:
         `Give the node the registry's CA: /etc/containerd/certs.d/${host}/ca.crt (and hosts.toml), then ` +
@@ -594,24 +682,28 @@ export function eventCause(message: string, reference: ImageReference): { cause:
   }
   if (/\b401 Unauthorized\b|authorization failed|no basic auth credentials|unauthorized:/i.test(message)) {
     return {
+      kind: 'unauthorized',
       cause: `${host} refused the credential the kubelet sent (401)`,
       fix: 'Check the credential (username, password, token expiry) in the source of the pull secret.',
     };
   }
   if (/\b403 Forbidden\b|\bdenied\b|insufficient_scope/i.test(message)) {
     return {
+      kind: 'forbidden',
       cause: `${host} denies this account access to ${reference.path} (403)`,
       fix: `Give the account pull access to ${reference.path} (project membership, robot account permissions).`,
     };
   }
   if (/toomanyrequests|\b429\b|rate limit/i.test(message)) {
     return {
+      kind: 'rateLimited',
       cause: `${host} is rate-limiting the node (429)`,
       fix: 'Authenticate the pulls (rate limits are per account) or wait; consider a pull-through cache.',
     };
   }
   if (/manifest unknown|: not found|manifest for .* not found|repository does not exist|NAME_UNKNOWN/i.test(message)) {
     return {
+      kind: 'notFound',
       cause: `${reference.repository}:${reference.tag ?? reference.digest} does not exist on ${host}`,
       fix: 'Check the repository and tag (or digest) in the image name.',
     };
@@ -622,12 +714,14 @@ export function eventCause(message: string, reference: ImageReference): { cause:
     )
   ) {
     return {
+      kind: 'unreachable',
       cause: `the node cannot reach ${host}`,
       fix: `Check DNS, firewall and proxy settings between the node and ${host}.`,
     };
   }
   if (/\b400 Bad Request\b/.test(message) && /^(localhost|127\.|\[::1\])/.test(host)) {
     return {
+      kind: 'plainHttp',
       cause:
         `the node spoke plain HTTP to ${host}, which serves HTTPS (containerd uses HTTP for a loopback ` +
         `registry it has no hosts.toml for)`,
@@ -636,6 +730,7 @@ export function eventCause(message: string, reference: ImageReference): { cause:
   }
   if (/http: server gave HTTP response to HTTPS client/i.test(message)) {
     return {
+      kind: 'plainHttp',
       cause: `${host} speaks plain HTTP, the node expects HTTPS`,
       fix: `Serve the registry over TLS, or configure containerd's hosts.toml for ${host}.`,
     };

@@ -5,6 +5,7 @@
 import { ApiException, CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { GROUP, LABEL_CREDENTIAL, LABEL_MANAGED_BY, MANAGED_BY, PLURAL, VERSION } from '../api/v1alpha1.js';
 import type { CredentialFact, DoctorFacts, PullEvent, SecretFact } from './diagnosis.js';
+import { type NodeFact, PLUGIN_NAME } from './kubelet-doctor.js';
 
 export class NotFoundError extends Error {
   override name = 'NotFoundError';
@@ -71,7 +72,42 @@ export class ClusterReader {
       credentials: await this.credentials(),
       events: pod ? await this.pullEvents(namespace, pod.metadata!.name!) : [],
       managedSecrets: await this.managedSecrets(namespace),
+      ...(await this.namespaceLabels(namespace)),
+      ...(pod?.spec?.nodeName ? { node: await this.node(pod.spec.nodeName) } : {}),
     };
+  }
+
+  private async namespaceLabels(namespace: string): Promise<{ namespaceLabels?: Record<string, string> }> {
+    try {
+      return { namespaceLabels: (await this.core.readNamespace({ name: namespace })).metadata?.labels ?? {} };
+    } catch {
+      return {};
+    }
+  }
+
+  /**
+   * The node's kubelet through the API server's node proxy (nodes/proxy get): its credential
+   * provider metrics and its image pull verification policy. Unreadable is a fact, not an error.
+   */
+  private async node(name: string): Promise<NodeFact> {
+    let provider: NodeFact['provider'];
+    try {
+      const text = String(await this.core.connectGetNodeProxyWithPath({ name, path: 'metrics' }));
+      provider = { state: 'read', ...providerMetrics(text) };
+    } catch (error) {
+      provider = { state: 'unreadable', message: permissionText(error, 'get', 'nodes/proxy') };
+    }
+    let verificationPolicy: string | undefined;
+    try {
+      const raw: unknown = await this.core.connectGetNodeProxyWithPath({ name, path: 'configz' });
+      const configz = (typeof raw === 'string' ? JSON.parse(raw) : raw) as {
+        kubeletconfig?: { imagePullCredentialsVerificationPolicy?: string };
+      };
+      verificationPolicy = configz.kubeletconfig?.imagePullCredentialsVerificationPolicy;
+    } catch {
+      // not readable: the diagnosis says so
+    }
+    return { name, provider, ...(verificationPolicy ? { verificationPolicy } : {}) };
   }
 
   /** Every RegistryCredential (cluster-scoped), read once per run. */
@@ -136,6 +172,7 @@ export class ClusterReader {
       return {
         state: 'found',
         imagePullSecrets: (sa.imagePullSecrets ?? []).map((reference) => reference.name ?? '').filter(Boolean),
+        labels: sa.metadata?.labels ?? {},
       };
     } catch (error) {
       if (status(error) === 404) return { state: 'missing' };
@@ -189,6 +226,22 @@ export class ClusterReader {
       return [];
     }
   }
+}
+
+/** The kubelet's credential provider series, from its Prometheus text (pkg/credentialprovider/plugin/metrics.go). */
+export function providerMetrics(text: string): { configured: boolean; pluginCalls: number; pluginErrors: number } {
+  let configured = false;
+  let pluginCalls = 0;
+  let pluginErrors = 0;
+  const ours = `plugin_name="${PLUGIN_NAME}"`;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('kubelet_credential_provider_config_info{')) configured = true;
+    else if (line.startsWith('kubelet_credential_provider_plugin_duration_count{') && line.includes(ours))
+      pluginCalls += Number(line.slice(line.lastIndexOf(' ') + 1)) || 0;
+    else if (line.startsWith('kubelet_credential_provider_plugin_errors_total{') && line.includes(ours))
+      pluginErrors += Number(line.slice(line.lastIndexOf(' ') + 1)) || 0;
+  }
+  return { configured, pluginCalls, pluginErrors };
 }
 
 function status(error: unknown): number | undefined {

@@ -2,7 +2,7 @@
 // kubectl-regcred: the kubectl plugin of regcred-operator (`kubectl regcred ...` finds it on PATH).
 //   kubectl regcred doctor pod NAME [-n NS] [-c CONTAINER]   why a Pod's images do (not) pull
 //   kubectl regcred doctor image REF [-n NS] [--service-account SA]   will this image pull?
-//   kubectl regcred status                                    every RegistryCredential in one table
+//   kubectl regcred status [-o wide|json]                     every RegistryCredential at a glance
 // Exit codes: 0 the pull would work (no broken link), 1 it would not, 2 usage or cluster errors.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -10,18 +10,23 @@ import { KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { checkCredential } from '../registry/v2.js';
 import { diagnose, type Diagnosis } from './diagnosis.js';
 import { ClusterReader } from './gather.js';
-import { renderDiagnoses, renderStatus } from './render.js';
+import { renderDiagnoses } from './render.js';
+import { renderStatusTable, statusRows } from './status.js';
 
 const USAGE = `Usage:
   kubectl regcred doctor pod NAME [-n NAMESPACE] [-c CONTAINER] [--no-live] [--registry-ca FILE] [-o json]
   kubectl regcred doctor image IMAGE [-n NAMESPACE] [--service-account SA] [--no-live] [--registry-ca FILE] [-o json]
-  kubectl regcred status [-o json]
+  kubectl regcred status [-o wide|json]
 
   doctor walks the chain the kubelet walks for each image and stops at the first broken link,
   with the fix: the image reference, the pull secrets the Pod has (versus its ServiceAccount now),
   the key the kubelet picks in them, the RegistryCredential behind it, the node's pull Events,
   and a live check of exactly that credential against the registry (--no-live skips it).
   No secret value is ever printed.
+
+  status lists every RegistryCredential: Ready, namespaces ready/selected, when its earliest token
+  expires, registries verified, Pods recovered (-o wide: failing namespaces, delivery, kubelet
+  requests served and refused, each registry's verification; -o json: all of it as data).
 
 Global flags: --kubeconfig FILE, --context NAME
 Exit codes: 0 the pull would work, 1 it would not, 2 usage or cluster errors.`;
@@ -50,10 +55,11 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  if (values.output !== undefined && values.output !== 'json')
-    throw new UsageError(`-o supports only json, not ${JSON.stringify(values.output)}`);
-  const json = values.output === 'json';
   const [command, kind, target, ...extra] = positionals;
+  const outputs = command === 'status' ? ['json', 'wide'] : ['json'];
+  if (values.output !== undefined && !outputs.includes(values.output))
+    throw new UsageError(`-o supports only ${outputs.join(' or ')} here, not ${JSON.stringify(values.output)}`);
+  const json = values.output === 'json';
 
   const kubeConfig = new KubeConfig();
   if (values.kubeconfig) kubeConfig.loadFromFile(values.kubeconfig);
@@ -67,7 +73,10 @@ async function main(argv: string[]): Promise<number> {
     if (kind !== undefined) throw new UsageError(`status takes no arguments (got ${kind})`);
     const credentials = await reader.credentials();
     if (!Array.isArray(credentials)) throw new Error(credentials.forbidden);
-    process.stdout.write(json ? `${JSON.stringify(credentials, null, 2)}\n` : renderStatus(credentials));
+    const rows = statusRows(credentials, new Date());
+    process.stdout.write(
+      json ? `${JSON.stringify(rows, null, 2)}\n` : renderStatusTable(rows, { wide: values.output === 'wide' }),
+    );
     return 0;
   }
   if (command !== 'doctor' || (kind !== 'pod' && kind !== 'image') || !target || extra.length) {

@@ -1,6 +1,6 @@
-// `kubectl regcred` output for people: the verdict first, then the chain with ✔/✘, the fix under
+// `kubectl regcred doctor` output for people: the verdict first, then the chain with ✔/✘, the fix under
 // the broken link. (-o json prints the Diagnosis objects themselves.)
-import type { CredentialFact, Diagnosis, StepStatus } from './diagnosis.js';
+import type { Diagnosis, StepStatus } from './diagnosis.js';
 
 const MARK: Record<StepStatus, string> = { ok: '✔', broken: '✘', warning: '!', info: '·', skipped: '-' };
 
@@ -25,42 +25,4 @@ export function renderDiagnoses(subject: string, diagnoses: Diagnosis[]): string
     }
   }
   return `${lines.join('\n')}\n`;
-}
-
-export function renderStatus(credentials: CredentialFact[]): string {
-  const rows = [['NAME', 'READY', 'NAMESPACES', 'EXPIRES', 'VERIFIED', 'RECOVERED', 'REASON']];
-  for (const credential of credentials) {
-    const status = credential.status as
-      | (CredentialFact['status'] & {
-          namespaces?: { selected: number; ready: number };
-          credentialsExpireAt?: string;
-          recoveredPods?: number;
-        })
-      | undefined;
-    const condition = (type: string): { status: string; reason?: string } | undefined =>
-      status?.conditions?.find((candidate) => candidate.type === type);
-    const ready = condition('Ready');
-    const verified = condition('CredentialsVerified');
-    rows.push([
-      credential.name,
-      ready?.status ?? 'Unknown',
-      status?.namespaces ? `${status.namespaces.ready}/${status.namespaces.selected}` : '-',
-      status?.credentialsExpireAt ?? '-',
-      verified
-        ? `${verified.status}${verified.status === 'False' && verified.reason ? ` (${verified.reason})` : ''}`
-        : '-',
-      status?.recoveredPods !== undefined ? String(status.recoveredPods) : '-',
-      ready?.status === 'True' ? '' : (ready?.reason ?? ''),
-    ]);
-  }
-  if (rows.length === 1) return 'No RegistryCredentials.\n';
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
-  return `${rows
-    .map((row) =>
-      row
-        .map((cell, i) => cell.padEnd(widths[i]))
-        .join('  ')
-        .trimEnd(),
-    )
-    .join('\n')}\n`;
 }

@@ -106,15 +106,17 @@ export function decide(input: DecisionInput): Decision {
   cacheDurationMs = Math.max(0, cacheDurationMs);
   if (servedBy.length > 0) return { auth, cacheDurationMs, servedBy, refusedBy };
   const first = refusedBy[0];
-  const refusal = first
-    ? { reason: first.reason, message: first.message }
-    : {
-        reason: 'NoCredentialForRegistry' as const,
-        message:
-          `no RegistryCredential with delivery.kubelet serves the registry of ${repository} ` +
-          `(${namespace}/${serviceAccount})`,
-      };
-  return { ...nothing(maxCacheMs, refusal), refusedBy };
+  // The kubelet caches an empty answer too. One for a registry that a RegistryCredential names is
+  // not cached: the Pod's ServiceAccount may be selected at any moment, and its next pull must ask.
+  // Only a registry no RegistryCredential names keeps the bound (the kubelet would otherwise ask for
+  // every public image it pulls).
+  if (first) return { ...nothing(0, { reason: first.reason, message: first.message }), refusedBy };
+  return nothing(maxCacheMs, {
+    reason: 'NoCredentialForRegistry',
+    message:
+      `no RegistryCredential with delivery.kubelet serves the registry of ${repository} ` +
+      `(${namespace}/${serviceAccount})`,
+  });
 }
 
 function whyNotServed(

@@ -31,7 +31,9 @@ export default async function e2eSetup(): Promise<void> {
   try {
     cp = await startControlPlane({ binDir, withControllerManager: true, forNode: { nodeName: NODE_NAME } });
     const cpReady = Date.now();
-    node = await startNode(cp.env);
+    // The kubelet's image credential provider is configured as the installer does it (kubelet-node.ts):
+    // it asks only for the registry ports the kubelet-delivery tests reserve, so other pulls are untouched.
+    node = await startNode(cp.env, { kubeletDelivery: true });
     const env: TestEnv = { ...cp.env, node: node.env };
     await publishTestEnv(env, cp.dir, repoRoot);
     globalThis.__REGCRED_CP__ = cp;

@@ -41,6 +41,7 @@ import {
   waitForProcess,
   writeKubeconfig,
 } from '../../harness/controlplane.js';
+import { installKubeletProvider } from '../../harness/kubelet-node.js';
 import { ociArchive, ociLayoutFromDir, pauseRootfs } from './images.js';
 import { waitFor } from '../../harness/wait.js';
 
@@ -54,6 +55,8 @@ const RULE_COMMENT = 'regcred-e2e';
 const KUBELET_CHAINS = ['KUBE-FIREWALL', 'KUBE-KUBELET-CANARY', 'KUBE-IPTABLES-HINT'];
 const DIR_PREFIX = 'regcred-node-';
 const PAUSE_IMAGE = 'registry.k8s.io/pause:3.10';
+/** Images the harness imports into containerd itself (the sandbox, the operator's image): KEP-2535 exempts them. */
+const PRELOADED_IMAGES = ['registry.k8s.io/pause', 'localhost/*'];
 /** The first address of the control plane's --service-cluster-ip-range: the `kubernetes` Service. */
 const KUBERNETES_SERVICE_IP = '10.0.0.1';
 
@@ -95,11 +98,19 @@ export async function nodePreflight(binDir: string): Promise<string | undefined>
   return undefined;
 }
 
+export interface StartNodeOptions {
+  /**
+   * Configure the kubelet's image credential provider with `regcred-kubelet-plugin install`, as the
+   * installer DaemonSet does (kubelet-node.ts); NodeEnv.kubeletDelivery then describes it.
+   */
+  kubeletDelivery?: boolean;
+}
+
 /**
  * Start containerd and a kubelet joined to `cp` (started with forNode), and wait for the node to be Ready and
  * schedulable.
  */
-export async function startNode(cp: TestEnv): Promise<RealNode> {
+export async function startNode(cp: TestEnv, opts: StartNodeOptions = {}): Promise<RealNode> {
   const problem = await nodePreflight(cp.binDir);
   if (problem) throw new Error(`cannot run a real node here: ${problem}`);
   await sweepLeftovers();
@@ -114,6 +125,8 @@ export async function startNode(cp: TestEnv): Promise<RealNode> {
     gateway: GATEWAY,
     podSubnet: POD_SUBNET,
   };
+  if (opts.kubeletDelivery)
+    env.kubeletDelivery = await installKubeletProvider(path.join(dir, 'kubelet-delivery'), GATEWAY);
   const pids: { containerd?: number; kubelet?: number } = {};
   const ipForwardBefore = (await readFile('/proc/sys/net/ipv4/ip_forward', 'utf8')).trim();
   await writeFile(path.join(dir, 'ip_forward.before'), ipForwardBefore);
@@ -242,6 +255,12 @@ export async function startNode(cp: TestEnv): Promise<RealNode> {
         `--cert-dir=${path.join(kubeletDir, 'pki')}`,
         `--hostname-override=${NODE_NAME}`,
         `--node-ip=${GATEWAY}`,
+        ...(env.kubeletDelivery
+          ? [
+              `--image-credential-provider-config=${env.kubeletDelivery.providerConfig}`,
+              `--image-credential-provider-bin-dir=${env.kubeletDelivery.binDir}`,
+            ]
+          : []),
         '--v=2',
       ],
       kubeletLog,
@@ -364,6 +383,12 @@ podLogsDir: ${JSON.stringify(path.join(env.dir, 'pod-logs'))}
 imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 evictionHard: {"nodefs.available": "1%", "imagefs.available": "1%", "memory.available": "100Mi"}
+# KEP-2535: a Pod may start an image that is already on the node only when its own credentials
+# pulled it. Every image a registry serves is checked (as AlwaysVerify would); the exemptions are
+# the images this harness imports with ctr, which no registry serves and whose Pods use
+# IfNotPresent (AlwaysVerify would make the kubelet try to pull them).
+imagePullCredentialsVerificationPolicy: NeverVerifyAllowlistedImages
+preloadedImagesVerificationAllowlist: ${JSON.stringify(PRELOADED_IMAGES)}
 `;
 }
 

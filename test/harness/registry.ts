@@ -24,7 +24,7 @@ import {
   stopPid,
   waitForProcess,
 } from '../../harness/controlplane.js';
-import { selfSignedCertificate } from './tls.js';
+import { selfSignedCertificate } from '../../harness/tls.js';
 
 export interface RegistryUser {
   username: string;
@@ -89,6 +89,8 @@ export interface StartRegistryOptions {
    * trusting it listens on the node's bridge address instead (the e2e suite's gateway).
    */
   address?: string;
+  /** The port to listen on (default: a free one), e.g. one a kubelet's matchImages already names. */
+  port?: number;
 }
 
 /** A .dockerconfigjson document with a single entry, in the shape kubectl writes (auth included). */
@@ -113,7 +115,7 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Registr
   const certs = path.join(dir, 'certs');
   const certDir = path.join(dir, 'client-certs');
   await Promise.all([certs, certDir, path.join(dir, 'data')].map((d) => mkdir(d, { recursive: true })));
-  const [port] = await freePorts(1);
+  const port = opts.port ?? (await freePorts(1))[0];
   const address = opts.address ?? '127.0.0.1';
   const host = `${address}:${port}`;
   const image = `${host}/regcred/probe:1`;

@@ -15,7 +15,7 @@ import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { testEnv } from '../../harness/controlplane.js';
-import { createCertificateAuthority, issueServerCertificate } from './tls.js';
+import { createCertificateAuthority, issueServerCertificate } from '../../harness/tls.js';
 
 export interface StandInRequest {
   method: string;

@@ -70,11 +70,20 @@ export class Workloads {
     this.apps = kc.makeApiClient(AppsV1Api);
   }
 
-  /** A bare Pod (no controller) running `images`, one container each, pulled on every start. */
-  createPod(namespace: string, name: string, images: string[], serviceAccountName = 'default'): Promise<V1Pod> {
+  /**
+   * A bare Pod (no controller) running `images`, one container each, pulled on every start unless
+   * `pullPolicy` says otherwise.
+   */
+  createPod(
+    namespace: string,
+    name: string,
+    images: string[],
+    serviceAccountName = 'default',
+    pullPolicy: 'Always' | 'IfNotPresent' = 'Always',
+  ): Promise<V1Pod> {
     return this.core.createNamespacedPod({
       namespace,
-      body: { metadata: { name }, spec: podSpec(images, serviceAccountName) },
+      body: { metadata: { name }, spec: podSpec(images, serviceAccountName, pullPolicy) },
     });
   }
 
@@ -215,12 +224,13 @@ export function waitingReasons(pod: V1Pod): string[] {
 function podSpec(
   images: string[],
   serviceAccountName: string,
+  imagePullPolicy = 'Always',
 ): { containers: V1Container[]; serviceAccountName: string; terminationGracePeriodSeconds: number } {
   return {
     serviceAccountName,
     // the test image's shell does not forward SIGTERM to sleep: do not wait 30 s for it
     terminationGracePeriodSeconds: 1,
-    containers: images.map((image, i) => ({ name: `c${i}`, image, imagePullPolicy: 'Always' })),
+    containers: images.map((image, i) => ({ name: `c${i}`, image, imagePullPolicy })),
   };
 }
 

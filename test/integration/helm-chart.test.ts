@@ -1,6 +1,7 @@
 // The Helm chart (deploy/helm/regcred-operator): lint and template clean, every knob does what
 // values.yaml says, the same RBAC as deploy/, and a real `helm install` into the local control
 // plane. helm is built from the Go module proxy by hack/build-helm.sh (as hack/setup.sh does).
+import { readFileSync } from 'node:fs';
 import { readFile, mkdir } from 'node:fs/promises';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +19,7 @@ interface Doc {
   metadata: { name: string; namespace?: string; annotations?: Record<string, string>; labels?: Record<string, string> };
   rules?: Array<Record<string, unknown>>;
   subjects?: Array<Record<string, unknown>>;
+  data?: Record<string, string>;
   spec?: any;
 }
 
@@ -28,19 +30,28 @@ async function helm(args: string[]) {
   return run(helmBin, args, { env: helmEnv, timeoutMs: 180_000 });
 }
 
+/** `helm template` of the chart as release regcred-operator in regcred-system, with `--set` values. */
 async function template(...set: string[]): Promise<Doc[]> {
+  return templateWith([], set);
+}
+
+async function templateWith(args: string[], set: string[]): Promise<Doc[]> {
   const res = await helm([
     'template',
     'regcred-operator',
     CHART,
     '--namespace',
     'regcred-system',
+    ...args,
     ...set.flatMap((s) => ['--set', s]),
   ]);
   if (res.code !== 0) throw new Error(res.stderr);
   return loadAllYaml(res.stdout) as Doc[];
 }
 
+const dashboardJson = JSON.parse(
+  readFileSync(path.join(ROOT, 'deploy', 'dashboards', 'regcred.json'), 'utf8'),
+) as unknown;
 const container = (docs: Doc[]) => docs.find((d) => d.kind === 'Deployment')!.spec.template.spec.containers[0];
 const podSpec = (docs: Doc[]) => docs.find((d) => d.kind === 'Deployment')!.spec.template.spec;
 
@@ -59,7 +70,11 @@ beforeAll(async () => {
 });
 
 test('helm lint --strict is clean', async () => {
-  for (const set of [[], ['metrics.serviceMonitor.enabled=true', 'replicas=1', 'leaderElection.enabled=false']]) {
+  for (const set of [
+    [],
+    ['metrics.serviceMonitor.enabled=true', 'replicas=1', 'leaderElection.enabled=false'],
+    ['alerts.enabled=true', 'dashboard.enabled=true'],
+  ]) {
     const res = await helm(['lint', '--strict', CHART, ...set.flatMap((s) => ['--set', s])]);
     expect(res.stdout).not.toMatch(/\[(WARNING|ERROR)\]/);
     expect(res.code).toBe(0);
@@ -161,6 +176,52 @@ test.each<[string, string[], (docs: Doc[]) => void]>([
       const svc = docs.find((d) => d.kind === 'Service')!;
       expect(sm.metadata.labels).toMatchObject({ release: 'prom' });
       expect(svc.metadata.labels).toMatchObject(sm.spec.selector.matchLabels);
+    },
+  ],
+  [
+    "alerts: a PrometheusRule selecting the metrics Service's job, with the thresholds and labels given",
+    [
+      'alerts.enabled=true',
+      'alerts.labels.release=prom',
+      'alerts.additionalLabels.team=platform',
+      'alerts.credentialExpiring.withinSeconds=600',
+      'alerts.reconcileErrors.ratio=0.25',
+      'alerts.notReady.for=1h',
+    ],
+    (docs) => {
+      const rule = docs.find((d) => d.kind === 'PrometheusRule')!;
+      const svc = docs.find((d) => d.kind === 'Service')!;
+      expect(rule.metadata.labels).toMatchObject({ release: 'prom' });
+      const alerts = Object.fromEntries(
+        rule.spec.groups.flatMap((g: any) => g.rules).map((r: any) => [r.alert, r] as [string, any]),
+      );
+      for (const alert of Object.values(alerts)) {
+        expect(alert.expr).toContain(`job="${svc.metadata.name}"`);
+        expect(alert.labels.team).toBe('platform');
+      }
+      expect(alerts.RegcredCredentialExpiring.expr).toContain('< 600');
+      expect(alerts.RegcredReconcileErrors.expr).toContain('> 0.25');
+      expect(alerts.RegcredCredentialNotReady.for).toBe('1h');
+    },
+  ],
+  [
+    'alerts.selector replaces the job matcher',
+    ['alerts.enabled=true', 'alerts.selector=namespace="ops"\\, service="m"'],
+    (docs) => {
+      const rule = docs.find((d) => d.kind === 'PrometheusRule')!;
+      for (const alert of rule.spec.groups[0].rules) {
+        expect(alert.expr).not.toContain('job=');
+        expect(alert.expr).toContain('namespace="ops", service="m"');
+      }
+    },
+  ],
+  [
+    "dashboard: a ConfigMap for Grafana's sidecar holding deploy/dashboards/regcred.json",
+    ['dashboard.enabled=true', 'dashboard.labels.grafana_folder=ops'],
+    (docs) => {
+      const map = docs.find((d) => d.kind === 'ConfigMap')!;
+      expect(map.metadata.labels).toMatchObject({ grafana_dashboard: '1', grafana_folder: 'ops' });
+      expect(JSON.parse(map.data!['regcred-operator.json']!)).toEqual(dashboardJson);
     },
   ],
   [
@@ -284,61 +345,301 @@ test('two replicas without leader election are refused (both would write)', asyn
   expect(res.stderr).toContain('replicas > 1 needs leaderElection.enabled');
 });
 
-test('helm install into the local control plane, under restricted Pod Security; helm uninstall', async () => {
+/** A Pod of the installed workload's template is admitted in its namespace (a server-side dry run). */
+async function expectPodAdmitted(ns: string, kind: 'deployment' | 'daemonset', name: string): Promise<void> {
+  const workload = JSON.parse((await kubectl(['-n', ns, 'get', kind, name, '-o', 'json'])).stdout) as {
+    spec: { template: { spec: object } };
+  };
+  const pod = {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: `admission-check-${kind}`, namespace: ns },
+    spec: workload.spec.template.spec,
+  };
+  const admitted = await kubectl(['create', '--dry-run=server', '-f', '-'], { input: JSON.stringify(pod) });
+  expect(admitted.stderr).toBe('');
+  expect(admitted.code).toBe(0);
+}
+
+/**
+ * `helm install` of the chart with `args` into a new namespace enforcing Pod Security `level`, then
+ * `check(namespace, release)`; uninstalled and the namespace deleted whatever happens.
+ */
+async function withRelease(
+  level: 'restricted' | 'privileged',
+  args: string[],
+  check: (ns: string, release: string) => Promise<void>,
+): Promise<void> {
   const cluster = Cluster.admin();
   const ns = `helm-${uniqueSuffix()}`;
-  await cluster.createNamespace(ns, { 'pod-security.kubernetes.io/enforce': 'restricted' });
+  await cluster.createNamespace(ns, { 'pod-security.kubernetes.io/enforce': level });
   const release = `rc-${ns}`;
   try {
-    const res = await helm([
-      'install',
-      release,
-      CHART,
-      '--namespace',
-      ns,
-      '--set',
-      'serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn=arn:aws:iam::123456789012:role/regcred',
-      '--wait=false',
-    ]);
+    const res = await helm(['install', release, CHART, '--namespace', ns, ...args, '--wait=false']);
     expect(res.stderr).toBe('');
     expect(res.code).toBe(0);
     expect(res.stdout).toContain('STATUS: deployed');
-    const sa = await cluster.getServiceAccount(ns, `${release}-regcred-operator`);
-    expect(sa?.metadata?.annotations).toMatchObject({
-      'eks.amazonaws.com/role-arn': 'arn:aws:iam::123456789012:role/regcred',
-    });
-    const get = await kubectl([
-      '-n',
-      ns,
-      'get',
-      'deployment,service,poddisruptionbudget,role,rolebinding',
-      '-o',
-      'name',
-    ]);
-    expect(get.stdout.split('\n').filter(Boolean).sort()).toEqual([
-      `deployment.apps/${release}-regcred-operator`,
-      `poddisruptionbudget.policy/${release}-regcred-operator`,
-      `role.rbac.authorization.k8s.io/${release}-regcred-operator-leader-election`,
-      `rolebinding.rbac.authorization.k8s.io/${release}-regcred-operator-leader-election`,
-      `service/${release}-regcred-operator-metrics`,
-    ]);
-    // The Deployment's Pod is admitted by restricted Pod Security (nothing runs Pods here: a dry run).
-    const deployment = JSON.parse(
-      (await kubectl(['-n', ns, 'get', 'deployment', `${release}-regcred-operator`, '-o', 'json'])).stdout,
-    ) as { spec: { template: { spec: object } } };
-    const pod = {
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: { name: 'admission-check', namespace: ns },
-      spec: deployment.spec.template.spec,
-    };
-    const admitted = await kubectl(['create', '--dry-run=server', '-f', '-'], { input: JSON.stringify(pod) });
-    expect(admitted.stderr).toBe('');
-    expect(admitted.code).toBe(0);
+    await check(ns, release);
   } finally {
     const un = await helm(['uninstall', release, '--namespace', ns]);
     expect(un.code).toBe(0);
     await cluster.deleteNamespace(ns);
   }
+}
+
+test('helm install into the local control plane, under restricted Pod Security; helm uninstall', async () => {
+  let release = '';
+  await withRelease(
+    'restricted',
+    ['--set', 'serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn=arn:aws:iam::123456789012:role/regcred'],
+    async (ns, name) => {
+      release = name;
+      const sa = await Cluster.admin().getServiceAccount(ns, `${release}-regcred-operator`);
+      expect(sa?.metadata?.annotations).toMatchObject({
+        'eks.amazonaws.com/role-arn': 'arn:aws:iam::123456789012:role/regcred',
+      });
+      const get = await kubectl([
+        '-n',
+        ns,
+        'get',
+        'deployment,service,poddisruptionbudget,role,rolebinding',
+        '-o',
+        'name',
+      ]);
+      expect(get.stdout.split('\n').filter(Boolean).sort()).toEqual([
+        `deployment.apps/${release}-regcred-operator`,
+        `poddisruptionbudget.policy/${release}-regcred-operator`,
+        `role.rbac.authorization.k8s.io/${release}-regcred-operator-leader-election`,
+        `rolebinding.rbac.authorization.k8s.io/${release}-regcred-operator-leader-election`,
+        `service/${release}-regcred-operator-metrics`,
+      ]);
+      // The Deployment's Pod is admitted by restricted Pod Security (nothing runs Pods here: a dry run).
+      await expectPodAdmitted(ns, 'deployment', `${release}-regcred-operator`);
+    },
+  );
   expect((await kubectl(['get', 'clusterrole', `${release}-regcred-operator`])).code).not.toBe(0);
+});
+
+// ---- kubelet delivery --------------------------------------------------------------------------
+
+const CA_BUNDLE = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+const KUBELET_ON = ['kubeletDelivery.enabled=true'];
+const INSTALLER_ON = [...KUBELET_ON, 'kubeletDelivery.installer.enabled=true'];
+/** `--set-string` for the CA bundle (its newlines and "=" pass through unchanged). */
+const WITH_CA = ['--set-string', `kubeletDelivery.tls.caBundle=${CA_BUNDLE}`];
+const templateWithCa = (...set: string[]) => templateWith(WITH_CA, set);
+const installerOf = (docs: Doc[]) => docs.find((d) => d.kind === 'DaemonSet')!.spec.template.spec;
+const argOf = (args: string[], name: string) => args.find((a) => a.startsWith(`${name}=`))?.slice(name.length + 1);
+
+test.each<[string, string[], (docs: Doc[]) => void]>([
+  [
+    'kubeletDelivery.enabled: the endpoint, its Service, TokenReview rights and the node RBAC; no installer',
+    KUBELET_ON,
+    (docs) => {
+      expect(container(docs).args).toEqual(
+        expect.arrayContaining([
+          '--kubelet-bind-address=:8444',
+          '--kubelet-tls-cert-file=/var/run/regcred/kubelet-tls/tls.crt',
+          '--kubelet-tls-key-file=/var/run/regcred/kubelet-tls/tls.key',
+          '--kubelet-token-audience=kubelet.regcred.io',
+          '--kubelet-cache-seconds=300',
+        ]),
+      );
+      expect(container(docs).ports).toContainEqual({ name: 'kubelet', containerPort: 8444, protocol: 'TCP' });
+      expect(podSpec(docs).volumes).toEqual([
+        { name: 'kubelet-tls', secret: { secretName: 'regcred-operator-kubelet-tls' } },
+      ]);
+      const service = docs.find((d) => d.kind === 'Service' && d.metadata.name === 'regcred-operator-kubelet')!;
+      expect(service.spec.ports).toEqual([{ name: 'kubelet', port: 8444, targetPort: 'kubelet', protocol: 'TCP' }]);
+      const nodeRole = docs.find((d) => d.metadata.name === 'regcred-operator-kubelet-token-audience')!;
+      expect(nodeRole.rules).toEqual([
+        { apiGroups: [''], resources: ['kubelet.regcred.io'], verbs: ['request-serviceaccounts-token-audience'] },
+      ]);
+      expect(
+        docs.find((d) => d.kind === 'ClusterRoleBinding' && d.metadata.name === nodeRole.metadata.name)!.subjects,
+      ).toEqual([{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'system:nodes' }]);
+      expect(docs.some((d) => d.kind === 'DaemonSet' || d.kind === 'Certificate' || d.kind === 'ConfigMap')).toBe(
+        false,
+      );
+    },
+  ],
+  [
+    'kubeletDelivery: audience, port and cache seconds reach the operator, the node RBAC and the installer',
+    [
+      ...INSTALLER_ON,
+      'kubeletDelivery.audience=pulls.internal',
+      'kubeletDelivery.port=9444',
+      'kubeletDelivery.cacheSeconds=60',
+    ],
+    (docs) => {
+      expect(container(docs).args).toEqual(
+        expect.arrayContaining([
+          '--kubelet-bind-address=:9444',
+          '--kubelet-token-audience=pulls.internal',
+          '--kubelet-cache-seconds=60',
+        ]),
+      );
+      expect(
+        docs.find((d) => d.metadata.name === 'regcred-operator-kubelet-token-audience')!.rules![0]!.resources,
+      ).toEqual(['pulls.internal']);
+      expect(argOf(installerOf(docs).containers[0].args, '--audience')).toBe('pulls.internal');
+    },
+  ],
+  [
+    'kubeletDelivery.installer: the DaemonSet asks the Service for the name on its certificate, with only the CA',
+    INSTALLER_ON,
+    (docs) => {
+      const spec = installerOf(docs);
+      const args: string[] = spec.containers[0].args;
+      expect(args[0]).toBe('install');
+      expect(argOf(args, '--endpoint')).toBe(
+        'https://$(REGCRED_OPERATOR_KUBELET_SERVICE_HOST):$(REGCRED_OPERATOR_KUBELET_SERVICE_PORT_KUBELET)',
+      );
+      expect(argOf(args, '--server-name')).toBe('regcred-operator-kubelet.regcred-system.svc');
+      expect(spec.automountServiceAccountToken).toBe(false);
+      expect(spec.containers[0].securityContext).toMatchObject({ capabilities: { drop: ['ALL'] } });
+      expect(spec.volumes).toEqual([
+        { name: 'host-config', hostPath: { path: '/etc/kubernetes/regcred', type: 'DirectoryOrCreate' } },
+        { name: 'ca', configMap: { name: 'regcred-operator-kubelet-ca', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
+      ]);
+      const ca = docs.find((d) => d.kind === 'ConfigMap')!;
+      expect(ca.metadata.name).toBe('regcred-operator-kubelet-ca');
+      expect((ca as Doc & { data: Record<string, string> }).data).toEqual({ 'ca.crt': CA_BUNDLE });
+      expect(spec.tolerations).toEqual([{ operator: 'Exists' }]);
+    },
+  ],
+  [
+    'kubeletDelivery.installer: endpoints, a bin dir outside the config dir, matchImages, an existing CA ConfigMap',
+    [
+      ...INSTALLER_ON,
+      'kubeletDelivery.installer.endpoints[0]=https://10.1.2.3:8444',
+      'kubeletDelivery.installer.binDir=/var/lib/rancher/credentialprovider/bin',
+      'kubeletDelivery.installer.matchImages[0]=registry.corp.internal',
+      'kubeletDelivery.tls.caConfigMap=corp-ca',
+    ],
+    (docs) => {
+      const spec = installerOf(docs);
+      const args: string[] = spec.containers[0].args;
+      expect(args.filter((a) => a.startsWith('--endpoint='))).toEqual(['--endpoint=https://10.1.2.3:8444']);
+      expect(args).toContain('--match-image=registry.corp.internal');
+      expect(spec.volumes).toContainEqual({
+        name: 'host-bin',
+        hostPath: { path: '/var/lib/rancher/credentialprovider/bin', type: 'DirectoryOrCreate' },
+      });
+      expect(spec.containers[0].volumeMounts).toContainEqual({
+        name: 'host-bin',
+        mountPath: '/var/lib/rancher/credentialprovider/bin',
+      });
+      // the ConfigMap named is used, none is made
+      expect(spec.volumes).toContainEqual(
+        expect.objectContaining({ configMap: expect.objectContaining({ name: 'corp-ca' }) }),
+      );
+      expect(docs.some((d) => d.kind === 'ConfigMap')).toBe(false);
+    },
+  ],
+  [
+    'kubeletDelivery.tls.certManager: a Certificate for the Service name, into the Secret the operator mounts',
+    [
+      ...KUBELET_ON,
+      'kubeletDelivery.tls.certManager.enabled=true',
+      'kubeletDelivery.tls.certManager.issuerRef.name=corp-ca',
+      'kubeletDelivery.tls.certManager.issuerRef.kind=ClusterIssuer',
+    ],
+    (docs) => {
+      const certificate = docs.find((d) => d.kind === 'Certificate')!;
+      expect(certificate.apiVersion).toBe('cert-manager.io/v1');
+      expect(certificate.spec).toMatchObject({
+        secretName: 'regcred-operator-kubelet-tls',
+        dnsNames: [
+          'regcred-operator-kubelet.regcred-system.svc',
+          'regcred-operator-kubelet.regcred-system.svc.cluster.local',
+        ],
+        issuerRef: { name: 'corp-ca', kind: 'ClusterIssuer' },
+        usages: ['server auth'],
+      });
+      expect(podSpec(docs).volumes[0].secret.secretName).toBe(certificate.spec.secretName);
+    },
+  ],
+])('knob: %s', async (_name, set, check) => {
+  check(await templateWithCa(...set));
+});
+
+test.each<[string, string[], string]>([
+  [
+    'an installer without the CA the nodes trust',
+    INSTALLER_ON,
+    'kubeletDelivery.installer.enabled needs the CA the nodes trust',
+  ],
+  ['an installer without the endpoint', ['kubeletDelivery.installer.enabled=true'], 'needs kubeletDelivery.enabled'],
+  [
+    'cert-manager without an issuer',
+    [...KUBELET_ON, 'kubeletDelivery.tls.certManager.enabled=true'],
+    'needs kubeletDelivery.tls.certManager.issuerRef.name',
+  ],
+  [
+    'an endpoint that is not https',
+    [...KUBELET_ON, 'kubeletDelivery.installer.endpoints[0]=http://10.1.2.3:8444'],
+    "at '/kubeletDelivery/installer/endpoints/0'",
+  ],
+])('kubeletDelivery: refuses %s', async (_name, set, message) => {
+  const res = await helm(['template', 'r', CHART, ...set.flatMap((s) => ['--set', s])]);
+  expect(res.code).not.toBe(0);
+  expect(res.stderr).toContain(message);
+});
+
+test('kubeletDelivery: the chart grants exactly the rules of deploy/components/kubelet-delivery', async () => {
+  const component = path.join(ROOT, 'deploy', 'components', 'kubelet-delivery');
+  const shipped = [
+    ...(loadAllYaml(await readFile(path.join(component, 'operator-rbac.yaml'), 'utf8')) as Doc[]),
+    ...(loadAllYaml(await readFile(path.join(component, 'node-rbac.yaml'), 'utf8')) as Doc[]),
+  ];
+  const kubeletRules = (docs: Doc[]) =>
+    docs
+      .filter(
+        (d) => d.kind === 'ClusterRole' && d.metadata.labels?.['app.kubernetes.io/component'] === 'kubelet-delivery',
+      )
+      .map((d) => JSON.stringify(d.rules))
+      .sort();
+  const chart = await templateWithCa(...INSTALLER_ON);
+  expect(kubeletRules(chart)).toEqual(kubeletRules(shipped));
+  expect(kubeletRules(chart)).toHaveLength(2);
+  // and nothing kubelet-related without the value
+  expect(kubeletRules(await template())).toEqual([]);
+});
+
+test('helm lint --strict is clean with kubelet delivery and the installer', async () => {
+  const res = await helm(['lint', '--strict', CHART, ...WITH_CA, ...INSTALLER_ON.flatMap((s) => ['--set', s])]);
+  expect(res.stdout).not.toMatch(/\[(WARNING|ERROR)\]/);
+  expect(res.code).toBe(0);
+});
+
+test('helm install with kubelet delivery and the installer, in a namespace that allows privileged Pods', async () => {
+  let fullname = '';
+  await withRelease('privileged', [...WITH_CA, ...INSTALLER_ON.flatMap((s) => ['--set', s])], async (ns, release) => {
+    fullname = `${release}-regcred-operator`;
+    const get = await kubectl(['-n', ns, 'get', 'daemonset,service,configmap', '-o', 'name']);
+    expect(
+      get.stdout
+        .split('\n')
+        .filter((l) => l && !l.endsWith('kube-root-ca.crt'))
+        .sort(),
+    ).toEqual([
+      `configmap/${fullname}-kubelet-ca`,
+      `daemonset.apps/${fullname}-kubelet-installer`,
+      `service/${fullname}-kubelet`,
+      `service/${fullname}-metrics`,
+    ]);
+    const installed = JSON.parse(
+      (await kubectl(['-n', ns, 'get', 'daemonset', `${fullname}-kubelet-installer`, '-o', 'json'])).stdout,
+    ) as { spec: { template: { spec: { containers: Array<{ args: string[] }> } } } };
+    // the variables the kubelet will set for this release's Service
+    const prefix = `${fullname}-kubelet`.toUpperCase().replaceAll('-', '_');
+    expect(argOf(installed.spec.template.spec.containers[0]!.args, '--endpoint')).toBe(
+      `https://$(${prefix}_SERVICE_HOST):$(${prefix}_SERVICE_PORT_KUBELET)`,
+    );
+    // the installer's Pod and the operator's are admitted there (nothing runs Pods here: dry runs)
+    await expectPodAdmitted(ns, 'daemonset', `${fullname}-kubelet-installer`);
+    await expectPodAdmitted(ns, 'deployment', fullname);
+  });
+  expect((await kubectl(['get', 'clusterrole', `${fullname}-kubelet-token-audience`])).code).not.toBe(0);
 });

@@ -19,10 +19,10 @@ import {
   providerRequest,
   runPlugin,
   writePluginConfig,
-} from '../harness/kubelet-plugin.js';
+} from '../../harness/kubelet-plugin.js';
 import { dockerConfigJson, type Registry, startRegistry } from '../harness/registry.js';
 import { type Scenario, startScenario, waitForCondition } from '../harness/scenario.js';
-import { createCertificateAuthority, issueServerCertificate } from '../harness/tls.js';
+import { createCertificateAuthority, issueServerCertificate } from '../../harness/tls.js';
 import { waitFor } from '../../harness/wait.js';
 
 const user = { username: 'puller', password: randomBytes(18).toString('base64url') };
@@ -137,6 +137,18 @@ test.each<[string, () => Promise<unknown>, string]>([
     'a token for another audience',
     async () => providerRequest(registry.image, (await podToken(ns, 'web', 'https://kubernetes.default.svc')).token),
     'WrongAudience',
+  ],
+  [
+    'an expired token (a real token with its exp moved into the past: refused before any TokenReview)',
+    async () => {
+      const [header, payload] = (await podToken(ns, 'web')).token.split('.');
+      const claims = JSON.parse(Buffer.from(payload!, 'base64url').toString()) as Record<string, unknown>;
+      const expired = Buffer.from(JSON.stringify({ ...claims, exp: Math.floor(Date.now() / 1000) - 60 })).toString(
+        'base64url',
+      );
+      return providerRequest(registry.image, `${header}.${expired}.${'A'.repeat(43)}`);
+    },
+    'TokenExpired',
   ],
   ['a token bound to no Pod', async () => providerRequest(registry.image, await mintToken(ns, 'web')), 'NotBoundToPod'],
   [

@@ -6,9 +6,19 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { dumpYaml, loadAllYaml } from '@kubernetes/client-node';
-import { kubectl, run, runOk } from '../../harness/controlplane.js';
+import { FLAGS } from '../../src/config.js';
 import { imageNodeFlags, startOperator } from '../../harness/operator.js';
 import { Cluster, uniqueSuffix } from '../harness/cluster.js';
+import { freePorts, kubectl, run, runOk } from '../../harness/controlplane.js';
+import {
+  mintToken,
+  pluginBinary,
+  providerRequest,
+  runPlugin,
+  writePluginConfig,
+} from '../../harness/kubelet-plugin.js';
+import { createCertificateAuthority, issueServerCertificate } from '../../harness/tls.js';
+import { waitFor } from '../../harness/wait.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const repo = (...p: string[]) => path.join(ROOT, ...p);
@@ -306,6 +316,19 @@ describe('deploy/', () => {
     expect(svc.spec.ports.map((p) => p.name)).toContain(sm.spec.endpoints[0]!.port);
   });
 
+  test("the alerts component adds a PrometheusRule whose rules select the metrics Service's job", async () => {
+    const docs = await withComponent('alerts');
+    const rule = docs.find((d) => d.kind === 'PrometheusRule')! as KubeDoc & {
+      spec: { groups: Array<{ rules: Array<{ alert: string; expr: string }> }> };
+    };
+    const svc = docs.find((d) => d.kind === 'Service')!;
+    expect(rule.metadata.namespace).toBe(svc.metadata.namespace);
+    // a ServiceMonitor names the job after the Service
+    const exprs = rule.spec.groups.flatMap((group) => group.rules.map((r) => r.expr));
+    expect(exprs.length).toBeGreaterThan(0);
+    for (const expr of exprs) expect(expr).toContain(`job="${svc.metadata.name}"`);
+  });
+
   test('the FlowSchema component: accepted by the API server, naming the ServiceAccount deploy/ runs as', async () => {
     const docs = await withComponent('flowschema');
     const deployment = docs.find((d) => d.kind === 'Deployment')! as KubeDoc & {
@@ -331,5 +354,347 @@ describe('deploy/', () => {
     expect(applied.stderr).toBe('');
     expect(applied.stdout).toMatch(/^flowschema\.\S*\/regcred-operator created/m);
     expect(applied.stdout).toMatch(/^prioritylevelconfiguration\.\S*\/regcred-operator created/m);
+  });
+
+  describe('components/kubelet-delivery', () => {
+    type Container = {
+      args: string[];
+      ports?: Array<{ name: string; containerPort: number }>;
+      volumeMounts?: Array<{ name: string; mountPath: string }>;
+    };
+    type PodTemplate = {
+      metadata: { labels: Record<string, string> };
+      spec: { containers: Container[]; volumes?: Array<Record<string, any>> };
+    };
+    type Rules = Array<{ apiGroups: string[]; resources: string[]; verbs: string[] }>;
+    let docs: KubeDoc[];
+    const find = (kind: string, name: string) => docs.find((d) => d.kind === kind && d.metadata.name === name)!;
+    const template = (kind: string, name: string) => (find(kind, name).spec as { template: PodTemplate }).template;
+    const installer = () => template('DaemonSet', 'regcred-kubelet-installer').spec.containers[0]!;
+    /** The value of `--flag=value` in args. */
+    const flag = (args: string[], name: string) => args.find((a) => a.startsWith(`${name}=`))?.slice(name.length + 1);
+    const operatorAudience = FLAGS.find((f) => f.flag === '--kubelet-token-audience')!.fallback!;
+
+    beforeAll(async () => {
+      docs = await withComponent('kubelet-delivery');
+    });
+
+    test('the endpoint: flags on, the port the Service targets, the TLS Secret mounted where the flags point', () => {
+      const pod = template('Deployment', 'regcred-operator');
+      const operator = pod.spec.containers[0]!;
+      expect(flag(operator.args, '--kubelet-bind-address')).toBe(':8444');
+      expect(operator.ports).toContainEqual({ name: 'kubelet', containerPort: 8444, protocol: 'TCP' });
+      const service = find('Service', 'regcred-operator-kubelet') as KubeDoc & {
+        spec: { selector: Record<string, string>; ports: Array<{ port: number; targetPort: string }> };
+      };
+      expect(service.spec.ports).toEqual([expect.objectContaining({ port: 8444, targetPort: 'kubelet' })]);
+      expect(pod.metadata.labels).toMatchObject(service.spec.selector);
+      const mount = operator.volumeMounts!.find((m) => m.name === 'kubelet-tls')!;
+      for (const file of ['--kubelet-tls-cert-file', '--kubelet-tls-key-file'])
+        expect(path.dirname(flag(operator.args, file)!)).toBe(mount.mountPath);
+      expect(pod.spec.volumes).toContainEqual({
+        name: 'kubelet-tls',
+        secret: { secretName: 'regcred-operator-kubelet-tls' },
+      });
+      // the ServiceAccount of the Deployment gets TokenReviews, and only that, from the component
+      const binding = find('ClusterRoleBinding', 'regcred-operator-kubelet-delivery') as KubeDoc & {
+        subjects: unknown[];
+        roleRef: { name: string };
+      };
+      expect(binding.subjects).toEqual([
+        { kind: 'ServiceAccount', name: 'regcred-operator', namespace: 'regcred-system' },
+      ]);
+      expect((find('ClusterRole', binding.roleRef.name) as KubeDoc & { rules: Rules }).rules).toEqual([
+        { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
+      ]);
+    });
+
+    test("one audience: the operator's default, the node RBAC's and the installer's", () => {
+      const role = find('ClusterRole', 'regcred-kubelet-token-audience') as KubeDoc & { rules: Rules };
+      expect(role.rules).toEqual([
+        { apiGroups: [''], resources: [operatorAudience], verbs: ['request-serviceaccounts-token-audience'] },
+      ]);
+      expect(flag(installer().args, '--audience')).toBe(operatorAudience);
+    });
+
+    test('the installer asks the Service by the variables the kubelet sets for it, for the name on its certificate', () => {
+      const service = find('Service', 'regcred-operator-kubelet');
+      // the kubelet's rule: the Service name upper-cased, "-" as "_"; named ports get _SERVICE_PORT_<NAME>
+      const prefix = service.metadata.name.toUpperCase().replaceAll('-', '_');
+      expect(flag(installer().args, '--endpoint')).toBe(
+        `https://$(${prefix}_SERVICE_HOST):$(${prefix}_SERVICE_PORT_KUBELET)`,
+      );
+      expect(flag(installer().args, '--server-name')).toBe(
+        `${service.metadata.name}.${service.metadata.namespace}.svc`,
+      );
+      // the kubelet reads the files at the paths the installer writes: the host paths are mounted as they are
+      const volumes = template('DaemonSet', 'regcred-kubelet-installer').spec.volumes!;
+      const hostPath = (dir: string) =>
+        installer().volumeMounts!.some(
+          (m) => dir.startsWith(m.mountPath) && volumes.find((v) => v.name === m.name)?.hostPath?.path === m.mountPath,
+        );
+      expect(hostPath(flag(installer().args, '--config-dir')!)).toBe(true);
+      expect(hostPath(flag(installer().args, '--bin-dir')!)).toBe(true);
+      // only the CA certificate, from a ConfigMap (never the Secret with the endpoint's key)
+      expect(volumes.find((v) => v.name === 'ca')).toEqual({
+        name: 'ca',
+        configMap: { name: 'regcred-kubelet-ca', items: [{ key: 'ca.crt', path: 'ca.crt' }] },
+      });
+    });
+
+    test("the installer's arguments are the plugin's: install writes the kubelet's configuration for that audience", async () => {
+      const dir = await mkdtemp(path.join(os.tmpdir(), 'regcred-install-'));
+      try {
+        const ca = await createCertificateAuthority(path.join(dir, 'ca'));
+        const host = path.join(dir, 'host');
+        // the DaemonSet's arguments, once, with the host paths under `host` and the Service's variables set
+        const env: Record<string, string> = {
+          REGCRED_OPERATOR_KUBELET_SERVICE_HOST: '10.0.0.44',
+          REGCRED_OPERATOR_KUBELET_SERVICE_PORT_KUBELET: '8444',
+        };
+        const args = installer()
+          .args.filter((a) => !a.startsWith('--watch='))
+          .map((a) => a.replace(/\$\((\w+)\)/g, (_, name: string) => env[name]!))
+          .map((a) =>
+            a.startsWith('--config-dir=/') || a.startsWith('--bin-dir=/') ? a.replace('=/', `=${host}/`) : a,
+          )
+          .map((a) => (a.startsWith('--ca-file=') ? `--ca-file=${ca.caFile}` : a));
+        expect(args[0]).toBe('install');
+        const res = await run(await pluginBinary(), args);
+        expect(res.stderr).toContain('regcred: installed');
+        expect(res.code).toBe(0);
+        const configDir = host + flag(installer().args, '--config-dir')!;
+        const binDir = host + flag(installer().args, '--bin-dir')!;
+        expect((await stat(path.join(binDir, 'regcred-kubelet-plugin'))).mode & 0o111).toBe(0o111);
+        expect(await readFile(path.join(configDir, 'ca.crt'), 'utf8')).toBe(await readFile(ca.caFile, 'utf8'));
+        expect(JSON.parse(await readFile(path.join(configDir, 'plugin.json'), 'utf8'))).toEqual({
+          endpoints: ['https://10.0.0.44:8444'],
+          caFile: 'ca.crt',
+          serverName: 'regcred-operator-kubelet.regcred-system.svc',
+        });
+        const [config] = loadAllYaml(
+          await readFile(path.join(configDir, 'credential-provider-config.yaml'), 'utf8'),
+        ) as Array<{ apiVersion: string; providers: Array<Record<string, any>> }>;
+        expect(config!.apiVersion).toBe('kubelet.config.k8s.io/v1');
+        expect(config!.providers).toHaveLength(1);
+        expect(config!.providers[0]).toMatchObject({
+          name: 'regcred-kubelet-plugin', // the binary's name in the bin dir
+          args: ['--config', path.join(configDir, 'plugin.json')],
+          tokenAttributes: {
+            serviceAccountTokenAudience: operatorAudience,
+            cacheType: 'ServiceAccount',
+            requireServiceAccount: true,
+          },
+        });
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
+
+    test('accepted by the API server (server-side dry run); the installer Pod needs the privileged level it sets', async () => {
+      const cluster = Cluster.admin();
+      const ns = `kubelet-deploy-${uniqueSuffix()}`;
+      // The component's Namespace (its Pod Security labels), created for real under a fresh name, and
+      // every object moved into it: the dry runs are admitted against those labels. (Not the CRD: the
+      // base's dry runs above cover it, and loadAllYaml's typed objects do not round-trip its schema.)
+      const namespace = docs.find((d) => d.kind === 'Namespace')! as KubeDoc & {
+        metadata: { labels: Record<string, string> };
+      };
+      expect(namespace.metadata.labels).toMatchObject({ 'pod-security.kubernetes.io/enforce': 'privileged' });
+      await cluster.createNamespace(ns, namespace.metadata.labels);
+      try {
+        const moved = JSON.parse(
+          JSON.stringify(
+            docs.filter((d) => d.kind !== 'Namespace' && d.kind !== 'CustomResourceDefinition'),
+          ).replaceAll('regcred-system', ns),
+        );
+        const res = await kubectl(
+          ['apply', '--server-side', '--field-manager=regcred-install-test', '--dry-run=server', '-f', '-'],
+          { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: moved }) },
+        );
+        expect(res.stderr).toBe('');
+        expect(res.code).toBe(0);
+        for (const object of [
+          'daemonset.apps/regcred-kubelet-installer',
+          'service/regcred-operator-kubelet',
+          'clusterrole.rbac.authorization.k8s.io/regcred-kubelet-token-audience',
+          'clusterrolebinding.rbac.authorization.k8s.io/regcred-operator-kubelet-delivery',
+        ])
+          expect(res.stdout).toContain(`${object} serverside-applied`);
+        // The installer's Pod is admitted there, and the operator's still is under restricted; the
+        // installer's is not (hostPath), so the component's label is what makes it run.
+        const pod = (kind: string, name: string, namespace: string) => ({
+          apiVersion: 'v1',
+          kind: 'Pod',
+          metadata: { name: 'admission-check', namespace },
+          spec: template(kind, name).spec,
+        });
+        const installerPod = pod('DaemonSet', 'regcred-kubelet-installer', ns);
+        const admitted = await kubectl(['create', '--dry-run=server', '-f', '-'], {
+          input: JSON.stringify(installerPod),
+        });
+        expect(admitted.stderr).toBe('');
+        expect(admitted.code).toBe(0);
+        const restricted = `${ns}-restricted`;
+        await cluster.createNamespace(restricted, { 'pod-security.kubernetes.io/enforce': 'restricted' });
+        try {
+          const operatorPod = pod('Deployment', 'regcred-operator', restricted);
+          (operatorPod.spec as { serviceAccountName?: string }).serviceAccountName = 'default';
+          const operator = await kubectl(['create', '--dry-run=server', '-f', '-'], {
+            input: JSON.stringify(operatorPod),
+          });
+          expect(operator.stderr).toBe('');
+          const refused = await kubectl(['create', '--dry-run=server', '-f', '-'], {
+            input: JSON.stringify({ ...installerPod, metadata: { ...installerPod.metadata, namespace: restricted } }),
+          });
+          expect(refused.code).not.toBe(0);
+          expect(refused.stderr).toMatch(
+            /violates PodSecurity "restricted:latest": .*restricted volume type "hostPath"/,
+          );
+        } finally {
+          await cluster.deleteNamespace(restricted);
+        }
+      } finally {
+        await cluster.deleteNamespace(ns);
+      }
+    });
+
+    test("the component's operator RBAC is what the endpoint needs: without it no TokenReview, with it the answer", async () => {
+      const cluster = Cluster.admin();
+      const id = uniqueSuffix();
+      const user = `kubelet-rbac-${id}`;
+      const ns = `kubelet-rbac-${id}`;
+      await cluster.createNamespace(ns);
+      await cluster.createServiceAccount(ns, 'web');
+      // deploy/'s ClusterRole and the component's, as they are, under names of this test's own, for `user`
+      const base = loadAllYaml(await readFile(repo('deploy', 'rbac', 'cluster_role.yaml'), 'utf8'))[0] as KubeDoc;
+      const kubeletRole = find('ClusterRole', 'regcred-operator-kubelet-delivery');
+      const bound = (role: KubeDoc) => {
+        const name = `${role.metadata.name}-${id}`;
+        return [
+          { ...role, metadata: { ...role.metadata, name } },
+          {
+            apiVersion: 'rbac.authorization.k8s.io/v1',
+            kind: 'ClusterRoleBinding',
+            metadata: { name },
+            roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name },
+            subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: user }],
+          },
+        ];
+      };
+      const list = (items: unknown[]) => JSON.stringify({ apiVersion: 'v1', kind: 'List', items });
+      expect((await kubectl(['apply', '-f', '-'], { input: list(bound(base)) })).stderr).toBe('');
+      const dir = await mkdtemp(path.join(os.tmpdir(), 'regcred-kubelet-rbac-'));
+      const ca = await createCertificateAuthority(path.join(dir, 'ca'));
+      const serving = await issueServerCertificate(ca, 'endpoint', ['127.0.0.1']);
+      await writeFile(path.join(dir, 'tls.crt'), serving.cert);
+      await writeFile(path.join(dir, 'tls.key'), serving.key);
+      const [port] = await freePorts(1);
+      const plugin = await writePluginConfig(path.join(dir, 'node'), [`https://127.0.0.1:${port}`], ca.caFile);
+      const op = await startOperator({
+        sourceNamespace: ns,
+        user,
+        bindClusterAdmin: false,
+        args: [
+          ...['--kubelet-bind-address', `127.0.0.1:${port}`],
+          ...[
+            '--kubelet-tls-cert-file',
+            path.join(dir, 'tls.crt'),
+            '--kubelet-tls-key-file',
+            path.join(dir, 'tls.key'),
+          ],
+        ],
+      });
+      try {
+        // a Pod-bound token for a ServiceAccount nothing selects: a verified token gets an empty answer
+        const token = async () => {
+          const pod = `p-${uniqueSuffix()}`;
+          await cluster.createPod(ns, {
+            metadata: { name: pod },
+            spec: { serviceAccountName: 'web', containers: [{ name: 'c', image: 'registry.example.com/app:1' }] },
+          });
+          return mintToken(ns, 'web', { pod });
+        };
+        const refused = await runPlugin(plugin, providerRequest('registry.example.com/app:1', await token()));
+        expect(refused.code).toBe(1);
+        expect(refused.stderr).toContain('TokenReviewFailed');
+        expect((await kubectl(['apply', '-f', '-'], { input: list(bound(kubeletRole)) })).stderr).toBe('');
+        const request = providerRequest('registry.example.com/app:1', await token());
+        // RBAC reaches the API server's authorizer through its watch: ask until it has
+        const answered = await waitFor(
+          async () => {
+            const answer = await runPlugin(plugin, request);
+            return answer.code === 0 ? answer : undefined;
+          },
+          { timeoutMs: 30_000, what: 'an answer once the TokenReview is allowed' },
+        );
+        expect(answered.response?.auth).toEqual({});
+        expect(await op.metric('regcred_kubelet_requests_total', { result: 'none' })).toBe(1);
+      } finally {
+        await op.stop();
+        await kubectl(['delete', '-f', '-'], { input: list([...bound(base), ...bound(kubeletRole)]) });
+        await cluster.deleteNamespace(ns);
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
+
+    test('the node RBAC: a node may request tokens for the audience, for any ServiceAccount, and nothing else', async () => {
+      // node-rbac.yaml as it is, under names of this test's own (the rules and subjects unchanged)
+      const suffix = uniqueSuffix();
+      const file = loadAllYaml(
+        await readFile(repo('deploy', 'components', 'kubelet-delivery', 'node-rbac.yaml'), 'utf8'),
+      ) as Array<KubeDoc & { roleRef?: { name: string } }>;
+      const objects = file.map((d) => ({
+        ...d,
+        metadata: { ...d.metadata, name: `${d.metadata.name}-${suffix}` },
+        ...(d.roleRef ? { roleRef: { ...d.roleRef, name: `${d.roleRef.name}-${suffix}` } } : {}),
+      }));
+      const list = JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects });
+      const applied = await kubectl(['apply', '-f', '-'], { input: list });
+      expect(applied.stderr).toBe('');
+      try {
+        const node = { user: 'system:node:n1', groups: ['system:nodes', 'system:authenticated'] };
+        const workload = {
+          user: 'system:serviceaccount:team-a:web',
+          groups: ['system:serviceaccounts', 'system:serviceaccounts:team-a', 'system:authenticated'],
+        };
+        const allowed = async (who: typeof node, attributes: Record<string, string>) => {
+          const review = {
+            apiVersion: 'authorization.k8s.io/v1',
+            kind: 'SubjectAccessReview',
+            spec: { ...who, resourceAttributes: attributes },
+          };
+          const res = await kubectl(['create', '-o', 'json', '-f', '-'], { input: JSON.stringify(review) });
+          expect(res.stderr).toBe('');
+          return (JSON.parse(res.stdout) as { status: { allowed: boolean } }).status.allowed;
+        };
+        // what NodeRestriction asks for a node's TokenRequest with an audience no Pod names
+        const audience = (resource: string, namespace = 'team-a', name = 'web') => ({
+          verb: 'request-serviceaccounts-token-audience',
+          group: '',
+          version: 'v1',
+          resource,
+          namespace,
+          name,
+        });
+        expect(await allowed(node, audience(operatorAudience))).toBe(true);
+        expect(await allowed(node, audience(operatorAudience, 'team-b', 'builder'))).toBe(true);
+        expect(await allowed(node, audience('sts.amazonaws.com'))).toBe(false);
+        expect(await allowed(node, audience('https://kubernetes.default.svc'))).toBe(false);
+        expect(await allowed(workload, audience(operatorAudience))).toBe(false);
+        // the tokens themselves still come from the Node authorizer (Pods on the node only), not from here
+        const createToken = {
+          verb: 'create',
+          group: '',
+          resource: 'serviceaccounts',
+          subresource: 'token',
+          namespace: 'team-a',
+          name: 'web',
+        };
+        expect(await allowed(node, createToken)).toBe(false);
+      } finally {
+        await kubectl(['delete', '-f', '-'], { input: list });
+      }
+    });
   });
 });

@@ -262,3 +262,158 @@ test('doctor image for a ServiceAccount that does not exist', async () => {
   expect(d.verdict).toBe('broken');
   expect(d.steps.at(-1)).toMatchObject({ id: 'pullSecrets', status: 'broken' });
 });
+
+describe('kubelet delivery and the node', () => {
+  const kubeletCredential = (spec: Record<string, unknown> = {}, status: Record<string, unknown> = {}) => ({
+    name: 'secretless',
+    spec: {
+      registries: [{ server: REGISTRY, basicAuth: { secretName: 'src' } }],
+      serviceAccounts: ['web'],
+      delivery: { secrets: false, kubelet: true },
+      ...spec,
+    },
+    status: { kubelet: { served: 3, refused: 1, lastServedTime: '2026-12-07T01:00:00Z' }, ...status },
+  });
+  const node = (provider: Partial<{ configured: boolean; pluginCalls: number; pluginErrors: number }> = {}) => ({
+    name: 'node-1',
+    provider: { state: 'read' as const, configured: true, pluginCalls: 2, pluginErrors: 0, ...provider },
+    verificationPolicy: 'NeverVerifyPreloadedImages',
+  });
+  const secretless = (overrides: Partial<DoctorFacts> = {}): DoctorFacts =>
+    facts({
+      pod: { name: 'app-1', imagePullSecrets: [], containerState: { running: true } },
+      serviceAccountName: 'web',
+      serviceAccount: { state: 'found', imagePullSecrets: [], labels: {} },
+      secrets: {},
+      managedSecrets: [],
+      namespaceLabels: {},
+      credentials: [kubeletCredential()],
+      node: node(),
+      ...overrides,
+    });
+
+  test.each<[string, Partial<DoctorFacts>, 'ok' | 'broken' | 'unknown', string, RegExp]>([
+    [
+      'a running Pod served through the kubelet',
+      {},
+      'ok',
+      'kubelet',
+      /RegistryCredential secretless serves 127\.0\.0\.1:5000 to team-a\/web through the kubelet: served 3, refused 1/,
+    ],
+    [
+      'a waiting Pod of a covered ServiceAccount: not checked against the registry',
+      { pod: { name: 'app-1', imagePullSecrets: [], containerState: { waitingReason: 'ContainerCreating' } } },
+      'unknown',
+      'kubelet',
+      /provider configured; regcred-kubelet-plugin ran 2 time\(s\), 0 error\(s\)/,
+    ],
+    [
+      'the node has no credential provider',
+      {
+        pod: { name: 'app-1', imagePullSecrets: [], containerState: { waitingReason: 'ImagePullBackOff' } },
+        node: node({ configured: false, pluginCalls: 0 }),
+      },
+      'broken',
+      'kubelet',
+      /its kubelet has no image credential provider configured/,
+    ],
+    [
+      'the plugin never ran: matchImages',
+      { node: node({ pluginCalls: 0 }), pod: { name: 'app-1', imagePullSecrets: [], containerState: {} } },
+      'unknown',
+      'kubelet',
+      /matchImages may not cover 127\.0\.0\.1:5000/,
+    ],
+    [
+      'a ServiceAccount the credential does not serve',
+      {
+        serviceAccountName: 'builder',
+        pod: { name: 'app-1', imagePullSecrets: [], containerState: { waitingReason: 'ImagePullBackOff' } },
+      },
+      'broken',
+      'kubelet',
+      /serves 127\.0\.0\.1:5000 to the kubelet, not to ServiceAccount team-a\/builder/,
+    ],
+    [
+      'a namespace the credential does not select',
+      {
+        credentials: [kubeletCredential({ namespaceSelector: { matchLabels: { team: 'b' } } })],
+        pod: { name: 'app-1', imagePullSecrets: [], containerState: { waitingReason: 'ImagePullBackOff' } },
+      },
+      'broken',
+      'kubelet',
+      /not to namespace team-a/,
+    ],
+  ])('%s', async (_what, overrides, verdict, stepId, detail) => {
+    let liveChecks = 0;
+    const d = await diagnose(secretless(overrides), { live: async () => (liveChecks++, verified) });
+    expect(d.verdict).toBe(verdict);
+    expect(d.steps.find((step) => step.id === stepId)?.details.join('\n')).toMatch(detail);
+    // doctor never holds the value the operator serves to the kubelet, so it cannot check it live.
+    expect(liveChecks).toBe(0);
+  });
+
+  test('an uncovered ServiceAccount: the fix names the RegistryCredential and the ServiceAccount', async () => {
+    const d = await diagnose(
+      secretless({
+        serviceAccountName: 'builder',
+        pod: { name: 'app-1', imagePullSecrets: [], containerState: { waitingReason: 'ImagePullBackOff' } },
+      }),
+    );
+    const broken = d.steps.filter((step) => step.status === 'broken' && step.fix);
+    expect(broken.map((step) => step.id)).toEqual(['kubelet']);
+    expect(broken[0]!.fix).toContain('add "builder" to the spec.serviceAccounts of RegistryCredential secretless');
+  });
+
+  test('a running Pod without any credential of its own: doctor says it runs from the node and which kubelet setting closes that', async () => {
+    const d = await diagnose(
+      facts({
+        pod: { name: 'app-1', imagePullSecrets: [], containerState: { running: true } },
+        serviceAccount: { state: 'found', imagePullSecrets: [] },
+        secrets: {},
+        credentials: [],
+        managedSecrets: [],
+        events: [
+          {
+            reason: 'Pulled',
+            type: 'Normal',
+            count: 1,
+            message: `Container image "${IMAGE}" already present on machine and can be accessed by the pod`,
+          },
+        ],
+        node: { ...node(), verificationPolicy: 'NeverVerify' },
+      }),
+    );
+    expect(d.verdict).toBe('broken');
+    const why = d.steps.find((step) => step.id === 'node');
+    expect(why?.details.join('\n')).toMatch(
+      /already on node node-1.*imagePullCredentialsVerificationPolicy NeverVerify/s,
+    );
+    expect(why?.fix).toContain('AlwaysVerify');
+  });
+
+  test("the node's fallback TLS error does not contradict the registry's own ManifestNotFound", async () => {
+    const d = await diagnose(
+      facts({
+        pod: { name: 'app-1', imagePullSecrets: ['pull'], containerState: { waitingReason: 'ImagePullBackOff' } },
+        events: [
+          {
+            reason: 'Failed',
+            type: 'Warning',
+            count: 2,
+            message:
+              `Failed to pull image "${IMAGE}": tls: failed to verify certificate: ` +
+              'x509: certificate signed by unknown authority',
+          },
+        ],
+      }),
+      {
+        live: liveReturning({ state: 'Failed', reason: 'ManifestNotFound', message: 'no tag 1', requests: 3 }),
+      },
+    );
+    expect(d.verdict).toBe('broken');
+    const events = d.steps.find((step) => step.id === 'events')!;
+    expect(events.details.some((line) => line.startsWith('cause: '))).toBe(false);
+    expect(events.details.join('\n')).toContain('but the registry answers ManifestNotFound (live check)');
+  });
+});

@@ -125,7 +125,7 @@ describe('ClusterReader', () => {
           containerState: { waitingReason: 'ImagePullBackOff', waitingMessage: 'back-off', running: false },
         },
         serviceAccountName: 'default',
-        serviceAccount: { state: 'found', imagePullSecrets: ['harbor'] },
+        serviceAccount: { state: 'found', imagePullSecrets: ['harbor'], labels: {} },
         secrets: {
           harbor: {
             state: 'found',

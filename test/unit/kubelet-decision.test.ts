@@ -185,6 +185,29 @@ describe('decide', () => {
     expect(decision.cacheDurationMs).toBe(expected);
   });
 
+  test.each<[string, Partial<DecisionInput>, number]>([
+    ['a registry no credential names: the bound', { credentials: [cred('a', {}, ['other.example.com'])] }, MAX_CACHE],
+    [
+      'a ServiceAccount not selected (yet): not cached',
+      {
+        serviceAccount: 'builder',
+        serviceAccountObject: sa('team-a', 'builder'),
+        credentials: [cred('a', {}, ['registry.example.com'])],
+      },
+      0,
+    ],
+    [
+      'a namespace not selected (yet): not cached',
+      { credentials: [cred('a', { namespaceSelector: { matchLabels: { team: 'b' } } }, ['registry.example.com'])] },
+      0,
+    ],
+    ['sources not resolved yet: not cached', { credentials: [{ name: 'a', spec: spec() }] }, 0],
+  ])('an answer with nothing in it: %s', (_name, overrides, expected) => {
+    const decision = decide(input(overrides));
+    expect(decision.auth).toEqual({});
+    expect(decision.cacheDurationMs).toBe(expected);
+  });
+
   test('a credential whose sources are not resolved yet is reported for its registry, and serves nothing', () => {
     const decision = decide(input({ credentials: [{ name: 'a', spec: spec() }] }));
     expect(decision.auth).toEqual({});

@@ -1,6 +1,6 @@
-// cli/render.ts: what `kubectl regcred doctor` and `kubectl regcred status` print for people.
-import { renderDiagnoses, renderStatus } from '../../src/cli/render.js';
-import type { CredentialFact, Diagnosis, Step } from '../../src/cli/diagnosis.js';
+// cli/render.ts: what `kubectl regcred doctor` prints for people: the verdict first, then the chain.
+import type { Diagnosis, Step } from '../../src/cli/diagnosis.js';
+import { renderDiagnoses } from '../../src/cli/render.js';
 
 const step = (status: Step['status'], title: string, extra: Partial<Step> = {}): Step => ({
   id: 'secrets',
@@ -67,48 +67,5 @@ describe('renderDiagnoses', () => {
     ['info', '·'],
   ])('a %s step is marked %s', (status, mark) => {
     expect(renderDiagnoses('x', [diagnosis('unknown', [step(status, 't')])])).toContain(`  ${mark} t\n`);
-  });
-});
-
-describe('renderStatus', () => {
-  const fact = (name: string, status?: Record<string, unknown>): CredentialFact => ({
-    name,
-    spec: {},
-    ...(status ? { status: status as CredentialFact['status'] } : {}),
-  });
-
-  test('no credentials', () => {
-    expect(renderStatus([])).toBe('No RegistryCredentials.\n');
-  });
-
-  test('one row per credential, columns aligned; the reason only when not Ready', () => {
-    const text = renderStatus([
-      fact('harbor', {
-        conditions: [
-          { type: 'Ready', status: 'True', reason: 'Ready' },
-          { type: 'CredentialsVerified', status: 'True', reason: 'Verified' },
-        ],
-        namespaces: { selected: 3, ready: 3 },
-        credentialsExpireAt: '2026-12-07T12:00:00Z',
-        recoveredPods: 2,
-      }),
-      fact('ecr-long-name', {
-        conditions: [
-          { type: 'Ready', status: 'False', reason: 'SourceFailed' },
-          { type: 'CredentialsVerified', status: 'False', reason: 'Unauthorized' },
-        ],
-        namespaces: { selected: 2, ready: 0 },
-      }),
-      fact('fresh'),
-    ]);
-    expect(text).toBe(
-      [
-        'NAME           READY    NAMESPACES  EXPIRES               VERIFIED              RECOVERED  REASON',
-        'harbor         True     3/3         2026-12-07T12:00:00Z  True                  2',
-        'ecr-long-name  False    0/2         -                     False (Unauthorized)  -          SourceFailed',
-        'fresh          Unknown  -           -                     -                     -',
-        '',
-      ].join('\n'),
-    );
   });
 });

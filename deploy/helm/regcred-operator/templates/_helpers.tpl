@@ -34,3 +34,21 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "regcred-operator.sourceNamespace" -}}
 {{- default .Release.Namespace .Values.sourceNamespace }}
 {{- end }}
+
+{{/* Kubelet delivery: the endpoint's Service, its TLS Secret and the CA ConfigMap the nodes get. */}}
+{{- define "regcred-operator.kubeletServiceName" -}}
+{{- printf "%s-kubelet" (include "regcred-operator.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "regcred-operator.kubeletTlsSecretName" -}}
+{{- default (printf "%s-kubelet-tls" (include "regcred-operator.fullname" .)) .Values.kubeletDelivery.tls.secretName }}
+{{- end }}
+
+{{- define "regcred-operator.kubeletCaConfigMapName" -}}
+{{- default (printf "%s-kubelet-ca" (include "regcred-operator.fullname" .)) .Values.kubeletDelivery.tls.caConfigMap }}
+{{- end }}
+
+{{/* The environment variable prefix the kubelet gives containers for the endpoint's Service. */}}
+{{- define "regcred-operator.kubeletServiceEnv" -}}
+{{- include "regcred-operator.kubeletServiceName" . | upper | replace "-" "_" }}
+{{- end }}

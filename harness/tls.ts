@@ -2,7 +2,7 @@
 // registry.ts does). Processes trust the CA through NODE_EXTRA_CA_CERTS.
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { runOk } from '../../harness/controlplane.js';
+import { runOk } from './controlplane.js';
 
 export interface CertificateAuthority {
   dir: string;
