@@ -17,11 +17,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AuthenticationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
-import { buildOperator, freePorts, startControlPlane } from '../test/harness/controlplane.js';
-import { pluginBinary, providerRequest, runPlugin, writePluginConfig } from '../test/harness/kubelet-plugin.js';
-import { startOperator, sumMetric, type OperatorProcess } from '../test/harness/operator.js';
-import { createCertificateAuthority, issueServerCertificate } from '../test/harness/tls.js';
-import { waitFor } from '../test/harness/wait.js';
+import { buildOperator, freePorts, startControlPlane } from '../harness/controlplane.js';
+import { pluginBinary, providerRequest, runPlugin, writePluginConfig } from '../harness/kubelet-plugin.js';
+import { startOperator, sumMetric, type OperatorProcess } from '../harness/operator.js';
+import { createCertificateAuthority, issueServerCertificate } from '../harness/tls.js';
+import { waitFor } from '../harness/wait.js';
 import { cpuSecondsOf, fmt, log, memoryOf, percentile, pool, seconds } from './support.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

@@ -6,7 +6,7 @@ import { readFile, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import yaml from 'js-yaml';
 import { type Config, parseConfig } from '../src/config.js';
-import type { ControlPlane } from '../test/harness/controlplane.js';
+import type { ControlPlane } from '../harness/controlplane.js';
 
 // ---- figures ----------------------------------------------------------------------------------
 

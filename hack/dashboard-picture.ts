@@ -1,9 +1,9 @@
 // The picture of the Grafana dashboard in docs/operations/dashboard.md, drawn from real data: a real
-// control plane (test/harness/controlplane.ts), the operator as a process, a real registry, and a
+// control plane (harness/controlplane.ts), the operator as a process, a real registry, and a
 // real Prometheus (hack/build-promtool.sh builds it) scraping the operator every 2 s while a scripted
 // few minutes of work run: a fan-out to namespaces created in waves, a Google token (stand-in), a
 // credential the registry refuses, a source Secret that is missing, a stuck bare Pod, a minute of
-// 429s and cut watches from the fault proxy (test/harness/api-proxy.ts), a source Secret deleted and
+// 429s and cut watches from the fault proxy (harness/api-proxy.ts), a source Secret deleted and
 // created again. Then every panel's queries of deploy/dashboards/regcred.json go to Prometheus'
 // query_range API and each panel is drawn where its gridPos puts it, as SVG. Not a test and not run
 // by npm test: run it after changing the dashboard and commit the picture.
@@ -16,15 +16,15 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startApiProxy } from '../test/harness/api-proxy.js';
+import { startApiProxy } from '../harness/api-proxy.js';
 import { basicAuthSecret } from '../test/harness/cluster.js';
-import { freePorts, httpGet, runOk, startControlPlane, stopPid } from '../test/harness/controlplane.js';
+import { freePorts, httpGet, runOk, startControlPlane, stopPid } from '../harness/controlplane.js';
 import { createStuckPod } from '../test/harness/pods.js';
 import { startRegistry } from '../test/harness/registry.js';
 import { GOOGLE_HOSTS, startGoogleStandIn } from '../test/harness/google.js';
 import { cloudEnvironment, startEgressProxy } from '../test/harness/stand-ins.js';
 import { startScenario } from '../test/harness/scenario.js';
-import { waitFor } from '../test/harness/wait.js';
+import { waitFor } from '../harness/wait.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = path.join(ROOT, 'docs', 'operations', 'dashboard.svg');

@@ -2,7 +2,7 @@
 //
 // With KUBECONFIG set, the demo uses that cluster (its current context); otherwise it starts the
 // throwaway local control plane of the integration tests (etcd, kube-apiserver,
-// kube-controller-manager; see test/harness/controlplane.ts). Then it installs the CRD, creates a
+// kube-controller-manager; see harness/controlplane.ts). Then it installs the CRD, creates a
 // source namespace with a (fake) Harbor robot account and some namespaces, applies
 // examples/demo-credential.yaml, runs the operator (`node dist/main.js`) as a child process and
 // shows, with kubectl, the pull Secrets and ServiceAccounts it manages, including in a namespace
@@ -32,8 +32,8 @@ import {
   stopPid,
   tailFile,
   waitForProcess,
-} from '../test/harness/controlplane.js';
-import { StopWaiting, waitFor } from '../test/harness/wait.js';
+} from '../harness/controlplane.js';
+import { StopWaiting, waitFor } from '../harness/wait.js';
 import { NODE_NAME, nodePreflight, type RealNode, startNode, trustRegistry } from '../test/harness/node.js';
 import { type Registry, startRegistry } from '../test/harness/registry.js';
 import { appImageLayout } from '../test/harness/workloads.js';

@@ -5,10 +5,10 @@ import type http from 'node:http';
 import type { Logger } from 'pino';
 import { LABEL_MANAGED_BY, MANAGED_BY, type RegistryCredential } from './api/v1alpha1.js';
 import type { Config } from './config.js';
-import { parseKey } from './controller/keys.js';
+import { parseKey, readinessKey } from './controller/keys.js';
 import { enqueueEverything, registerMappers } from './controller/mappers.js';
 import type { Caches } from './controller/caches.js';
-import { logFieldsOf, Reconciler } from './controller/reconciler.js';
+import { Controllers, logFieldsOf } from './controller/reconciler.js';
 import { cacheTransforms } from './controller/slim.js';
 import { EventRecorder } from './events.js';
 import { serveMetrics, serveProbes } from './health.js';
@@ -18,7 +18,6 @@ import { paths, Resources } from './k8s/resources.js';
 import { createProviders, type Providers } from './providers/index.js';
 import { checkCredential } from './registry/v2.js';
 import { Verifier } from './registry/verifier.js';
-import { credentialKey } from './controller/keys.js';
 import type { Metrics } from './metrics.js';
 import type { Clock, Timer } from './runtime/clock.js';
 import { Informer, type KubeObject } from './runtime/informer.js';
@@ -47,7 +46,7 @@ export class Operator {
   readonly caches: Caches;
   readonly queue: WorkQueue;
   readonly providers: Providers;
-  private readonly reconciler: Reconciler;
+  private readonly controllers: Controllers;
   private readonly workers: WorkerPool;
   private readonly verifier?: Verifier;
   private readonly events: EventRecorder;
@@ -107,19 +106,18 @@ export class Operator {
     });
     this.providers = providers;
     // Registry checks run beside the workers, a few at a time; a changed result recounts the status.
+    // (The readiness controller reports it; its key is queued by name so the verifier knows no controller.)
     this.verifier = config.verifyRegistries
       ? new Verifier({
           clock,
           check: checkCredential,
-          onChange: (owners) => owners.forEach((owner) => this.queue.add(credentialKey(owner))),
+          onChange: (owners) => owners.forEach((owner) => this.queue.add(readinessKey(owner))),
           onResult: (result) => metrics.registryChecks.inc({ result: result.reason }),
         })
       : undefined;
     this.events = new EventRecorder(resources, clock, logger);
     // What the endpoint served recounts the credential's status after the status pause.
-    const ledger = new DeliveryLedger((name) =>
-      this.queue.addAfter(credentialKey(name), this.reconciler.statusDelay(name)),
-    );
+    const ledger = new DeliveryLedger((name) => this.controllers.reporting.statusMayChange(name));
     this.kubelet = new KubeletEndpoint({
       caches: this.caches,
       synced: () => this.started,
@@ -138,7 +136,7 @@ export class Operator {
       metrics,
       maxCacheMs: config.kubeletCacheSeconds * 1000,
     });
-    this.reconciler = new Reconciler({
+    this.controllers = new Controllers({
       resources,
       caches: this.caches,
       queue: this.queue,
@@ -154,7 +152,7 @@ export class Operator {
     });
     this.workers = new WorkerPool({
       queue: this.queue,
-      reconcile: this.reconciler.reconcile,
+      reconcile: this.controllers.reconcile,
       workers: config.concurrency,
       logger,
       logFields: logFieldsOf,
@@ -164,6 +162,7 @@ export class Operator {
         metrics.reconcileDuration.observe({ kind }, seconds);
         metrics.managedSecrets.set(this.caches.managedSecrets.size());
       },
+      onBurstEnded: () => this.controllers.reporting.burstEnded(),
     });
   }
 
@@ -202,9 +201,10 @@ export class Operator {
     registerMappers({
       caches: this.caches,
       queue: this.queue,
-      specOf: (name) => this.reconciler.specOf(name),
       sourceSecretNames: this.providers.sourceSecretNames,
-      statusDelay: (name) => this.reconciler.statusDelay(name),
+      statusMayChange: (name) => this.controllers.reporting.statusMayChange(name),
+      onDecision: (listener) => this.controllers.onDecision(listener),
+      onNamespaceConverged: (listener) => this.controllers.onNamespaceConverged(listener),
     });
     enqueueEverything(this.caches, this.queue);
     if (!this.options.deferWorkers) this.startWorkers();

@@ -1,38 +1,67 @@
 // Which keys an event on a watched object should wake. Cheap and conservative: when in doubt a key
-// is queued, because a reconcile that finds nothing to do writes nothing.
+// is queued, because a reconcile that finds nothing to do writes nothing. The mappers read the API
+// objects (a credential's spec is parsed from its cached object, once per generation) and the
+// credential controller's published decision; they remember nothing of the controllers.
+// Stuck-pod recovery keys (p/) are queued here only: a Pending Pod that waits on a pull, a
+// namespace its key has just converged (its ServiceAccounts carry the entry now), a credential
+// decision that changes what is recovered. Each is queued only where a Pod waits on a pull.
 import type { V1Namespace, V1Pod, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
 import {
   ANNOTATION_INJECTED,
+  deliversSecrets,
   LABEL_CREDENTIAL,
+  parseSpec,
   type RegistryCredential,
   type RegistryCredentialSpec,
 } from '../api/v1alpha1.js';
-import { isNamespaceSelected, isServiceAccountSelected } from './desired.js';
-import { isWaitingOnPull, toSlimPod } from './podrecovery.js';
-import { credentialKey, namespaceKey } from './keys.js';
-import { STATUS_DELAY_BASE_MS } from './timing.js';
 import type { Caches } from './caches.js';
+import type { CredentialDecision } from './credentialstate.js';
+import { isNamespaceSelected, isServiceAccountSelected } from './desired.js';
+import { credentialKey, type Enqueuer, namespaceKey, podRecoveryKey } from './keys.js';
+import { isWaitingOnPull, toSlimPod } from './podrecovery.js';
 import { injectedBy, injectedFor } from './serviceaccounts.js';
-
-export interface Enqueuer {
-  add(key: string): void;
-  addAfter(key: string, delayMs: number): void;
-}
 
 export interface MapperOptions {
   caches: Caches;
   queue: Enqueuer;
-  specOf(credential: string): RegistryCredentialSpec | undefined;
   /** The source Secrets a spec reads (providers/). */
   sourceSecretNames(spec: RegistryCredentialSpec): string[];
-  /** Delay for credential keys woken only to refresh status counts (default STATUS_DELAY_BASE_MS). */
-  statusDelay?(credential: string): number;
+  /** The status counts of a credential may have changed: recounted after the pause (reporting.ts). */
+  statusMayChange(credential: string): void;
+  /** Subscribes to the credential controller's decisions (credentialcontroller.ts: onDecision). */
+  onDecision?(listener: (credential: string, decision: CredentialDecision) => void): void;
+  /** Subscribes to namespaces converged by their namespace key (namespacecontroller.ts: onConverged). */
+  onNamespaceConverged?(listener: (credential: string, namespace: string) => void): void;
+}
+
+/** The spec of a cached credential object, parsed once per uid and generation (undefined: invalid). */
+export function specReader(): (cred: RegistryCredential) => RegistryCredentialSpec | undefined {
+  const parsed = new Map<string, { version: string; spec?: RegistryCredentialSpec }>();
+  return (cred) => {
+    const version = `${cred.metadata.uid}/${cred.metadata.generation ?? 0}`;
+    let entry = parsed.get(cred.metadata.name);
+    if (!entry || entry.version !== version) {
+      const result = parseSpec(cred.spec);
+      parsed.set(cred.metadata.name, (entry = { version, spec: result.ok ? result.spec : undefined }));
+    }
+    return entry.spec;
+  };
+}
+
+/** Whether the credential recovers stuck Pods in this namespace (an unknown namespace: maybe). */
+function recoversIn(spec: RegistryCredentialSpec | undefined, namespace: V1Namespace | undefined): boolean {
+  if (!spec?.podRecovery?.enabled || spec.suspend || !deliversSecrets(spec)) return false;
+  return !namespace || isNamespaceSelected(namespace, spec);
 }
 
 export function registerMappers(options: MapperOptions): void {
   const { caches, queue } = options;
-  const delay = (credential: string) => options.statusDelay?.(credential) ?? STATUS_DELAY_BASE_MS;
+  const specOf = specReader();
   const credentials = () => caches.credentials.list();
+  const hasPodsWaitingOnPull = (namespace: string) => {
+    for (const pod of caches.pods.listIn(namespace)) if (isWaitingOnPull(toSlimPod(pod))) return true;
+    return false;
+  };
 
   caches.credentials.on({
     add: (cred) => queue.add(credentialKey(cred.metadata.name)),
@@ -47,12 +76,10 @@ export function registerMappers(options: MapperOptions): void {
     const name = ns.metadata!.name!;
     for (const cred of credentials()) {
       queue.add(namespaceKey(cred.metadata.name, name));
-      // Counts are refreshed after a pause (statusDelay). A namespace joining the selection of a
-      // Ready credential makes its status stale until then, so the namespace key, once it has
-      // served the namespace, runs the recount at once when no other work is queued or in flight
-      // (StatusPacer.namespaceChanged, statuspacing.ts): the recount never competes with the
+      // Counts are refreshed after a pause; once the namespace key has served the namespace, the
+      // recount runs at once when the burst of work ends (reporting.ts): it never competes with the
       // namespace's own writes.
-      queue.addAfter(credentialKey(cred.metadata.name), delay(cred.metadata.name));
+      options.statusMayChange(cred.metadata.name);
     }
   };
   caches.namespaces.on({
@@ -66,14 +93,14 @@ export function registerMappers(options: MapperOptions): void {
         onNamespace(ns);
     },
     delete: () => {
-      for (const cred of credentials()) queue.addAfter(credentialKey(cred.metadata.name), delay(cred.metadata.name));
+      for (const cred of credentials()) options.statusMayChange(cred.metadata.name);
     },
   });
 
   const onServiceAccount = (sa: V1ServiceAccount) => {
     const ns = sa.metadata!.namespace!;
     for (const cred of credentials()) {
-      const spec = options.specOf(cred.metadata.name);
+      const spec = specOf(cred);
       if (!spec || isServiceAccountSelected(sa, spec) || injectedFor(sa, cred.metadata.name).length > 0)
         queue.add(namespaceKey(cred.metadata.name, ns));
     }
@@ -106,7 +133,7 @@ export function registerMappers(options: MapperOptions): void {
   const onSourceSecret = (secret: V1Secret) => {
     const name = secret.metadata?.name ?? '';
     for (const cred of credentials()) {
-      const spec = options.specOf(cred.metadata.name);
+      const spec = specOf(cred);
       if (!spec || options.sourceSecretNames(spec).includes(name)) queue.add(credentialKey(cred.metadata.name));
     }
   };
@@ -116,20 +143,34 @@ export function registerMappers(options: MapperOptions): void {
     delete: onSourceSecret,
   });
 
-  // Stuck-pod recovery: a Pending Pod that waits on a pull wakes the namespace key of every
+  // Stuck-pod recovery: a Pending Pod that waits on a pull wakes the pod-recovery key of every
   // credential that recovers Pods there.
   const onPod = (pod: V1Pod) => {
     if (!isWaitingOnPull(toSlimPod(pod))) return;
     const ns = pod.metadata!.namespace!;
     const namespace = caches.namespaces.get(ns);
-    for (const cred of credentials()) {
-      const spec = options.specOf(cred.metadata.name);
-      if (!spec?.podRecovery?.enabled || spec.suspend) continue;
-      if (namespace && !isNamespaceSelected(namespace, spec)) continue;
-      queue.add(namespaceKey(cred.metadata.name, ns));
-    }
+    for (const cred of credentials())
+      if (recoversIn(specOf(cred), namespace)) queue.add(podRecoveryKey(cred.metadata.name, ns));
   };
   caches.pods.on({ add: onPod, update: (_old, pod) => onPod(pod) });
+
+  // A converged namespace: its ServiceAccounts carry the entry now, which may unblock Pods created
+  // before they did (our own writes' watch events carry no change: the cache has them already).
+  options.onNamespaceConverged?.((credential, ns) => {
+    const cred = caches.credentials.get(credential);
+    if (cred && recoversIn(specOf(cred), caches.namespaces.get(ns)) && hasPodsWaitingOnPull(ns))
+      queue.add(podRecoveryKey(credential, ns));
+  });
+
+  // A decision that changes what is recovered (a first one, podRecovery turned on, a new Secret
+  // name or registry): every namespace with Pods waiting on a pull is looked at again.
+  options.onDecision?.((credential, decision) => {
+    if (!recoversIn(decision.spec, undefined)) return;
+    const namespaces = new Set<string>();
+    for (const pod of caches.pods.list()) if (isWaitingOnPull(toSlimPod(pod))) namespaces.add(pod.metadata!.namespace!);
+    for (const ns of namespaces)
+      if (recoversIn(decision.spec, caches.namespaces.get(ns))) queue.add(podRecoveryKey(credential, ns));
+  });
 }
 
 /** After a restart: every credential, and every namespace holding something of a credential that no longer exists. */

@@ -14,6 +14,7 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import { lookupCredentials } from '../registry/keyring.js';
 import { parseImageReference } from '../registry/reference.js';
+import type { ConditionInput } from './status.js';
 
 /** What the operator keeps of a Pod (the cache holds only Pending Pods, and only these fields). */
 export interface SlimPod {
@@ -132,4 +133,33 @@ export class EvictionBudget {
   forget(credential: string): void {
     this.taken.delete(credential);
   }
+}
+
+/** How long before a Pod whose eviction a PodDisruptionBudget refused is tried again. */
+export const EVICTION_RETRY_MS = 30_000;
+
+/** What the pod-recovery controller reports of one credential (the readiness controller reads it). */
+export interface PodRecoverySnapshot {
+  recoveredPods: number;
+  /** Evictions a PodDisruptionBudget refused, by message. */
+  blocked: readonly string[];
+}
+
+/** The PodRecovery condition: False while a PodDisruptionBudget refuses an eviction. */
+export function podRecoveryStatus(snapshot: PodRecoverySnapshot): { condition: ConditionInput; recoveredPods: number } {
+  const blocked = [...snapshot.blocked].sort((a, b) => a.localeCompare(b));
+  const { recoveredPods } = snapshot;
+  const evicted = `${recoveredPods} Pod${recoveredPods === 1 ? '' : 's'} evicted so far`;
+  const condition: ConditionInput = blocked.length
+    ? {
+        type: 'PodRecovery',
+        status: 'False',
+        reason: 'EvictionBlocked',
+        message:
+          `${blocked.length} eviction${blocked.length === 1 ? '' : 's'} refused, ` +
+          `retried every ${EVICTION_RETRY_MS / 1000} s; ` +
+          `first: ${blocked[0]} (${evicted})`,
+      }
+    : { type: 'PodRecovery', status: 'True', reason: 'Enabled', message: evicted };
+  return { condition, recoveredPods };
 }

@@ -33,6 +33,12 @@ export interface WorkerPoolOptions {
   logFields?: (key: string) => Record<string, string>;
   /** Called after every reconcile with the key, outcome and duration (metrics). */
   observe?: (key: string, result: 'success' | 'error', seconds: number) => void;
+  /**
+   * Called when a burst of work has ended: a reconcile finished, no other worker holds a key and
+   * none is waiting. Policy that waits for the end of a burst listens here instead of reading
+   * the queue's length.
+   */
+  onBurstEnded?: () => void;
 }
 
 export class WorkerPool {
@@ -76,6 +82,8 @@ export class WorkerPool {
       } finally {
         queue.done(key);
       }
+      // Keys handed out count as in progress from the moment get() returns them.
+      if (queue.len() === 0 && queue.inProgress() === 0) this.options.onBurstEnded?.();
     }
   }
 }

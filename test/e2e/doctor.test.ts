@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { basicAuthSecret, dockerConfigSecret } from '../harness/cluster.js';
 import { brokenFix, doctor } from '../harness/doctor.js';
-import { run, runOk, testEnv } from '../harness/controlplane.js';
+import { run, runOk, testEnv } from '../../harness/controlplane.js';
 import { trustRegistry } from '../harness/node.js';
 import { dockerConfigJson, type Registry, type RegistryUser, startRegistry } from '../harness/registry.js';
 import { type Scenario, startScenario, waitForPullSecrets, waitForSecret } from '../harness/scenario.js';

@@ -13,9 +13,9 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { auditMark, writesSince } from '../harness/audit.js';
 import { basicAuthSecret } from '../harness/cluster.js';
-import { kubectl } from '../harness/controlplane.js';
+import { kubectl } from '../../harness/controlplane.js';
 import { brokenFix, doctor } from '../harness/doctor.js';
-import type { KubeletDeliveryEnv } from '../harness/kubelet-node.js';
+import type { KubeletDeliveryEnv } from '../../harness/kubelet-node.js';
 import { trustRegistry } from '../harness/node.js';
 import { dockerConfigJson, type Registry, type RegistryUser, startRegistry } from '../harness/registry.js';
 import {
@@ -28,7 +28,7 @@ import {
   waitForSecretGone,
 } from '../harness/scenario.js';
 import { startTokenServer, type TokenServer } from '../harness/token-server.js';
-import { waitFor } from '../harness/wait.js';
+import { waitFor } from '../../harness/wait.js';
 import { appImageLayout, nodeEnv, podPullSecrets, Workloads } from '../harness/workloads.js';
 
 /** The operator's cache bound for the kubelet (--kubelet-cache-seconds): how late a rotation may arrive. */

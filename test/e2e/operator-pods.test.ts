@@ -15,12 +15,12 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { auditEvents, auditMark } from '../harness/audit.js';
 import { basicAuthSecret, Cluster, uniqueSuffix } from '../harness/cluster.js';
-import { httpGet, kubectl, run, runOk, testEnv } from '../harness/controlplane.js';
+import { httpGet, kubectl, run, runOk, testEnv } from '../../harness/controlplane.js';
 import { ctr, trustRegistry } from '../harness/node.js';
 import { type Registry, startRegistry } from '../harness/registry.js';
-import { sumMetric } from '../harness/operator.js';
+import { sumMetric } from '../../harness/operator.js';
 import { waitForCondition, waitForPullSecrets, waitForSecret } from '../harness/scenario.js';
-import { waitFor } from '../harness/wait.js';
+import { waitFor } from '../../harness/wait.js';
 import {
   appImageLayout,
   nodeEnv,

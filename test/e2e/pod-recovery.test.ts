@@ -5,11 +5,11 @@
 // another reason or pulling from a registry the credential does not serve, nothing is evicted.
 import { AppsV1Api, KubeConfig, PolicyV1Api, type V1Pod } from '@kubernetes/client-node';
 import { basicAuthSecret } from '../harness/cluster.js';
-import { testEnv } from '../harness/controlplane.js';
+import { testEnv } from '../../harness/controlplane.js';
 import { trustRegistry } from '../harness/node.js';
 import { type Registry, type RegistryUser, startRegistry } from '../harness/registry.js';
 import { type Scenario, startScenario, waitForCondition, waitForPullSecrets } from '../harness/scenario.js';
-import { waitFor } from '../harness/wait.js';
+import { waitFor } from '../../harness/wait.js';
 import { appImageLayout, isRunning, nodeEnv, podPullSecrets, waitingReasons, Workloads } from '../harness/workloads.js';
 
 const robot: RegistryUser = { username: 'robot', password: 'r0bot-Pa55' };

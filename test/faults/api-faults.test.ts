@@ -1,11 +1,11 @@
-// Fault 4: the operator talks to the API server only through test/harness/api-proxy.ts, which
+// Fault 4: the operator talks to the API server only through harness/api-proxy.ts, which
 // answers a seeded share of its requests (reads and writes, not watches) with 429 + Retry-After,
 // 500 or 503, lets some time out (forwarded: the write may have happened, the answer never comes)
 // and resets others (half of them after forwarding). Through a fan-out, a rotation, a retargeting
 // (secretTemplate edited, an SA relabelled out of serviceAccountSelector, an exclusion added), a
 // deselection and a deletion, writes are retried with backoff and nothing is duplicated or lost.
 import { basicAuthSecret } from '../harness/cluster.js';
-import { type ApiProxy, startApiProxy } from '../harness/api-proxy.js';
+import { type ApiProxy, startApiProxy } from '../../harness/api-proxy.js';
 import { faultSeed, faultsSize, waitForInvariants } from '../harness/invariants.js';
 import { type Scenario, startScenario } from '../harness/scenario.js';
 

@@ -1,11 +1,11 @@
-// An API server under pressure, through test/harness/api-proxy.ts (setCapacity): first one that
+// An API server under pressure, through harness/api-proxy.ts (setCapacity): first one that
 // throttles like API Priority and Fairness with full queues (beyond 2 requests at once: 429 with
 // Retry-After), then one that answers slowly (2 seats, every request holding one 300 ms, the rest
 // queued). The operator runs with the flags deploy/ ships. It must back off (its in-flight bound,
 // regcred_api_inflight_limit, falls; few 429s after the first), lose nothing (the invariants
 // after a fan-out and a rotation), and grow its bound back once the pressure is gone.
 import { basicAuthSecret } from '../harness/cluster.js';
-import { type ApiProxy, startApiProxy } from '../harness/api-proxy.js';
+import { type ApiProxy, startApiProxy } from '../../harness/api-proxy.js';
 import { faultSeed, faultsSize, waitForInvariants } from '../harness/invariants.js';
 import { type Scenario, startScenario } from '../harness/scenario.js';
 

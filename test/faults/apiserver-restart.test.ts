@@ -4,10 +4,10 @@
 // Right after a restart the API server answers 403 for a while (its RBAC cache warms up): writes
 // in that window fail and are retried with backoff.
 import { basicAuthSecret } from '../harness/cluster.js';
-import { isAlive, restartApiServer } from '../harness/controlplane.js';
+import { isAlive, restartApiServer } from '../../harness/controlplane.js';
 import { faultsSize, waitForInvariants } from '../harness/invariants.js';
 import { type Scenario, startScenario } from '../harness/scenario.js';
-import { waitFor } from '../harness/wait.js';
+import { waitFor } from '../../harness/wait.js';
 
 const RESTARTS = faultsSize() === 'full' ? 8 : 3;
 const PER_ROUND = faultsSize() === 'full' ? 5 : 3;

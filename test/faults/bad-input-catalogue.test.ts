@@ -9,7 +9,7 @@
 // modified, and no secret value shows up in a status, an Event or the operator's log.
 import type { V1Secret } from '@kubernetes/client-node';
 import { authsOf, basicAuthSecret, type Condition, dockerConfigSecret } from '../harness/cluster.js';
-import { freePorts, isAlive, kubectl } from '../harness/controlplane.js';
+import { freePorts, isAlive, kubectl } from '../../harness/controlplane.js';
 import {
   passwordFor,
   type Scenario,
@@ -20,7 +20,7 @@ import {
   waitForSecret,
   waitForServiceAccount,
 } from '../harness/scenario.js';
-import { waitFor } from '../harness/wait.js';
+import { waitFor } from '../../harness/wait.js';
 
 /** Every secret value in this file contains it: it must never appear in a status, an Event or a log line. */
 const CANARY = 'canary7Q3';

@@ -4,7 +4,7 @@ import { basicAuthSecret } from '../harness/cluster.js';
 import { type Scenario, startScenario } from '../harness/scenario.js';
 import { auditMark, requestsSince } from '../harness/audit.js';
 import { waitForInvariants } from '../harness/invariants.js';
-import { waitFor } from '../harness/wait.js';
+import { waitFor } from '../../harness/wait.js';
 
 let s: Scenario;
 beforeAll(async () => {

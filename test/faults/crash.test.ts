@@ -6,12 +6,12 @@
 // exclusion. Afterwards the cluster holds exactly the spec'd state: copies (with the template's
 // keys, without the removed ones) and SA entries where selected, none elsewhere, every foreign SA
 // entry kept in order, the foreign Secret untouched.
-import { prng } from '../harness/api-proxy.js';
+import { prng } from '../../harness/api-proxy.js';
 import { basicAuthSecret } from '../harness/cluster.js';
 import { auditMark, writesSince } from '../harness/audit.js';
 import { faultsSize, waitForInvariants } from '../harness/invariants.js';
 import { type Scenario, startScenario } from '../harness/scenario.js';
-import { waitFor } from '../harness/wait.js';
+import { waitFor } from '../../harness/wait.js';
 
 // Quick: 12 namespaces, 3 kills per phase (15). Full: 200 namespaces, 13 kills per phase (65).
 const FULL = faultsSize() === 'full';

@@ -1,14 +1,14 @@
-// Fault 3: dropped and stale watches, injected by test/harness/api-proxy.ts between the operator
+// Fault 3: dropped and stale watches, injected by harness/api-proxy.ts between the operator
 // and the API server: streams cut mid-way, 410 Gone when a watch resumes from its
 // resourceVersion, and watches that stay open but deliver nothing (new ones never answered).
 // Each is detected (the watchdog for the silent ones: --watch-idle-timeout-seconds 5), counted in
 // regcred_watch_restarts_total{informer,reason}, reflected in /readyz, and followed by a resume or
 // a re-list that catches up.
 import { basicAuthSecret } from '../harness/cluster.js';
-import { type ApiProxy, startApiProxy } from '../harness/api-proxy.js';
+import { type ApiProxy, startApiProxy } from '../../harness/api-proxy.js';
 import { faultSeed, faultsSize, waitForInvariants } from '../harness/invariants.js';
 import { type Scenario, startScenario } from '../harness/scenario.js';
-import { waitFor } from '../harness/wait.js';
+import { waitFor } from '../../harness/wait.js';
 
 const FULL = faultsSize() === 'full';
 const CUTS = FULL ? 20 : 5;

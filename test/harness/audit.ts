@@ -1,7 +1,7 @@
 // The API server's own audit log (JSON lines, level Metadata, every request): the ground truth
 // for "which requests did the operator make". Writes are create/update/patch/delete.
 import { readFile } from 'node:fs/promises';
-import { testEnv } from './controlplane.js';
+import { testEnv } from '../../harness/controlplane.js';
 
 export interface AuditEvent {
   verb: string;

@@ -13,7 +13,7 @@ import {
   type V1Secret,
   type V1ServiceAccount,
 } from '@kubernetes/client-node';
-import { testEnv } from './controlplane.js';
+import { testEnv } from '../../harness/controlplane.js';
 
 export const GROUP = 'regcred.io';
 export const VERSION = 'v1alpha1';

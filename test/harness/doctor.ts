@@ -2,7 +2,7 @@
 // with the admin kubeconfig, once with -o json for the assertions and once for people (the log).
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { run, testEnv } from './controlplane.js';
+import { run, testEnv } from '../../harness/controlplane.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const CLI = path.join(REPO_ROOT, 'dist', 'cli', 'kubectl-regcred.js');

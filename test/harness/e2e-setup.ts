@@ -3,7 +3,7 @@
 // controllers), plus one real node (node.ts: containerd + runc + bridge CNI + kubelet). Test files
 // find both through REGCRED_TEST_ENV, whose `node` field describes the node.
 import * as path from 'node:path';
-import type { ControlPlane, TestEnv } from './controlplane.js';
+import type { ControlPlane, TestEnv } from '../../harness/controlplane.js';
 import type { RealNode } from './node.js';
 
 declare global {
@@ -15,7 +15,7 @@ export default async function e2eSetup(): Promise<void> {
   // See global-setup.ts: Node's own loader runs this file's imports, so register the .ts hook first.
   await import('../../hack/ts-loader.mjs');
   const { buildOperator, ensureControlPlaneBinaries, publishTestEnv, startControlPlane } =
-    await import('./controlplane.js');
+    await import('../../harness/controlplane.js');
   const { NODE_NAME, nodePreflight, startNode } = await import('./node.js');
   const repoRoot = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
   await buildOperator(repoRoot);

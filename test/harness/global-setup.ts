@@ -3,7 +3,7 @@
 // they find it through the JSON file named by REGCRED_TEST_ENV (see testEnv()); tests run in-band,
 // in this same OS process, so they see the variable.
 import * as path from 'node:path';
-import type { TestEnv } from './controlplane.js';
+import type { TestEnv } from '../../harness/controlplane.js';
 
 /**
  * jest transforms this file with ts-jest but then loads it, and everything it imports, with Node's
@@ -18,7 +18,7 @@ import type { TestEnv } from './controlplane.js';
 export default async function globalSetup(): Promise<void> {
   await import('../../hack/ts-loader.mjs');
   const { buildOperator, ensureControlPlaneBinaries, publishTestEnv, startControlPlane } =
-    await import('./controlplane.js');
+    await import('../../harness/controlplane.js');
   const repoRoot = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
   await buildOperator(repoRoot);
 

@@ -17,7 +17,7 @@ import { chmod, copyFile, mkdir, readFile, readlink, realpath, rm, stat, symlink
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { findOnPath, run, runOk } from './controlplane.js';
+import { findOnPath, run, runOk } from '../../harness/controlplane.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 

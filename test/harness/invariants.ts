@@ -14,7 +14,7 @@
 import type { V1Secret } from '@kubernetes/client-node';
 import { LABEL_CREDENTIAL, LABEL_MANAGED_BY, MANAGED_BY } from '../../src/api/v1alpha1.js';
 import { authsOf, type Cluster } from './cluster.js';
-import { waitFor } from './wait.js';
+import { waitFor } from '../../harness/wait.js';
 
 export interface ServiceAccountExpectation {
   name: string;

@@ -7,7 +7,16 @@
 import { access, mkdir } from 'node:fs/promises';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePorts, httpGet, run, runOk, spawnLogged, stopPid, testEnv, waitForProcess } from './controlplane.js';
+import {
+  freePorts,
+  httpGet,
+  run,
+  runOk,
+  spawnLogged,
+  stopPid,
+  testEnv,
+  waitForProcess,
+} from '../../harness/controlplane.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** Keep in step with hack/setup.sh. */

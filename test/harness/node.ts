@@ -40,10 +40,10 @@ import {
   type TestEnv,
   waitForProcess,
   writeKubeconfig,
-} from './controlplane.js';
-import { installKubeletProvider } from './kubelet-node.js';
+} from '../../harness/controlplane.js';
+import { installKubeletProvider } from '../../harness/kubelet-node.js';
 import { ociArchive, ociLayoutFromDir, pauseRootfs } from './images.js';
-import { waitFor } from './wait.js';
+import { waitFor } from '../../harness/wait.js';
 
 export const NODE_NAME = 'regcred-e2e-node';
 const BRIDGE = 'regcred0';

@@ -4,7 +4,7 @@
 // subresource): Pending, a container waiting with ErrImagePull or ImagePullBackOff. What stuck-pod
 // recovery decides from is exactly what a kubelet reports; the e2e suite does the same with a real
 // kubelet (test/e2e/pod-recovery.test.ts).
-import { kubectl } from './controlplane.js';
+import { kubectl } from '../../harness/controlplane.js';
 
 export interface StuckPodOptions {
   namespace: string;

@@ -23,8 +23,8 @@ import {
   spawnLogged,
   stopPid,
   waitForProcess,
-} from './controlplane.js';
-import { selfSignedCertificate } from './tls.js';
+} from '../../harness/controlplane.js';
+import { selfSignedCertificate } from '../../harness/tls.js';
 
 export interface RegistryUser {
   username: string;

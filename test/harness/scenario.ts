@@ -3,8 +3,8 @@
 // them, and a cleanup that deletes what it created (waiting for the operator's finalizer).
 import type { V1Secret } from '@kubernetes/client-node';
 import { authsOf, Cluster, type Condition, type CredentialObject, uniqueSuffix } from './cluster.js';
-import { startOperator, type OperatorProcess } from './operator.js';
-import { waitFor } from './wait.js';
+import { startOperator, type OperatorProcess } from '../../harness/operator.js';
+import { waitFor } from '../../harness/wait.js';
 
 export const TEST_LABEL = 'regcred-test';
 
@@ -29,7 +29,7 @@ export interface ScenarioOptions {
   /** Extra environment of the operator process (e.g. AWS_* for the ECR tests). */
   operatorEnv?: NodeJS.ProcessEnv;
   operatorArgs?: string[];
-  /** Turns the operator's kubeconfig into another (e.g. one through test/harness/api-proxy.ts). */
+  /** Turns the operator's kubeconfig into another (e.g. one through harness/api-proxy.ts). */
   wrapKubeconfig?: (kubeconfig: string) => Promise<string>;
 }
 

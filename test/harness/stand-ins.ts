@@ -14,8 +14,8 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
-import { testEnv } from './controlplane.js';
-import { createCertificateAuthority, issueServerCertificate } from './tls.js';
+import { testEnv } from '../../harness/controlplane.js';
+import { createCertificateAuthority, issueServerCertificate } from '../../harness/tls.js';
 
 export interface StandInRequest {
   method: string;

@@ -14,7 +14,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
-import { selfSignedCertificate } from './tls.js';
+import { selfSignedCertificate } from '../../harness/tls.js';
 
 export interface TokenUser {
   username: string;

@@ -4,7 +4,7 @@ import { AppsV1Api, CoreV1Api, CoreV1Event, KubeConfig, type V1Container, type V
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { isNotFound } from './cluster.js';
-import { kubectl, type NodeEnv, testEnv } from './controlplane.js';
+import { kubectl, type NodeEnv, testEnv } from '../../harness/controlplane.js';
 import {
   buildahIn,
   buildOperatorImage,
@@ -14,7 +14,7 @@ import {
   removeBuildahStorage,
 } from './images.js';
 import { importImage } from './node.js';
-import { waitFor } from './wait.js';
+import { waitFor } from '../../harness/wait.js';
 
 /** The e2e suite's node (fails when the test runs outside the e2e project). */
 export function nodeEnv(): NodeEnv {

@@ -10,11 +10,11 @@ import * as path from 'node:path';
 import type { V1Secret } from '@kubernetes/client-node';
 import { AZURE_FAULTS, AZURE_HOSTS, type AzureStandIn, startAzureStandIn, TENANT_ID } from '../harness/azure.js';
 import { authsOf } from '../harness/cluster.js';
-import { testEnv } from '../harness/controlplane.js';
+import { testEnv } from '../../harness/controlplane.js';
 import { startRegistry } from '../harness/registry.js';
 import { type Scenario, startScenario, waitForCondition, waitForSecret } from '../harness/scenario.js';
 import { cloudEnvironment, type EgressProxy, startEgressProxy } from '../harness/stand-ins.js';
-import { waitFor } from '../harness/wait.js';
+import { waitFor } from '../../harness/wait.js';
 
 const USERNAME = '00000000-0000-0000-0000-000000000000';
 const REGISTRY = 'regcredtest.azurecr.io';

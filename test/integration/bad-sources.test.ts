@@ -3,7 +3,7 @@
 // they are (nothing is deleted or overwritten on an error); fixing the source converges again.
 import { basicAuthSecret, dockerConfigSecret } from '../harness/cluster.js';
 import { passwordFor, type Scenario, startScenario, waitForCondition, waitForSecret } from '../harness/scenario.js';
-import { waitFor } from '../harness/wait.js';
+import { waitFor } from '../../harness/wait.js';
 
 let s: Scenario;
 beforeAll(async () => {

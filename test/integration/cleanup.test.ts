@@ -9,7 +9,7 @@ import {
   waitForSecret,
   waitForSecretGone,
 } from '../harness/scenario.js';
-import { waitFor } from '../harness/wait.js';
+import { waitFor } from '../../harness/wait.js';
 
 let s: Scenario;
 beforeAll(async () => {

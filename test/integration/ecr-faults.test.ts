@@ -9,7 +9,7 @@ import { authsOf } from '../harness/cluster.js';
 import { FAULTS, type Fault, type FaultProxy, startFaultProxy } from '../harness/fault-proxy.js';
 import { type Moto, startMoto } from '../harness/moto.js';
 import { type Scenario, startScenario, waitForCondition, waitForSecret } from '../harness/scenario.js';
-import { waitFor } from '../harness/wait.js';
+import { waitFor } from '../../harness/wait.js';
 
 const SERVER = '123456789012.dkr.ecr.eu-west-1.amazonaws.com';
 const SECRET_ACCESS_KEY = 'fault-test-secret-access-key';

@@ -12,7 +12,7 @@ import { type Moto, startMoto } from '../harness/moto.js';
 import { startRegistry } from '../harness/registry.js';
 import { type Scenario, startScenario, waitForCondition, waitForSecret } from '../harness/scenario.js';
 import { cloudEnvironment, type EgressProxy, startEgressProxy } from '../harness/stand-ins.js';
-import { waitFor } from '../harness/wait.js';
+import { waitFor } from '../../harness/wait.js';
 
 const SERVER = 'public.ecr.aws';
 const ROLE_ARN = 'arn:aws:iam::111122223333:role/ecr-public-pull';

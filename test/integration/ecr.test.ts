@@ -15,7 +15,7 @@ import {
   waitForPullSecrets,
   waitForSecret,
 } from '../harness/scenario.js';
-import { waitFor } from '../harness/wait.js';
+import { waitFor } from '../../harness/wait.js';
 
 const REGION = 'eu-west-1';
 const SERVER = `123456789012.dkr.ecr.${REGION}.amazonaws.com`;

@@ -3,7 +3,7 @@
 import { readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { kubectl } from '../harness/controlplane.js';
+import { kubectl } from '../../harness/controlplane.js';
 
 const dir = fileURLToPath(new URL('../../examples/', import.meta.url));
 const files = readdirSync(dir).filter((f) => f.endsWith('.yaml'));

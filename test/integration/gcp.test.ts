@@ -9,7 +9,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { V1Secret } from '@kubernetes/client-node';
 import { authsOf } from '../harness/cluster.js';
-import { testEnv } from '../harness/controlplane.js';
+import { testEnv } from '../../harness/controlplane.js';
 import {
   GOOGLE_FAULTS,
   GOOGLE_HOSTS,
@@ -20,7 +20,7 @@ import {
 import { startRegistry } from '../harness/registry.js';
 import { type Scenario, startScenario, waitForCondition, waitForSecret } from '../harness/scenario.js';
 import { cloudEnvironment, type EgressProxy, startEgressProxy } from '../harness/stand-ins.js';
-import { waitFor } from '../harness/wait.js';
+import { waitFor } from '../../harness/wait.js';
 
 const AR = 'europe-west1-docker.pkg.dev';
 const GCR = 'gcr.io';

@@ -3,9 +3,9 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { kubeconfigFor, kubectl, restartApiServer, testEnv } from '../harness/controlplane.js';
+import { kubeconfigFor, kubectl, restartApiServer, testEnv } from '../../harness/controlplane.js';
 import { dockerConfigJson, startRegistry, type Registry } from '../harness/registry.js';
-import { waitFor } from '../harness/wait.js';
+import { waitFor } from '../../harness/wait.js';
 
 interface AuditEvent {
   verb: string;

@@ -6,7 +6,7 @@ import { readFile, mkdir } from 'node:fs/promises';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadAllYaml } from '@kubernetes/client-node';
-import { kubectl, run, runOk, testEnv } from '../harness/controlplane.js';
+import { kubectl, run, runOk, testEnv } from '../../harness/controlplane.js';
 import { Cluster, uniqueSuffix } from '../harness/cluster.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));

@@ -5,7 +5,7 @@
 // descriptions and the printer columns of `kubectl get`. No operator runs for this file: the API
 // server alone answers.
 import { uniqueSuffix } from '../harness/cluster.js';
-import { kubectl } from '../harness/controlplane.js';
+import { kubectl } from '../../harness/controlplane.js';
 import { invalidCredentials, validCredentials } from '../fixtures/invalid-credentials.js';
 
 const suffix = uniqueSuffix();

@@ -3,10 +3,10 @@
 // (SecretConflict), in the table, -o wide and -o json. The rows' rules: test/unit/status.test.ts.
 import * as path from 'node:path';
 import { basicAuthSecret } from '../harness/cluster.js';
-import { run, testEnv } from '../harness/controlplane.js';
+import { run, testEnv } from '../../harness/controlplane.js';
 import { createStuckPod } from '../harness/pods.js';
 import { type Scenario, startScenario, waitForCondition, waitForCounts } from '../harness/scenario.js';
-import { waitFor } from '../harness/wait.js';
+import { waitFor } from '../../harness/wait.js';
 import type { StatusRow } from '../../src/cli/status.js';
 
 const CLI = path.resolve(

@@ -11,7 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { auditMark, writesSince } from '../harness/audit.js';
 import { basicAuthSecret } from '../harness/cluster.js';
-import { freePorts } from '../harness/controlplane.js';
+import { freePorts } from '../../harness/controlplane.js';
 import {
   KUBELET_AUDIENCE,
   mintToken,
@@ -19,11 +19,11 @@ import {
   providerRequest,
   runPlugin,
   writePluginConfig,
-} from '../harness/kubelet-plugin.js';
+} from '../../harness/kubelet-plugin.js';
 import { dockerConfigJson, type Registry, startRegistry } from '../harness/registry.js';
 import { type Scenario, startScenario, waitForCondition } from '../harness/scenario.js';
-import { createCertificateAuthority, issueServerCertificate } from '../harness/tls.js';
-import { waitFor } from '../harness/wait.js';
+import { createCertificateAuthority, issueServerCertificate } from '../../harness/tls.js';
+import { waitFor } from '../../harness/wait.js';
 
 const user = { username: 'puller', password: randomBytes(18).toString('base64url') };
 const rotated = { username: 'rotated', password: randomBytes(18).toString('base64url') };

@@ -9,8 +9,8 @@ import { auditMark, describeRequests, requestsSince, writesSince } from '../harn
 import { basicAuthSecret, Cluster, uniqueSuffix } from '../harness/cluster.js';
 import { readFile, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { isAlive, kubeconfigFor, testEnv } from '../harness/controlplane.js';
-import { type OperatorProcess, startOperator } from '../harness/operator.js';
+import { isAlive, kubeconfigFor, testEnv } from '../../harness/controlplane.js';
+import { type OperatorProcess, startOperator } from '../../harness/operator.js';
 import { startTcpProxy } from '../harness/tcp-proxy.js';
 import {
   passwordFor,
@@ -20,7 +20,7 @@ import {
   waitForPullSecrets,
   waitForSecret,
 } from '../harness/scenario.js';
-import { waitFor } from '../harness/wait.js';
+import { waitFor } from '../../harness/wait.js';
 
 const leaseNamespace = `lease-${uniqueSuffix()}`;
 const leaseName = 'regcred-operator-test';

@@ -13,7 +13,7 @@ import {
   waitForServiceAccount,
 } from '../harness/scenario.js';
 import { basicAuthSecret } from '../harness/cluster.js';
-import { waitFor } from '../harness/wait.js';
+import { waitFor } from '../../harness/wait.js';
 
 let s: Scenario;
 beforeAll(async () => {

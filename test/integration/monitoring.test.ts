@@ -10,17 +10,23 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import yaml from 'js-yaml';
-import { type ApiProxy, startApiProxy } from '../harness/api-proxy.js';
+import { type ApiProxy, startApiProxy } from '../../harness/api-proxy.js';
 import { basicAuthSecret } from '../harness/cluster.js';
-import { freePorts, runOk } from '../harness/controlplane.js';
-import { mintToken, pluginBinary, providerRequest, runPlugin, writePluginConfig } from '../harness/kubelet-plugin.js';
+import { freePorts, runOk } from '../../harness/controlplane.js';
+import {
+  mintToken,
+  pluginBinary,
+  providerRequest,
+  runPlugin,
+  writePluginConfig,
+} from '../../harness/kubelet-plugin.js';
 import { GOOGLE_HOSTS, type GoogleStandIn, startGoogleStandIn } from '../harness/google.js';
 import { createStuckPod } from '../harness/pods.js';
 import { type Registry, startRegistry } from '../harness/registry.js';
 import { type Scenario, startScenario, waitForCondition } from '../harness/scenario.js';
 import { cloudEnvironment, type EgressProxy, startEgressProxy } from '../harness/stand-ins.js';
-import { createCertificateAuthority, issueServerCertificate } from '../harness/tls.js';
-import { waitFor } from '../harness/wait.js';
+import { createCertificateAuthority, issueServerCertificate } from '../../harness/tls.js';
+import { waitFor } from '../../harness/wait.js';
 import {
   groupingLabelsOf,
   labelSet,

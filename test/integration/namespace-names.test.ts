@@ -3,7 +3,7 @@
 // the patterns, or an exclusion pattern added later, is cleaned up exactly (our Secret and our SA
 // entries go, everything else stays); status counts and the Namespaces column follow.
 import { basicAuthSecret } from '../harness/cluster.js';
-import { kubectl } from '../harness/controlplane.js';
+import { kubectl } from '../../harness/controlplane.js';
 import {
   type Scenario,
   startScenario,

@@ -11,7 +11,7 @@ import {
   waitForSecret,
   waitForServiceAccount,
 } from '../harness/scenario.js';
-import { waitFor } from '../harness/wait.js';
+import { waitFor } from '../../harness/wait.js';
 
 let s: Scenario;
 beforeAll(async () => {

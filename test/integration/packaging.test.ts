@@ -7,12 +7,18 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { dumpYaml, loadAllYaml } from '@kubernetes/client-node';
 import { FLAGS } from '../../src/config.js';
-import { imageNodeFlags, startOperator } from '../harness/operator.js';
+import { imageNodeFlags, startOperator } from '../../harness/operator.js';
 import { Cluster, uniqueSuffix } from '../harness/cluster.js';
-import { freePorts, kubectl, run, runOk } from '../harness/controlplane.js';
-import { mintToken, pluginBinary, providerRequest, runPlugin, writePluginConfig } from '../harness/kubelet-plugin.js';
-import { createCertificateAuthority, issueServerCertificate } from '../harness/tls.js';
-import { waitFor } from '../harness/wait.js';
+import { freePorts, kubectl, run, runOk } from '../../harness/controlplane.js';
+import {
+  mintToken,
+  pluginBinary,
+  providerRequest,
+  runPlugin,
+  writePluginConfig,
+} from '../../harness/kubelet-plugin.js';
+import { createCertificateAuthority, issueServerCertificate } from '../../harness/tls.js';
+import { waitFor } from '../../harness/wait.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const repo = (...p: string[]) => path.join(ROOT, ...p);

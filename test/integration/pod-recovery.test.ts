@@ -6,7 +6,7 @@
 import { basicAuthSecret } from '../harness/cluster.js';
 import { createStuckPod } from '../harness/pods.js';
 import { type Scenario, startScenario, waitForCondition, waitForPullSecrets } from '../harness/scenario.js';
-import { waitFor } from '../harness/wait.js';
+import { waitFor } from '../../harness/wait.js';
 import { Workloads } from '../harness/workloads.js';
 
 const SERVER = 'recover.example.com';

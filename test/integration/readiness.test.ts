@@ -4,11 +4,11 @@
 // server, so only its connection is cut.
 import { readFile, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { httpGet, kubeconfigFor, kubectl, testEnv } from '../harness/controlplane.js';
+import { httpGet, kubeconfigFor, kubectl, testEnv } from '../../harness/controlplane.js';
 import { Cluster, uniqueSuffix } from '../harness/cluster.js';
-import { type OperatorProcess, startOperator } from '../harness/operator.js';
+import { type OperatorProcess, startOperator } from '../../harness/operator.js';
 import { startTcpProxy, type TcpProxy } from '../harness/tcp-proxy.js';
-import { waitFor } from '../harness/wait.js';
+import { waitFor } from '../../harness/wait.js';
 
 const cluster = Cluster.admin();
 const ns = `ready-${uniqueSuffix()}`;

@@ -3,7 +3,7 @@
 import { basicAuthSecret } from '../harness/cluster.js';
 import { auditMark, describeRequests, requestsSince, writesSince } from '../harness/audit.js';
 import { type Scenario, startScenario, waitForCondition } from '../harness/scenario.js';
-import { waitFor } from '../harness/wait.js';
+import { waitFor } from '../../harness/wait.js';
 
 let s: Scenario;
 let creds: string[];

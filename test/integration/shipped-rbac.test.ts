@@ -14,11 +14,11 @@ import { fileURLToPath } from 'node:url';
 import { loadAllYaml } from '@kubernetes/client-node';
 import { auditEvents, auditMark, describeRequests } from '../harness/audit.js';
 import { basicAuthSecret, Cluster, type CredentialObject, uniqueSuffix } from '../harness/cluster.js';
-import { kubectl, testEnv } from '../harness/controlplane.js';
-import { type OperatorProcess, startOperator, sumMetric } from '../harness/operator.js';
+import { kubectl, testEnv } from '../../harness/controlplane.js';
+import { type OperatorProcess, startOperator, sumMetric } from '../../harness/operator.js';
 import { createStuckPod } from '../harness/pods.js';
 import { passwordFor, waitForPullSecrets, waitForSecret, waitForSecretGone } from '../harness/scenario.js';
-import { waitFor } from '../harness/wait.js';
+import { waitFor } from '../../harness/wait.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const NS = 'regcred-system';

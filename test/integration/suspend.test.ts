@@ -10,7 +10,7 @@ import {
   waitForPullSecrets,
   waitForSecret,
 } from '../harness/scenario.js';
-import { waitFor } from '../harness/wait.js';
+import { waitFor } from '../../harness/wait.js';
 
 let s: Scenario;
 beforeAll(async () => {

@@ -11,7 +11,7 @@ import * as https from 'node:https';
 import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { basicAuthSecret } from '../harness/cluster.js';
-import { freePorts } from '../harness/controlplane.js';
+import { freePorts } from '../../harness/controlplane.js';
 import { type Registry, startRegistry } from '../harness/registry.js';
 import {
   type Scenario,
@@ -21,7 +21,7 @@ import {
   waitForSecret,
 } from '../harness/scenario.js';
 import { startTokenServer, type TokenServer } from '../harness/token-server.js';
-import { waitFor } from '../harness/wait.js';
+import { waitFor } from '../../harness/wait.js';
 
 const USER_AGENT = 'regcred-operator (registry check)';
 const robot = { username: 'robot', password: 'r0bot-Secret-Pa55' };

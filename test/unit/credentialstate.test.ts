@@ -1,8 +1,10 @@
-// What the operator remembers about a RegistryCredential between reconciles: the credential key's
-// decision (decide / rejectSpec / setSources), whether it holds for the object a namespace key read
-// (isCurrentFor), the namespaces' failures and changes, and one state per name and uid.
+// What the controllers remember about a RegistryCredential between reconciles: the credential
+// controller's decision (decide / rejectSpec / setSources, published whole), whether it holds for
+// the object another key read (isCurrentFor, isDecisionFor), one state per name and uid; and the
+// namespace controller's failures (namespacefailures.ts).
 import type { NamespaceFailure } from '../../src/api/v1alpha1.js';
-import { CredentialState, CredentialStates } from '../../src/controller/credentialstate.js';
+import { CredentialState, CredentialStates, isDecisionFor } from '../../src/controller/credentialstate.js';
+import { NamespaceFailures } from '../../src/controller/namespacefailures.js';
 import { credential, spec } from '../support/builders.js';
 
 const failure = (namespace: string, reason = 'Forbidden'): NamespaceFailure => ({
@@ -97,62 +99,68 @@ describe('CredentialState.isCurrentFor', () => {
   });
 });
 
-describe('CredentialState failures', () => {
-  test('one failure per namespace: a later one replaces the earlier', () => {
+describe('CredentialState publishes its decision whole', () => {
+  test('every change is a new frozen object; one read before a change keeps what it saw', () => {
     const state = new CredentialState('uid-1', 'harbor');
-    state.fail(failure('team-a', 'Forbidden'));
-    state.fail(failure('team-b'));
-    state.fail(failure('team-a', 'SecretConflict'));
-    expect(state.failureList()).toEqual([failure('team-a', 'SecretConflict'), failure('team-b')]);
-    expect(state.failureIn('team-a')?.reason).toBe('SecretConflict');
-    expect([state.hasFailureIn('team-b'), state.hasFailureIn('team-c')]).toEqual([true, false]);
+    const before = state.decision;
+    state.decide(credential('harbor', { uid: 'uid-1', generation: 2 }), spec(), 'pull');
+    const after = state.decision;
+    expect(after).not.toBe(before);
+    expect(Object.isFrozen(after)).toBe(true);
+    expect([before.generation, before.secretName]).toEqual([-1, 'harbor']);
+    expect([after.generation, after.secretName]).toEqual([2, 'pull']);
+  });
+
+  test.each<[string, { uid: string; generation?: number } | undefined, boolean]>([
+    ['the same uid and generation', { uid: 'uid-1', generation: 2 }, true],
+    ['another generation', { uid: 'uid-1', generation: 3 }, false],
+    ['another uid', { uid: 'uid-2', generation: 2 }, false],
+  ])('isDecisionFor: %s', (_name, object, expected) => {
+    const state = new CredentialState('uid-1', 'harbor');
+    state.decide(credential('harbor', { uid: 'uid-1', generation: 2 }), spec(), 'harbor');
+    expect(isDecisionFor(state.decision, credential('harbor', object))).toBe(expected);
+  });
+
+  test('no decision: nothing is current', () => {
+    expect(isDecisionFor(undefined, credential('harbor'))).toBe(false);
+  });
+});
+
+describe('NamespaceFailures', () => {
+  test('one failure per namespace: a later one replaces the earlier', () => {
+    const failures = new NamespaceFailures();
+    failures.fail('harbor', 'uid-1', failure('team-a', 'Forbidden'));
+    failures.fail('harbor', 'uid-1', failure('team-b'));
+    failures.fail('harbor', 'uid-1', failure('team-a', 'SecretConflict'));
+    expect(failures.failuresOf('harbor', 'uid-1')).toEqual([failure('team-a', 'SecretConflict'), failure('team-b')]);
+    expect(failures.failureIn('harbor', 'uid-1', 'team-a')?.reason).toBe('SecretConflict');
+    expect(failures.failureIn('harbor', 'uid-1', 'team-c')).toBeUndefined();
   });
 
   test.each<[string, string, boolean, string[]]>([
     ['clearing a failed namespace says there was one', 'team-a', true, ['team-b']],
     ['clearing a healthy namespace says there was none', 'team-c', false, ['team-a', 'team-b']],
   ])('%s', (_name, cleared, answer, left) => {
-    const state = new CredentialState('uid-1', 'harbor');
-    state.fail(failure('team-a'));
-    state.fail(failure('team-b'));
-    expect(state.clearFailure(cleared)).toBe(answer);
-    expect(state.failureList().map((f) => f.namespace)).toEqual(left);
+    const failures = new NamespaceFailures();
+    failures.fail('harbor', 'uid-1', failure('team-a'));
+    failures.fail('harbor', 'uid-1', failure('team-b'));
+    expect(failures.clear('harbor', cleared)).toBe(answer);
+    expect(failures.failuresOf('harbor', 'uid-1').map((f) => f.namespace)).toEqual(left);
   });
 
-  test('retainFailures keeps only the namespaces `keep` says yes to', () => {
-    const state = new CredentialState('uid-1', 'harbor');
-    for (const namespace of ['team-a', 'gone-1', 'team-b', 'gone-2']) state.fail(failure(namespace));
-    state.retainFailures((namespace) => namespace.startsWith('team-'));
-    expect(state.failureList().map((f) => f.namespace)).toEqual(['team-a', 'team-b']);
-  });
-});
-
-describe('CredentialState changes', () => {
-  test('drainChanges reports every change once, then nothing', () => {
-    const state = new CredentialState('uid-1', 'harbor');
-    state.recordChange('SecretCreated', 'team-a');
-    state.recordChange('SecretCreated', 'team-b');
-    state.recordChange('PullSecretAdded', 'team-a/default');
-    expect(state.drainChanges()).toEqual([
-      { reason: 'SecretCreated', message: 'created the pull secret in 2 namespaces: team-a, team-b', count: 2 },
-      {
-        reason: 'PullSecretAdded',
-        message: 'added the pull secret to ServiceAccounts (1): team-a/default',
-        count: 1,
-      },
-    ]);
-    expect(state.drainChanges()).toEqual([]);
+  test('the same name with another uid: nothing of the old object is seen, and a new failure starts afresh', () => {
+    const failures = new NamespaceFailures();
+    failures.fail('harbor', 'uid-1', failure('team-a'));
+    expect(failures.failuresOf('harbor', 'uid-2')).toEqual([]);
+    failures.fail('harbor', 'uid-2', failure('team-b'));
+    expect(failures.failuresOf('harbor', 'uid-2').map((f) => f.namespace)).toEqual(['team-b']);
+    expect(failures.failuresOf('harbor', 'uid-1')).toEqual([]);
   });
 
-  test('drainDueChanges paces a reason: at once after a quiet interval, then once per interval', () => {
-    const state = new CredentialState('uid-1', 'harbor');
-    state.recordChange('SecretUpdated', 'team-a');
-    expect(state.drainDueChanges(1_000, 60_000).reports.map((r) => r.count)).toEqual([1]);
-    state.recordChange('SecretUpdated', 'team-b');
-    expect(state.drainDueChanges(2_000, 60_000)).toEqual({ reports: [], nextDueAt: 61_000 });
-    expect(state.drainDueChanges(61_000, 60_000).reports.map((r) => r.message)).toEqual([
-      'updated the pull secret in 1 namespace: team-b',
-    ]);
+  test('credentials do not see each other', () => {
+    const failures = new NamespaceFailures();
+    failures.fail('a', 'uid-a', failure('team-a'));
+    expect(failures.failureIn('b', 'uid-a', 'team-a')).toBeUndefined();
   });
 });
 
@@ -160,39 +168,24 @@ describe('CredentialStates', () => {
   test('the same name and uid: the same state, with what it remembers', () => {
     const states = new CredentialStates();
     const first = states.of(credential('harbor', { uid: 'uid-1' }));
-    first.fail(failure('team-a'));
+    first.lastGood.set('{}', {});
     expect(states.of(credential('harbor', { uid: 'uid-1' }))).toBe(first);
-    expect(states.get('harbor')?.hasFailureIn('team-a')).toBe(true);
+    expect(states.get('harbor')?.lastGood.size).toBe(1);
   });
 
   test('the same name with another uid starts afresh: nothing of the old object carries over', () => {
     const states = new CredentialStates();
     const old = states.of(credential('harbor', { uid: 'uid-1' }));
-    old.fail(failure('team-a'));
+    old.decide(credential('harbor', { uid: 'uid-1', generation: 4 }), spec(), 'pull');
     old.lastGood.set('{}', {});
     const fresh = states.of(credential('harbor', { uid: 'uid-2' }));
     expect(fresh).not.toBe(old);
-    expect({ uid: fresh.uid, failures: fresh.failureList(), lastGood: fresh.lastGood.size }).toEqual({
+    expect({ uid: fresh.uid, generation: fresh.generation, lastGood: fresh.lastGood.size }).toEqual({
       uid: 'uid-2',
-      failures: [],
+      generation: -1,
       lastGood: 0,
     });
-    expect(states.get('harbor')).toBe(fresh);
-  });
-
-  test.each<[string, number | undefined, number]>([
-    ['a new state takes the recovered-Pod count from status (it survives restarts)', 7, 7],
-    ['no count in status: zero', undefined, 0],
-  ])('%s', (_name, recoveredPods, expected) => {
-    const states = new CredentialStates();
-    const state = states.of(credential('harbor', { status: recoveredPods === undefined ? {} : { recoveredPods } }));
-    expect(state.recoveredPods).toBe(expected);
-  });
-
-  test('an existing state keeps its own recovered-Pod count, whatever status says', () => {
-    const states = new CredentialStates();
-    states.of(credential('harbor', { status: { recoveredPods: 2 } })).recoveredPods = 5;
-    expect(states.of(credential('harbor', { status: { recoveredPods: 2 } })).recoveredPods).toBe(5);
+    expect(states.decisionOf('harbor')?.uid).toBe('uid-2');
   });
 
   test('forget drops the state: the next of() starts afresh', () => {
@@ -200,6 +193,7 @@ describe('CredentialStates', () => {
     const first = states.of(credential('harbor'));
     states.forget('harbor');
     expect(states.get('harbor')).toBeUndefined();
+    expect(states.decisionOf('harbor')).toBeUndefined();
     expect(states.of(credential('harbor'))).not.toBe(first);
   });
 });

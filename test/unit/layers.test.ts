@@ -123,6 +123,84 @@ describe('import directions in src/', () => {
     expect(problems).toEqual([]);
   });
 
+  // ---- the controllers of src/controller/ (reconciler.ts lists them) ----
+  const controllerDir = path.join(SRC, 'controller');
+  const controllerFiles = files.filter((file) => path.dirname(file) === controllerDir);
+  const name = (file: string) => path.basename(file);
+  const isController = (file: string) => name(file).endsWith('controller.ts');
+  /** The controller-area modules `file` imports, by file name, with whether each import is type-only. */
+  const localImports = (file: string) => {
+    const text = readFileSync(file, 'utf8');
+    return [...text.matchAll(/import\s+(type\s+)?[^;]*?from\s*['"](\.\/[^'"]+)['"]/g)].map((match) => ({
+      module: path.basename(match[2]!).replace(/\.js$/, '.ts'),
+      typeOnly: match[1] !== undefined,
+    }));
+  };
+  const code = (file: string) => readFileSync(file, 'utf8').replace(/\/\/.*$/gm, '');
+
+  test('one controller per concern: credential, namespace, pod recovery, readiness', () => {
+    expect(controllerFiles.filter(isController).map(name).sort()).toEqual([
+      'credentialcontroller.ts',
+      'namespacecontroller.ts',
+      'podrecoverycontroller.ts',
+      'readinesscontroller.ts',
+    ]);
+  });
+
+  test('controllers do not import each other; only the router (reconciler.ts) imports them', () => {
+    const problems = controllerFiles.flatMap((file) =>
+      localImports(file)
+        .filter(({ module }) => module.endsWith('controller.ts') && name(file) !== 'reconciler.ts')
+        .map(({ module }) => `controller/${name(file)} imports ${module}`),
+    );
+    expect(problems).toEqual([]);
+  });
+
+  test('the mappers and the reporting layer import no controller, and read decisions as types only', () => {
+    const problems = ['mappers.ts', 'reporting.ts'].flatMap((file) =>
+      localImports(path.join(controllerDir, file))
+        .filter(
+          ({ module, typeOnly }) =>
+            module.endsWith('controller.ts') ||
+            module === 'reconciler.ts' ||
+            (module === 'credentialstate.ts' && !typeOnly),
+        )
+        .map(({ module }) => `controller/${file} imports ${module}`),
+    );
+    expect(problems).toEqual([]);
+  });
+
+  test.each<[string, string, RegExp]>([
+    ['the status subresource', 'readinesscontroller.ts', /\.updateStatus\(/],
+    ['evictions', 'podrecoverycontroller.ts', /\.evictPod\(/],
+    ['the finalizer', 'credentialcontroller.ts', /\.setFinalizers\(/],
+    ['the namespace writes (apply.ts)', 'namespacecontroller.ts', /new NamespaceWriter\(/],
+  ])('one writer: %s only from controller/%s', (_what, owner, call) => {
+    const callers = controllerFiles.filter((file) => call.test(code(file))).map(name);
+    expect(callers).toEqual([owner]);
+  });
+
+  test.each([
+    'changes.ts',
+    'desired.ts',
+    'keys.ts',
+    'namepatterns.ts',
+    'podrecovery.ts',
+    'secrettemplate.ts',
+    'serviceaccounts.ts',
+    'status.ts',
+    'timing.ts',
+    'verification.ts',
+  ])('controller/%s decides only: it imports nothing that talks to the API, the queue or the metrics', (file) => {
+    const text = readFileSync(path.join(controllerDir, file), 'utf8');
+    const talking = importsOf(text).filter((specifier) =>
+      /\/k8s\/|\/runtime\/(workqueue|workerpool|informer)\.js$|\/(metrics|events)\.js$|\.\/(apply|reporting|reconciler|mappers)\.js$|controller\.js$/.test(
+        specifier,
+      ),
+    );
+    expect(talking).toEqual([]);
+  });
+
   test.each<[string, string, string, boolean]>([
     ['the REST client uses the runtime clock', 'k8s/client.ts', 'runtime/clock.ts', true],
     ['the informer may not use the REST client', 'runtime/informer.ts', 'k8s/client.ts', false],
@@ -146,5 +224,35 @@ describe('import directions in src/', () => {
     ['import {\n  a,\n  b,\n} from "./multi.js";', ['./multi.js']],
   ])('the import scanner reads %j', (text, expected) => {
     expect(importsOf(text)).toEqual(expected);
+  });
+});
+
+describe('the benchmark and the harness library', () => {
+  const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+  const filesUnder = (dir: string): string[] =>
+    readdirSync(path.join(ROOT, dir), { withFileTypes: true }).flatMap((entry) => {
+      const relative = path.join(dir, entry.name);
+      if (entry.isDirectory()) return entry.name === 'results' ? [] : filesUnder(relative);
+      return /\.(ts|mjs)$/.test(entry.name) ? [relative] : [];
+    });
+
+  test.each(['bench', 'harness'])('nothing under %s/ imports from test/', (dir) => {
+    const files = filesUnder(dir);
+    expect(files.length).toBeGreaterThan(2);
+    const intoTests = files.flatMap((file) =>
+      importsOf(readFileSync(path.join(ROOT, file), 'utf8'))
+        .filter((specifier) =>
+          path.relative(ROOT, path.resolve(path.dirname(path.join(ROOT, file)), specifier)).startsWith('test'),
+        )
+        .map((specifier) => `${file} imports ${specifier}`),
+    );
+    expect(intoTests).toEqual([]);
+  });
+
+  test('the benchmark has one module per phase under bench/phases/', () => {
+    const phases = filesUnder('bench/phases').map((file) => path.basename(file, '.ts'));
+    expect(phases).toEqual(
+      expect.arrayContaining(['fan-out', 'new-namespaces', 'rotation', 'trickle', 'idle', 'restart']),
+    );
   });
 });

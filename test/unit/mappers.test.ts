@@ -2,7 +2,7 @@
 import type { V1Namespace, V1ServiceAccount } from '@kubernetes/client-node';
 import { registerMappers } from '../../src/controller/mappers.js';
 import type { Caches } from '../../src/controller/caches.js';
-import { credential, namespace, serviceAccount, spec } from '../support/builders.js';
+import { credential, namespace, rawSpec, serviceAccount } from '../support/builders.js';
 
 type Handlers = {
   add?: (o: unknown) => void;
@@ -12,9 +12,11 @@ type Handlers = {
 
 function setup(ready: boolean, specPatch: Record<string, unknown> = {}) {
   const handlers = new Map<string, Handlers>();
+  const credentialSpec = { namespaceSelector: { matchLabels: { team: 'a' } }, ...specPatch };
   const cred = credential('c', {
     uid: 'u',
     generation: 1,
+    spec: rawSpec(credentialSpec),
     status: {
       conditions: [
         { type: 'Ready', status: ready ? 'True' : 'False', reason: 'x', message: '', lastTransitionTime: '' },
@@ -24,6 +26,8 @@ function setup(ready: boolean, specPatch: Record<string, unknown> = {}) {
   const cache = (name: string, items: unknown[] = []) => ({
     on: (h: Handlers) => handlers.set(name, h),
     list: () => items.values(),
+    listIn: () => [].values(),
+    get: () => undefined,
   });
   const caches = {
     credentials: cache('credentials', [cred]),
@@ -35,13 +39,11 @@ function setup(ready: boolean, specPatch: Record<string, unknown> = {}) {
   } as unknown as Caches;
   const now: string[] = [];
   const later: Array<[string, number]> = [];
-  const credentialSpec = spec({ namespaceSelector: { matchLabels: { team: 'a' } }, ...specPatch });
   registerMappers({
     caches,
     queue: { add: (k) => now.push(k), addAfter: (k, d) => later.push([k, d]) },
-    specOf: () => credentialSpec,
     sourceSecretNames: () => [],
-    statusDelay: () => 500,
+    statusMayChange: (credential) => later.push([`r/${credential}`, 500]),
   });
   return { handlers, now, later };
 }
@@ -54,16 +56,16 @@ describe('namespace events', () => {
       true,
       namespace('x', { team: 'a' }, 'Active'),
       ['n/c/x'],
-      [['c/c', 500]],
+      [['r/c', 500]],
     ],
     [
       'joins the selection while not Ready: counts batched',
       false,
       namespace('x', { team: 'a' }, 'Active'),
       ['n/c/x'],
-      [['c/c', 500]],
+      [['r/c', 500]],
     ],
-    ['not selected: counts batched', true, namespace('x', { team: 'b' }, 'Active'), ['n/c/x'], [['c/c', 500]]],
+    ['not selected: counts batched', true, namespace('x', { team: 'b' }, 'Active'), ['n/c/x'], [['r/c', 500]]],
   ])('%s', (_name, ready, namespace, now, later) => {
     const t = setup(ready);
     t.handlers.get('namespaces')!.add!(namespace);

@@ -48,6 +48,7 @@ function manualReconcile() {
 function setup(
   options: { workers?: number; reconcile?: ReconcileFn; logFields?: (key: string) => Record<string, string> } = {},
 ) {
+  const bursts: string[] = [];
   const clock = new FakeClock(0);
   const queue = new WorkQueue({ clock });
   const lines: Array<Record<string, unknown>> = [];
@@ -64,9 +65,10 @@ function setup(
       expect(seconds).toBeGreaterThanOrEqual(0);
       observed.push([key, result]);
     },
+    onBurstEnded: () => bursts.push(`ended after ${observed.map(([key]) => key).join(',')}`),
   });
   pool.start();
-  return { clock, queue, pool, lines, observed, ...manual };
+  return { clock, queue, pool, lines, observed, bursts, ...manual };
 }
 
 describe('WorkerPool: who works on what', () => {
@@ -97,6 +99,37 @@ describe('WorkerPool: who works on what', () => {
     await flush();
     expect(t.started).toEqual(['a', 'a']); // the two adds collapsed into one reconcile
     expect(t.stats().maxPerKey).toBe(1);
+    await t.pool.stop(0);
+  });
+});
+
+describe('WorkerPool: the end of a burst', () => {
+  test('signalled once no key waits and no other worker holds one, not before', async () => {
+    const t = setup({ workers: 2 });
+    for (const key of ['a', 'b', 'c']) t.queue.add(key);
+    await flush();
+    t.release('a'); // c is handed out: not the end
+    await flush();
+    t.release('b'); // c still runs
+    await flush();
+    expect(t.bursts).toEqual([]);
+    t.release('c');
+    await flush();
+    expect(t.bursts).toEqual(['ended after a,b,c']);
+    await t.pool.stop(0);
+  });
+
+  test('a key re-added while it ran is more of the same burst; a failure ends it too', async () => {
+    const t = setup({ workers: 2 });
+    t.queue.add('a');
+    await flush();
+    t.queue.add('a');
+    t.release('a');
+    await flush();
+    expect(t.bursts).toEqual([]);
+    t.fail('a', new Error('boom')); // its retry is delayed: nothing waits now
+    await flush();
+    expect(t.bursts).toEqual(['ended after a,a']);
     await t.pool.stop(0);
   });
 });

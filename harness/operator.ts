@@ -16,7 +16,7 @@ import {
   waitForProcess,
 } from './controlplane.js';
 
-const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
 const MAIN = path.join(REPO_ROOT, 'dist', 'main.js');
 
 export interface OperatorProcess {
@@ -73,7 +73,7 @@ export interface StartOperatorOptions {
 }
 
 /** Loaded into every operator process: nothing it does may leave this machine (see the file). */
-const LOOPBACK_GUARD = path.join(REPO_ROOT, 'test', 'harness', 'loopback-guard.mjs');
+const LOOPBACK_GUARD = path.join(REPO_ROOT, 'harness', 'loopback-guard.mjs');
 
 /**
  * The node flags the image runs the operator with (the Dockerfile's ENTRYPOINT, between `node` and

@@ -4,7 +4,7 @@
 // name but localhost, so a made-up host in a test (harbor.example.com, index.docker.io) is never
 // contacted, on this machine or on one with internet. Each refusal is written to stderr (the
 // operator's log) as a line starting with "[loopback-guard]"; the harness fails the test that
-// caused one (test/harness/operator.ts).
+// caused one (harness/operator.ts).
 import dns from 'node:dns';
 import net from 'node:net';
 

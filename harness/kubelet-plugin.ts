@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { kubectl, run, runOk } from './controlplane.js';
 
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const KUBELET_AUDIENCE = 'kubelet.regcred.io';
 export const PROVIDER_API_VERSION = 'credentialprovider.kubelet.k8s.io/v1';
 

@@ -121,7 +121,7 @@ export interface StartControlPlaneOptions {
   controllerManagerQps?: number;
 }
 
-const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
 const BUILD_SCRIPT = path.join(REPO_ROOT, 'hack', 'build-controlplane.sh');
 
 /**
