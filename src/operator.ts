@@ -26,6 +26,7 @@ import { WorkQueue } from './runtime/workqueue.js';
 import { KubeletEndpoint, serveKubeletEndpoint } from './kubelet/endpoint.js';
 import { TokenVerifier } from './kubelet/identity.js';
 import { DeliveryLedger } from './kubelet/ledger.js';
+import { PodInjector, serveWebhook } from './webhook/admission.js';
 
 export interface OperatorOptions {
   config: Config;
@@ -52,6 +53,8 @@ export class Operator {
   private readonly events: EventRecorder;
   /** The kubelet credential provider's endpoint (every replica answers; kubelet/endpoint.ts). */
   readonly kubelet: KubeletEndpoint;
+  /** The admission webhook of injection: Pods (every replica answers from its caches; webhook/admission.ts). */
+  readonly podInjector: PodInjector;
   private servers: http.Server[] = [];
   private readyTimer?: NodeJS.Timeout;
   private started = false;
@@ -136,6 +139,15 @@ export class Operator {
       metrics,
       maxCacheMs: config.kubeletCacheSeconds * 1000,
     });
+    this.podInjector = new PodInjector({
+      caches: this.caches,
+      synced: () => this.started,
+      logger: logger.child({ component: 'pod-injection' }),
+      onAnswer: (result, seconds) => {
+        metrics.podInjectionRequests.inc({ result });
+        metrics.podInjectionDuration.observe(seconds);
+      },
+    });
     this.controllers = new Controllers({
       resources,
       caches: this.caches,
@@ -191,6 +203,12 @@ export class Operator {
           bindAddress: config.kubeletBindAddress,
           certFile: config.kubeletTlsCertFile ?? '',
           keyFile: config.kubeletTlsKeyFile ?? '',
+          logger,
+        }),
+        serveWebhook(this.podInjector, {
+          bindAddress: config.webhookBindAddress,
+          certFile: config.webhookTlsCertFile ?? '',
+          keyFile: config.webhookTlsKeyFile ?? '',
           logger,
         }),
       ])

@@ -172,6 +172,10 @@ const delivery = z
     message: 'delivery.secrets and delivery.kubelet cannot both be false: nothing would be delivered',
   });
 
+/** Where the copy's name is listed: ServiceAccounts (unset) or each new Pod, by the webhook (src/webhook/). */
+export const INJECTION_MODES = ['ServiceAccounts', 'Pods'] as const;
+export type InjectionMode = (typeof INJECTION_MODES)[number];
+
 export const specSchema = z.object({
   registries: z.array(registryEntrySchema).min(1).max(32),
   secretName: z.string().min(1).max(253).optional(),
@@ -204,6 +208,7 @@ export const specSchema = z.object({
   suspend: z.boolean().default(false),
   podRecovery: podRecovery.optional(),
   delivery: delivery.optional(),
+  injection: z.enum(INJECTION_MODES).optional(),
 });
 
 export type RegistryEntry = z.infer<typeof registryEntrySchema>;
@@ -318,6 +323,11 @@ export function deliversSecrets(spec: RegistryCredentialSpec): boolean {
 /** Whether the kubelet credential provider endpoint serves this credential (delivery.kubelet, default false). */
 export function deliversToKubelet(spec: RegistryCredentialSpec): boolean {
   return spec.delivery?.kubelet ?? false;
+}
+
+/** Whether the copy's name goes into new Pods (the webhook) instead of ServiceAccounts (injection: Pods). */
+export function injectsIntoPods(spec: RegistryCredentialSpec): boolean {
+  return spec.injection === 'Pods';
 }
 
 export function targetSecretName(cred: RegistryCredential, spec: RegistryCredentialSpec): string {

@@ -18,7 +18,7 @@ import type { ReconcileResult } from '../runtime/workerpool.js';
 import { NamespaceFailureError, NamespaceWriter, type WriteContext } from './apply.js';
 import type { Caches } from './caches.js';
 import { type CredentialDecision, type Decisions, isDecisionFor } from './credentialstate.js';
-import { desiredSecret, isNamespaceSelected, isOwnedBy, isServiceAccountSelected, isTerminating } from './desired.js';
+import { desiredSecret, isNamespaceSelected, isOwnedBy, isTerminating, wantsServiceAccountEntry } from './desired.js';
 import type { NamespaceFailures } from './namespacefailures.js';
 import { credentialKey, type Enqueuer } from './keys.js';
 import type { Reporting } from './reporting.js';
@@ -184,7 +184,7 @@ export class NamespaceController {
       return false; // held: nothing to inject until a first good document exists
     }
     for (const serviceAccount of [...caches.serviceAccounts.listIn(namespace)]) {
-      const wanted = isServiceAccountSelected(serviceAccount, spec) ? name : undefined;
+      const wanted = wantsServiceAccountEntry(serviceAccount, spec) ? name : undefined;
       wrote = (await this.writer.applyServiceAccount(serviceAccount, cred.metadata.name, wanted, context)) || wrote;
     }
     return wrote;
