@@ -97,6 +97,7 @@ describe('kubectl explain', () => {
         'delivery',
         'excludeNamespaces',
         'excludeServiceAccounts',
+        'injection',
         'namespaceNames',
         'namespaceSelector',
         'podRecovery',
