@@ -16,6 +16,7 @@ import type { KubeApi } from './k8s/client.js';
 import { listWatch } from './k8s/listwatch.js';
 import { paths, Resources } from './k8s/resources.js';
 import { createProviders, type Providers } from './providers/index.js';
+import { ownServiceAccountTokens } from './k8s/service-account-token.js';
 import { checkCredential } from './registry/v2.js';
 import { Verifier } from './registry/verifier.js';
 import type { Metrics } from './metrics.js';
@@ -101,6 +102,7 @@ export class Operator {
       clock,
       requestTimeoutMs: config.tokenRequestTimeoutSeconds * 1000,
       awsEndpointUrl: config.awsEndpointUrl,
+      serviceAccountToken: ownServiceAccountTokens(client),
       onRenewal: (provider, result, error) => {
         metrics.tokenRenewals.inc({ provider, result });
         if (error) logger.warn({ provider, code: error.code, err: error.message }, 'token renewal failed');

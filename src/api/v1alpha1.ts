@@ -69,8 +69,54 @@ const acr = z
 
 const dockerConfig = z.object({ secretName: secretRef });
 
+/** An https URL of a GitHub API (api.github.com, or https://HOST/api/v3 of GitHub Enterprise Server). */
+const httpsUrl = z
+  .string()
+  .max(2048)
+  .refine((url) => /^https:\/\/[^/?#]+(\/[^?#]*)?$/.test(url), { message: 'must be an https URL without query' });
+
+/**
+ * github: a GitHub App installation token (appId + installationId + privateKeySecretName), or a
+ * personal access token (classic) read from tokenSecretName: exactly one of the two.
+ */
+const github = z
+  .object({
+    appId: z
+      .string()
+      .max(20)
+      .regex(/^[0-9]{1,20}$/)
+      .optional(),
+    installationId: z
+      .string()
+      .max(20)
+      .regex(/^[0-9]{1,20}$/)
+      .optional(),
+    privateKeySecretName: secretRef.optional(),
+    tokenSecretName: secretRef.optional(),
+    apiUrl: httpsUrl.optional(),
+  })
+  .refine(
+    (source) => {
+      const app = [source.appId, source.installationId, source.privateKeySecretName].filter(Boolean).length;
+      return source.tokenSecretName ? app === 0 : app === 3;
+    },
+    {
+      message:
+        'github needs either appId, installationId and privateKeySecretName (a GitHub App) or tokenSecretName ' +
+        '(a personal access token), not both',
+    },
+  );
+
+/** quay: robot account federation, the robot named org+name (or user+name). */
+const quay = z.object({
+  robotAccount: z
+    .string()
+    .max(255)
+    .regex(/^[a-z0-9][a-z0-9_-]*\+[a-z][a-z0-9_]*$/, { message: 'quay.robotAccount must be of the form org+name' }),
+});
+
 /** The source kinds of a registry entry: each entry sets exactly one (one provider per kind, src/providers/). */
-export const SOURCE_KINDS = ['basicAuth', 'ecr', 'ecrPublic', 'gcp', 'acr', 'dockerConfig'] as const;
+export const SOURCE_KINDS = ['basicAuth', 'ecr', 'ecrPublic', 'gcp', 'acr', 'github', 'quay', 'dockerConfig'] as const;
 export type SourceKind = (typeof SOURCE_KINDS)[number];
 
 export const DEFAULT_VERIFY_INTERVAL = '1h';
@@ -97,11 +143,14 @@ export const registryEntrySchema = z
     ecrPublic: ecrPublic.optional(),
     gcp: gcp.optional(),
     acr: acr.optional(),
+    github: github.optional(),
+    quay: quay.optional(),
     dockerConfig: dockerConfig.optional(),
     verify: verify.optional(),
   })
   .refine((entry) => SOURCE_KINDS.filter((kind) => entry[kind] !== undefined).length === 1, {
-    message: 'each registry entry must set exactly one of basicAuth, ecr, ecrPublic, gcp, acr or dockerConfig',
+    message:
+      'each registry entry must set exactly one of basicAuth, ecr, ecrPublic, gcp, acr, github, quay or dockerConfig',
   })
   .refine((entry) => (entry.dockerConfig ? !entry.server : !!entry.server), {
     message: 'server is required for every source but dockerConfig, and must not be set with dockerConfig',

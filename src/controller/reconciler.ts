@@ -73,7 +73,7 @@ export class Controllers {
       outcomes: failures,
     });
     const decisions = this.credentials.decisions;
-    this.namespaces = new NamespaceController({ resources, caches, queue, decisions, failures, reporting });
+    this.namespaces = new NamespaceController({ resources, caches, queue, decisions, failures, reporting, clock });
     this.podRecovery = new PodRecoveryController({ resources, caches, clock, decisions, reporting, metrics });
     this.readiness = new ReadinessController({
       resources,
