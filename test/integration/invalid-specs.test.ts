@@ -78,6 +78,8 @@ describe('kubectl explain', () => {
       'ecr',
       'ecrPublic',
       'gcp',
+      'github',
+      'quay',
       'server',
       'verify',
     ]);
