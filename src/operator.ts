@@ -163,6 +163,7 @@ export class Operator {
       verifier: this.verifier,
       registryCheckTimeoutMs: config.registryCheckTimeoutSeconds * 1000,
       kubeletDelivery: ledger,
+      podInjection: config.webhookBindAddress !== '0',
     });
     this.workers = new WorkerPool({
       queue: this.queue,
