@@ -3,15 +3,14 @@
 // with a JSON patch. It always allows: a Pod is never refused because of this operator (and the
 // MutatingWebhookConfiguration says failurePolicy: Ignore for when the operator is down). Nothing
 // here writes to the API server; no secret value is read beyond the copy's `auths` keys.
-import { readFile } from 'node:fs/promises';
 import type http from 'node:http';
-import https from 'node:https';
+import type https from 'node:https';
 import type { V1Pod, V1Secret } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { parseSpec, targetSecretName, type RegistryCredential, type RegistryCredentialSpec } from '../api/v1alpha1.js';
 import type { Caches } from '../controller/caches.js';
 import { documentOf, isOwnedBy } from '../controller/desired.js';
-import { parseBindAddress } from '../health.js';
+import { serveReloadingHttps } from '../health.js';
 import { appendPatch, decideInjection, type InjectableCredential } from './injection.js';
 
 export const WEBHOOK_PATH = '/mutate/pods';
@@ -139,35 +138,15 @@ export async function serveWebhook(
   injector: PodInjector,
   options: ServeWebhookOptions,
 ): Promise<https.Server | undefined> {
-  const address = parseBindAddress(options.bindAddress);
-  if (!address) return undefined;
-  const tls = async () => ({ cert: await readFile(options.certFile), key: await readFile(options.keyFile) });
-  let current = await tls();
-  const server = https.createServer(
-    { ...current, minVersion: 'TLSv1.2', requestTimeout: 10_000, headersTimeout: 5_000, keepAliveTimeout: 60_000 },
+  const server = await serveReloadingHttps(
+    {
+      ...options,
+      reloadIntervalMs: options.reloadIntervalMs ?? 10_000,
+      name: 'pod injection webhook',
+      server: { requestTimeout: 10_000, headersTimeout: 5_000, keepAliveTimeout: 60_000 },
+    },
     (req, res) => void handle(injector, req, res),
   );
-  const reload = setInterval(() => {
-    tls().then(
-      (next) => {
-        if (next.cert.equals(current.cert) && next.key.equals(current.key)) return;
-        server.setSecureContext(next);
-        current = next;
-        options.logger.info({ certFile: options.certFile }, 'pod injection webhook: serving certificate reloaded');
-      },
-      (err: Error) =>
-        options.logger.warn(
-          { err: err.message },
-          'pod injection webhook: certificate files unreadable; keeping the current one',
-        ),
-    );
-  }, options.reloadIntervalMs ?? 10_000);
-  reload.unref();
-  server.on('close', () => clearInterval(reload));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(address.port, address.host, () => resolve());
-  });
   return server;
 }
 
