@@ -108,3 +108,30 @@ export async function serveReloadingHttps(
   });
   return server;
 }
+
+/**
+ * A request's body as UTF-8, at most `maxBytes`: past that `tooLarge` answers and the request is
+ * destroyed; undefined then, or when the client went away.
+ */
+export async function readBody(
+  req: http.IncomingMessage,
+  maxBytes: number,
+  tooLarge: () => void,
+): Promise<string | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > maxBytes) {
+        tooLarge();
+        req.destroy();
+        return undefined;
+      }
+      chunks.push(chunk);
+    }
+  } catch {
+    return undefined;
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}

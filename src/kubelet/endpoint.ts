@@ -18,7 +18,7 @@ import { deliversToKubelet, parseSpec, type RegistryCredential, type RegistryCre
 import type { Caches } from '../controller/caches.js';
 import { resolveSources } from '../controller/resolve.js';
 import type { Auths } from '../dockerconfig.js';
-import { serveReloadingHttps } from '../health.js';
+import { readBody, serveReloadingHttps } from '../health.js';
 import type { Metrics } from '../metrics.js';
 import type { Providers } from '../providers/index.js';
 import type { Clock } from '../runtime/clock.js';
@@ -240,23 +240,12 @@ async function handle(endpoint: KubeletEndpoint, req: http.IncomingMessage, res:
     req.resume();
     return send(413, { reason: 'RequestTooLarge', message: `at most ${MAX_REQUEST_BYTES} bytes` });
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
+  const text = await readBody(req, MAX_REQUEST_BYTES, () =>
+    send(413, { reason: 'RequestTooLarge', message: `at most ${MAX_REQUEST_BYTES} bytes` }),
+  );
+  if (text === undefined) return;
   try {
-    for await (const chunk of req as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > MAX_REQUEST_BYTES) {
-        send(413, { reason: 'RequestTooLarge', message: `at most ${MAX_REQUEST_BYTES} bytes` });
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    }
-  } catch {
-    return;
-  }
-  try {
-    const answer = await endpoint.answer(Buffer.concat(chunks).toString('utf8'));
+    const answer = await endpoint.answer(text);
     send(answer.status, answer.body);
   } catch (err) {
     send(500, { reason: 'InternalError', message: (err as Error).message.slice(0, 300) });

@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { parseSpec, targetSecretName, type RegistryCredential, type RegistryCredentialSpec } from '../api/v1alpha1.js';
 import type { Caches } from '../controller/caches.js';
 import { documentOf, isOwnedBy } from '../controller/desired.js';
-import { serveReloadingHttps } from '../health.js';
+import { readBody, serveReloadingHttps } from '../health.js';
 import { appendPatch, decideInjection, type InjectableCredential } from './injection.js';
 
 export const WEBHOOK_PATH = '/mutate/pods';
@@ -160,24 +160,13 @@ async function handle(injector: PodInjector, req: http.IncomingMessage, res: htt
   if (req.url === '/healthz' && req.method === 'GET') return send(200, { status: 'ok' });
   if (!req.url?.startsWith(WEBHOOK_PATH) || req.method !== 'POST')
     return send(404, { reason: 'NotFound', message: `POST ${WEBHOOK_PATH}` });
-  const chunks: Buffer[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of req as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > MAX_REQUEST_BYTES) {
-        send(413, { reason: 'RequestTooLarge', message: `at most ${MAX_REQUEST_BYTES} bytes` });
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    }
-  } catch {
-    return;
-  }
+  const text = await readBody(req, MAX_REQUEST_BYTES, () =>
+    send(413, { reason: 'RequestTooLarge', message: `at most ${MAX_REQUEST_BYTES} bytes` }),
+  );
+  if (text === undefined) return;
   let review: AdmissionReview;
   try {
-    review = JSON.parse(Buffer.concat(chunks).toString('utf8')) as AdmissionReview;
+    review = JSON.parse(text) as AdmissionReview;
   } catch {
     return send(400, { reason: 'MalformedRequest', message: 'not an AdmissionReview' });
   }
