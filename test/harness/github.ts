@@ -40,7 +40,7 @@ export interface GitHubStandIn {
   setInstallationTokenLifetime(seconds: number): void;
   /** Installation tokens issued to (App, installation), in order. */
   installationTokens(appId: string, installationId: string): IssuedGitHubToken[];
-  /** Requests per identity: "app:<appId>:<installationId>" (including refused ones) or "pat:<login>". */
+  /** Requests with a valid JWT per "app:<appId>:<installationId>" (unknown installations included) or "pat:<login>". */
   requests(identity: string): number;
   /** What was refused, in order: status and GitHub's message. */
   refusals: Array<{ status: number; message: string }>;

@@ -121,7 +121,7 @@ test('an App installation: one token request for two RegistryCredentials, copies
 });
 
 test('renewal: a short-lived installation token is renewed before it expires, and the copies follow', async () => {
-  github.setInstallationTokenLifetime(30);
+  github.setInstallationTokenLifetime(20);
   try {
     const group = { case: 'renew' };
     const ns = await s.namespace('renew', group);
@@ -134,7 +134,7 @@ test('renewal: a short-lived installation token is renewed before it expires, an
     await waitFor(() => github.installationTokens(APP, '1002').length >= 2, { timeoutMs: 60_000, what: 'a renewal' });
     const renewed = await holds(ns, cred, 'x-access-token', latestToken('1002'));
     const [first, second] = github.installationTokens(APP, '1002');
-    expect(second!.expiresAt - 30_000).toBeLessThan(first!.expiresAt); // issued while the first was valid
+    expect(second!.expiresAt - 20_000).toBeLessThan(first!.expiresAt); // issued while the first was valid
     expect(await pull(renewed)).toEqual({ ok: true, unauthorized: false });
   } finally {
     github.setInstallationTokenLifetime(3600);

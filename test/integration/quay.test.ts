@@ -113,7 +113,7 @@ test("a federated robot: the operator's own ServiceAccount token (checked by Tok
 });
 
 test('renewal: a short-lived robot token is renewed before it expires, and the copies follow', async () => {
-  quay.setTokenLifetime(30);
+  quay.setTokenLifetime(20);
   try {
     const group = { case: 'renew' };
     const ns = await s.namespace('renew', group);
@@ -126,7 +126,7 @@ test('renewal: a short-lived robot token is renewed before it expires, and the c
     await waitFor(() => quay.tokens('payments+renew').length >= 2, { timeoutMs: 60_000, what: 'a renewal' });
     const renewed = await holds(ns, cred, 'payments+renew');
     const [first, second] = quay.tokens('payments+renew');
-    expect(second!.expiresAt - 30_000).toBeLessThan(first!.expiresAt);
+    expect(second!.expiresAt - 20_000).toBeLessThan(first!.expiresAt);
     expect(await pull(renewed)).toEqual({ ok: true, unauthorized: false });
   } finally {
     quay.setTokenLifetime(3600);
