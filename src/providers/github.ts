@@ -8,12 +8,14 @@
 //   - a personal access token (classic) with read:packages (key token): GET {apiUrl}/user answers the
 //     login (the docker username) and, in the header github-authentication-token-expiration, the
 //     token's expiry, which goes into expiresAt and the expiry metric. A token without expiry is
-//     checked again on the short fixed interval (TokenExpiryUnknown). One check per token.
+//     checked again on the short fixed interval (TokenExpiryUnknown). One check per token. Within 7 days
+//     of its expiry the entry carries the warning GitHubTokenExpiring (a Warning Event a day): the
+//     operator cannot renew a personal access token.
 // Requests go over HTTPS only and never follow a redirect. Errors keep GitHub's meaning as reasons:
 // GitHubAppInstallationNotFound (404), GitHubAppKeyInvalid (a key that is no RSA PEM, or 401: the key
 // does not match the App), GitHubAppPermissionDenied (403/422: packages:read not granted), GitHubTokenInvalid.
 import { createPrivateKey, type KeyObject, sign } from 'node:crypto';
-import { type EntryFailure, readSecretKeys, type SourceSecrets } from './provider.js';
+import { type EntryFailure, readSecretKeys, type SourceProblem, type SourceSecrets } from './provider.js';
 import { STANDARD_SCHEDULE } from './renewal.js';
 import type { Token, TokenFetcher } from './token-cache.js';
 import {
@@ -35,11 +37,14 @@ export const EXPIRATION_HEADER = 'github-authentication-token-expiration';
 /** GitHub refuses a JWT whose exp is more than 10 minutes after its iat; 60 s back for clock drift. */
 export const JWT_BACKDATE_S = 60;
 export const JWT_LIFETIME_S = 9 * 60;
+/** A personal access token closer than this to its expiry gets a Warning (GitHubTokenExpiring). */
+export const PAT_EXPIRY_WARNING_MS = 7 * 24 * 3600_000;
+const DAY_MS = 24 * 3600_000;
 
 /** What the fetcher needs. Holds a key or a token: never log it. */
 export type GitHubContext =
   | { kind: 'app'; apiUrl: string; appId: string; installationId: string; key: KeyObject }
-  | { kind: 'pat'; apiUrl: string; token: string };
+  | { kind: 'pat'; apiUrl: string; token: string; /** namespace/name of its Secret, for messages. */ secret: string };
 
 type GitHubSource = {
   appId?: string;
@@ -65,7 +70,7 @@ export function planGitHub(
     const token = read.values[TOKEN_KEY];
     return {
       key: `github|${apiUrl}|pat:${identityHash(source.tokenSecretName, token)}`,
-      context: { kind: 'pat', apiUrl, token },
+      context: { kind: 'pat', apiUrl, token, secret: `${secrets.namespace}/${source.tokenSecretName}` },
       operation: `the GitHub token check at ${apiUrl}`,
     };
   }
@@ -119,6 +124,29 @@ export function parseExpirationHeader(value: string | null | undefined): number 
   else if (/^[+-]\d{4}$/.test(zone)) zone = `${zone.slice(0, 3)}:${zone.slice(3)}`;
   const ms = Date.parse(`${match[1]}T${match[2]}${zone}`);
   return Number.isFinite(ms) ? ms : undefined;
+}
+
+/**
+ * The warning for a personal access token that expires within PAT_EXPIRY_WARNING_MS: the operator
+ * cannot renew one, a person must replace it. The message names the whole days left, so it changes
+ * (and a new Warning Event is recorded) once a day until the token is replaced.
+ */
+export function patExpiryWarning(
+  server: string,
+  context: GitHubContext,
+  expiresAt: number,
+  now: number,
+): SourceProblem | undefined {
+  if (context.kind !== 'pat' || expiresAt - now >= PAT_EXPIRY_WARNING_MS) return undefined;
+  const days = Math.floor(Math.max(0, expiresAt - now) / DAY_MS);
+  const left = days === 0 ? 'in less than a day' : `in less than ${days + 1} days`;
+  return {
+    reason: 'GitHubTokenExpiring',
+    message:
+      `registry ${server}: the personal access token in Secret ${context.secret} expires at ` +
+      `${new Date(expiresAt).toISOString()} (${left}); the operator cannot renew a personal access token: ` +
+      'put a new one into the Secret before then',
+  };
 }
 
 /** GitHub's answer to a failed request as a code (the condition reason) and a message without secrets. */
@@ -239,6 +267,7 @@ export function githubProvider(
         deps.fetch ??
         gitHubTokenFetcher({ clock: deps.clock, requestTimeoutMs: deps.requestTimeoutMs, fetch: deps.http }),
       failureReason: (error) => (/^GitHub(App|Token)/.test(error.code) ? error.code : undefined),
+      expiryWarning: ({ server, context }, expiresAt, now) => patExpiryWarning(server, context, expiresAt, now),
     },
     deps,
   );

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { iso, type SourceKind } from '../api/v1alpha1.js';
 import { authEntry } from '../dockerconfig.js';
 import type { Clock } from '../runtime/clock.js';
-import type { EntryFailure, EntryResult, Provider, SourceOf, SourceSecrets } from './provider.js';
+import type { EntryFailure, EntryResult, Provider, SourceOf, SourceProblem, SourceSecrets } from './provider.js';
 import { hasReliableExpiry, type RenewalSchedule } from './renewal.js';
 import {
   isExpired,
@@ -46,6 +46,11 @@ export interface TokenProviderDefinition<K extends SourceKind, C> {
    * GitHubAppInstallationNotFound); TokenRefreshFailed otherwise.
    */
   failureReason?(error: TokenRefreshError): string | undefined;
+  /**
+   * A warning about a token with a known expiry that is served (e.g. a personal access token the
+   * operator cannot renew, close to its end); recorded as a Warning Event whenever its message changes.
+   */
+  expiryWarning?(entry: { server: string; context: C }, expiresAt: number, now: number): SourceProblem | undefined;
 }
 
 export interface TokenProvider<K extends SourceKind, C> extends Provider<K> {
@@ -95,7 +100,10 @@ export function tokenProvider<K extends SourceKind, C>(
         };
       }
       const result: EntryResult = { ok: true, auths: auths!, ...timing };
-      if (!reliable) {
+      if (reliable) {
+        const warning = definition.expiryWarning?.({ server: server!, context: plan.context }, token.expiresAt, now);
+        if (warning) result.warning = warning;
+      } else {
         const reported =
           token!.expiresAt === undefined
             ? 'no expiry'

@@ -3,6 +3,9 @@
 // them, and a cleanup that deletes what it created (waiting for the operator's finalizer).
 import type { V1Secret } from '@kubernetes/client-node';
 import { authsOf, Cluster, type Condition, type CredentialObject, uniqueSuffix } from './cluster.js';
+import { readFile, writeFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import { kubectl, testEnv } from '../../harness/controlplane.js';
 import { startOperator, type OperatorProcess } from '../../harness/operator.js';
 import { waitFor } from '../../harness/wait.js';
 
@@ -31,6 +34,11 @@ export interface ScenarioOptions {
   operatorArgs?: string[];
   /** Turns the operator's kubeconfig into another (e.g. one through harness/api-proxy.ts). */
   wrapKubeconfig?: (kubeconfig: string) => Promise<string>;
+  /**
+   * Run the operator as this identity (e.g. a ServiceAccount token, serviceAccountKubeconfig) instead
+   * of a client certificate of its own; `user` is its user name, bound to cluster-admin like the default.
+   */
+  operatorIdentity?: { kubeconfig: string; user: string };
 }
 
 export async function startScenario(name: string, opts: ScenarioOptions = {}): Promise<Scenario> {
@@ -40,7 +48,10 @@ export async function startScenario(name: string, opts: ScenarioOptions = {}): P
   await cluster.createNamespace(sourceNamespace);
   const namespaces = [sourceNamespace];
   const credentials: string[] = [];
-  const user = `regcred-operator-${id}`;
+  const user = opts.operatorIdentity?.user ?? `regcred-operator-${id}`;
+  const identity = opts.operatorIdentity
+    ? { kubeconfig: opts.operatorIdentity.kubeconfig, bindClusterAdmin: true }
+    : {};
   const scenario: Scenario = {
     cluster,
     id,
@@ -51,6 +62,7 @@ export async function startScenario(name: string, opts: ScenarioOptions = {}): P
       env: opts.operatorEnv,
       args: opts.operatorArgs,
       wrapKubeconfig: opts.wrapKubeconfig,
+      ...identity,
     }),
     selector: { matchLabels: { [TEST_LABEL]: id } },
     selectorWith: (labels) => ({ matchLabels: { [TEST_LABEL]: id, ...labels } }),
@@ -74,6 +86,7 @@ export async function startScenario(name: string, opts: ScenarioOptions = {}): P
         env: opts.operatorEnv,
         args: opts.operatorArgs,
         wrapKubeconfig: opts.wrapKubeconfig,
+        ...identity,
       });
     },
     async cleanup() {
@@ -89,6 +102,31 @@ export async function startScenario(name: string, opts: ScenarioOptions = {}): P
     },
   };
   return scenario;
+}
+
+/**
+ * A kubeconfig holding a TokenRequest token (3 h) of the ServiceAccount `namespace/name`, created
+ * here when missing: an operator that must know itself as a ServiceAccount runs with it.
+ */
+export async function serviceAccountKubeconfig(namespace: string, name: string): Promise<string> {
+  const created = await kubectl(['-n', namespace, 'create', 'serviceaccount', name]);
+  if (created.code !== 0 && !created.stderr.includes('AlreadyExists')) throw new Error(created.stderr);
+  const res = await kubectl(['-n', namespace, 'create', 'token', name, '--duration=3h']);
+  if (res.code !== 0) throw new Error(res.stderr);
+  const admin = JSON.parse(await readFile(testEnv().adminKubeconfig, 'utf8')) as {
+    clusters: Array<{ cluster: Record<string, string> }>;
+  };
+  const file = path.join(testEnv().dir, `sa-${namespace}-${name}.kubeconfig`);
+  const config = {
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: 'regcred-test', cluster: admin.clusters[0]!.cluster }],
+    users: [{ name, user: { token: res.stdout.trim() } }],
+    contexts: [{ name: 'sa', context: { cluster: 'regcred-test', user: name, namespace } }],
+    'current-context': 'sa',
+  };
+  await writeFile(file, JSON.stringify(config), { mode: 0o600 });
+  return file;
 }
 
 /** Waits until a condition of a RegistryCredential matches, returning it. */

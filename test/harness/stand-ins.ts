@@ -31,7 +31,7 @@ export interface StandInRequest {
 export type StandInAnswer =
   { status: number; json?: unknown; text?: string; headers?: Record<string, string> } | 'hang';
 
-export type StandInHandler = (req: StandInRequest) => StandInAnswer | undefined;
+export type StandInHandler = (req: StandInRequest) => StandInAnswer | undefined | Promise<StandInAnswer | undefined>;
 
 /** A fault to answer instead of the real thing: an HTTP error, or no answer at all. */
 export type StandInFault = { status: number; json: unknown } | 'hang';
@@ -45,7 +45,7 @@ function serve(handler: (host: string) => StandInHandler | undefined, hung: Set<
   return (req: http.IncomingMessage, res: http.ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
+    req.on('end', async () => {
       const url = new URL(req.url ?? '/', 'http://stand-in');
       const host = String(req.headers.host ?? '').replace(/:\d+$/, '');
       const body = Buffer.concat(chunks).toString('utf8');
@@ -60,7 +60,7 @@ function serve(handler: (host: string) => StandInHandler | undefined, hung: Set<
       };
       let answer: StandInAnswer | undefined;
       try {
-        answer = handler(host)?.(request);
+        answer = await handler(host)?.(request);
       } catch (err) {
         answer = { status: 500, text: `stand-in failed: ${(err as Error).message}` };
       }
@@ -99,6 +99,33 @@ export async function startPlainStandIn(handler: StandInHandler): Promise<PlainS
   return {
     host: `127.0.0.1:${port}`,
     url: `http://127.0.0.1:${port}`,
+    stop: async () => {
+      for (const res of hung) res.destroy();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/**
+ * An HTTPS stand-in on loopback, served with `tls` (e.g. a test registry's certificate, which has the
+ * IP SAN 127.0.0.1): for services the operator is pointed at by a URL in the spec (github.apiUrl,
+ * a quay server), trusted through NODE_EXTRA_CA_CERTS.
+ */
+export async function startHttpsStandIn(
+  tls: { cert: string; key: string },
+  handler: StandInHandler,
+): Promise<PlainStandIn> {
+  const hung = new Set<http.ServerResponse>();
+  const server = https.createServer(
+    tls,
+    serve(() => handler, hung),
+  );
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    host: `127.0.0.1:${port}`,
+    url: `https://127.0.0.1:${port}`,
     stop: async () => {
       for (const res of hung) res.destroy();
       server.closeAllConnections();

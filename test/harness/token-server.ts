@@ -3,7 +3,8 @@
 // machine's Go module proxy (cesanta/docker_auth is refused). It is small and does what the spec
 // asks of one:
 // - GET /token?service=S&scope=repository:NAME:pull with HTTP Basic credentials;
-// - wrong or missing credentials: 401 with a registry error body;
+// - wrong, expired or missing credentials: 401 with a registry error body (users added later,
+//   with an expiry, are what the provider stand-ins hand out);
 // - good credentials: a JWT (RS256, signed by a key whose certificate is the registry's
 //   `rootcertbundle`; header `kid` = the key's libtrust fingerprint, which distribution looks the
 //   key up by) granting the intersection of what was asked and what the user's ACL allows, which
@@ -23,6 +24,8 @@ export interface TokenUser {
   pull: string[];
   /** Repositories this user may push to ("*" = any). */
   push?: string[];
+  /** Epoch ms after which the password is refused (a short-lived token handed out by a stand-in). */
+  expiresAt?: number;
 }
 
 export interface TokenServer {
@@ -34,6 +37,8 @@ export interface TokenServer {
   rootCertBundle: string;
   /** Requests served, by outcome. */
   requests: { issued: number; refused: number };
+  /** A user from now on (stand-ins register the credentials they hand out). */
+  addUser(user: TokenUser): void;
   stop(): Promise<void>;
 }
 
@@ -60,6 +65,7 @@ export async function startTokenServer(opts: StartTokenServerOptions): Promise<T
   const service = 'regcred-test-registry';
   const issuer = 'regcred-test-token-server';
   const requests = { issued: 0, refused: 0 };
+  const users = [...opts.users];
 
   const server = https.createServer(
     { cert: await readFile(opts.tlsCert), key: await readFile(opts.tlsKey) },
@@ -69,7 +75,7 @@ export async function startTokenServer(opts: StartTokenServerOptions): Promise<T
         res.writeHead(404).end();
         return;
       }
-      const user = authenticate(req.headers.authorization, opts.users);
+      const user = authenticate(req.headers.authorization, users);
       if (!user) {
         requests.refused++;
         res.writeHead(401, {
@@ -110,6 +116,7 @@ export async function startTokenServer(opts: StartTokenServerOptions): Promise<T
     issuer,
     rootCertBundle: certFile,
     requests,
+    addUser: (user) => void users.push(user),
     stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
@@ -121,7 +128,10 @@ function authenticate(header: string | undefined, users: TokenUser[]): TokenUser
   const colon = decoded.indexOf(':');
   if (colon < 0) return undefined;
   const [username, password] = [decoded.slice(0, colon), decoded.slice(colon + 1)];
-  return users.find((u) => u.username === username && u.password === password);
+  return users.find(
+    (u) =>
+      u.username === username && u.password === password && (u.expiresAt === undefined || u.expiresAt > Date.now()),
+  );
 }
 
 /** repository:NAME:ACTIONS -> the granted access entries (pull only, and only where the ACL allows). */

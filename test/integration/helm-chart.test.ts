@@ -91,6 +91,8 @@ test('helm template with the defaults: what deploy/ installs, minus the Namespac
     'Deployment',
     'PodDisruptionBudget',
     'Role',
+    'Role',
+    'RoleBinding',
     'RoleBinding',
     'Service',
     'ServiceAccount',
@@ -225,11 +227,11 @@ test.each<[string, string[], (docs: Doc[]) => void]>([
     },
   ],
   [
-    'leader election off (one replica): no flag, no Lease Role, no PDB',
+    'leader election off (one replica): no flag, no Lease Role (the own-token Role stays), no PDB',
     ['leaderElection.enabled=false', 'replicas=1'],
     (docs) => {
       expect(container(docs).args).not.toContain('--leader-elect');
-      expect(docs.filter((d) => d.kind === 'Role').map((d) => d.metadata.name)).toEqual([]);
+      expect(docs.filter((d) => d.kind === 'Role').map((d) => d.metadata.name)).toEqual(['regcred-operator-own-token']);
       expect(docs.some((d) => d.kind === 'PodDisruptionBudget')).toBe(false);
     },
   ],
@@ -323,6 +325,11 @@ test.each<[string, string[], (docs: Doc[]) => void]>([
       expect(docs.find((d) => d.kind === 'ClusterRoleBinding')!.subjects).toEqual([
         { kind: 'ServiceAccount', name: 'mine', namespace: 'regcred-system' },
       ]);
+      // its own token (quay robot federation): of that ServiceAccount only
+      const ownToken = docs.find((d) => d.kind === 'Role' && d.metadata.name.endsWith('own-token'))!;
+      expect(ownToken.rules).toEqual([
+        { apiGroups: [''], resources: ['serviceaccounts/token'], resourceNames: ['mine'], verbs: ['create'] },
+      ]);
     },
   ],
 ])('knob: %s', async (_name, set, check) => {
@@ -410,7 +417,9 @@ test('helm install into the local control plane, under restricted Pod Security; 
         `deployment.apps/${release}-regcred-operator`,
         `poddisruptionbudget.policy/${release}-regcred-operator`,
         `role.rbac.authorization.k8s.io/${release}-regcred-operator-leader-election`,
+        `role.rbac.authorization.k8s.io/${release}-regcred-operator-own-token`,
         `rolebinding.rbac.authorization.k8s.io/${release}-regcred-operator-leader-election`,
+        `rolebinding.rbac.authorization.k8s.io/${release}-regcred-operator-own-token`,
         `service/${release}-regcred-operator-metrics`,
       ]);
       // The Deployment's Pod is admitted by restricted Pod Security (nothing runs Pods here: a dry run).

@@ -33,6 +33,8 @@ const MANAGED_SELECTOR = encodeURIComponent('app.kubernetes.io/managed-by=regcre
 const MAY_BE_UNUSED: Record<string, string> = {
   'get serviceaccounts':
     're-read of a ServiceAccount after a write conflict with a concurrent editor (concurrent-editor.test.ts)',
+  'create serviceaccounts/token':
+    'a token of its own ServiceAccount for quay robot federation (quay.test.ts; here: the test after the audit one)',
 };
 
 interface Rule {
@@ -320,6 +322,23 @@ test('every granted rule is used (or a documented exception)', () => {
     `[shipped-rbac] ${grants.length} granted (verb, resource, scope) rules; used: ${grants.length - unused.length}; ` +
       `unused by this scenario: ${unused.map(key).join(', ') || 'none'}\n`,
   );
+});
+
+test('serviceaccounts/token: the shipped identity may request a token of its own ServiceAccount (quay), of no other', async () => {
+  const kubeconfig = await serviceAccountKubeconfig();
+  const own = await kubectl(['-n', NS, 'create', 'token', SA, '--audience=quay.example.com', '--duration=10m'], {
+    kubeconfig,
+  });
+  expect(own.stderr).toBe('');
+  expect(own.stdout.trim().split('.')).toHaveLength(3);
+  await kubectl(['-n', NS, 'create', 'serviceaccount', 'someone-else']);
+  try {
+    const other = await kubectl(['-n', NS, 'create', 'token', 'someone-else'], { kubeconfig });
+    expect(other.code).not.toBe(0);
+    expect(other.stderr).toContain('forbidden');
+  } finally {
+    await kubectl(['-n', NS, 'delete', 'serviceaccount', 'someone-else', '--ignore-not-found']);
+  }
 });
 
 test('Secret reads outside the source namespace: label-selected list/watch, and gets of its own copies only', () => {

@@ -11,6 +11,7 @@ import {
   githubProvider,
   gitHubTokenFetcher,
   parseExpirationHeader,
+  patExpiryWarning,
   planGitHub,
 } from '../../src/providers/github.js';
 import type { SourceSecrets } from '../../src/providers/provider.js';
@@ -63,7 +64,12 @@ describe('planGitHub', () => {
     };
     expect(key).toMatch(/^github\|https:\/\/api\.github\.com\|pat:[0-9a-f]{16}$/);
     expect(key).not.toContain('ghp_');
-    expect(context).toEqual({ kind: 'pat', apiUrl: 'https://api.github.com', token: 'ghp_secretsecretsecret' });
+    expect(context).toEqual({
+      kind: 'pat',
+      apiUrl: 'https://api.github.com',
+      token: 'ghp_secretsecretsecret',
+      secret: 'regcred-system/gh-pat',
+    });
   });
 });
 
@@ -191,5 +197,53 @@ describe('gitHubTokenFetcher over a scripted HTTP client', () => {
     );
     expect(result).toMatchObject({ ok: false, reason: 'GitHubAppInstallationNotFound' });
     expect((result as { message: string }).message).toContain('registry ghcr.io');
+  });
+});
+
+describe('personal access token expiry: a warning (GitHubTokenExpiring) within 7 days, its message changing once a day', () => {
+  const now = Date.UTC(2026, 11, 7, 12);
+  const pat = planGitHub({ tokenSecretName: 'gh-pat' }, secrets) as { context: GitHubContext };
+  const appContext = (planGitHub(app('gh-app'), secrets) as { context: GitHubContext }).context;
+  const hours = (h: number) => now + h * 3600_000;
+  test.each<[string, GitHubContext, number, string | undefined]>([
+    ['30 days left', pat.context, hours(30 * 24), undefined],
+    ['exactly 7 days left', pat.context, hours(7 * 24), undefined],
+    ['6 days 23 hours left', pat.context, hours(7 * 24 - 1), 'in less than 7 days'],
+    ['2 days 1 hour left', pat.context, hours(49), 'in less than 3 days'],
+    ['5 hours left', pat.context, hours(5), 'in less than a day'],
+    ['an App token an hour from its end (renewed by the operator)', appContext, hours(1), undefined],
+  ])('%s', (_name, context, expiresAt, left) => {
+    const warning = patExpiryWarning('ghcr.io', context, expiresAt, now);
+    if (left === undefined) return expect(warning).toBeUndefined();
+    expect(warning?.reason).toBe('GitHubTokenExpiring');
+    expect(warning?.message).toContain(left);
+    expect(warning?.message).toContain('registry ghcr.io');
+    expect(warning?.message).toContain('Secret regcred-system/gh-pat');
+    expect(warning?.message).toContain(new Date(expiresAt).toISOString());
+    expect(warning?.message).not.toContain('ghp_');
+  });
+
+  test('the provider serves the token and carries the warning; a day later the message is new', async () => {
+    const clock = new FakeClock(now);
+    const http = (async () =>
+      new Response(JSON.stringify({ login: 'octo-puller' }), {
+        status: 200,
+        headers: { 'github-authentication-token-expiration': '2026-12-10 12:00:00 UTC' },
+      })) as unknown as typeof fetch;
+    const provider = githubProvider({ clock, requestTimeoutMs: 1000, http });
+    const resolve = () =>
+      provider.resolve(
+        { server: 'ghcr.io', source: { tokenSecretName: 'gh-pat' } },
+        { secrets, refreshIntervalMs: 3_600_000 },
+      );
+    const first = await resolve();
+    expect(first).toMatchObject({ ok: true, expiresAt: Date.UTC(2026, 11, 10, 12) });
+    expect((first as { warning?: { reason: string; message: string } }).warning).toMatchObject({
+      reason: 'GitHubTokenExpiring',
+      message: expect.stringContaining('in less than 4 days') as string,
+    });
+    clock.advance(24 * 3600_000);
+    const second = await resolve();
+    expect((second as { warning?: { message: string } }).warning?.message).toContain('in less than 3 days');
   });
 });
