@@ -28,8 +28,10 @@ let proxy: EgressProxy;
 let azure: AzureStandIn;
 /** The operator with workload identity in its environment (the AKS webhook's variables). */
 let s: Scenario;
-/** An operator without workload identity: its default chain falls through to managed identity. */
-let mi: Scenario;
+/** The stand-ins' environment of every operator here (the egress proxy, IMDS). */
+let env: NodeJS.ProcessEnv;
+/** The logs of operator processes stopped before the end (checked by the last test). */
+const stoppedLogs: string[] = [];
 beforeAll(async () => {
   proxy = await startEgressProxy(AZURE_HOSTS);
   azure = await startAzureStandIn(proxy);
@@ -39,7 +41,7 @@ beforeAll(async () => {
   await writeFile(tokenFile, 'projected-service-account-token-for-entra');
   azure.addFederatedCredential(WORKLOAD, 'projected-service-account-token-for-entra');
   azure.addClientSecret(APP, SECRET);
-  const env = cloudEnvironment(proxy, { azureImds: azure.imdsUrl });
+  env = cloudEnvironment(proxy, { azureImds: azure.imdsUrl });
   s = await startScenario('acr', {
     operatorEnv: {
       ...env,
@@ -48,12 +50,10 @@ beforeAll(async () => {
       AZURE_FEDERATED_TOKEN_FILE: tokenFile,
     },
   });
-  mi = await startScenario('acrmi', { operatorEnv: env });
 });
 afterAll(async () => {
   try {
     await s?.cleanup();
-    await mi?.cleanup();
   } finally {
     await azure?.stop();
     await proxy?.stop();
@@ -132,16 +132,28 @@ test("workload identity (the default chain with the webhook's AZURE_FEDERATED_TO
 });
 
 test('managed identity (no workload identity in the environment): IMDS, with the clientId of a user-assigned identity', async () => {
-  const group = { case: 'mi' };
-  const ns = await mi.namespace('mi', group);
-  const registry = 'regcredmi.azurecr.io';
-  const cred = await mi.credential('mi', {
-    registries: [{ server: registry, acr: { clientId: MANAGED } }],
-    namespaceSelector: mi.selectorWith(group),
-  });
-  await holdsToken(mi, [ns], cred, registry);
-  expect(azure.entraRequests(`mi:${MANAGED}`)).toBe(1);
-  expect(azure.exchanges(registry, `mi:${MANAGED}`)).toBe(1);
+  // An operator without workload identity: its default chain falls through to managed identity. It
+  // runs only here, with `s` stopped: both would reconcile every RegistryCredential, and each one's
+  // status of the other's credentials (its source namespace lacks their Secrets) would overwrite it.
+  await s.operator.stop();
+  stoppedLogs.push(await s.operator.logs());
+  const managed = await startScenario('acrmi', { operatorEnv: env });
+  try {
+    const group = { case: 'mi' };
+    const ns = await managed.namespace('mi', group);
+    const registry = 'regcredmi.azurecr.io';
+    const cred = await managed.credential('mi', {
+      registries: [{ server: registry, acr: { clientId: MANAGED } }],
+      namespaceSelector: managed.selectorWith(group),
+    });
+    await holdsToken(managed, [ns], cred, registry);
+    expect(azure.entraRequests(`mi:${MANAGED}`)).toBe(1);
+    expect(azure.exchanges(registry, `mi:${MANAGED}`)).toBe(1);
+  } finally {
+    await managed.cleanup();
+    stoppedLogs.push(await managed.operator.logs());
+    await s.restartOperator();
+  }
 });
 
 test('renewal: a refresh token is renewed at about half its life, in every namespace, before it expires', async () => {
@@ -236,8 +248,8 @@ test('pull check: the refresh token, re-keyed onto a real registry whose htpassw
 
 test('nothing left this machine, and no secret or token reached the log', async () => {
   expect(proxy.refused).toEqual([]);
-  for (const scenario of [s, mi]) {
-    const logs = await scenario.operator.logs();
+  expect(stoppedLogs).toHaveLength(2);
+  for (const logs of [...stoppedLogs, await s.operator.logs()]) {
     expect(logs).not.toContain('[loopback-guard]');
     expect(logs).not.toContain(SECRET);
     for (const registry of [REGISTRY, OTHER])
