@@ -31,4 +31,5 @@ REGCRED_FAULTS_SIZE=quick npm run --silent test:faults -- --ci
 # The benchmarks at their quick size: a smoke test that they still run end to end, not a timing check.
 node --import ./hack/ts-loader.mjs bench/run.ts --quick
 node --import ./hack/ts-loader.mjs bench/kubelet.ts --quick
+node --import ./hack/ts-loader.mjs bench/webhook.ts --quick
 echo "[test] all green in $(( $(date +%s) - started )) s" >&2
