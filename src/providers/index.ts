@@ -12,6 +12,8 @@ import { dockerConfigProvider } from './docker-config.js';
 import { ecrPublicProvider } from './ecr-public.js';
 import { ecrProvider } from './ecr.js';
 import { gcpProvider, type GcpContext } from './gcp.js';
+import { type HarborApi, harborProvider } from './harbor.js';
+import type { HarborAdmin } from './harbor-api.js';
 import type { EntryResult, Provider, ResolveContext, SourceEntry } from './provider.js';
 import type { TokenFetcher } from './token-cache.js';
 import type { TokenProviderDeps } from './token-provider.js';
@@ -27,6 +29,7 @@ export interface ProvidersOptions extends TokenProviderDeps {
     ecrPublic?: TokenFetcher<AwsContext>;
     gcp?: TokenFetcher<GcpContext>;
     acr?: TokenFetcher<AcrContext>;
+    harbor?: (url: string, admin: HarborAdmin) => HarborApi;
   };
 }
 
@@ -44,6 +47,7 @@ export function createProviders(options: ProvidersOptions): Providers {
     ecrPublicProvider({ ...options, aws, fetch: fetchers.ecrPublic }),
     gcpProvider({ ...options, fetch: fetchers.gcp }),
     acrProvider({ ...options, fetch: fetchers.acr }),
+    harborProvider({ ...options, api: fetchers.harbor }),
   ]);
 }
 
@@ -110,6 +114,8 @@ export class Providers {
     for (const provider of this.byKind.values()) {
       const cache = (provider as { cache?: { requests: Map<string, number> } }).cache;
       for (const [key, count] of cache?.requests ?? []) counts[key] = count;
+      const owned = (provider as { requests?: () => Record<string, number> }).requests?.();
+      for (const [key, count] of Object.entries(owned ?? {})) counts[key] = count;
     }
     return counts;
   }
