@@ -63,6 +63,8 @@ function epochMs(seconds: number): number {
 interface IdentityState {
   owned: Map<number, OwnedRobot>;
   listed: boolean;
+  /** When the identity's robots were last listed (a robot deleted by hand is noticed at the next listing). */
+  listedAt: number;
   current?: { id: number; username: string; password: string; createdAt: number; expiresAt: number };
   deliveredId?: number;
   kubeletCacheUntil: Record<number, number>;
@@ -95,22 +97,39 @@ export function harborProvider(deps: HarborDeps): HarborProvider {
   const stateOf = (identity: string): IdentityState => {
     let state = states.get(identity);
     if (!state) {
-      state = { owned: new Map(), listed: false, kubeletCacheUntil: {}, failures: 0, retryAt: 0, requests: 0 };
+      state = {
+        owned: new Map(),
+        listed: false,
+        listedAt: 0,
+        kubeletCacheUntil: {},
+        failures: 0,
+        retryAt: 0,
+        requests: 0,
+      };
       states.set(identity, state);
     }
     return state;
   };
 
-  async function step(identity: string, state: IdentityState, source: SourceOf<'harbor'>, admin: HarborAdmin) {
+  async function step(
+    identity: string,
+    state: IdentityState,
+    source: SourceOf<'harbor'>,
+    admin: HarborAdmin,
+    listEveryMs: number,
+  ) {
     const client = api(source.url, admin);
-    if (!state.listed) {
+    if (!state.listed || deps.clock.now() >= state.listedAt + listEveryMs) {
       state.requests++;
+      const found = new Map<number, OwnedRobot>();
       for (const robot of await client.listRobots(robotNamePrefix(identity))) {
         if (!ownsRobot(identity, robot)) continue;
         const createdAt = robot.creation_time ? Date.parse(robot.creation_time) : deps.clock.now();
-        state.owned.set(robot.id, { id: robot.id, createdAt, expiresAt: epochMs(robot.expires_at) });
+        found.set(robot.id, { id: robot.id, createdAt, expiresAt: epochMs(robot.expires_at) });
       }
+      state.owned = found;
       state.listed = true;
+      state.listedAt = deps.clock.now();
     }
     const now = deps.clock.now();
     const decision = decideRobots(
@@ -166,21 +185,23 @@ export function harborProvider(deps: HarborDeps): HarborProvider {
       if (state.current)
         state.kubeletCacheUntil[state.current.id] = Math.max(state.kubeletCacheUntil[state.current.id] ?? 0, untilMs);
     },
-    async resolve({ server, source }, { secrets }): Promise<EntryResult> {
+    async resolve({ server, source }, { secrets, refreshIntervalMs }): Promise<EntryResult> {
       const admin = readSecretKeys(secrets, source.adminSecretName, ['username', 'password']);
       if (!admin.ok) return { ...admin, reason: 'InvalidAdminSecret' };
       const identity = identityOf(source, secrets.namespace);
       const state = stateOf(identity);
       const now = deps.clock.now();
+      const listEveryMs = Math.max(60_000, refreshIntervalMs);
       const due =
         !state.listed ||
+        now >= state.listedAt + listEveryMs ||
         !state.current ||
         !state.owned.has(state.current.id) ||
         now >= renewAt(state.current) ||
         [...state.owned.values()].some((robot) => robot.id !== state.current?.id && now >= robot.expiresAt) ||
         (state.deliveredId === state.current.id && state.owned.size > 1);
       if (due && now >= state.retryAt) {
-        state.inflight ??= step(identity, state, source, admin.values)
+        state.inflight ??= step(identity, state, source, admin.values, listEveryMs)
           .then(() => {
             state.error = undefined;
             state.failures = 0;
@@ -205,7 +226,11 @@ export function harborProvider(deps: HarborDeps): HarborProvider {
       const timing = {
         expiresAt: current && Number.isFinite(current.expiresAt) ? current.expiresAt : undefined,
         refreshedAt: current?.createdAt,
-        nextCheckAt: state.error ? state.retryAt : current ? Math.min(renewAt(current), now + DAY) : undefined,
+        nextCheckAt: state.error
+          ? state.retryAt
+          : current
+            ? Math.min(renewAt(current), state.listedAt + listEveryMs, now + DAY)
+            : undefined,
       };
       if (state.error) {
         const served = current
