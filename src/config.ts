@@ -37,6 +37,9 @@ const configSchema = z.object({
   kubeletTlsCertFile: z.string().optional(),
   kubeletTlsKeyFile: z.string().optional(),
   kubeletTokenAudience: z.string().min(1).max(253),
+  webhookBindAddress: z.string(),
+  webhookTlsCertFile: z.string().optional(),
+  webhookTlsKeyFile: z.string().optional(),
   kubeletCacheSeconds: z.coerce.number().int().min(0).max(3600),
 });
 
@@ -215,6 +218,27 @@ export const FLAGS: Array<{
     help: 'PEM private key of the kubelet endpoint',
   },
   {
+    flag: '--webhook-bind-address',
+    env: 'REGCRED_WEBHOOK_BIND_ADDRESS',
+    key: 'webhookBindAddress',
+    help:
+      'HTTPS address of the mutating admission webhook that adds pull secrets to new Pods (injection: Pods), ' +
+      'e.g. :9443; 0: off. Needs --webhook-tls-cert-file and --webhook-tls-key-file',
+    fallback: '0',
+  },
+  {
+    flag: '--webhook-tls-cert-file',
+    env: 'REGCRED_WEBHOOK_TLS_CERT_FILE',
+    key: 'webhookTlsCertFile',
+    help: 'PEM serving certificate (chain) of the webhook; read again when it changes',
+  },
+  {
+    flag: '--webhook-tls-key-file',
+    env: 'REGCRED_WEBHOOK_TLS_KEY_FILE',
+    key: 'webhookTlsKeyFile',
+    help: 'PEM private key of the webhook',
+  },
+  {
     flag: '--kubelet-token-audience',
     env: 'REGCRED_KUBELET_TOKEN_AUDIENCE',
     key: 'kubeletTokenAudience',
@@ -286,6 +310,10 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
   if (config.kubeletBindAddress !== '0' && (!config.kubeletTlsCertFile || !config.kubeletTlsKeyFile))
     throw new ConfigError(
       '--kubelet-bind-address needs --kubelet-tls-cert-file and --kubelet-tls-key-file: the endpoint serves only HTTPS',
+    );
+  if (config.webhookBindAddress !== '0' && (!config.webhookTlsCertFile || !config.webhookTlsKeyFile))
+    throw new ConfigError(
+      '--webhook-bind-address needs --webhook-tls-cert-file and --webhook-tls-key-file: the webhook serves only HTTPS',
     );
   return config;
 }

@@ -1,5 +1,10 @@
-// /healthz (the process serves requests), /readyz (caches synced and watches alive), /metrics.
+// The operator's servers: /healthz (the process serves requests), /readyz (caches synced and
+// watches alive), /metrics; and the HTTPS server of the kubelet endpoint and the admission webhook,
+// whose certificate files are read again while it runs.
+import { readFile } from 'node:fs/promises';
 import http from 'node:http';
+import https from 'node:https';
+import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 
 export interface Probes {
@@ -51,4 +56,82 @@ function serve(address: string, handler: http.RequestListener): Promise<http.Ser
 function reply(res: http.ServerResponse, code: number, text: string): void {
   res.writeHead(code, { 'Content-Type': 'text/plain; charset=utf-8' });
   res.end(text + '\n');
+}
+
+export interface ReloadingHttpsOptions {
+  bindAddress: string;
+  certFile: string;
+  keyFile: string;
+  /** How often the certificate files are read again (a renewed certificate is served without a restart). */
+  reloadIntervalMs: number;
+  logger: Logger;
+  /** What the log lines call this server. */
+  name: string;
+  /** Timeouts and limits of the server. */
+  server: https.ServerOptions;
+}
+
+/**
+ * An HTTPS server whose certificate and key are read again every `reloadIntervalMs` and swapped in
+ * live when they changed (unreadable files keep the current pair); undefined when the bind address
+ * is "0" (off).
+ */
+export async function serveReloadingHttps(
+  options: ReloadingHttpsOptions,
+  handler: http.RequestListener,
+): Promise<https.Server | undefined> {
+  const address = parseBindAddress(options.bindAddress);
+  if (!address) return undefined;
+  const tls = async () => ({ cert: await readFile(options.certFile), key: await readFile(options.keyFile) });
+  let current = await tls();
+  const server = https.createServer({ ...options.server, ...current, minVersion: 'TLSv1.2' }, handler);
+  const reload = setInterval(() => {
+    tls().then(
+      (next) => {
+        if (next.cert.equals(current.cert) && next.key.equals(current.key)) return;
+        server.setSecureContext(next);
+        current = next;
+        options.logger.info({ certFile: options.certFile }, `${options.name}: serving certificate reloaded`);
+      },
+      (err: Error) =>
+        options.logger.warn(
+          { err: err.message },
+          `${options.name}: certificate files unreadable; keeping the current one`,
+        ),
+    );
+  }, options.reloadIntervalMs);
+  reload.unref();
+  server.on('close', () => clearInterval(reload));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(address.port, address.host, () => resolve());
+  });
+  return server;
+}
+
+/**
+ * A request's body as UTF-8, at most `maxBytes`: past that `tooLarge` answers and the request is
+ * destroyed; undefined then, or when the client went away.
+ */
+export async function readBody(
+  req: http.IncomingMessage,
+  maxBytes: number,
+  tooLarge: () => void,
+): Promise<string | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > maxBytes) {
+        tooLarge();
+        req.destroy();
+        return undefined;
+      }
+      chunks.push(chunk);
+    }
+  } catch {
+    return undefined;
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }

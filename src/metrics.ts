@@ -182,6 +182,18 @@ export class Metrics {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [this.registry],
   });
+  readonly podInjectionRequests = new Counter({
+    name: 'regcred_pod_injection_requests_total',
+    help: 'Admission requests the Pod injection webhook answered, by result (injected, unchanged, notReady, malformed)',
+    labelNames: ['result'],
+    registers: [this.registry],
+  });
+  readonly podInjectionDuration = new Histogram({
+    name: 'regcred_pod_injection_duration_seconds',
+    help: 'Time to answer one admission request of the Pod injection webhook (body read to answer)',
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1],
+    registers: [this.registry],
+  });
   private readonly verifiedServers = new Map<string, Set<string>>();
 
   /** The verification gauge of a credential's registries (Unknown and Skipped ones have no sample). */

@@ -16,6 +16,7 @@ import type { KubeApi } from './k8s/client.js';
 import { listWatch } from './k8s/listwatch.js';
 import { paths, Resources } from './k8s/resources.js';
 import { createProviders, type Providers } from './providers/index.js';
+import { ownServiceAccountTokens } from './k8s/service-account-token.js';
 import { checkCredential } from './registry/v2.js';
 import { Verifier } from './registry/verifier.js';
 import type { Metrics } from './metrics.js';
@@ -26,6 +27,7 @@ import { WorkQueue } from './runtime/workqueue.js';
 import { KubeletEndpoint, serveKubeletEndpoint } from './kubelet/endpoint.js';
 import { TokenVerifier } from './kubelet/identity.js';
 import { DeliveryLedger } from './kubelet/ledger.js';
+import { PodInjector, serveWebhook } from './webhook/admission.js';
 
 export interface OperatorOptions {
   config: Config;
@@ -52,6 +54,8 @@ export class Operator {
   private readonly events: EventRecorder;
   /** The kubelet credential provider's endpoint (every replica answers; kubelet/endpoint.ts). */
   readonly kubelet: KubeletEndpoint;
+  /** The admission webhook of injection: Pods (every replica answers from its caches; webhook/admission.ts). */
+  readonly podInjector: PodInjector;
   private servers: http.Server[] = [];
   private readyTimer?: NodeJS.Timeout;
   private started = false;
@@ -98,6 +102,7 @@ export class Operator {
       clock,
       requestTimeoutMs: config.tokenRequestTimeoutSeconds * 1000,
       awsEndpointUrl: config.awsEndpointUrl,
+      serviceAccountToken: ownServiceAccountTokens(client),
       onRenewal: (provider, result, error) => {
         metrics.tokenRenewals.inc({ provider, result });
         if (error) logger.warn({ provider, code: error.code, err: error.message }, 'token renewal failed');
@@ -136,6 +141,15 @@ export class Operator {
       metrics,
       maxCacheMs: config.kubeletCacheSeconds * 1000,
     });
+    this.podInjector = new PodInjector({
+      caches: this.caches,
+      synced: () => this.started,
+      logger: logger.child({ component: 'pod-injection' }),
+      onAnswer: (result, seconds) => {
+        metrics.podInjectionRequests.inc({ result });
+        metrics.podInjectionDuration.observe(seconds);
+      },
+    });
     this.controllers = new Controllers({
       resources,
       caches: this.caches,
@@ -149,6 +163,7 @@ export class Operator {
       verifier: this.verifier,
       registryCheckTimeoutMs: config.registryCheckTimeoutSeconds * 1000,
       kubeletDelivery: ledger,
+      podInjection: config.webhookBindAddress !== '0',
     });
     this.workers = new WorkerPool({
       queue: this.queue,
@@ -191,6 +206,12 @@ export class Operator {
           bindAddress: config.kubeletBindAddress,
           certFile: config.kubeletTlsCertFile ?? '',
           keyFile: config.kubeletTlsKeyFile ?? '',
+          logger,
+        }),
+        serveWebhook(this.podInjector, {
+          bindAddress: config.webhookBindAddress,
+          certFile: config.webhookTlsCertFile ?? '',
+          keyFile: config.webhookTlsKeyFile ?? '',
           logger,
         }),
       ])

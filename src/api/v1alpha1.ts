@@ -69,6 +69,52 @@ const acr = z
 
 const dockerConfig = z.object({ secretName: secretRef });
 
+/** An https URL of a GitHub API (api.github.com, or https://HOST/api/v3 of GitHub Enterprise Server). */
+const httpsUrl = z
+  .string()
+  .max(2048)
+  .refine((url) => /^https:\/\/[^/?#]+(\/[^?#]*)?$/.test(url), { message: 'must be an https URL without query' });
+
+/**
+ * github: a GitHub App installation token (appId + installationId + privateKeySecretName), or a
+ * personal access token (classic) read from tokenSecretName: exactly one of the two.
+ */
+const github = z
+  .object({
+    appId: z
+      .string()
+      .max(20)
+      .regex(/^[0-9]{1,20}$/)
+      .optional(),
+    installationId: z
+      .string()
+      .max(20)
+      .regex(/^[0-9]{1,20}$/)
+      .optional(),
+    privateKeySecretName: secretRef.optional(),
+    tokenSecretName: secretRef.optional(),
+    apiUrl: httpsUrl.optional(),
+  })
+  .refine(
+    (source) => {
+      const app = [source.appId, source.installationId, source.privateKeySecretName].filter(Boolean).length;
+      return source.tokenSecretName ? app === 0 : app === 3;
+    },
+    {
+      message:
+        'github needs either appId, installationId and privateKeySecretName (a GitHub App) or tokenSecretName ' +
+        '(a personal access token), not both',
+    },
+  );
+
+/** quay: robot account federation, the robot named org+name (or user+name). */
+const quay = z.object({
+  robotAccount: z
+    .string()
+    .max(255)
+    .regex(/^[a-z0-9][a-z0-9_-]*\+[a-z][a-z0-9_]*$/, { message: 'quay.robotAccount must be of the form org+name' }),
+});
+
 /** A Harbor robot account the operator owns (providers/harbor.ts). */
 const harbor = z.object({
   url: z
@@ -88,7 +134,17 @@ const harbor = z.object({
 });
 
 /** The source kinds of a registry entry: each entry sets exactly one (one provider per kind, src/providers/). */
-export const SOURCE_KINDS = ['basicAuth', 'ecr', 'ecrPublic', 'gcp', 'acr', 'dockerConfig', 'harbor'] as const;
+export const SOURCE_KINDS = [
+  'basicAuth',
+  'ecr',
+  'ecrPublic',
+  'gcp',
+  'acr',
+  'github',
+  'quay',
+  'harbor',
+  'dockerConfig',
+] as const;
 export type SourceKind = (typeof SOURCE_KINDS)[number];
 
 export const DEFAULT_VERIFY_INTERVAL = '1h';
@@ -115,12 +171,16 @@ export const registryEntrySchema = z
     ecrPublic: ecrPublic.optional(),
     gcp: gcp.optional(),
     acr: acr.optional(),
+    github: github.optional(),
+    quay: quay.optional(),
     dockerConfig: dockerConfig.optional(),
     harbor: harbor.optional(),
     verify: verify.optional(),
   })
   .refine((entry) => SOURCE_KINDS.filter((kind) => entry[kind] !== undefined).length === 1, {
-    message: 'each registry entry must set exactly one of basicAuth, ecr, ecrPublic, gcp, acr, dockerConfig or harbor',
+    message:
+      'each registry entry must set exactly one of basicAuth, ecr, ecrPublic, gcp, acr, github, quay, harbor or ' +
+      'dockerConfig',
   })
   .refine((entry) => (entry.dockerConfig ? !entry.server : !!entry.server), {
     message: 'server is required for every source but dockerConfig, and must not be set with dockerConfig',
@@ -191,6 +251,10 @@ const delivery = z
     message: 'delivery.secrets and delivery.kubelet cannot both be false: nothing would be delivered',
   });
 
+/** Where the copy's name is listed: ServiceAccounts (unset) or each new Pod, by the webhook (src/webhook/). */
+export const INJECTION_MODES = ['ServiceAccounts', 'Pods'] as const;
+export type InjectionMode = (typeof INJECTION_MODES)[number];
+
 export const specSchema = z.object({
   registries: z.array(registryEntrySchema).min(1).max(32),
   secretName: z.string().min(1).max(253).optional(),
@@ -223,6 +287,7 @@ export const specSchema = z.object({
   suspend: z.boolean().default(false),
   podRecovery: podRecovery.optional(),
   delivery: delivery.optional(),
+  injection: z.enum(INJECTION_MODES).optional(),
 });
 
 export type RegistryEntry = z.infer<typeof registryEntrySchema>;
@@ -338,6 +403,11 @@ export function deliversSecrets(spec: RegistryCredentialSpec): boolean {
 /** Whether the kubelet credential provider endpoint serves this credential (delivery.kubelet, default false). */
 export function deliversToKubelet(spec: RegistryCredentialSpec): boolean {
   return spec.delivery?.kubelet ?? false;
+}
+
+/** Whether the copy's name goes into new Pods (the webhook) instead of ServiceAccounts (injection: Pods). */
+export function injectsIntoPods(spec: RegistryCredentialSpec): boolean {
+  return spec.injection === 'Pods';
 }
 
 export function targetSecretName(cred: RegistryCredential, spec: RegistryCredentialSpec): string {

@@ -9,6 +9,7 @@ import {
   credentialNameProblem,
   deliversSecrets,
   FINALIZER,
+  injectsIntoPods,
   parseSpec,
   type RegistryCredential,
   type RegistryCredentialSpec,
@@ -40,6 +41,8 @@ export interface CredentialControllerOptions {
   providers: Providers;
   /** What namespace keys found (their failures), read for the fan-out. */
   outcomes: NamespaceOutcomes;
+  /** Whether this operator serves the admission webhook of injection: Pods (--webhook-bind-address). */
+  podInjection?: boolean;
 }
 
 /** Pure: the namespace keys a fan-out queues, from the survey of the credential's namespaces. */
@@ -100,7 +103,18 @@ export class CredentialController {
       reporting.recountNow(name);
       return;
     }
-    const spec = parsed.spec;
+    let spec = parsed.spec;
+    if (injectsIntoPods(spec) && !this.options.podInjection) {
+      // Without the webhook, Pods would get no entry: the ServiceAccounts keep theirs.
+      reporting.events.record(
+        cred,
+        'Warning',
+        'PodInjectionUnavailable',
+        'spec.injection is Pods but this operator serves no admission webhook (--webhook-bind-address): ' +
+          'ServiceAccounts keep their entries',
+      );
+      spec = { ...spec, injection: 'ServiceAccounts' };
+    }
     const before = state.decision;
     const specChanged = state.decide(cred, spec, targetSecretName(cred, spec));
 

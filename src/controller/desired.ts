@@ -3,6 +3,7 @@
 import type { V1Namespace, V1OwnerReference, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
 import {
   API_VERSION,
+  injectsIntoPods,
   KIND,
   LABEL_CREDENTIAL,
   LABEL_MANAGED_BY,
@@ -104,6 +105,11 @@ export function isNamespaceSelected(ns: V1Namespace, spec: RegistryCredentialSpe
  */
 export function isServiceAccountSelected(sa: V1ServiceAccount, spec: RegistryCredentialSpec): boolean {
   return targetsOf(spec).serviceAccount(sa);
+}
+
+/** Whether the SA should list the copy: selected, and the credential injects into ServiceAccounts (not Pods). */
+export function wantsServiceAccountEntry(sa: V1ServiceAccount, spec: RegistryCredentialSpec): boolean {
+  return !injectsIntoPods(spec) && isServiceAccountSelected(sa, spec);
 }
 
 export function managedLabels(credentialName: string): Record<string, string> {
@@ -210,7 +216,7 @@ export function isNamespaceConverged(
   if (!secret || secret.metadata?.name !== secretName || !isOwnedBy(secret, cred)) return false;
   if (desired && secretUpdate(secret, desired) !== undefined) return false;
   for (const sa of view.serviceAccounts) {
-    const wanted = isServiceAccountSelected(sa, spec) ? secretName : undefined;
+    const wanted = wantsServiceAccountEntry(sa, spec) ? secretName : undefined;
     if (serviceAccountEdit(sa, cred.metadata.name, wanted) !== undefined) return false;
   }
   return true;

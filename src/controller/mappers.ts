@@ -106,7 +106,13 @@ export function registerMappers(options: MapperOptions): void {
     }
   };
   caches.serviceAccounts.on({
-    add: onServiceAccount,
+    add: (sa) => {
+      // A namespace's first ServiceAccount: its keys may wait for it (namespacecontroller.ts:
+      // firstServiceAccountWait), whichever ServiceAccounts they select.
+      if (isOnly(caches.serviceAccounts.listIn(sa.metadata!.namespace!))) {
+        for (const cred of credentials()) queue.add(namespaceKey(cred.metadata.name, sa.metadata!.namespace!));
+      } else onServiceAccount(sa);
+    },
     update: (old, sa) => {
       // Labels matter for serviceAccountSelector: an SA relabelled in is selected now, one relabelled
       // out still carries our entry (injectedFor), so onServiceAccount queues its namespace either way.
@@ -197,6 +203,12 @@ function credentialChanged(old: RegistryCredential, current: RegistryCredential)
     !sameJson(old.metadata.finalizers, current.metadata.finalizers) ||
     old.metadata.uid !== current.metadata.uid
   );
+}
+
+function isOnly(items: Iterable<unknown>): boolean {
+  let count = 0;
+  for (const _ of items) if (++count > 1) return false;
+  return count === 1;
 }
 
 function sameJson(a: unknown, b: unknown): boolean {

@@ -18,10 +18,11 @@ import type { ReconcileResult } from '../runtime/workerpool.js';
 import { NamespaceFailureError, NamespaceWriter, type WriteContext } from './apply.js';
 import type { Caches } from './caches.js';
 import { type CredentialDecision, type Decisions, isDecisionFor } from './credentialstate.js';
-import { desiredSecret, isNamespaceSelected, isOwnedBy, isServiceAccountSelected, isTerminating } from './desired.js';
+import { desiredSecret, isNamespaceSelected, isOwnedBy, isTerminating, wantsServiceAccountEntry } from './desired.js';
 import type { NamespaceFailures } from './namespacefailures.js';
 import { credentialKey, type Enqueuer } from './keys.js';
 import type { Reporting } from './reporting.js';
+import type { Clock } from '../runtime/clock.js';
 
 export interface NamespaceControllerOptions {
   resources: Resources;
@@ -31,6 +32,7 @@ export interface NamespaceControllerOptions {
   /** The failures this controller records (the others read them as NamespaceOutcomes). */
   failures: NamespaceFailures;
   reporting: Reporting;
+  clock: Clock;
 }
 
 /** Everything one namespace key decides on, gathered before deciding. */
@@ -53,6 +55,28 @@ export type NamespaceAction =
   | { kind: 'deselect'; cred: RegistryCredential }
   | { kind: 'converge'; cred: RegistryCredential; spec: RegistryCredentialSpec; decision: CredentialDecision };
 
+/**
+ * How long the Secret of a namespace that holds no ServiceAccount yet waits for the first one (the
+ * `default` ServiceAccount kube-controller-manager creates moments after the namespace). A create
+ * the API server receives for a namespace its own informer has not seen yet is held 50 ms by its
+ * NamespaceLifecycle admission (missingNamespaceWait); by the time the first ServiceAccount exists
+ * the API server has seen the namespace. Without a ServiceAccount after this long, the Secret is
+ * written anyway (a cluster without kube-controller-manager's ServiceAccount controller).
+ */
+export const FIRST_SERVICE_ACCOUNT_WAIT_MS = 1000;
+
+/** Pure: how long a converge waits before writing a new namespace's Secret (0: write now). */
+export function firstServiceAccountWait(input: {
+  secretExists: boolean;
+  serviceAccounts: number;
+  /** When a key first found this namespace without a ServiceAccount. */
+  waitingSinceMs: number;
+  nowMs: number;
+}): number {
+  if (input.secretExists || input.serviceAccounts > 0) return 0;
+  return Math.max(0, FIRST_SERVICE_ACCOUNT_WAIT_MS - (input.nowMs - input.waitingSinceMs));
+}
+
 /** Pure: what a namespace key does with what it read. */
 export function namespaceAction(input: NamespaceInput): NamespaceAction {
   const { cred, namespace, decision } = input;
@@ -70,6 +94,8 @@ export class NamespaceController {
   private readonly failures: NamespaceFailures;
   private readonly writer: NamespaceWriter;
   private readonly convergedListeners: Array<(credential: string, namespace: string) => void> = [];
+  /** Namespaces found without a ServiceAccount, and since when (firstServiceAccountWait). */
+  private readonly withoutServiceAccounts = new Map<string, number>();
 
   constructor(private readonly options: NamespaceControllerOptions) {
     this.failures = options.failures;
@@ -96,6 +122,7 @@ export class NamespaceController {
     const context: WriteContext = { logger, changes: reporting.changesOf(credentialName) };
     switch (action.kind) {
       case 'leave':
+        this.withoutServiceAccounts.delete(namespaceName);
         // Namespaces being deleted are left alone; their content goes with them.
         if (this.failures.clear(credentialName, namespaceName) && !cred?.metadata.deletionTimestamp)
           reporting.namespaceChanged(credentialName, true);
@@ -123,9 +150,13 @@ export class NamespaceController {
     credentialName: string,
     namespaceName: string,
     context: WriteContext,
-  ): Promise<void> {
+  ): Promise<ReconcileResult | void> {
     const { reporting } = this.options;
     const { cred } = action;
+    if (action.kind === 'converge') {
+      const waitMs = this.firstServiceAccountWait(action.decision.secretName, namespaceName);
+      if (waitMs > 0) return { requeueAfterMs: waitMs }; // the first ServiceAccount's event comes sooner
+    }
     const hadFailure = this.failures.failureIn(credentialName, cred.metadata.uid, namespaceName);
     let wrote: boolean;
     try {
@@ -148,6 +179,23 @@ export class NamespaceController {
     if (wrote || hadFailure) reporting.namespaceChanged(credentialName, hadFailure !== undefined);
     // A key re-run by the echo of our own write may end the burst: a pending recount then runs.
     else reporting.namespaceUnchanged(credentialName);
+  }
+
+  private firstServiceAccountWait(secretName: string, namespace: string): number {
+    const { caches, clock } = this.options;
+    const secretExists = caches.managedSecrets.getIn(namespace, secretName) !== undefined;
+    let serviceAccounts = 0;
+    for (const _ of caches.serviceAccounts.listIn(namespace)) serviceAccounts++;
+    const nowMs = clock.now();
+    if (secretExists || serviceAccounts > 0) {
+      this.withoutServiceAccounts.delete(namespace);
+      return 0;
+    }
+    let since = this.withoutServiceAccounts.get(namespace);
+    if (since === undefined) this.withoutServiceAccounts.set(namespace, (since = nowMs));
+    const waitMs = firstServiceAccountWait({ secretExists, serviceAccounts, waitingSinceMs: since, nowMs });
+    if (waitMs === 0) this.withoutServiceAccounts.delete(namespace);
+    return waitMs;
   }
 
   /** Makes the namespace hold the desired Secret and SA entries. Returns whether anything was written. */
@@ -184,7 +232,7 @@ export class NamespaceController {
       return false; // held: nothing to inject until a first good document exists
     }
     for (const serviceAccount of [...caches.serviceAccounts.listIn(namespace)]) {
-      const wanted = isServiceAccountSelected(serviceAccount, spec) ? name : undefined;
+      const wanted = wantsServiceAccountEntry(serviceAccount, spec) ? name : undefined;
       wrote = (await this.writer.applyServiceAccount(serviceAccount, cred.metadata.name, wanted, context)) || wrote;
     }
     return wrote;

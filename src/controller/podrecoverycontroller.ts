@@ -7,7 +7,7 @@
 // It alone owns what it remembers (Pods acted on, refused evictions, the eviction count); the
 // readiness controller reads that through podRecoveryOf.
 import type { Logger } from 'pino';
-import { deliversSecrets, type RegistryCredential } from '../api/v1alpha1.js';
+import { deliversSecrets, injectsIntoPods, type RegistryCredential } from '../api/v1alpha1.js';
 import { isKubeError, KubeApiError } from '../k8s/errors.js';
 import type { Resources } from '../k8s/resources.js';
 import type { Metrics } from '../metrics.js';
@@ -81,7 +81,11 @@ export class PodRecoveryController {
     const carrying = new Set(
       [...caches.serviceAccounts.listIn(namespace)]
         .filter((sa) => isServiceAccountSelected(sa, spec))
-        .filter((sa) => (sa.imagePullSecrets ?? []).some((reference) => reference.name === secretName))
+        // With injection: Pods the webhook gives a replacement Pod the entry; its SA carries none.
+        .filter(
+          (sa) =>
+            injectsIntoPods(spec) || (sa.imagePullSecrets ?? []).some((reference) => reference.name === secretName),
+        )
         .map((sa) => sa.metadata!.name!),
     );
     const actions = podsToRecover({

@@ -46,6 +46,8 @@ export interface ControllerOptions {
   registryCheckTimeoutMs?: number;
   /** What the kubelet endpoint served per credential (kubelet/ledger.ts), for status.kubelet. */
   kubeletDelivery?: { snapshot(credential: string): KubeletDeliveryStatus | undefined };
+  /** Whether this operator serves the admission webhook of injection: Pods. */
+  podInjection?: boolean;
 }
 
 export class Controllers {
@@ -71,9 +73,10 @@ export class Controllers {
       sourceNamespace: options.sourceNamespace,
       providers: options.providers,
       outcomes: failures,
+      podInjection: options.podInjection,
     });
     const decisions = this.credentials.decisions;
-    this.namespaces = new NamespaceController({ resources, caches, queue, decisions, failures, reporting });
+    this.namespaces = new NamespaceController({ resources, caches, queue, decisions, failures, reporting, clock });
     this.podRecovery = new PodRecoveryController({ resources, caches, clock, decisions, reporting, metrics });
     this.readiness = new ReadinessController({
       resources,

@@ -11,15 +11,14 @@
 //   503                             the caches are not synced yet
 // Refusals carry {reason, message} as JSON; the plugin prints them for the kubelet's log.
 // The token, the credentials and the request body are never logged.
-import { readFile } from 'node:fs/promises';
 import http from 'node:http';
-import https from 'node:https';
+import type https from 'node:https';
 import type { Logger } from 'pino';
 import { deliversToKubelet, parseSpec, type RegistryCredential, type RegistryCredentialSpec } from '../api/v1alpha1.js';
 import type { Caches } from '../controller/caches.js';
 import { resolveSources } from '../controller/resolve.js';
 import type { Auths } from '../dockerconfig.js';
-import { parseBindAddress } from '../health.js';
+import { readBody, serveReloadingHttps } from '../health.js';
 import type { Metrics } from '../metrics.js';
 import type { Providers } from '../providers/index.js';
 import type { Clock } from '../runtime/clock.js';
@@ -209,36 +208,16 @@ export async function serveKubeletEndpoint(
   endpoint: KubeletEndpoint,
   options: ServeOptions,
 ): Promise<https.Server | undefined> {
-  const address = parseBindAddress(options.bindAddress);
-  if (!address) return undefined;
-  const tls = async () => ({ cert: await readFile(options.certFile), key: await readFile(options.keyFile) });
-  let current = await tls();
-  const server = https.createServer(
-    { ...current, minVersion: 'TLSv1.2', requestTimeout: 15_000, headersTimeout: 10_000 },
+  const server = await serveReloadingHttps(
+    {
+      ...options,
+      reloadIntervalMs: options.reloadIntervalMs ?? 30_000,
+      name: 'kubelet endpoint',
+      server: { requestTimeout: 15_000, headersTimeout: 10_000 },
+    },
     (req, res) => void handle(endpoint, req, res),
   );
-  server.maxHeadersCount = 50;
-  const reload = setInterval(() => {
-    tls().then(
-      (next) => {
-        if (next.cert.equals(current.cert) && next.key.equals(current.key)) return;
-        server.setSecureContext(next);
-        current = next;
-        options.logger.info({ certFile: options.certFile }, 'kubelet endpoint: serving certificate reloaded');
-      },
-      (err: Error) =>
-        options.logger.warn(
-          { err: err.message },
-          'kubelet endpoint: certificate files unreadable; keeping the current one',
-        ),
-    );
-  }, options.reloadIntervalMs ?? 30_000);
-  reload.unref();
-  server.on('close', () => clearInterval(reload));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(address.port, address.host, () => resolve());
-  });
+  if (server) server.maxHeadersCount = 50;
   return server;
 }
 
@@ -261,23 +240,12 @@ async function handle(endpoint: KubeletEndpoint, req: http.IncomingMessage, res:
     req.resume();
     return send(413, { reason: 'RequestTooLarge', message: `at most ${MAX_REQUEST_BYTES} bytes` });
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
+  const text = await readBody(req, MAX_REQUEST_BYTES, () =>
+    send(413, { reason: 'RequestTooLarge', message: `at most ${MAX_REQUEST_BYTES} bytes` }),
+  );
+  if (text === undefined) return;
   try {
-    for await (const chunk of req as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > MAX_REQUEST_BYTES) {
-        send(413, { reason: 'RequestTooLarge', message: `at most ${MAX_REQUEST_BYTES} bytes` });
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    }
-  } catch {
-    return;
-  }
-  try {
-    const answer = await endpoint.answer(Buffer.concat(chunks).toString('utf8'));
+    const answer = await endpoint.answer(text);
     send(answer.status, answer.body);
   } catch (err) {
     send(500, { reason: 'InternalError', message: (err as Error).message.slice(0, 300) });

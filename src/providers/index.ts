@@ -12,9 +12,11 @@ import { dockerConfigProvider } from './docker-config.js';
 import { ecrPublicProvider } from './ecr-public.js';
 import { ecrProvider } from './ecr.js';
 import { gcpProvider, type GcpContext } from './gcp.js';
+import { githubProvider, type GitHubContext } from './github.js';
 import { type HarborApi, harborProvider } from './harbor.js';
 import type { HarborAdmin } from './harbor-api.js';
 import type { EntryResult, Provider, ResolveContext, SourceEntry } from './provider.js';
+import { quayProvider, type QuayContext, type ServiceAccountTokenSource } from './quay.js';
 import type { TokenFetcher } from './token-cache.js';
 import type { TokenProviderDeps } from './token-provider.js';
 
@@ -23,12 +25,16 @@ export interface ProvidersOptions extends TokenProviderDeps {
   requestTimeoutMs: number;
   /** Overrides the AWS endpoints (ECR, ECR Public, STS); else the SDK's own resolution. */
   awsEndpointUrl?: string;
+  /** The operator's own ServiceAccount tokens for an audience (quay robot federation). */
+  serviceAccountToken?: ServiceAccountTokenSource;
   /** Replaces the network side of token providers (the fake-clock simulation). */
   fetchers?: {
     ecr?: TokenFetcher<AwsContext>;
     ecrPublic?: TokenFetcher<AwsContext>;
     gcp?: TokenFetcher<GcpContext>;
     acr?: TokenFetcher<AcrContext>;
+    github?: TokenFetcher<GitHubContext>;
+    quay?: TokenFetcher<QuayContext>;
     harbor?: (url: string, admin: HarborAdmin) => HarborApi;
   };
 }
@@ -47,6 +53,8 @@ export function createProviders(options: ProvidersOptions): Providers {
     ecrPublicProvider({ ...options, aws, fetch: fetchers.ecrPublic }),
     gcpProvider({ ...options, fetch: fetchers.gcp }),
     acrProvider({ ...options, fetch: fetchers.acr }),
+    githubProvider({ ...options, fetch: fetchers.github }),
+    quayProvider({ ...options, fetch: fetchers.quay }),
     harborProvider({ ...options, api: fetchers.harbor }),
   ]);
 }

@@ -41,6 +41,11 @@ export interface TokenProviderDefinition<K extends SourceKind, C> {
   /** The token request for an entry, or why the entry cannot be served (then nothing is requested). */
   plan(entry: { server: string; source: SourceOf<K> }, secrets: SourceSecrets): TokenPlan<C> | EntryFailure;
   fetch: TokenFetcher<C>;
+  /**
+   * The condition reason of a failed request, when the provider's error code names one (e.g.
+   * GitHubAppInstallationNotFound); TokenRefreshFailed otherwise.
+   */
+  failureReason?(error: TokenRefreshError): string | undefined;
 }
 
 export interface TokenProvider<K extends SourceKind, C> extends Provider<K> {
@@ -81,7 +86,7 @@ export function tokenProvider<K extends SourceKind, C>(
         else served = 'the last token (of unknown expiry) keeps being served';
         return {
           ok: false,
-          reason: 'TokenRefreshFailed',
+          reason: definition.failureReason?.(error) ?? 'TokenRefreshFailed',
           message:
             `registry ${server}: ${plan.operation} failed: ${error.code}: ${error.message}; ` +
             `retrying with backoff; ${served}`,

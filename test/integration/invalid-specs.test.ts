@@ -78,6 +78,8 @@ describe('kubectl explain', () => {
       'ecr',
       'ecrPublic',
       'gcp',
+      'github',
+      'quay',
       'server',
       'verify',
     ]);
@@ -97,6 +99,7 @@ describe('kubectl explain', () => {
         'delivery',
         'excludeNamespaces',
         'excludeServiceAccounts',
+        'injection',
         'namespaceNames',
         'namespaceSelector',
         'podRecovery',

@@ -41,6 +41,7 @@ const DEFAULTS: Config = {
   kubeletTlsKeyFile: undefined,
   kubeletTokenAudience: 'kubelet.regcred.io',
   kubeletCacheSeconds: 300,
+  webhookBindAddress: '0',
 };
 /** An environment where the operator runs in namespace pod-ns, plus `vars`. */
 const env = (vars: Record<string, string> = {}): NodeJS.ProcessEnv => ({ POD_NAMESPACE: 'pod-ns', ...vars });
@@ -133,6 +134,8 @@ describe('parseConfig values', () => {
     ['--kubelet-tls-key-file', 'REGCRED_KUBELET_TLS_KEY_FILE', 'kubeletTlsKeyFile', '/t/k.pem', '/t/k.pem', '/e/k'],
     ['--kubelet-token-audience', 'REGCRED_KUBELET_TOKEN_AUDIENCE', 'kubeletTokenAudience', 'aud', 'aud', 'other'],
     ['--kubelet-cache-seconds', 'REGCRED_KUBELET_CACHE_SECONDS', 'kubeletCacheSeconds', '60', 60, '0'],
+    ['--webhook-tls-cert-file', 'REGCRED_WEBHOOK_TLS_CERT_FILE', 'webhookTlsCertFile', '/t/c.pem', '/t/c.pem', '/e/c'],
+    ['--webhook-tls-key-file', 'REGCRED_WEBHOOK_TLS_KEY_FILE', 'webhookTlsKeyFile', '/t/k.pem', '/t/k.pem', '/e/k'],
   ];
 
   test('the tables cover every flag', () => {
@@ -175,6 +178,7 @@ describe('parseConfig values', () => {
   // Flags whose values depend on others, with tests of their own below.
   const checkedApart: Array<[string, string, keyof Config]> = [
     ['--kubelet-bind-address', 'REGCRED_KUBELET_BIND_ADDRESS', 'kubeletBindAddress'],
+    ['--webhook-bind-address', 'REGCRED_WEBHOOK_BIND_ADDRESS', 'webhookBindAddress'],
   ];
 
   test('--kubelet-bind-address with its certificate and key, from a flag or $REGCRED_KUBELET_BIND_ADDRESS', () => {
@@ -190,6 +194,18 @@ describe('parseConfig values', () => {
     expect(parseConfig(['--kubelet-bind-address=:8443', ...tls], env({ REGCRED_KUBELET_BIND_ADDRESS: ':1' }))).toEqual(
       expected,
     );
+  });
+
+  test('--webhook-bind-address with its certificate and key, from a flag or $REGCRED_WEBHOOK_BIND_ADDRESS', () => {
+    const tls = ['--webhook-tls-cert-file', '/c.pem', '--webhook-tls-key-file', '/k.pem'];
+    const expected = {
+      ...DEFAULTS,
+      webhookBindAddress: ':9443',
+      webhookTlsCertFile: '/c.pem',
+      webhookTlsKeyFile: '/k.pem',
+    };
+    expect(parseConfig(['--webhook-bind-address', ':9443', ...tls], env())).toEqual(expected);
+    expect(parseConfig(tls, env({ REGCRED_WEBHOOK_BIND_ADDRESS: ':9443' }))).toEqual(expected);
   });
 
   test.each(booleanFlags)('%s, %s=false, $%s', (flag, envVar, key) => {
@@ -290,6 +306,12 @@ describe('parseConfig errors', () => {
       ['--kubelet-bind-address', ':8443'],
       env(),
       '--kubelet-bind-address needs --kubelet-tls-cert-file and --kubelet-tls-key-file',
+    ],
+    [
+      'webhook without a certificate',
+      ['--webhook-bind-address', ':9443', '--webhook-tls-key-file', '/k.pem'],
+      env(),
+      '--webhook-bind-address needs --webhook-tls-cert-file and --webhook-tls-key-file',
     ],
     [
       'kubelet endpoint without a key',

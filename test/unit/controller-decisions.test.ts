@@ -6,7 +6,11 @@ import type { RegistryCredential } from '../../src/api/v1alpha1.js';
 import { namespacesToQueue } from '../../src/controller/credentialcontroller.js';
 import type { CredentialDecision } from '../../src/controller/credentialstate.js';
 import { desiredSecret } from '../../src/controller/desired.js';
-import { namespaceAction } from '../../src/controller/namespacecontroller.js';
+import {
+  FIRST_SERVICE_ACCOUNT_WAIT_MS,
+  firstServiceAccountWait,
+  namespaceAction,
+} from '../../src/controller/namespacecontroller.js';
 import { mergeSurveys, type NamespaceView, surveyNamespaces } from '../../src/controller/namespacescan.js';
 import { credential, deletingNamespace, namespace, ownedCopy, serviceAccount, spec } from '../support/builders.js';
 
@@ -181,5 +185,31 @@ describe('namespaceAction: what a namespace key does', () => {
     ],
   ])('%s', (_name, input, kind) => {
     expect(namespaceAction(input).kind).toBe(kind);
+  });
+});
+
+describe("firstServiceAccountWait: a new namespace's Secret waits for its first ServiceAccount", () => {
+  const W = FIRST_SERVICE_ACCOUNT_WAIT_MS;
+  test.each<[string, Parameters<typeof firstServiceAccountWait>[0], number]>([
+    ['the Secret exists: write now', { secretExists: true, serviceAccounts: 0, waitingSinceMs: 0, nowMs: 0 }, 0],
+    ['a ServiceAccount exists: write now', { secretExists: false, serviceAccounts: 1, waitingSinceMs: 0, nowMs: 0 }, 0],
+    [
+      'none yet, just found: the whole wait',
+      { secretExists: false, serviceAccounts: 0, waitingSinceMs: 5, nowMs: 5 },
+      W,
+    ],
+    [
+      'none yet, some time later: the rest',
+      { secretExists: false, serviceAccounts: 0, waitingSinceMs: 0, nowMs: 300 },
+      W - 300,
+    ],
+    [
+      'none after the whole wait: write now',
+      { secretExists: false, serviceAccounts: 0, waitingSinceMs: 0, nowMs: W },
+      0,
+    ],
+    ['none long after: write now', { secretExists: false, serviceAccounts: 0, waitingSinceMs: 0, nowMs: 10 * W }, 0],
+  ])('%s', (_name, input, expected) => {
+    expect(firstServiceAccountWait(input)).toBe(expected);
   });
 });

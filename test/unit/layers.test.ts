@@ -20,6 +20,8 @@ const SRC = fileURLToPath(new URL('../../src/', import.meta.url));
  *   controller          the RegistryCredential controller
  *   kubelet             the kubelet credential provider's endpoint (reads the caches, decides with the
  *                       controller's selection rules; writes nothing but TokenReviews)
+ *   webhook             the Pod injection admission webhook (reads the caches, decides with the
+ *                       controller's selection rules and the kubelet's key matching; writes nothing)
  *   operator            wiring: caches, controller, workers, probes
  *   main, cli           the processes: the operator, and the kubectl plugin (kubectl-regcred)
  */
@@ -30,7 +32,7 @@ const LAYERS: string[][] = [
   ['providers', 'registry'],
   ['config.ts', 'logger.ts', 'metrics.ts', 'health.ts', 'events.ts'],
   ['controller'],
-  ['kubelet'],
+  ['kubelet', 'webhook'],
   ['operator.ts'],
   ['main.ts', 'cli'],
 ];

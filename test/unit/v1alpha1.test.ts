@@ -152,8 +152,8 @@ describe('parseSpec defaults', () => {
 // ---- parseSpec: rejections ---------------------------------------------------------------------
 
 const ONE_SOURCE =
-  'spec.registries.0: each registry entry must set exactly one of ' +
-  'basicAuth, ecr, ecrPublic, gcp, acr, dockerConfig or harbor';
+  'spec.registries.0: each registry entry must set exactly one of basicAuth, ecr, ecrPublic, gcp, acr, github, ' +
+  'quay, harbor or dockerConfig';
 
 describe('parseSpec rejections', () => {
   test.each<[string, unknown, string | RegExp]>([
