@@ -115,7 +115,7 @@ export interface OwnedCredentialsProvider<K extends SourceKind = SourceKind> ext
    */
   confirmDelivered(identity: string, credential: string, auths: Auths, users: ReadonlySet<string>): boolean;
   /** The kubelet endpoint handed out `auths` to be cached until `untilMs`. */
-  noteKubeletCache(auths: Auths, untilMs: number): void;
+  noteKubeletCache(auths: Readonly<Record<string, { username?: string }>>, untilMs: number): void;
   /** Deletes every credential of the identity we own (no RegistryCredential uses it any more). */
   release(identity: string, source: SourceOf<K>, secrets: SourceSecrets): Promise<ReleaseOutcome>;
 }
