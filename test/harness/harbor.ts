@@ -27,12 +27,23 @@ export interface StandInRobot {
 export interface HarborStandIn {
   url: string;
   robots: Map<number, StandInRobot>;
-  /** Robot API requests answered, by method. */
+  /** Robot API requests answered, by method (refusals included: 401, 403, 404, 503). */
   requests: Record<string, number>;
+  /** The same, per identity name prefix (regcred-<8 hex>-) a request is about. */
+  requestsByIdentity: Record<string, Record<string, number>>;
+  /** Robots created through the API so far. */
+  created: number;
   /** While true every request is answered 503 (Harbor down). */
   down: boolean;
-  /** Adds a robot nobody but the test owns (it must never be touched). */
-  addForeignRobot(name: string, projects: string[]): StandInRobot;
+  /**
+   * Seconds a robot's day lasts (default 86400): a test-only compression of Harbor's lifetimes so
+   * that a rotation of a 1d robot happens within a test. Applies to robots created from then on.
+   */
+  secondsPerDay: number;
+  /** Awaited before a DELETE of a robot is answered (the robot still exists meanwhile). */
+  onDelete?: (robot: StandInRobot) => Promise<void>;
+  /** Adds a robot nobody but the test owns (never to be touched), or with `description` one its author names. */
+  addForeignRobot(name: string, projects: string[], description?: string): StandInRobot;
   /** Deletes a robot behind the operator's back. */
   deleteByHand(id: number): void;
   stop(): Promise<void>;
@@ -68,11 +79,14 @@ export async function startHarborStandIn(opts: HarborStandInOptions): Promise<Ha
     robots,
     requests,
     down: false,
-    addForeignRobot(name, projects) {
+    created: 0,
+    requestsByIdentity: {},
+    secondsPerDay: 86_400,
+    addForeignRobot(name, projects, description = 'made by hand') {
       const robot: StandInRobot = {
         id: nextId++,
         name: `robot$${name}`,
-        description: 'made by hand',
+        description,
         secret: `foreign-${nextId}-Secret1`,
         level: 'system',
         duration: 30,
@@ -81,6 +95,7 @@ export async function startHarborStandIn(opts: HarborStandInOptions): Promise<Ha
         projects,
       };
       robots.set(robot.id, robot);
+      state.created++;
       grant(robot);
       return robot;
     },
@@ -92,11 +107,23 @@ export async function startHarborStandIn(opts: HarborStandInOptions): Promise<Ha
     stop: () => new Promise((resolve) => server.close(() => resolve())),
   };
 
-  const answer = (req: http.IncomingMessage, body: string): { status: number; json?: unknown } => {
+  const answer = async (req: http.IncomingMessage, body: string): Promise<{ status: number; json?: unknown }> => {
     const url = new URL(req.url ?? '/', 'http://harbor');
     const method = req.method ?? 'GET';
     if (!url.pathname.startsWith('/api/v2.0/robots')) return error(404, 'NOT_FOUND', 'not found');
     requests[method] = (requests[method] ?? 0) + 1;
+    const robotId = /^\/api\/v2\.0\/robots\/(\d+)$/.exec(url.pathname)?.[1];
+    const about =
+      method === 'GET'
+        ? (url.searchParams.get('q') ?? '')
+        : method === 'POST'
+          ? body
+          : (robots.get(Number(robotId))?.name ?? '');
+    const prefix = /regcred-[0-9a-f]{8}-/.exec(about)?.[0];
+    if (prefix) {
+      const counts = (state.requestsByIdentity[prefix] ??= {});
+      counts[method] = (counts[method] ?? 0) + 1;
+    }
     if (state.down) return error(503, 'SERVICE_UNAVAILABLE', 'service unavailable');
     const [scheme, encoded] = String(req.headers.authorization ?? '').split(' ');
     const [username, password] = Buffer.from(encoded ?? '', 'base64')
@@ -127,10 +154,11 @@ export async function startHarborStandIn(opts: HarborStandInOptions): Promise<Ha
         level: create.level,
         duration: create.duration,
         creation_time: new Date(now).toISOString(),
-        expires_at: create.duration < 0 ? -1 : Math.floor(now / 1000) + create.duration * 86_400,
+        expires_at: create.duration < 0 ? -1 : Math.floor(now / 1000) + create.duration * state.secondsPerDay,
         projects,
       };
       robots.set(robot.id, robot);
+      state.created++;
       grant(robot);
       const { id, name, secret, creation_time, expires_at } = robot;
       return { status: 201, json: { id, name, secret, creation_time, expires_at } };
@@ -151,6 +179,7 @@ export async function startHarborStandIn(opts: HarborStandInOptions): Promise<Ha
     if (method === 'DELETE' && id !== undefined) {
       const robot = robots.get(Number(id));
       if (!robot) return error(404, 'NOT_FOUND', `robot ${id} not found`);
+      await state.onDelete?.(robot);
       state.deleteByHand(robot.id);
       return { status: 200 };
     }
@@ -161,9 +190,10 @@ export async function startHarborStandIn(opts: HarborStandInOptions): Promise<Ha
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
-      const { status, json } = answer(req, Buffer.concat(chunks).toString('utf8'));
-      res.writeHead(status, json === undefined ? {} : { 'content-type': 'application/json' });
-      res.end(json === undefined ? '' : JSON.stringify(json));
+      void answer(req, Buffer.concat(chunks).toString('utf8')).then(({ status, json }) => {
+        res.writeHead(status, json === undefined ? {} : { 'content-type': 'application/json' });
+        res.end(json === undefined ? '' : JSON.stringify(json));
+      });
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
