@@ -115,8 +115,36 @@ const quay = z.object({
     .regex(/^[a-z0-9][a-z0-9_-]*\+[a-z][a-z0-9_]*$/, { message: 'quay.robotAccount must be of the form org+name' }),
 });
 
+/** A Harbor robot account the operator owns (providers/harbor.ts). */
+const harbor = z.object({
+  url: z
+    .string()
+    .min(1)
+    .max(2048)
+    .refine((url) => /^https?:\/\/[^/\s]+(\/\S*)?$/.test(url), { message: 'harbor.url must be an http(s) URL' }),
+  adminSecretName: secretRef,
+  projects: z.array(z.string().min(1).max(255)).min(1).max(64),
+  duration: z
+    .string()
+    .max(8)
+    .default('30d')
+    .refine((duration) => /^[1-9][0-9]{0,3}d$/.test(duration), {
+      message: 'harbor.duration must be a whole number of days such as 30d',
+    }),
+});
+
 /** The source kinds of a registry entry: each entry sets exactly one (one provider per kind, src/providers/). */
-export const SOURCE_KINDS = ['basicAuth', 'ecr', 'ecrPublic', 'gcp', 'acr', 'github', 'quay', 'dockerConfig'] as const;
+export const SOURCE_KINDS = [
+  'basicAuth',
+  'ecr',
+  'ecrPublic',
+  'gcp',
+  'acr',
+  'github',
+  'quay',
+  'harbor',
+  'dockerConfig',
+] as const;
 export type SourceKind = (typeof SOURCE_KINDS)[number];
 
 export const DEFAULT_VERIFY_INTERVAL = '1h';
@@ -146,11 +174,13 @@ export const registryEntrySchema = z
     github: github.optional(),
     quay: quay.optional(),
     dockerConfig: dockerConfig.optional(),
+    harbor: harbor.optional(),
     verify: verify.optional(),
   })
   .refine((entry) => SOURCE_KINDS.filter((kind) => entry[kind] !== undefined).length === 1, {
     message:
-      'each registry entry must set exactly one of basicAuth, ecr, ecrPublic, gcp, acr, github, quay or dockerConfig',
+      'each registry entry must set exactly one of basicAuth, ecr, ecrPublic, gcp, acr, github, quay, harbor or ' +
+      'dockerConfig',
   })
   .refine((entry) => (entry.dockerConfig ? !entry.server : !!entry.server), {
     message: 'server is required for every source but dockerConfig, and must not be set with dockerConfig',
@@ -353,6 +383,7 @@ export function credentialNameProblem(name: string): string | undefined {
 
 /** A Kubernetes timestamp (second precision, RFC 3339) for epoch milliseconds. */
 export function iso(ms: number): string {
+  if (!Number.isFinite(ms)) return 'never';
   return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
 }
 

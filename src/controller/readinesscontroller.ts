@@ -6,6 +6,7 @@
 // caches) -> decide (surveyNamespaces, computeStatus: pure) -> apply (the status write) -> report.
 import { X509Certificate } from 'node:crypto';
 import type { Logger } from 'pino';
+import type { Auths } from '../dockerconfig.js';
 import {
   deliversToKubelet,
   type KubeletDeliveryStatus,
@@ -19,7 +20,10 @@ import type { Metrics } from '../metrics.js';
 import type { Verifier } from '../registry/verifier.js';
 import type { Clock } from '../runtime/clock.js';
 import type { ReconcileResult } from '../runtime/workerpool.js';
+import type { Providers } from '../providers/index.js';
 import type { Caches } from './caches.js';
+import type { IdentityUsers } from './identityusers.js';
+import { credentialKey, type Enqueuer } from './keys.js';
 import type { CredentialDecision, Decisions } from './credentialstate.js';
 import type { NamespaceOutcomes } from './namespacefailures.js';
 import { surveyCachedNamespaces } from './namespacescan.js';
@@ -44,6 +48,8 @@ export interface ReadinessControllerOptions {
   registryCheckTimeoutMs?: number;
   /** What the kubelet endpoint served per credential (kubelet/ledger.ts), for status.kubelet. */
   kubeletDelivery?: { snapshot(credential: string): KubeletDeliveryStatus | undefined };
+  /** Owned credentials: delivery is confirmed to their providers, a due revocation queues the credential key. */
+  owned?: { providers: Providers; users: IdentityUsers; queue: Enqueuer };
 }
 
 interface VerificationReport {
@@ -79,6 +85,17 @@ export class ReadinessController {
     }
   };
 
+  /** Every selected copy carries `auths`: the owned credentials' old ones may be revoked once every user says so. */
+  private confirmDelivered(cred: RegistryCredential, auths: Auths): void {
+    const { owned } = this.options;
+    if (!owned) return;
+    const identities = owned.users.identitiesOf(cred);
+    if (identities.length === 0) return;
+    // One resolve of any user revokes for the identity (its state is shared).
+    if (owned.providers.confirmDelivered(cred.metadata.name, identities, auths, (key) => owned.users.usersOf(key)))
+      owned.queue.add(credentialKey(cred.metadata.name));
+  }
+
   private async report(
     cred: RegistryCredential,
     decision: CredentialDecision,
@@ -106,6 +123,8 @@ export class ReadinessController {
     const failures: NamespaceFailure[] = outcomes
       .failuresOf(name, uid)
       .filter((failure) => selected.has(failure.namespace));
+    if (!spec.suspend && decision.sources.auths && failures.length === 0 && survey.ready === survey.selected.length)
+      this.confirmDelivered(cred, decision.sources.auths);
     const verification = this.verify(cred, decision);
     const settled =
       !spec.suspend &&

@@ -13,7 +13,10 @@ import { ecrPublicProvider } from './ecr-public.js';
 import { ecrProvider } from './ecr.js';
 import { gcpProvider, type GcpContext } from './gcp.js';
 import { githubProvider, type GitHubContext } from './github.js';
-import type { EntryResult, Provider, ResolveContext, SourceEntry } from './provider.js';
+import { type HarborApi, harborProvider } from './harbor.js';
+import type { HarborAdmin } from './harbor-api.js';
+import type { OwnedCredentialsProvider, ReleaseOutcome } from './owned-credentials.js';
+import type { EntryResult, Provider, ResolveContext, SourceEntry, SourceSecrets } from './provider.js';
 import { quayProvider, type QuayContext, type ServiceAccountTokenSource } from './quay.js';
 import type { TokenFetcher } from './token-cache.js';
 import type { TokenProviderDeps } from './token-provider.js';
@@ -25,6 +28,8 @@ export interface ProvidersOptions extends TokenProviderDeps {
   awsEndpointUrl?: string;
   /** The operator's own ServiceAccount tokens for an audience (quay robot federation). */
   serviceAccountToken?: ServiceAccountTokenSource;
+  /** The longest cache duration the kubelet endpoint hands out (0: no kubelet delivery). */
+  kubeletCacheMs?: number;
   /** Replaces the network side of token providers (the fake-clock simulation). */
   fetchers?: {
     ecr?: TokenFetcher<AwsContext>;
@@ -33,7 +38,16 @@ export interface ProvidersOptions extends TokenProviderDeps {
     acr?: TokenFetcher<AcrContext>;
     github?: TokenFetcher<GitHubContext>;
     quay?: TokenFetcher<QuayContext>;
+    harbor?: (url: string, admin: HarborAdmin) => HarborApi;
   };
+}
+
+/** A credential the operator owns, as a spec entry names it: `key` is kind/identity. */
+export interface OwnedIdentity {
+  key: string;
+  kind: SourceKind;
+  identity: string;
+  source: unknown;
 }
 
 /**
@@ -52,6 +66,7 @@ export function createProviders(options: ProvidersOptions): Providers {
     acrProvider({ ...options, fetch: fetchers.acr }),
     githubProvider({ ...options, fetch: fetchers.github }),
     quayProvider({ ...options, fetch: fetchers.quay }),
+    harborProvider({ ...options, api: fetchers.harbor }),
   ]);
 }
 
@@ -112,12 +127,59 @@ export class Providers {
     return origins;
   }
 
+  private owning(kind: SourceKind): OwnedCredentialsProvider | undefined {
+    const provider = this.byKind.get(kind) as Partial<OwnedCredentialsProvider> | undefined;
+    return provider?.owned ? (provider as OwnedCredentialsProvider) : undefined;
+  }
+
+  /** The owned-credential identities a spec's entries name (kind/identity), once each. */
+  ownedIdentities(spec: RegistryCredentialSpec, sourceNamespace: string): OwnedIdentity[] {
+    const out = new Map<string, OwnedIdentity>();
+    for (const registry of spec.registries) {
+      const { provider, entry } = this.of(registry);
+      const owning = this.owning(provider.kind);
+      if (!owning) continue;
+      const identity = owning.identityOf(entry.source as never, sourceNamespace);
+      const key = `${provider.kind}/${identity}`;
+      if (!out.has(key)) out.set(key, { key, kind: provider.kind, identity, source: entry.source });
+    }
+    return [...out.values()];
+  }
+
+  /**
+   * `credential` has every selected copy written with `auths`. `usersOf(key)` names every
+   * RegistryCredential using an identity. Returns whether a revocation became due (resolve again).
+   */
+  confirmDelivered(
+    credential: string,
+    identities: OwnedIdentity[],
+    auths: Auths,
+    usersOf: (key: string) => ReadonlySet<string>,
+  ): boolean {
+    let due = false;
+    for (const { key, kind, identity } of identities)
+      due = this.owning(kind)!.confirmDelivered(identity, credential, auths, usersOf(key)) || due;
+    return due;
+  }
+
+  /** The kubelet endpoint handed out `auths`, cached until `untilMs`. */
+  noteKubeletCache(auths: Readonly<Record<string, { username?: string }>>, untilMs: number): void {
+    for (const provider of this.byKind.values()) this.owning(provider.kind)?.noteKubeletCache(auths, untilMs);
+  }
+
+  /** Deletes every credential the operator owns for `owned` (no RegistryCredential uses it any more). */
+  release(owned: OwnedIdentity, secrets: SourceSecrets): Promise<ReleaseOutcome> {
+    return this.owning(owned.kind)!.release(owned.identity, owned.source as never, secrets);
+  }
+
   /** Token requests sent so far, by token cache key, per token provider (tests and debugging). */
   tokenRequests(): Record<string, number> {
     const counts: Record<string, number> = {};
     for (const provider of this.byKind.values()) {
       const cache = (provider as { cache?: { requests: Map<string, number> } }).cache;
       for (const [key, count] of cache?.requests ?? []) counts[key] = count;
+      const owned = (provider as { requests?: () => Record<string, number> }).requests?.();
+      for (const [key, count] of Object.entries(owned ?? {})) counts[key] = count;
     }
     return counts;
   }

@@ -20,7 +20,7 @@ import { selfSignedCertificate } from '../../harness/tls.js';
 export interface TokenUser {
   username: string;
   password: string;
-  /** Repositories this user may pull ("*" = any). */
+  /** Repositories this user may pull ("*" = any, "project/*" = any repository of a project). */
   pull: string[];
   /** Repositories this user may push to ("*" = any). */
   push?: string[];
@@ -139,7 +139,10 @@ function granted(scope: string, user: TokenUser): Array<{ type: string; name: st
   const match = /^repository:([^:]+):(.+)$/.exec(scope);
   if (!match) return [];
   const [, name, actions] = match;
-  const may = (list: string[] | undefined): boolean => (list ?? []).includes('*') || (list ?? []).includes(name);
+  const may = (list: string[] | undefined): boolean =>
+    (list ?? []).some(
+      (entry) => entry === '*' || entry === name || (entry.endsWith('/*') && name.startsWith(entry.slice(0, -1))),
+    );
   const grantedActions = actions
     .split(',')
     .filter((a) => (a === 'pull' && may(user.pull)) || (a === 'push' && may(user.push)));

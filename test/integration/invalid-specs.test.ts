@@ -79,6 +79,7 @@ describe('kubectl explain', () => {
       'ecrPublic',
       'gcp',
       'github',
+      'harbor',
       'quay',
       'server',
       'verify',

@@ -153,7 +153,7 @@ describe('parseSpec defaults', () => {
 
 const ONE_SOURCE =
   'spec.registries.0: each registry entry must set exactly one of basicAuth, ecr, ecrPublic, gcp, acr, github, ' +
-  'quay or dockerConfig';
+  'quay, harbor or dockerConfig';
 
 describe('parseSpec rejections', () => {
   test.each<[string, unknown, string | RegExp]>([
