@@ -180,6 +180,7 @@ export class CredentialController {
       for (const namespace of leftovers) this.options.queue.add(namespaceKey(cred.metadata.name, namespace));
       return;
     }
+    await this.revokeOwnedCredentials(cred, logger);
     reporting.reportAllChanges(cred);
     reporting.events.record(
       cred,
@@ -199,6 +200,40 @@ export class CredentialController {
     logger.info('cleanup finished; finalizer removed');
     this.states.forget(cred.metadata.name);
     reporting.recountNow(cred.metadata.name);
+  }
+
+  /**
+   * Revokes the credentials the operator owns for this RegistryCredential alone (gitlab deploy
+   * tokens). While the registry's API cannot be reached the cleanup is retried with backoff (the
+   * finalizer stays); refused rights or a gone project are not retried.
+   */
+  private async revokeOwnedCredentials(cred: RegistryCredential, logger: Logger): Promise<void> {
+    const parsed = parseSpec(cred.spec);
+    if (!parsed.ok) return;
+    const { caches, sourceNamespace, providers } = this.options;
+    const remaining = new Map<string, RegistryCredentialSpec>();
+    for (const other of caches.credentials.list()) {
+      if (other.metadata.name === cred.metadata.name || other.metadata.deletionTimestamp) continue;
+      const spec = parseSpec(other.spec);
+      if (spec.ok) remaining.set(other.metadata.name, spec.spec);
+    }
+    const readSecretKey = (secretName: string, key: string) => {
+      const encoded = caches.sourceSecrets.getIn(sourceNamespace, secretName)?.data?.[key];
+      return encoded === undefined ? undefined : Buffer.from(encoded, 'base64').toString('utf8').trim() || undefined;
+    };
+    try {
+      await providers.released(cred.metadata.name, parsed.spec, remaining, sourceNamespace, readSecretKey);
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      this.options.reporting.events.record(
+        cred,
+        'Warning',
+        'RevokeFailed',
+        `owned credentials not revoked yet: ${message}`,
+      );
+      logger.warn({ err: message }, 'owned credentials not revoked yet; retrying');
+      throw err;
+    }
   }
 }
 

@@ -7,15 +7,19 @@
 import { X509Certificate } from 'node:crypto';
 import type { Logger } from 'pino';
 import {
+  deliversSecrets,
   deliversToKubelet,
+  type RegistryCredentialSpec,
   type KubeletDeliveryStatus,
   type NamespaceFailure,
   type RegistryCredential,
   type RegistryVerification,
 } from '../api/v1alpha1.js';
+import type { Auths } from '../dockerconfig.js';
 import { isKubeError } from '../k8s/errors.js';
 import type { Resources } from '../k8s/resources.js';
 import type { Metrics } from '../metrics.js';
+import type { Providers } from '../providers/index.js';
 import type { Verifier } from '../registry/verifier.js';
 import type { Clock } from '../runtime/clock.js';
 import type { ReconcileResult } from '../runtime/workerpool.js';
@@ -44,6 +48,8 @@ export interface ReadinessControllerOptions {
   registryCheckTimeoutMs?: number;
   /** What the kubelet endpoint served per credential (kubelet/ledger.ts), for status.kubelet. */
   kubeletDelivery?: { snapshot(credential: string): KubeletDeliveryStatus | undefined };
+  /** Told where owned credentials (gitlab deploy tokens) were delivered, so replaced ones can be revoked. */
+  providers?: Pick<Providers, 'delivered'>;
 }
 
 interface VerificationReport {
@@ -113,6 +119,7 @@ export class ReadinessController {
       failures.length === 0 &&
       survey.ready === survey.selected.length &&
       cred.status?.observedGeneration === decision.generation;
+    if (settled && decision.sources.auths) this.confirmDelivered(name, spec, decision.sources.auths);
     metrics?.namespaces.set({ credential: name, state: 'selected' }, survey.selected.length);
     metrics?.namespaces.set({ credential: name, state: 'ready' }, survey.ready);
     metrics?.namespaces.set({ credential: name, state: 'failed' }, failures.length);
@@ -130,6 +137,22 @@ export class ReadinessController {
       (ms): ms is number => ms !== undefined,
     );
     return { result: due.length > 0 ? { requeueAfterMs: Math.min(...due) } : undefined, settled };
+  }
+
+  /**
+   * Every selected namespace's copy carries `auths`. With kubelet delivery a kubelet may still use
+   * a replaced credential from its cache, so nothing is confirmed then: replaced owned credentials
+   * are revoked when they expire.
+   */
+  private confirmDelivered(name: string, spec: RegistryCredentialSpec, auths: Auths): void {
+    const { providers, caches, decisions } = this.options;
+    if (!providers || deliversToKubelet(spec) || !deliversSecrets(spec)) return;
+    const users = new Map<string, RegistryCredentialSpec>();
+    for (const other of caches.credentials.list()) {
+      const otherSpec = decisions.decisionOf(other.metadata.name)?.spec;
+      if (otherSpec && !other.metadata.deletionTimestamp) users.set(other.metadata.name, otherSpec);
+    }
+    providers.delivered(name, spec, auths, users);
   }
 
   /**

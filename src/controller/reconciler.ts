@@ -91,6 +91,7 @@ export class Controllers {
       verifier: options.verifier,
       registryCheckTimeoutMs: options.registryCheckTimeoutMs,
       kubeletDelivery: options.kubeletDelivery,
+      providers: options.providers,
     });
   }
 

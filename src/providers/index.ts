@@ -13,6 +13,7 @@ import { ecrPublicProvider } from './ecr-public.js';
 import { ecrProvider } from './ecr.js';
 import { gcpProvider, type GcpContext } from './gcp.js';
 import { githubProvider, type GitHubContext } from './github.js';
+import { type GitLabApi, gitlabProvider, type GitLabProvider } from './gitlab.js';
 import { type HarborApi, harborProvider } from './harbor.js';
 import type { HarborAdmin } from './harbor-api.js';
 import type { EntryResult, Provider, ResolveContext, SourceEntry } from './provider.js';
@@ -36,6 +37,7 @@ export interface ProvidersOptions extends TokenProviderDeps {
     github?: TokenFetcher<GitHubContext>;
     quay?: TokenFetcher<QuayContext>;
     harbor?: (url: string, admin: HarborAdmin) => HarborApi;
+    gitlab?: (url: string, privateToken: string) => GitLabApi;
   };
 }
 
@@ -56,6 +58,7 @@ export function createProviders(options: ProvidersOptions): Providers {
     githubProvider({ ...options, fetch: fetchers.github }),
     quayProvider({ ...options, fetch: fetchers.quay }),
     harborProvider({ ...options, api: fetchers.harbor }),
+    gitlabProvider({ ...options, api: fetchers.gitlab }),
   ]);
 }
 
@@ -114,6 +117,41 @@ export class Providers {
       for (const server of Object.keys(perEntry[index] ?? {})) origins[server] = index;
     });
     return origins;
+  }
+
+  /** Providers that own credentials at a registry and must hear where they were delivered (gitlab). */
+  private owning(): GitLabProvider[] {
+    const provider = this.byKind.get('gitlab') as GitLabProvider | undefined;
+    return provider ? [provider] : [];
+  }
+
+  /**
+   * Every copy of RegistryCredential `name` carries `auths`: owned credentials it replaced may be
+   * revoked once every RegistryCredential of their identity (`users`: every spec, by name) carries
+   * the current one.
+   */
+  delivered(
+    name: string,
+    spec: RegistryCredentialSpec,
+    auths: Auths,
+    users: Map<string, RegistryCredentialSpec>,
+  ): void {
+    for (const provider of this.owning()) provider.delivered(name, spec, auths, users);
+  }
+
+  /**
+   * RegistryCredential `name` is being deleted: revokes the owned credentials no other
+   * RegistryCredential (`remaining`) uses. Rejects while the registry's API cannot be reached.
+   */
+  async released(
+    name: string,
+    spec: RegistryCredentialSpec,
+    remaining: Map<string, RegistryCredentialSpec>,
+    namespace: string,
+    readSecretKey: (secretName: string, key: string) => string | undefined,
+  ): Promise<void> {
+    for (const provider of this.owning())
+      await provider.released(name, spec, remaining, namespace, (secretName) => readSecretKey(secretName, 'token'));
   }
 
   /** Token requests sent so far, by token cache key, per token provider (tests and debugging). */

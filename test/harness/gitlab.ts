@@ -9,7 +9,7 @@
 // a project or group that does not exist (or that the token cannot see) 404, as GitLab answers.
 // Each deploy token it creates becomes a real user of a REAL registry: it is added to the users of
 // a token server (token-server.ts, read on every request) with pull access to the repositories of
-// its project or group ("group/app/*"), and removed when the deploy token is deleted.
+// its project or group ("group/app" and "group/app/*"), and removed when the deploy token is deleted.
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -49,6 +49,8 @@ export interface GitLabStandIn {
   down: boolean;
   /** Adds a deploy token nobody but the test owns (it must never be touched). */
   addForeignToken(owner: string, name: string): StandInDeployToken;
+  /** Runs before a DELETE is carried out and answered (a test looks at the world at that moment). */
+  beforeDelete?: (token: StandInDeployToken) => Promise<void>;
   /** Revokes a deploy token by hand (GitLab's UI): it stays listed as revoked and stops working. */
   revokeByHand(id: number): void;
   stop(): Promise<void>;
@@ -81,7 +83,11 @@ export async function startGitLabStandIn(opts: GitLabStandInOptions): Promise<Gi
   const pathOf = (owner: string) => owner.slice(owner.indexOf(':') + 1);
   const grant = (token: StandInDeployToken) => {
     if (token.scopes.includes('read_registry'))
-      opts.registryUsers.push({ username: token.username, password: token.token, pull: [`${pathOf(token.owner)}/*`] });
+      opts.registryUsers.push({
+        username: token.username,
+        password: token.token,
+        pull: [pathOf(token.owner), `${pathOf(token.owner)}/*`],
+      });
   };
   const ungrant = (token: StandInDeployToken) => {
     const index = opts.registryUsers.findIndex((u) => u.username === token.username && u.password === token.token);
@@ -131,7 +137,7 @@ export async function startGitLabStandIn(opts: GitLabStandInOptions): Promise<Gi
     },
   };
 
-  const answer = (req: http.IncomingMessage, body: string): { status: number; json?: unknown } => {
+  const answer = async (req: http.IncomingMessage, body: string): Promise<{ status: number; json?: unknown }> => {
     const url = new URL(req.url ?? '/', 'http://gitlab');
     const method = req.method ?? 'GET';
     // The raw path keeps %2F inside :id, as GitLab's router does.
@@ -186,6 +192,7 @@ export async function startGitLabStandIn(opts: GitLabStandInOptions): Promise<Gi
     if (method === 'DELETE' && tokenId !== undefined) {
       const token = tokens.get(Number(tokenId));
       if (!token || token.owner !== owner) return message(404, '404 Not found');
+      await state.beforeDelete?.(token);
       ungrant(token);
       tokens.delete(token.id);
       return { status: 204 };
@@ -197,9 +204,12 @@ export async function startGitLabStandIn(opts: GitLabStandInOptions): Promise<Gi
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
-      const { status, json } = answer(req, Buffer.concat(chunks).toString('utf8'));
-      res.writeHead(status, json === undefined ? {} : { 'content-type': 'application/json' });
-      res.end(json === undefined ? '' : JSON.stringify(json));
+      void answer(req, Buffer.concat(chunks).toString('utf8'))
+        .catch((err: unknown) => ({ status: 500, json: { message: `500 stand-in failed: ${String(err)}` } }))
+        .then(({ status, json }) => {
+          res.writeHead(status, json === undefined ? {} : { 'content-type': 'application/json' });
+          res.end(json === undefined ? '' : JSON.stringify(json));
+        });
     });
   };
   let server: http.Server;

@@ -57,7 +57,7 @@ test.each<[string, GitLabTarget, string]>([
   expect(registryUsers).toContainEqual({
     username: name,
     password: created.token,
-    pull: [`${owner.split(':')[1]}/*`],
+    pull: [owner.split(':')[1], `${owner.split(':')[1]}/*`],
   });
   const listed = await client().listDeployTokens(target);
   const mine = listed.find((t) => t.id === created.id);
