@@ -102,6 +102,8 @@ export class Operator {
       clock,
       requestTimeoutMs: config.tokenRequestTimeoutSeconds * 1000,
       awsEndpointUrl: config.awsEndpointUrl,
+      // Owned credentials a previous process may have handed to kubelets wait this long after a start.
+      kubeletCacheMs: config.kubeletBindAddress ? config.kubeletCacheSeconds * 1000 : 0,
       serviceAccountToken: ownServiceAccountTokens(client),
       onRenewal: (provider, result, error) => {
         metrics.tokenRenewals.inc({ provider, result });

@@ -21,7 +21,10 @@ import type { Metrics } from '../metrics.js';
 import type { Providers } from '../providers/index.js';
 import type { Clock } from '../runtime/clock.js';
 import type { ReconcileResult } from '../runtime/workerpool.js';
+import { parseDockerConfigSecret, type Auths } from '../dockerconfig.js';
 import type { Caches } from './caches.js';
+import { isOwnedBy } from './desired.js';
+import type { IdentityUsers } from './identityusers.js';
 import { type CredentialDecision, type CredentialState, CredentialStates, type Decisions } from './credentialstate.js';
 import { type Enqueuer, namespaceKey } from './keys.js';
 import type { NamespaceOutcomes } from './namespacefailures.js';
@@ -43,6 +46,8 @@ export interface CredentialControllerOptions {
   outcomes: NamespaceOutcomes;
   /** Whether this operator serves the admission webhook of injection: Pods (--webhook-bind-address). */
   podInjection?: boolean;
+  /** Which RegistryCredentials use each owned-credential identity (released on the last one's deletion). */
+  identityUsers?: IdentityUsers;
 }
 
 /** Pure: the namespace keys a fan-out queues, from the survey of the credential's namespaces. */
@@ -164,12 +169,67 @@ export class CredentialController {
       source: { namespace: sourceNamespace, get: (secretName) => sourceSecrets.getIn(sourceNamespace, secretName) },
       lastGood: state.lastGood,
       providers: this.options.providers,
+      carried: state.lastGood.size === 0 ? this.carriedBy(cred, spec) : undefined,
     });
     const { warning, failure } = resolution;
     if (warning && warning.message !== previousWarning?.message)
       this.options.reporting.events.record(cred, 'Warning', warning.reason, warning.message);
     state.setSources(resolution);
     if (failure) logger.warn({ reason: failure.reason, held }, 'registry source failed');
+  }
+
+  /**
+   * The distinct auths the credential's existing copies carry: after a start, providers that own
+   * their credentials adopt the one they find there. Only read while nothing has resolved yet.
+   */
+  private carriedBy(cred: RegistryCredential, spec: RegistryCredentialSpec): Auths[] | undefined {
+    const { caches, identityUsers } = this.options;
+    if (!identityUsers || identityUsers.identitiesOf(cred).length === 0) return undefined;
+    const documents = new Map<string, Auths>();
+    const name = targetSecretName(cred, spec);
+    for (const secret of caches.managedSecrets.list()) {
+      if (secret.metadata?.name !== name || !isOwnedBy(secret, cred)) continue;
+      const data = secret.data?.['.dockerconfigjson'];
+      if (data === undefined || documents.has(data)) continue;
+      try {
+        documents.set(data, parseDockerConfigSecret(secret.type, secret.data));
+      } catch {
+        // a copy edited into something unreadable is rewritten; nothing to adopt from it
+      }
+    }
+    return [...documents.values()];
+  }
+
+  /**
+   * Deletes the owned credentials of identities no other RegistryCredential uses. A failure that may
+   * pass (the API unreachable) keeps the finalizer and retries with backoff; one that will not (the
+   * admin Secret gone, no rights) is reported and the deletion goes on: the credentials expire.
+   */
+  private async releaseOwned(cred: RegistryCredential, logger: Logger): Promise<void> {
+    const { identityUsers, providers, sourceNamespace, caches, reporting } = this.options;
+    if (!identityUsers) return;
+    const secrets = {
+      namespace: sourceNamespace,
+      get: (secretName: string) => caches.sourceSecrets.getIn(sourceNamespace, secretName),
+    };
+    for (const owned of identityUsers.identitiesOf(cred)) {
+      if (identityUsers.usersOf(owned.key, cred.metadata.name).size > 0) continue;
+      const outcome = await providers.release(owned, secrets);
+      if (outcome.ok) {
+        if (outcome.deleted > 0)
+          reporting.events.record(
+            cred,
+            'Normal',
+            'CredentialsRevoked',
+            `deleted ${outcome.deleted} ${owned.kind} credential(s) the operator owned for this RegistryCredential`,
+          );
+        continue;
+      }
+      const message = `${owned.kind}: could not delete the credentials the operator owns: ${outcome.message}`;
+      reporting.events.record(cred, 'Warning', outcome.reason, outcome.retry ? `${message}; retrying` : message);
+      logger.warn({ reason: outcome.reason, retry: outcome.retry }, 'owned credentials not released');
+      if (outcome.retry) throw new Error(`${outcome.reason}: ${outcome.message}`);
+    }
   }
 
   private async finalize(cred: RegistryCredential, logger: Logger): Promise<void> {
@@ -180,7 +240,7 @@ export class CredentialController {
       for (const namespace of leftovers) this.options.queue.add(namespaceKey(cred.metadata.name, namespace));
       return;
     }
-    await this.revokeOwnedCredentials(cred, logger);
+    await this.releaseOwned(cred, logger);
     reporting.reportAllChanges(cred);
     reporting.events.record(
       cred,
@@ -200,40 +260,6 @@ export class CredentialController {
     logger.info('cleanup finished; finalizer removed');
     this.states.forget(cred.metadata.name);
     reporting.recountNow(cred.metadata.name);
-  }
-
-  /**
-   * Revokes the credentials the operator owns for this RegistryCredential alone (gitlab deploy
-   * tokens). While the registry's API cannot be reached the cleanup is retried with backoff (the
-   * finalizer stays); refused rights or a gone project are not retried.
-   */
-  private async revokeOwnedCredentials(cred: RegistryCredential, logger: Logger): Promise<void> {
-    const parsed = parseSpec(cred.spec);
-    if (!parsed.ok) return;
-    const { caches, sourceNamespace, providers } = this.options;
-    const remaining = new Map<string, RegistryCredentialSpec>();
-    for (const other of caches.credentials.list()) {
-      if (other.metadata.name === cred.metadata.name || other.metadata.deletionTimestamp) continue;
-      const spec = parseSpec(other.spec);
-      if (spec.ok) remaining.set(other.metadata.name, spec.spec);
-    }
-    const readSecretKey = (secretName: string, key: string) => {
-      const encoded = caches.sourceSecrets.getIn(sourceNamespace, secretName)?.data?.[key];
-      return encoded === undefined ? undefined : Buffer.from(encoded, 'base64').toString('utf8').trim() || undefined;
-    };
-    try {
-      await providers.released(cred.metadata.name, parsed.spec, remaining, sourceNamespace, readSecretKey);
-    } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
-      this.options.reporting.events.record(
-        cred,
-        'Warning',
-        'RevokeFailed',
-        `owned credentials not revoked yet: ${message}`,
-      );
-      logger.warn({ err: message }, 'owned credentials not revoked yet; retrying');
-      throw err;
-    }
   }
 }
 

@@ -6,24 +6,24 @@
 // caches) -> decide (surveyNamespaces, computeStatus: pure) -> apply (the status write) -> report.
 import { X509Certificate } from 'node:crypto';
 import type { Logger } from 'pino';
+import type { Auths } from '../dockerconfig.js';
 import {
-  deliversSecrets,
   deliversToKubelet,
-  type RegistryCredentialSpec,
   type KubeletDeliveryStatus,
   type NamespaceFailure,
   type RegistryCredential,
   type RegistryVerification,
 } from '../api/v1alpha1.js';
-import type { Auths } from '../dockerconfig.js';
 import { isKubeError } from '../k8s/errors.js';
 import type { Resources } from '../k8s/resources.js';
 import type { Metrics } from '../metrics.js';
-import type { Providers } from '../providers/index.js';
 import type { Verifier } from '../registry/verifier.js';
 import type { Clock } from '../runtime/clock.js';
 import type { ReconcileResult } from '../runtime/workerpool.js';
+import type { Providers } from '../providers/index.js';
 import type { Caches } from './caches.js';
+import type { IdentityUsers } from './identityusers.js';
+import { credentialKey, type Enqueuer } from './keys.js';
 import type { CredentialDecision, Decisions } from './credentialstate.js';
 import type { NamespaceOutcomes } from './namespacefailures.js';
 import { surveyCachedNamespaces } from './namespacescan.js';
@@ -48,8 +48,8 @@ export interface ReadinessControllerOptions {
   registryCheckTimeoutMs?: number;
   /** What the kubelet endpoint served per credential (kubelet/ledger.ts), for status.kubelet. */
   kubeletDelivery?: { snapshot(credential: string): KubeletDeliveryStatus | undefined };
-  /** Told where owned credentials (gitlab deploy tokens) were delivered, so replaced ones can be revoked. */
-  providers?: Pick<Providers, 'delivered'>;
+  /** Owned credentials: delivery is confirmed to their providers, a due revocation queues the credential key. */
+  owned?: { providers: Providers; users: IdentityUsers; queue: Enqueuer };
 }
 
 interface VerificationReport {
@@ -85,6 +85,17 @@ export class ReadinessController {
     }
   };
 
+  /** Every selected copy carries `auths`: the owned credentials' old ones may be revoked once every user says so. */
+  private confirmDelivered(cred: RegistryCredential, auths: Auths): void {
+    const { owned } = this.options;
+    if (!owned) return;
+    const identities = owned.users.identitiesOf(cred);
+    if (identities.length === 0) return;
+    // One resolve of any user revokes for the identity (its state is shared).
+    if (owned.providers.confirmDelivered(cred.metadata.name, identities, auths, (key) => owned.users.usersOf(key)))
+      owned.queue.add(credentialKey(cred.metadata.name));
+  }
+
   private async report(
     cred: RegistryCredential,
     decision: CredentialDecision,
@@ -112,6 +123,8 @@ export class ReadinessController {
     const failures: NamespaceFailure[] = outcomes
       .failuresOf(name, uid)
       .filter((failure) => selected.has(failure.namespace));
+    if (!spec.suspend && decision.sources.auths && failures.length === 0 && survey.ready === survey.selected.length)
+      this.confirmDelivered(cred, decision.sources.auths);
     const verification = this.verify(cred, decision);
     const settled =
       !spec.suspend &&
@@ -119,7 +132,6 @@ export class ReadinessController {
       failures.length === 0 &&
       survey.ready === survey.selected.length &&
       cred.status?.observedGeneration === decision.generation;
-    if (settled && decision.sources.auths) this.confirmDelivered(name, spec, decision.sources.auths);
     metrics?.namespaces.set({ credential: name, state: 'selected' }, survey.selected.length);
     metrics?.namespaces.set({ credential: name, state: 'ready' }, survey.ready);
     metrics?.namespaces.set({ credential: name, state: 'failed' }, failures.length);
@@ -137,22 +149,6 @@ export class ReadinessController {
       (ms): ms is number => ms !== undefined,
     );
     return { result: due.length > 0 ? { requeueAfterMs: Math.min(...due) } : undefined, settled };
-  }
-
-  /**
-   * Every selected namespace's copy carries `auths`. With kubelet delivery a kubelet may still use
-   * a replaced credential from its cache, so nothing is confirmed then: replaced owned credentials
-   * are revoked when they expire.
-   */
-  private confirmDelivered(name: string, spec: RegistryCredentialSpec, auths: Auths): void {
-    const { providers, caches, decisions } = this.options;
-    if (!providers || deliversToKubelet(spec) || !deliversSecrets(spec)) return;
-    const users = new Map<string, RegistryCredentialSpec>();
-    for (const other of caches.credentials.list()) {
-      const otherSpec = decisions.decisionOf(other.metadata.name)?.spec;
-      if (otherSpec && !other.metadata.deletionTimestamp) users.set(other.metadata.name, otherSpec);
-    }
-    providers.delivered(name, spec, auths, users);
   }
 
   /**

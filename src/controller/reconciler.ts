@@ -20,6 +20,7 @@ import type { ReconcileContext, ReconcileResult } from '../runtime/workerpool.js
 import type { Caches } from './caches.js';
 import { CredentialController } from './credentialcontroller.js';
 import type { CredentialDecision, Decisions } from './credentialstate.js';
+import { IdentityUsers } from './identityusers.js';
 import { parseKey } from './keys.js';
 import { NamespaceController } from './namespacecontroller.js';
 import { NamespaceFailures } from './namespacefailures.js';
@@ -63,6 +64,7 @@ export class Controllers {
     const reporting = this.reporting;
     // Each store is written by the controller that owns it and read by the others through its read-only type.
     const failures = new NamespaceFailures();
+    const identityUsers = new IdentityUsers(caches.credentials, options.providers, options.sourceNamespace);
     this.credentials = new CredentialController({
       resources,
       caches,
@@ -74,8 +76,10 @@ export class Controllers {
       providers: options.providers,
       outcomes: failures,
       podInjection: options.podInjection,
+      identityUsers,
     });
     const decisions = this.credentials.decisions;
+    const owned = { providers: options.providers, users: identityUsers, queue };
     this.namespaces = new NamespaceController({ resources, caches, queue, decisions, failures, reporting, clock });
     this.podRecovery = new PodRecoveryController({ resources, caches, clock, decisions, reporting, metrics });
     this.readiness = new ReadinessController({
@@ -91,7 +95,7 @@ export class Controllers {
       verifier: options.verifier,
       registryCheckTimeoutMs: options.registryCheckTimeoutMs,
       kubeletDelivery: options.kubeletDelivery,
-      providers: options.providers,
+      owned,
     });
   }
 

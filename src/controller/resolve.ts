@@ -14,6 +14,8 @@ export interface ResolveOptions {
   /** Last good auths per entry (keyed by the entry's JSON): read, updated and pruned here. */
   lastGood: Map<string, Auths>;
   providers: Providers;
+  /** The auths the credential's existing copies carry (ResolveContext.carried). */
+  carried?: Auths[];
 }
 
 /** The resolution, and whether an entry without a last good value held the document back. */
@@ -32,7 +34,11 @@ export async function resolveSources(
   for (const [index, entry] of spec.registries.entries()) {
     const key = JSON.stringify(entry);
     keys.add(key);
-    const result = await options.providers.resolve(entry, { secrets: source, refreshIntervalMs });
+    const result = await options.providers.resolve(entry, {
+      secrets: source,
+      refreshIntervalMs,
+      carried: options.carried,
+    });
     tokens.expiresAt = earliest(tokens.expiresAt, result.expiresAt);
     tokens.refreshedAt = earliest(tokens.refreshedAt, result.refreshedAt);
     tokens.nextCheckAt = earliest(tokens.nextCheckAt, result.nextCheckAt);

@@ -98,6 +98,9 @@ export class KubeletEndpoint {
       now,
       maxCacheMs: this.options.maxCacheMs,
     });
+    // Owned credentials handed out stay valid until the kubelet's cache of them ends.
+    if (decision.servedBy.length > 0)
+      this.options.providers.noteKubeletCache(decision.auth, now + decision.cacheDurationMs);
     for (const { credential, keys } of decision.servedBy) {
       ledger.served(credential, keys, now);
       for (const key of keys) metrics?.kubeletServed.inc({ credential, registry: key });

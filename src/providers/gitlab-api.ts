@@ -7,6 +7,7 @@
 // project or group access token with the api scope and at least the Maintainer role).
 // Errors arrive as {"message": "404 Project Not Found"} (or {"error": "..."}, or a message object of
 // field errors) and become a GitLabApiError whose reason is what the RegistryCredential's condition says.
+import { OwnedCredentialsApiError } from './owned-credentials.js';
 import { withDeadline } from './token-provider.js';
 
 export type DeployTokenScope = 'read_registry';
@@ -51,17 +52,17 @@ export type GitLabReason =
   | 'GitLabError';
 
 /** A failed GitLab request, described without any credential. */
-export class GitLabApiError extends Error {
-  override readonly name = 'GitLabApiError';
+export class GitLabApiError extends OwnedCredentialsApiError {
+  override name = 'GitLabApiError';
   constructor(
-    readonly reason: GitLabReason,
+    override readonly reason: GitLabReason,
     /** The HTTP status, or 0 when no answer arrived. */
     readonly status: number,
     message: string,
     /** GitLab's own error text, e.g. "404 Project Not Found". */
     readonly detail = '',
   ) {
-    super(message);
+    super(reason, status === 0 ? 'NoAnswer' : `HTTP${status}`, message, reason === 'GitLabUnavailable');
   }
 }
 

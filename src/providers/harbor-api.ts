@@ -5,6 +5,7 @@
 // Errors arrive as {"errors":[{"code":"NOT_FOUND","message":"..."}]} and become a HarborApiError
 // whose reason is what the RegistryCredential's condition says. Authenticated with basic auth of
 // the admin (a Harbor user or a system robot allowed to manage robots).
+import { OwnedCredentialsApiError } from './owned-credentials.js';
 import { withDeadline } from './token-provider.js';
 
 export interface HarborAdmin {
@@ -53,15 +54,15 @@ export type HarborReason =
   | 'HarborError';
 
 /** A failed Harbor request, described without any credential. */
-export class HarborApiError extends Error {
-  override readonly name = 'HarborApiError';
+export class HarborApiError extends OwnedCredentialsApiError {
+  override name = 'HarborApiError';
   constructor(
-    readonly reason: HarborReason,
+    override readonly reason: HarborReason,
     /** Harbor's error code (NOT_FOUND, FORBIDDEN, ...) or the transport error's name. */
-    readonly code: string,
+    code: string,
     message: string,
   ) {
-    super(message);
+    super(reason, code, message, reason === 'HarborUnavailable');
   }
 }
 

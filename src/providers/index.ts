@@ -13,10 +13,11 @@ import { ecrPublicProvider } from './ecr-public.js';
 import { ecrProvider } from './ecr.js';
 import { gcpProvider, type GcpContext } from './gcp.js';
 import { githubProvider, type GitHubContext } from './github.js';
-import { type GitLabApi, gitlabProvider, type GitLabProvider } from './gitlab.js';
+import { type GitLabApi, gitlabProvider } from './gitlab.js';
 import { type HarborApi, harborProvider } from './harbor.js';
 import type { HarborAdmin } from './harbor-api.js';
-import type { EntryResult, Provider, ResolveContext, SourceEntry } from './provider.js';
+import type { OwnedCredentialsProvider, ReleaseOutcome } from './owned-credentials.js';
+import type { EntryResult, Provider, ResolveContext, SourceEntry, SourceSecrets } from './provider.js';
 import { quayProvider, type QuayContext, type ServiceAccountTokenSource } from './quay.js';
 import type { TokenFetcher } from './token-cache.js';
 import type { TokenProviderDeps } from './token-provider.js';
@@ -28,6 +29,8 @@ export interface ProvidersOptions extends TokenProviderDeps {
   awsEndpointUrl?: string;
   /** The operator's own ServiceAccount tokens for an audience (quay robot federation). */
   serviceAccountToken?: ServiceAccountTokenSource;
+  /** The longest cache duration the kubelet endpoint hands out (0: no kubelet delivery). */
+  kubeletCacheMs?: number;
   /** Replaces the network side of token providers (the fake-clock simulation). */
   fetchers?: {
     ecr?: TokenFetcher<AwsContext>;
@@ -39,6 +42,14 @@ export interface ProvidersOptions extends TokenProviderDeps {
     harbor?: (url: string, admin: HarborAdmin) => HarborApi;
     gitlab?: (url: string, privateToken: string) => GitLabApi;
   };
+}
+
+/** A credential the operator owns, as a spec entry names it: `key` is kind/identity. */
+export interface OwnedIdentity {
+  key: string;
+  kind: SourceKind;
+  identity: string;
+  source: unknown;
 }
 
 /**
@@ -119,39 +130,49 @@ export class Providers {
     return origins;
   }
 
-  /** Providers that own credentials at a registry and must hear where they were delivered (gitlab). */
-  private owning(): GitLabProvider[] {
-    const provider = this.byKind.get('gitlab') as GitLabProvider | undefined;
-    return provider ? [provider] : [];
+  private owning(kind: SourceKind): OwnedCredentialsProvider | undefined {
+    const provider = this.byKind.get(kind) as Partial<OwnedCredentialsProvider> | undefined;
+    return provider?.owned ? (provider as OwnedCredentialsProvider) : undefined;
+  }
+
+  /** The owned-credential identities a spec's entries name (kind/identity), once each. */
+  ownedIdentities(spec: RegistryCredentialSpec, sourceNamespace: string): OwnedIdentity[] {
+    const out = new Map<string, OwnedIdentity>();
+    for (const registry of spec.registries) {
+      const { provider, entry } = this.of(registry);
+      const owning = this.owning(provider.kind);
+      if (!owning) continue;
+      const identity = owning.identityOf(entry.source as never, sourceNamespace);
+      const key = `${provider.kind}/${identity}`;
+      if (!out.has(key)) out.set(key, { key, kind: provider.kind, identity, source: entry.source });
+    }
+    return [...out.values()];
   }
 
   /**
-   * Every copy of RegistryCredential `name` carries `auths`: owned credentials it replaced may be
-   * revoked once every RegistryCredential of their identity (`users`: every spec, by name) carries
-   * the current one.
+   * `credential` has every selected copy written with `auths`. `usersOf(key)` names every
+   * RegistryCredential using an identity. Returns whether a revocation became due (resolve again).
    */
-  delivered(
-    name: string,
-    spec: RegistryCredentialSpec,
+  confirmDelivered(
+    credential: string,
+    identities: OwnedIdentity[],
     auths: Auths,
-    users: Map<string, RegistryCredentialSpec>,
-  ): void {
-    for (const provider of this.owning()) provider.delivered(name, spec, auths, users);
+    usersOf: (key: string) => ReadonlySet<string>,
+  ): boolean {
+    let due = false;
+    for (const { key, kind, identity } of identities)
+      due = this.owning(kind)!.confirmDelivered(identity, credential, auths, usersOf(key)) || due;
+    return due;
   }
 
-  /**
-   * RegistryCredential `name` is being deleted: revokes the owned credentials no other
-   * RegistryCredential (`remaining`) uses. Rejects while the registry's API cannot be reached.
-   */
-  async released(
-    name: string,
-    spec: RegistryCredentialSpec,
-    remaining: Map<string, RegistryCredentialSpec>,
-    namespace: string,
-    readSecretKey: (secretName: string, key: string) => string | undefined,
-  ): Promise<void> {
-    for (const provider of this.owning())
-      await provider.released(name, spec, remaining, namespace, (secretName) => readSecretKey(secretName, 'token'));
+  /** The kubelet endpoint handed out `auths`, cached until `untilMs`. */
+  noteKubeletCache(auths: Readonly<Record<string, { username?: string }>>, untilMs: number): void {
+    for (const provider of this.byKind.values()) this.owning(provider.kind)?.noteKubeletCache(auths, untilMs);
+  }
+
+  /** Deletes every credential the operator owns for `owned` (no RegistryCredential uses it any more). */
+  release(owned: OwnedIdentity, secrets: SourceSecrets): Promise<ReleaseOutcome> {
+    return this.owning(owned.kind)!.release(owned.identity, owned.source as never, secrets);
   }
 
   /** Token requests sent so far, by token cache key, per token provider (tests and debugging). */

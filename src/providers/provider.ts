@@ -43,6 +43,11 @@ export interface ResolveContext {
   secrets: SourceSecrets;
   /** The RegistryCredential's refreshInterval: how often token providers renew at most. */
   refreshIntervalMs: number;
+  /**
+   * The auths the RegistryCredential's existing copies carry (one per distinct document): providers
+   * that own their credentials adopt the one they find there after a restart instead of minting anew.
+   */
+  carried?: Auths[];
 }
 
 /** One entry of kind K: its server (absent for importing kinds) and its spec fragment. */

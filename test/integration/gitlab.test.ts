@@ -66,7 +66,6 @@ beforeAll(async () => {
     projects: [
       { id: 11, path: 'regcred/probe' },
       { id: 12, path: 'other/app' },
-      { id: 13, path: 'regcred/rotating' },
     ],
     groups: [
       { id: 21, path: 'regcred' },
@@ -79,9 +78,10 @@ beforeAll(async () => {
   await s.cluster.createSecret(s.sourceNamespace, tokenSecret('gitlab-developer', { token: DEVELOPER }));
   await s.cluster.createSecret(s.sourceNamespace, tokenSecret('gitlab-no-key', { password: MAINTAINER }));
   await s.cluster.createSecret(s.sourceNamespace, tokenSecret('gitlab-later', { token: MAINTAINER }));
+  await s.cluster.createSecret(s.sourceNamespace, tokenSecret('gitlab-rotation', { token: MAINTAINER }));
   // At each DELETE (before it is carried out) the test reads what every copy of the rotation case carries.
   gitlab.beforeDelete = async (token) => {
-    if (!rotation.cred || token.owner !== 'project:regcred/rotating') return;
+    if (!rotation.cred || token.owner !== 'group:regcred') return;
     const copies = [];
     for (const ns of rotation.namespaces)
       copies.push(usernameIn(await s.cluster.getSecret(ns, rotation.cred)) ?? '(none)');
@@ -90,7 +90,7 @@ beforeAll(async () => {
   const group = { case: 'rotation' };
   rotation.namespaces = [await s.namespace('gl-rot-a', group), await s.namespace('gl-rot-b', group)];
   rotation.cred = await s.credential('gl-rot', {
-    registries: [entry('gitlab-api', { project: 'regcred/rotating' }, '2m')],
+    registries: [entry('gitlab-rotation', { group: 'regcred' }, '2m')],
     namespaceSelector: s.selectorWith(group),
   });
 }, 300_000);
@@ -123,7 +123,8 @@ test('one project deploy token per identity, read_registry, in every copy of eve
   const { token, auth } = carried[0]!;
   expect(token.owner).toBe('project:regcred/probe');
   expect(token.scopes).toEqual(['read_registry']);
-  expect(token.name).toMatch(/^regcred-[0-9a-f]{16}-[0-9a-z]+$/);
+  expect(token.username).toMatch(/^regcred-[0-9a-f]{8}-[0-9a-z]+$/);
+  expect(token.name).toMatch(/^regcred-[0-9a-f]{8}-[0-9a-z]+ \(managed by regcred-operator, identity [0-9a-f]{16};/);
   expect(auth.username).toBe(token.username);
   const lifetimeDays = (Date.parse(token.expires_at!) - Date.now()) / 86_400_000;
   expect(lifetimeDays).toBeGreaterThan(29);
@@ -169,13 +170,19 @@ test.each([
     'GitLabForbidden',
     /403 Forbidden/,
   ],
-  ['a token Secret without the key token', 'gitlab-no-key', 'other/app', 'InvalidSourceSecret', /"token"/],
+  [
+    'a token Secret without the key token',
+    'gitlab-no-key',
+    'other/app',
+    'InvalidSourceSecret',
+    /non-empty key \\"token\\"/,
+  ],
 ])('%s: a clear condition, no deploy token created', async (_name, secretName, project, reason, text) => {
   const ofProject = () => [...gitlab.tokens.values()].filter((t) => t.owner === `project:${project}`).length;
   const tokensBefore = ofProject();
   const group = { case: `bad-${reason.toLowerCase()}` };
   await s.namespace(`gl-${reason.toLowerCase().slice(0, 20)}`, group);
-  const cred = await s.credential('gl-bad', {
+  const cred = await s.credential(`gl-bad-${reason.toLowerCase().slice(6, 14)}`, {
     registries: [entry(secretName, { project })],
     namespaceSelector: s.selectorWith(group),
   });

@@ -79,6 +79,8 @@ describe('kubectl explain', () => {
       'ecrPublic',
       'gcp',
       'github',
+      'gitlab',
+      'harbor',
       'quay',
       'server',
       'verify',

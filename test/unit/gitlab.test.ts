@@ -11,7 +11,8 @@ import {
   type DeployToken,
   type GitLabTarget,
 } from '../../src/providers/gitlab-api.js';
-import { expiresInMs, type GitLabApi, gitlabProvider, identityOf, ownsToken } from '../../src/providers/gitlab.js';
+import { createdAtOf, expiresInMs, type GitLabApi, gitlabProvider, identityOf } from '../../src/providers/gitlab.js';
+import { ownsCredential } from '../../src/providers/owned-credentials.js';
 import type { EntryResult } from '../../src/providers/provider.js';
 import { opaqueSecret, SOURCE_NAMESPACE, sourceSecrets } from '../support/builders.js';
 import { FakeClock } from '../support/fake-clock.js';
@@ -94,7 +95,7 @@ function setup(expiresIn = '3h') {
     (await provider.resolve({ server: SERVER, source }, { secrets, refreshIntervalMs: 6 * HOUR })) as EntryResult;
   const usernameOf = (result: EntryResult) => (result.ok ? result.auths : result.stale)?.[SERVER]?.username;
   const authsOf = (result: EntryResult) => (result.ok ? result.auths : result.stale) as Auths;
-  return { clock, gitlab, provider, spec: theSpec, source, resolve, usernameOf, authsOf };
+  return { clock, gitlab, provider, spec: theSpec, source, secrets, resolve, usernameOf, authsOf };
 }
 
 test.each<[string, number]>([
@@ -110,7 +111,11 @@ test('the first resolve lists, then creates one read_registry token named after 
   expect(t.gitlab.calls).toEqual(['GET', 'POST']);
   const [token] = [...t.gitlab.tokens.values()];
   expect(token!.scopes).toEqual(['read_registry']);
-  expect(ownsToken(identityOf(t.source, SOURCE_NAMESPACE), token!)).toBe(true);
+  expect(ownsCredential(identityOf(t.source, SOURCE_NAMESPACE), { name: token!.name, description: token!.name })).toBe(
+    true,
+  );
+  expect(token!.name).toMatch(/^regcred-[0-9a-f]{8}-[0-9a-z]+ \(managed by regcred-operator, identity [0-9a-f]{16};/);
+  expect(createdAtOf(token!.username)).toBe(t.clock.now());
   expect(Date.parse(token!.expires_at!)).toBe(t.clock.now() + 3 * HOUR);
   expect(t.authsOf(result)[SERVER]).toMatchObject({ username: token!.username, password: token!.token });
   expect(result.expiresAt).toBe(t.clock.now() + 3 * HOUR);
@@ -122,24 +127,21 @@ test('the first resolve lists, then creates one read_registry token named after 
 test('renewal at 2/3; the old token is revoked only once every RegistryCredential of the identity carries the new one', async () => {
   const t = setup();
   const first = await t.resolve();
-  const users = new Map([
-    ['a', t.spec],
-    ['b', t.spec],
-  ]);
-  t.provider.delivered('a', t.spec, t.authsOf(first), users);
-  t.provider.delivered('b', t.spec, t.authsOf(first), users);
+  const users = new Set(['a', 'b']);
+  const identity = identityOf(t.source, SOURCE_NAMESPACE);
+  t.provider.confirmDelivered(identity, 'a', t.authsOf(first), users);
+  t.provider.confirmDelivered(identity, 'b', t.authsOf(first), users);
   t.clock.advance(2 * HOUR - 1);
   expect(t.usernameOf(await t.resolve())).toBe(t.usernameOf(first));
   t.clock.advance(1);
   const second = await t.resolve();
   expect(t.usernameOf(second)).not.toBe(t.usernameOf(first));
   expect(t.gitlab.tokens.size).toBe(2);
-  expect(second.nextCheckAt).toBe(t.clock.now() + 5_000);
-  t.provider.delivered('a', t.spec, t.authsOf(second), users);
+  expect(t.provider.confirmDelivered(identity, 'a', t.authsOf(second), users)).toBe(false);
   await t.resolve();
   expect(t.gitlab.tokens.size).toBe(2);
   expect(t.gitlab.calls.filter((c) => c === 'DELETE')).toEqual([]);
-  t.provider.delivered('b', t.spec, t.authsOf(second), users);
+  expect(t.provider.confirmDelivered(identity, 'b', t.authsOf(second), users)).toBe(true);
   await t.resolve();
   expect([...t.gitlab.tokens.values()].map((x) => x.username)).toEqual([t.usernameOf(second)]);
 });
@@ -173,32 +175,31 @@ test('GitLab down: the last token keeps being served with the reason; retried wi
   expect(t.usernameOf(renewed)).not.toBe(t.usernameOf(first));
 });
 
-test('release revokes the identity tokens when no other RegistryCredential uses the identity', async () => {
+test('release deletes every token of the identity, never a foreign one', async () => {
   const t = setup();
   const foreign = t.gitlab.foreign('project:group/app', 'ci-pull');
   await t.resolve();
-  const readToken = () => 'glpat-S3cret';
-  await t.provider.released('a', t.spec, new Map([['b', t.spec]]), SOURCE_NAMESPACE, readToken);
-  expect(t.gitlab.tokens.size).toBe(2);
-  await t.provider.released(
-    'a',
-    t.spec,
-    new Map([['other', spec('3h', { group: 'group' })]]),
-    SOURCE_NAMESPACE,
-    readToken,
-  );
+  const outcome = await t.provider.release(identityOf(t.source, SOURCE_NAMESPACE), t.source, t.secrets);
+  expect(outcome).toEqual({ ok: true, deleted: 1 });
   expect([...t.gitlab.tokens.keys()]).toEqual([foreign]);
 });
 
-test('release rejects while GitLab is unreachable (the cleanup retries), not when rights are refused', async () => {
+test('release while GitLab is unreachable may be retried; refused rights are not worth retrying', async () => {
   const t = setup();
   await t.resolve();
+  const identity = identityOf(t.source, SOURCE_NAMESPACE);
   t.gitlab.fail(new GitLabApiError('GitLabUnavailable', 0, 'GET: TimeoutError'));
-  await expect(t.provider.released('a', t.spec, new Map(), SOURCE_NAMESPACE, () => 'x')).rejects.toMatchObject({
+  expect(await t.provider.release(identity, t.source, t.secrets)).toMatchObject({
+    ok: false,
     reason: 'GitLabUnavailable',
+    retry: true,
   });
   t.gitlab.fail(new GitLabApiError('GitLabForbidden', 403, 'GET: HTTP 403'));
-  await expect(t.provider.released('a', t.spec, new Map(), SOURCE_NAMESPACE, () => 'x')).resolves.toBeUndefined();
+  expect(await t.provider.release(identity, t.source, t.secrets)).toMatchObject({
+    ok: false,
+    reason: 'GitLabForbidden',
+    retry: false,
+  });
 });
 
 test('a token Secret without the key token is InvalidSourceSecret, with no request', async () => {

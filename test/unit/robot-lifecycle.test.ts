@@ -3,6 +3,7 @@
 // when their next check comes, write what they get into their copies and confirm delivery once every
 // copy carries the same robot. Only Harbor is replaced, by an in-memory one that issues robots of
 // their real lifetime (whole days, Harbor's unit) and can be down. Prints the requests per identity.
+import { authEntry } from '../../src/dockerconfig.js';
 import type { V1Secret } from '@kubernetes/client-node';
 import type { HarborApi } from '../../src/providers/harbor.js';
 import { harborProvider, identityOf } from '../../src/providers/harbor.js';
@@ -139,13 +140,19 @@ test('72 simulated hours, one-day robots, a 2 h Harbor outage: 0 lapses, old rob
       if (value) for (const ns of ['ns1', 'ns2']) credential.copies.set(ns, value.auth!);
       credential.nextAt = Math.min(result.nextCheckAt ?? Infinity, clock.now() + 6 * H);
     }
+    // Each RegistryCredential confirms once both of its copies carry the same value (the readiness
+    // controller's survey); a revocation that becomes due resolves every one of them again.
     const carried = new Set(credentials.flatMap((c) => [...c.copies.values()]));
-    if (carried.size === 1) {
-      const [username] = Buffer.from([...carried][0]!, 'base64')
+    const users = new Set(credentials.map((c) => c.name));
+    for (const credential of credentials) {
+      const values = new Set(credential.copies.values());
+      if (values.size !== 1) continue;
+      const [username, password] = Buffer.from([...values][0]!, 'base64')
         .toString()
-        .split(':');
-      const current = [...harbor.robots.values()].find((r) => r.name === username);
-      if (current) provider.confirmDelivered(identity, current.id);
+        .split(':') as [string, string];
+      const auths = { 'harbor.test': authEntry(username, password) };
+      if (provider.confirmDelivered(identity, credential.name, auths, users))
+        for (const other of credentials) other.nextAt = clock.now();
     }
     for (const auth of carried) {
       const [username, password] = Buffer.from(auth, 'base64').toString().split(':') as [string, string];
