@@ -103,7 +103,7 @@ export class Operator {
       requestTimeoutMs: config.tokenRequestTimeoutSeconds * 1000,
       awsEndpointUrl: config.awsEndpointUrl,
       // Owned credentials a previous process may have handed to kubelets wait this long after a start.
-      kubeletCacheMs: config.kubeletBindAddress ? config.kubeletCacheSeconds * 1000 : 0,
+      kubeletCacheMs: ['', '0'].includes(config.kubeletBindAddress) ? 0 : config.kubeletCacheSeconds * 1000,
       serviceAccountToken: ownServiceAccountTokens(client),
       onRenewal: (provider, result, error) => {
         metrics.tokenRenewals.inc({ provider, result });

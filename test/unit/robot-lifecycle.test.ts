@@ -3,10 +3,11 @@
 // when their next check comes, write what they get into their copies and confirm delivery once every
 // copy carries the same robot. Only Harbor is replaced, by an in-memory one that issues robots of
 // their real lifetime (whole days, Harbor's unit) and can be down. Prints the requests per identity.
-import { authEntry } from '../../src/dockerconfig.js';
+import { type Auths, authEntry } from '../../src/dockerconfig.js';
 import type { V1Secret } from '@kubernetes/client-node';
 import type { HarborApi } from '../../src/providers/harbor.js';
-import { harborProvider, identityOf } from '../../src/providers/harbor.js';
+import { harborProvider, identityOf, robotNamePrefix } from '../../src/providers/harbor.js';
+import { ownedDescription } from '../../src/providers/owned-credentials.js';
 import { HarborApiError, type Robot, type RobotCreate } from '../../src/providers/harbor-api.js';
 import type { SourceSecrets } from '../../src/providers/provider.js';
 import { decideRobots, type OwnedRobot, type RobotState } from '../../src/providers/robot-lifecycle.js';
@@ -174,3 +175,56 @@ test('72 simulated hours, one-day robots, a 2 h Harbor outage: 0 lapses, old rob
   expect(requests).toBeGreaterThanOrEqual(1 + 5 + 4);
   expect(requests).toBeLessThan(40);
 });
+
+describe('owned credentials across users and restarts', () => {
+  const users = new Set(['a', 'b']);
+  const setup = () => {
+    const clock = new FakeClock();
+    const harbor = new MemoryHarbor(clock);
+    const start = () => harborProvider({ clock, requestTimeoutMs: 1000, random: () => 0.5, api: () => harbor });
+    return { clock, harbor, start, identity: identityOf(entry.source, source.namespace) };
+  };
+  const context = (carried?: Auths[]) => ({ secrets: source, refreshIntervalMs: 6 * H, carried });
+
+  test('the old robot waits for every user of the identity', async () => {
+    const { clock, harbor, start, identity } = setup();
+    const provider = start();
+    const first = await provider.resolve(entry, context());
+    clock.advance(17 * H); // past 2/3 of a day
+    const second = await provider.resolve(entry, context());
+    if (!first.ok || !second.ok) throw new Error('resolve failed');
+    expect(harbor.robots.size).toBe(2);
+    expect(provider.confirmDelivered(identity, 'a', second.auths, users)).toBe(false);
+    expect(provider.confirmDelivered(identity, 'b', first.auths, users)).toBe(false);
+    expect(provider.confirmDelivered(identity, 'b', second.auths, users)).toBe(true);
+    await provider.resolve(entry, context());
+    expect([...harbor.robots.values()].map((r) => r.name)).toEqual([second.auths['harbor.test']!.username]);
+  });
+
+  test('a restart adopts the robot the copies carry and revokes the orphan once delivered', async () => {
+    const { harbor, start, identity } = setup();
+    const before = await start().resolve(entry, context());
+    if (!before.ok) throw new Error('resolve failed');
+    const orphan = await harbor.createRobot({ ...robotBody(identity), name: `${robotNamePrefix(identity)}orphan` });
+    const calls = harbor.calls;
+    const restarted = start();
+    const after = await restarted.resolve(entry, context([before.auths]));
+    expect(after.ok && after.auths).toEqual(before.auths);
+    expect(harbor.calls - calls).toBe(1); // the listing only
+    expect(restarted.confirmDelivered(identity, 'a', before.auths, new Set(['a']))).toBe(true);
+    await restarted.resolve(entry, context([before.auths]));
+    expect(harbor.robots.has(orphan.id)).toBe(false);
+    expect(harbor.robots.size).toBe(1);
+  });
+});
+
+function robotBody(identity: string): RobotCreate {
+  return {
+    name: '',
+    description: ownedDescription(identity),
+    level: 'system',
+    duration: 1,
+    disable: false,
+    permissions: [],
+  };
+}
