@@ -133,6 +133,42 @@ const harbor = z.object({
     }),
 });
 
+/** A project or group full path (group/sub/app) or a numeric id: GitLab's `:id` of the deploy token API. */
+const gitlabPath = z
+  .string()
+  .min(1)
+  .max(1024)
+  .regex(/^([0-9]+|[A-Za-z0-9_.][A-Za-z0-9_.-]*(\/[A-Za-z0-9_.][A-Za-z0-9_.-]*)*)$/, {
+    message: 'gitlab.project and gitlab.group must be a full path such as group/app or a numeric id',
+  });
+
+export const GITLAB_EXPIRES_IN = /^[1-9][0-9]{0,4}[mhd]$/;
+
+/** A GitLab deploy token (read_registry) the operator owns (providers/gitlab.ts). */
+const gitlab = z
+  .object({
+    url: z
+      .string()
+      .min(1)
+      .max(2048)
+      .refine((url) => /^https:\/\/[^/?#\s]+(\/[^?#\s]*)?$/.test(url), {
+        message: 'gitlab.url must be an https URL without query, e.g. https://gitlab.example.com',
+      }),
+    tokenSecretName: secretRef,
+    project: gitlabPath.optional(),
+    group: gitlabPath.optional(),
+    expiresIn: z
+      .string()
+      .max(8)
+      .default('30d')
+      .refine((text) => GITLAB_EXPIRES_IN.test(text), {
+        message: 'gitlab.expiresIn must be a whole number of minutes, hours or days such as 7d or 12h',
+      }),
+  })
+  .refine((source) => (source.project === undefined) !== (source.group === undefined), {
+    message: 'gitlab needs exactly one of project or group',
+  });
+
 /** The source kinds of a registry entry: each entry sets exactly one (one provider per kind, src/providers/). */
 export const SOURCE_KINDS = [
   'basicAuth',
@@ -143,6 +179,7 @@ export const SOURCE_KINDS = [
   'github',
   'quay',
   'harbor',
+  'gitlab',
   'dockerConfig',
 ] as const;
 export type SourceKind = (typeof SOURCE_KINDS)[number];
@@ -175,12 +212,13 @@ export const registryEntrySchema = z
     quay: quay.optional(),
     dockerConfig: dockerConfig.optional(),
     harbor: harbor.optional(),
+    gitlab: gitlab.optional(),
     verify: verify.optional(),
   })
   .refine((entry) => SOURCE_KINDS.filter((kind) => entry[kind] !== undefined).length === 1, {
     message:
-      'each registry entry must set exactly one of basicAuth, ecr, ecrPublic, gcp, acr, github, quay, harbor or ' +
-      'dockerConfig',
+      'each registry entry must set exactly one of basicAuth, ecr, ecrPublic, gcp, acr, github, quay, harbor, ' +
+      'gitlab or dockerConfig',
   })
   .refine((entry) => (entry.dockerConfig ? !entry.server : !!entry.server), {
     message: 'server is required for every source but dockerConfig, and must not be set with dockerConfig',

@@ -13,6 +13,7 @@ import { ecrPublicProvider } from './ecr-public.js';
 import { ecrProvider } from './ecr.js';
 import { gcpProvider, type GcpContext } from './gcp.js';
 import { githubProvider, type GitHubContext } from './github.js';
+import { type GitLabApi, gitlabProvider } from './gitlab.js';
 import { type HarborApi, harborProvider } from './harbor.js';
 import type { HarborAdmin } from './harbor-api.js';
 import type { OwnedCredentialsProvider, ReleaseOutcome } from './owned-credentials.js';
@@ -39,6 +40,7 @@ export interface ProvidersOptions extends TokenProviderDeps {
     github?: TokenFetcher<GitHubContext>;
     quay?: TokenFetcher<QuayContext>;
     harbor?: (url: string, admin: HarborAdmin) => HarborApi;
+    gitlab?: (url: string, privateToken: string) => GitLabApi;
   };
 }
 
@@ -67,6 +69,7 @@ export function createProviders(options: ProvidersOptions): Providers {
     githubProvider({ ...options, fetch: fetchers.github }),
     quayProvider({ ...options, fetch: fetchers.quay }),
     harborProvider({ ...options, api: fetchers.harbor }),
+    gitlabProvider({ ...options, api: fetchers.gitlab }),
   ]);
 }
 

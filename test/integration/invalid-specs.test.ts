@@ -79,6 +79,7 @@ describe('kubectl explain', () => {
       'ecrPublic',
       'gcp',
       'github',
+      'gitlab',
       'harbor',
       'quay',
       'server',

@@ -12,6 +12,7 @@ import {
 
 const harbor = { server: 'harbor.example.com', basicAuth: { secretName: 'harbor-robot' } };
 /** A minimal valid spec with `patch` applied. */
+const gitlabSource = { url: 'https://gitlab.example.com', tokenSecretName: 'gitlab-api', project: 'group/app' };
 const raw = (patch: Record<string, unknown> = {}) => ({ registries: [harbor], ...patch });
 
 function parsed(spec: unknown): RegistryCredentialSpec {
@@ -101,6 +102,11 @@ describe('parseSpec defaults', () => {
     ],
     ['excludeServiceAccounts kept', { excludeServiceAccounts: ['builder'] }, { excludeServiceAccounts: ['builder'] }],
     ['namespaceNames kept', { namespaceNames: ['team-*', 'ci-??'] }, { namespaceNames: ['team-*', 'ci-??'] }],
+    [
+      'gitlab expiresIn defaults to 30d',
+      { registries: [{ server: 'registry.gitlab.example.com', gitlab: gitlabSource }] },
+      { registries: [{ server: 'registry.gitlab.example.com', gitlab: { ...gitlabSource, expiresIn: '30d' } }] },
+    ],
     ['excludeNamespaces globs kept', { excludeNamespaces: ['kube-*'] }, { excludeNamespaces: ['kube-*'] }],
     [
       'custom basicAuth keys kept',
@@ -153,7 +159,7 @@ describe('parseSpec defaults', () => {
 
 const ONE_SOURCE =
   'spec.registries.0: each registry entry must set exactly one of basicAuth, ecr, ecrPublic, gcp, acr, github, ' +
-  'quay, harbor or dockerConfig';
+  'quay, harbor, gitlab or dockerConfig';
 
 describe('parseSpec rejections', () => {
   test.each<[string, unknown, string | RegExp]>([
@@ -189,6 +195,21 @@ describe('parseSpec rejections', () => {
       'acr client secret without its tenant and client',
       raw({ registries: [{ server: 'r.azurecr.io', acr: { credentialsSecretName: 'sp' } }] }),
       'spec.registries.0.acr: acr.tenantId and acr.clientId are required with acr.credentialsSecretName',
+    ],
+    [
+      'gitlab with both project and group',
+      raw({ registries: [{ server: 'r.io', gitlab: { ...gitlabSource, group: 'group' } }] }),
+      'spec.registries.0.gitlab: gitlab needs exactly one of project or group',
+    ],
+    [
+      'gitlab over plain HTTP',
+      raw({ registries: [{ server: 'r.io', gitlab: { ...gitlabSource, url: 'http://gitlab.example.com' } }] }),
+      /^spec\.registries\.0\.gitlab\.url: gitlab\.url must be an https URL/,
+    ],
+    [
+      'gitlab expiresIn in weeks',
+      raw({ registries: [{ server: 'r.io', gitlab: { ...gitlabSource, expiresIn: '2w' } }] }),
+      /^spec\.registries\.0\.gitlab\.expiresIn: gitlab\.expiresIn must be a whole number/,
     ],
     ['gcp and acr in one entry', raw({ registries: [{ server: 'gcr.io', gcp: {}, acr: {} }] }), ONE_SOURCE],
     [
