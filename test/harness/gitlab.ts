@@ -8,7 +8,7 @@
 // above it) may manage its deploy tokens; a known token without them gets 403; an unknown one 401;
 // a project or group that does not exist (or that the token cannot see) 404, as GitLab answers.
 // Each deploy token it creates becomes a real user of a REAL registry: it is added to the users of
-// a token server (token-server.ts, read on every request) with pull access to the repositories of
+// its token server (token-server.ts) with pull access to the repositories of
 // its project or group ("group/app" and "group/app/*"), and removed when the deploy token is deleted.
 import * as http from 'node:http';
 import * as https from 'node:https';
@@ -16,7 +16,7 @@ import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { testEnv } from '../../harness/controlplane.js';
 import { createCertificateAuthority, issueServerCertificate } from '../../harness/tls.js';
-import type { TokenUser } from './token-server.js';
+import type { TokenServer } from './token-server.js';
 
 export interface StandInDeployToken {
   id: number;
@@ -60,8 +60,8 @@ export interface GitLabStandInOptions {
   accessTokens: GitLabAccessToken[];
   projects: Array<{ id: number; path: string }>;
   groups: Array<{ id: number; path: string }>;
-  /** The token server's users: deploy tokens are added here and removed on delete. */
-  registryUsers: TokenUser[];
+  /** The registry's token server: deploy tokens with read_registry are its users until revoked. */
+  tokenServer: Pick<TokenServer, 'addUser' | 'removeUser'>;
   /** HTTPS (default) or plain HTTP. */
   tls?: boolean;
 }
@@ -83,16 +83,13 @@ export async function startGitLabStandIn(opts: GitLabStandInOptions): Promise<Gi
   const pathOf = (owner: string) => owner.slice(owner.indexOf(':') + 1);
   const grant = (token: StandInDeployToken) => {
     if (token.scopes.includes('read_registry'))
-      opts.registryUsers.push({
+      opts.tokenServer.addUser({
         username: token.username,
         password: token.token,
         pull: [pathOf(token.owner), `${pathOf(token.owner)}/*`],
       });
   };
-  const ungrant = (token: StandInDeployToken) => {
-    const index = opts.registryUsers.findIndex((u) => u.username === token.username && u.password === token.token);
-    if (index >= 0) opts.registryUsers.splice(index, 1);
-  };
+  const ungrant = (token: StandInDeployToken) => opts.tokenServer.removeUser(token.username, token.token);
   const create = (
     owner: string,
     fields: { name: string; username?: string; expires_at?: string; scopes: string[] },

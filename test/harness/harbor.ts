@@ -5,12 +5,11 @@
 //   POST /api/v2.0/robots, GET /api/v2.0/robots?q=name=~...&page=&page_size=, DELETE /api/v2.0/robots/{id}
 // Callers authenticate with HTTP basic auth: the admin may manage robots; any other known user gets
 // 403 FORBIDDEN; unknown credentials 401 UNAUTHORIZED. Each robot it creates becomes a real user of
-// a REAL registry: it is added to the ACL of a token server (token-server.ts, whose users list is
-// read on every request) with pull access to its projects' repositories ("project/*"), and removed
+// a REAL registry: it is added to the users of its token server (token-server.ts) with pull access to its projects' repositories ("project/*"), and removed
 // from it when the robot is deleted or expires.
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { TokenUser } from './token-server.js';
+import type { TokenServer } from './token-server.js';
 
 export interface StandInRobot {
   id: number;
@@ -54,8 +53,8 @@ export interface HarborStandInOptions {
   /** Known users without the right to manage robots (answered 403). */
   others?: Array<{ username: string; password: string }>;
   projects: string[];
-  /** The token server's users: robots are added here and removed on delete. */
-  registryUsers: TokenUser[];
+  /** The registry's token server: robots are its users until deleted. */
+  tokenServer: Pick<TokenServer, 'addUser' | 'removeUser'>;
 }
 
 const error = (status: number, code: string, message: string) => ({ status, json: { errors: [{ code, message }] } });
@@ -65,15 +64,12 @@ export async function startHarborStandIn(opts: HarborStandInOptions): Promise<Ha
   const requests: Record<string, number> = {};
   let nextId = 1;
   const grant = (robot: StandInRobot) =>
-    opts.registryUsers.push({
+    opts.tokenServer.addUser({
       username: robot.name,
       password: robot.secret,
       pull: robot.projects.map((p) => `${p}/*`),
     });
-  const revoke = (robot: StandInRobot) => {
-    const index = opts.registryUsers.findIndex((u) => u.username === robot.name);
-    if (index >= 0) opts.registryUsers.splice(index, 1);
-  };
+  const revoke = (robot: StandInRobot) => opts.tokenServer.removeUser(robot.name, robot.secret);
   const state: HarborStandIn = {
     url: '',
     robots,

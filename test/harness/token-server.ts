@@ -16,6 +16,7 @@ import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { selfSignedCertificate } from '../../harness/tls.js';
+import { type Registry, startRegistry } from './registry.js';
 
 export interface TokenUser {
   username: string;
@@ -39,6 +40,8 @@ export interface TokenServer {
   requests: { issued: number; refused: number };
   /** A user from now on (stand-ins register the credentials they hand out). */
   addUser(user: TokenUser): void;
+  /** No longer a user (a credential revoked at a stand-in). */
+  removeUser(username: string, password: string): void;
   stop(): Promise<void>;
 }
 
@@ -117,6 +120,10 @@ export async function startTokenServer(opts: StartTokenServerOptions): Promise<T
     rootCertBundle: certFile,
     requests,
     addUser: (user) => void users.push(user),
+    removeUser(username, password) {
+      const index = users.findIndex((u) => u.username === username && u.password === password);
+      if (index >= 0) users.splice(index, 1);
+    },
     stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
@@ -171,4 +178,45 @@ function libtrustKeyId(spkiDer: Buffer): string {
     }
   }
   return out.match(/.{4}/g)!.join(':');
+}
+
+/** A real registry with token authentication by its own token server (the stand-ins' registries). */
+export interface TokenAuthRegistry {
+  registry: Registry;
+  tokenServer: TokenServer;
+  /** The registry's TLS certificate and key (PEM), for a stand-in to serve with the same trust. */
+  tls: { cert: string; key: string };
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a registry whose users are the token server's: `users[0]` must be allowed to push (the
+ * harness pushes the probe image with it); a stand-in adds the credentials it hands out later.
+ */
+export async function startTokenAuthRegistry(
+  users: TokenUser[] = [{ username: 'pusher', password: 'pusher-Pa55', pull: ['*'], push: ['*'] }],
+): Promise<TokenAuthRegistry> {
+  let tokenServer: TokenServer | undefined;
+  let tls: { cert: string; key: string } | undefined;
+  const registry = await startRegistry({
+    users: [{ username: users[0]!.username, password: users[0]!.password }],
+    tokenAuth: async (given) => {
+      tls = { cert: await readFile(given.cert, 'utf8'), key: await readFile(given.key, 'utf8') };
+      tokenServer = await startTokenServer({ dir: given.dir, tlsCert: given.cert, tlsKey: given.key, users });
+      return tokenServer;
+    },
+  });
+  const server = tokenServer!;
+  return {
+    registry,
+    tokenServer: server,
+    tls: tls!,
+    async stop() {
+      try {
+        await registry.stop();
+      } finally {
+        await server.stop();
+      }
+    },
+  };
 }

@@ -6,13 +6,12 @@
 // github.apiUrl, trusted through NODE_EXTRA_CA_CERTS), which registers every token it hands out as a
 // registry user until the token's expiry.
 import { generateKeyPairSync } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import type { V1Secret } from '@kubernetes/client-node';
 import { authsOf } from '../harness/cluster.js';
 import { type GitHubStandIn, startGitHubStandIn } from '../harness/github.js';
-import { type Registry, startRegistry } from '../harness/registry.js';
+import type { Registry } from '../harness/registry.js';
 import { type Scenario, startScenario, waitForCondition, waitForSecret } from '../harness/scenario.js';
-import { startTokenServer, type TokenServer } from '../harness/token-server.js';
+import { startTokenAuthRegistry, type TokenAuthRegistry, type TokenServer } from '../harness/token-server.js';
 import { waitFor } from '../../harness/wait.js';
 
 const APP = '424242';
@@ -26,24 +25,13 @@ const LOGIN = 'octo-puller';
 
 let registry: Registry;
 let tokenServer: TokenServer;
+let backend: TokenAuthRegistry | undefined;
 let github: GitHubStandIn;
 let s: Scenario;
 beforeAll(async () => {
-  let tls: { cert: string; key: string } | undefined;
-  registry = await startRegistry({
-    users: [{ username: 'pusher', password: 'pusher-Pa55' }],
-    tokenAuth: async (given) => {
-      tls = { cert: await readFile(given.cert, 'utf8'), key: await readFile(given.key, 'utf8') };
-      tokenServer = await startTokenServer({
-        dir: given.dir,
-        tlsCert: given.cert,
-        tlsKey: given.key,
-        users: [{ username: 'pusher', password: 'pusher-Pa55', pull: ['*'], push: ['*'] }],
-      });
-      return tokenServer;
-    },
-  });
-  github = await startGitHubStandIn({ tls: tls!, tokenServer });
+  backend = await startTokenAuthRegistry();
+  ({ registry, tokenServer } = backend);
+  github = await startGitHubStandIn({ tls: backend.tls, tokenServer });
   github.addApp(APP, appKey.publicKey, {
     [INSTALLATION]: { repositories: ['regcred/probe'] },
     '1002': { repositories: ['regcred/probe'] },
@@ -63,8 +51,7 @@ afterAll(async () => {
     await s?.cleanup();
   } finally {
     await github?.stop();
-    await registry?.stop();
-    await tokenServer?.stop();
+    await backend?.stop();
   }
 });
 

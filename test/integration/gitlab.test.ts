@@ -10,16 +10,15 @@ import type { V1Secret } from '@kubernetes/client-node';
 import { waitFor } from '../../harness/wait.js';
 import { authsOf } from '../harness/cluster.js';
 import { type GitLabStandIn, startGitLabStandIn } from '../harness/gitlab.js';
-import { dockerConfigJson, type Registry, startRegistry } from '../harness/registry.js';
+import { dockerConfigJson, type Registry } from '../harness/registry.js';
 import { type Scenario, startScenario, waitForCondition, waitForSecret } from '../harness/scenario.js';
-import { startTokenServer, type TokenServer, type TokenUser } from '../harness/token-server.js';
+import { startTokenAuthRegistry, type TokenAuthRegistry } from '../harness/token-server.js';
 
 const MAINTAINER = 'glpat-maintainer-Secret1';
 const DEVELOPER = 'glpat-developer-Secret2';
-const registryUsers: TokenUser[] = [{ username: 'pusher', password: 'pusher-Pa55', pull: ['*'], push: ['*'] }];
 
 let registry: Registry;
-let tokenServer: TokenServer | undefined;
+let backend: TokenAuthRegistry | undefined;
 let gitlab: GitLabStandIn;
 let s: Scenario;
 /** The rotation case: its RegistryCredential, namespaces, and what the copies carried at each DELETE. */
@@ -47,16 +46,8 @@ async function tokenOf(namespace: string, name: string) {
 }
 
 beforeAll(async () => {
-  registry = await startRegistry({
-    users: [{ username: 'pusher', password: 'pusher-Pa55' }],
-    tokenAuth: async (tls) =>
-      (tokenServer = await startTokenServer({
-        dir: tls.dir,
-        tlsCert: tls.cert,
-        tlsKey: tls.key,
-        users: registryUsers,
-      })),
-  });
+  backend = await startTokenAuthRegistry();
+  registry = backend.registry;
   // The probe image is regcred/probe:1: project regcred/probe, group regcred.
   gitlab = await startGitLabStandIn({
     accessTokens: [
@@ -71,7 +62,7 @@ beforeAll(async () => {
       { id: 21, path: 'regcred' },
       { id: 22, path: 'other' },
     ],
-    registryUsers,
+    tokenServer: backend.tokenServer,
   });
   s = await startScenario('gitlab', { operatorEnv: { NODE_EXTRA_CA_CERTS: gitlab.caFile } });
   await s.cluster.createSecret(s.sourceNamespace, tokenSecret('gitlab-api', { token: MAINTAINER }));
@@ -100,8 +91,7 @@ afterAll(async () => {
     await s?.cleanup();
   } finally {
     await gitlab?.stop();
-    await registry?.stop();
-    await tokenServer?.stop();
+    await backend?.stop();
   }
 });
 

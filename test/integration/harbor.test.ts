@@ -6,17 +6,16 @@
 import type { V1Secret } from '@kubernetes/client-node';
 import { authsOf } from '../harness/cluster.js';
 import { type HarborStandIn, startHarborStandIn } from '../harness/harbor.js';
-import { dockerConfigJson, type Registry, startRegistry } from '../harness/registry.js';
+import { dockerConfigJson, type Registry } from '../harness/registry.js';
 import { waitFor } from '../../harness/wait.js';
 import { type Scenario, startScenario, waitForCondition, waitForSecret } from '../harness/scenario.js';
-import { startTokenServer, type TokenServer, type TokenUser } from '../harness/token-server.js';
+import { startTokenAuthRegistry, type TokenAuthRegistry } from '../harness/token-server.js';
 
 const ADMIN = { username: 'admin', password: 'Harbor12345' };
 const DEVELOPER = { username: 'developer', password: 'Developer12345' };
-const registryUsers: TokenUser[] = [{ username: 'pusher', password: 'pusher-Pa55', pull: ['*'], push: ['*'] }];
 
 let registry: Registry;
-let tokenServer: TokenServer | undefined;
+let backend: TokenAuthRegistry | undefined;
 let harbor: HarborStandIn;
 let s: Scenario;
 
@@ -27,21 +26,13 @@ const adminSecret = (name: string, data: Record<string, string>): V1Secret => ({
 });
 
 beforeAll(async () => {
-  registry = await startRegistry({
-    users: [{ username: 'pusher', password: 'pusher-Pa55' }],
-    tokenAuth: async (tls) =>
-      (tokenServer = await startTokenServer({
-        dir: tls.dir,
-        tlsCert: tls.cert,
-        tlsKey: tls.key,
-        users: registryUsers,
-      })),
-  });
+  backend = await startTokenAuthRegistry();
+  registry = backend.registry;
   harbor = await startHarborStandIn({
     admin: ADMIN,
     others: [DEVELOPER],
     projects: ['regcred', 'payments'],
-    registryUsers,
+    tokenServer: backend.tokenServer,
   });
   s = await startScenario('harbor');
   await s.cluster.createSecret(s.sourceNamespace, adminSecret('harbor-admin', ADMIN));
@@ -54,8 +45,7 @@ afterAll(async () => {
     await s?.cleanup();
   } finally {
     await harbor?.stop();
-    await registry?.stop();
-    await tokenServer?.stop();
+    await backend?.stop();
   }
 });
 

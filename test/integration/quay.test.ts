@@ -6,11 +6,10 @@
 // /oauth2/federation/robot/token (test/harness/quay.ts, HTTPS on loopback at the entry's server),
 // whose robot tokens are users of the registry until they expire. Quay serves its API and its
 // registry on one host; here they are two, so the pull re-keys the copy's entry onto the registry.
-import { readFile } from 'node:fs/promises';
 import type { V1Secret } from '@kubernetes/client-node';
 import { authsOf, uniqueSuffix } from '../harness/cluster.js';
 import { type QuayStandIn, startQuayStandIn } from '../harness/quay.js';
-import { type Registry, startRegistry } from '../harness/registry.js';
+import type { Registry } from '../harness/registry.js';
 import {
   type Scenario,
   serviceAccountKubeconfig,
@@ -18,7 +17,7 @@ import {
   waitForCondition,
   waitForSecret,
 } from '../harness/scenario.js';
-import { startTokenServer, type TokenServer } from '../harness/token-server.js';
+import { startTokenAuthRegistry, type TokenAuthRegistry, type TokenServer } from '../harness/token-server.js';
 import { kubectl } from '../../harness/controlplane.js';
 import { waitFor } from '../../harness/wait.js';
 
@@ -29,25 +28,14 @@ const ROBOT = 'payments+puller';
 
 let registry: Registry;
 let tokenServer: TokenServer;
+let backend: TokenAuthRegistry | undefined;
 let quay: QuayStandIn;
 let issuer: string;
 let s: Scenario;
 beforeAll(async () => {
-  let tls: { cert: string; key: string } | undefined;
-  registry = await startRegistry({
-    users: [{ username: 'pusher', password: 'pusher-Pa55' }],
-    tokenAuth: async (given) => {
-      tls = { cert: await readFile(given.cert, 'utf8'), key: await readFile(given.key, 'utf8') };
-      tokenServer = await startTokenServer({
-        dir: given.dir,
-        tlsCert: given.cert,
-        tlsKey: given.key,
-        users: [{ username: 'pusher', password: 'pusher-Pa55', pull: ['*'], push: ['*'] }],
-      });
-      return tokenServer;
-    },
-  });
-  quay = await startQuayStandIn({ tls: tls!, tokenServer });
+  backend = await startTokenAuthRegistry();
+  ({ registry, tokenServer } = backend);
+  quay = await startQuayStandIn({ tls: backend.tls, tokenServer });
   const discovery = await kubectl(['get', '--raw', '/.well-known/openid-configuration']);
   issuer = (JSON.parse(discovery.stdout) as { issuer: string }).issuer;
   const trusted = { issuer, subject: SUBJECT, audiences: [quay.host] };
@@ -69,8 +57,7 @@ afterAll(async () => {
   } finally {
     await kubectl(['delete', 'namespace', OPERATOR_NS, '--wait=false']);
     await quay?.stop();
-    await registry?.stop();
-    await tokenServer?.stop();
+    await backend?.stop();
   }
 });
 

@@ -17,6 +17,14 @@ const MAINTAINER = 'glpat-maintainer-Secret1';
 const DEVELOPER = 'glpat-developer-Secret2';
 const READ_ONLY = 'glpat-read-api-Secret3';
 const registryUsers: TokenUser[] = [];
+/** The stand-in's registry users, as a token server would hold them. */
+const tokenServer = {
+  addUser: (user: TokenUser) => void registryUsers.push(user),
+  removeUser(username: string, password: string) {
+    const index = registryUsers.findIndex((u) => u.username === username && u.password === password);
+    if (index >= 0) registryUsers.splice(index, 1);
+  },
+};
 let gitlab: GitLabStandIn;
 
 beforeAll(async () => {
@@ -29,7 +37,7 @@ beforeAll(async () => {
     ],
     projects: [{ id: 7, path: 'group/app' }],
     groups: [{ id: 3, path: 'group' }],
-    registryUsers,
+    tokenServer,
   });
 });
 afterAll(() => gitlab.stop());
