@@ -66,7 +66,7 @@ const configSchema = z.object({
   webhookCaLifetimeSeconds: z.coerce
     .number()
     .int()
-    .min(60)
+    .min(30)
     .max(20 * 365 * 86_400),
   webhookCertLifetimeSeconds: z.coerce
     .number()
