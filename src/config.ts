@@ -40,6 +40,40 @@ const configSchema = z.object({
   webhookBindAddress: z.string(),
   webhookTlsCertFile: z.string().optional(),
   webhookTlsKeyFile: z.string().optional(),
+  webhookSelfManagedCa: z.stringbool(),
+  webhookSecretNamespace: z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a namespace name')
+    .max(63),
+  webhookSecretName: z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be a Secret name')
+    .max(253),
+  webhookConfigurationName: z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be an object name')
+    .max(253),
+  webhookDnsNames: z
+    .string()
+    .transform((text) =>
+      text
+        .split(',')
+        .map((name) => name.trim())
+        .filter((name) => name !== '')
+        .sort(),
+    )
+    .pipe(z.array(z.string().regex(/^[a-zA-Z0-9.:*-]+$/, 'must be DNS names or IP addresses')).min(1)),
+  webhookCaLifetimeSeconds: z.coerce
+    .number()
+    .int()
+    .min(30)
+    .max(20 * 365 * 86_400),
+  webhookCertLifetimeSeconds: z.coerce
+    .number()
+    .int()
+    .min(15)
+    .max(5 * 365 * 86_400),
+  webhookCertPropagationSeconds: z.coerce.number().int().min(1).max(86_400),
   kubeletCacheSeconds: z.coerce.number().int().min(0).max(3600),
 });
 
@@ -223,7 +257,7 @@ export const FLAGS: Array<{
     key: 'webhookBindAddress',
     help:
       'HTTPS address of the mutating admission webhook that adds pull secrets to new Pods (injection: Pods), ' +
-      'e.g. :9443; 0: off. Needs --webhook-tls-cert-file and --webhook-tls-key-file',
+      'e.g. :9443; 0: off. Needs --webhook-tls-cert-file and --webhook-tls-key-file, or --webhook-self-managed-ca',
     fallback: '0',
   },
   {
@@ -237,6 +271,67 @@ export const FLAGS: Array<{
     env: 'REGCRED_WEBHOOK_TLS_KEY_FILE',
     key: 'webhookTlsKeyFile',
     help: 'PEM private key of the webhook',
+  },
+  {
+    flag: '--webhook-self-managed-ca',
+    env: 'REGCRED_WEBHOOK_SELF_MANAGED_CA',
+    key: 'webhookSelfManagedCa',
+    help:
+      'serve the webhook with a CA of its own (instead of certificate files): kept in the Secret ' +
+      '--webhook-secret-name, patched into the caBundle of --webhook-configuration-name, rotated without a restart',
+    fallback: 'false',
+    boolean: true,
+  },
+  {
+    flag: '--webhook-secret-namespace',
+    env: 'REGCRED_WEBHOOK_SECRET_NAMESPACE',
+    key: 'webhookSecretNamespace',
+    help: 'namespace of the self-managed CA Secret (default: the namespace the operator runs in, else regcred-system)',
+  },
+  {
+    flag: '--webhook-secret-name',
+    env: 'REGCRED_WEBHOOK_SECRET_NAME',
+    key: 'webhookSecretName',
+    help: 'Secret of the self-managed CA and serving certificate (the leader writes it, every replica serves from it)',
+    fallback: 'regcred-operator-webhook-ca',
+  },
+  {
+    flag: '--webhook-configuration-name',
+    env: 'REGCRED_WEBHOOK_CONFIGURATION_NAME',
+    key: 'webhookConfigurationName',
+    help: 'MutatingWebhookConfiguration whose webhooks get the self-managed CA in their caBundle',
+    fallback: 'regcred-operator',
+  },
+  {
+    flag: '--webhook-dns-names',
+    env: 'REGCRED_WEBHOOK_DNS_NAMES',
+    key: 'webhookDnsNames',
+    help:
+      'comma-separated DNS names and IP addresses of the self-managed serving certificate ' +
+      '(default: regcred-operator-webhook.<secret namespace>.svc)',
+  },
+  {
+    flag: '--webhook-ca-lifetime-seconds',
+    env: 'REGCRED_WEBHOOK_CA_LIFETIME_SECONDS',
+    key: 'webhookCaLifetimeSeconds',
+    help: 'validity of a self-managed CA; a new one is rolled in when two thirds have passed',
+    fallback: String(365 * 86_400),
+  },
+  {
+    flag: '--webhook-cert-lifetime-seconds',
+    env: 'REGCRED_WEBHOOK_CERT_LIFETIME_SECONDS',
+    key: 'webhookCertLifetimeSeconds',
+    help: 'validity of a self-managed serving certificate; renewed when two thirds have passed',
+    fallback: String(30 * 86_400),
+  },
+  {
+    flag: '--webhook-cert-propagation-seconds',
+    env: 'REGCRED_WEBHOOK_CERT_PROPAGATION_SECONDS',
+    key: 'webhookCertPropagationSeconds',
+    help:
+      'how long a caBundle or Secret change stands before a CA rotation takes its next step (every API server ' +
+      'and every replica has seen it by then)',
+    fallback: '60',
   },
   {
     flag: '--kubelet-token-audience',
@@ -300,6 +395,8 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
   const own = () => (ownNamespace ??= defaultSourceNamespace(env));
   raw.sourceNamespace ??= own();
   raw.leaderElectionNamespace ??= own();
+  raw.webhookSecretNamespace ??= own();
+  raw.webhookDnsNames ??= `regcred-operator-webhook.${raw.webhookSecretNamespace}.svc`;
   const result = configSchema.safeParse(raw);
   if (!result.success) {
     const issue = result.error.issues[0]!;
@@ -311,9 +408,29 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
     throw new ConfigError(
       '--kubelet-bind-address needs --kubelet-tls-cert-file and --kubelet-tls-key-file: the endpoint serves only HTTPS',
     );
-  if (config.webhookBindAddress !== '0' && (!config.webhookTlsCertFile || !config.webhookTlsKeyFile))
+  const webhookFiles = Boolean(config.webhookTlsCertFile || config.webhookTlsKeyFile);
+  if (config.webhookSelfManagedCa && webhookFiles)
     throw new ConfigError(
-      '--webhook-bind-address needs --webhook-tls-cert-file and --webhook-tls-key-file: the webhook serves only HTTPS',
+      '--webhook-self-managed-ca and --webhook-tls-cert-file/--webhook-tls-key-file exclude each other',
+    );
+  if (config.webhookSelfManagedCa && config.webhookBindAddress === '0')
+    throw new ConfigError('--webhook-self-managed-ca needs --webhook-bind-address');
+  if (
+    config.webhookBindAddress !== '0' &&
+    !config.webhookSelfManagedCa &&
+    (!config.webhookTlsCertFile || !config.webhookTlsKeyFile)
+  )
+    throw new ConfigError(
+      '--webhook-bind-address needs --webhook-tls-cert-file and --webhook-tls-key-file ' +
+        '(or --webhook-self-managed-ca): ' +
+        'the webhook serves only HTTPS',
+    );
+  if (config.webhookCertLifetimeSeconds > config.webhookCaLifetimeSeconds)
+    throw new ConfigError('--webhook-cert-lifetime-seconds must not exceed --webhook-ca-lifetime-seconds');
+  if (config.webhookCertPropagationSeconds * 3 >= config.webhookCertLifetimeSeconds)
+    throw new ConfigError(
+      '--webhook-cert-propagation-seconds must be less than a third of --webhook-cert-lifetime-seconds: ' +
+        'a rotation must finish well before the certificate ends',
     );
   return config;
 }

@@ -58,10 +58,18 @@ function reply(res: http.ServerResponse, code: number, text: string): void {
   res.end(text + '\n');
 }
 
+/** Serving certificates pushed by their owner (e.g. read from a Secret), instead of files. */
+export interface ServingCertificateSource {
+  onServingCertificate(listener: (pair: { cert: Buffer; key: Buffer }) => void): void;
+}
+
 export interface ReloadingHttpsOptions {
   bindAddress: string;
-  certFile: string;
-  keyFile: string;
+  /** PEM files read again every `reloadIntervalMs`; or `source`. */
+  certFile?: string;
+  keyFile?: string;
+  /** Pushes each new pair; until the first one the server completes no handshake. */
+  source?: ServingCertificateSource;
   /** How often the certificate files are read again (a renewed certificate is served without a restart). */
   reloadIntervalMs: number;
   logger: Logger;
@@ -72,9 +80,9 @@ export interface ReloadingHttpsOptions {
 }
 
 /**
- * An HTTPS server whose certificate and key are read again every `reloadIntervalMs` and swapped in
- * live when they changed (unreadable files keep the current pair); undefined when the bind address
- * is "0" (off).
+ * An HTTPS server whose certificate and key are swapped in live when they change: files read again
+ * every `reloadIntervalMs` (unreadable files keep the current pair), or pairs pushed by `source`;
+ * undefined when the bind address is "0" (off).
  */
 export async function serveReloadingHttps(
   options: ReloadingHttpsOptions,
@@ -82,26 +90,37 @@ export async function serveReloadingHttps(
 ): Promise<https.Server | undefined> {
   const address = parseBindAddress(options.bindAddress);
   if (!address) return undefined;
-  const tls = async () => ({ cert: await readFile(options.certFile), key: await readFile(options.keyFile) });
-  let current = await tls();
-  const server = https.createServer({ ...options.server, ...current, minVersion: 'TLSv1.2' }, handler);
-  const reload = setInterval(() => {
-    tls().then(
-      (next) => {
-        if (next.cert.equals(current.cert) && next.key.equals(current.key)) return;
-        server.setSecureContext(next);
-        current = next;
-        options.logger.info({ certFile: options.certFile }, `${options.name}: serving certificate reloaded`);
-      },
-      (err: Error) =>
-        options.logger.warn(
-          { err: err.message },
-          `${options.name}: certificate files unreadable; keeping the current one`,
-        ),
-    );
-  }, options.reloadIntervalMs);
-  reload.unref();
-  server.on('close', () => clearInterval(reload));
+  let server: https.Server;
+  if (options.source) {
+    server = https.createServer({ ...options.server, minVersion: 'TLSv1.2' }, handler);
+    options.source.onServingCertificate((pair) => {
+      server.setSecureContext({ ...pair, minVersion: 'TLSv1.2' });
+      options.logger.info(`${options.name}: serving certificate loaded`);
+    });
+  } else {
+    const certFile = options.certFile ?? '';
+    const keyFile = options.keyFile ?? '';
+    const tls = async () => ({ cert: await readFile(certFile), key: await readFile(keyFile) });
+    let current = await tls();
+    server = https.createServer({ ...options.server, ...current, minVersion: 'TLSv1.2' }, handler);
+    const reload = setInterval(() => {
+      tls().then(
+        (next) => {
+          if (next.cert.equals(current.cert) && next.key.equals(current.key)) return;
+          server.setSecureContext(next);
+          current = next;
+          options.logger.info({ certFile }, `${options.name}: serving certificate reloaded`);
+        },
+        (err: Error) =>
+          options.logger.warn(
+            { err: err.message },
+            `${options.name}: certificate files unreadable; keeping the current one`,
+          ),
+      );
+    }, options.reloadIntervalMs);
+    reload.unref();
+    server.on('close', () => clearInterval(reload));
+  }
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(address.port, address.host, () => resolve());

@@ -194,6 +194,14 @@ export class Metrics {
     buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1],
     registers: [this.registry],
   });
+  readonly webhookCertificateSteps = new Counter({
+    name: 'regcred_webhook_certificate_steps_total',
+    help:
+      'Steps the leader applied to the self-managed webhook certificate, by action (bootstrap, renewServing, ' +
+      'stageCa, patchBundle, promoteCa, retireCa)',
+    labelNames: ['action'],
+    registers: [this.registry],
+  });
   private readonly verifiedServers = new Map<string, Set<string>>();
 
   /** The verification gauge of a credential's registries (Unknown and Skipped ones have no sample). */

@@ -28,6 +28,7 @@ import { KubeletEndpoint, serveKubeletEndpoint } from './kubelet/endpoint.js';
 import { TokenVerifier } from './kubelet/identity.js';
 import { DeliveryLedger } from './kubelet/ledger.js';
 import { PodInjector, serveWebhook } from './webhook/admission.js';
+import { SelfManagedCertificate } from './webhook/selfmanaged.js';
 
 export interface OperatorOptions {
   config: Config;
@@ -56,6 +57,8 @@ export class Operator {
   readonly kubelet: KubeletEndpoint;
   /** The admission webhook of injection: Pods (every replica answers from its caches; webhook/admission.ts). */
   readonly podInjector: PodInjector;
+  /** With --webhook-self-managed-ca: every replica serves from its Secret, the leader rotates it. */
+  readonly webhookCertificate?: SelfManagedCertificate;
   private servers: http.Server[] = [];
   private readyTimer?: NodeJS.Timeout;
   private started = false;
@@ -152,6 +155,22 @@ export class Operator {
         metrics.podInjectionDuration.observe(seconds);
       },
     });
+    if (config.webhookSelfManagedCa)
+      this.webhookCertificate = new SelfManagedCertificate({
+        client,
+        clock,
+        logger,
+        namespace: config.webhookSecretNamespace,
+        secretName: config.webhookSecretName,
+        configurationName: config.webhookConfigurationName,
+        policy: {
+          caLifetimeMs: config.webhookCaLifetimeSeconds * 1000,
+          servingLifetimeMs: config.webhookCertLifetimeSeconds * 1000,
+          propagationMs: config.webhookCertPropagationSeconds * 1000,
+          names: config.webhookDnsNames,
+        },
+        onStep: (action) => metrics.webhookCertificateSteps.inc({ action }),
+      });
     this.controllers = new Controllers({
       resources,
       caches: this.caches,
@@ -212,12 +231,14 @@ export class Operator {
         }),
         serveWebhook(this.podInjector, {
           bindAddress: config.webhookBindAddress,
-          certFile: config.webhookTlsCertFile ?? '',
-          keyFile: config.webhookTlsKeyFile ?? '',
+          ...(this.webhookCertificate
+            ? { source: this.webhookCertificate }
+            : { certFile: config.webhookTlsCertFile ?? '', keyFile: config.webhookTlsKeyFile ?? '' }),
           logger,
         }),
       ])
     ).filter((server): server is http.Server => server !== undefined);
+    this.webhookCertificate?.startReloading();
     for (const i of this.informers()) i.start();
     await Promise.all(this.informers().map((i) => i.waitForSync()));
     // Handlers go on after the first list: startup work is queued once, below, not per object.
@@ -255,11 +276,13 @@ export class Operator {
     if (this.workersStarted) return;
     this.workersStarted = true;
     this.workers.start();
+    this.webhookCertificate?.startRotating();
   }
 
   async stop(): Promise<void> {
     clearInterval(this.readyTimer);
     this.verifier?.stop();
+    this.webhookCertificate?.stop();
     await this.workers.stop();
     // Counts of repeated Events still waiting for their next write; not worth holding a shutdown for.
     let flushTimer: Timer | undefined;

@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { parseSpec, targetSecretName, type RegistryCredential, type RegistryCredentialSpec } from '../api/v1alpha1.js';
 import type { Caches } from '../controller/caches.js';
 import { documentOf, isOwnedBy } from '../controller/desired.js';
-import { readBody, serveReloadingHttps } from '../health.js';
+import { readBody, serveReloadingHttps, type ServingCertificateSource } from '../health.js';
 import { appendPatch, decideInjection, type InjectableCredential } from './injection.js';
 
 export const WEBHOOK_PATH = '/mutate/pods';
@@ -126,8 +126,10 @@ export class PodInjector {
 
 export interface ServeWebhookOptions {
   bindAddress: string;
-  certFile: string;
-  keyFile: string;
+  certFile?: string;
+  keyFile?: string;
+  /** The self-managed certificate (webhook/selfmanaged.ts) instead of files. */
+  source?: ServingCertificateSource;
   /** How often the certificate files are read again (a renewed certificate is served without a restart). */
   reloadIntervalMs?: number;
   logger: Logger;

@@ -42,6 +42,14 @@ const DEFAULTS: Config = {
   kubeletTokenAudience: 'kubelet.regcred.io',
   kubeletCacheSeconds: 300,
   webhookBindAddress: '0',
+  webhookSelfManagedCa: false,
+  webhookSecretNamespace: 'pod-ns',
+  webhookSecretName: 'regcred-operator-webhook-ca',
+  webhookConfigurationName: 'regcred-operator',
+  webhookDnsNames: ['regcred-operator-webhook.pod-ns.svc'],
+  webhookCaLifetimeSeconds: 365 * 86_400,
+  webhookCertLifetimeSeconds: 30 * 86_400,
+  webhookCertPropagationSeconds: 60,
 };
 /** An environment where the operator runs in namespace pod-ns, plus `vars`. */
 const env = (vars: Record<string, string> = {}): NodeJS.ProcessEnv => ({ POD_NAMESPACE: 'pod-ns', ...vars });
@@ -136,6 +144,32 @@ describe('parseConfig values', () => {
     ['--kubelet-cache-seconds', 'REGCRED_KUBELET_CACHE_SECONDS', 'kubeletCacheSeconds', '60', 60, '0'],
     ['--webhook-tls-cert-file', 'REGCRED_WEBHOOK_TLS_CERT_FILE', 'webhookTlsCertFile', '/t/c.pem', '/t/c.pem', '/e/c'],
     ['--webhook-tls-key-file', 'REGCRED_WEBHOOK_TLS_KEY_FILE', 'webhookTlsKeyFile', '/t/k.pem', '/t/k.pem', '/e/k'],
+    ['--webhook-secret-name', 'REGCRED_WEBHOOK_SECRET_NAME', 'webhookSecretName', 'ca', 'ca', 'other'],
+    ['--webhook-configuration-name', 'REGCRED_WEBHOOK_CONFIGURATION_NAME', 'webhookConfigurationName', 'm', 'm', 'o'],
+    [
+      '--webhook-ca-lifetime-seconds',
+      'REGCRED_WEBHOOK_CA_LIFETIME_SECONDS',
+      'webhookCaLifetimeSeconds',
+      '1e8',
+      1e8,
+      '2e8',
+    ],
+    [
+      '--webhook-cert-lifetime-seconds',
+      'REGCRED_WEBHOOK_CERT_LIFETIME_SECONDS',
+      'webhookCertLifetimeSeconds',
+      '3600',
+      3600,
+      '7200',
+    ],
+    [
+      '--webhook-cert-propagation-seconds',
+      'REGCRED_WEBHOOK_CERT_PROPAGATION_SECONDS',
+      'webhookCertPropagationSeconds',
+      '30',
+      30,
+      '10',
+    ],
   ];
 
   test('the tables cover every flag', () => {
@@ -179,6 +213,9 @@ describe('parseConfig values', () => {
   const checkedApart: Array<[string, string, keyof Config]> = [
     ['--kubelet-bind-address', 'REGCRED_KUBELET_BIND_ADDRESS', 'kubeletBindAddress'],
     ['--webhook-bind-address', 'REGCRED_WEBHOOK_BIND_ADDRESS', 'webhookBindAddress'],
+    ['--webhook-self-managed-ca', 'REGCRED_WEBHOOK_SELF_MANAGED_CA', 'webhookSelfManagedCa'],
+    ['--webhook-secret-namespace', 'REGCRED_WEBHOOK_SECRET_NAMESPACE', 'webhookSecretNamespace'],
+    ['--webhook-dns-names', 'REGCRED_WEBHOOK_DNS_NAMES', 'webhookDnsNames'],
   ];
 
   test('--kubelet-bind-address with its certificate and key, from a flag or $REGCRED_KUBELET_BIND_ADDRESS', () => {
@@ -206,6 +243,43 @@ describe('parseConfig values', () => {
     };
     expect(parseConfig(['--webhook-bind-address', ':9443', ...tls], env())).toEqual(expected);
     expect(parseConfig(tls, env({ REGCRED_WEBHOOK_BIND_ADDRESS: ':9443' }))).toEqual(expected);
+  });
+
+  test('--webhook-self-managed-ca: its Secret, configuration, names and lifetimes', () => {
+    expect(
+      parseConfig(
+        [
+          ...['--webhook-bind-address', ':9443', '--webhook-self-managed-ca'],
+          ...[
+            '--webhook-secret-namespace',
+            'ops',
+            '--webhook-secret-name',
+            'ca',
+            '--webhook-configuration-name',
+            'mwc',
+          ],
+          ...['--webhook-dns-names', 'b.ops.svc, 127.0.0.1,a.ops.svc'],
+          ...['--webhook-ca-lifetime-seconds', '600', '--webhook-cert-lifetime-seconds', '60'],
+          ...['--webhook-cert-propagation-seconds', '5'],
+        ],
+        env(),
+      ),
+    ).toEqual({
+      ...DEFAULTS,
+      webhookBindAddress: ':9443',
+      webhookSelfManagedCa: true,
+      webhookSecretNamespace: 'ops',
+      webhookSecretName: 'ca',
+      webhookConfigurationName: 'mwc',
+      webhookDnsNames: ['127.0.0.1', 'a.ops.svc', 'b.ops.svc'],
+      webhookCaLifetimeSeconds: 600,
+      webhookCertLifetimeSeconds: 60,
+      webhookCertPropagationSeconds: 5,
+    });
+    // the default name follows the Secret's namespace
+    expect(parseConfig(['--webhook-secret-namespace', 'ops'], env()).webhookDnsNames).toEqual([
+      'regcred-operator-webhook.ops.svc',
+    ]);
   });
 
   test.each(booleanFlags)('%s, %s=false, $%s', (flag, envVar, key) => {
@@ -312,6 +386,25 @@ describe('parseConfig errors', () => {
       ['--webhook-bind-address', ':9443', '--webhook-tls-key-file', '/k.pem'],
       env(),
       '--webhook-bind-address needs --webhook-tls-cert-file and --webhook-tls-key-file',
+    ],
+    [
+      'self-managed CA and certificate files',
+      ['--webhook-bind-address', ':9443', '--webhook-self-managed-ca', '--webhook-tls-cert-file', '/c.pem'],
+      env(),
+      '--webhook-self-managed-ca and --webhook-tls-cert-file/--webhook-tls-key-file exclude each other',
+    ],
+    ['self-managed CA, webhook off', ['--webhook-self-managed-ca'], env(), '--webhook-self-managed-ca needs'],
+    [
+      'serving certificate outliving its CA',
+      ['--webhook-ca-lifetime-seconds', '600', '--webhook-cert-lifetime-seconds', '900'],
+      env(),
+      '--webhook-cert-lifetime-seconds must not exceed --webhook-ca-lifetime-seconds',
+    ],
+    [
+      'propagation too long for the certificate',
+      ['--webhook-cert-lifetime-seconds', '60', '--webhook-cert-propagation-seconds', '20'],
+      env(),
+      '--webhook-cert-propagation-seconds must be less than a third',
     ],
     [
       'kubelet endpoint without a key',
