@@ -5,8 +5,8 @@
 //   POST /api/v2.0/robots, GET /api/v2.0/robots?q=name=~...&page=&page_size=, DELETE /api/v2.0/robots/{id}
 // Callers authenticate with HTTP basic auth: the admin may manage robots; any other known user gets
 // 403 FORBIDDEN; unknown credentials 401 UNAUTHORIZED. Each robot it creates becomes a real user of
-// a REAL registry: it is added to the users of its token server (token-server.ts) with pull access to its projects' repositories ("project/*"), and removed
-// from it when the robot is deleted or expires.
+// a REAL registry: it is added to the users of its token server (token-server.ts) with pull access
+// to its projects' repositories ("project/*"), and removed from it when the robot is deleted.
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { TokenServer } from './token-server.js';
