@@ -84,8 +84,11 @@ async function podPullsWith(
   const stranger = dockerConfigJson(registry.host, 'nobody', 'wrong-Pa55');
   expect((await registry.inspect(stranger, image)).unauthorized).toBe(true);
 
+  const issuedBefore = backend!.tokenServer.requests.issued;
   await w.createPod(ns, 'app', [image]);
   const pod = await w.waitForRunning(ns, 'app');
+  // containerd got its bearer token from the realm on the bridge address, with the copy's credential.
+  expect(backend!.tokenServer.requests.issued).toBeGreaterThan(issuedBefore);
   expect(pod.status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True');
   expect(podPullSecrets(pod)).toEqual([cred]);
   const pulled = await w.waitForEvent(ns, 'app', 'Pulled', /Successfully pulled image/);
