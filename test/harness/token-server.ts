@@ -189,20 +189,36 @@ export interface TokenAuthRegistry {
   stop(): Promise<void>;
 }
 
+export interface StartTokenAuthRegistryOptions {
+  /** `users[0]` must be allowed to push (the harness pushes the probe image with it). */
+  users?: TokenUser[];
+  /**
+   * The address the registry and its token server listen on and are named by (default 127.0.0.1):
+   * the e2e suite's gateway for a registry the node's containerd pulls from, realm included.
+   */
+  address?: string;
+}
+
 /**
  * Starts a registry whose users are the token server's: `users[0]` must be allowed to push (the
  * harness pushes the probe image with it); a stand-in adds the credentials it hands out later.
  */
-export async function startTokenAuthRegistry(
-  users: TokenUser[] = [{ username: 'pusher', password: 'pusher-Pa55', pull: ['*'], push: ['*'] }],
-): Promise<TokenAuthRegistry> {
+export async function startTokenAuthRegistry(opts: StartTokenAuthRegistryOptions = {}): Promise<TokenAuthRegistry> {
+  const users = opts.users ?? [{ username: 'pusher', password: 'pusher-Pa55', pull: ['*'], push: ['*'] }];
   let tokenServer: TokenServer | undefined;
   let tls: { cert: string; key: string } | undefined;
   const registry = await startRegistry({
     users: [{ username: users[0]!.username, password: users[0]!.password }],
+    address: opts.address,
     tokenAuth: async (given) => {
       tls = { cert: await readFile(given.cert, 'utf8'), key: await readFile(given.key, 'utf8') };
-      tokenServer = await startTokenServer({ dir: given.dir, tlsCert: given.cert, tlsKey: given.key, users });
+      tokenServer = await startTokenServer({
+        dir: given.dir,
+        tlsCert: given.cert,
+        tlsKey: given.key,
+        users,
+        host: opts.address,
+      });
       return tokenServer;
     },
   });
