@@ -26,7 +26,7 @@ const repo = (...p: string[]) => path.join(ROOT, ...p);
 interface KubeDoc {
   apiVersion: string;
   kind: string;
-  metadata: { name: string; namespace?: string };
+  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
   spec?: Record<string, unknown>;
 }
 
@@ -279,8 +279,8 @@ describe('deploy/', () => {
     expect(pdb.spec).toMatchObject({ minAvailable: 1 });
   });
 
-  /** deploy/ with one of its components, through an overlay as a user writes it, rendered by kustomize. */
-  async function withComponent(component: string): Promise<KubeDoc[]> {
+  /** deploy/ with some of its components, through an overlay as a user writes it, rendered by kustomize. */
+  async function withComponent(...components: string[]): Promise<KubeDoc[]> {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'regcred-overlay-'));
     try {
       // kustomize takes bases and components by relative path
@@ -291,7 +291,7 @@ describe('deploy/', () => {
           apiVersion: 'kustomize.config.k8s.io/v1beta1',
           kind: 'Kustomization',
           resources: [rel('deploy')],
-          components: [rel(`deploy/components/${component}`)],
+          components: components.map((c) => rel(`deploy/components/${c}`)),
         }),
       );
       const res = await kubectl(['kustomize', dir]);
@@ -699,6 +699,195 @@ describe('deploy/', () => {
         expect(await allowed(node, createToken)).toBe(false);
       } finally {
         await kubectl(['delete', '-f', '-'], { input: list });
+      }
+    });
+  });
+
+  describe('components/pod-injection', () => {
+    type Container = {
+      args: string[];
+      ports: Array<{ name: string; containerPort: number }>;
+      volumeMounts?: Array<{ name: string; mountPath: string }>;
+    };
+    type PodTemplate = {
+      metadata: { labels: Record<string, string> };
+      spec: { containers: Container[]; volumes?: Array<Record<string, any>> };
+    };
+    type Webhook = {
+      name: string;
+      clientConfig: { service: { name: string; namespace: string; path: string; port: number }; caBundle?: string };
+      namespaceSelector: { matchExpressions: Array<{ key: string; operator: string; values: string[] }> };
+      [field: string]: unknown;
+    };
+    const find = (docs: KubeDoc[], kind: string, name: string) =>
+      docs.find((d) => d.kind === kind && d.metadata.name === name)!;
+    const deployment = (docs: KubeDoc[]) =>
+      (find(docs, 'Deployment', 'regcred-operator').spec as { template: PodTemplate }).template;
+    const webhooks = (docs: KubeDoc[]) =>
+      (find(docs, 'MutatingWebhookConfiguration', 'regcred-operator') as KubeDoc & { webhooks: Webhook[] }).webhooks;
+    const flag = (args: string[], name: string) => args.find((a) => a.startsWith(`${name}=`))?.slice(name.length + 1);
+    const known = new Set(FLAGS.map((f) => f.flag));
+    /** The objects the component adds to the base. */
+    const added = (docs: KubeDoc[]) =>
+      docs.filter((d) => d.metadata.labels?.['app.kubernetes.io/component'] === 'webhook');
+
+    /** Where the webhook is and what it is called for agree with the operator's flags and the Deployment. */
+    function expectWired(docs: KubeDoc[]): Webhook {
+      const pod = deployment(docs);
+      const c = pod.spec.containers[0]!;
+      for (const arg of c.args) expect(known).toContain(arg.split('=')[0]);
+      const port = Number(flag(c.args, '--webhook-bind-address')!.replace(/^:/, ''));
+      expect(c.ports).toContainEqual({ name: 'webhook', containerPort: port, protocol: 'TCP' });
+      const service = find(docs, 'Service', 'regcred-operator-webhook') as KubeDoc & {
+        spec: { selector: Record<string, string>; ports: Array<Record<string, unknown>> };
+      };
+      // every replica serves: the Service selects all of the Deployment's Pods
+      expect(pod.metadata.labels).toMatchObject(service.spec.selector);
+      expect(service.spec.ports).toEqual([{ name: 'webhook', port: 443, targetPort: 'webhook', protocol: 'TCP' }]);
+      const hooks = webhooks(docs);
+      expect(hooks).toHaveLength(1);
+      const [hook] = hooks as [Webhook];
+      expect(hook).toMatchObject({
+        admissionReviewVersions: ['v1'],
+        clientConfig: { service: { name: service.metadata.name, namespace: 'regcred-system', path: '/mutate/pods' } },
+        rules: [
+          { apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'], scope: 'Namespaced' },
+        ],
+        failurePolicy: 'Ignore',
+        sideEffects: 'None',
+        timeoutSeconds: 2,
+      });
+      expect(hook.clientConfig.caBundle).toBeUndefined();
+      expect(hook.namespaceSelector.matchExpressions).toEqual([
+        { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', 'regcred-system'] },
+      ]);
+      return hook;
+    }
+
+    test('the self-managed CA: flags naming the configuration and the Service, and get/patch on that configuration', async () => {
+      const docs = await withComponent('pod-injection');
+      expectWired(docs);
+      const args = deployment(docs).spec.containers[0]!.args;
+      expect(args).toContain('--webhook-self-managed-ca');
+      expect(flag(args, '--webhook-configuration-name')).toBe('regcred-operator');
+      expect(flag(args, '--webhook-dns-names')).toBe('regcred-operator-webhook.regcred-system.svc');
+      const role = find(docs, 'ClusterRole', 'regcred-operator-webhook') as KubeDoc & { rules: unknown[] };
+      expect(role.rules).toEqual([
+        {
+          apiGroups: ['admissionregistration.k8s.io'],
+          resources: ['mutatingwebhookconfigurations'],
+          resourceNames: ['regcred-operator'],
+          verbs: ['get', 'patch'],
+        },
+      ]);
+      // its Secret (get, create, update in regcred-system): within the base ClusterRole's Secret rule
+      const base = find(docs, 'ClusterRole', 'regcred-operator') as KubeDoc & {
+        rules: Array<{ resources: string[]; verbs: string[] }>;
+      };
+      const secrets = base.rules.find((r) => r.resources.includes('secrets'))!;
+      expect(secrets.verbs).toEqual(expect.arrayContaining(['get', 'create', 'update']));
+      expect(find(docs, 'ClusterRoleBinding', 'regcred-operator-webhook')).toMatchObject({
+        roleRef: { kind: 'ClusterRole', name: role.metadata.name },
+        subjects: [{ kind: 'ServiceAccount', name: 'regcred-operator', namespace: 'regcred-system' }],
+      });
+      expect(
+        added(docs)
+          .map((d) => d.kind)
+          .sort(),
+      ).toEqual(['ClusterRole', 'ClusterRoleBinding', 'MutatingWebhookConfiguration', 'Service']);
+    });
+
+    test('applied server-side to the API server: stored as rendered, and an unreachable webhook blocks no Pod', async () => {
+      const cluster = Cluster.admin();
+      const docs = await withComponent('pod-injection');
+      const list = JSON.stringify({ apiVersion: 'v1', kind: 'List', items: added(docs) });
+      const ns = `pod-injection-deploy-${uniqueSuffix()}`;
+      await cluster.createNamespace(ns);
+      // The configuration exists only within this test: its Service has no endpoints (no Pods run
+      // here), so every call fails, and failurePolicy Ignore admits the Pods of other tests meanwhile.
+      try {
+        const res = await kubectl(
+          ['apply', '--server-side', '--force-conflicts', '--field-manager=regcred-install-test', '-f', '-'],
+          { input: list },
+        );
+        expect(res.stderr).toBe('');
+        expect(res.code).toBe(0);
+        for (const object of [
+          'mutatingwebhookconfiguration.admissionregistration.k8s.io/regcred-operator',
+          'service/regcred-operator-webhook',
+          'clusterrole.rbac.authorization.k8s.io/regcred-operator-webhook',
+          'clusterrolebinding.rbac.authorization.k8s.io/regcred-operator-webhook',
+        ])
+          expect(res.stdout).toContain(`${object} serverside-applied`);
+        const stored = JSON.parse(
+          (await kubectl(['get', 'mutatingwebhookconfiguration', 'regcred-operator', '-o', 'json'])).stdout,
+        ) as { webhooks: Webhook[] };
+        expect(stored.webhooks[0]).toMatchObject(webhooks(docs)[0]!);
+        // the Deployment with its new port and flags is accepted too
+        const dry = await kubectl(
+          ['apply', '--server-side', '--field-manager=regcred-install-test', '--dry-run=server', '-f', '-'],
+          {
+            input: JSON.stringify(find(docs, 'Deployment', 'regcred-operator')),
+          },
+        );
+        expect(dry.stderr).toBe('');
+        // a Pod in a namespace the webhook is called for is created although nothing answers
+        await waitFor(async () => (await cluster.getServiceAccount(ns, 'default')) !== undefined, {
+          what: 'the default ServiceAccount',
+        });
+        const pod = {
+          apiVersion: 'v1',
+          kind: 'Pod',
+          metadata: { name: 'admitted', namespace: ns },
+          spec: { containers: [{ name: 'c', image: 'registry.example.com/app:1' }] },
+        };
+        const created = await kubectl(['create', '-f', '-'], { input: JSON.stringify(pod) });
+        expect(created.stderr).toBe('');
+        expect(created.code).toBe(0);
+      } finally {
+        await kubectl(['delete', '-f', '-', '--ignore-not-found'], { input: list });
+        await cluster.deleteNamespace(ns);
+      }
+    });
+
+    test('with cert-manager: a Certificate for the Service into the mounted Secret, the CA injector annotation', async () => {
+      // with kubelet delivery too: both serving certificates are mounted, in either order
+      for (const components of [
+        ['pod-injection-cert-manager', 'kubelet-delivery'],
+        ['kubelet-delivery', 'pod-injection-cert-manager'],
+      ]) {
+        const docs = await withComponent(...components);
+        expectWired(docs);
+        const pod = deployment(docs);
+        const args = pod.spec.containers[0]!.args;
+        expect(args).not.toContain('--webhook-self-managed-ca');
+        const certFile = flag(args, '--webhook-tls-cert-file')!;
+        expect(flag(args, '--webhook-tls-key-file')).toBe(path.join(path.dirname(certFile), 'tls.key'));
+        const mount = pod.spec.containers[0]!.volumeMounts!.find((m) => m.mountPath === path.dirname(certFile))!;
+        const volume = pod.spec.volumes!.find((v) => v.name === mount.name)!;
+        expect(pod.spec.volumes!.map((v) => v.name).sort()).toEqual(['kubelet-tls', 'webhook-tls']);
+        const serving = find(docs, 'Certificate', 'regcred-operator-webhook') as KubeDoc & { spec: any };
+        expect(serving.spec).toMatchObject({
+          secretName: volume.secret.secretName,
+          dnsNames: [
+            'regcred-operator-webhook.regcred-system.svc',
+            'regcred-operator-webhook.regcred-system.svc.cluster.local',
+          ],
+          usages: ['server auth'],
+        });
+        const issuer = find(docs, 'Issuer', serving.spec.issuerRef.name) as KubeDoc & { spec: any };
+        const ca = find(docs, 'Certificate', 'regcred-operator-webhook-ca') as KubeDoc & { spec: any };
+        expect(ca.spec).toMatchObject({ isCA: true, secretName: issuer.spec.ca.secretName });
+        expect(find(docs, 'Issuer', ca.spec.issuerRef.name).spec).toEqual({ selfSigned: {} });
+        const configuration = find(docs, 'MutatingWebhookConfiguration', 'regcred-operator') as KubeDoc & {
+          metadata: { annotations: Record<string, string> };
+        };
+        expect(configuration.metadata.annotations).toEqual({
+          'cert-manager.io/inject-ca-from': `regcred-system/${serving.metadata.name}`,
+        });
+        expect(docs.some((d) => d.metadata.name === 'regcred-operator-webhook' && d.kind === 'ClusterRole')).toBe(
+          false,
+        );
       }
     });
   });

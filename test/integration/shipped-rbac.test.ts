@@ -6,15 +6,16 @@
 // - a granted verb it does not use fails: every (verb, resource, scope) the rules grant must appear
 //   among the requests the API server's audit log recorded for that identity (documented exceptions aside);
 // - Secret reads outside the source namespace are only label-selected list/watch and gets of its own copies' name.
+// The webhook's self-managed CA runs the same way with deploy/components/pod-injection's RBAC added.
 // The same run scrapes /metrics over HTTP and scans everything the operator wrote (logs, Events,
 // status, metrics) for the seeded secret values.
 import { readFile, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadAllYaml } from '@kubernetes/client-node';
-import { auditEvents, auditMark, describeRequests } from '../harness/audit.js';
+import { type AuditEvent, auditEvents, auditMark, describeRequests } from '../harness/audit.js';
 import { basicAuthSecret, Cluster, type CredentialObject, uniqueSuffix } from '../harness/cluster.js';
-import { kubectl, testEnv } from '../../harness/controlplane.js';
+import { freePorts, kubectl, testEnv } from '../../harness/controlplane.js';
 import { type OperatorProcess, startOperator, sumMetric } from '../../harness/operator.js';
 import { createStuckPod } from '../harness/pods.js';
 import { passwordFor, waitForPullSecrets, waitForSecret, waitForSecretGone } from '../harness/scenario.js';
@@ -104,6 +105,26 @@ function permits(g: Grant, r: Request): boolean {
 const key = (g: { verb: string; group: string; resource: string }) =>
   `${g.verb} ${g.group ? `${g.resource}.${g.group}` : g.resource}`;
 
+/** An audit event as the request it recorded. */
+function toRequest(e: AuditEvent): Request {
+  const ref = (e.objectRef ?? {}) as {
+    apiGroup?: string;
+    resource?: string;
+    subresource?: string;
+    namespace?: string;
+    name?: string;
+  };
+  return {
+    verb: e.verb,
+    group: ref.apiGroup ?? '',
+    resource: ref.subresource ? `${ref.resource}/${ref.subresource}` : (ref.resource ?? ''),
+    namespace: ref.namespace ?? '',
+    name: ref.name ?? '',
+    uri: e.requestURI,
+    code: e.responseStatus?.code ?? 0,
+  };
+}
+
 /** A kubeconfig holding a TokenRequest token of the shipped ServiceAccount. */
 async function serviceAccountKubeconfig(): Promise<string> {
   const res = await kubectl(['-n', NS, 'create', 'token', SA, '--duration=3h']);
@@ -188,24 +209,7 @@ beforeAll(async () => {
       },
       { what: "the operator's requests in the audit log" },
     )
-  ).map((e) => {
-    const ref = (e.objectRef ?? {}) as {
-      apiGroup?: string;
-      resource?: string;
-      subresource?: string;
-      namespace?: string;
-      name?: string;
-    };
-    return {
-      verb: e.verb,
-      group: ref.apiGroup ?? '',
-      resource: ref.subresource ? `${ref.resource}/${ref.subresource}` : (ref.resource ?? ''),
-      namespace: ref.namespace ?? '',
-      name: ref.name ?? '',
-      uri: e.requestURI,
-      code: e.responseStatus?.code ?? 0,
-    };
-  });
+  ).map(toRequest);
 }, 300_000);
 
 /** The core scenario: materialize, inject, conflict, rotate, deselect, delete. */
@@ -413,4 +417,78 @@ test('no seeded secret value in anything the operator wrote: logs, Events, statu
     seeded.filter((v) => text.includes(v)).map((v) => `${where} contains ${v}`),
   );
   expect(found).toEqual([]); // (the copies did carry them: the waits above checked the passwords)
+});
+
+// ---- the Pod-injection webhook's self-managed CA, with deploy/components/pod-injection ------------
+
+test('the self-managed webhook CA as the shipped identity with the pod-injection RBAC: nothing refused, its rules used', async () => {
+  const component = path.join(ROOT, 'deploy', 'components', 'pod-injection');
+  const rbac = loadAllYaml(await readFile(path.join(component, 'rbac.yaml'), 'utf8')) as Doc[];
+  const configuration = (
+    loadAllYaml(await readFile(path.join(component, 'webhook.yaml'), 'utf8')) as Doc[]
+  )[0]! as Doc & {
+    webhooks: Array<{ namespaceSelector: Record<string, unknown> }>;
+  };
+  const webhookGrants = grantsOf(rbac);
+  const allGrants = [...grants, ...webhookGrants];
+  const secretName = 'regcred-operator-webhook-ca';
+  // As shipped, but called for no namespace at all: no other test's Pod is sent to it meanwhile.
+  for (const webhook of configuration.webhooks) webhook.namespaceSelector = { matchLabels: { 'regcred-rbac': 'none' } };
+  const input = JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [...rbac, configuration] });
+  const applied = await kubectl(['apply', '-f', '-'], { input });
+  expect(applied.stderr).toBe('');
+  await cluster.deleteSecret(NS, secretName);
+  const [port] = await freePorts(1);
+  const start = await auditMark();
+  let webhookOp: OperatorProcess | undefined;
+  try {
+    webhookOp = await startOperator({
+      sourceNamespace: NS,
+      user: IDENTITY,
+      kubeconfig: await serviceAccountKubeconfig(),
+      args: [
+        ...['--leader-elect', '--leader-election-namespace', NS],
+        ...['--webhook-bind-address', `127.0.0.1:${port}`, '--webhook-self-managed-ca'],
+        ...['--webhook-secret-namespace', NS, '--webhook-configuration-name', configuration.metadata.name],
+        ...['--webhook-dns-names', '127.0.0.1'],
+      ],
+    });
+    // the leader creates the Secret and patches its CA into the caBundle
+    await waitFor(
+      async () => {
+        const res = await kubectl([
+          ...['get', 'mutatingwebhookconfiguration', configuration.metadata.name],
+          ...['-o', 'jsonpath={.webhooks[0].clientConfig.caBundle}'],
+        ]);
+        return res.stdout.length > 0 && (await cluster.getSecret(NS, secretName)) !== undefined ? true : undefined;
+      },
+      { what: 'the CA Secret and the caBundle' },
+    );
+  } finally {
+    await webhookOp?.stop();
+    await kubectl(['delete', '-f', '-', '--ignore-not-found'], { input });
+    await cluster.deleteSecret(NS, secretName);
+  }
+  // the audit log is written a moment after the requests: wait for the last ones the scenario made
+  const seen = await waitFor(
+    async () => {
+      const requests = (await auditEvents())
+        .slice(start)
+        .filter((e) => e.user.username === IDENTITY)
+        .map(toRequest);
+      const made = (verb: string, resource: string) => requests.some((r) => r.verb === verb && r.resource === resource);
+      return made('patch', 'mutatingwebhookconfigurations') && made('create', 'secrets') ? requests : undefined;
+    },
+    { what: "the webhook CA's requests in the audit log" },
+  );
+  expect(seen.filter((r) => r.code === 401 || r.code === 403).map((r) => `${r.verb} ${r.uri} -> ${r.code}`)).toEqual(
+    [],
+  );
+  expect(seen.filter((r) => !allGrants.some((g) => permits(g, r))).map((r) => `${r.verb} ${r.uri}`)).toEqual([]);
+  // the component's rules are all used: get and patch of that one configuration
+  expect(webhookGrants.filter((g) => !seen.some((r) => permits(g, r))).map(key)).toEqual([]);
+  // and the CA Secret: read and created in the operator's namespace, by the base's Secret rule
+  const secretCalls = seen.filter((r) => r.resource === 'secrets' && r.name === secretName).map((r) => r.verb);
+  expect(secretCalls).toEqual(expect.arrayContaining(['get', 'create']));
+  expect(seen.filter((r) => r.resource === 'secrets' && r.name === secretName && r.namespace !== NS)).toEqual([]);
 });

@@ -52,3 +52,20 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "regcred-operator.kubeletServiceEnv" -}}
 {{- include "regcred-operator.kubeletServiceName" . | upper | replace "-" "_" }}
 {{- end }}
+
+{{/* Pod injection: the webhook's Service, its MutatingWebhookConfiguration, its certificate Secrets. */}}
+{{- define "regcred-operator.webhookServiceName" -}}
+{{- printf "%s-webhook" (include "regcred-operator.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "regcred-operator.webhookConfigurationName" -}}
+{{- include "regcred-operator.fullname" . }}
+{{- end }}
+
+{{- define "regcred-operator.webhookCaSecretName" -}}
+{{- printf "%s-webhook-ca" (include "regcred-operator.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "regcred-operator.webhookTlsSecretName" -}}
+{{- printf "%s-webhook-tls" (include "regcred-operator.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
