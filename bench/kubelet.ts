@@ -16,13 +16,13 @@ import https from 'node:https';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AuthenticationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { AuthenticationV1Api, CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { buildOperator, freePorts, startControlPlane } from '../harness/controlplane.js';
 import { pluginBinary, providerRequest, runPlugin, writePluginConfig } from '../harness/kubelet-plugin.js';
 import { startOperator, sumMetric, type OperatorProcess } from '../harness/operator.js';
 import { createCertificateAuthority, issueServerCertificate } from '../harness/tls.js';
 import { waitFor } from '../harness/wait.js';
-import { cpuSecondsOf, fmt, log, memoryOf, percentile, pool, seconds } from './support.js';
+import { cpuSecondsOf, fmt, log, memoryOf, percentile, pool, prepareControlPlane, seconds } from './support.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const AUDIENCE = 'kubelet.regcred.io';
@@ -59,18 +59,7 @@ async function main(): Promise<void> {
   const cp = await startControlPlane({});
   let operator: OperatorProcess | undefined;
   try {
-    const envFile = path.join(cp.dir, 'test-env.json');
-    await writeFile(envFile, JSON.stringify(cp.env));
-    process.env.REGCRED_TEST_ENV = envFile;
-    for (const args of [
-      ['apply', '-f', path.join(ROOT, 'crds')],
-      ['wait', '--for=condition=Established', '--timeout=60s', 'crd/registrycredentials.regcred.io'],
-    ]) {
-      const res = await cp.kubectl(args);
-      if (res.code !== 0) throw new Error(res.stderr);
-    }
-    const kc = new KubeConfig();
-    kc.loadFromFile(cp.adminKubeconfig);
+    const kc = await prepareControlPlane(cp, ROOT);
     const core = kc.makeApiClient(CoreV1Api);
     const auth = kc.makeApiClient(AuthenticationV1Api);
 

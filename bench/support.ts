@@ -2,11 +2,34 @@
 // user per phase), its /metrics (apiserver_request_total and API Priority and Fairness), an
 // operator process's memory, and the settings deploy/ and the Helm chart ship.
 import { createReadStream } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
 import yaml from 'js-yaml';
 import { type Config, parseConfig } from '../src/config.js';
 import type { ControlPlane } from '../harness/controlplane.js';
+
+// ---- a control plane to measure on -----------------------------------------------------------
+
+/**
+ * Makes a started control plane the harness's test environment (REGCRED_TEST_ENV, read by the
+ * operator and cluster helpers), installs the CRD from `root`/crds and returns an admin KubeConfig.
+ */
+export async function prepareControlPlane(cp: ControlPlane, root: string): Promise<KubeConfig> {
+  const envFile = path.join(cp.dir, 'test-env.json');
+  await writeFile(envFile, JSON.stringify(cp.env));
+  process.env.REGCRED_TEST_ENV = envFile;
+  for (const args of [
+    ['apply', '-f', path.join(root, 'crds')],
+    ['wait', '--for=condition=Established', '--timeout=60s', 'crd/registrycredentials.regcred.io'],
+  ]) {
+    const res = await cp.kubectl(args);
+    if (res.code !== 0) throw new Error(res.stderr);
+  }
+  const kc = new KubeConfig();
+  kc.loadFromFile(cp.adminKubeconfig);
+  return kc;
+}
 
 // ---- figures ----------------------------------------------------------------------------------
 

@@ -17,12 +17,12 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AdmissionregistrationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { AdmissionregistrationV1Api, CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { registerPodWebhook, webhookServing } from '../harness/admission.js';
 import { buildOperator, type ControlPlane, startControlPlane } from '../harness/controlplane.js';
 import { startOperator, sumMetric, type OperatorProcess } from '../harness/operator.js';
 import { waitFor } from '../harness/wait.js';
-import { cpuSecondsOf, fmt, log, memoryOf, percentile, seconds } from './support.js';
+import { cpuSecondsOf, fmt, log, memoryOf, percentile, prepareControlPlane, seconds } from './support.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 /** Never contacted: verification is off, and no node pulls (the Pods are never scheduled). */
@@ -65,18 +65,7 @@ async function main(): Promise<void> {
   let operator: OperatorProcess | undefined;
   let noop: ChildProcess | undefined;
   try {
-    const envFile = path.join(cp.dir, 'test-env.json');
-    await writeFile(envFile, JSON.stringify(cp.env));
-    process.env.REGCRED_TEST_ENV = envFile;
-    for (const args of [
-      ['apply', '-f', path.join(ROOT, 'crds')],
-      ['wait', '--for=condition=Established', '--timeout=60s', 'crd/registrycredentials.regcred.io'],
-    ]) {
-      const res = await cp.kubectl(args);
-      if (res.code !== 0) throw new Error(res.stderr);
-    }
-    const kc = new KubeConfig();
-    kc.loadFromFile(cp.adminKubeconfig);
+    const kc = await prepareControlPlane(cp, ROOT);
     const core = kc.makeApiClient(CoreV1Api);
     const admission = kc.makeApiClient(AdmissionregistrationV1Api);
 
