@@ -751,6 +751,28 @@ test.each<[string, string[], (docs: Doc[]) => void]>([
     },
   ],
   [
+    'webhook: namespaceSelector and objectSelector narrow the Pods the API server sends, ANDed with the exclusions',
+    [
+      ...WEBHOOK_ON,
+      'webhook.namespaceSelector.matchLabels.team=payments',
+      'webhook.namespaceSelector.matchExpressions[0].key=tier',
+      'webhook.namespaceSelector.matchExpressions[0].operator=In',
+      'webhook.namespaceSelector.matchExpressions[0].values[0]=apps',
+      'webhook.objectSelector.matchLabels.inject=enabled',
+    ],
+    (docs) => {
+      const [webhook] = configurationOf(docs).webhooks;
+      expect(webhook!.namespaceSelector).toEqual({
+        matchLabels: { team: 'payments' },
+        matchExpressions: [
+          { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', 'regcred-system'] },
+          { key: 'tier', operator: 'In', values: ['apps'] },
+        ],
+      });
+      expect(webhook!.objectSelector).toEqual({ matchLabels: { inject: 'enabled' } });
+    },
+  ],
+  [
     'webhook.certificate=certManager with an issuer: a Certificate into the mounted Secret, the CA injector',
     [...CERT_MANAGER, 'webhook.certManager.issuerRef.name=corp-ca', 'webhook.certManager.issuerRef.kind=ClusterIssuer'],
     (docs) => {
