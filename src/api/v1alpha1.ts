@@ -121,7 +121,16 @@ const harbor = z.object({
     .string()
     .min(1)
     .max(2048)
-    .refine((url) => /^https?:\/\/[^/\s]+(\/\S*)?$/.test(url), { message: 'harbor.url must be an http(s) URL' }),
+    .refine(
+      (url) =>
+        /^https:\/\/[^/\s]+(\/\S*)?$/.test(url) ||
+        /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:[0-9]+)?(\/\S*)?$/.test(url),
+      {
+        message:
+          'harbor.url must be an https URL (plain http only to a loopback address: the admin credential goes ' +
+          'with every request)',
+      },
+    ),
   adminSecretName: secretRef,
   projects: z.array(z.string().min(1).max(255)).min(1).max(64),
   duration: z
