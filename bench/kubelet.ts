@@ -11,7 +11,7 @@
 // - plugin: sequential pulls through the real plugin binary, exec'd as the kubelet execs it.
 // Prints a table and writes JSON to bench/results/ (`--quick`: small sizes, a smoke run of npm test).
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import https from 'node:https';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -22,7 +22,17 @@ import { pluginBinary, providerRequest, runPlugin, writePluginConfig } from '../
 import { startOperator, sumMetric, type OperatorProcess } from '../harness/operator.js';
 import { createCertificateAuthority, issueServerCertificate } from '../harness/tls.js';
 import { waitFor } from '../harness/wait.js';
-import { cpuSecondsOf, fmt, log, memoryOf, percentile, pool, prepareControlPlane, seconds } from './support.js';
+import {
+  cpuSecondsOf,
+  fmt,
+  log,
+  memoryOf,
+  percentile,
+  pool,
+  prepareControlPlane,
+  saveResults,
+  seconds,
+} from './support.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const AUDIENCE = 'kubelet.regcred.io';
@@ -235,15 +245,7 @@ async function main(): Promise<void> {
       operatorPeakRssMiB: memory.peak,
       served,
     };
-    const out = path.join(
-      ROOT,
-      'bench',
-      'results',
-      `kubelet-${results.date.replace(/[:.]/g, '-')}${quick ? '-quick' : ''}.json`,
-    );
-    await mkdir(path.dirname(out), { recursive: true });
-    await writeFile(out, `${JSON.stringify(results, null, 2)}\n`);
-    log(`results in ${path.relative(ROOT, out)}`);
+    await saveResults(ROOT, 'kubelet', results.date, quick, results);
   } finally {
     await operator?.stop().catch((err) => log(`stopping the operator: ${String(err)}`));
     await cp.stop();

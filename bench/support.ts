@@ -2,7 +2,7 @@
 // user per phase), its /metrics (apiserver_request_total and API Priority and Fairness), an
 // operator process's memory, and the settings deploy/ and the Helm chart ship.
 import { createReadStream } from 'node:fs';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import yaml from 'js-yaml';
@@ -29,6 +29,15 @@ export async function prepareControlPlane(cp: ControlPlane, root: string): Promi
   const kc = new KubeConfig();
   kc.loadFromFile(cp.adminKubeconfig);
   return kc;
+}
+
+/** Writes a run's results to bench/results/<name>-<date>[-quick].json under `root`; returns the path. */
+export async function saveResults(root: string, name: string, date: string, quick: boolean, results: unknown) {
+  const out = path.join(root, 'bench', 'results', `${name}-${date.replace(/[:.]/g, '-')}${quick ? '-quick' : ''}.json`);
+  await mkdir(path.dirname(out), { recursive: true });
+  await writeFile(out, `${JSON.stringify(results, null, 2)}\n`);
+  log(`results in ${path.relative(root, out)}`);
+  return out;
 }
 
 // ---- figures ----------------------------------------------------------------------------------

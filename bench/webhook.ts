@@ -13,7 +13,6 @@
 // Prints a table and writes JSON to bench/results/ (`--quick`: small sizes, a smoke run of npm test).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,7 +21,7 @@ import { registerPodWebhook, webhookServing } from '../harness/admission.js';
 import { buildOperator, type ControlPlane, startControlPlane } from '../harness/controlplane.js';
 import { startOperator, sumMetric, type OperatorProcess } from '../harness/operator.js';
 import { waitFor } from '../harness/wait.js';
-import { cpuSecondsOf, fmt, log, memoryOf, percentile, prepareControlPlane, seconds } from './support.js';
+import { cpuSecondsOf, fmt, log, memoryOf, percentile, prepareControlPlane, saveResults, seconds } from './support.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 /** Never contacted: verification is off, and no node pulls (the Pods are never scheduled). */
@@ -231,15 +230,7 @@ async function main(): Promise<void> {
       operatorRssMiB: memory.rss,
       operatorPeakRssMiB: memory.peak,
     };
-    const out = path.join(
-      ROOT,
-      'bench',
-      'results',
-      `webhook-${results.date.replace(/[:.]/g, '-')}${quick ? '-quick' : ''}.json`,
-    );
-    await mkdir(path.dirname(out), { recursive: true });
-    await writeFile(out, `${JSON.stringify(results, null, 2)}\n`);
-    log(`results in ${path.relative(ROOT, out)}`);
+    await saveResults(ROOT, 'webhook', results.date, quick, results);
   } finally {
     noop?.kill('SIGTERM');
     await operator?.stop().catch((err) => log(`stopping the operator: ${String(err)}`));
