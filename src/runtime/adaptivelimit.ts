@@ -8,6 +8,11 @@
 // A throttled answer lowers the bound once per window, like TCP's one reduction per window of data in
 // flight: answers to requests sent before the last decrease say nothing about the bound since.
 //
+// An answer is good when it is not slow itself: it grows the limit even while the average still
+// remembers a slow period, so the limit recovers as soon as the server does. It shrinks for
+// slowness only on a slow answer while the recent average is slow too (one slow answer among fast
+// ones is noise).
+//
 // Slow means both: the recent latency of single-object requests (an average over about ten) is
 // above `slowMs` (a quarter of the API server's 1 s latency SLO for such calls by default), and
 // above `tolerance` times the fastest answer of the last minute (what the server does without a
@@ -105,21 +110,20 @@ export class AdaptiveLimit {
     }
     if (outcome.throttled) {
       if (ticket === this.decreases) this.decrease(0.5);
-    } else if (this.isSlow()) {
-      if (now - this.lastSlowDecreaseAt >= SLOW_DECREASE_INTERVAL_MS) {
-        this.lastSlowDecreaseAt = now;
-        this.decrease(0.8);
-      }
-    } else if (outcome.latencyMs !== undefined) this.set(Math.min(this.options.max, this.current + 1 / this.current));
+      return;
+    }
+    if (outcome.latencyMs === undefined) return;
+    if (!this.isSlow(outcome.latencyMs)) this.set(Math.min(this.options.max, this.current + 1 / this.current));
+    else if (this.isSlow(this.recentMs!) && now - this.lastSlowDecreaseAt >= SLOW_DECREASE_INTERVAL_MS) {
+      this.lastSlowDecreaseAt = now;
+      this.decrease(0.8);
+    }
   }
 
-  private isSlow(): boolean {
-    if (this.recentMs === undefined) return false;
+  /** Slow by both measures: above `slowMs` and above `tolerance` times the fastest of the last minute. */
+  private isSlow(ms: number): boolean {
     const baseline = Math.min(...this.fastest.map((bucket) => bucket.ms));
-    return (
-      this.recentMs > (this.options.slowMs ?? SLOW_MS) &&
-      this.recentMs > (this.options.tolerance ?? TOLERANCE) * baseline
-    );
+    return ms > (this.options.slowMs ?? SLOW_MS) && ms > (this.options.tolerance ?? TOLERANCE) * baseline;
   }
 
   private decrease(factor: number): void {

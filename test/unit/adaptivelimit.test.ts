@@ -90,6 +90,22 @@ test('when the pressure stops it grows back by about one per window of good answ
   expect(limit.limit).toBe(16);
 });
 
+test('after a slow period, fast answers grow it at once, though the average still remembers the slowness', async () => {
+  const { limit, request } = limiter(16);
+  for (let i = 0; i < 20; i++) await request({ latencyMs: 10 });
+  for (let i = 0; i < 60; i++) await request({ latencyMs: 1000 }, 100); // 6 s slow: 16 -> 5
+  const shrunk = limit.limit;
+  expect(shrunk).toBeLessThan(8);
+  // the average needs about 14 fast answers to fall under 250 ms; none of them shrinks it
+  for (let i = 0; i < 14; i++) await request({ latencyMs: 10 }, 100);
+  expect(limit.limit).toBeGreaterThan(shrunk);
+  // one slow answer among fast ones (the average fast again) is noise
+  for (let i = 0; i < 30; i++) await request({ latencyMs: 10 }, 100);
+  const grown = limit.limit;
+  await request({ latencyMs: 1000 }, 2000);
+  expect(limit.limit).toBe(grown);
+});
+
 test('lists (no latency given) neither grow nor shrink it', async () => {
   const { limit, request } = limiter(16);
   await request({ throttled: true });
