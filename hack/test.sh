@@ -21,8 +21,12 @@ promtool="$(bash hack/build-promtool.sh | tail -1)/promtool"
 cargo test --quiet --locked --manifest-path plugin/Cargo.toml --target-dir "${REGCRED_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/regcred-operator}/plugin-target"
 npm run --silent test:integration -- --ci --runInBand
 # The integration suite again on the oldest supported minor (README: Supported Kubernetes versions),
-# the CRD's CEL rules included: the harness builds and starts the control plane of KUBE_VERSION.
-KUBE_VERSION=1.33.13 npm run --silent test:integration -- --ci --runInBand
+# the CRD's CEL rules included: the harness builds and starts the control plane of KUBE_VERSION. The
+# files whose subject is a registry provider's own API (a stand-in answering the same on any cluster)
+# run on the newest minor only; what they ask of the API server (Secrets, status, Events) the other
+# files cover. quay stays: it asks the API server for TokenRequest and TokenReview.
+KUBE_VERSION=1.33.13 npm run --silent test:integration -- --ci --runInBand \
+  --testPathIgnorePatterns '/test/integration/(harbor|gitlab|github|ecr|ecr-faults|ecr-public|gcp|acr)\.test\.ts$'
 # The e2e suite on a real node (kubelet + containerd + runc, needs root): Pods pull with what the
 # operator wrote, and the operator runs as Pods of the image built from the Dockerfile.
 npm run --silent test:e2e -- --ci
