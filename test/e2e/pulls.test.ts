@@ -184,9 +184,7 @@ test("rotation: the registry's password changes and the source Secret follows; a
   await w.waitForEvent(ns, 'stale', 'Failed', /401 Unauthorized/);
 
   // The source Secret follows; the operator rewrites the copy; a Pod created after that pulls.
-  const source = (await s.cluster.getSecret(s.sourceNamespace, 'registry-c'))!;
-  source.data = { ...source.data, password: Buffer.from(rotated.password).toString('base64') };
-  await s.cluster.replaceSecret(source);
+  await s.cluster.setPassword(s.sourceNamespace, 'registry-c', rotated.password);
   await waitForSecret(s.cluster, ns, cred, (copy) => passwordFor(copy, registry.host) === rotated.password);
   await w.createPod(ns, 'after', [image]);
   await w.waitForRunning(ns, 'after');

@@ -80,9 +80,7 @@ test(`a share of 429/500/503/timeouts/resets on every phase: nothing duplicated 
   await waitForInvariants(s.cluster, expected, 240_000);
 
   // rotation
-  const src = (await s.cluster.getSecret(s.sourceNamespace, 'robot'))!;
-  src.data = { ...src.data, password: Buffer.from('v2').toString('base64') };
-  await s.cluster.replaceSecret(src);
+  await s.cluster.setPassword(s.sourceNamespace, 'robot', 'v2');
   await waitForInvariants(s.cluster, { ...expected, passwords: { 'r.example.com': 'v2' } }, 240_000);
 
   // retargeting: the template edited, ci relabelled out of the selector in half the namespaces, app excluded

@@ -82,9 +82,7 @@ test(`throttled, then slow: the operator backs off, nothing is lost, and it reco
   proxy.setCapacity({ seats: 2, overflow: 'queue', serviceMs: 300 });
   lowest = MAX_INFLIGHT;
   const peakBefore = proxy.concurrency();
-  const src = (await s.cluster.getSecret(s.sourceNamespace, 'robot'))!;
-  src.data = { ...src.data, password: Buffer.from('v2').toString('base64') };
-  await s.cluster.replaceSecret(src);
+  await s.cluster.setPassword(s.sourceNamespace, 'robot', 'v2');
   await waitForInvariants(s.cluster, { ...expected, passwords: { 'r.example.com': 'v2' } }, 300_000);
   const slow = { lowest, peak: proxy.concurrency().peak };
 
@@ -98,9 +96,7 @@ test(`throttled, then slow: the operator backs off, nothing is lost, and it reco
   while (recovered <= afterPressure && rotations < 10) {
     rotations++;
     const password = `v${2 + rotations}`;
-    const again = (await s.cluster.getSecret(s.sourceNamespace, 'robot'))!;
-    again.data = { ...again.data, password: Buffer.from(password).toString('base64') };
-    await s.cluster.replaceSecret(again);
+    await s.cluster.setPassword(s.sourceNamespace, 'robot', password);
     await waitForInvariants(s.cluster, { ...expected, passwords: { 'r.example.com': password } }, 120_000);
     recovered = await s.operator.metric('regcred_api_inflight_limit');
   }

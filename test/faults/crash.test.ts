@@ -88,9 +88,7 @@ test(`SIGKILL at random writes during fan-out, rotation, retargeting, deselectio
     return name;
   })();
   await withCrashes('rotation', async () => {
-    const src = (await s.cluster.getSecret(s.sourceNamespace, 'robot'))!;
-    src.data = { ...src.data, password: Buffer.from('v2').toString('base64') };
-    await s.cluster.replaceSecret(src);
+    await s.cluster.setPassword(s.sourceNamespace, 'robot', 'v2');
   });
   // Retargeting: the template changes (tier goes, team changes, the annotation changes), the exclusion
   // moves from builder to app, and builder is relabelled out of the selector in a quarter of the namespaces.

@@ -114,6 +114,13 @@ export class Cluster {
     });
   }
 
+  /** A rotation of a basic-auth source Secret: its `password` key set to `password`, the rest kept. */
+  async setPassword(namespace: string, name: string, password: string): Promise<V1Secret> {
+    const secret = (await this.getSecret(namespace, name))!;
+    secret.data = { ...secret.data, password: Buffer.from(password).toString('base64') };
+    return this.replaceSecret(secret);
+  }
+
   async deleteSecret(namespace: string, name: string): Promise<void> {
     await orUndefined(this.core.deleteNamespacedSecret({ namespace, name }));
   }

@@ -27,9 +27,7 @@ test('a rotated source Secret updates every copy', async () => {
   for (const ns of nss)
     await waitForSecret(s.cluster, ns, cred, (x) => passwordFor(x, 'reg.example.com') === 'old-password');
 
-  const source = (await s.cluster.getSecret(s.sourceNamespace, 'rotating'))!;
-  source.data = { ...source.data, password: Buffer.from('new-password').toString('base64') };
-  await s.cluster.replaceSecret(source);
+  await s.cluster.setPassword(s.sourceNamespace, 'rotating', 'new-password');
   for (const ns of nss)
     await waitForSecret(s.cluster, ns, cred, (x) => passwordFor(x, 'reg.example.com') === 'new-password');
 });

@@ -32,9 +32,7 @@ test('suspended: no writes to Secrets or ServiceAccounts, nothing deleted; resum
   const mark = await auditMark();
   const reconciles = await s.operator.metric('regcred_reconcile_total');
   // rotate the source, drop the SA entry, add a namespace, deselect the old one
-  const source = (await s.cluster.getSecret(s.sourceNamespace, 'robot'))!;
-  source.data = { ...source.data, password: Buffer.from('after').toString('base64') };
-  await s.cluster.replaceSecret(source);
+  await s.cluster.setPassword(s.sourceNamespace, 'robot', 'after');
   const sa = (await s.cluster.getServiceAccount(ns, 'default'))!;
   sa.imagePullSecrets = [];
   await s.cluster.replaceServiceAccount(sa);

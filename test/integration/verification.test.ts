@@ -274,9 +274,7 @@ test('rotation: a bad password flips the condition within seconds, the fix flips
   const cred = await credentialFor('rotate', basic.host, 'rotating', { caSecretName: 'basic-ca' });
   await waitForCondition(s.cluster, cred, 'CredentialsVerified', { status: 'True' });
   const setPassword = async (password: string): Promise<void> => {
-    const secret = (await s.cluster.getSecret(s.sourceNamespace, 'rotating'))!;
-    secret.data = { ...secret.data, password: Buffer.from(password).toString('base64') };
-    await s.cluster.replaceSecret(secret);
+    await s.cluster.setPassword(s.sourceNamespace, 'rotating', password);
   };
   await setPassword('rotated-wrong-Pa55');
   await waitForCondition(s.cluster, cred, 'CredentialsVerified', { status: 'False', reason: 'Unauthorized' }, 30_000);
