@@ -7,7 +7,7 @@
 // configuration is waited for (a warning once), never created.
 import type { V1LabelSelector, V1MutatingWebhookConfiguration } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { parseSpec, type RegistryCredential, type RegistryCredentialSpec } from '../api/v1alpha1.js';
+import { cachedSpecs } from '../api/v1alpha1.js';
 import type { Caches } from '../controller/caches.js';
 import type { KubeApi } from '../k8s/client.js';
 import { isKubeError } from '../k8s/errors.js';
@@ -30,7 +30,7 @@ export interface WebhookScopeOptions {
 }
 
 export class WebhookScope {
-  private readonly specs = new WeakMap<RegistryCredential, RegistryCredentialSpec | undefined>();
+  private readonly specOf = cachedSpecs();
   private timer?: Timer;
   private running = false;
   private again = false;
@@ -184,13 +184,5 @@ export class WebhookScope {
       if (isKubeError(err, 'NotFound')) return undefined;
       throw err;
     }
-  }
-
-  private specOf(cred: RegistryCredential): RegistryCredentialSpec | undefined {
-    if (this.specs.has(cred)) return this.specs.get(cred);
-    const parsed = parseSpec(cred.spec);
-    const spec = parsed.ok ? parsed.spec : undefined;
-    this.specs.set(cred, spec);
-    return spec;
   }
 }
