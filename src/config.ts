@@ -53,6 +53,7 @@ const configSchema = z.object({
     .string()
     .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be an object name')
     .max(253),
+  webhookScope: z.enum(['selected', 'configured']),
   webhookDnsNames: z
     .string()
     .transform((text) =>
@@ -299,8 +300,20 @@ export const FLAGS: Array<{
     flag: '--webhook-configuration-name',
     env: 'REGCRED_WEBHOOK_CONFIGURATION_NAME',
     key: 'webhookConfigurationName',
-    help: 'MutatingWebhookConfiguration whose webhooks get the self-managed CA in their caBundle',
+    help:
+      'MutatingWebhookConfiguration of the webhook: its webhooks get the self-managed CA in their caBundle, and ' +
+      'their namespaceSelector narrowed by --webhook-scope',
     fallback: 'regcred-operator',
+  },
+  {
+    flag: '--webhook-scope',
+    env: 'REGCRED_WEBHOOK_SCOPE',
+    key: 'webhookScope',
+    help:
+      'selected: the leader narrows the namespaceSelector of --webhook-configuration-name to the namespaces a ' +
+      'RegistryCredential with injection: Pods selects (the API server calls the webhook for no other Pod); ' +
+      'configured: leaves the selector as deployed',
+    fallback: 'selected',
   },
   {
     flag: '--webhook-dns-names',

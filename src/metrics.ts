@@ -194,6 +194,13 @@ export class Metrics {
     buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1],
     registers: [this.registry],
   });
+  readonly webhookScopeNamespaces = new Gauge({
+    name: 'regcred_webhook_scope_namespaces',
+    help:
+      'Namespaces the leader narrowed the webhook namespaceSelector to (--webhook-scope selected; -1: more than ' +
+      'the maximum, not narrowed)',
+    registers: [this.registry],
+  });
   readonly webhookCertificateSteps = new Counter({
     name: 'regcred_webhook_certificate_steps_total',
     help:

@@ -28,6 +28,7 @@ import { KubeletEndpoint, serveKubeletEndpoint } from './kubelet/endpoint.js';
 import { TokenVerifier } from './kubelet/identity.js';
 import { DeliveryLedger } from './kubelet/ledger.js';
 import { PodInjector, serveWebhook } from './webhook/admission.js';
+import { WebhookScope } from './webhook/scopewriter.js';
 import { SelfManagedCertificate } from './webhook/selfmanaged.js';
 
 export interface OperatorOptions {
@@ -59,6 +60,8 @@ export class Operator {
   readonly podInjector: PodInjector;
   /** With --webhook-self-managed-ca: every replica serves from its Secret, the leader rotates it. */
   readonly webhookCertificate?: SelfManagedCertificate;
+  /** With the webhook and --webhook-scope selected: the leader narrows its namespaceSelector. */
+  readonly webhookScope?: WebhookScope;
   private servers: http.Server[] = [];
   private readyTimer?: NodeJS.Timeout;
   private started = false;
@@ -171,6 +174,15 @@ export class Operator {
         },
         onStep: (action) => metrics.webhookCertificateSteps.inc({ action }),
       });
+    if (config.webhookBindAddress !== '0' && config.webhookScope === 'selected')
+      this.webhookScope = new WebhookScope({
+        client,
+        caches: this.caches,
+        configurationName: config.webhookConfigurationName,
+        clock,
+        logger: logger.child({ component: 'pod-injection' }),
+        onScope: (namespaces) => metrics.webhookScopeNamespaces.set(namespaces),
+      });
     this.controllers = new Controllers({
       resources,
       caches: this.caches,
@@ -277,12 +289,14 @@ export class Operator {
     this.workersStarted = true;
     this.workers.start();
     this.webhookCertificate?.startRotating();
+    this.webhookScope?.start();
   }
 
   async stop(): Promise<void> {
     clearInterval(this.readyTimer);
     this.verifier?.stop();
     this.webhookCertificate?.stop();
+    this.webhookScope?.stop();
     await this.workers.stop();
     // Counts of repeated Events still waiting for their next write; not worth holding a shutdown for.
     let flushTimer: Timer | undefined;

@@ -442,6 +442,21 @@ export function parseSpec(spec: unknown): { ok: true; spec: RegistryCredentialSp
   return { ok: false, message: `${['spec', ...issue.path].join('.')}: ${issue.message}` };
 }
 
+/**
+ * A reader of cached objects' specs: each object is parsed once (the informer's object is replaced,
+ * not changed, when the resource changes); undefined for a spec that does not parse.
+ */
+export function cachedSpecs(): (cred: RegistryCredential) => RegistryCredentialSpec | undefined {
+  const specs = new WeakMap<RegistryCredential, RegistryCredentialSpec | undefined>();
+  return (cred) => {
+    if (specs.has(cred)) return specs.get(cred);
+    const parsed = parseSpec(cred.spec);
+    const spec = parsed.ok ? parsed.spec : undefined;
+    specs.set(cred, spec);
+    return spec;
+  };
+}
+
 /** Whether copies and ServiceAccount entries are written (delivery.secrets, default true). */
 export function deliversSecrets(spec: RegistryCredentialSpec): boolean {
   return spec.delivery?.secrets ?? true;

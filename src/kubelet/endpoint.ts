@@ -14,7 +14,12 @@
 import http from 'node:http';
 import type https from 'node:https';
 import type { Logger } from 'pino';
-import { deliversToKubelet, parseSpec, type RegistryCredential, type RegistryCredentialSpec } from '../api/v1alpha1.js';
+import {
+  cachedSpecs,
+  deliversToKubelet,
+  type RegistryCredential,
+  type RegistryCredentialSpec,
+} from '../api/v1alpha1.js';
 import type { Caches } from '../controller/caches.js';
 import { resolveSources } from '../controller/resolve.js';
 import type { Auths } from '../dockerconfig.js';
@@ -60,7 +65,7 @@ interface Resolution {
 }
 
 export class KubeletEndpoint {
-  private readonly specs = new WeakMap<RegistryCredential, RegistryCredentialSpec | undefined>();
+  private readonly specOf = cachedSpecs();
   private readonly resolutions = new Map<string, Resolution>();
   private readonly lastGood = new Map<string, Map<string, Auths>>();
 
@@ -149,14 +154,6 @@ export class KubeletEndpoint {
       this.options.ledger.forget(name);
     }
     return out;
-  }
-
-  private specOf(cred: RegistryCredential): RegistryCredentialSpec | undefined {
-    if (this.specs.has(cred)) return this.specs.get(cred);
-    const parsed = parseSpec(cred.spec);
-    const spec = parsed.ok ? parsed.spec : undefined;
-    this.specs.set(cred, spec);
-    return spec;
   }
 
   /** The credential's auths, resolved again when its object or a source Secret changed, or after a few seconds. */

@@ -7,7 +7,7 @@ import type http from 'node:http';
 import type https from 'node:https';
 import type { V1Pod, V1Secret } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { parseSpec, targetSecretName, type RegistryCredential, type RegistryCredentialSpec } from '../api/v1alpha1.js';
+import { cachedSpecs, targetSecretName } from '../api/v1alpha1.js';
 import type { Caches } from '../controller/caches.js';
 import { documentOf, isOwnedBy } from '../controller/desired.js';
 import { readBody, serveReloadingHttps, type ServingCertificateSource } from '../health.js';
@@ -33,7 +33,7 @@ export interface PodInjectorOptions {
 }
 
 export class PodInjector {
-  private readonly specs = new WeakMap<RegistryCredential, RegistryCredentialSpec | undefined>();
+  private readonly specOf = cachedSpecs();
   private readonly keys = new WeakMap<V1Secret, string[]>();
 
   constructor(private readonly options: PodInjectorOptions) {}
@@ -98,14 +98,6 @@ export class PodInjector {
       });
     }
     return out;
-  }
-
-  private specOf(cred: RegistryCredential): RegistryCredentialSpec | undefined {
-    if (this.specs.has(cred)) return this.specs.get(cred);
-    const parsed = parseSpec(cred.spec);
-    const spec = parsed.ok ? parsed.spec : undefined;
-    this.specs.set(cred, spec);
-    return spec;
   }
 
   /** The copy's `auths` keys (parsed once per cached object; the values are not kept). */

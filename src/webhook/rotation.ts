@@ -12,6 +12,12 @@
 //   only then is it dropped from the Secret, then from the bundle.
 // - The serving certificate is renewed by the active CA when two thirds of its validity have
 //   passed, or when it is missing, unreadable, not signed by the active CA, or names other names.
+// - The Secret goes with the MutatingWebhookConfiguration (an ownerReference to it: the garbage
+//   collector deletes the Secret when the configuration is deleted). So it is created only while
+//   the configuration exists, and one that lacks that reference (written before the configuration
+//   existed, by an earlier version, or by hand) is adopted. Without the configuration nothing would
+//   call the webhook anyway; and a Secret created then, e.g. during an uninstall that deleted the
+//   configuration before the operator stopped, would be left behind.
 import type { CertificateInfo, ServingInfo } from './certificates.js';
 
 export interface RotationPolicy {
@@ -41,6 +47,8 @@ export interface RotationInput {
   stored: StoredCertificates | undefined;
   /** Fingerprints of the CAs in the configuration's caBundle; undefined: no configuration to patch. */
   bundle: string[] | undefined;
+  /** The MutatingWebhookConfiguration: absent, or there and the Secret's owner (by uid) or not. */
+  configuration: 'absent' | 'owner' | 'notOwner';
   now: number;
   policy: RotationPolicy;
 }
@@ -58,6 +66,8 @@ export type RotationStep =
   | { action: 'promoteCa' }
   /** Drop previousCa from the Secret (the bundle follows). */
   | { action: 'retireCa' }
+  /** Make the configuration the Secret's owner, its content unchanged. */
+  | { action: 'adopt' }
   /** Nothing to do before `until` (epoch ms); `waitingFor` says why when a step waits for the configuration. */
   | { action: 'wait'; until: number; waitingFor?: 'configuration' };
 
@@ -78,8 +88,13 @@ function sameList(a: string[], b: string[]): boolean {
 }
 
 export function decideRotation(input: RotationInput): RotationStep {
-  const { stored, bundle, now, policy } = input;
-  if (!stored) return { action: 'bootstrap', reason: 'missing' };
+  const { stored, bundle, configuration, now, policy } = input;
+  const waitForConfiguration: RotationStep = {
+    action: 'wait',
+    until: now + policy.propagationMs,
+    waitingFor: 'configuration',
+  };
+  if (!stored) return configuration === 'absent' ? waitForConfiguration : { action: 'bootstrap', reason: 'missing' };
   const { ca } = stored;
   if (!ca) return { action: 'bootstrap', reason: 'unreadable' };
   // An expired CA cannot be rotated without a window: the API server already refuses it.
@@ -88,8 +103,11 @@ export function decideRotation(input: RotationInput): RotationStep {
   if (!stored.serving) return { action: 'renewServing', reason: 'missing' };
   if (!sameList(stored.serving.names, policy.names)) return { action: 'renewServing', reason: 'names' };
 
+  // (Every write above names the configuration as owner when there is one.)
+  if (configuration === 'notOwner') return { action: 'adopt' };
+
   const wanted = desiredBundle(stored);
-  if (bundle === undefined) return { action: 'wait', until: now + policy.propagationMs, waitingFor: 'configuration' };
+  if (bundle === undefined) return waitForConfiguration;
   if (!sameList(bundle, wanted)) return { action: 'patchBundle', bundle: wanted };
 
   const nextChecks: number[] = [];

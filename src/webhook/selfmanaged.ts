@@ -2,8 +2,9 @@
 // operator's namespace. Every replica serves the webhook, so every replica reads the Secret and
 // serves its serving certificate (reloading). Only the leader writes: it runs the rotation
 // (webhook/rotation.ts decides, this file applies one step at a time), patching the CA(s) into
-// the caBundle of every webhook of the MutatingWebhookConfiguration.
-import type { V1MutatingWebhookConfiguration, V1Secret } from '@kubernetes/client-node';
+// the caBundle of every webhook of the MutatingWebhookConfiguration, and naming that configuration
+// the Secret's owner so that the Secret is deleted with it.
+import type { V1MutatingWebhookConfiguration, V1OwnerReference, V1Secret } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { KubeApi } from '../k8s/client.js';
 import { isKubeError } from '../k8s/errors.js';
@@ -99,6 +100,46 @@ export function bundleOf(configuration: V1MutatingWebhookConfiguration): string[
   return lists[0] ? lists[0].split(',') : [];
 }
 
+const CONFIGURATION_API_VERSION = 'admissionregistration.k8s.io/v1';
+const CONFIGURATION_KIND = 'MutatingWebhookConfiguration';
+
+/**
+ * The Secret's owner references with `configuration` among them: a reference to an earlier
+ * configuration of that name (another uid) is replaced, every other owner kept. No
+ * blockOwnerDeletion (deleting the configuration never waits for the Secret, and setting it would
+ * need `update` on the configuration's finalizers), no controller: the configuration does not
+ * manage the Secret.
+ */
+export function withConfigurationOwner(
+  references: V1OwnerReference[] | undefined,
+  configuration: V1MutatingWebhookConfiguration,
+): V1OwnerReference[] {
+  const name = configuration.metadata?.name ?? '';
+  const others = (references ?? []).filter(
+    (reference) =>
+      !(
+        reference.kind === CONFIGURATION_KIND &&
+        reference.apiVersion.split('/')[0] === CONFIGURATION_API_VERSION.split('/')[0] &&
+        reference.name === name
+      ),
+  );
+  return [
+    ...others,
+    { apiVersion: CONFIGURATION_API_VERSION, kind: CONFIGURATION_KIND, name, uid: configuration.metadata?.uid ?? '' },
+  ];
+}
+
+/** Whether the Secret names this configuration (its uid) among its owners. */
+export function isOwnedByConfiguration(secret: V1Secret, configuration: V1MutatingWebhookConfiguration): boolean {
+  const uid = configuration.metadata?.uid;
+  return (
+    uid !== undefined &&
+    (secret.metadata?.ownerReferences ?? []).some(
+      (reference) => reference.kind === CONFIGURATION_KIND && reference.uid === uid,
+    )
+  );
+}
+
 export class SelfManagedCertificate {
   private served?: { cert: string; key: string };
   private readonly listeners: Array<(pair: { cert: Buffer; key: Buffer }) => void> = [];
@@ -174,6 +215,11 @@ export class SelfManagedCertificate {
         const step = decideRotation({
           stored: secret ? storedCertificates(secret) : undefined,
           bundle: configuration ? bundleOf(configuration) : undefined,
+          configuration: !configuration
+            ? 'absent'
+            : secret && isOwnedByConfiguration(secret, configuration)
+              ? 'owner'
+              : 'notOwner',
           now,
           policy,
         });
@@ -186,7 +232,7 @@ export class SelfManagedCertificate {
           this.schedule(Math.min(RESYNC_MS, Math.max(0, step.until - now)));
           return;
         }
-        await this.apply(step, secret, now);
+        await this.apply(step, secret, configuration, now);
         this.options.onStep?.(step.action);
         logger.info(
           { step: step.action, ...('reason' in step ? { reason: step.reason } : {}) },
@@ -200,9 +246,16 @@ export class SelfManagedCertificate {
     }
   }
 
-  private async apply(step: RotationStep, secret: V1Secret | undefined, now: number): Promise<void> {
+  private async apply(
+    step: RotationStep,
+    secret: V1Secret | undefined,
+    configuration: V1MutatingWebhookConfiguration | undefined,
+    now: number,
+  ): Promise<void> {
     const { policy } = this.options;
     const material = materialOf(secret);
+    const write = (annotations: Record<string, string>, written: Material) =>
+      this.writeSecret(secret, configuration, annotations, written);
     const ca = (): KeyPair => ({ cert: material.caCert!, key: material.caKey! });
     const serving = (authority: KeyPair) =>
       issueServingCertificate(authority, policy.names, now, policy.servingLifetimeMs);
@@ -213,7 +266,7 @@ export class SelfManagedCertificate {
         const pair = serving(authority);
         delete annotations[ANNOTATION_NEXT_CA_SINCE];
         delete annotations[ANNOTATION_PREVIOUS_CA_SINCE];
-        return this.writeSecret(secret, annotations, {
+        return write(annotations, {
           caCert: authority.cert,
           caKey: authority.key,
           tlsCert: pair.cert,
@@ -222,19 +275,19 @@ export class SelfManagedCertificate {
       }
       case 'renewServing': {
         const pair = serving(ca());
-        return this.writeSecret(secret, annotations, { ...material, tlsCert: pair.cert, tlsKey: pair.key });
+        return write(annotations, { ...material, tlsCert: pair.cert, tlsKey: pair.key });
       }
       case 'stageCa': {
         const next = createCertificateAuthority(CA_COMMON_NAME, now, policy.caLifetimeMs);
         annotations[ANNOTATION_NEXT_CA_SINCE] = new Date(now).toISOString();
-        return this.writeSecret(secret, annotations, { ...material, nextCaCert: next.cert, nextCaKey: next.key });
+        return write(annotations, { ...material, nextCaCert: next.cert, nextCaKey: next.key });
       }
       case 'promoteCa': {
         const next: KeyPair = { cert: material.nextCaCert!, key: material.nextCaKey! };
         const pair = serving(next);
         delete annotations[ANNOTATION_NEXT_CA_SINCE];
         annotations[ANNOTATION_PREVIOUS_CA_SINCE] = new Date(now).toISOString();
-        return this.writeSecret(secret, annotations, {
+        return write(annotations, {
           caCert: next.cert,
           caKey: next.key,
           tlsCert: pair.cert,
@@ -245,8 +298,10 @@ export class SelfManagedCertificate {
       case 'retireCa': {
         const { previousCaCert: _retired, ...rest } = material;
         delete annotations[ANNOTATION_PREVIOUS_CA_SINCE];
-        return this.writeSecret(secret, annotations, rest);
+        return write(annotations, rest);
       }
+      case 'adopt':
+        return write(annotations, material);
       case 'patchBundle':
         return this.patchBundle(step.bundle, material);
       case 'wait':
@@ -275,9 +330,13 @@ export class SelfManagedCertificate {
     }
   }
 
-  /** Create or replace (guarded by resourceVersion) the Secret's data; then serve from it at once. */
+  /**
+   * Create or replace (guarded by resourceVersion) the Secret's data, owned by the configuration when
+   * there is one; then serve from it at once.
+   */
   private async writeSecret(
     current: V1Secret | undefined,
+    configuration: V1MutatingWebhookConfiguration | undefined,
     annotations: Record<string, string>,
     material: Material,
   ): Promise<void> {
@@ -298,6 +357,9 @@ export class SelfManagedCertificate {
           'app.kubernetes.io/component': 'webhook-certificate',
         },
         annotations,
+        ...(configuration
+          ? { ownerReferences: withConfigurationOwner(current?.metadata?.ownerReferences, configuration) }
+          : {}),
       },
       data,
     };

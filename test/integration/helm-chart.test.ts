@@ -680,10 +680,11 @@ test.each<[string, string[], (docs: Doc[]) => void]>([
     (docs) => {
       expect(container(docs).args.filter((a: string) => a.startsWith('--webhook-'))).toEqual([
         '--webhook-bind-address=:9443',
+        '--webhook-configuration-name=regcred-operator',
+        '--webhook-scope=selected',
         '--webhook-self-managed-ca',
         '--webhook-secret-namespace=regcred-system',
         '--webhook-secret-name=regcred-operator-webhook-ca',
-        '--webhook-configuration-name=regcred-operator',
         '--webhook-dns-names=regcred-operator-webhook.regcred-system.svc',
       ]);
       expect(container(docs).ports).toContainEqual({ name: 'webhook', containerPort: 9443, protocol: 'TCP' });
@@ -778,6 +779,8 @@ test.each<[string, string[], (docs: Doc[]) => void]>([
     (docs) => {
       expect(container(docs).args.filter((a: string) => a.startsWith('--webhook-'))).toEqual([
         '--webhook-bind-address=:9443',
+        '--webhook-configuration-name=regcred-operator',
+        '--webhook-scope=selected',
         '--webhook-tls-cert-file=/var/run/regcred/webhook-tls/tls.crt',
         '--webhook-tls-key-file=/var/run/regcred/webhook-tls/tls.key',
       ]);
@@ -805,7 +808,17 @@ test.each<[string, string[], (docs: Doc[]) => void]>([
         'cert-manager.io/inject-ca-from': `regcred-system/${certificate.metadata.name}`,
       });
       expect(configuration.webhooks[0]!.clientConfig.caBundle).toBeUndefined();
-      expect(webhookRoles(docs)).toEqual([]);
+      // cert-manager writes the caBundle; the operator still narrows the namespaceSelector (get/patch)
+      expect(webhookRoles(docs).map((d) => d.rules)).toEqual([
+        [
+          {
+            apiGroups: ['admissionregistration.k8s.io'],
+            resources: ['mutatingwebhookconfigurations'],
+            resourceNames: ['regcred-operator'],
+            verbs: ['get', 'patch'],
+          },
+        ],
+      ]);
     },
   ],
   [

@@ -193,3 +193,46 @@ test('serving-certificate renewal and CA rotation under a Pod creation loop lose
   );
   expect(withoutEntry).toEqual([]);
 }, 180_000);
+
+test('the CA Secret is owned by the configuration: deleting the configuration deletes it, and a new configuration gets a new one', async () => {
+  const ownerOf = (secret: { metadata?: { ownerReferences?: Array<{ kind: string; name: string; uid: string }> } }) =>
+    secret.metadata?.ownerReferences?.find((o) => o.kind === 'MutatingWebhookConfiguration');
+  const configuration = await admission.readMutatingWebhookConfiguration({ name: configurationName });
+  const secret = await waitFor(
+    async () => {
+      const current = await s.cluster.getSecret(secretNamespace, SECRET);
+      return current && ownerOf(current)?.uid === configuration.metadata?.uid ? current : undefined;
+    },
+    { what: 'the CA Secret owned by the configuration' },
+  );
+  expect(ownerOf(secret)).toMatchObject({ name: configurationName, apiVersion: 'admissionregistration.k8s.io/v1' });
+  // what helm uninstall / kubectl delete -k does: the configuration goes, the garbage collector takes the Secret
+  await admission.deleteMutatingWebhookConfiguration({ name: configurationName });
+  await waitFor(async () => ((await s.cluster.getSecret(secretNamespace, SECRET)) ? undefined : true), {
+    timeoutMs: 60_000,
+    what: 'the garbage collector to delete the CA Secret',
+  });
+  // installed again: a new configuration (another uid), a new Secret owned by it, its CA in the bundle
+  const again = await admission.createMutatingWebhookConfiguration({
+    body: {
+      metadata: { name: configurationName },
+      // as the chart renders it: no caBundle
+      webhooks: (configuration.webhooks ?? []).map((webhook) => ({
+        ...webhook,
+        clientConfig: { url: webhook.clientConfig.url },
+      })),
+    },
+  });
+  const renewed = await waitFor(
+    async () => {
+      const current = await s.cluster.getSecret(secretNamespace, SECRET);
+      return current && ownerOf(current)?.uid === again.metadata?.uid ? current : undefined;
+    },
+    { timeoutMs: 60_000, what: 'a new CA Secret owned by the new configuration' },
+  );
+  const ca = new X509Certificate(Buffer.from(renewed.data!['ca.crt']!, 'base64'));
+  await waitFor(async () => ((await bundle()).includes(ca.fingerprint256) ? true : undefined), {
+    timeoutMs: 60_000,
+    what: 'the new CA in the new configuration caBundle',
+  });
+}, 180_000);

@@ -46,6 +46,7 @@ const DEFAULTS: Config = {
   webhookSecretNamespace: 'pod-ns',
   webhookSecretName: 'regcred-operator-webhook-ca',
   webhookConfigurationName: 'regcred-operator',
+  webhookScope: 'selected',
   webhookDnsNames: ['regcred-operator-webhook.pod-ns.svc'],
   webhookCaLifetimeSeconds: 365 * 86_400,
   webhookCertLifetimeSeconds: 30 * 86_400,
@@ -146,6 +147,7 @@ describe('parseConfig values', () => {
     ['--webhook-tls-key-file', 'REGCRED_WEBHOOK_TLS_KEY_FILE', 'webhookTlsKeyFile', '/t/k.pem', '/t/k.pem', '/e/k'],
     ['--webhook-secret-name', 'REGCRED_WEBHOOK_SECRET_NAME', 'webhookSecretName', 'ca', 'ca', 'other'],
     ['--webhook-configuration-name', 'REGCRED_WEBHOOK_CONFIGURATION_NAME', 'webhookConfigurationName', 'm', 'm', 'o'],
+    ['--webhook-scope', 'REGCRED_WEBHOOK_SCOPE', 'webhookScope', 'configured', 'configured', 'selected'],
     [
       '--webhook-ca-lifetime-seconds',
       'REGCRED_WEBHOOK_CA_LIFETIME_SECONDS',
@@ -424,6 +426,7 @@ describe('parseConfig errors', () => {
       'invalid --concurrency (REGCRED_CONCURRENCY): ',
     ],
     ['log level', ['--log-level', 'verbose'], env(), 'invalid --log-level (REGCRED_LOG_LEVEL): '],
+    ['webhook scope', ['--webhook-scope', 'all'], env(), 'invalid --webhook-scope (REGCRED_WEBHOOK_SCOPE): '],
     [
       'log level from the environment',
       [],

@@ -17,16 +17,27 @@ const ca = (fp: string, from = 0) => cert(fp, from, policy.caLifetimeMs);
 const serving = (fp: string, from = 0, names = ['a.svc']) => ({ ...cert(fp, from, policy.servingLifetimeMs), names });
 const stable: StoredCertificates = { ca: ca('A'), serving: serving('s1') };
 
-const input = (stored: StoredCertificates | undefined, bundle: string[] | undefined, now: number): RotationInput => ({
-  stored,
-  bundle,
-  now,
-  policy,
-});
+const input = (
+  stored: StoredCertificates | undefined,
+  bundle: string[] | undefined,
+  now: number,
+  configuration: RotationInput['configuration'] = bundle === undefined ? 'absent' : 'owner',
+): RotationInput => ({ stored, bundle, configuration, now, policy });
 
 describe('decideRotation', () => {
   test.each<[string, RotationInput, ReturnType<typeof decideRotation>]>([
     ['no Secret: bootstrap', input(undefined, [], 0), { action: 'bootstrap', reason: 'missing' }],
+    [
+      'no Secret and no configuration: wait for it (a Secret then would have no owner)',
+      input(undefined, undefined, 0),
+      { action: 'wait', until: MIN, waitingFor: 'configuration' },
+    ],
+    ['a Secret the configuration does not own: adopt it', input(stable, ['A'], MIN, 'notOwner'), { action: 'adopt' }],
+    [
+      'not owned and no serving certificate: the renewal (which sets the owner) first',
+      input({ ca: ca('A') }, ['A'], MIN, 'notOwner'),
+      { action: 'renewServing', reason: 'missing' },
+    ],
     [
       'no readable CA: bootstrap',
       input({ serving: serving('s1') }, ['A'], 0),
@@ -148,7 +159,7 @@ describe('decideRotation', () => {
     let now = 200 * MIN;
     const seen: string[] = [];
     for (let i = 0; i < 20; i++) {
-      const step = decideRotation({ stored, bundle, now, policy });
+      const step = decideRotation({ stored, bundle, configuration: 'owner', now, policy });
       seen.push(step.action);
       if (step.action === 'wait') {
         if (seen.filter((action) => action === 'retireCa').length > 0 && bundle.length === 1) break;
