@@ -43,6 +43,8 @@ export interface GitLabStandIn {
   /** The CA of its certificate (NODE_EXTRA_CA_CERTS of the operator), when served over HTTPS. */
   caFile?: string;
   tokens: Map<number, StandInDeployToken>;
+  /** The secret of every deploy token it ever created, deleted ones included (none may be reported). */
+  issued: string[];
   /** Deploy token API requests answered, by method ("POST", "GET", "DELETE"). */
   requests: Record<string, number>;
   /** While true every request is answered 503 (GitLab down). */
@@ -78,6 +80,7 @@ const SCOPES = [
 
 export async function startGitLabStandIn(opts: GitLabStandInOptions): Promise<GitLabStandIn> {
   const tokens = new Map<number, StandInDeployToken>();
+  const issued: string[] = [];
   const requests: Record<string, number> = {};
   let nextId = 1;
   const pathOf = (owner: string) => owner.slice(owner.indexOf(':') + 1);
@@ -106,6 +109,7 @@ export async function startGitLabStandIn(opts: GitLabStandInOptions): Promise<Gi
       owner,
     };
     tokens.set(id, token);
+    issued.push(token.token);
     grant(token);
     return token;
   };
@@ -119,6 +123,7 @@ export async function startGitLabStandIn(opts: GitLabStandInOptions): Promise<Gi
   const state: GitLabStandIn = {
     url: '',
     tokens,
+    issued,
     requests,
     down: false,
     addForeignToken: (owner, name) => create(owner, { name, scopes: ['read_registry'] }),

@@ -32,6 +32,8 @@ export interface HarborStandIn {
   requestsByIdentity: Record<string, Record<string, number>>;
   /** Robots created through the API so far. */
   created: number;
+  /** The secret of every robot it ever created, deleted ones included (none may be reported). */
+  issued: string[];
   /** While true every request is answered 503 (Harbor down). */
   down: boolean;
   /**
@@ -76,6 +78,7 @@ export async function startHarborStandIn(opts: HarborStandInOptions): Promise<Ha
     requests,
     down: false,
     created: 0,
+    issued: [],
     requestsByIdentity: {},
     secondsPerDay: 86_400,
     addForeignRobot(name, projects, description = 'made by hand') {
@@ -155,6 +158,7 @@ export async function startHarborStandIn(opts: HarborStandInOptions): Promise<Ha
       };
       robots.set(robot.id, robot);
       state.created++;
+      state.issued.push(robot.secret);
       grant(robot);
       const { id, name, secret, creation_time, expires_at } = robot;
       return { status: 201, json: { id, name, secret, creation_time, expires_at } };

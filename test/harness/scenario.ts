@@ -25,6 +25,8 @@ export interface Scenario {
   /** Creates a RegistryCredential, deleted at the end. The name is made unique. */
   credential(prefix: string, spec: Record<string, unknown>): Promise<string>;
   restartOperator(): Promise<void>;
+  /** The logs of the operator processes restartOperator stopped, oldest first. */
+  stoppedLogs: string[];
   cleanup(): Promise<void>;
 }
 
@@ -78,8 +80,10 @@ export async function startScenario(name: string, opts: ScenarioOptions = {}): P
       credentials.push(cred);
       return cred;
     },
+    stoppedLogs: [],
     async restartOperator() {
       await scenario.operator.stop();
+      scenario.stoppedLogs.push(await scenario.operator.logs());
       scenario.operator = await startOperator({
         sourceNamespace,
         user,
@@ -240,4 +244,37 @@ export function waitForPullSecrets(
 /** The password stored for `server` in a materialized Secret. */
 export function passwordFor(secret: V1Secret | undefined, server: string): string | undefined {
   return authsOf(secret)?.[server]?.password;
+}
+
+/**
+ * Where the operator reported one of `secrets` about this scenario: in the log of each of its
+ * processes (those restartOperator stopped, and `logs`: others the test stopped), its metrics, and
+ * the status and Events of the scenario's RegistryCredentials. A finding names the place and the
+ * secret's index in `secrets`; a test expects none. At least one secret must be given: a search for
+ * nothing would assert nothing.
+ */
+export async function reportedSecrets(
+  s: Scenario,
+  secrets: readonly string[],
+  logs: readonly string[] = [],
+): Promise<string[]> {
+  if (secrets.length === 0 || secrets.some((secret) => secret.length === 0))
+    throw new Error('reportedSecrets: no secret to look for');
+  const list = (await s.cluster.custom.listClusterCustomObject({
+    group: 'regcred.io',
+    version: 'v1alpha1',
+    plural: 'registrycredentials',
+  })) as { items: Array<{ metadata: { name: string }; status?: unknown }> };
+  const ours = list.items.filter((c) => c.metadata.name.endsWith(s.id));
+  if (ours.length === 0) throw new Error(`reportedSecrets: scenario ${s.id} has no RegistryCredential to look at`);
+  const events = await Promise.all(ours.map((c) => s.cluster.eventsFor(c.metadata.name)));
+  const places: Array<[string, string]> = [
+    ...[...logs, ...s.stoppedLogs, await s.operator.logs()].map((text, i): [string, string] => [`log ${i + 1}`, text]),
+    ['metrics', await s.operator.metrics()],
+    ['status', JSON.stringify(ours.map((c) => c.status))],
+    ['events', JSON.stringify(events)],
+  ];
+  return places.flatMap(([where, text]) =>
+    secrets.flatMap((secret, i) => (text.includes(secret) ? [`${where}: secret ${i}`] : [])),
+  );
 }

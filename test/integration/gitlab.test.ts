@@ -11,7 +11,7 @@ import { waitFor } from '../../harness/wait.js';
 import { authsOf } from '../harness/cluster.js';
 import { type GitLabStandIn, startGitLabStandIn } from '../harness/gitlab.js';
 import { dockerConfigJson, type Registry } from '../harness/registry.js';
-import { type Scenario, startScenario, waitForCondition, waitForSecret } from '../harness/scenario.js';
+import { reportedSecrets, type Scenario, startScenario, waitForCondition, waitForSecret } from '../harness/scenario.js';
 import { startTokenAuthRegistry, type TokenAuthRegistry } from '../harness/token-server.js';
 
 const MAINTAINER = 'glpat-maintainer-Secret1';
@@ -218,3 +218,8 @@ test('rotation at 2/3 of expiresIn: the old deploy token is revoked only after e
   const pull = await registry.inspect(dockerConfigJson(registry.host, second.auth.username, second.auth.password));
   expect(pull.ok).toBe(true);
 }, 300_000);
+
+test('no access token or deploy token in the log, metrics, Events or status', async () => {
+  expect(gitlab.issued.length).toBeGreaterThan(1);
+  expect(await reportedSecrets(s, [MAINTAINER, DEVELOPER, ...gitlab.issued])).toEqual([]);
+});

@@ -8,7 +8,7 @@ import { authsOf } from '../harness/cluster.js';
 import { type HarborStandIn, startHarborStandIn } from '../harness/harbor.js';
 import { dockerConfigJson, type Registry } from '../harness/registry.js';
 import { waitFor } from '../../harness/wait.js';
-import { type Scenario, startScenario, waitForCondition, waitForSecret } from '../harness/scenario.js';
+import { reportedSecrets, type Scenario, startScenario, waitForCondition, waitForSecret } from '../harness/scenario.js';
 import { startTokenAuthRegistry, type TokenAuthRegistry } from '../harness/token-server.js';
 
 const ADMIN = { username: 'admin', password: 'Harbor12345' };
@@ -253,3 +253,8 @@ test('a restart reuses the robot the copies carry and revokes an orphan left bet
       `all identities ${JSON.stringify(harbor.requestsByIdentity)}\n`,
   );
 }, 240_000);
+
+test('no admin password or robot secret in the log, metrics, Events or status', async () => {
+  expect(harbor.issued.length).toBeGreaterThan(1);
+  expect(await reportedSecrets(s, [ADMIN.password, DEVELOPER.password, ...harbor.issued])).toEqual([]);
+});
