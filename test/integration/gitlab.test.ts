@@ -219,6 +219,48 @@ test('rotation at 2/3 of expiresIn: the old deploy token is revoked only after e
   expect(pull.ok).toBe(true);
 }, 300_000);
 
+test('GitLab down at the renewal point: the copies keep the old deploy token, the condition and an Event say why, the retry rotates', async () => {
+  // After the rotation case: its renewal must not fall into this outage. 1m tokens are renewed at 40 s.
+  const group = { case: 'outage' };
+  const namespaces = [await s.namespace('gl-out-a', group), await s.namespace('gl-out-b', group)];
+  const cred = await s.credential('gl-out', {
+    registries: [entry('gitlab-api', { project: 'regcred/probe' }, '1m')],
+    namespaceSelector: s.selectorWith(group),
+  });
+  const first = await tokenOf(namespaces[0]!, cred);
+  expect((await tokenOf(namespaces[1]!, cred)).token.id).toBe(first.token.id);
+  gitlab.down = true;
+  try {
+    await waitForCondition(s.cluster, cred, 'SourcesReady', { status: 'False', reason: 'GitLabUnavailable' }, 90_000);
+    await waitFor(
+      async () =>
+        (await s.cluster.eventsFor(cred)).some((e) => e.type === 'Warning' && e.reason === 'GitLabUnavailable'),
+      { timeoutMs: 30_000, what: 'a Warning Event GitLabUnavailable' },
+    );
+    for (const ns of namespaces) expect(usernameIn(await s.cluster.getSecret(ns, cred))).toBe(first.auth.username);
+    expect(gitlab.tokens.has(first.token.id)).toBe(true);
+    const stillPulls = await registry.inspect(
+      dockerConfigJson(registry.host, first.auth.username, first.auth.password),
+    );
+    expect(stillPulls.ok).toBe(true);
+  } finally {
+    gitlab.down = false;
+  }
+  for (const ns of namespaces)
+    await waitForSecret(s.cluster, ns, cred, (x) => usernameIn(x) !== first.auth.username, 90_000);
+  await waitFor(() => !gitlab.tokens.has(first.token.id), {
+    timeoutMs: 60_000,
+    what: `the old deploy token ${first.token.username} revoked once every copy carries the new one`,
+  });
+  await waitForCondition(s.cluster, cred, 'SourcesReady', { status: 'True' });
+  const current = await tokenOf(namespaces[0]!, cred);
+  const pull = await registry.inspect(dockerConfigJson(registry.host, current.auth.username, current.auth.password));
+  expect(pull.ok).toBe(true);
+  process.stdout.write(
+    `[gitlab outage] deploy token requests by method, 503s included: ${JSON.stringify(gitlab.requests)}\n`,
+  );
+}, 240_000);
+
 test('no access token or deploy token in the log, metrics, Events or status', async () => {
   expect(gitlab.issued.length).toBeGreaterThan(1);
   expect(await reportedSecrets(s, [MAINTAINER, DEVELOPER, ...gitlab.issued])).toEqual([]);
