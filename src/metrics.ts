@@ -205,7 +205,7 @@ export class Metrics {
     name: 'regcred_webhook_certificate_steps_total',
     help:
       'Steps the leader applied to the self-managed webhook certificate, by action (bootstrap, renewServing, ' +
-      'stageCa, patchBundle, promoteCa, retireCa)',
+      'stageCa, patchBundle, promoteCa, retireCa, adopt)',
     labelNames: ['action'],
     registers: [this.registry],
   });
