@@ -11,7 +11,7 @@ export interface AuditEvent {
    * extra: for a bound (projected) ServiceAccount token, the Pod it was issued to (authentication.kubernetes.io/pod-
    * name).
    */
-  user: { username: string; extra?: Record<string, string[]> };
+  user: { username: string; groups?: string[]; extra?: Record<string, string[]> };
   objectRef?: { resource?: string; namespace?: string; name?: string; subresource?: string };
   responseStatus?: { code?: number };
   stageTimestamp: string;
@@ -20,13 +20,28 @@ export interface AuditEvent {
 const WRITE_VERBS = new Set(['create', 'update', 'patch', 'delete', 'deletecollection']);
 
 export async function auditEvents(): Promise<AuditEvent[]> {
-  const text = await readFile(testEnv().auditLogPath, 'utf8');
+  return parseAuditLog(await readFile(testEnv().auditLogPath, 'utf8')).filter((e) => e.stage === 'ResponseComplete');
+}
+
+const EVENT_START = '{"kind":"Event",';
+
+/**
+ * The events of an audit log's text, in order. Only lines that end with a newline are complete: the
+ * API server may be writing the last one right now. A line may also start with a torn event: when
+ * kube-apiserver exits (a restart), a write in flight is cut at a page boundary and never finished,
+ * and the next process appends after it. That fragment is not an event and is dropped; the event
+ * after it on the same line is kept. Anything else that does not parse is an error.
+ */
+export function parseAuditLog(text: string): AuditEvent[] {
   const out: AuditEvent[] = [];
-  // The API server may be writing a line right now: only lines that end with a newline are complete.
   for (const line of text.slice(0, text.lastIndexOf('\n') + 1).split('\n')) {
     if (!line.trim()) continue;
-    const e = JSON.parse(line) as AuditEvent;
-    if (e.stage === 'ResponseComplete') out.push(e);
+    // The API server's JSON escapes every quote inside a string, so EVENT_START only ever opens an event.
+    try {
+      out.push(JSON.parse(line.slice(Math.max(line.lastIndexOf(EVENT_START), 0))) as AuditEvent);
+    } catch (err) {
+      throw new Error(`audit log line ${JSON.stringify(line.slice(0, 200))}...: ${(err as Error).message}`);
+    }
   }
   return out;
 }

@@ -6,22 +6,10 @@ import * as path from 'node:path';
 import { kubeconfigFor, kubectl, restartApiServer, testEnv } from '../../harness/controlplane.js';
 import { dockerConfigJson, startRegistry, type Registry } from '../harness/registry.js';
 import { waitFor } from '../../harness/wait.js';
+import { parseAuditLog } from '../harness/audit.js';
 
-interface AuditEvent {
-  verb: string;
-  stage: string;
-  user: { username: string; groups?: string[] };
-  objectRef?: { resource?: string; name?: string; namespace?: string };
-  responseStatus?: { code?: number };
-}
-
-async function auditEvents(): Promise<AuditEvent[]> {
-  const text = await readFile(testEnv().auditLogPath, 'utf8');
-  return text
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => JSON.parse(l) as AuditEvent);
-}
+// Every stage, not only ResponseComplete: the test below checks which one records the create.
+const auditEvents = async () => parseAuditLog(await readFile(testEnv().auditLogPath, 'utf8'));
 
 const suffix = randomBytes(3).toString('hex');
 
