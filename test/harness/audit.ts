@@ -19,8 +19,14 @@ export interface AuditEvent {
 
 const WRITE_VERBS = new Set(['create', 'update', 'patch', 'delete', 'deletecollection']);
 
+/** Every event of the log, of every stage (RequestReceived, ResponseStarted, ...). */
+export async function auditEventsOfEveryStage(): Promise<AuditEvent[]> {
+  return parseAuditLog(await readFile(testEnv().auditLogPath, 'utf8'));
+}
+
+/** The events of completed requests: one per request. */
 export async function auditEvents(): Promise<AuditEvent[]> {
-  return parseAuditLog(await readFile(testEnv().auditLogPath, 'utf8')).filter((e) => e.stage === 'ResponseComplete');
+  return (await auditEventsOfEveryStage()).filter((e) => e.stage === 'ResponseComplete');
 }
 
 const EVENT_START = '{"kind":"Event",';

@@ -6,10 +6,7 @@ import * as path from 'node:path';
 import { kubeconfigFor, kubectl, restartApiServer, testEnv } from '../../harness/controlplane.js';
 import { dockerConfigJson, startRegistry, type Registry } from '../harness/registry.js';
 import { waitFor } from '../../harness/wait.js';
-import { parseAuditLog } from '../harness/audit.js';
-
-// Every stage, not only ResponseComplete: the test below checks which one records the create.
-const auditEvents = async () => parseAuditLog(await readFile(testEnv().auditLogPath, 'utf8'));
+import { auditEventsOfEveryStage } from '../harness/audit.js';
 
 const suffix = randomBytes(3).toString('hex');
 
@@ -58,7 +55,7 @@ describe('control plane', () => {
   test('the audit log records the namespace create by test-admin', async () => {
     const event = await waitFor(
       async () =>
-        (await auditEvents()).find(
+        (await auditEventsOfEveryStage()).find(
           (e) => e.verb === 'create' && e.objectRef?.resource === 'namespaces' && e.objectRef.name === ns,
         ),
       { timeoutMs: 10_000, what: `audit event for creating namespace ${ns}` },
